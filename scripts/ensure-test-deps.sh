@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Ensures the system tools that integration/e2e tests drive for real are installed.
+#
+# Contract: idempotent; exits 0 when every required command is present. When some are
+# missing: as root, runs `apt-get update` once and installs TEST_DEPS_PACKAGES (all of
+# them, so versions come from one apt state); otherwise prints the exact command to run
+# and exits 1. Never touches anything when nothing is missing.
+set -euo pipefail
+
+# "command:debian-package" pairs. Extend here (e.g. docker:docker.io, podman:podman).
+TEST_DEPS=(
+  "docker-registry:docker-registry"
+  "skopeo:skopeo"
+  "htpasswd:apache2-utils"
+  "openssl:openssl"
+)
+
+missing_cmds=()
+TEST_DEPS_PACKAGES=()
+for dep in "${TEST_DEPS[@]}"; do
+  cmd="${dep%%:*}"
+  pkg="${dep#*:}"
+  TEST_DEPS_PACKAGES+=("$pkg")
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    missing_cmds+=("$cmd")
+  fi
+done
+
+if [ "${#missing_cmds[@]}" -eq 0 ]; then
+  echo "ensure-test-deps: all present (${TEST_DEPS_PACKAGES[*]})"
+  exit 0
+fi
+
+install_cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${TEST_DEPS_PACKAGES[*]}"
+echo "ensure-test-deps: missing commands: ${missing_cmds[*]}" >&2
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ensure-test-deps: not root; run:" >&2
+  echo "  sudo sh -c '$install_cmd'" >&2
+  exit 1
+fi
+
+apt-get update
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${TEST_DEPS_PACKAGES[@]}"
+
+still_missing=()
+for dep in "${TEST_DEPS[@]}"; do
+  cmd="${dep%%:*}"
+  command -v "$cmd" >/dev/null 2>&1 || still_missing+=("$cmd")
+done
+if [ "${#still_missing[@]}" -ne 0 ]; then
+  echo "ensure-test-deps: still missing after install: ${still_missing[*]}" >&2
+  exit 1
+fi
+echo "ensure-test-deps: installed ${TEST_DEPS_PACKAGES[*]}"

@@ -1,0 +1,35 @@
+import { ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import type { AppConfig } from './config/app-config';
+import { RequestValidationError } from './http/request-validation.error';
+import { buildOpenApiDocument } from './openapi/openapi-document';
+
+export const SERVICE_VERSION = '0.1.0';
+
+/** Builds the configured application (not yet listening): used by main.ts and the OpenAPI script. */
+export async function createApp(config: AppConfig, opts: { logs?: boolean } = {}): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bufferLogs: true,
+    logger: opts.logs === false ? false : undefined,
+  });
+  if (opts.logs !== false) app.useLogger(app.get(Logger));
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.useBodyParser('json', { limit: '1mb', type: ['application/json', 'application/*+json'] });
+  app.useGlobalPipes(
+    new ValidationPipe({
+      transform: true,
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      exceptionFactory: (errors) => RequestValidationError.fromClassValidator(errors),
+    }),
+  );
+  app.enableShutdownHooks();
+  const document = buildOpenApiDocument(app, SERVICE_VERSION);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
+  return app;
+}

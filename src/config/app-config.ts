@@ -1,0 +1,209 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+
+/**
+ * The whole configuration, parsed and validated once at boot. Only this folder reads
+ * `process.env`; everything else receives an AppConfig (Nest token APP_CONFIG).
+ */
+export interface RegistrySettings {
+  /** `host[:port]` this entry applies to. */
+  location: string;
+  /** Allow plain HTTP and skip TLS verification for this registry (skopeo's `--tls-verify=false`). */
+  insecure: boolean;
+  /** PEM bundle of extra CAs trusted for this registry. */
+  caFile?: string;
+  /** PEM client certificate and key for mutual TLS. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface AppConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  storageRoot: string;
+  /** Bearer tokens accepted on /v1/*; empty = no protection (only allowed on loopback). */
+  apiTokens: string[];
+  /** Start on a non-loopback address without API tokens (explicit opt-out). */
+  allowInsecureBind: boolean;
+  logLevel: LogLevel;
+  registries: RegistrySettings[];
+  /** An existing auth file (containers-auth.json / docker config.json) read as a fallback. */
+  externalAuthFile?: string;
+  /** Upstream HTTP: retries on 408/429/5xx/resets, and per-request timeouts. */
+  upstream: { retryTimes: number; connectTimeoutMs: number; requestTimeoutMs: number; tagsPageSize?: number };
+  dockerHost: string;
+  containerHost: string;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export class ConfigError extends Error {}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+type Env = Record<string, string | undefined>;
+
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function str(env: Env, file: Record<string, unknown>, envName: string, fileKey: string): string | undefined {
+  const fromEnv = env[envName];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const v = file[fileKey];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+    throw new ConfigError(`config file key "${fileKey}" must be a scalar`);
+  }
+  return String(v);
+}
+
+function parseBool(name: string, v: string | undefined, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${v}"`);
+}
+
+function parseInteger(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) throw new ConfigError(`${name} must be an integer, got "${v}"`);
+  const n = Number(v);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function readStructuredFile(path: string, what: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`${what} ${path} is not valid YAML/JSON: ${(e as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${what} ${path} must be a mapping`);
+  return doc as Record<string, unknown>;
+}
+
+const LOCATION = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/;
+
+/**
+ * Parses the registries file: `registries: [{location, insecure, ca, clientCert, clientKey}]`.
+ * Relative file paths are resolved against the file's directory.
+ */
+export function parseRegistriesConfig(doc: Record<string, unknown>, baseDir: string): RegistrySettings[] {
+  const list = doc['registries'] ?? [];
+  if (!Array.isArray(list)) throw new ConfigError('registries config: "registries" must be a list');
+  const seen = new Set<string>();
+  return list.map((raw, i) => {
+    const where = `registries config: entry ${i}`;
+    if (typeof raw !== 'object' || raw === null) throw new ConfigError(`${where} must be a mapping`);
+    const e = raw as Record<string, unknown>;
+    const known = new Set(['location', 'insecure', 'ca', 'clientCert', 'clientKey', 'mirrors']);
+    for (const k of Object.keys(e)) if (!known.has(k)) throw new ConfigError(`${where}: unknown key "${k}"`);
+    const location = e['location'];
+    if (typeof location !== 'string' || !LOCATION.test(location)) {
+      throw new ConfigError(`${where}: "location" must be host[:port], got ${JSON.stringify(location)}`);
+    }
+    if (seen.has(location)) throw new ConfigError(`${where}: duplicate location "${location}"`);
+    seen.add(location);
+    if (e['mirrors'] !== undefined) throw new ConfigError(`${where}: "mirrors" are not supported yet`);
+    const file = (key: string): string | undefined => {
+      const v = e[key];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'string' || v === '') throw new ConfigError(`${where}: "${key}" must be a file path`);
+      const p = isAbsolute(v) ? v : resolve(baseDir, v);
+      try {
+        readFileSync(p);
+      } catch (err) {
+        throw new ConfigError(`${where}: cannot read ${key} file ${p}: ${(err as Error).message}`);
+      }
+      return p;
+    };
+    if (e['insecure'] !== undefined && typeof e['insecure'] !== 'boolean') {
+      throw new ConfigError(`${where}: "insecure" must be true or false`);
+    }
+    const settings: RegistrySettings = {
+      location: location.toLowerCase(),
+      insecure: e['insecure'] === true,
+      caFile: file('ca'),
+      clientCertFile: file('clientCert'),
+      clientKeyFile: file('clientKey'),
+    };
+    if (!!settings.clientCertFile !== !!settings.clientKeyFile) {
+      throw new ConfigError(`${where}: "clientCert" and "clientKey" go together`);
+    }
+    return settings;
+  });
+}
+
+/**
+ * Builds the configuration from the environment (and the optional `SKIFF_CONFIG` YAML file,
+ * whose camelCase keys the environment overrides). Throws ConfigError with a message naming
+ * the offending variable.
+ */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): AppConfig {
+  const configFile = env['SKIFF_CONFIG'] ? readStructuredFile(resolve(cwd, env['SKIFF_CONFIG']), 'SKIFF_CONFIG file') : {};
+  const get = (envName: string, key: string) => str(env, configFile, envName, key);
+
+  const host = get('SKIFF_HOST', 'host') ?? '127.0.0.1';
+  if (!LOCATION.test(host) && !/^[0-9a-fA-F:]+$/.test(host)) throw new ConfigError(`SKIFF_HOST is not a valid host: "${host}"`);
+  const port = parseInteger('SKIFF_PORT', get('SKIFF_PORT', 'port'), 8080, 0, 65535);
+  const dataDir = resolve(cwd, get('SKIFF_DATA_DIR', 'dataDir') ?? './data');
+  const storageRoot = resolve(cwd, get('SKIFF_STORAGE_ROOT', 'storageRoot') ?? resolve(dataDir, 'images'));
+  const tokensRaw = get('SKIFF_API_TOKENS', 'apiTokens') ?? '';
+  const apiTokens = tokensRaw.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+  for (const t of apiTokens) {
+    if (t.length < 16) throw new ConfigError('SKIFF_API_TOKENS: every token must be at least 16 characters long');
+    if (!/^[\x21-\x7e]+$/.test(t)) throw new ConfigError('SKIFF_API_TOKENS: tokens must be printable ASCII without spaces');
+  }
+  const allowInsecureBind = parseBool('SKIFF_ALLOW_INSECURE_BIND', get('SKIFF_ALLOW_INSECURE_BIND', 'allowInsecureBind'), false);
+  if (!isLoopbackHost(host) && apiTokens.length === 0 && !allowInsecureBind) {
+    throw new ConfigError(
+      `refusing to listen on non-loopback address ${host} without SKIFF_API_TOKENS; ` +
+        'set tokens, or SKIFF_ALLOW_INSECURE_BIND=true to accept unauthenticated access',
+    );
+  }
+  const logLevel = (get('SKIFF_LOG_LEVEL', 'logLevel') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`SKIFF_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+
+  const registriesPath = get('SKIFF_REGISTRIES_CONFIG', 'registriesConfig');
+  let registries: RegistrySettings[] = [];
+  if (registriesPath) {
+    const p = resolve(cwd, registriesPath);
+    registries = parseRegistriesConfig(readStructuredFile(p, 'SKIFF_REGISTRIES_CONFIG file'), resolve(p, '..'));
+  }
+  const externalAuthFile = get('REGISTRY_AUTH_FILE', 'authFile');
+
+  return {
+    host,
+    port,
+    dataDir,
+    storageRoot,
+    apiTokens,
+    allowInsecureBind,
+    logLevel,
+    registries,
+    externalAuthFile: externalAuthFile ? resolve(cwd, externalAuthFile) : undefined,
+    upstream: {
+      retryTimes: parseInteger('SKIFF_UPSTREAM_RETRIES', get('SKIFF_UPSTREAM_RETRIES', 'upstreamRetries'), 3, 0, 10),
+      connectTimeoutMs: parseInteger('SKIFF_UPSTREAM_CONNECT_TIMEOUT_MS', get('SKIFF_UPSTREAM_CONNECT_TIMEOUT_MS', 'upstreamConnectTimeoutMs'), 10_000, 100, 600_000),
+      requestTimeoutMs: parseInteger('SKIFF_UPSTREAM_TIMEOUT_MS', get('SKIFF_UPSTREAM_TIMEOUT_MS', 'upstreamTimeoutMs'), 60_000, 100, 3_600_000),
+      tagsPageSize: get('SKIFF_TAGS_PAGE_SIZE', 'tagsPageSize') === undefined ? undefined : parseInteger('SKIFF_TAGS_PAGE_SIZE', get('SKIFF_TAGS_PAGE_SIZE', 'tagsPageSize'), 0, 1, 10_000),
+    },
+    dockerHost: get('DOCKER_HOST', 'dockerHost') ?? 'unix:///var/run/docker.sock',
+    containerHost: get('CONTAINER_HOST', 'containerHost') ?? 'unix:///run/podman/podman.sock',
+  };
+}

@@ -1,0 +1,100 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { DomainErrorCode } from '../errors/domain-error';
+
+/** One invalid field of a request. */
+export class FieldErrorDto {
+  /** The field (query parameter, body property or header) at fault. */
+  @ApiProperty({ example: 'image' })
+  field: string;
+
+  /** What is wrong with it. */
+  @ApiProperty({ example: 'image should not be empty' })
+  message: string;
+}
+
+/** An RFC 9457 problem object (`application/problem+json`). */
+export class ProblemDto {
+  /** A URI naming the kind of problem (`urn:skiff:problem:<code>`). */
+  @ApiProperty({ example: 'urn:skiff:problem:image-not-found' })
+  type: string;
+
+  /** Short summary of the kind of problem. */
+  @ApiProperty({ example: 'Image not found' })
+  title: string;
+
+  /** HTTP status of this answer. */
+  @ApiProperty({ example: 404 })
+  status: number;
+
+  /** What went wrong in this case. */
+  @ApiProperty({ example: 'reading manifest latest in registry.example/app: registry registry.example answered MANIFEST_UNKNOWN: manifest unknown' })
+  detail: string;
+
+  /** The request path this problem is about. */
+  @ApiProperty({ example: '/v1/images/inspect' })
+  instance: string;
+
+  /** Stable machine-readable code (UPPER_SNAKE). */
+  @ApiProperty({ example: 'IMAGE_NOT_FOUND' })
+  code: string;
+
+  /** Invalid fields, for validation problems. */
+  @ApiPropertyOptional({ type: [FieldErrorDto] })
+  errors?: FieldErrorDto[];
+
+  /** The upstream registry (or daemon) involved. */
+  @ApiPropertyOptional({ example: 'registry.example:5000' })
+  registry?: string;
+
+  /** HTTP status the upstream answered. */
+  @ApiPropertyOptional({ example: 404 })
+  upstreamStatus?: number;
+
+  /** The upstream's own error code, e.g. MANIFEST_UNKNOWN, DENIED, TOOMANYREQUESTS. */
+  @ApiPropertyOptional({ example: 'MANIFEST_UNKNOWN' })
+  upstreamCode?: string;
+
+  /** Whether retrying the same request later may succeed. */
+  @ApiPropertyOptional()
+  retryable?: boolean;
+}
+
+interface ProblemKind {
+  status: number;
+  title: string;
+}
+
+/** code → HTTP status and title; the only place domain codes meet HTTP. */
+export const PROBLEM_KINDS: Record<DomainErrorCode | 'NOT_FOUND' | 'INTERNAL' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE', ProblemKind> = {
+  INVALID_REFERENCE: { status: 400, title: 'Invalid image reference' },
+  INVALID_ARGUMENT: { status: 400, title: 'Invalid request' },
+  INVALID_TEMPLATE: { status: 400, title: 'Invalid format template' },
+  PATH_ESCAPES_STORAGE_ROOT: { status: 400, title: 'Path escapes the storage root' },
+  OPERATION_NOT_SUPPORTED: { status: 400, title: 'Operation not supported for this transport' },
+  TRANSPORT_NOT_IMPLEMENTED: { status: 501, title: 'Transport not implemented' },
+  IMAGE_NOT_FOUND: { status: 404, title: 'Image not found' },
+  PLATFORM_NOT_FOUND: { status: 404, title: 'No image for the requested platform' },
+  CREDENTIALS_NOT_FOUND: { status: 404, title: 'No stored credentials' },
+  REGISTRY_DENIED: { status: 403, title: 'Registry denied access' },
+  INVALID_CREDENTIALS: { status: 403, title: 'Registry rejected the credentials' },
+  RATE_LIMITED: { status: 429, title: 'Registry rate limit reached' },
+  UPSTREAM_UNAVAILABLE: { status: 503, title: 'Registry unavailable' },
+  UPSTREAM_TLS_ERROR: { status: 502, title: 'TLS failure talking to the registry' },
+  UPSTREAM_REFUSED: { status: 502, title: 'Registry refused the request' },
+  UPSTREAM_UNSUPPORTED: { status: 409, title: 'Registry does not support this operation' },
+  UPSTREAM_PROTOCOL_ERROR: { status: 502, title: 'Registry answered outside the protocol' },
+  DIGEST_MISMATCH: { status: 502, title: 'Content does not match its digest' },
+  MANIFEST_INVALID: { status: 502, title: 'Invalid manifest or config' },
+  BODY_TOO_LARGE: { status: 502, title: 'Upstream body too large' },
+  CREDENTIAL_HELPER_FAILED: { status: 502, title: 'Credential helper failed' },
+  ABORTED: { status: 503, title: 'Aborted' },
+  UNAUTHORIZED: { status: 401, title: 'Missing or invalid API token' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+};
+
+export function problemType(code: string): string {
+  return `urn:skiff:problem:${code.toLowerCase().replace(/_/g, '-')}`;
+}

@@ -1,0 +1,34 @@
+/** Media types of manifests, configs and layers (OCI image spec and Docker's distribution formats). */
+export const MediaType = {
+  dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
+  dockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+  dockerV2S2: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  dockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
+  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+} as const;
+
+/** Every manifest type we can read, in the order we prefer them in an `Accept` header. */
+export const MANIFEST_MEDIA_TYPES: readonly string[] = [
+  MediaType.ociIndex,
+  MediaType.dockerManifestList,
+  MediaType.ociManifest,
+  MediaType.dockerV2S2,
+  MediaType.dockerSchema1Signed,
+  MediaType.dockerSchema1,
+];
+
+export function isIndexMediaType(mediaType: string): boolean {
+  return mediaType === MediaType.ociIndex || mediaType === MediaType.dockerManifestList;
+}
+
+export function isSchema1MediaType(mediaType: string): boolean {
+  return mediaType === MediaType.dockerSchema1 || mediaType === MediaType.dockerSchema1Signed;
+}

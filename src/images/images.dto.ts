@@ -1,0 +1,185 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { QueryBoolean } from '../http/query-boolean';
+
+const PLATFORM_WORD = /^[a-z0-9._-]{1,64}$/;
+
+/** Query of GET /v1/images/inspect. */
+export class InspectQueryDto {
+  /** The image, in skopeo's transport syntax, e.g. `docker://registry.example/app:1.2`. */
+  @ApiProperty({ example: 'docker://127.0.0.1:5000/app:1.0' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(4096)
+  image: string;
+
+  /** Answer with the manifest bytes as stored (skopeo `--raw`). */
+  @ApiPropertyOptional({ type: Boolean, default: false })
+  @IsOptional()
+  @QueryBoolean()
+  @IsBoolean()
+  raw?: boolean;
+
+  /** Answer with the image config (skopeo `--config`); as OCI, or raw bytes with `raw=true`. */
+  @ApiPropertyOptional({ type: Boolean, default: false })
+  @IsOptional()
+  @QueryBoolean()
+  @IsBoolean()
+  config?: boolean;
+
+  /** Operating system of the instance to pick from a multi-arch index (skopeo `--override-os`). */
+  @ApiPropertyOptional({ example: 'linux' })
+  @IsOptional()
+  @Matches(PLATFORM_WORD)
+  os?: string;
+
+  /** Architecture of the instance to pick (skopeo `--override-arch`). */
+  @ApiPropertyOptional({ example: 'arm64' })
+  @IsOptional()
+  @Matches(PLATFORM_WORD)
+  arch?: string;
+
+  /** Variant of the instance to pick (skopeo `--override-variant`). */
+  @ApiPropertyOptional({ example: 'v8' })
+  @IsOptional()
+  @Matches(PLATFORM_WORD)
+  variant?: string;
+
+  /** Skip listing the repository's tags; RepoTags is then empty (skopeo `--no-tags`). */
+  @ApiPropertyOptional({ type: Boolean, default: false })
+  @IsOptional()
+  @QueryBoolean()
+  @IsBoolean()
+  noTags?: boolean;
+
+  /** Go template rendered as text/plain (skopeo `--format`), e.g. `{{.Digest}}`. */
+  @ApiPropertyOptional({ example: '{{.Digest}}' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(4096)
+  format?: string;
+
+  /** `false` skips TLS verification and allows plain HTTP (skopeo `--tls-verify=false`). */
+  @ApiPropertyOptional({ type: Boolean, default: true })
+  @IsOptional()
+  @QueryBoolean()
+  @IsBoolean()
+  tlsVerify?: boolean;
+}
+
+/** Query of GET /v1/images/tags. */
+export class TagsQueryDto {
+  /** A repository without tag or digest (`docker://registry.example/app`), or a `docker-archive:` path. */
+  @ApiProperty({ example: 'docker://127.0.0.1:5000/app' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(4096)
+  repository: string;
+
+  /** `false` skips TLS verification and allows plain HTTP. */
+  @ApiPropertyOptional({ type: Boolean, default: true })
+  @IsOptional()
+  @QueryBoolean()
+  @IsBoolean()
+  tlsVerify?: boolean;
+}
+
+/** Query of DELETE /v1/images. */
+export class DeleteQueryDto {
+  /** The image to delete, e.g. `docker://registry.example/app:old`. */
+  @ApiProperty({ example: 'docker://127.0.0.1:5000/app:old' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(4096)
+  image: string;
+
+  /** `false` skips TLS verification and allows plain HTTP. */
+  @ApiPropertyOptional({ type: Boolean, default: true })
+  @IsOptional()
+  @QueryBoolean()
+  @IsBoolean()
+  tlsVerify?: boolean;
+}
+
+/** A layer as skopeo prints it in LayersData. */
+export class InspectLayerDto {
+  @ApiProperty({ example: 'application/vnd.oci.image.layer.v1.tar+gzip' })
+  MIMEType: string;
+
+  @ApiProperty({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
+  Digest: string;
+
+  /** Compressed size in bytes (-1 when unknown, as for schema1). */
+  @ApiProperty({ example: 3623807 })
+  Size: number;
+
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, nullable: true })
+  Annotations: Record<string, string> | null;
+}
+
+/** skopeo inspect's JSON, field for field. */
+export class InspectOutputDto {
+  /** Repository name (omitted when the transport has no docker reference). */
+  @ApiPropertyOptional({ example: '127.0.0.1:5000/app' })
+  Name?: string;
+
+  /** Digest of the top-level manifest (the index for a multi-arch image). */
+  @ApiProperty({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
+  Digest: string;
+
+  /** Every tag of the repository (docker:// only; empty with noTags and for other transports). */
+  @ApiProperty({ type: [String] })
+  RepoTags: string[];
+
+  /** Creation time from the config (RFC 3339). */
+  @ApiProperty({ type: String, nullable: true, example: '2024-01-02T03:04:05Z' })
+  Created: string | null;
+
+  @ApiProperty({ example: '' })
+  DockerVersion: string;
+
+  /** Config labels; null when there are none. */
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, nullable: true })
+  Labels: Record<string, string> | null;
+
+  @ApiProperty({ example: 'amd64' })
+  Architecture: string;
+
+  @ApiProperty({ example: 'linux' })
+  Os: string;
+
+  /** CPU variant (skopeo computes it but does not print it). */
+  @ApiPropertyOptional({ example: 'v8' })
+  Variant?: string;
+
+  /** Layer blob digests, in manifest order. */
+  @ApiProperty({ type: [String] })
+  Layers: string[];
+
+  @ApiProperty({ type: [InspectLayerDto] })
+  LayersData: InspectLayerDto[];
+
+  /** Config environment; null when absent. */
+  @ApiProperty({ type: [String], nullable: true })
+  Env: string[] | null;
+}
+
+/** skopeo list-tags' JSON. */
+export class TagListDto {
+  @ApiProperty({ example: '127.0.0.1:5000/app' })
+  Repository: string;
+
+  @ApiProperty({ type: [String], example: ['1.0', 'latest'] })
+  Tags: string[];
+}
+
+/** Answer of DELETE /v1/images. */
+export class DeletedImageDto {
+  /** The reference as given. */
+  @ApiProperty({ example: 'docker://127.0.0.1:5000/app:old' })
+  image: string;
+
+  /** Digest of the manifest that was deleted. */
+  @ApiProperty({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
+  digest: string;
+}

@@ -1,0 +1,111 @@
+import { formatGoJsonTime, GO_ZERO_TIME } from '../image-spec/go-time';
+import type { ImageManifest, Schema1Manifest } from '../image-spec/manifest';
+
+/** One layer as skopeo's inspect prints it in LayersData. */
+export interface InspectLayer {
+  MIMEType: string;
+  Digest: string;
+  Size: number;
+  Annotations: Record<string, string> | null;
+}
+
+/**
+ * skopeo's inspect output. Field order and null/empty rules follow skopeo's inspectOutput
+ * struct (Name omitted when empty; Labels/Env null when absent); Variant, which skopeo
+ * computes but does not print, is added after Os when known.
+ */
+export interface InspectOutput {
+  Name?: string;
+  Digest: string;
+  RepoTags: string[];
+  Created: string | null;
+  DockerVersion: string;
+  Labels: Record<string, string> | null;
+  Architecture: string;
+  Os: string;
+  Variant?: string;
+  Layers: string[];
+  LayersData: InspectLayer[];
+  Env: string[] | null;
+}
+
+type Json = Record<string, unknown>;
+
+function isRecord(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function s(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function stringList(v: unknown): string[] | null {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : null;
+}
+
+function stringMap(v: unknown): Record<string, string> | null {
+  return isRecord(v) ? (Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === 'string')) as Record<string, string>) : null;
+}
+
+export interface InspectInputs {
+  name?: string;
+  /** Digest of the top-level manifest (the index for a multi-arch image). */
+  digest: string;
+  repoTags: string[];
+}
+
+function assemble(inputs: InspectInputs, parts: Omit<InspectOutput, 'Name' | 'Digest' | 'RepoTags'>): InspectOutput {
+  return {
+    ...(inputs.name ? { Name: inputs.name } : {}),
+    Digest: inputs.digest,
+    RepoTags: inputs.repoTags,
+    Created: parts.Created,
+    DockerVersion: parts.DockerVersion,
+    Labels: parts.Labels,
+    Architecture: parts.Architecture,
+    Os: parts.Os,
+    ...(parts.Variant ? { Variant: parts.Variant } : {}),
+    Layers: parts.Layers,
+    LayersData: parts.LayersData,
+    Env: parts.Env,
+  };
+}
+
+/** Inspect of a v2s2 / OCI image: everything but the digest and tags comes from the config. */
+export function inspectImage(inputs: InspectInputs, manifest: ImageManifest, config: Json): InspectOutput {
+  const cfg = isRecord(config['config']) ? config['config'] : {};
+  const created = typeof config['created'] === 'string' ? formatGoJsonTime(config['created']) ?? null : null;
+  return assemble(inputs, {
+    Created: created,
+    DockerVersion: s(config['docker_version']),
+    Labels: stringMap(cfg['Labels']),
+    Architecture: s(config['architecture']),
+    Os: s(config['os']),
+    Variant: s(config['variant']) || undefined,
+    Layers: manifest.layers.map((l) => l.digest),
+    LayersData: manifest.layers.map((l) => ({ MIMEType: l.mediaType, Digest: l.digest, Size: l.size, Annotations: l.annotations ?? null })),
+    Env: stringList(cfg['Env']),
+  });
+}
+
+/** Inspect of a schema1 manifest: fields from the newest history entry, non-throwaway layers oldest first. */
+export function inspectSchema1(inputs: InspectInputs, manifest: Schema1Manifest): InspectOutput {
+  const v1 = manifest.history[0] ?? {};
+  const cfg = isRecord(v1['config']) ? v1['config'] : undefined;
+  const layers: string[] = [];
+  for (let i = manifest.fsLayers.length - 1; i >= 0; i--) {
+    if (manifest.history[i]?.['throwaway'] === true) continue;
+    layers.push(manifest.fsLayers[i]!);
+  }
+  return assemble(inputs, {
+    Created: typeof v1['created'] === 'string' ? formatGoJsonTime(v1['created']) ?? GO_ZERO_TIME : GO_ZERO_TIME,
+    DockerVersion: s(v1['docker_version']),
+    Labels: cfg ? stringMap(cfg['Labels']) : null,
+    Architecture: s(v1['architecture']),
+    Os: s(v1['os']),
+    Variant: s(v1['variant']) || undefined,
+    Layers: layers,
+    LayersData: layers.map((d) => ({ MIMEType: '', Digest: d, Size: -1, Annotations: null })),
+    Env: cfg ? stringList(cfg['Env']) : null,
+  });
+}

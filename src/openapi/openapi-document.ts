@@ -1,0 +1,36 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+
+/** Recursively sorts object keys so the committed spec is stable across runs. */
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.keys(v as Record<string, unknown>)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+/**
+ * The OpenAPI document of the running app. operationIds come from the controllers' explicit
+ * `operationId`s (they become generated clients' method names); keys are sorted.
+ */
+export function buildOpenApiDocument(app: INestApplication, version: string): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('skiff')
+    .setDescription(
+      "Daemonless container-image operations: skopeo's inspect, list-tags, copy, delete and sync as a REST API. " +
+        'Errors are RFC 9457 problem+json. Registry credentials go in X-Registry-Auth (reads) or sourceAuth/destinationAuth (jobs), never in URLs.',
+    )
+    .setVersion(version)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API token (SKIFF_API_TOKENS), when configured' }, 'apiToken')
+    .addSecurityRequirements('apiToken')
+    .build();
+  const doc = SwaggerModule.createDocument(app, config, {
+    operationIdFactory: (_controllerKey, methodKey) => methodKey,
+  });
+  return sortKeys(doc) as OpenAPIObject;
+}

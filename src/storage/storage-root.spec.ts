@@ -1,0 +1,24 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, symlinkSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveInStorageRoot } from './storage-root';
+
+const root = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-root-')));
+mkdirSync(join(root, 'layouts/app'), { recursive: true });
+symlinkSync('/etc', join(root, 'evil'));
+symlinkSync('layouts', join(root, 'alias'));
+
+test('resolves relative paths under the root, existing or not', async () => {
+  assert.equal(await resolveInStorageRoot(root, 'layouts/app'), join(root, 'layouts/app'));
+  assert.equal(await resolveInStorageRoot(root, 'new/dir/x.tar'), join(root, 'new/dir/x.tar'));
+  assert.equal(await resolveInStorageRoot(root, 'layouts/../layouts/app'), join(root, 'layouts/app'));
+  assert.equal(await resolveInStorageRoot(root, 'alias/app'), join(root, 'layouts/app'));
+});
+
+test('refuses absolute paths, .. escapes, symlinks out and NUL bytes', async () => {
+  for (const p of ['/etc/passwd', '../x', 'a/../../x', 'evil', 'evil/passwd', 'evil/new/file', 'a\0b']) {
+    await assert.rejects(resolveInStorageRoot(root, p), (e: { code?: string }) => e.code === 'PATH_ESCAPES_STORAGE_ROOT', p);
+  }
+});

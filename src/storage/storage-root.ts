@@ -1,0 +1,45 @@
+import { realpath } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
+import { DomainError } from '../errors/domain-error';
+
+export class PathEscapesStorageRootError extends DomainError {
+  constructor(path: string, why: string) {
+    super('PATH_ESCAPES_STORAGE_ROOT', `path ${JSON.stringify(path)} is not allowed: ${why}`);
+  }
+}
+
+function inside(root: string, p: string): boolean {
+  const rel = relative(root, p);
+  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
+}
+
+/**
+ * Resolves a caller's path (from `oci:`, `oci-archive:`, `docker-archive:`, `dir:`) under the
+ * storage root. Refused: absolute paths, NUL bytes, `..` that leaves the root, and any path
+ * whose existing part resolves (through symlinks) outside the root. The path need not exist.
+ */
+export async function resolveInStorageRoot(root: string, path: string): Promise<string> {
+  if (path.includes('\0')) throw new PathEscapesStorageRootError(path, 'it contains a NUL byte');
+  if (isAbsolute(path)) throw new PathEscapesStorageRootError(path, 'paths are relative to the storage root; absolute paths are refused');
+  const realRoot = await realpath(root).catch(() => resolve(root));
+  const lexical = resolve(realRoot, normalize(path));
+  if (!inside(realRoot, lexical)) throw new PathEscapesStorageRootError(path, 'it leaves the storage root');
+  // Walk up to the deepest existing ancestor and check where it really points.
+  let probe = lexical;
+  let rest = '';
+  for (;;) {
+    try {
+      const real = await realpath(probe);
+      if (!inside(realRoot, real)) throw new PathEscapesStorageRootError(path, 'a symbolic link in it points outside the storage root');
+      return rest ? join(real, rest) : real;
+    } catch (e) {
+      if (e instanceof DomainError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
+      const parent = dirname(probe);
+      if (parent === probe) throw new PathEscapesStorageRootError(path, 'it cannot be resolved');
+      rest = rest ? join(probe.slice(parent.length + 1), rest) : probe.slice(parent.length + 1);
+      probe = parent;
+    }
+  }
+}

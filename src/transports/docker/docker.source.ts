@@ -1,0 +1,65 @@
+import { DomainError } from '../../errors/domain-error';
+import { type DockerReference } from '../../image-spec/docker-reference';
+import type { DockerImageReference } from '../../image-spec/image-reference';
+import { digestAlgorithm, digestOf } from '../../image-spec/digest';
+import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../transport';
+import { LIMIT_MANIFEST, readLimited } from './registry-http';
+import type { RegistryClient } from './registry-client';
+
+/**
+ * ImageSource over a registry repository. The top-level manifest is fetched once and kept;
+ * instance manifests are fetched by digest (and verified by the client).
+ */
+export class DockerSource implements ImageSource {
+  private topLevel?: Promise<ManifestBlob>;
+
+  constructor(
+    readonly reference: DockerImageReference,
+    private readonly client: RegistryClient,
+  ) {}
+
+  get dockerReference(): DockerReference {
+    return this.reference.named;
+  }
+
+  private get repository(): string {
+    return this.reference.named.path;
+  }
+
+  getManifest(opts: { instanceDigest?: string; signal?: AbortSignal } = {}): Promise<ManifestBlob> {
+    if (opts.instanceDigest) return this.client.getManifest(this.repository, opts.instanceDigest, opts.signal);
+    if (!this.topLevel) {
+      const named = this.reference.named;
+      const ref = named.digest ?? named.tag ?? 'latest';
+      this.topLevel = this.client.getManifest(this.repository, ref, opts.signal);
+      this.topLevel.catch(() => {
+        this.topLevel = undefined;
+      });
+    }
+    return this.topLevel;
+  }
+
+  getBlob(descriptor: { digest: string; size: number }, opts: BlobReadOptions = {}): Promise<BlobStream> {
+    return this.client.getBlob(this.repository, descriptor.digest, opts.signal);
+  }
+
+  async readBlob(descriptor: { digest: string; size: number }, opts: BlobReadOptions & { limit?: number } = {}): Promise<Buffer> {
+    const limit = opts.limit ?? LIMIT_MANIFEST;
+    const what = `reading blob ${descriptor.digest}`;
+    if (descriptor.size > limit) throw new DomainError('BODY_TOO_LARGE', `${what}: ${descriptor.size} bytes exceed the ${limit}-byte limit`);
+    const { stream } = await this.getBlob(descriptor, opts);
+    const bytes = await readLimited(stream, limit, what);
+    const actual = digestOf(bytes, digestAlgorithm(descriptor.digest));
+    if (actual !== descriptor.digest) {
+      throw new DomainError('DIGEST_MISMATCH', `${what}: the content hashes to ${actual}`, { registry: this.client.registry });
+    }
+    if (descriptor.size >= 0 && bytes.length !== descriptor.size) {
+      throw new DomainError('DIGEST_MISMATCH', `${what}: expected ${descriptor.size} bytes, got ${bytes.length}`, { registry: this.client.registry });
+    }
+    return bytes;
+  }
+
+  async close(): Promise<void> {
+    // connections belong to the shared pool
+  }
+}

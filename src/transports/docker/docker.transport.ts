@@ -1,0 +1,49 @@
+import { DomainError } from '../../errors/domain-error';
+import type { ImageReference } from '../../image-spec/image-reference';
+import type { ImageSource, ImageTransport, TransportContext } from '../transport';
+import { RegistryClient } from './registry-client';
+import type { RegistryHttp } from './registry-http';
+import { DockerSource } from './docker.source';
+
+/** The `docker://` transport: images in registries speaking the distribution v2 API. */
+export class DockerTransport implements ImageTransport {
+  readonly name = 'docker' as const;
+
+  constructor(private readonly http: RegistryHttp) {}
+
+  /** A client for one registry with the caller's credentials and TLS choice. */
+  async client(registry: string, ctx: TransportContext): Promise<RegistryClient> {
+    const auth = await ctx.credentials(registry);
+    return new RegistryClient(this.http, registry, { auth, tlsVerify: ctx.tlsVerify, signal: ctx.signal });
+  }
+
+  private expectDocker(ref: ImageReference) {
+    if (ref.transport !== 'docker') throw new DomainError('INVALID_REFERENCE', `not a docker:// reference`);
+    return ref;
+  }
+
+  async openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource> {
+    const docker = this.expectDocker(ref);
+    return new DockerSource(docker, await this.client(docker.named.domain, ctx));
+  }
+
+  async listTags(ref: ImageReference, ctx: TransportContext): Promise<{ repository: string; tags: string[] }> {
+    const docker = this.expectDocker(ref);
+    const client = await this.client(docker.named.domain, ctx);
+    const tags = await client.listTags(docker.named.path);
+    return { repository: `${docker.named.domain}/${docker.named.path}`, tags };
+  }
+
+  /** Resolves a tag to the digest of what it points at, then deletes that manifest (as skopeo). */
+  async deleteImage(ref: ImageReference, ctx: TransportContext): Promise<string> {
+    const docker = this.expectDocker(ref);
+    const client = await this.client(docker.named.domain, ctx);
+    let digest = docker.named.digest;
+    if (!digest) {
+      const manifest = await client.getManifest(docker.named.path, docker.named.tag ?? 'latest');
+      digest = manifest.digest;
+    }
+    await client.deleteManifest(docker.named.path, digest);
+    return digest;
+  }
+}

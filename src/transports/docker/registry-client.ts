@@ -1,0 +1,192 @@
+import { DomainError } from '../../errors/domain-error';
+import { digestOf, isDigest, digestAlgorithm } from '../../image-spec/digest';
+import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
+import { normalizeManifestMediaType } from '../../image-spec/manifest';
+import type { BlobStream, ManifestBlob } from '../transport';
+import { LIMIT_MANIFEST, type RegistryCallContext, type RegistryHttp, header, readLimited } from './registry-http';
+
+const TAG = /^[\w][\w.-]{0,127}$/;
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+/**
+ * Registry v2 operations on one repository of one registry. Every tag, digest and repository
+ * name is validated here before it is put into a URL, whatever validated it before.
+ */
+export class RegistryClient {
+  constructor(
+    private readonly http: RegistryHttp,
+    readonly registry: string,
+    private readonly ctx: RegistryCallContext,
+  ) {}
+
+  private repoPath(repository: string): string {
+    if (!REPOSITORY.test(repository) || repository.length > 255) {
+      throw new DomainError('INVALID_REFERENCE', `invalid repository name ${JSON.stringify(repository)}`);
+    }
+    return repository;
+  }
+
+  private referencePath(reference: string): string {
+    if (isDigest(reference) || TAG.test(reference)) return reference;
+    throw new DomainError('INVALID_REFERENCE', `invalid tag or digest ${JSON.stringify(reference)}`);
+  }
+
+  private scope(repository: string, actions: string): string {
+    return `repository:${repository}:${actions}`;
+  }
+
+  /** Checks that the registry answers and that our credentials (if any) are accepted. */
+  async checkAccess(): Promise<void> {
+    await this.http.request(this.registry, this.ctx, {
+      method: 'GET',
+      path: '/v2/',
+      operation: 'ping',
+      accept: [200],
+      what: `checking credentials for ${this.registry}`,
+    });
+  }
+
+  /**
+   * GETs a manifest by tag or digest, capped at 4 MiB. A manifest fetched by digest must hash
+   * to that digest; the returned digest is always computed from the bytes.
+   */
+  async getManifest(repository: string, reference: string, signal?: AbortSignal): Promise<ManifestBlob> {
+    const what = `reading manifest ${reference} in ${this.registry}/${repository}`;
+    const res = await this.http.request(this.registry, { ...this.ctx, signal: signal ?? this.ctx.signal }, {
+      method: 'GET',
+      path: `/v2/${this.repoPath(repository)}/manifests/${this.referencePath(reference)}`,
+      scope: this.scope(repository, 'pull'),
+      operation: 'manifest',
+      headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+      accept: [200],
+      what,
+    });
+    const length = Number(header(res, 'content-length'));
+    if (Number.isFinite(length) && length > LIMIT_MANIFEST) {
+      res.body.destroy();
+      throw new DomainError('BODY_TOO_LARGE', `${what}: manifest of ${length} bytes exceeds the ${LIMIT_MANIFEST}-byte limit`, { registry: this.registry });
+    }
+    const bytes = await readLimited(res.body, LIMIT_MANIFEST, what);
+    let digest = digestOf(bytes, 'sha256');
+    if (isDigest(reference)) {
+      const algo = digestAlgorithm(reference);
+      const actual = algo === 'sha256' ? digest : digestOf(bytes, algo);
+      if (actual !== reference) {
+        throw new DomainError('DIGEST_MISMATCH', `${what}: the registry returned a manifest whose digest is ${actual}`, { registry: this.registry });
+      }
+      digest = reference;
+    }
+    const mediaType = normalizeManifestMediaType(header(res, 'content-type'), bytes);
+    return { bytes, mediaType, digest };
+  }
+
+  /** HEADs a manifest; returns its digest as announced, or undefined when it does not exist. */
+  async headManifest(repository: string, reference: string): Promise<{ digest?: string; mediaType?: string; size?: number } | undefined> {
+    const res = await this.http.request(this.registry, this.ctx, {
+      method: 'HEAD',
+      path: `/v2/${this.repoPath(repository)}/manifests/${this.referencePath(reference)}`,
+      scope: this.scope(repository, 'pull'),
+      operation: 'manifest',
+      headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+      accept: [200, 404],
+      what: `checking manifest ${reference} in ${this.registry}/${repository}`,
+    });
+    res.body.resume();
+    if (res.status === 404) return undefined;
+    const d = header(res, 'docker-content-digest');
+    const size = Number(header(res, 'content-length'));
+    return { digest: d && isDigest(d) ? d : undefined, mediaType: header(res, 'content-type'), size: Number.isFinite(size) ? size : undefined };
+  }
+
+  /** GETs a blob as a stream (unverified: the caller wraps it in the verifying stream). */
+  async getBlob(repository: string, digest: string, signal?: AbortSignal): Promise<BlobStream> {
+    if (!isDigest(digest)) throw new DomainError('INVALID_REFERENCE', `invalid blob digest ${JSON.stringify(digest)}`);
+    const res = await this.http.request(this.registry, { ...this.ctx, signal: signal ?? this.ctx.signal }, {
+      method: 'GET',
+      path: `/v2/${this.repoPath(repository)}/blobs/${digest}`,
+      scope: this.scope(repository, 'pull'),
+      operation: 'blob',
+      accept: [200],
+      what: `reading blob ${digest} in ${this.registry}/${repository}`,
+    });
+    const size = Number(header(res, 'content-length'));
+    return { stream: res.body, size: Number.isFinite(size) ? size : -1 };
+  }
+
+  /**
+   * Lists every tag, following `Link: <…>; rel="next"` on the same host only, with a guard
+   * against loops. The registry's order is kept.
+   */
+  async listTags(repository: string): Promise<string[]> {
+    const tags: string[] = [];
+    const seen = new Set<string>();
+    let path: string | undefined = `/v2/${this.repoPath(repository)}/tags/list${this.http.tagsPageSize ? `?n=${this.http.tagsPageSize}` : ''}`;
+    const what = `listing tags of ${this.registry}/${repository}`;
+    while (path) {
+      if (seen.has(path) || seen.size > 10_000) {
+        throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: the registry's pagination loops`, { registry: this.registry });
+      }
+      seen.add(path);
+      const res = await this.http.request(this.registry, this.ctx, {
+        method: 'GET',
+        path,
+        scope: this.scope(repository, 'pull'),
+        operation: 'tags',
+        headers: { accept: 'application/json' },
+        accept: [200],
+        what,
+      });
+      const body = await readLimited(res.body, LIMIT_MANIFEST, what);
+      let doc: unknown;
+      try {
+        doc = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: the answer is not JSON`, { registry: this.registry });
+      }
+      const page = (doc as { tags?: unknown } | null)?.tags;
+      if (page !== null && page !== undefined && !Array.isArray(page)) {
+        throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: "tags" is not a list`, { registry: this.registry });
+      }
+      for (const t of page ?? []) {
+        if (typeof t !== 'string' || !TAG.test(t)) {
+          throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: the registry listed an invalid tag ${JSON.stringify(t)}`, { registry: this.registry });
+        }
+        tags.push(t);
+      }
+      path = nextLink(header(res, 'link'), res.url);
+      if (path !== undefined) {
+        const next = new URL(path);
+        if (next.host !== new URL(res.url).host) {
+          throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: refusing to follow a pagination link to another host (${next.host})`, { registry: this.registry });
+        }
+        path = next.pathname + next.search;
+      }
+    }
+    return tags;
+  }
+
+  /** DELETEs a manifest by digest (`repository:…:*` scope, as skopeo asks for). */
+  async deleteManifest(repository: string, digest: string): Promise<void> {
+    if (!isDigest(digest)) throw new DomainError('INVALID_REFERENCE', `invalid manifest digest ${JSON.stringify(digest)}`);
+    const res = await this.http.request(this.registry, this.ctx, {
+      method: 'DELETE',
+      path: `/v2/${this.repoPath(repository)}/manifests/${digest}`,
+      scope: this.scope(repository, '*'),
+      operation: 'delete',
+      accept: [200, 202],
+      what: `deleting manifest ${digest} in ${this.registry}/${repository}`,
+    });
+    res.body.resume();
+  }
+}
+
+/** Extracts the `rel="next"` target of a Link header, resolved against the current URL. */
+export function nextLink(link: string | undefined, base: string): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(/,(?=\s*<)/)) {
+    const m = /^\s*<([^>]*)>\s*((?:;\s*[^;]+)*)$/.exec(part);
+    if (!m) continue;
+    if (/;\s*rel="?next"?/i.test(m[2] ?? '')) return new URL(m[1]!, base).toString();
+  }
+  return undefined;
+}

@@ -1,0 +1,103 @@
+import { DomainError, type DomainErrorCode, type UpstreamDetails } from '../../errors/domain-error';
+
+/** One entry of a registry's `{"errors":[…]}` body (distribution spec). */
+export interface RegistryErrorEntry {
+  code: string;
+  message: string;
+}
+
+export function parseRegistryErrors(body: Buffer): RegistryErrorEntry[] {
+  try {
+    const doc = JSON.parse(body.toString('utf8')) as unknown;
+    if (typeof doc === 'object' && doc !== null && Array.isArray((doc as { errors?: unknown }).errors)) {
+      return ((doc as { errors: unknown[] }).errors)
+        .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
+        .map((e) => ({ code: typeof e['code'] === 'string' ? e['code'] : '', message: typeof e['message'] === 'string' ? e['message'] : '' }));
+    }
+  } catch {
+    // not JSON: the status alone describes the failure
+  }
+  return [];
+}
+
+/**
+ * Maps an unexpected registry answer to a domain error. `what` names the request in the
+ * caller's terms ("reading manifest latest in foo/bar").
+ */
+export function registryResponseError(
+  what: string,
+  registry: string,
+  status: number,
+  body: Buffer,
+  extra: UpstreamDetails & { hadCredentials?: boolean } = {},
+): DomainError {
+  const errors = parseRegistryErrors(body);
+  const first = errors[0];
+  const upstreamCode = first?.code || undefined;
+  const detail = first ? `${first.code}${first.message ? ': ' + first.message : ''}` : `HTTP ${status}`;
+  const upstream: UpstreamDetails = { registry, upstreamStatus: status, upstreamCode, retryAfterSeconds: extra.retryAfterSeconds };
+  let code: DomainErrorCode;
+  if (status === 404) code = 'IMAGE_NOT_FOUND';
+  else if (status === 401) code = extra.hadCredentials ? 'INVALID_CREDENTIALS' : 'REGISTRY_DENIED';
+  else if (status === 403) code = 'REGISTRY_DENIED';
+  else if (status === 429 || upstreamCode === 'TOOMANYREQUESTS') code = 'RATE_LIMITED';
+  else if (status === 405 || upstreamCode === 'UNSUPPORTED') code = 'UPSTREAM_UNSUPPORTED';
+  else if (status >= 500 || status === 408) code = 'UPSTREAM_UNAVAILABLE';
+  else code = 'UPSTREAM_REFUSED';
+  upstream.retryable = code === 'RATE_LIMITED' || code === 'UPSTREAM_UNAVAILABLE';
+  const hint = code === 'UPSTREAM_UNSUPPORTED' && status === 405 ? ' (the registry does not allow this operation; deletes may be disabled)' : '';
+  return new DomainError(code, `${what}: registry ${registry} answered ${detail}${hint}`, upstream);
+}
+
+const RETRYABLE_NET_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+
+function errorCode(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let depth = 0; depth < 4 && cur && typeof cur === 'object'; depth++) {
+    const c = (cur as { code?: unknown }).code;
+    if (typeof c === 'string' && c !== '') return c;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function isRetryableNetworkError(e: unknown): boolean {
+  const c = errorCode(e);
+  return c !== undefined && RETRYABLE_NET_CODES.has(c);
+}
+
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|SELF_SIGNED|DEPTH_ZERO|UNABLE_TO_|CERT_|ERR_OSSL|HOSTNAME_MISMATCH)/;
+
+/** Maps a failure to reach a registry (socket, DNS, TLS) to a domain error. */
+export function networkError(what: string, registry: string, e: unknown): DomainError {
+  if (e instanceof DomainError) return e;
+  const c = errorCode(e) ?? '';
+  const message = e instanceof Error ? e.message : String(e);
+  if (TLS_CODES.test(c) || /certificate|SSL|TLS|wrong version number/i.test(message)) {
+    return new DomainError(
+      'UPSTREAM_TLS_ERROR',
+      `${what}: TLS connection to ${registry} failed: ${message} (configure its CA in SKIFF_REGISTRIES_CONFIG, or use tlsVerify=false for a registry you trust)`,
+      { registry, retryable: false },
+      { cause: e },
+    );
+  }
+  return new DomainError(
+    'UPSTREAM_UNAVAILABLE',
+    `${what}: cannot reach registry ${registry}: ${c ? c + ' ' : ''}${message}`,
+    { registry, retryable: true },
+    { cause: e },
+  );
+}

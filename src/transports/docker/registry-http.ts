@@ -1,0 +1,483 @@
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, type Dispatcher } from 'undici';
+import type { RegistrySettings } from '../../config/app-config';
+import { AbortedError, DomainError } from '../../errors/domain-error';
+import type { RegistryAuth } from '../transport';
+import { type AuthChallenge, parseWwwAuthenticate } from './auth-challenge';
+import { isRetryableNetworkError, networkError, registryResponseError } from './registry-errors';
+
+/**
+ * Shared HTTP machinery for registry v2 endpoints: keep-alive pools per registry, the
+ * `/v2/` ping (scheme detection with skopeo's HTTP fallback when TLS checks are off), auth
+ * challenges (Basic; Bearer tokens cached per registry, identity and scope until expiry),
+ * retries with backoff, redirects, body caps. One instance serves every request of the process.
+ */
+
+export interface UpstreamRequestEvent {
+  registry: string;
+  method: string;
+  /** What the request was for: ping, token, manifest, blob, tags, delete. */
+  operation: string;
+  status: number | 'error';
+  durationSeconds: number;
+}
+
+export interface UpstreamObserver {
+  onUpstreamRequest(event: UpstreamRequestEvent): void;
+}
+
+export interface RegistryHttpOptions {
+  registries: RegistrySettings[];
+  retryTimes: number;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  userAgent: string;
+  observer?: UpstreamObserver;
+  /** Longest `Retry-After` we wait for inside one call; longer ones fail with RATE_LIMITED. */
+  maxRetryAfterMs?: number;
+  /** First backoff delay; doubles each attempt. */
+  baseBackoffMs?: number;
+  /** `n` sent with tag-list requests; unset lets the registry choose its page size. */
+  tagsPageSize?: number;
+}
+
+/** Per-call settings: who we are and how much we trust the transport. */
+export interface RegistryCallContext {
+  auth?: RegistryAuth;
+  tlsVerify?: boolean;
+  signal?: AbortSignal;
+}
+
+export const LIMIT_MANIFEST = 4 * 1024 * 1024;
+export const LIMIT_SMALL = 1024 * 1024;
+
+interface Endpoint {
+  host: string;
+  /** Where requests go (`docker.io` is served by `registry-1.docker.io`). */
+  origin: string;
+  scheme: 'https' | 'http';
+  dispatcher: Agent;
+  challenges: AuthChallenge[];
+  expiresAt: number;
+}
+
+export interface RegistryResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+  /** The URL that answered (after redirects). */
+  url: string;
+}
+
+export interface RequestOptions {
+  method: 'GET' | 'HEAD' | 'DELETE';
+  /** Absolute path (`/v2/…`) on the registry, or a full URL on the same host (pagination). */
+  path: string;
+  /** Token scope, e.g. `repository:library/busybox:pull`; omitted for `/v2/` itself. */
+  scope?: string;
+  operation: string;
+  headers?: Record<string, string>;
+  /** Statuses handed back to the caller instead of raising. Others become domain errors. */
+  accept: number[];
+  /** Human description for error messages. */
+  what: string;
+}
+
+const ENDPOINT_TTL_MS = 10 * 60 * 1000;
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+
+export function header(res: { headers: Record<string, string | string[] | undefined> }, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Reads a response body whole, failing once it passes `limit` bytes. */
+export async function readLimited(body: Readable, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    const b = chunk as Buffer;
+    total += b.length;
+    if (total > limit) {
+      body.destroy();
+      throw new DomainError('BODY_TOO_LARGE', `${what}: body exceeds the ${limit}-byte limit`);
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+async function discard(body: Readable): Promise<void> {
+  try {
+    body.resume();
+    await new Promise<void>((resolve) => {
+      body.once('end', resolve);
+      body.once('error', () => resolve());
+      body.once('close', resolve);
+    });
+  } catch {
+    // nothing useful can be done with a broken body we are discarding
+  }
+}
+
+/** One undici request, in the shape the rest of this folder uses. */
+async function dispatch(dispatcher: Agent, opts: Dispatcher.RequestOptions): Promise<RegistryResponse> {
+  const res = await dispatcher.request(opts);
+  return { status: res.statusCode, headers: res.headers, body: res.body, url: `${String(opts.origin)}${opts.path}` };
+}
+
+function parseRetryAfter(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - Date.now());
+}
+
+function authIdentity(auth: RegistryAuth | undefined): string {
+  if (!auth) return 'anonymous';
+  if (auth.kind === 'basic') return `basic:${auth.username}:${auth.password}`;
+  if (auth.kind === 'identityToken') return `identity:${auth.identityToken}`;
+  return `registry-token:${auth.registryToken}`;
+}
+
+export class RegistryHttp {
+  private readonly agents = new Map<string, Agent>();
+  private readonly endpoints = new Map<string, Promise<Endpoint>>();
+  private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
+  private readonly maxRetryAfterMs: number;
+  private readonly baseBackoffMs: number;
+
+  constructor(private readonly opts: RegistryHttpOptions) {
+    this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
+    this.baseBackoffMs = opts.baseBackoffMs ?? 200;
+  }
+
+  get tagsPageSize(): number | undefined {
+    return this.opts.tagsPageSize;
+  }
+
+  settingsFor(host: string): RegistrySettings | undefined {
+    return this.opts.registries.find((r) => r.location === host.toLowerCase());
+  }
+
+  /** TLS checks off for this call: the registry is configured insecure or the caller said tlsVerify=false. */
+  isInsecure(host: string, ctx: RegistryCallContext): boolean {
+    return this.settingsFor(host)?.insecure === true || ctx.tlsVerify === false;
+  }
+
+  async close(): Promise<void> {
+    const agents = [...this.agents.values()];
+    this.agents.clear();
+    this.endpoints.clear();
+    await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
+  }
+
+  private agentFor(host: string, verify: boolean): Agent {
+    const key = `${host}|${verify}`;
+    let agent = this.agents.get(key);
+    if (!agent) {
+      const s = this.settingsFor(host);
+      const ca = s?.caFile ? [...rootCertificates, readFileSync(s.caFile, 'utf8')] : undefined;
+      agent = new Agent({
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 120_000,
+        connections: 16,
+        headersTimeout: this.opts.requestTimeoutMs,
+        bodyTimeout: this.opts.requestTimeoutMs,
+        connect: {
+          timeout: this.opts.connectTimeoutMs,
+          rejectUnauthorized: verify,
+          ...(ca ? { ca } : {}),
+          ...(s?.clientCertFile && s.clientKeyFile
+            ? { cert: readFileSync(s.clientCertFile), key: readFileSync(s.clientKeyFile) }
+            : {}),
+        },
+      });
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  private observe(registry: string, method: string, operation: string, status: number | 'error', started: number): void {
+    this.opts.observer?.onUpstreamRequest({ registry, method, operation, status, durationSeconds: (performance.now() - started) / 1000 });
+  }
+
+  /**
+   * Finds how to talk to a registry: HTTPS first; when TLS checks are off and HTTPS fails,
+   * plain HTTP (as skopeo). The result (and the auth challenge of `/v2/`) is cached.
+   */
+  async endpoint(host: string, ctx: RegistryCallContext): Promise<Endpoint> {
+    const insecure = this.isInsecure(host, ctx);
+    const key = `${host}|${insecure}`;
+    const cached = this.endpoints.get(key);
+    if (cached) {
+      const ep = await cached.catch(() => undefined);
+      if (ep && ep.expiresAt > Date.now()) return ep;
+      if (this.endpoints.get(key) === cached) this.endpoints.delete(key);
+    }
+    const pending = this.ping(host, insecure, ctx.signal);
+    this.endpoints.set(key, pending);
+    pending.catch(() => {
+      if (this.endpoints.get(key) === pending) this.endpoints.delete(key);
+    });
+    return pending;
+  }
+
+  private async ping(host: string, insecure: boolean, signal?: AbortSignal): Promise<Endpoint> {
+    const target = host === 'docker.io' ? 'registry-1.docker.io' : host;
+    const what = `pinging container registry ${host}`;
+    const attempt = async (scheme: 'https' | 'http'): Promise<Endpoint> => {
+      const dispatcher = this.agentFor(host, !insecure);
+      const origin = `${scheme}://${target}`;
+      const res = await this.withRetries(host, 'GET', 'ping', signal, what, () =>
+        dispatch(dispatcher, { origin, path: '/v2/', method: 'GET', signal, headers: { 'user-agent': this.opts.userAgent } }),
+      );
+      await discard(res.body);
+      if (res.status !== 200 && res.status !== 401) {
+        throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: invalid status code from registry ${res.status}`, { registry: host, upstreamStatus: res.status });
+      }
+      return {
+        host,
+        origin,
+        scheme,
+        dispatcher,
+        challenges: parseWwwAuthenticate(res.headers['www-authenticate']),
+        expiresAt: Date.now() + ENDPOINT_TTL_MS,
+      };
+    };
+    try {
+      return await attempt('https');
+    } catch (e) {
+      if (!insecure || signal?.aborted || (e instanceof DomainError && e.code === 'UPSTREAM_PROTOCOL_ERROR')) throw e;
+      try {
+        return await attempt('http');
+      } catch (e2) {
+        throw e instanceof DomainError && e.code === 'UPSTREAM_TLS_ERROR' ? e2 : e;
+      }
+    }
+  }
+
+  /**
+   * Runs `send` with retries on 408/429/5xx and connection resets, honouring Retry-After.
+   * The final non-retryable response is returned as is; network failures become domain errors.
+   */
+  private async withRetries(
+    registry: string,
+    method: string,
+    operation: string,
+    signal: AbortSignal | undefined,
+    what: string,
+    send: () => Promise<RegistryResponse>,
+  ): Promise<RegistryResponse> {
+    for (let attempt = 0; ; attempt++) {
+      if (signal?.aborted) throw new AbortedError();
+      const started = performance.now();
+      let res: RegistryResponse;
+      try {
+        res = await send();
+      } catch (e) {
+        this.observe(registry, method, operation, 'error', started);
+        if (signal?.aborted) throw new AbortedError();
+        if (attempt < this.opts.retryTimes && isRetryableNetworkError(e)) {
+          await this.backoff(attempt, undefined, signal);
+          continue;
+        }
+        throw networkError(what, registry, e);
+      }
+      this.observe(registry, method, operation, res.status, started);
+      if (RETRYABLE_STATUS.has(res.status) && attempt < this.opts.retryTimes) {
+        const retryAfter = parseRetryAfter(header(res, 'retry-after'));
+        if (retryAfter === undefined || retryAfter <= this.maxRetryAfterMs) {
+          await discard(res.body);
+          await this.backoff(attempt, retryAfter, signal);
+          continue;
+        }
+      }
+      return res;
+    }
+  }
+
+  private async backoff(attempt: number, retryAfterMs: number | undefined, signal?: AbortSignal): Promise<void> {
+    const exp = Math.min(this.baseBackoffMs * 2 ** attempt, 10_000);
+    const delay = retryAfterMs ?? exp + Math.floor(Math.random() * this.baseBackoffMs);
+    try {
+      await sleep(delay, undefined, { signal });
+    } catch {
+      throw new AbortedError();
+    }
+  }
+
+  /**
+   * One authenticated request with retries and redirects. Statuses in `accept` are returned
+   * (body unread); anything else is raised as a domain error with the registry's error code.
+   */
+  async request(host: string, ctx: RegistryCallContext, req: RequestOptions): Promise<RegistryResponse> {
+    const ep = await this.endpoint(host, ctx);
+    let authorization = await this.authorization(ep, ctx, req.scope, false);
+    let res = await this.send(ep, ctx, req, authorization);
+    if (res.status === 401) {
+      const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
+      if (challenges.length > 0) ep.challenges = challenges;
+      await discard(res.body);
+      authorization = await this.authorization(ep, ctx, req.scope, true);
+      res = await this.send(ep, ctx, req, authorization);
+    }
+    if (req.accept.includes(res.status)) return res;
+    const body = req.method === 'HEAD' ? Buffer.alloc(0) : await readLimited(res.body, LIMIT_SMALL, req.what).catch(() => Buffer.alloc(0));
+    throw registryResponseError(req.what, host, res.status, body, {
+      hadCredentials: ctx.auth !== undefined,
+      retryAfterSeconds: (() => {
+        const ms = parseRetryAfter(header(res, 'retry-after'));
+        return ms === undefined ? undefined : Math.ceil(ms / 1000);
+      })(),
+    });
+  }
+
+  private async send(ep: Endpoint, ctx: RegistryCallContext, req: RequestOptions, authorization: string | undefined): Promise<RegistryResponse> {
+    let url = new URL(req.path, ep.origin + '/');
+    if (url.host !== new URL(ep.origin).host) {
+      throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${req.what}: refusing to follow a link to another host (${url.host})`, { registry: ep.host });
+    }
+    const insecure = this.isInsecure(ep.host, ctx);
+    for (let hop = 0; hop <= 5; hop++) {
+      const sameHost = url.host === new URL(ep.origin).host;
+      const headers: Record<string, string> = { 'user-agent': this.opts.userAgent, ...req.headers };
+      if (authorization && sameHost) headers['authorization'] = authorization;
+      const target = url;
+      // Redirect targets are reached with the registry's own TLS settings, as containers/image does.
+      const res = await this.withRetries(ep.host, req.method, req.operation, ctx.signal, req.what, () =>
+        dispatch(ep.dispatcher, { origin: target.origin, path: target.pathname + target.search, method: req.method, headers, signal: ctx.signal }),
+      );
+      res.url = target.toString();
+      if (![301, 302, 303, 307, 308].includes(res.status)) return res;
+      const location = header(res, 'location');
+      await discard(res.body);
+      if (!location) throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${req.what}: redirect without a Location`, { registry: ep.host });
+      const next = new URL(location, target);
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+        throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${req.what}: refusing redirect to ${next.protocol} URL`, { registry: ep.host });
+      }
+      if (target.protocol === 'https:' && next.protocol === 'http:' && !insecure) {
+        throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${req.what}: refusing redirect from HTTPS to plain HTTP`, { registry: ep.host });
+      }
+      url = next;
+    }
+    throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${req.what}: too many redirects`, { registry: ep.host });
+  }
+
+  /** Credentials may only travel over verified TLS, unless the registry is configured insecure. */
+  private assertCredentialsSafe(ep: Endpoint, ctx: RegistryCallContext, target: URL): void {
+    const configuredInsecure = this.settingsFor(ep.host)?.insecure === true;
+    if (configuredInsecure) return;
+    if (target.protocol !== 'https:' || ctx.tlsVerify === false) {
+      throw new DomainError(
+        'REGISTRY_DENIED',
+        `refusing to send credentials for ${ep.host} to ${target.origin} over ${target.protocol !== 'https:' ? 'plain HTTP' : 'unverified TLS'}; ` +
+          'mark the registry insecure in SKIFF_REGISTRIES_CONFIG to allow it',
+        { registry: ep.host },
+      );
+    }
+  }
+
+  private async authorization(ep: Endpoint, ctx: RegistryCallContext, scope: string | undefined, refresh: boolean): Promise<string | undefined> {
+    const bearer = ep.challenges.find((c) => c.scheme === 'bearer');
+    const basic = ep.challenges.find((c) => c.scheme === 'basic');
+    const auth = ctx.auth;
+    if (bearer) {
+      if (auth?.kind === 'registryToken') {
+        this.assertCredentialsSafe(ep, ctx, new URL(ep.origin));
+        return `Bearer ${auth.registryToken}`;
+      }
+      const token = await this.bearerToken(ep, ctx, bearer, scope, refresh);
+      return `Bearer ${token}`;
+    }
+    if (basic && auth) {
+      this.assertCredentialsSafe(ep, ctx, new URL(ep.origin));
+      if (auth.kind === 'basic') return 'Basic ' + Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
+      if (auth.kind === 'registryToken') return `Bearer ${auth.registryToken}`;
+      throw new DomainError('INVALID_CREDENTIALS', `registry ${ep.host} asks for Basic auth; an identity token cannot be used`, { registry: ep.host });
+    }
+    return undefined;
+  }
+
+  private async bearerToken(ep: Endpoint, ctx: RegistryCallContext, challenge: AuthChallenge, scope: string | undefined, refresh: boolean): Promise<string> {
+    const realmRaw = challenge.params['realm'];
+    const what = `requesting a token from ${ep.host}'s auth server`;
+    if (!realmRaw) throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: Bearer challenge without realm`, { registry: ep.host });
+    let realm: URL;
+    try {
+      realm = new URL(realmRaw);
+    } catch {
+      throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: invalid realm ${JSON.stringify(realmRaw)}`, { registry: ep.host });
+    }
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
+      throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: realm must be an http(s) URL`, { registry: ep.host });
+    }
+    const service = challenge.params['service'];
+    const key = `${ep.host}|${realm}|${service ?? ''}|${scope ?? ''}|${authIdentity(ctx.auth)}`;
+    const cached = this.tokens.get(key);
+    if (cached && !refresh && cached.expiresAt > Date.now()) return cached.token;
+    const auth = ctx.auth;
+    if (auth) this.assertCredentialsSafe(ep, ctx, realm);
+
+    const params = new URLSearchParams();
+    if (service) params.set('service', service);
+    if (scope) params.append('scope', scope);
+    const headers: Record<string, string> = { 'user-agent': this.opts.userAgent };
+    let method: 'GET' | 'POST' = 'GET';
+    let body: string | undefined;
+    if (auth?.kind === 'identityToken') {
+      method = 'POST';
+      params.set('grant_type', 'refresh_token');
+      params.set('refresh_token', auth.identityToken);
+      params.set('client_id', 'skiff');
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = params.toString();
+    } else if (auth?.kind === 'basic') {
+      headers['authorization'] = 'Basic ' + Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
+    }
+    const url = new URL(realm);
+    if (method === 'GET') for (const [k, v] of params) url.searchParams.append(k, v);
+    // The token server is reached with the registry's TLS settings (its CA, its client cert).
+    const dispatcher = this.agentFor(ep.host, !this.isInsecure(ep.host, ctx));
+    const res = await this.withRetries(ep.host, method, 'token', ctx.signal, what, () =>
+      dispatch(dispatcher, { origin: url.origin, path: url.pathname + url.search, method, headers, body, signal: ctx.signal }),
+    );
+    const text = await readLimited(res.body, LIMIT_SMALL, what);
+    if (res.status !== 200) {
+      const err = registryResponseError(what, ep.host, res.status, text, { hadCredentials: auth !== undefined });
+      if (res.status === 401 || res.status === 403) {
+        throw new DomainError(
+          auth ? 'INVALID_CREDENTIALS' : 'REGISTRY_DENIED',
+          auth ? `the credentials for ${ep.host} were rejected by its auth server (HTTP ${res.status})` : `${ep.host}'s auth server refused anonymous access (HTTP ${res.status})`,
+          err.upstream,
+        );
+      }
+      throw err;
+    }
+    let doc: Record<string, unknown>;
+    try {
+      doc = JSON.parse(text.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: the token answer is not JSON`, { registry: ep.host });
+    }
+    const token = typeof doc['token'] === 'string' && doc['token'] ? doc['token'] : doc['access_token'];
+    if (typeof token !== 'string' || token === '' || /[\r\n]/.test(token)) {
+      throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: the answer carries no token`, { registry: ep.host });
+    }
+    const expiresIn = typeof doc['expires_in'] === 'number' && doc['expires_in'] >= 60 ? doc['expires_in'] : 60;
+    const issued = typeof doc['issued_at'] === 'string' ? Date.parse(doc['issued_at']) : NaN;
+    const base = Number.isNaN(issued) || issued > Date.now() ? Date.now() : issued;
+    this.tokens.set(key, { token, expiresAt: base + expiresIn * 1000 - 5_000 });
+    if (this.tokens.size > 10_000) this.pruneTokens();
+    return token;
+  }
+
+  private pruneTokens(): void {
+    const now = Date.now();
+    for (const [k, v] of this.tokens) if (v.expiresAt <= now) this.tokens.delete(k);
+  }
+}

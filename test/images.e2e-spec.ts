@@ -1,0 +1,303 @@
+/**
+ * inspect / list-tags / delete through the HTTP API (typed client generated from the
+ * committed OpenAPI spec), against real registries, with skopeo as the oracle.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeLayer, pushImage, pushMultiArch, pushTags, type PushedImage } from './support/images';
+import { startRegistry, stopAll, type TestRegistry } from './support/registry';
+import { registryAuthHeader, startSkiff, type SkiffService } from './support/skiff-service';
+import { skopeo, skopeoInspect, skopeoListTags } from './support/skopeo';
+import { makeTmpDirSync } from './support/tmp';
+
+let plain: TestRegistry;
+let basic: TestRegistry;
+let token: TestRegistry;
+let svc: SkiffService;
+let single: PushedImage;
+let ociImage: PushedImage;
+const ref = (reg: TestRegistry, rest: string) => `docker://${reg.host}/${rest}`;
+
+/** skopeo 1.9 prints neither Variant nor LayersData; everything else must be equal. */
+function comparable(o: Record<string, unknown>): Record<string, unknown> {
+  const { Variant: _v, LayersData: _l, ...rest } = o;
+  return rest;
+}
+
+async function inspectRaw(query: Record<string, string>, headers: Record<string, string> = {}) {
+  const res = await fetch(`${svc.url}/v1/images/inspect?${new URLSearchParams(query)}`, { headers });
+  return { res, bytes: Buffer.from(await res.arrayBuffer()) };
+}
+
+before(async () => {
+  [plain, basic, token] = await Promise.all([
+    startRegistry({ mode: 'plain', deleteEnabled: true }),
+    startRegistry({ mode: 'basic' }),
+    startRegistry({ mode: 'token' }),
+  ]);
+  const layers = [makeLayer({ 'etc/os-release': 'ID=skiff\n' }), makeLayer({ 'app/run.sh': '#!/bin/sh\necho hi\n', 'app/data/': '' })];
+  const config = { Env: ['PATH=/usr/bin:/bin', 'MODE=test'], Cmd: ['/app/run.sh'], Labels: { 'org.example.team': 'platform', maintainer: 'x <x@example.org>' } };
+  single = await pushImage(plain, 'team/app', '1.0', { layers, config, os: 'linux', architecture: 'amd64', format: 'v2s2', created: '2024-03-04T05:06:07.123456789Z', dockerVersion: '24.0.7' });
+  await pushImage(plain, 'team/app', '1.1', { layers: layers.slice(0, 1), os: 'linux', architecture: 'amd64', format: 'v2s2' });
+  ociImage = await pushImage(plain, 'team/oci', 'v1', { layers, os: 'linux', architecture: 'amd64', format: 'oci', annotations: { 'org.opencontainers.image.title': 'x' } });
+  await pushImage(plain, 'team/nolabels', 'v1', { layers: layers.slice(1), os: 'linux', architecture: 'amd64', format: 'v2s2', created: '2024-01-01T10:00:00+02:00' });
+  const platforms = [
+    { os: 'linux', architecture: 'amd64' },
+    { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    { os: 'linux', architecture: 'arm', variant: 'v7' },
+    { os: 'linux', architecture: 'arm', variant: 'v6' },
+  ];
+  await pushMultiArch(plain, 'team/multi', 'latest', { format: 'oci', platforms, config: { Env: ['A=1'] } });
+  await pushMultiArch(plain, 'team/multi-docker', 'latest', { format: 'v2s2', platforms });
+  const many = await pushImage(plain, 'team/many', 'latest', { layers, config, os: 'linux', architecture: 'amd64', format: 'v2s2' });
+  await pushTags(plain, 'team/many', many, Array.from({ length: 130 }, (_, i) => `t${String(i).padStart(3, '0')}`), { via: 'storage' });
+  await pushImage(basic, 'secure/app', 'v1', { layers, config, os: 'linux', architecture: 'amd64', format: 'oci' });
+  await pushImage(token, 'tok/app', 'v1', { layers, config, os: 'linux', architecture: 'amd64', format: 'v2s2' });
+
+  const cfgDir = makeTmpDirSync('skiff-regconf-');
+  const regConf = join(cfgDir, 'registries.yaml');
+  writeFileSync(regConf, `registries:\n  - location: "${basic.host}"\n    ca: ${basic.caFile}\n  - location: "${token.host}"\n    ca: ${token.caFile}\n`);
+  svc = await startSkiff({ SKIFF_REGISTRIES_CONFIG: regConf, SKIFF_TAGS_PAGE_SIZE: '50' });
+});
+
+after(async () => {
+  await svc?.stop();
+  await stopAll();
+});
+
+describe('inspect matches skopeo', () => {
+  for (const [label, repo] of [
+    ['docker v2s2 image', 'team/app:1.0'],
+    ['OCI image with annotations', 'team/oci:v1'],
+    ['image without labels, created with an offset', 'team/nolabels:v1'],
+    ['OCI index (server platform)', 'team/multi:latest'],
+    ['docker manifest list (server platform)', 'team/multi-docker:latest'],
+  ] as const) {
+    it(label, async () => {
+      const image = ref(plain, repo);
+      const { data, response } = await svc.api.GET('/v1/images/inspect', { params: { query: { image, tlsVerify: false } } });
+      assert.equal(response.status, 200);
+      const expected = (await skopeoInspect(image, { tlsVerify: false })) as unknown as Record<string, unknown>;
+      assert.deepEqual(comparable(data as Record<string, unknown>), expected);
+    });
+  }
+
+  it('LayersData carries media types, sizes and annotations', async () => {
+    const { data } = await svc.api.GET('/v1/images/inspect', { params: { query: { image: ref(plain, 'team/oci:v1'), tlsVerify: false } } });
+    const out = data as { LayersData: { MIMEType: string; Digest: string; Size: number }[] };
+    assert.deepEqual(
+      out.LayersData.map((l) => [l.Digest, l.Size, l.MIMEType]),
+      ociImage.layers.map((l) => [l.digest, l.size, 'application/vnd.oci.image.layer.v1.tar+gzip']),
+    );
+  });
+
+  for (const [arch, variant] of [
+    ['arm64', 'v8'],
+    ['arm', 'v7'],
+    ['arm', 'v6'],
+    ['arm', undefined],
+  ] as const) {
+    it(`picks the ${arch}${variant ?? ''} instance like skopeo --override-arch/--override-variant`, async () => {
+      const image = ref(plain, 'team/multi:latest');
+      const query: Record<string, string | boolean> = { image, tlsVerify: false, arch };
+      if (variant) query['variant'] = variant;
+      const { data } = await svc.api.GET('/v1/images/inspect', { params: { query: query as never } });
+      const expected = (await skopeoInspect(image, { tlsVerify: false, overrideArch: arch, overrideVariant: variant })) as unknown as Record<string, unknown>;
+      assert.deepEqual(comparable(data as Record<string, unknown>), expected);
+      const cfgOurs = await svc.api.GET('/v1/images/inspect', { params: { query: { ...(query as object), config: true } as never } });
+      const cfgTheirs = await skopeoInspect(image, { tlsVerify: false, overrideArch: arch, overrideVariant: variant, config: true });
+      assert.deepEqual(cfgOurs.data, cfgTheirs);
+    });
+  }
+
+  it('raw manifests are byte-identical, with media type and digest headers', async () => {
+    for (const repo of ['team/app:1.0', 'team/oci:v1', 'team/multi:latest', 'team/multi-docker:latest']) {
+      const image = ref(plain, repo);
+      const { res, bytes } = await inspectRaw({ image, raw: 'true', tlsVerify: 'false' });
+      assert.equal(res.status, 200);
+      const theirs = (await skopeoInspect(image, { tlsVerify: false, raw: true })) as Buffer;
+      assert.ok(bytes.equals(theirs), repo);
+      const mt = JSON.parse(bytes.toString()).mediaType as string;
+      assert.equal(res.headers.get('content-type'), mt);
+      assert.match(res.headers.get('docker-content-digest') ?? '', /^sha256:[a-f0-9]{64}$/);
+    }
+  });
+
+  it('config as OCI equals skopeo --config; config&raw equals skopeo --config --raw', async () => {
+    const image = ref(plain, 'team/app:1.0');
+    const { data } = await svc.api.GET('/v1/images/inspect', { params: { query: { image, tlsVerify: false, config: true } } });
+    assert.deepEqual(data, await skopeoInspect(image, { tlsVerify: false, config: true }));
+    const { bytes } = await inspectRaw({ image, config: 'true', raw: 'true', tlsVerify: 'false' });
+    const theirs = (await skopeoInspect(image, { tlsVerify: false, config: true, raw: true })) as Buffer;
+    assert.ok(bytes.equals(theirs));
+    assert.ok(bytes.equals(single.configBytes));
+  });
+
+  it('noTags leaves RepoTags empty; format renders Go templates like skopeo', async () => {
+    const image = ref(plain, 'team/app:1.0');
+    const { data } = await svc.api.GET('/v1/images/inspect', { params: { query: { image, tlsVerify: false, noTags: true } } });
+    assert.deepEqual((data as { RepoTags: string[] }).RepoTags, []);
+    for (const format of ['{{.Digest}}', '{{.Name}} {{.Architecture}}/{{.Os}}', '{{index .Labels "org.example.team"}}', '{{range .RepoTags}}[{{.}}]{{end}}', '{{.Labels}}', '{{len .Layers}} {{.Created}}']) {
+      const { res, bytes } = await inspectRaw({ image, format, tlsVerify: 'false' });
+      assert.equal(res.status, 200, format);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+      const r = await skopeo(['inspect', '--tls-verify=false', '--format', format, image]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(bytes.toString(), r.stdout.replace(/\n$/, ''), format);
+    }
+    // skopeo 1.9 has no `json` function (newer skopeo has); ours prints what Go's json does.
+    const json = await inspectRaw({ image, format: '{{json .Env}}', tlsVerify: 'false' });
+    assert.equal(json.bytes.toString(), JSON.stringify(['PATH=/usr/bin:/bin', 'MODE=test']));
+    const bad = await inspectRaw({ image, format: '{{template "x"}}', tlsVerify: 'false' });
+    assert.equal(bad.res.status, 400);
+  });
+});
+
+describe('list-tags', () => {
+  it('follows pagination and equals skopeo list-tags', async () => {
+    const repository = ref(plain, 'team/many');
+    const { data, response } = await svc.api.GET('/v1/images/tags', { params: { query: { repository, tlsVerify: false } } });
+    assert.equal(response.status, 200);
+    const expected = await skopeoListTags(repository, { tlsVerify: false });
+    assert.equal(expected.Tags.length, 131);
+    assert.deepEqual(data, expected);
+  });
+
+  it('refuses a tag in the repository reference', async () => {
+    const { error, response } = await svc.api.GET('/v1/images/tags', { params: { query: { repository: ref(plain, 'team/many:t001'), tlsVerify: false } } });
+    assert.equal(response.status, 400);
+    assert.equal((error as { code: string }).code, 'INVALID_REFERENCE');
+  });
+});
+
+describe('delete', () => {
+  it('resolves a tag to its digest, deletes it, and 404s afterwards', async () => {
+    const img = await pushImage(plain, 'team/doomed', 'gone', { layers: [makeLayer({ x: 'doomed' })], os: 'linux', architecture: 'amd64', format: 'v2s2' });
+    const image = ref(plain, 'team/doomed:gone');
+    const { data, response } = await svc.api.DELETE('/v1/images', { params: { query: { image, tlsVerify: false } } });
+    assert.equal(response.status, 200);
+    assert.deepEqual(data, { image, digest: img.digest });
+    const r = await skopeo(['inspect', '--tls-verify=false', image]);
+    assert.notEqual(r.code, 0);
+    const again = await svc.api.DELETE('/v1/images', { params: { query: { image, tlsVerify: false } } });
+    assert.equal(again.response.status, 404);
+    assert.equal((again.error as { code: string }).code, 'IMAGE_NOT_FOUND');
+  });
+
+  it('passes on a registry that does not allow deletes as a clear problem', async () => {
+    const res = await svc.api.DELETE('/v1/images', { params: { query: { image: ref(basic, 'secure/app:v1') } }, headers: { 'X-Registry-Auth': registryAuthHeader({ username: basic.username!, password: basic.password! }) } });
+    assert.equal(res.response.status, 409);
+    const p = res.error as { code: string; upstreamStatus: number; upstreamCode: string; registry: string };
+    assert.equal(p.code, 'UPSTREAM_UNSUPPORTED');
+    assert.equal(p.upstreamStatus, 405);
+    assert.equal(p.registry, basic.host);
+  });
+});
+
+describe('authenticated registries', () => {
+  it('basic auth over TLS with X-Registry-Auth equals skopeo --creds', async () => {
+    const image = ref(basic, 'secure/app:v1');
+    const { data, response } = await svc.api.GET('/v1/images/inspect', {
+      params: { query: { image } },
+      headers: { 'X-Registry-Auth': registryAuthHeader({ username: basic.username!, password: basic.password! }) },
+    });
+    assert.equal(response.status, 200);
+    assert.deepEqual(comparable(data as Record<string, unknown>), await skopeoInspect(image, { registry: basic }));
+  });
+
+  it('wrong or missing credentials give 403 problems, never 401', async () => {
+    const image = ref(basic, 'secure/app:v1');
+    const wrong = await svc.api.GET('/v1/images/inspect', { params: { query: { image } }, headers: { 'X-Registry-Auth': registryAuthHeader({ username: basic.username!, password: 'nope' }) } });
+    assert.equal(wrong.response.status, 403);
+    assert.equal(wrong.response.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+    assert.equal((wrong.error as { code: string }).code, 'INVALID_CREDENTIALS');
+    const none = await svc.api.GET('/v1/images/inspect', { params: { query: { image } } });
+    assert.equal(none.response.status, 403);
+    assert.equal((none.error as { code: string }).code, 'REGISTRY_DENIED');
+  });
+
+  it('bearer-token auth with scoped tokens equals skopeo', async () => {
+    const image = ref(token, 'tok/app:v1');
+    const auth = registryAuthHeader({ username: token.username!, password: token.password! });
+    const { data, response } = await svc.api.GET('/v1/images/inspect', { params: { query: { image } }, headers: { 'X-Registry-Auth': auth } });
+    assert.equal(response.status, 200);
+    assert.deepEqual(comparable(data as Record<string, unknown>), await skopeoInspect(image, { registry: token }));
+    const scopes = token.tokenRequests!.flatMap((r) => r.rawScopes);
+    assert.ok(scopes.includes('repository:tok/app:pull'), scopes.join(' '));
+    const before = token.tokenRequests!.length;
+    await svc.api.GET('/v1/images/inspect', { params: { query: { image, noTags: true } }, headers: { 'X-Registry-Auth': auth } });
+    assert.equal(token.tokenRequests!.length, before, 'the cached token is reused');
+  });
+
+  it('login checks and stores credentials, list never shows secrets, logout forgets', async () => {
+    const bad = await svc.api.PUT('/v1/credentials/{registry}', { params: { path: { registry: token.host } }, body: { username: token.username!, password: 'wrong' } });
+    assert.equal(bad.response.status, 403);
+    const ok = await svc.api.PUT('/v1/credentials/{registry}', { params: { path: { registry: token.host } }, body: { username: token.username!, password: token.password! } });
+    assert.equal(ok.response.status, 200);
+    assert.deepEqual(ok.data, { registry: token.host, username: token.username, source: 'stored' });
+    const image = ref(token, 'tok/app:v1');
+    const withStored = await svc.api.GET('/v1/images/inspect', { params: { query: { image, noTags: true } } });
+    assert.equal(withStored.response.status, 200);
+    const list = await svc.api.GET('/v1/credentials');
+    assert.deepEqual(list.data, [{ registry: token.host, username: token.username, source: 'stored' }]);
+    assert.ok(!JSON.stringify(list.data).includes(token.password!));
+    const out = await svc.api.DELETE('/v1/credentials/{registry}', { params: { path: { registry: token.host } } });
+    assert.equal(out.response.status, 204);
+    const again = await svc.api.DELETE('/v1/credentials/{registry}', { params: { path: { registry: token.host } } });
+    assert.equal(again.response.status, 404);
+    const denied = await svc.api.GET('/v1/images/inspect', { params: { query: { image, noTags: true } } });
+    assert.equal(denied.response.status, 403);
+  });
+
+  it('never logs a secret', () => {
+    const log = svc.log();
+    for (const secret of [basic.password!, token.password!, registryAuthHeader({ username: basic.username!, password: basic.password! })]) {
+      assert.ok(!log.includes(secret), 'a secret appeared in the service log');
+    }
+  });
+});
+
+describe('bad input gets a clear problem', () => {
+  const cases: [string, string, number, string][] = [
+    ['malformed reference', 'docker://UPPER/Case', 400, 'INVALID_REFERENCE'],
+    ['missing transport', 'busybox:latest', 400, 'INVALID_REFERENCE'],
+    ['unknown transport', 'ftp:foo', 400, 'INVALID_REFERENCE'],
+    ['path escaping the storage root', 'oci:../../etc:latest', 400, 'PATH_ESCAPES_STORAGE_ROOT'],
+    ['absolute path', 'dir:/etc', 400, 'PATH_ESCAPES_STORAGE_ROOT'],
+    ['transport not implemented yet', 'oci:layouts/app:latest', 501, 'TRANSPORT_NOT_IMPLEMENTED'],
+    ['registry that is down', 'docker://127.0.0.1:1/nothing:latest', 503, 'UPSTREAM_UNAVAILABLE'],
+  ];
+  for (const [label, image, status, code] of cases) {
+    it(label, async () => {
+      const { response, error } = await svc.api.GET('/v1/images/inspect', { params: { query: { image, tlsVerify: false } } });
+      assert.equal(response.status, status);
+      const p = error as { type: string; title: string; status: number; detail: string; instance: string; code: string };
+      assert.equal(p.status, status);
+      assert.equal(p.code, code);
+      assert.equal(p.instance, '/v1/images/inspect');
+      assert.ok(p.title && p.detail && p.type.startsWith('urn:skiff:problem:'));
+    });
+  }
+
+  it('image not found and missing parameters', async () => {
+    const nf = await svc.api.GET('/v1/images/inspect', { params: { query: { image: ref(plain, 'team/app:nope'), tlsVerify: false } } });
+    assert.equal(nf.response.status, 404);
+    assert.equal((nf.error as { upstreamCode: string }).upstreamCode, 'MANIFEST_UNKNOWN');
+    const missing = await fetch(`${svc.url}/v1/images/inspect`);
+    assert.equal(missing.status, 400);
+    const p = (await missing.json()) as { errors: { field: string }[] };
+    assert.equal(p.errors[0]!.field, 'image');
+    const badBool = await fetch(`${svc.url}/v1/images/inspect?image=docker://x/y&raw=maybe`);
+    assert.equal(badBool.status, 400);
+    const badHeader = await fetch(`${svc.url}/v1/images/inspect?image=docker://x/y`, { headers: { 'X-Registry-Auth': '%%%' } });
+    assert.equal(badHeader.status, 400);
+  });
+
+  it('TLS without a trusted CA fails clearly', async () => {
+    const { response, error } = await svc.api.GET('/v1/images/inspect', { params: { query: { image: `docker://localhost:${basic.port}/secure/app:v1` } } });
+    assert.equal(response.status, 502);
+    assert.equal((error as { code: string }).code, 'UPSTREAM_TLS_ERROR');
+  });
+});
