@@ -1,0 +1,2849 @@
+/**
+ * Rendering of `skopeo inspect --format TEMPLATE`: a dependency-free subset of Go's text/template.
+ *
+ * Contract: for every template this module accepts, the output is byte-for-byte what Go's
+ * text/template (with the function map skopeo installs from containers/common `report`)
+ * prints for the equivalent Go value. Anything outside the supported subset, any malformed
+ * template and any execution error is reported as a {@link TemplateError}; nothing is ever
+ * silently rendered differently from Go.
+ *
+ * Supported: text and `{{ }}` actions with `{{-` / `-}}` trim markers, `{{/* comments *\/}}`,
+ * `.`, `$`, `$var`, field chains (`.A.B`, `$v.A`, `(pipeline).A`), `$x := pipeline`,
+ * `$x = pipeline`, pipelines with `|`, parenthesised pipelines, `if`/`else if`/`else`,
+ * `with`/`else with`/`else`, `range` (slices, maps in sorted key order, integers; one or two
+ * variables; `else`; `break`/`continue`), string/raw-string/char/number/bool/nil literals, and
+ * the functions `and or not len index print printf println eq ne lt le gt ge` (Go builtins)
+ * plus `json join lower upper title split pad truncate` (containers/common report funcs).
+ *
+ * Not supported (TemplateError "unsupported template syntax"): `define`, `template`, `block`,
+ * the builtins `html js urlquery slice call`, complex numbers, `%#v`/`%p`/hex-float verbs,
+ * methods on time values, and string literals that are not valid UTF-8.
+ *
+ * Data model: `data` is the skopeo inspect object as plain JSON-like values. Known skopeo
+ * fields (see STRUCT_SCHEMAS) get their Go types (so `Digest` is a `digest.Digest`, `Labels` a
+ * `map[string]string`, `Created` a `*time.Time`, ...); fields absent from `data` but declared by
+ * the Go struct behave as their Go zero value. Other values are typed by inference (strings,
+ * integers as `int`, other numbers as `float64`, arrays as slices, objects as
+ * `map[string]...`). Names listed in `timeFields` hold RFC 3339 strings (or null) and behave
+ * like Go's `*time.Time`; the process-local zone is assumed to be UTC, as in a container.
+ *
+ * Output differences from the skopeo CLI that are the caller's business: skopeo wraps the
+ * template as `{{range .}}...{{end -}}` over a one-element slice (so in the CLI `$` is that
+ * slice), appends a newline when the template lacks a trailing one, and rewrites the two
+ * characters `\t` to a tab. This module renders the template exactly as given with `.` and
+ * `$` both bound to `data`.
+ */
+
+/** Raised for malformed or unsupported templates and for template execution errors. */
+export class TemplateError extends Error {
+  readonly code = 'INVALID_TEMPLATE';
+  /** 1-based line of the template position the error refers to. */
+  readonly line: number;
+  /** 1-based column (UTF-16 code units) of the template position the error refers to. */
+  readonly column: number;
+
+  constructor(message: string, line: number, column: number) {
+    super(message);
+    this.name = 'TemplateError';
+    this.line = line;
+    this.column = column;
+  }
+}
+
+export interface GoTemplateOptions {
+  /** Struct field names whose values are Go `*time.Time` (RFC 3339 string or null). Default `['Created']`. */
+  readonly timeFields?: readonly string[];
+  /** Output size limit in UTF-16 code units; exceeding it is a TemplateError. Default 4 Mi. */
+  readonly maxOutputLength?: number;
+  /** Bound on evaluation work (nodes walked, commands run, range iterations). Default 1 000 000. */
+  readonly maxSteps?: number;
+}
+
+/**
+ * Renders `template` against `data` the way Go's text/template does for skopeo inspect.
+ * Throws TemplateError for syntax the subset does not support, malformed templates and
+ * execution errors (for example `index` of a non-indexable value or an unknown field).
+ */
+export function renderGoTemplate(template: string, data: unknown, options: GoTemplateOptions = {}): string {
+  const tree = new Parser(template).parse();
+  const converter = new Converter(new Set(options.timeFields ?? DEFAULT_TIME_FIELDS));
+  const root = converter.root(data);
+  const exec = new Executor(template, options.maxOutputLength ?? DEFAULT_MAX_OUTPUT, options.maxSteps ?? DEFAULT_MAX_STEPS);
+  return exec.run(tree, root);
+}
+
+const DEFAULT_TIME_FIELDS: readonly string[] = ['Created'];
+const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
+const DEFAULT_MAX_STEPS = 1_000_000;
+const MAX_NESTING = 500;
+const UNSUPPORTED = 'unsupported template syntax';
+
+function positionOf(src: string, offset: number): { line: number; column: number } {
+  const before = src.slice(0, Math.max(0, Math.min(offset, src.length)));
+  const lastNewline = before.lastIndexOf('\n');
+  let line = 1;
+  for (let i = 0; i < before.length; i++) if (before.charCodeAt(i) === 10) line++;
+  return { line, column: before.length - lastNewline };
+}
+
+function templateError(src: string, offset: number, message: string): TemplateError {
+  const { line, column } = positionOf(src, offset);
+  return new TemplateError(`template: ${line}:${column}: ${message}`, line, column);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lexer (mirrors text/template/parse/lex.go)
+// ---------------------------------------------------------------------------------------------
+
+type TokenKind =
+  | 'text'
+  | 'leftDelim'
+  | 'rightDelim'
+  | 'space'
+  | 'field'
+  | 'variable'
+  | 'dot'
+  | 'identifier'
+  | 'keyword'
+  | 'bool'
+  | 'nil'
+  | 'number'
+  | 'complex'
+  | 'charConstant'
+  | 'string'
+  | 'rawString'
+  | 'pipe'
+  | 'leftParen'
+  | 'rightParen'
+  | 'declare'
+  | 'assign'
+  | 'char'
+  | 'eof';
+
+interface Token {
+  readonly kind: TokenKind;
+  readonly val: string;
+  readonly pos: number;
+}
+
+const KEYWORDS: ReadonlySet<string> = new Set(['block', 'break', 'continue', 'define', 'else', 'end', 'if', 'range', 'template', 'with']);
+
+function isSpace(ch: string | undefined): boolean {
+  return ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n';
+}
+
+const ALNUM_RE = /^[\p{L}\p{Nd}_]$/u;
+function isAlphaNumeric(ch: string | undefined): boolean {
+  return ch !== undefined && ALNUM_RE.test(ch);
+}
+
+function isAsciiDigit(ch: string | undefined): boolean {
+  return ch !== undefined && ch >= '0' && ch <= '9';
+}
+
+/** Go's `%#U` rendering of a rune, used in lexer messages. */
+function runeDescription(ch: string): string {
+  const cp = ch.codePointAt(0) ?? 0;
+  const hex = cp.toString(16).toUpperCase().padStart(4, '0');
+  return isPrintRune(cp) ? `U+${hex} '${ch}'` : `U+${hex}`;
+}
+
+class Lexer {
+  private pos = 0;
+  private state: 'text' | 'leftDelim' | 'action' | 'eof' = 'text';
+  private trimLeading = false;
+  private parenDepth = 0;
+
+  constructor(private readonly src: string) {}
+
+  next(): Token {
+    for (;;) {
+      switch (this.state) {
+        case 'eof':
+          return { kind: 'eof', val: '', pos: this.src.length };
+        case 'text': {
+          const t = this.lexText();
+          if (t) return t;
+          break;
+        }
+        case 'leftDelim': {
+          const t = this.lexLeftDelim();
+          if (t) return t;
+          break;
+        }
+        case 'action':
+          return this.lexInsideAction();
+      }
+    }
+  }
+
+  private fail(offset: number, message: string): TemplateError {
+    return templateError(this.src, offset, message);
+  }
+
+  private charAt(pos: number): string | undefined {
+    if (pos >= this.src.length) return undefined;
+    const cp = this.src.codePointAt(pos);
+    return cp === undefined ? undefined : String.fromCodePoint(cp);
+  }
+
+  private lexText(): Token | undefined {
+    if (this.trimLeading) {
+      while (isSpace(this.src[this.pos])) this.pos++;
+      this.trimLeading = false;
+    }
+    const start = this.pos;
+    const x = this.src.indexOf('{{', this.pos);
+    if (x < 0) {
+      this.pos = this.src.length;
+      this.state = 'eof';
+      return start < this.src.length ? { kind: 'text', val: this.src.slice(start), pos: start } : undefined;
+    }
+    let end = x;
+    if (this.hasLeftTrimMarker(x + 2)) {
+      while (end > start && isSpace(this.src[end - 1])) end--;
+    }
+    this.pos = x;
+    this.state = 'leftDelim';
+    return end > start ? { kind: 'text', val: this.src.slice(start, end), pos: start } : undefined;
+  }
+
+  private hasLeftTrimMarker(pos: number): boolean {
+    return this.src[pos] === '-' && isSpace(this.src[pos + 1]);
+  }
+
+  /** Whether the input at `pos` is `}}`, optionally preceded by a ` -` trim marker. */
+  private atRightDelim(pos = this.pos): { delim: boolean; trim: boolean } {
+    if (isSpace(this.src[pos]) && this.src[pos + 1] === '-' && this.src.startsWith('}}', pos + 2)) return { delim: true, trim: true };
+    if (this.src.startsWith('}}', pos)) return { delim: true, trim: false };
+    return { delim: false, trim: false };
+  }
+
+  private lexLeftDelim(): Token | undefined {
+    const start = this.pos;
+    this.pos += 2;
+    const afterMarker = this.hasLeftTrimMarker(this.pos) ? 2 : 0;
+    if (this.src.startsWith('/*', this.pos + afterMarker)) {
+      this.pos += afterMarker;
+      this.lexComment();
+      return undefined;
+    }
+    this.pos += afterMarker;
+    this.state = 'action';
+    this.parenDepth = 0;
+    return { kind: 'leftDelim', val: '{{', pos: start };
+  }
+
+  private lexComment(): void {
+    const start = this.pos;
+    const x = this.src.indexOf('*/', this.pos + 2);
+    if (x < 0) throw this.fail(start, 'unclosed comment');
+    this.pos = x + 2;
+    const { delim, trim } = this.atRightDelim();
+    if (!delim) throw this.fail(this.pos, 'comment ends before closing delimiter');
+    this.pos += (trim ? 2 : 0) + 2;
+    this.trimLeading = trim;
+    this.state = 'text';
+  }
+
+  private lexInsideAction(): Token {
+    const { delim, trim } = this.atRightDelim();
+    if (delim) {
+      if (this.parenDepth !== 0) throw this.fail(this.pos, 'unclosed left paren');
+      const start = this.pos;
+      this.pos += (trim ? 2 : 0) + 2;
+      this.trimLeading = trim;
+      this.state = 'text';
+      return { kind: 'rightDelim', val: '}}', pos: start };
+    }
+    const start = this.pos;
+    const ch = this.charAt(this.pos);
+    if (ch === undefined) throw this.fail(this.pos, 'unclosed action');
+    if (isSpace(ch)) return this.lexSpace();
+    switch (ch) {
+      case '=':
+        this.pos++;
+        return { kind: 'assign', val: '=', pos: start };
+      case ':':
+        if (this.src[this.pos + 1] !== '=') throw this.fail(this.pos, 'expected :=');
+        this.pos += 2;
+        return { kind: 'declare', val: ':=', pos: start };
+      case '|':
+        this.pos++;
+        return { kind: 'pipe', val: '|', pos: start };
+      case '"':
+        return this.lexQuoted('"', 'string', 'unterminated quoted string');
+      case '`':
+        return this.lexRawQuote();
+      case '$':
+        return this.lexFieldOrVariable('variable');
+      case "'":
+        return this.lexQuoted("'", 'charConstant', 'unterminated character constant');
+      case '.':
+        if (!isAsciiDigit(this.src[this.pos + 1])) return this.lexFieldOrVariable('field');
+        return this.lexNumber();
+      case '(':
+        this.pos++;
+        this.parenDepth++;
+        return { kind: 'leftParen', val: '(', pos: start };
+      case ')':
+        this.pos++;
+        this.parenDepth--;
+        if (this.parenDepth < 0) throw this.fail(start, 'unexpected right paren');
+        return { kind: 'rightParen', val: ')', pos: start };
+    }
+    if (ch === '+' || ch === '-' || isAsciiDigit(ch)) return this.lexNumber();
+    if (isAlphaNumeric(ch)) return this.lexIdentifier();
+    const cp = ch.codePointAt(0) ?? 0;
+    if (cp < 0x7f && cp >= 0x20) {
+      this.pos++;
+      return { kind: 'char', val: ch, pos: start };
+    }
+    throw this.fail(start, `unrecognized character in action: ${runeDescription(ch)}`);
+  }
+
+  private lexSpace(): Token {
+    const start = this.pos;
+    let count = 0;
+    while (isSpace(this.src[this.pos])) {
+      this.pos++;
+      count++;
+    }
+    // The last space may belong to a " -}}" trim marker.
+    if (this.src[this.pos] === '-' && this.src.startsWith('}}', this.pos + 1)) {
+      this.pos--;
+      if (count === 1) return this.lexInsideAction();
+    }
+    return { kind: 'space', val: this.src.slice(start, this.pos), pos: start };
+  }
+
+  private lexQuoted(quote: string, kind: TokenKind, unterminated: string): Token {
+    const start = this.pos;
+    this.pos++;
+    for (;;) {
+      const c = this.src[this.pos];
+      if (c === '\\') {
+        const n = this.src[this.pos + 1];
+        if (n !== undefined && n !== '\n') {
+          this.pos += 2;
+          continue;
+        }
+        throw this.fail(start, unterminated);
+      }
+      if (c === undefined || c === '\n') throw this.fail(start, unterminated);
+      this.pos++;
+      if (c === quote) break;
+    }
+    return { kind, val: this.src.slice(start, this.pos), pos: start };
+  }
+
+  private lexRawQuote(): Token {
+    const start = this.pos;
+    const x = this.src.indexOf('`', this.pos + 1);
+    if (x < 0) throw this.fail(start, 'unterminated raw quoted string');
+    this.pos = x + 1;
+    return { kind: 'rawString', val: this.src.slice(start, this.pos), pos: start };
+  }
+
+  private atTerminator(): boolean {
+    const c = this.src[this.pos];
+    if (c === undefined || isSpace(c)) return true;
+    if ('.,|:)('.includes(c)) return true;
+    return this.src.startsWith('}}', this.pos);
+  }
+
+  private lexFieldOrVariable(kind: 'field' | 'variable'): Token {
+    const start = this.pos;
+    this.pos++;
+    if (this.atTerminator()) {
+      return kind === 'variable' ? { kind: 'variable', val: '$', pos: start } : { kind: 'dot', val: '.', pos: start };
+    }
+    this.consumeAlphaNumerics();
+    if (!this.atTerminator()) throw this.fail(this.pos, `bad character ${runeDescription(this.charAt(this.pos) ?? '')}`);
+    return { kind, val: this.src.slice(start, this.pos), pos: start };
+  }
+
+  private consumeAlphaNumerics(): void {
+    for (;;) {
+      const ch = this.charAt(this.pos);
+      if (!isAlphaNumeric(ch) || ch === undefined) return;
+      this.pos += ch.length;
+    }
+  }
+
+  private lexIdentifier(): Token {
+    const start = this.pos;
+    this.consumeAlphaNumerics();
+    if (!this.atTerminator()) throw this.fail(this.pos, `bad character ${runeDescription(this.charAt(this.pos) ?? '')}`);
+    const word = this.src.slice(start, this.pos);
+    if (KEYWORDS.has(word)) return { kind: 'keyword', val: word, pos: start };
+    if (word === 'nil') return { kind: 'nil', val: word, pos: start };
+    if (word === 'true' || word === 'false') return { kind: 'bool', val: word, pos: start };
+    return { kind: 'identifier', val: word, pos: start };
+  }
+
+  private accept(valid: string): boolean {
+    const c = this.src[this.pos];
+    if (c !== undefined && valid.includes(c)) {
+      this.pos++;
+      return true;
+    }
+    return false;
+  }
+
+  private acceptRun(valid: string): void {
+    while (this.accept(valid));
+  }
+
+  private scanNumber(): boolean {
+    this.accept('+-');
+    let digits = '0123456789_';
+    if (this.accept('0')) {
+      if (this.accept('xX')) digits = '0123456789abcdefABCDEF_';
+      else if (this.accept('oO')) digits = '01234567_';
+      else if (this.accept('bB')) digits = '01_';
+    }
+    this.acceptRun(digits);
+    if (this.accept('.')) this.acceptRun(digits);
+    if (digits.length === 11 && this.accept('eE')) {
+      this.accept('+-');
+      this.acceptRun('0123456789_');
+    }
+    if (digits.length === 23 && this.accept('pP')) {
+      this.accept('+-');
+      this.acceptRun('0123456789_');
+    }
+    this.accept('i');
+    const next = this.charAt(this.pos);
+    if (isAlphaNumeric(next) && next !== undefined) {
+      this.pos += next.length;
+      return false;
+    }
+    return true;
+  }
+
+  private lexNumber(): Token {
+    const start = this.pos;
+    if (!this.scanNumber()) throw this.fail(start, `bad number syntax: ${goQuote(this.src.slice(start, this.pos))}`);
+    const sign = this.src[this.pos];
+    if (sign === '+' || sign === '-') {
+      if (!this.scanNumber() || this.src[this.pos - 1] !== 'i') {
+        throw this.fail(start, `bad number syntax: ${goQuote(this.src.slice(start, this.pos))}`);
+      }
+      return { kind: 'complex', val: this.src.slice(start, this.pos), pos: start };
+    }
+    return { kind: 'number', val: this.src.slice(start, this.pos), pos: start };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Literal decoding (strconv.Unquote / ParseInt / ParseFloat semantics)
+// ---------------------------------------------------------------------------------------------
+
+class SyntaxErr extends Error {}
+
+function hexValue(c: string | undefined): number {
+  if (c === undefined) return -1;
+  const v = parseInt(c, 16);
+  return Number.isNaN(v) || !/^[0-9a-fA-F]$/.test(c) ? -1 : v;
+}
+
+/** One step of strconv.UnquoteChar: returns the decoded value, whether it is a raw byte, and the next offset. */
+function unquoteChar(s: string, i: number, quote: string): { value: number; isByte: boolean; next: number } {
+  const c = s[i];
+  if (c === undefined) throw new SyntaxErr();
+  if (c === quote && (quote === "'" || quote === '"')) throw new SyntaxErr();
+  if (c !== '\\') {
+    const cp = s.codePointAt(i) ?? 0;
+    return { value: cp, isByte: false, next: i + (cp > 0xffff ? 2 : 1) };
+  }
+  const e = s[i + 1];
+  if (e === undefined) throw new SyntaxErr();
+  let j = i + 2;
+  const simple: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 92 };
+  if (e in simple) return { value: simple[e], isByte: false, next: j };
+  if (e === 'x' || e === 'u' || e === 'U') {
+    const n = e === 'x' ? 2 : e === 'u' ? 4 : 8;
+    let v = 0;
+    for (let k = 0; k < n; k++) {
+      const h = hexValue(s[j + k]);
+      if (h < 0) throw new SyntaxErr();
+      v = v * 16 + h;
+    }
+    j += n;
+    if (e === 'x') return { value: v, isByte: true, next: j };
+    if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) throw new SyntaxErr();
+    return { value: v, isByte: false, next: j };
+  }
+  if (e >= '0' && e <= '7') {
+    let v = e.charCodeAt(0) - 48;
+    for (let k = 0; k < 2; k++) {
+      const d = s[j + k];
+      if (d === undefined || d < '0' || d > '7') throw new SyntaxErr();
+      v = v * 8 + (d.charCodeAt(0) - 48);
+    }
+    j += 2;
+    if (v > 255) throw new SyntaxErr();
+    return { value: v, isByte: true, next: j };
+  }
+  if (e === "'" || e === '"') {
+    if (e !== quote) throw new SyntaxErr();
+    return { value: e.charCodeAt(0), isByte: false, next: j };
+  }
+  throw new SyntaxErr();
+}
+
+const utf8Encoder = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const lenientUtf8 = new TextDecoder('utf-8');
+
+/** Decodes an interpreted ("...") string literal; undefined means its bytes are not valid UTF-8. */
+function unquoteInterpreted(token: string): string | undefined {
+  const body = token.slice(1, -1);
+  const bytes: number[] = [];
+  let sawByte = false;
+  let text = '';
+  for (let i = 0; i < body.length; ) {
+    const r = unquoteChar(body, i, '"');
+    i = r.next;
+    if (r.isByte || r.value < 0x80) {
+      if (r.isByte && r.value >= 0x80) sawByte = true;
+      bytes.push(r.value);
+      text += String.fromCharCode(r.value);
+    } else {
+      const ch = String.fromCodePoint(r.value);
+      for (const b of utf8Encoder.encode(ch)) bytes.push(b);
+      text += ch;
+    }
+  }
+  if (!sawByte) return text;
+  try {
+    return strictUtf8.decode(new Uint8Array(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+function underscoreOK(s: string): boolean {
+  let saw = '^';
+  let i = 0;
+  if (s[0] === '+' || s[0] === '-') s = s.slice(1);
+  let hex = false;
+  if (s.length >= 2 && s[0] === '0' && 'bBoOxX'.includes(s[1])) {
+    i = 2;
+    saw = '0';
+    hex = s[1] === 'x' || s[1] === 'X';
+  }
+  for (; i < s.length; i++) {
+    const c = s[i];
+    if ((c >= '0' && c <= '9') || (hex && /[a-fA-F]/.test(c))) {
+      saw = '0';
+      continue;
+    }
+    if (c === '_') {
+      if (saw !== '0') return false;
+      saw = '_';
+      continue;
+    }
+    if (saw === '_') return false;
+    saw = '!';
+  }
+  return saw !== '_';
+}
+
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+const UINT64_MAX = (1n << 64n) - 1n;
+
+/** strconv.ParseInt/ParseUint with base 0, without range checks. */
+function parseGoInteger(text: string): bigint | undefined {
+  let s = text;
+  let neg = false;
+  if (s[0] === '+' || s[0] === '-') {
+    neg = s[0] === '-';
+    s = s.slice(1);
+  }
+  if (s === '') return undefined;
+  let base = 10;
+  let digits = s;
+  if (s[0] === '0' && s.length > 1) {
+    const p = s[1].toLowerCase();
+    if (p === 'x') [base, digits] = [16, s.slice(2)];
+    else if (p === 'o') [base, digits] = [8, s.slice(2)];
+    else if (p === 'b') [base, digits] = [2, s.slice(2)];
+    else [base, digits] = [8, s.slice(1)];
+  }
+  if (digits.includes('_')) {
+    if (!underscoreOK(text)) return undefined;
+    digits = digits.replaceAll('_', '');
+  }
+  if (digits === '') return undefined;
+  const valid = base === 16 ? /^[0-9a-fA-F]+$/ : base === 10 ? /^[0-9]+$/ : base === 8 ? /^[0-7]+$/ : /^[01]+$/;
+  if (!valid.test(digits)) return undefined;
+  let v = 0n;
+  const b = BigInt(base);
+  for (const d of digits) v = v * b + BigInt(parseInt(d, base));
+  return neg ? -v : v;
+}
+
+/** strconv.ParseFloat for decimal and hexadecimal literals. */
+function parseGoFloat(text: string): number | undefined {
+  if (text.includes('_') && !underscoreOK(text)) return undefined;
+  const s = text.replaceAll('_', '');
+  if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return Number(s);
+  const hex = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?[pP]([+-]?\d+)$/.exec(s);
+  if (hex && (hex[2] + (hex[3] ?? '')).length > 0) {
+    const mantissa = parseInt(hex[2] || '0', 16) + (hex[3] ? parseInt(hex[3], 16) / 16 ** hex[3].length : 0);
+    const value = mantissa * 2 ** Number(hex[4]);
+    return hex[1] === '-' ? -value : value;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parse tree
+// ---------------------------------------------------------------------------------------------
+
+interface Span {
+  readonly pos: number;
+  end: number;
+}
+
+interface FieldNode extends Span {
+  readonly type: 'field';
+  readonly idents: readonly string[];
+}
+interface VariableNode extends Span {
+  readonly type: 'variable';
+  /** First element is the variable name including `$`, the rest are field names. */
+  readonly idents: readonly string[];
+}
+interface DotNode extends Span {
+  readonly type: 'dot';
+}
+interface NilNode extends Span {
+  readonly type: 'nil';
+}
+interface BoolNode extends Span {
+  readonly type: 'bool';
+  readonly value: boolean;
+}
+interface NumberNode extends Span {
+  readonly type: 'number';
+  readonly text: string;
+  readonly isInt: boolean;
+  readonly isUint: boolean;
+  readonly isFloat: boolean;
+  readonly int: bigint;
+  readonly float: number;
+}
+interface StringNode extends Span {
+  readonly type: 'string';
+  readonly value: string;
+}
+interface IdentifierNode extends Span {
+  readonly type: 'identifier';
+  readonly name: string;
+}
+interface ChainNode extends Span {
+  readonly type: 'chain';
+  readonly node: ArgNode;
+  readonly fields: readonly string[];
+}
+interface PipeNode extends Span {
+  readonly type: 'pipe';
+  readonly decl: string[];
+  isAssign: boolean;
+  readonly cmds: CommandNode[];
+}
+interface CommandNode extends Span {
+  readonly type: 'command';
+  readonly args: ArgNode[];
+}
+type ArgNode = FieldNode | VariableNode | DotNode | NilNode | BoolNode | NumberNode | StringNode | IdentifierNode | ChainNode | PipeNode;
+
+interface TextNode extends Span {
+  readonly type: 'text';
+  readonly text: string;
+}
+interface ActionNode extends Span {
+  readonly type: 'action';
+  readonly pipe: PipeNode;
+}
+interface BranchNode extends Span {
+  readonly type: 'if' | 'with' | 'range';
+  readonly pipe: PipeNode;
+  readonly list: readonly TreeNode[];
+  readonly elseList: readonly TreeNode[] | undefined;
+}
+interface LoopControlNode extends Span {
+  readonly type: 'break' | 'continue';
+}
+type TreeNode = TextNode | ActionNode | BranchNode | LoopControlNode;
+
+/** Pseudo-nodes produced by `{{end}}` and `{{else}}`; they terminate item lists. */
+interface Delimiter {
+  readonly type: 'end' | 'else';
+  readonly pos: number;
+}
+
+function isDelimiter(n: TreeNode | Delimiter): n is Delimiter {
+  return n.type === 'end' || n.type === 'else';
+}
+
+const GO_BUILTINS_UNSUPPORTED: ReadonlySet<string> = new Set(['html', 'js', 'urlquery', 'slice', 'call']);
+
+class Parser {
+  private readonly lexer: Lexer;
+  private readonly tokens: Token[] = [];
+  private index = 0;
+  private readonly vars: string[] = ['$'];
+  private rangeDepth = 0;
+  private depth = 0;
+
+  constructor(private readonly src: string) {
+    this.lexer = new Lexer(src);
+  }
+
+  parse(): readonly TreeNode[] {
+    const root: TreeNode[] = [];
+    while (this.peek().kind !== 'eof') {
+      const n = this.textOrAction();
+      if (isDelimiter(n)) throw this.fail(n.pos, `unexpected {{${n.type}}}`);
+      root.push(n);
+    }
+    return root;
+  }
+
+  private fail(offset: number, message: string): TemplateError {
+    return templateError(this.src, offset, message);
+  }
+
+  private next(): Token {
+    if (this.index >= this.tokens.length) this.tokens.push(this.lexer.next());
+    return this.tokens[this.index++];
+  }
+
+  private backup(): void {
+    this.index--;
+  }
+
+  private peek(): Token {
+    const t = this.next();
+    this.backup();
+    return t;
+  }
+
+  private nextNonSpace(): Token {
+    let t: Token;
+    do t = this.next();
+    while (t.kind === 'space');
+    return t;
+  }
+
+  private peekNonSpace(): Token {
+    const t = this.nextNonSpace();
+    this.backup();
+    return t;
+  }
+
+  private unexpected(t: Token, context: string): TemplateError {
+    let shown: string;
+    if (t.kind === 'eof') shown = 'EOF';
+    else if (t.kind === 'keyword' || t.kind === 'dot' || t.kind === 'nil') shown = `<${t.val}>`;
+    else if ([...t.val].length > 10) shown = `${goQuote([...t.val].slice(0, 10).join(''))}...`;
+    else shown = goQuote(t.val);
+    return this.fail(t.pos, `unexpected ${shown} in ${context}`);
+  }
+
+  private expect(kind: TokenKind, context: string): Token {
+    const t = this.nextNonSpace();
+    if (t.kind !== kind) throw this.unexpected(t, context);
+    return t;
+  }
+
+  private enter(pos: number): void {
+    if (++this.depth > MAX_NESTING) throw this.fail(pos, `${UNSUPPORTED}: nesting deeper than ${MAX_NESTING} levels`);
+  }
+
+  private textOrAction(): TreeNode | Delimiter {
+    const t = this.nextNonSpace();
+    if (t.kind === 'text') return { type: 'text', text: t.val, pos: t.pos, end: t.pos + t.val.length };
+    if (t.kind === 'leftDelim') return this.action(t);
+    throw this.unexpected(t, 'input');
+  }
+
+  private action(open: Token): TreeNode | Delimiter {
+    const t = this.nextNonSpace();
+    if (t.kind === 'keyword') {
+      switch (t.val) {
+        case 'block':
+        case 'define':
+        case 'template':
+          throw this.fail(t.pos, `${UNSUPPORTED}: {{${t.val}}}`);
+        case 'break':
+        case 'continue': {
+          const n = this.nextNonSpace();
+          if (n.kind !== 'rightDelim') throw this.unexpected(n, `{{${t.val}}}`);
+          if (this.rangeDepth === 0) throw this.fail(t.pos, `{{${t.val}}} outside {{range}}`);
+          return { type: t.val === 'break' ? 'break' : 'continue', pos: open.pos, end: n.pos + 2 };
+        }
+        case 'else': {
+          const peek = this.peekNonSpace();
+          if (peek.kind === 'keyword' && (peek.val === 'if' || peek.val === 'with')) return { type: 'else', pos: peek.pos };
+          return { type: 'else', pos: this.expect('rightDelim', 'else').pos };
+        }
+        case 'end':
+          return { type: 'end', pos: this.expect('rightDelim', 'end').pos };
+        case 'if':
+        case 'with':
+        case 'range':
+          return this.control(t.val, open.pos);
+      }
+    }
+    this.backup();
+    const pipe = this.pipeline('command', 'rightDelim');
+    return { type: 'action', pipe, pos: open.pos, end: pipe.end };
+  }
+
+  private control(context: 'if' | 'with' | 'range', pos: number): BranchNode {
+    this.enter(pos);
+    const varsMark = this.vars.length;
+    try {
+      const pipe = this.pipeline(context, 'rightDelim');
+      if (context === 'range') this.rangeDepth++;
+      const [list, next] = this.itemList();
+      if (context === 'range') this.rangeDepth--;
+      let elseList: TreeNode[] | undefined;
+      if (next.type === 'else') {
+        const p = this.peek();
+        if (context !== 'range' && p.kind === 'keyword' && p.val === context) {
+          this.next();
+          elseList = [this.control(context, p.pos)];
+        } else {
+          const [rest, last] = this.itemList();
+          if (last.type !== 'end') throw this.fail(last.pos, `expected end; found {{${last.type}}}`);
+          elseList = rest;
+        }
+      }
+      return { type: context, pipe, list, elseList, pos, end: pipe.end };
+    } finally {
+      this.vars.length = varsMark;
+      this.depth--;
+    }
+  }
+
+  private itemList(): [TreeNode[], Delimiter] {
+    const list: TreeNode[] = [];
+    while (this.peekNonSpace().kind !== 'eof') {
+      const n = this.textOrAction();
+      if (isDelimiter(n)) return [list, n];
+      list.push(n);
+    }
+    throw this.fail(this.src.length, 'unexpected EOF');
+  }
+
+  private pipeline(context: string, end: 'rightDelim' | 'rightParen'): PipeNode {
+    const first = this.peekNonSpace();
+    const pipe: PipeNode = { type: 'pipe', pos: first.pos, end: first.pos, decl: [], isAssign: false, cmds: [] };
+    for (;;) {
+      const v = this.peekNonSpace();
+      if (v.kind !== 'variable') break;
+      const mark = this.index;
+      this.next();
+      const next = this.peekNonSpace();
+      if (next.kind === 'assign' || next.kind === 'declare') {
+        pipe.isAssign = next.kind === 'assign';
+        this.nextNonSpace();
+        pipe.decl.push(v.val);
+        this.vars.push(v.val);
+        break;
+      }
+      if (next.kind === 'char' && next.val === ',') {
+        this.nextNonSpace();
+        pipe.decl.push(v.val);
+        this.vars.push(v.val);
+        if (context === 'range' && pipe.decl.length < 2) {
+          const p = this.peekNonSpace();
+          if (p.kind === 'variable' || p.kind === 'rightDelim' || p.kind === 'rightParen') continue;
+          throw this.fail(p.pos, 'range can only initialize variables');
+        }
+        throw this.fail(v.pos, `too many declarations in ${context}`);
+      }
+      this.index = mark;
+      break;
+    }
+    for (;;) {
+      const t = this.nextNonSpace();
+      if (t.kind === end) {
+        this.checkPipeline(pipe, context, t.pos);
+        pipe.end = t.pos + (end === 'rightParen' ? 1 : 0);
+        if (end === 'rightDelim') pipe.end = pipe.cmds.length ? pipe.cmds[pipe.cmds.length - 1].end : t.pos;
+        return pipe;
+      }
+      switch (t.kind) {
+        case 'bool':
+        case 'charConstant':
+        case 'complex':
+        case 'dot':
+        case 'field':
+        case 'identifier':
+        case 'number':
+        case 'nil':
+        case 'rawString':
+        case 'string':
+        case 'variable':
+        case 'leftParen':
+          this.backup();
+          pipe.cmds.push(this.command());
+          continue;
+      }
+      throw this.unexpected(t, context);
+    }
+  }
+
+  private checkPipeline(pipe: PipeNode, context: string, pos: number): void {
+    if (pipe.cmds.length === 0) throw this.fail(pos, `missing value for ${context}`);
+    pipe.cmds.slice(1).forEach((c, i) => {
+      const t = c.args[0].type;
+      if (t === 'bool' || t === 'dot' || t === 'nil' || t === 'number' || t === 'string') {
+        throw this.fail(c.pos, `non executable command in pipeline stage ${i + 2}`);
+      }
+    });
+  }
+
+  private command(): CommandNode {
+    const start = this.peekNonSpace();
+    const cmd: CommandNode = { type: 'command', pos: start.pos, end: start.pos, args: [] };
+    for (;;) {
+      this.peekNonSpace();
+      const operand = this.operand();
+      if (operand) {
+        cmd.args.push(operand);
+        cmd.end = operand.end;
+      }
+      const t = this.next();
+      if (t.kind === 'space') continue;
+      if (t.kind === 'rightDelim' || t.kind === 'rightParen') this.backup();
+      else if (t.kind !== 'pipe') throw this.unexpected(t, 'operand');
+      break;
+    }
+    if (cmd.args.length === 0) throw this.fail(cmd.pos, 'empty command');
+    return cmd;
+  }
+
+  private operand(): ArgNode | undefined {
+    const node = this.term();
+    if (!node) return undefined;
+    if (this.peek().kind !== 'field') return node;
+    const fields: string[] = [];
+    let end = node.end;
+    while (this.peek().kind === 'field') {
+      const f = this.next();
+      fields.push(f.val.slice(1));
+      end = f.pos + f.val.length;
+    }
+    switch (node.type) {
+      case 'field':
+        return { type: 'field', idents: [...node.idents, ...fields], pos: node.pos, end };
+      case 'variable':
+        return { type: 'variable', idents: [...node.idents, ...fields], pos: node.pos, end };
+      case 'bool':
+      case 'string':
+      case 'number':
+      case 'nil':
+      case 'dot':
+        throw this.fail(node.pos, `unexpected . after term ${goQuote(this.src.slice(node.pos, node.end))}`);
+      default:
+        return { type: 'chain', node, fields, pos: node.pos, end };
+    }
+  }
+
+  private term(): ArgNode | undefined {
+    const t = this.nextNonSpace();
+    const span = { pos: t.pos, end: t.pos + t.val.length };
+    switch (t.kind) {
+      case 'identifier':
+        if (GO_BUILTINS_UNSUPPORTED.has(t.val)) throw this.fail(t.pos, `${UNSUPPORTED}: function ${goQuote(t.val)}`);
+        if (!FUNCS.has(t.val)) throw this.fail(t.pos, `function ${goQuote(t.val)} not defined`);
+        return { type: 'identifier', name: t.val, ...span };
+      case 'dot':
+        return { type: 'dot', ...span };
+      case 'nil':
+        return { type: 'nil', ...span };
+      case 'variable':
+        if (!this.vars.includes(t.val)) throw this.fail(t.pos, `undefined variable ${goQuote(t.val)}`);
+        return { type: 'variable', idents: [t.val], ...span };
+      case 'field':
+        return { type: 'field', idents: [t.val.slice(1)], ...span };
+      case 'bool':
+        return { type: 'bool', value: t.val === 'true', ...span };
+      case 'charConstant':
+      case 'number':
+        return this.number(t);
+      case 'complex':
+        throw this.fail(t.pos, `${UNSUPPORTED}: complex number ${t.val}`);
+      case 'leftParen': {
+        this.enter(t.pos);
+        try {
+          const pipe = this.pipeline('parenthesized pipeline', 'rightParen');
+          return { ...pipe, pos: t.pos };
+        } finally {
+          this.depth--;
+        }
+      }
+      case 'string': {
+        let value: string | undefined;
+        try {
+          value = unquoteInterpreted(t.val);
+        } catch (e) {
+          if (e instanceof SyntaxErr) throw this.fail(t.pos, 'invalid syntax');
+          throw e;
+        }
+        if (value === undefined) throw this.fail(t.pos, `${UNSUPPORTED}: string literal ${t.val} is not valid UTF-8`);
+        return { type: 'string', value, ...span };
+      }
+      case 'rawString':
+        return { type: 'string', value: t.val.slice(1, -1).replaceAll('\r', ''), ...span };
+    }
+    this.backup();
+    return undefined;
+  }
+
+  private number(t: Token): NumberNode {
+    const span = { pos: t.pos, end: t.pos + t.val.length };
+    if (t.kind === 'charConstant') {
+      let r: { value: number; next: number };
+      try {
+        r = unquoteChar(t.val, 1, "'");
+      } catch (e) {
+        if (e instanceof SyntaxErr) throw this.fail(t.pos, 'invalid syntax');
+        throw e;
+      }
+      if (t.val.slice(r.next) !== "'") throw this.fail(t.pos, `malformed character constant: ${t.val}`);
+      return { type: 'number', text: t.val, isInt: true, isUint: true, isFloat: true, int: BigInt(r.value), float: r.value, ...span };
+    }
+    const text = t.val;
+    if (text.endsWith('i')) throw this.fail(t.pos, `${UNSUPPORTED}: complex number ${text}`);
+    const asInt = parseGoInteger(text);
+    let isInt = asInt !== undefined && asInt >= INT64_MIN && asInt <= INT64_MAX;
+    let isUint = asInt !== undefined && asInt >= 0n && asInt <= UINT64_MAX;
+    let int = asInt ?? 0n;
+    let float = 0;
+    let isFloat = false;
+    if (isInt || isUint) {
+      isFloat = true;
+      float = Number(int);
+    } else {
+      const f = parseGoFloat(text);
+      if (f !== undefined && Number.isFinite(f)) {
+        if (!/[.eEpP]/.test(text)) throw this.fail(t.pos, `integer overflow: ${goQuote(text)}`);
+        isFloat = true;
+        float = f;
+        if (Number.isInteger(f) && f >= -(2 ** 63) && f < 2 ** 63) {
+          isInt = true;
+          int = BigInt(f);
+        }
+        if (Number.isInteger(f) && f >= 0 && f < 2 ** 64) {
+          isUint = true;
+          int = BigInt(f);
+        }
+      }
+    }
+    if (!isInt && !isUint && !isFloat) throw this.fail(t.pos, `illegal number syntax: ${goQuote(text)}`);
+    return { type: 'number', text, isInt, isUint, isFloat, int, float, ...span };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Go values
+// ---------------------------------------------------------------------------------------------
+
+/** A parsed RFC 3339 instant, kept in its original zone offset like Go's time.Time. */
+interface GoTime {
+  readonly year: number;
+  readonly month: number;
+  readonly day: number;
+  readonly hour: number;
+  readonly minute: number;
+  readonly second: number;
+  readonly nanos: number;
+  readonly offsetMinutes: number;
+}
+
+type GoValue =
+  | { readonly kind: 'invalid' }
+  | { readonly kind: 'nil' }
+  | { readonly kind: 'string'; readonly type: string; readonly value: string }
+  | { readonly kind: 'int'; readonly type: string; readonly value: bigint }
+  | { readonly kind: 'float'; readonly type: string; readonly value: number }
+  | { readonly kind: 'bool'; readonly type: string; readonly value: boolean }
+  | { readonly kind: 'slice'; readonly type: string; readonly items: readonly GoValue[] | null }
+  | { readonly kind: 'map'; readonly type: string; readonly entries: ReadonlyMap<string, GoValue> | null; readonly elemZero: GoValue }
+  | { readonly kind: 'struct'; readonly type: string; readonly fields: ReadonlyMap<string, GoValue>; readonly viaInterface: boolean }
+  | { readonly kind: 'time'; readonly type: string; readonly time: GoTime | null };
+
+type SliceValue = Extract<GoValue, { kind: 'slice' }>;
+type StructValue = Extract<GoValue, { kind: 'struct' }>;
+
+/** A missing value (Go's invalid reflect.Value): prints as `<no value>`. */
+const INVALID: GoValue = { kind: 'invalid' };
+/** An untyped nil interface value. */
+const NIL: GoValue = { kind: 'nil' };
+
+const str = (value: string, type = 'string'): GoValue => ({ kind: 'string', type, value });
+const int = (value: bigint | number, type = 'int'): GoValue => ({ kind: 'int', type, value: BigInt(value) });
+const bool = (value: boolean): GoValue => ({ kind: 'bool', type: 'bool', value });
+const float = (value: number): GoValue => ({ kind: 'float', type: 'float64', value });
+
+/** Go field types of the structs skopeo inspect formats, in declaration order. */
+const STRUCT_SCHEMAS: ReadonlyMap<string, ReadonlyMap<string, string>> = new Map([
+  [
+    'inspect.Output',
+    new Map([
+      ['Name', 'string'],
+      ['Tag', 'string'],
+      ['Digest', 'digest.Digest'],
+      ['RepoTags', '[]string'],
+      ['Created', '*time.Time'],
+      ['DockerVersion', 'string'],
+      ['Labels', 'map[string]string'],
+      ['Architecture', 'string'],
+      ['Os', 'string'],
+      ['Variant', 'string'],
+      ['Layers', '[]string'],
+      ['LayersData', '[]types.ImageInspectLayer'],
+      ['Env', '[]string'],
+    ]),
+  ],
+  [
+    'types.ImageInspectLayer',
+    new Map([
+      ['MIMEType', 'string'],
+      ['Digest', 'digest.Digest'],
+      ['Size', 'int64'],
+      ['Annotations', 'map[string]string'],
+    ]),
+  ],
+]);
+const ROOT_STRUCT = 'inspect.Output';
+/**
+ * Fields skiff adds to skopeo's structs: readable with `.Name` but, as in skopeo whose struct
+ * lacks them, not part of the struct's `{{.}}`, `printf "%v"` or `json` rendering.
+ */
+const HIDDEN_FIELDS: ReadonlyMap<string, ReadonlySet<string>> = new Map([['inspect.Output', new Set(['Variant'])]]);
+/** Struct fields whose `json` tag carries `omitempty`. */
+const OMIT_EMPTY: ReadonlyMap<string, ReadonlySet<string>> = new Map([['inspect.Output', new Set(['Name', 'Tag'])]]);
+const STRING_TYPES: ReadonlySet<string> = new Set(['string', 'digest.Digest', 'digest.Algorithm']);
+const INT_TYPES: ReadonlySet<string> = new Set(['int', 'int64', 'int32', 'uint8']);
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+function parseRfc3339(s: string): GoTime | undefined {
+  const m = RFC3339_RE.exec(s);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number);
+  const nanos = m[7] ? Number(m[7].slice(0, 9).padEnd(9, '0')) : 0;
+  const offsetMinutes = m[8] ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
+  const probe = new Date(0);
+  probe.setUTCFullYear(year, month, 0);
+  const monthDays = probe.getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > monthDays || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (m[10] !== undefined && (Number(m[10]) > 23 || Number(m[11]) > 59)) return undefined;
+  return { year, month, day, hour, minute, second, nanos, offsetMinutes };
+}
+
+function timeFromDate(d: Date): GoTime | undefined {
+  if (Number.isNaN(d.getTime())) return undefined;
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+    nanos: d.getUTCMilliseconds() * 1_000_000,
+    offsetMinutes: 0,
+  };
+}
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+function fraction(nanos: number): string {
+  return nanos === 0 ? '' : `.${String(nanos).padStart(9, '0').replace(/0+$/, '')}`;
+}
+
+function offsetText(offsetMinutes: number, colon: boolean): string {
+  const sign = offsetMinutes < 0 ? '-' : '+';
+  const abs = Math.abs(offsetMinutes);
+  return `${sign}${pad2(Math.floor(abs / 60))}${colon ? ':' : ''}${pad2(abs % 60)}`;
+}
+
+/** Go's time.Time.String() ("2006-01-02 15:04:05.999999999 -0700 MST") with Local = UTC. */
+function timeString(t: GoTime): string {
+  const zone = t.offsetMinutes === 0 ? '+0000 UTC' : `${offsetText(t.offsetMinutes, false)} ${offsetText(t.offsetMinutes, false)}`;
+  return `${String(t.year).padStart(4, '0')}-${pad2(t.month)}-${pad2(t.day)} ${pad2(t.hour)}:${pad2(t.minute)}:${pad2(t.second)}${fraction(t.nanos)} ${zone}`;
+}
+
+/** Go's time.Time.MarshalJSON layout (RFC 3339 with trimmed nanoseconds). */
+function timeRfc3339Nano(t: GoTime): string {
+  const zone = t.offsetMinutes === 0 ? 'Z' : offsetText(t.offsetMinutes, true);
+  return `${String(t.year).padStart(4, '0')}-${pad2(t.month)}-${pad2(t.day)}T${pad2(t.hour)}:${pad2(t.minute)}:${pad2(t.second)}${fraction(t.nanos)}${zone}`;
+}
+
+class DataError extends Error {}
+
+/** Maps JSON-like input data onto Go values (see the module comment for the typing rules). */
+class Converter {
+  private readonly active = new Set<object>();
+
+  constructor(private readonly timeFields: ReadonlySet<string>) {}
+
+  root(data: unknown): GoValue {
+    try {
+      return isPlainObject(data) ? this.struct(data, ROOT_STRUCT, true) : this.infer(data);
+    } catch (e) {
+      if (e instanceof DataError) throw new TemplateError(`template: data: ${e.message}`, 1, 1);
+      throw e;
+    }
+  }
+
+  private guard<T>(obj: object, f: () => T): T {
+    if (this.active.has(obj)) throw new DataError('cyclic data structure');
+    if (this.active.size > MAX_NESTING) throw new DataError(`data nested deeper than ${MAX_NESTING} levels`);
+    this.active.add(obj);
+    try {
+      return f();
+    } finally {
+      this.active.delete(obj);
+    }
+  }
+
+  private struct(obj: Record<string, unknown>, type: string, viaInterface: boolean): GoValue {
+    return this.guard(obj, () => {
+      const schema = STRUCT_SCHEMAS.get(type) ?? new Map<string, string>();
+      const fields = new Map<string, GoValue>();
+      for (const [name, goType] of schema) {
+        const own = Object.prototype.hasOwnProperty.call(obj, name) ? obj[name] : undefined;
+        fields.set(name, this.field(name, own, goType));
+      }
+      for (const name of Object.keys(obj)) {
+        if (!fields.has(name) && obj[name] !== undefined) fields.set(name, this.field(name, obj[name], undefined));
+      }
+      return { kind: 'struct', type, fields, viaInterface };
+    });
+  }
+
+  private field(name: string, value: unknown, goType: string | undefined): GoValue {
+    if (this.timeFields.has(name)) return this.typed(value, '*time.Time');
+    if (goType !== undefined) return this.typed(value, goType);
+    return this.infer(value);
+  }
+
+  private typed(value: unknown, goType: string): GoValue {
+    if (value === undefined) return zeroValue(goType);
+    if (goType === '*time.Time') {
+      if (value === null) return { kind: 'time', type: goType, time: null };
+      const t = typeof value === 'string' ? parseRfc3339(value) : value instanceof Date ? timeFromDate(value) : undefined;
+      if (!t) throw new DataError(`invalid time value ${JSON.stringify(String(value))}`);
+      return { kind: 'time', type: goType, time: t };
+    }
+    if (STRING_TYPES.has(goType)) return typeof value === 'string' ? str(value, goType) : this.infer(value);
+    if (INT_TYPES.has(goType)) {
+      if (typeof value === 'bigint') return int(value, goType);
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return int(value, goType);
+      return this.infer(value);
+    }
+    if (goType.startsWith('[]')) {
+      if (value === null) return { kind: 'slice', type: goType, items: null };
+      if (!Array.isArray(value)) return this.infer(value);
+      const elemType = goType.slice(2);
+      return this.guard(value, () => ({ kind: 'slice', type: goType, items: value.map((v) => this.typed(v, elemType)) }));
+    }
+    if (goType.startsWith('map[string]')) {
+      const elemType = goType.slice('map[string]'.length);
+      if (value === null) return { kind: 'map', type: goType, entries: null, elemZero: zeroValue(elemType) };
+      const entries = this.entries(value);
+      if (!entries) return this.infer(value);
+      return this.guard(value as object, () => {
+        const converted = new Map<string, GoValue>();
+        for (const [k, v] of entries) converted.set(k, this.typed(v, elemType));
+        return { kind: 'map', type: goType, entries: converted, elemZero: zeroValue(elemType) };
+      });
+    }
+    if (STRUCT_SCHEMAS.has(goType) && isPlainObject(value)) return this.struct(value, goType, false);
+    return this.infer(value);
+  }
+
+  private entries(value: unknown): [string, unknown][] | undefined {
+    if (value instanceof Map) {
+      const out: [string, unknown][] = [];
+      for (const [k, v] of value as Map<unknown, unknown>) {
+        if (typeof k !== 'string') throw new DataError('map keys must be strings');
+        out.push([k, v]);
+      }
+      return out;
+    }
+    if (isPlainObject(value)) return Object.entries(value).filter(([, v]) => v !== undefined);
+    return undefined;
+  }
+
+  private infer(value: unknown): GoValue {
+    if (value === null || value === undefined) return NIL;
+    switch (typeof value) {
+      case 'string':
+        return str(value);
+      case 'boolean':
+        return bool(value);
+      case 'bigint':
+        return int(value, 'int64');
+      case 'number':
+        return Number.isSafeInteger(value) && !Object.is(value, -0) ? int(value) : float(value);
+    }
+    if (value instanceof Date) return this.typed(value, '*time.Time');
+    if (Array.isArray(value)) {
+      return this.guard(value, () => {
+        const items = value.map((v) => this.infer(v));
+        const allStrings = items.every((v) => v.kind === 'string' && v.type === 'string');
+        return { kind: 'slice', type: allStrings ? '[]string' : '[]interface {}', items };
+      });
+    }
+    const entries = this.entries(value);
+    if (entries) {
+      return this.guard(value as object, () => {
+        const converted = new Map<string, GoValue>();
+        for (const [k, v] of entries) converted.set(k, this.infer(v));
+        const allStrings = [...converted.values()].every((v) => v.kind === 'string' && v.type === 'string');
+        return allStrings
+          ? { kind: 'map', type: 'map[string]string', entries: converted, elemZero: str('') }
+          : { kind: 'map', type: 'map[string]interface {}', entries: converted, elemZero: NIL };
+      });
+    }
+    throw new DataError(`unsupported data value of type ${typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value}`);
+  }
+}
+
+function visibleFields(v: StructValue): [string, GoValue][] {
+  const hidden = HIDDEN_FIELDS.get(v.type);
+  return [...v.fields].filter(([name]) => !hidden?.has(name));
+}
+
+/** Go's zero value for a declared field type. */
+function zeroValue(goType: string): GoValue {
+  if (STRING_TYPES.has(goType)) return str('', goType);
+  if (INT_TYPES.has(goType)) return int(0, goType);
+  if (goType === 'float64') return float(0);
+  if (goType === 'bool') return bool(false);
+  if (goType === '*time.Time') return { kind: 'time', type: goType, time: null };
+  if (goType.startsWith('[]')) return { kind: 'slice', type: goType, items: null };
+  if (goType.startsWith('map[string]')) return { kind: 'map', type: goType, entries: null, elemZero: zeroValue(goType.slice('map[string]'.length)) };
+  const schema = STRUCT_SCHEMAS.get(goType);
+  if (schema) {
+    const fields = new Map<string, GoValue>();
+    for (const [name, t] of schema) fields.set(name, zeroValue(t));
+    return { kind: 'struct', type: goType, fields, viaInterface: false };
+  }
+  return NIL;
+}
+
+/** The Go type name reflect would report for the value. */
+function typeName(v: GoValue): string {
+  switch (v.kind) {
+    case 'invalid':
+    case 'nil':
+      return '<nil>';
+    default:
+      return v.type;
+  }
+}
+
+/** Go's isTrue ("truth" of if/with/and/or/not); missing and nil values are false. */
+function truth(v: GoValue): boolean {
+  switch (v.kind) {
+    case 'invalid':
+    case 'nil':
+      return false;
+    case 'string':
+      return v.value.length > 0;
+    case 'int':
+      return v.value !== 0n;
+    case 'float':
+      return v.value !== 0;
+    case 'bool':
+      return v.value;
+    case 'slice':
+      return (v.items?.length ?? 0) > 0;
+    case 'map':
+      return (v.entries?.size ?? 0) > 0;
+    case 'struct':
+      return true;
+    case 'time':
+      return v.time !== null;
+  }
+}
+
+/** Compares strings by UTF-8 byte order (equivalently, by code point), as Go does. */
+function compareStrings(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; ) {
+    const ca = a.codePointAt(i) ?? 0;
+    const cb = b.codePointAt(i) ?? 0;
+    if (ca !== cb) return ca < cb ? -1 : 1;
+    i += ca > 0xffff ? 2 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+function sortedKeys(entries: ReadonlyMap<string, GoValue> | null): string[] {
+  return entries ? [...entries.keys()].sort(compareStrings) : [];
+}
+
+function utf8Length(s: string): number {
+  return utf8Encoder.encode(s).length;
+}
+
+// ---------------------------------------------------------------------------------------------
+// fmt: Go's value printing (Sprint, Sprintln, Sprintf)
+// ---------------------------------------------------------------------------------------------
+
+interface FmtFlags {
+  plus: boolean;
+  minus: boolean;
+  sharp: boolean;
+  space: boolean;
+  zero: boolean;
+  plusV: boolean;
+  width: number | undefined;
+  prec: number | undefined;
+}
+
+const newFlags = (): FmtFlags => ({ plus: false, minus: false, sharp: false, space: false, zero: false, plusV: false, width: undefined, prec: undefined });
+
+/** Raised by fmt for constructs this implementation deliberately does not reproduce. */
+class FmtUnsupported extends Error {}
+
+const PRINT_RE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+/** unicode.IsPrint */
+function isPrintRune(cp: number): boolean {
+  if (cp < 0x80) return cp >= 0x20 && cp < 0x7f;
+  if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+  return PRINT_RE.test(String.fromCodePoint(cp));
+}
+
+function runes(s: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; ) {
+    const cp = s.codePointAt(i) ?? 0;
+    // Lone surrogates cannot come from valid UTF-8 input; treat them as U+FFFD.
+    out.push(cp >= 0xd800 && cp <= 0xdfff ? 0xfffd : cp);
+    i += cp > 0xffff ? 2 : 1;
+  }
+  return out;
+}
+
+function escapeRune(cp: number, quote: number, asciiOnly: boolean): string {
+  if (cp === quote || cp === 0x5c) return `\\${String.fromCodePoint(cp)}`;
+  if (asciiOnly ? cp < 0x80 && isPrintRune(cp) : isPrintRune(cp)) return String.fromCodePoint(cp);
+  switch (cp) {
+    case 7:
+      return '\\a';
+    case 8:
+      return '\\b';
+    case 12:
+      return '\\f';
+    case 10:
+      return '\\n';
+    case 13:
+      return '\\r';
+    case 9:
+      return '\\t';
+    case 11:
+      return '\\v';
+  }
+  if (cp < 0x20 || cp === 0x7f) return `\\x${cp.toString(16).padStart(2, '0')}`;
+  if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) cp = 0xfffd;
+  if (cp < 0x10000) return `\\u${cp.toString(16).padStart(4, '0')}`;
+  return `\\U${cp.toString(16).padStart(8, '0')}`;
+}
+
+/** strconv.Quote / QuoteToASCII */
+function goQuote(s: string, asciiOnly = false): string {
+  return `"${runes(s)
+    .map((cp) => escapeRune(cp, 0x22, asciiOnly))
+    .join('')}"`;
+}
+
+/** strconv.QuoteRune / QuoteRuneToASCII */
+function goQuoteRune(cp: number, asciiOnly: boolean): string {
+  return `'${escapeRune(cp, 0x27, asciiOnly)}'`;
+}
+
+/** strconv.CanBackquote */
+function canBackquote(s: string): boolean {
+  for (const cp of runes(s)) {
+    if (cp === 0xfeff || cp === 0x60) return false;
+    if ((cp < 0x20 && cp !== 9) || cp === 0x7f) return false;
+  }
+  return true;
+}
+
+function writePadding(n: number, f: FmtFlags, zeroAllowed = true): string {
+  if (n <= 0) return '';
+  return (zeroAllowed && f.zero ? '0' : ' ').repeat(n);
+}
+
+/** fmt.pad: pads to the width counted in runes; zero padding only to the left. */
+function pad(s: string, f: FmtFlags, zeroAllowed = true): string {
+  if (f.width === undefined) return s;
+  const n = f.width - runes(s).length;
+  if (n <= 0) return s;
+  if (f.minus) return s + ' '.repeat(n);
+  return writePadding(n, f, zeroAllowed) + s;
+}
+
+function truncateRunes(s: string, f: FmtFlags): string {
+  if (f.prec === undefined) return s;
+  const r = runes(s);
+  return r.length > f.prec ? String.fromCodePoint(...r.slice(0, f.prec)) : s;
+}
+
+function fmtHexString(s: string, f: FmtFlags, upper: boolean): string {
+  let bytes = utf8Encoder.encode(s);
+  if (f.prec !== undefined && f.prec < bytes.length) bytes = bytes.slice(0, f.prec);
+  const digits = upper ? '0123456789ABCDEF' : '0123456789abcdef';
+  const prefix = upper ? '0X' : '0x';
+  let width = 2 * bytes.length;
+  if (width === 0) return f.width !== undefined ? writePadding(f.width, f) : '';
+  if (f.space) {
+    if (f.sharp) width *= 2;
+    width += bytes.length - 1;
+  } else if (f.sharp) width += 2;
+  let out = '';
+  if (f.sharp) out += prefix;
+  bytes.forEach((b, i) => {
+    if (f.space && i > 0) {
+      out += ' ';
+      if (f.sharp) out += prefix;
+    }
+    out += digits[b >> 4] + digits[b & 15];
+  });
+  if (f.width !== undefined && f.width > width) {
+    out = f.minus ? out + writePadding(f.width - width, f) : writePadding(f.width - width, f) + out;
+  }
+  return out;
+}
+
+function fmtString(s: string, verb: string, f: FmtFlags, type: string): string {
+  switch (verb) {
+    case 'v':
+    case 's':
+      return pad(truncateRunes(s, f), f);
+    case 'x':
+    case 'X':
+      return fmtHexString(s, f, verb === 'X');
+    case 'q': {
+      const t = truncateRunes(s, f);
+      if (f.sharp && canBackquote(t)) return pad(`\`${t}\``, f);
+      return pad(goQuote(t, f.plus), f);
+    }
+  }
+  return badVerb(verb, str(s, type), f);
+}
+
+function fmtBool(b: boolean, verb: string, f: FmtFlags): string {
+  if (verb === 't' || verb === 'v') return pad(b ? 'true' : 'false', f);
+  return badVerb(verb, bool(b), f);
+}
+
+function fmtIntegerDigits(v: bigint, unsigned: boolean, base: number, verb: string, upper: boolean, f: FmtFlags): string {
+  const negative = !unsigned && v < 0n;
+  const u = negative ? -v : v;
+  let minDigits = 0;
+  if (f.prec !== undefined) {
+    minDigits = f.prec;
+    if (minDigits === 0 && u === 0n) return f.width !== undefined ? ' '.repeat(f.width) : '';
+  } else if (f.zero && !f.minus && f.width !== undefined) {
+    minDigits = f.width;
+    if (negative || f.plus || f.space) minDigits--;
+  }
+  let digits = u.toString(base);
+  if (upper) digits = digits.toUpperCase();
+  if (digits.length < minDigits) digits = '0'.repeat(minDigits - digits.length) + digits;
+  if (f.sharp) {
+    if (base === 2) digits = `0b${digits}`;
+    else if (base === 8 && digits[0] !== '0') digits = `0${digits}`;
+    else if (base === 16) digits = (upper ? '0X' : '0x') + digits;
+  }
+  if (verb === 'O') digits = `0o${digits}`;
+  const sign = negative ? '-' : f.plus ? '+' : f.space ? ' ' : '';
+  return pad(sign + digits, f, false);
+}
+
+function fmtInteger(v: Extract<GoValue, { kind: 'int' }>, verb: string, f: FmtFlags): string {
+  const unsigned = v.type.startsWith('uint');
+  switch (verb) {
+    case 'v':
+    case 'd':
+      return fmtIntegerDigits(v.value, unsigned, 10, verb, false, f);
+    case 'b':
+      return fmtIntegerDigits(v.value, unsigned, 2, verb, false, f);
+    case 'o':
+    case 'O':
+      return fmtIntegerDigits(v.value, unsigned, 8, verb, false, f);
+    case 'x':
+      return fmtIntegerDigits(v.value, unsigned, 16, verb, false, f);
+    case 'X':
+      return fmtIntegerDigits(v.value, unsigned, 16, verb, true, f);
+    case 'c':
+      return pad(String.fromCodePoint(validRune(v.value)), f);
+    case 'q':
+      return pad(goQuoteRune(validRune(v.value), f.plus), f);
+    case 'U': {
+      const u = v.value < 0n ? v.value + (1n << 64n) : v.value;
+      let hex = u.toString(16).toUpperCase();
+      const prec = f.prec !== undefined && f.prec > 4 ? f.prec : 4;
+      if (hex.length < prec) hex = '0'.repeat(prec - hex.length) + hex;
+      let out = `U+${hex}`;
+      if (f.sharp && u <= 0x10ffffn && isPrintRune(Number(u))) out += ` '${String.fromCodePoint(Number(u))}'`;
+      return pad(out, f, false);
+    }
+  }
+  return badVerb(verb, v, f);
+}
+
+function validRune(v: bigint): number {
+  if (v < 0n || v > 0x10ffffn) return 0xfffd;
+  const n = Number(v);
+  return n >= 0xd800 && n <= 0xdfff ? 0xfffd : n;
+}
+
+/** Decimal digits d with value 0.d × 10^dp; d has no trailing zeros and is empty for zero. */
+interface Digits {
+  readonly d: string;
+  readonly dp: number;
+}
+
+function trimDigits(d: string, dp: number): Digits {
+  const t = d.replace(/0+$/, '');
+  return t === '' ? { d: '', dp: 0 } : { d: t, dp };
+}
+
+/** The exact decimal expansion of a finite non-negative double. */
+function exactDigits(x: number): Digits {
+  if (x === 0) return { d: '', dp: 0 };
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  const exponentBits = Number((bits >> 52n) & 0x7ffn);
+  let mantissa = bits & ((1n << 52n) - 1n);
+  let e: number;
+  if (exponentBits === 0) e = -1074;
+  else {
+    mantissa |= 1n << 52n;
+    e = exponentBits - 1075;
+  }
+  if (e >= 0) {
+    const s = (mantissa << BigInt(e)).toString();
+    return trimDigits(s, s.length);
+  }
+  const s = (mantissa * 5n ** BigInt(-e)).toString();
+  return trimDigits(s, s.length + e);
+}
+
+/** The shortest decimal that round-trips to the double (as strconv with precision -1). */
+function shortestDigits(x: number): Digits {
+  if (x === 0) return { d: '', dp: 0 };
+  const m = /^(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(x.toExponential());
+  if (!m) throw new Error(`unexpected exponential form of ${x}`);
+  return trimDigits(m[1] + (m[2] ?? ''), Number(m[3]) + 1);
+}
+
+/** decimal.Round: round to nd digits, ties to even (the expansion is exact). */
+function roundDigits(x: Digits, nd: number): Digits {
+  if (nd < 0 || nd >= x.d.length) return x;
+  const halfway = x.d[nd] === '5' && nd + 1 === x.d.length;
+  const up = halfway ? nd > 0 && (x.d.charCodeAt(nd - 1) - 48) % 2 === 1 : x.d[nd] >= '5';
+  if (!up) return trimDigits(x.d.slice(0, nd), x.dp);
+  for (let i = nd - 1; i >= 0; i--) {
+    if (x.d[i] < '9') return { d: x.d.slice(0, i) + String.fromCharCode(x.d.charCodeAt(i) + 1), dp: x.dp };
+  }
+  return { d: '1', dp: x.dp + 1 };
+}
+
+function formatE(neg: boolean, digs: Digits, prec: number, e: string): string {
+  let s = neg ? '-' : '';
+  s += digs.d.length === 0 ? '0' : digs.d[0];
+  if (prec > 0) {
+    s += '.';
+    const m = Math.min(digs.d.length, prec + 1);
+    s += digs.d.slice(1, Math.max(1, m));
+    s += '0'.repeat(prec - Math.max(0, m - 1));
+  }
+  let exp = digs.d.length === 0 ? 0 : digs.dp - 1;
+  s += e + (exp < 0 ? '-' : '+');
+  exp = Math.abs(exp);
+  return s + (exp < 10 ? `0${exp}` : String(exp));
+}
+
+function formatF(neg: boolean, digs: Digits, prec: number): string {
+  let s = neg ? '-' : '';
+  if (digs.dp > 0) {
+    const m = Math.min(digs.d.length, digs.dp);
+    s += digs.d.slice(0, m) + '0'.repeat(digs.dp - m);
+  } else s += '0';
+  if (prec > 0) {
+    s += '.';
+    for (let i = 1; i <= prec; i++) {
+      const j = digs.dp + i - 1;
+      s += j >= 0 && j < digs.d.length ? digs.d[j] : '0';
+    }
+  }
+  return s;
+}
+
+/** strconv.FormatFloat(x, fmt, prec, 64) for fmt in e E f g G. */
+function formatFloat(x: number, fmt: string, prec: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? '+Inf' : '-Inf';
+  const neg = x < 0 || Object.is(x, -0);
+  const ax = Math.abs(x);
+  const shortest = prec < 0;
+  let digs: Digits;
+  if (shortest) {
+    digs = shortestDigits(ax);
+    prec = fmt === 'e' || fmt === 'E' ? Math.max(digs.d.length - 1, 0) : fmt === 'f' ? Math.max(digs.d.length - digs.dp, 0) : digs.d.length;
+  } else {
+    digs = exactDigits(ax);
+    if (fmt === 'e' || fmt === 'E') digs = roundDigits(digs, prec + 1);
+    else if (fmt === 'f') digs = roundDigits(digs, digs.dp + prec);
+    else {
+      if (prec === 0) prec = 1;
+      digs = roundDigits(digs, prec);
+    }
+  }
+  if (fmt === 'e' || fmt === 'E') return formatE(neg, digs, prec, fmt);
+  if (fmt === 'f') return formatF(neg, digs, prec);
+  let eprec = prec;
+  if (eprec > digs.d.length && digs.d.length >= digs.dp) eprec = digs.d.length;
+  if (shortest) eprec = 6;
+  const exp = digs.dp - 1;
+  if (exp < -4 || exp >= eprec) {
+    if (prec > digs.d.length) prec = digs.d.length;
+    return formatE(neg, digs, prec - 1, fmt === 'g' ? 'e' : 'E');
+  }
+  if (prec > digs.dp) prec = digs.d.length;
+  return formatF(neg, digs, Math.max(prec - digs.dp, 0));
+}
+
+function fmtFloat(x: number, verb: string, f: FmtFlags): string {
+  let conv: string;
+  let prec: number;
+  switch (verb) {
+    case 'v':
+      [conv, prec] = ['g', -1];
+      break;
+    case 'g':
+    case 'G':
+      [conv, prec] = [verb, -1];
+      break;
+    case 'e':
+    case 'E':
+    case 'f':
+      [conv, prec] = [verb, 6];
+      break;
+    case 'F':
+      [conv, prec] = ['f', 6];
+      break;
+    case 'b':
+    case 'x':
+    case 'X':
+      throw new FmtUnsupported(`%${verb} of a floating-point value`);
+    default:
+      return badVerb(verb, float(x), f);
+  }
+  if (f.prec !== undefined) prec = f.prec;
+  if (f.sharp) throw new FmtUnsupported(`%#${verb} of a floating-point value`);
+  let num = formatFloat(x, conv, prec);
+  if (num[0] !== '-' && num[0] !== '+') num = `+${num}`;
+  if (f.space && num[0] === '+' && !f.plus) num = ` ${num.slice(1)}`;
+  if (num[1] === 'I' || num[1] === 'N') {
+    if (num[1] === 'N' && !f.space && !f.plus) num = num.slice(1);
+    return pad(num, f, false);
+  }
+  if (f.plus || num[0] !== '+') {
+    if (f.zero && !f.minus && f.width !== undefined && f.width > num.length) {
+      return num[0] + '0'.repeat(f.width - num.length) + num.slice(1);
+    }
+    return pad(num, f);
+  }
+  return pad(num.slice(1), f);
+}
+
+function badVerb(verb: string, v: GoValue, f: FmtFlags): string {
+  if (v.kind === 'invalid' || v.kind === 'nil') return `%!${verb}(<nil>)`;
+  return `%!${verb}(${typeName(v)}=${printValue(v, 'v', f, 0)})`;
+}
+
+/** fmt's printArg: formats one operand with a verb. */
+function printArg(v: GoValue, verb: string, f: FmtFlags): string {
+  if (v.kind === 'invalid' || v.kind === 'nil') return verb === 'T' || verb === 'v' ? pad('<nil>', f) : badVerb(verb, v, f);
+  if (verb === 'T') return pad(truncateRunes(typeName(v), f), f);
+  if (verb === 'p') throw new FmtUnsupported('%p');
+  return printValue(v, verb, f, 0);
+}
+
+function printValue(v: GoValue, verb: string, f: FmtFlags, depth: number): string {
+  switch (v.kind) {
+    case 'invalid':
+      return depth === 0 ? '<invalid reflect.Value>' : verb === 'v' ? '<nil>' : badVerb(verb, v, f);
+    case 'nil':
+      return '<nil>';
+    case 'bool':
+      return fmtBool(v.value, verb, f);
+    case 'int':
+      return fmtInteger(v, verb, f);
+    case 'float':
+      return fmtFloat(v.value, verb, f);
+    case 'string':
+      return fmtString(v.value, verb, f, v.type);
+    case 'time':
+      // *time.Time is a fmt.Stringer; a nil pointer prints <nil> for the Stringer verbs.
+      if ('vsxXq'.includes(verb)) return v.time === null ? pad('<nil>', f) : fmtString(timeString(v.time), verb, f, 'string');
+      throw new FmtUnsupported(`%${verb} of a time value`);
+    case 'slice':
+      return `[${(v.items ?? []).map((item) => printValue(item, verb, f, depth + 1)).join(' ')}]`;
+    case 'map':
+      return `map[${sortedKeys(v.entries)
+        .map((k) => `${printValue(str(k), verb, f, depth + 1)}:${printValue(v.entries?.get(k) ?? INVALID, verb, f, depth + 1)}`)
+        .join(' ')}]`;
+    case 'struct':
+      return `{${visibleFields(v)
+        .map(([name, value]) => (f.plusV ? `${name}:` : '') + printValue(value, verb, f, depth + 1))
+        .join(' ')}}`;
+  }
+}
+
+/** fmt.Sprint */
+function sprint(args: readonly GoValue[]): string {
+  let out = '';
+  let prevString = false;
+  args.forEach((a, i) => {
+    const isString = a.kind === 'string';
+    if (i > 0 && !isString && !prevString) out += ' ';
+    out += printArg(a, 'v', newFlags());
+    prevString = isString;
+  });
+  return out;
+}
+
+/** fmt.Sprintln */
+function sprintln(args: readonly GoValue[]): string {
+  return `${args.map((a) => printArg(a, 'v', newFlags())).join(' ')}\n`;
+}
+
+/** The %v rendering used in error messages. */
+function fmtV(v: GoValue): string {
+  return printArg(v, 'v', newFlags());
+}
+
+function parseNum(s: string, i: number, end: number): { num: number; ok: boolean; next: number } {
+  if (i >= end || !isAsciiDigit(s[i])) return { num: 0, ok: false, next: i };
+  let num = 0;
+  for (; i < end && isAsciiDigit(s[i]); i++) {
+    if (num > 1e6) return { num: 0, ok: false, next: end };
+    num = num * 10 + (s.charCodeAt(i) - 48);
+  }
+  return { num, ok: true, next: i };
+}
+
+/** fmt.Sprintf */
+function sprintf(format: string, args: readonly GoValue[], limit: number): string {
+  let out = '';
+  let argNum = 0;
+  let reordered = false;
+  const end = format.length;
+  let i = 0;
+
+  const argNumber = (start: number): { found: boolean; ok: boolean; next: number } => {
+    if (start >= end || format[start] !== '[') return { found: false, ok: true, next: start };
+    reordered = true;
+    const close = format.indexOf(']', start + 1);
+    if (close < 0) return { found: false, ok: false, next: start + 1 };
+    const p = parseNum(format, start + 1, close);
+    if (!p.ok || p.next !== close) return { found: false, ok: false, next: close + 1 };
+    const index = p.num - 1;
+    if (index >= 0 && index < args.length) {
+      argNum = index;
+      return { found: true, ok: true, next: close + 1 };
+    }
+    return { found: false, ok: false, next: close + 1 };
+  };
+
+  const intFromArg = (): { n: number; isInt: boolean } => {
+    if (argNum >= args.length) return { n: 0, isInt: false };
+    const a = args[argNum++];
+    if (a.kind !== 'int') return { n: 0, isInt: false };
+    const n = Number(a.value);
+    return Math.abs(n) > 1e6 ? { n: 0, isInt: false } : { n, isInt: true };
+  };
+
+  while (i < end) {
+    let goodArgNum = true;
+    const last = i;
+    while (i < end && format[i] !== '%') i++;
+    if (i > last) out += format.slice(last, i);
+    if (i >= end) break;
+    i++;
+    const f = newFlags();
+    for (; i < end; i++) {
+      const c = format[i];
+      if (c === '#') f.sharp = true;
+      else if (c === '0') f.zero = !f.minus;
+      else if (c === '+') f.plus = true;
+      else if (c === '-') {
+        f.minus = true;
+        f.zero = false;
+      } else if (c === ' ') f.space = true;
+      else break;
+    }
+    let a = argNumber(i);
+    i = a.next;
+    goodArgNum &&= a.ok;
+    let afterIndex = a.found;
+    if (i < end && format[i] === '*') {
+      i++;
+      const w = intFromArg();
+      if (!w.isInt) out += '%!(BADWIDTH)';
+      else {
+        f.width = Math.abs(w.n);
+        if (w.n < 0) {
+          f.minus = true;
+          f.zero = false;
+        }
+      }
+      afterIndex = false;
+    } else {
+      const p = parseNum(format, i, end);
+      if (p.ok) {
+        f.width = p.num;
+        if (afterIndex) goodArgNum = false;
+      }
+      i = p.next;
+    }
+    if (i + 1 <= end && format[i] === '.') {
+      i++;
+      if (afterIndex) goodArgNum = false;
+      a = argNumber(i);
+      i = a.next;
+      goodArgNum &&= a.ok;
+      afterIndex = a.found;
+      if (i < end && format[i] === '*') {
+        i++;
+        const p = intFromArg();
+        if (!p.isInt) out += '%!(BADPREC)';
+        else if (p.n >= 0) f.prec = p.n;
+        afterIndex = false;
+      } else {
+        const p = parseNum(format, i, end);
+        f.prec = p.ok ? p.num : 0;
+        i = p.next;
+      }
+    }
+    if (!afterIndex) {
+      a = argNumber(i);
+      i = a.next;
+      goodArgNum &&= a.ok;
+    }
+    if (i >= end) {
+      out += '%!(NOVERB)';
+      break;
+    }
+    const cp = format.codePointAt(i) ?? 0;
+    const verb = String.fromCodePoint(cp);
+    i += verb.length;
+    if ((f.width ?? 0) > limit || (f.prec ?? 0) > limit) throw new OutputLimit();
+    if (verb === '%') {
+      out += '%';
+      continue;
+    }
+    if (!goodArgNum) {
+      out += `%!${verb}(BADINDEX)`;
+      continue;
+    }
+    if (argNum >= args.length) {
+      out += `%!${verb}(MISSING)`;
+      continue;
+    }
+    if (verb === 'v') {
+      if (f.sharp) throw new FmtUnsupported('%#v');
+      f.plusV = f.plus;
+      f.plus = false;
+    }
+    out += verb === 'w' ? badVerb(verb, args[argNum], f) : printArg(args[argNum], verb, f);
+    argNum++;
+    if (out.length > limit) throw new OutputLimit();
+  }
+  if (!reordered && argNum < args.length) {
+    const extra = args.slice(argNum).map((a) => (a.kind === 'invalid' || a.kind === 'nil' ? '<nil>' : `${typeName(a)}=${printArg(a, 'v', newFlags())}`));
+    out += `%!(EXTRA ${extra.join(', ')})`;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON (containers/common report "json": json.Encoder with SetEscapeHTML(false), trimmed)
+// ---------------------------------------------------------------------------------------------
+
+class JsonUnsupported extends Error {}
+
+function jsonString(s: string): string {
+  let out = '"';
+  for (const cp of runes(s)) {
+    switch (cp) {
+      case 0x22:
+        out += '\\"';
+        continue;
+      case 0x5c:
+        out += '\\\\';
+        continue;
+      case 8:
+        out += '\\b';
+        continue;
+      case 12:
+        out += '\\f';
+        continue;
+      case 10:
+        out += '\\n';
+        continue;
+      case 13:
+        out += '\\r';
+        continue;
+      case 9:
+        out += '\\t';
+        continue;
+      case 0x2028:
+      case 0x2029:
+        out += `\\u${cp.toString(16)}`;
+        continue;
+    }
+    out += cp < 0x20 ? `\\u00${cp.toString(16).padStart(2, '0')}` : String.fromCodePoint(cp);
+  }
+  return `${out}"`;
+}
+
+function jsonIsEmpty(v: GoValue): boolean {
+  switch (v.kind) {
+    case 'invalid':
+    case 'nil':
+      return true;
+    case 'string':
+      return v.value === '';
+    case 'int':
+      return v.value === 0n;
+    case 'float':
+      return v.value === 0;
+    case 'bool':
+      return !v.value;
+    case 'slice':
+      return (v.items?.length ?? 0) === 0;
+    case 'map':
+      return (v.entries?.size ?? 0) === 0;
+    case 'time':
+      return v.time === null;
+    case 'struct':
+      return false;
+  }
+}
+
+function jsonEncode(v: GoValue): string {
+  switch (v.kind) {
+    case 'invalid':
+    case 'nil':
+      return 'null';
+    case 'string':
+      return jsonString(v.value);
+    case 'int':
+      return v.value.toString();
+    case 'float':
+      if (!Number.isFinite(v.value)) throw new JsonUnsupported();
+      return Object.is(v.value, -0) ? '-0' : String(v.value);
+    case 'bool':
+      return v.value ? 'true' : 'false';
+    case 'slice':
+      return v.items === null ? 'null' : `[${v.items.map(jsonEncode).join(',')}]`;
+    case 'map':
+      return v.entries === null
+        ? 'null'
+        : `{${sortedKeys(v.entries)
+            .map((k) => `${jsonString(k)}:${jsonEncode(v.entries?.get(k) ?? NIL)}`)
+            .join(',')}}`;
+    case 'time':
+      return v.time === null ? 'null' : jsonString(timeRfc3339Nano(v.time));
+    case 'struct': {
+      const omit = OMIT_EMPTY.get(v.type);
+      const parts: string[] = [];
+      for (const [name, value] of visibleFields(v)) {
+        if (omit?.has(name) && jsonIsEmpty(value)) continue;
+        parts.push(`${jsonString(name)}:${jsonEncode(value)}`);
+      }
+      return `{${parts.join(',')}}`;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functions
+// ---------------------------------------------------------------------------------------------
+
+/** How an argument is converted for a parameter (Go parameter types of the template funcs). */
+type ParamType = 'value' | 'any' | 'string' | 'int' | '[]string';
+
+/** An error returned by a template function; reported as "error calling NAME: ...". */
+class FuncError extends Error {}
+
+interface FuncSpec {
+  readonly params: readonly ParamType[];
+  readonly variadic?: ParamType;
+  readonly call: (args: GoValue[], limit: number) => GoValue;
+}
+
+function indirectInterface(v: GoValue): GoValue {
+  return v.kind === 'nil' ? INVALID : v;
+}
+
+type BasicKind = 'bool' | 'int' | 'uint' | 'float' | 'string' | 'none';
+
+function basicKind(v: GoValue): BasicKind {
+  switch (v.kind) {
+    case 'bool':
+      return 'bool';
+    case 'int':
+      return v.type.startsWith('uint') ? 'uint' : 'int';
+    case 'float':
+      return 'float';
+    case 'string':
+      return 'string';
+    default:
+      return 'none';
+  }
+}
+
+const ERR_BAD_TYPE = 'invalid type for comparison';
+const ERR_BAD_COMPARISON = 'incompatible types for comparison';
+
+function isNilValue(v: GoValue): boolean {
+  switch (v.kind) {
+    case 'invalid':
+    case 'nil':
+      return true;
+    case 'slice':
+      return v.items === null;
+    case 'map':
+      return v.entries === null;
+    case 'time':
+      return v.time === null;
+    default:
+      return false;
+  }
+}
+
+function isComparable(v: GoValue): boolean {
+  if (v.kind === 'slice' || v.kind === 'map') return false;
+  if (v.kind === 'struct') return [...v.fields.values()].every(isComparable);
+  return true;
+}
+
+function reflectKind(v: GoValue): string {
+  return v.kind === 'time' ? 'pointer' : v.kind;
+}
+
+function sameValue(a: GoValue, b: GoValue): boolean {
+  if (a.kind !== b.kind) return false;
+  switch (a.kind) {
+    case 'invalid':
+    case 'nil':
+      return true;
+    case 'time':
+      return b.kind === 'time' && a.time === b.time;
+    case 'struct': {
+      if (b.kind !== 'struct' || a.type !== b.type || a.fields.size !== b.fields.size) return false;
+      for (const [name, value] of a.fields) {
+        const other = b.fields.get(name);
+        if (other === undefined || !sameValue(value, other)) return false;
+      }
+      return true;
+    }
+    case 'string':
+    case 'int':
+    case 'float':
+    case 'bool':
+      return 'value' in b && a.value === b.value;
+    default:
+      return false;
+  }
+}
+
+function goEq(arg1: GoValue, rest: readonly GoValue[]): boolean {
+  arg1 = indirectInterface(arg1);
+  if (rest.length === 0) throw new FuncError('missing argument for comparison');
+  const k1 = basicKind(arg1);
+  for (let arg of rest) {
+    arg = indirectInterface(arg);
+    const k2 = basicKind(arg);
+    let equal = false;
+    if (k1 !== k2) {
+      if ((k1 === 'int' || k1 === 'uint') && (k2 === 'int' || k2 === 'uint')) {
+        equal = arg1.kind === 'int' && arg.kind === 'int' && arg1.value === arg.value;
+      } else if (arg1.kind !== 'invalid' && arg.kind !== 'invalid') {
+        throw new FuncError(ERR_BAD_COMPARISON);
+      }
+    } else if (k1 !== 'none') {
+      equal = sameValue(arg1, arg);
+    } else {
+      const kinds = [reflectKind(arg1), reflectKind(arg)];
+      if (kinds[0] !== kinds[1] && !kinds.includes('invalid')) {
+        throw new FuncError(`non-comparable types ${fmtV(arg1)}: ${typeName(arg1)}, ${typeName(arg)}: ${fmtV(arg)}`);
+      }
+      if (isNilValue(arg1) || isNilValue(arg)) equal = isNilValue(arg1) === isNilValue(arg);
+      else if (!isComparable(arg)) throw new FuncError(`non-comparable type ${fmtV(arg)}: ${typeName(arg)}`);
+      else equal = sameValue(arg1, arg);
+    }
+    if (equal) return true;
+  }
+  return false;
+}
+
+function goLt(arg1: GoValue, arg2: GoValue): boolean {
+  arg1 = indirectInterface(arg1);
+  arg2 = indirectInterface(arg2);
+  const k1 = basicKind(arg1);
+  const k2 = basicKind(arg2);
+  if (k1 === 'none' || k2 === 'none') throw new FuncError(ERR_BAD_TYPE);
+  if (k1 !== k2) {
+    if ((k1 === 'int' || k1 === 'uint') && (k2 === 'int' || k2 === 'uint') && arg1.kind === 'int' && arg2.kind === 'int') {
+      return arg1.value < arg2.value;
+    }
+    throw new FuncError(ERR_BAD_COMPARISON);
+  }
+  if (arg1.kind === 'bool') throw new FuncError(ERR_BAD_TYPE);
+  if (arg1.kind === 'string' && arg2.kind === 'string') return compareStrings(arg1.value, arg2.value) < 0;
+  if (arg1.kind === 'int' && arg2.kind === 'int') return arg1.value < arg2.value;
+  if (arg1.kind === 'float' && arg2.kind === 'float') return arg1.value < arg2.value;
+  throw new FuncError(ERR_BAD_TYPE);
+}
+
+function goLe(a: GoValue, b: GoValue): boolean {
+  return goLt(a, b) || goEq(a, [b]);
+}
+
+function goLen(v: GoValue): GoValue {
+  switch (v.kind) {
+    case 'invalid':
+      throw new FuncError('reflect: call of reflect.Value.Type on zero Value');
+    case 'nil':
+      throw new FuncError('len of nil pointer');
+    case 'string':
+      return int(utf8Length(v.value));
+    case 'slice':
+      return int(v.items?.length ?? 0);
+    case 'map':
+      return int(v.entries?.size ?? 0);
+    case 'time':
+      throw new FuncError(v.time === null ? 'len of nil pointer' : 'len of type time.Time');
+    default:
+      throw new FuncError(`len of type ${v.type}`);
+  }
+}
+
+function goIndex(item: GoValue, indexes: readonly GoValue[]): GoValue {
+  item = indirectInterface(item);
+  if (item.kind === 'invalid') throw new FuncError('index of untyped nil');
+  for (let index of indexes) {
+    index = indirectInterface(index);
+    switch (item.kind) {
+      case 'slice':
+      case 'string': {
+        const length: number = item.kind === 'slice' ? (item.items?.length ?? 0) : utf8Length(item.value);
+        if (index.kind === 'invalid') throw new FuncError('cannot index slice/array with nil');
+        if (index.kind !== 'int') throw new FuncError(`cannot index slice/array with type ${typeName(index)}`);
+        const x = index.value;
+        if (x < 0n || x > BigInt(length)) throw new FuncError(`index out of range: ${x}`);
+        if (x === BigInt(length)) throw new FuncError(`reflect: ${item.kind} index out of range`);
+        item = item.kind === 'slice' ? (item.items ?? [])[Number(x)] : int(utf8Encoder.encode(item.value)[Number(x)], 'uint8');
+        break;
+      }
+      case 'map': {
+        if (index.kind === 'invalid') throw new FuncError('value is nil; should be of type string');
+        if (index.kind !== 'string' || index.type !== 'string') throw new FuncError(`value has type ${typeName(index)}; should be string`);
+        item = item.entries?.get(index.value) ?? item.elemZero;
+        break;
+      }
+      case 'time':
+        throw new FuncError(item.time === null ? 'index of nil pointer' : "can't index item of type time.Time");
+      default:
+        throw new FuncError(`can't index item of type ${typeName(item)}`);
+    }
+  }
+  return item;
+}
+
+function stringArg(v: GoValue): string {
+  return v.kind === 'string' ? v.value : '';
+}
+
+function intArg(v: GoValue): bigint {
+  return v.kind === 'int' ? v.value : 0n;
+}
+
+/** unicode.ToUpper/ToLower applied per rune: simple (one-to-one) case mappings only. */
+function mapCase(s: string, upper: boolean): string {
+  let out = '';
+  for (const cp of runes(s)) {
+    const ch = String.fromCodePoint(cp);
+    if (!upper && cp === 0x130) {
+      out += 'i';
+      continue;
+    }
+    const mapped = upper ? ch.toUpperCase() : ch.toLowerCase();
+    out += [...mapped].length === 1 ? mapped : ch;
+  }
+  return out;
+}
+
+const TITLE_CASE: ReadonlyMap<number, number> = new Map([
+  [0x1c4, 0x1c5],
+  [0x1c5, 0x1c5],
+  [0x1c6, 0x1c5],
+  [0x1c7, 0x1c8],
+  [0x1c8, 0x1c8],
+  [0x1c9, 0x1c8],
+  [0x1ca, 0x1cb],
+  [0x1cb, 0x1cb],
+  [0x1cc, 0x1cb],
+  [0x1f1, 0x1f2],
+  [0x1f2, 0x1f2],
+  [0x1f3, 0x1f2],
+]);
+const LETTER_OR_DIGIT_RE = /^[\p{L}\p{Nd}]$/u;
+const WHITE_SPACE_RE = /^\p{White_Space}$/u;
+
+/** strings.Title */
+function goTitle(s: string): string {
+  const isSeparator = (cp: number): boolean => {
+    if (cp <= 0x7f) return !/[0-9a-zA-Z_]/.test(String.fromCharCode(cp));
+    const ch = String.fromCodePoint(cp);
+    if (LETTER_OR_DIGIT_RE.test(ch)) return false;
+    return WHITE_SPACE_RE.test(ch);
+  };
+  let prev = 0x20;
+  let out = '';
+  for (const cp of runes(s)) {
+    const ch = String.fromCodePoint(cp);
+    out += isSeparator(prev) ? (TITLE_CASE.has(cp) ? String.fromCodePoint(TITLE_CASE.get(cp) ?? cp) : mapCase(ch, true)) : ch;
+    prev = cp;
+  }
+  return out;
+}
+
+const FUNCS: ReadonlyMap<string, FuncSpec> = new Map<string, FuncSpec>([
+  // and/or are evaluated lazily by the executor; `call` is never used for them.
+  ['and', { params: ['value'], variadic: 'value', call: () => INVALID }],
+  ['or', { params: ['value'], variadic: 'value', call: () => INVALID }],
+  ['not', { params: ['value'], call: ([a]) => bool(!truth(indirectInterface(a))) }],
+  ['len', { params: ['value'], call: ([a]) => goLen(a) }],
+  ['index', { params: ['value'], variadic: 'value', call: ([item, ...idx]) => goIndex(item, idx) }],
+  ['print', { params: [], variadic: 'any', call: (args) => str(sprint(args)) }],
+  ['println', { params: [], variadic: 'any', call: (args) => str(sprintln(args)) }],
+  ['printf', { params: ['string'], variadic: 'any', call: ([format, ...args], limit) => str(sprintf(stringArg(format), args, limit)) }],
+  ['eq', { params: ['value'], variadic: 'value', call: ([a, ...rest]) => bool(goEq(a, rest)) }],
+  ['ne', { params: ['value', 'value'], call: ([a, b]) => bool(!goEq(a, [b])) }],
+  ['lt', { params: ['value', 'value'], call: ([a, b]) => bool(goLt(a, b)) }],
+  ['le', { params: ['value', 'value'], call: ([a, b]) => bool(goLe(a, b)) }],
+  ['gt', { params: ['value', 'value'], call: ([a, b]) => bool(!goLe(a, b)) }],
+  ['ge', { params: ['value', 'value'], call: ([a, b]) => bool(!goLt(a, b)) }],
+  [
+    'json',
+    {
+      params: ['any'],
+      call: ([v]) => {
+        try {
+          return str(jsonEncode(v));
+        } catch (e) {
+          if (e instanceof JsonUnsupported) return str('');
+          throw e;
+        }
+      },
+    },
+  ],
+  [
+    'join',
+    {
+      params: ['[]string', 'string'],
+      call: ([list, sep]) => str(((list as SliceValue).items ?? []).map(stringArg).join(stringArg(sep))),
+    },
+  ],
+  ['lower', { params: ['string'], call: ([s]) => str(mapCase(stringArg(s), false)) }],
+  ['upper', { params: ['string'], call: ([s]) => str(mapCase(stringArg(s), true)) }],
+  ['title', { params: ['string'], call: ([s]) => str(goTitle(stringArg(s))) }],
+  [
+    'split',
+    {
+      params: ['string', 'string'],
+      call: ([s, sep]) => {
+        const text = stringArg(s);
+        const separator = stringArg(sep);
+        const parts = separator === '' ? runes(text).map((cp) => String.fromCodePoint(cp)) : text.split(separator);
+        return { kind: 'slice', type: '[]string', items: parts.map((p) => str(p)) };
+      },
+    },
+  ],
+  [
+    'pad',
+    {
+      params: ['string', 'int', 'int'],
+      call: ([s, prefix, suffix], limit) => {
+        const text = stringArg(s);
+        if (text === '') return str('');
+        const [p, q] = [intArg(prefix), intArg(suffix)];
+        if (p < 0n || q < 0n) throw new FuncError('strings: negative Repeat count');
+        if (p + q > BigInt(limit)) throw new OutputLimit();
+        return str(' '.repeat(Number(p)) + text + ' '.repeat(Number(q)));
+      },
+    },
+  ],
+  [
+    'truncate',
+    {
+      params: ['string', 'int'],
+      call: ([s, length]) => {
+        const bytes = utf8Encoder.encode(stringArg(s));
+        const n = intArg(length);
+        if (BigInt(bytes.length) < n) return str(stringArg(s));
+        if (n < 0n) throw new FuncError(`runtime error: slice bounds out of range [:${n}]`);
+        return str(lenientUtf8.decode(bytes.slice(0, Number(n))));
+      },
+    },
+  ],
+]);
+
+/** Zero-argument methods of digest.Digest (a string type) that templates commonly call. */
+function digestMethod(d: string, name: string): GoValue | undefined {
+  const colon = d.indexOf(':');
+  switch (name) {
+    case 'String':
+      return str(d);
+    case 'Algorithm':
+      return str(colon < 0 ? d : d.slice(0, colon), 'digest.Algorithm');
+    case 'Encoded':
+    case 'Hex':
+      return str(colon < 0 ? '' : d.slice(colon + 1));
+  }
+  return undefined;
+}
+
+const TIME_METHODS: ReadonlySet<string> = new Set([
+  'Add', 'AddDate', 'After', 'AppendFormat', 'Before', 'Clock', 'Compare', 'Date', 'Day', 'Equal', 'Format', 'GoString',
+  'GobEncode', 'Hour', 'ISOWeek', 'In', 'IsDST', 'IsZero', 'Local', 'Location', 'MarshalBinary', 'MarshalJSON',
+  'MarshalText', 'Minute', 'Month', 'Nanosecond', 'Round', 'Second', 'String', 'Sub', 'Truncate', 'UTC', 'Unix',
+  'UnixMicro', 'UnixMilli', 'UnixNano', 'Weekday', 'Year', 'YearDay', 'Zone', 'ZoneBounds',
+]);
+
+// ---------------------------------------------------------------------------------------------
+// Execution (mirrors text/template/exec.go)
+// ---------------------------------------------------------------------------------------------
+
+/** The absent "final" pipeline value (Go's missingVal). */
+const MISSING = Symbol('missing');
+type Final = GoValue | typeof MISSING;
+
+class OutputLimit extends Error {}
+const BREAK = Symbol('break');
+const CONTINUE = Symbol('continue');
+
+class Executor {
+  private readonly vars: { name: string; value: GoValue }[] = [];
+  private readonly out: string[] = [];
+  private outLength = 0;
+  private steps = 0;
+  private at: Span = { pos: 0, end: 0 };
+
+  constructor(
+    private readonly src: string,
+    private readonly maxOutput: number,
+    private readonly maxSteps: number,
+  ) {}
+
+  run(tree: readonly TreeNode[], data: GoValue): string {
+    this.vars.push({ name: '$', value: data });
+    try {
+      this.walkList(data, tree);
+    } catch (e) {
+      if (e instanceof OutputLimit) throw this.error(`output exceeds ${this.maxOutput} characters`);
+      if (e instanceof FmtUnsupported) throw this.error(`${UNSUPPORTED}: ${e.message}`);
+      throw e;
+    }
+    return this.out.join('');
+  }
+
+  private error(message: string): TemplateError {
+    const context = this.src.slice(this.at.pos, this.at.end);
+    const shown = context.length > 80 ? `${context.slice(0, 77)}...` : context;
+    return templateError(this.src, this.at.pos, `executing at <${shown}>: ${message}`);
+  }
+
+  private step(): void {
+    if (++this.steps > this.maxSteps) throw this.error(`execution exceeds ${this.maxSteps} steps`);
+  }
+
+  private write(s: string): void {
+    this.outLength += s.length;
+    if (this.outLength > this.maxOutput) throw new OutputLimit();
+    this.out.push(s);
+  }
+
+  private walkList(dot: GoValue, list: readonly TreeNode[]): void {
+    for (const node of list) this.walk(dot, node);
+  }
+
+  private walk(dot: GoValue, node: TreeNode): void {
+    this.step();
+    switch (node.type) {
+      case 'text':
+        this.write(node.text);
+        return;
+      case 'action': {
+        const value = this.evalPipeline(dot, node.pipe);
+        if (node.pipe.decl.length === 0) {
+          this.at = node.pipe;
+          this.write(value.kind === 'invalid' ? '<no value>' : fmtV(value));
+        }
+        return;
+      }
+      case 'if':
+      case 'with':
+        this.walkIfOrWith(dot, node);
+        return;
+      case 'range':
+        this.walkRange(dot, node);
+        return;
+      case 'break':
+        throw BREAK;
+      case 'continue':
+        throw CONTINUE;
+    }
+  }
+
+  private walkIfOrWith(dot: GoValue, node: BranchNode): void {
+    const mark = this.vars.length;
+    try {
+      const value = this.evalPipeline(dot, node.pipe);
+      if (truth(indirectInterface(value))) this.walkList(node.type === 'with' ? value : dot, node.list);
+      else if (node.elseList) this.walkList(dot, node.elseList);
+    } finally {
+      this.vars.length = mark;
+    }
+  }
+
+  private walkRange(dot: GoValue, node: BranchNode): void {
+    const mark = this.vars.length;
+    try {
+      const value = this.evalPipeline(dot, node.pipe);
+      const { decl, isAssign } = node.pipe;
+      /** Runs the body once; returns false when the body executed {{break}}. */
+      const iterate = (index: GoValue, elem: GoValue): boolean => {
+        this.step();
+        if (decl.length > 0) {
+          if (isAssign) this.setVar(decl[0], decl.length > 1 ? index : elem);
+          else this.vars[this.vars.length - 1].value = elem;
+        }
+        if (decl.length > 1) {
+          if (isAssign) this.setVar(decl[1], elem);
+          else this.vars[this.vars.length - 2].value = index;
+        }
+        const bodyMark = this.vars.length;
+        try {
+          this.walkList(elem, node.list);
+        } catch (e) {
+          if (e === BREAK) return false;
+          if (e !== CONTINUE) throw e;
+        } finally {
+          this.vars.length = bodyMark;
+        }
+        return true;
+      };
+      this.at = node.pipe;
+      switch (value.kind) {
+        case 'slice':
+          if (value.items && value.items.length > 0) {
+            for (let i = 0; i < value.items.length; i++) if (!iterate(int(i), value.items[i])) break;
+            return;
+          }
+          break;
+        case 'map':
+          if (value.entries && value.entries.size > 0) {
+            for (const key of sortedKeys(value.entries)) if (!iterate(str(key), value.entries.get(key) ?? INVALID)) break;
+            return;
+          }
+          break;
+        case 'int':
+          if (decl.length > 1) throw this.error(`can't use ${fmtV(value)} to iterate over more than one variable`);
+          if (value.value > 0n) {
+            for (let i = 0n; i < value.value; i++) if (!iterate(INVALID, int(i, value.type))) break;
+            return;
+          }
+          break;
+        case 'invalid':
+          break;
+        default:
+          throw this.error(`range can't iterate over ${fmtV(value)}`);
+      }
+      if (node.elseList) this.walkList(dot, node.elseList);
+    } finally {
+      this.vars.length = mark;
+    }
+  }
+
+  private setVar(name: string, value: GoValue): void {
+    for (let i = this.vars.length - 1; i >= 0; i--) {
+      if (this.vars[i].name === name) {
+        this.vars[i].value = value;
+        return;
+      }
+    }
+    throw this.error(`undefined variable: ${name}`);
+  }
+
+  private varValue(name: string): GoValue {
+    for (let i = this.vars.length - 1; i >= 0; i--) if (this.vars[i].name === name) return this.vars[i].value;
+    throw this.error(`undefined variable: ${name}`);
+  }
+
+  private evalPipeline(dot: GoValue, pipe: PipeNode): GoValue {
+    this.at = pipe;
+    let value: Final = MISSING;
+    for (const cmd of pipe.cmds) {
+      const v: GoValue = this.evalCommand(dot, cmd, value);
+      // A nil interface{} result is digged into, which leaves no value at all.
+      value = v.kind === 'nil' ? INVALID : v;
+    }
+    const result = value === MISSING ? INVALID : value;
+    for (const name of pipe.decl) {
+      if (pipe.isAssign) this.setVar(name, result);
+      else this.vars.push({ name, value: result });
+    }
+    return result;
+  }
+
+  private notAFunction(args: readonly ArgNode[], final: Final): void {
+    if (args.length > 1 || final !== MISSING) throw this.error(`can't give argument to non-function ${this.src.slice(args[0].pos, args[0].end)}`);
+  }
+
+  private evalCommand(dot: GoValue, cmd: CommandNode, final: Final): GoValue {
+    this.step();
+    const first = cmd.args[0];
+    this.at = first;
+    switch (first.type) {
+      case 'field':
+        return this.evalFieldChain(dot, dot, first, first.idents, cmd.args, final);
+      case 'chain':
+        return this.evalChain(dot, first, cmd.args, final);
+      case 'identifier':
+        return this.evalFunction(dot, first, cmd, cmd.args, final);
+      case 'pipe':
+        this.notAFunction(cmd.args, final);
+        return this.evalPipeline(dot, first);
+      case 'variable':
+        return this.evalVariable(dot, first, cmd.args, final);
+    }
+    this.notAFunction(cmd.args, final);
+    switch (first.type) {
+      case 'bool':
+        return bool(first.value);
+      case 'dot':
+        return dot;
+      case 'nil':
+        throw this.error('nil is not a command');
+      case 'number':
+        return this.idealConstant(first);
+      case 'string':
+        return str(first.value);
+    }
+  }
+
+  private idealConstant(n: NumberNode): GoValue {
+    this.at = n;
+    const isHexInt = /^[+-]?0[xX]/.test(n.text) && !/[pP]/.test(n.text);
+    if (n.isFloat && !isHexInt && !n.text.startsWith("'") && /[.eEpP]/.test(n.text)) return float(n.float);
+    if (n.isInt) return int(n.int);
+    throw this.error(`${n.text} overflows int`);
+  }
+
+  private evalVariable(dot: GoValue, v: VariableNode, args: readonly ArgNode[], final: Final): GoValue {
+    this.at = v;
+    const value = this.varValue(v.idents[0]);
+    if (v.idents.length === 1) {
+      this.notAFunction(args, final);
+      return value;
+    }
+    return this.evalFieldChain(dot, value, v, v.idents.slice(1), args, final);
+  }
+
+  private evalChain(dot: GoValue, chain: ChainNode, args: readonly ArgNode[], final: Final): GoValue {
+    this.at = chain;
+    const receiver = this.evalArg(dot, undefined, chain.node);
+    return this.evalFieldChain(dot, receiver, chain, chain.fields, args, final);
+  }
+
+  private evalFieldChain(dot: GoValue, receiver: GoValue, node: Span, idents: readonly string[], args: readonly ArgNode[], final: Final): GoValue {
+    for (let i = 0; i < idents.length - 1; i++) receiver = this.evalField(idents[i], node, [], MISSING, receiver);
+    return this.evalField(idents[idents.length - 1], node, args, final, receiver);
+  }
+
+  private evalField(name: string, node: Span, args: readonly ArgNode[], final: Final, receiver: GoValue): GoValue {
+    this.at = node;
+    if (receiver.kind === 'invalid') return INVALID;
+    const hasArgs = args.length > 1 || final !== MISSING;
+    switch (receiver.kind) {
+      case 'nil':
+        throw this.error(`nil pointer evaluating interface {}.${name}`);
+      case 'struct': {
+        const field = receiver.fields.get(name);
+        if (field !== undefined) {
+          if (hasArgs) throw this.error(`${name} has arguments but cannot be invoked as function`);
+          return field;
+        }
+        break;
+      }
+      case 'map':
+        if (hasArgs) throw this.error(`${name} is not a method but has arguments`);
+        return receiver.entries?.get(name) ?? INVALID;
+      case 'string':
+        if (receiver.type === 'digest.Digest') {
+          const result = digestMethod(receiver.value, name);
+          if (result !== undefined) {
+            const got = args.length - 1 + (final === MISSING ? 0 : 1);
+            if (got !== 0) throw this.error(`wrong number of args for ${name}: want 0 got ${got}`);
+            return result;
+          }
+        }
+        break;
+      case 'time':
+        if (TIME_METHODS.has(name)) throw this.error(`${UNSUPPORTED}: method ${name} of a time value`);
+        break;
+    }
+    const type = receiver.kind === 'struct' && receiver.viaInterface ? 'interface {}' : typeName(receiver);
+    throw this.error(`can't evaluate field ${name} in type ${type}`);
+  }
+
+  private evalFunction(dot: GoValue, ident: IdentifierNode, cmd: Span, args: readonly ArgNode[], final: Final): GoValue {
+    this.at = ident;
+    const spec = FUNCS.get(ident.name);
+    if (!spec) throw this.error(`${ident.name} is not a defined function`);
+    const name = ident.name;
+    const argNodes = args.slice(1);
+    const numIn = argNodes.length + (final === MISSING ? 0 : 1);
+    const numFixed = spec.params.length;
+    if (spec.variadic !== undefined) {
+      if (numIn < numFixed) throw this.error(`wrong number of args for ${name}: want at least ${numFixed} got ${argNodes.length}`);
+    } else if (numIn !== numFixed) {
+      throw this.error(`wrong number of args for ${name}: want ${numFixed} got ${numIn}`);
+    }
+    if (name === 'and' || name === 'or') {
+      let v: GoValue = INVALID;
+      for (const arg of argNodes) {
+        v = this.evalArg(dot, 'value', arg);
+        if (truth(indirectInterface(v)) === (name === 'or')) return v;
+      }
+      if (final !== MISSING) v = this.validateType(final, 'value');
+      return v;
+    }
+    const argv: GoValue[] = [];
+    let i = 0;
+    for (; i < numFixed && i < argNodes.length; i++) argv.push(this.evalArg(dot, spec.params[i], argNodes[i]));
+    if (spec.variadic !== undefined) for (; i < argNodes.length; i++) argv.push(this.evalArg(dot, spec.variadic, argNodes[i]));
+    if (final !== MISSING) {
+      let t: ParamType | undefined = spec.params[spec.params.length - 1];
+      if (spec.variadic !== undefined) t = numIn - 1 < numFixed ? spec.params[numIn - 1] : spec.variadic;
+      argv.push(this.validateType(final, t ?? 'any'));
+    }
+    try {
+      return spec.call(argv, this.maxOutput);
+    } catch (e) {
+      if (e instanceof FuncError) {
+        this.at = cmd;
+        throw this.error(`error calling ${name}: ${e.message}`);
+      }
+      throw e;
+    }
+  }
+
+  /** Evaluates an argument for a parameter type; `undefined` accepts any value unchanged. */
+  private evalArg(dot: GoValue, type: ParamType | undefined, n: ArgNode): GoValue {
+    this.at = n;
+    switch (n.type) {
+      case 'dot':
+        return this.validateType(dot, type);
+      case 'nil':
+        if (type === undefined || type === 'value') return INVALID;
+        if (type === 'any') return NIL;
+        if (type === '[]string') return { kind: 'slice', type: '[]string', items: null };
+        throw this.error(`cannot assign nil to ${type}`);
+      case 'field':
+        return this.validateType(this.evalFieldChain(dot, dot, n, n.idents, [n], MISSING), type);
+      case 'variable':
+        return this.validateType(this.evalVariable(dot, n, [n], MISSING), type);
+      case 'pipe':
+        return this.validateType(this.evalPipeline(dot, n), type);
+      case 'identifier':
+        return this.validateType(this.evalFunction(dot, n, n, [n], MISSING), type);
+      case 'chain':
+        return this.validateType(this.evalChain(dot, n, [], MISSING), type);
+    }
+    const text = this.src.slice(n.pos, n.end);
+    switch (type) {
+      case 'string':
+        if (n.type === 'string') return str(n.value);
+        throw this.error(`expected string; found ${text}`);
+      case 'int':
+        if (n.type === 'number' && n.isInt) return int(n.int);
+        throw this.error(`expected integer; found ${text}`);
+      case '[]string':
+        throw this.error(`can't handle ${text} for arg of type []string`);
+    }
+    switch (n.type) {
+      case 'bool':
+        return bool(n.value);
+      case 'number':
+        return this.idealConstant(n);
+      case 'string':
+        return str(n.value);
+    }
+  }
+
+  /** Go's validateType: checks a computed value against a parameter type. */
+  private validateType(value: GoValue, type: ParamType | undefined): GoValue {
+    if (value.kind === 'invalid') {
+      switch (type) {
+        case undefined:
+        case 'value':
+          return INVALID;
+        case 'any':
+          return NIL;
+        case '[]string':
+          return { kind: 'slice', type: '[]string', items: null };
+        default:
+          throw this.error(`invalid value; expected ${type}`);
+      }
+    }
+    if (type === undefined || type === 'value' || type === 'any') return value;
+    const actual = value.kind === 'nil' ? 'interface {}' : typeName(value);
+    if (actual !== type) throw this.error(`wrong type for value; expected ${type}; got ${actual}`);
+    return value;
+  }
+}
