@@ -8,6 +8,8 @@ import type { CredentialResolver, RegistryAuth } from '../transports/transport';
 import { type AuthFileDoc, encodeEntry, findEntry, decodeEntry, normalizeRegistryKey, readAuthFile, usernameOf, writeAuthFile } from './auth-file';
 import { getFromCredentialHelper } from './credential-helper';
 
+const EXTERNAL_REREAD_MS = 2_000;
+
 export interface StoredCredentialSummary {
   registry: string;
   username: string;
@@ -24,6 +26,10 @@ export interface StoredCredentialSummary {
 export class CredentialService {
   private readonly storePath: string;
   private writeChain: Promise<unknown> = Promise.resolve();
+  /** Our own store: this process is its only writer, so it is read once and kept. */
+  private stored?: Promise<AuthFileDoc>;
+  /** The external auth file may change under us: re-read at most every few seconds. */
+  private external?: { doc: Promise<AuthFileDoc>; readAt: number };
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -39,13 +45,13 @@ export class CredentialService {
 
   async lookup(registry: string): Promise<RegistryAuth | undefined> {
     const host = normalizeRegistryKey(registry);
-    const stored = findEntry(await readAuthFile(this.storePath), host);
+    const stored = findEntry(await this.storedDoc(), host);
     const fromStore = stored ? decodeEntry(stored) : undefined;
     if (fromStore) return fromStore;
     if (!this.config.externalAuthFile) return undefined;
     let external: AuthFileDoc;
     try {
-      external = await readAuthFile(this.config.externalAuthFile);
+      external = await this.externalDoc();
     } catch {
       throw new DomainError('CREDENTIAL_HELPER_FAILED', `the auth file ${this.config.externalAuthFile} cannot be read`);
     }
@@ -104,10 +110,10 @@ export class CredentialService {
 
   async list(): Promise<StoredCredentialSummary[]> {
     const out: StoredCredentialSummary[] = [];
-    const stored = await readAuthFile(this.storePath);
+    const stored = await this.storedDoc();
     for (const [k, v] of Object.entries(stored.auths ?? {})) out.push({ registry: normalizeRegistryKey(k), username: usernameOf(v), source: 'stored' });
     if (this.config.externalAuthFile) {
-      const external = await readAuthFile(this.config.externalAuthFile).catch(() => ({}) as AuthFileDoc);
+      const external = await this.externalDoc().catch(() => ({}) as AuthFileDoc);
       for (const [k, v] of Object.entries(external.auths ?? {})) {
         const registry = normalizeRegistryKey(k);
         if (!out.some((o) => o.registry === registry)) out.push({ registry, username: usernameOf(v), source: 'external' });
@@ -116,11 +122,29 @@ export class CredentialService {
     return out.sort((a, b) => a.registry.localeCompare(b.registry));
   }
 
+  private storedDoc(): Promise<AuthFileDoc> {
+    if (!this.stored) {
+      this.stored = readAuthFile(this.storePath);
+      this.stored.catch(() => (this.stored = undefined));
+    }
+    return this.stored;
+  }
+
+  private externalDoc(): Promise<AuthFileDoc> {
+    const now = Date.now();
+    if (!this.external || now - this.external.readAt > EXTERNAL_REREAD_MS) {
+      this.external = { doc: readAuthFile(this.config.externalAuthFile!), readAt: now };
+      this.external.doc.catch(() => (this.external = undefined));
+    }
+    return this.external.doc;
+  }
+
   /** Read-modify-write of the store, serialised within the process. */
   private update(change: (doc: AuthFileDoc) => AuthFileDoc): Promise<void> {
     const next = this.writeChain.then(async () => {
-      const doc = await readAuthFile(this.storePath);
-      await writeAuthFile(this.storePath, change(doc));
+      const doc = change(await readAuthFile(this.storePath));
+      await writeAuthFile(this.storePath, doc);
+      this.stored = Promise.resolve(doc);
     });
     this.writeChain = next.catch(() => undefined);
     return next;

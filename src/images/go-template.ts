@@ -4,8 +4,10 @@
  * Contract: for every template this module accepts, the output is byte-for-byte what Go's
  * text/template (with the function map skopeo installs from containers/common `report`)
  * prints for the equivalent Go value. Anything outside the supported subset, any malformed
- * template and any execution error is reported as a {@link TemplateError}; nothing is ever
- * silently rendered differently from Go.
+ * template and any execution error is reported as a {@link TemplateError} rather than being
+ * rendered differently from Go. Known approximations: case mapping uses the JavaScript
+ * engine's Unicode tables (one-to-one mappings only, like Go's unicode.ToUpper/ToLower), and
+ * `truncate` cutting a multi-byte character yields U+FFFD where Go emits the partial bytes.
  *
  * Supported: text and `{{ }}` actions with `{{-` / `-}}` trim markers, `{{/* comments *\/}}`,
  * `.`, `$`, `$var`, field chains (`.A.B`, `$v.A`, `(pipeline).A`), `$x := pipeline`,
@@ -29,29 +31,32 @@
  *
  * Output differences from the skopeo CLI that are the caller's business: skopeo wraps the
  * template as `{{range .}}...{{end -}}` over a one-element slice (so in the CLI `$` is that
- * slice), appends a newline when the template lacks a trailing one, and rewrites the two
- * characters `\t` to a tab. This module renders the template exactly as given with `.` and
- * `$` both bound to `data`.
+ * slice), appends a newline when the template lacks a trailing one, and rewrites the escapes
+ * `\t` (and, in newer releases, `\n`) in the template text to a tab and a newline. This module
+ * renders the template exactly as given, with `.` and `$` both bound to `data`.
  */
 
+import { DomainError } from '../errors/domain-error';
+
 /** Raised for malformed or unsupported templates and for template execution errors. */
-export class TemplateError extends Error {
-  readonly code = 'INVALID_TEMPLATE';
+export class TemplateError extends DomainError {
   /** 1-based line of the template position the error refers to. */
   readonly line: number;
   /** 1-based column (UTF-16 code units) of the template position the error refers to. */
   readonly column: number;
 
   constructor(message: string, line: number, column: number) {
-    super(message);
-    this.name = 'TemplateError';
+    super('INVALID_TEMPLATE', message);
     this.line = line;
     this.column = column;
   }
 }
 
 export interface GoTemplateOptions {
-  /** Struct field names whose values are Go `*time.Time` (RFC 3339 string or null). Default `['Created']`. */
+  /**
+   * Struct field names whose values are Go `*time.Time` (RFC 3339 string, Date or null).
+   * Default `['Created']`; a given list replaces the default, so `[]` leaves `Created` a string.
+   */
   readonly timeFields?: readonly string[];
   /** Output size limit in UTF-16 code units; exceeding it is a TemplateError. Default 4 Mi. */
   readonly maxOutputLength?: number;
@@ -62,7 +67,9 @@ export interface GoTemplateOptions {
 /**
  * Renders `template` against `data` the way Go's text/template does for skopeo inspect.
  * Throws TemplateError for syntax the subset does not support, malformed templates and
- * execution errors (for example `index` of a non-indexable value or an unknown field).
+ * execution errors (for example `index` of a non-indexable value or an unknown field), and
+ * TypeError when `data` itself cannot be a Go value (cyclic, a time field that is not RFC 3339,
+ * functions or class instances other than Date and Map).
  */
 export function renderGoTemplate(template: string, data: unknown, options: GoTemplateOptions = {}): string {
   const tree = new Parser(template).parse();
@@ -1083,7 +1090,6 @@ type GoValue =
   | { readonly kind: 'struct'; readonly type: string; readonly fields: ReadonlyMap<string, GoValue>; readonly viaInterface: boolean }
   | { readonly kind: 'time'; readonly type: string; readonly time: GoTime | null };
 
-type SliceValue = Extract<GoValue, { kind: 'slice' }>;
 type StructValue = Extract<GoValue, { kind: 'struct' }>;
 
 /** A missing value (Go's invalid reflect.Value): prints as `<no value>`. */
@@ -1209,7 +1215,7 @@ class Converter {
     try {
       return isPlainObject(data) ? this.struct(data, ROOT_STRUCT, true) : this.infer(data);
     } catch (e) {
-      if (e instanceof DataError) throw new TemplateError(`template: data: ${e.message}`, 1, 1);
+      if (e instanceof DataError) throw new TypeError(`renderGoTemplate: ${e.message}`);
       throw e;
     }
   }
@@ -1242,8 +1248,8 @@ class Converter {
 
   private field(name: string, value: unknown, goType: string | undefined): GoValue {
     if (this.timeFields.has(name)) return this.typed(value, '*time.Time');
-    if (goType !== undefined) return this.typed(value, goType);
-    return this.infer(value);
+    if (goType !== undefined && goType !== '*time.Time') return this.typed(value, goType);
+    return value === undefined ? NIL : this.infer(value);
   }
 
   private typed(value: unknown, goType: string): GoValue {
@@ -2385,7 +2391,7 @@ const FUNCS: ReadonlyMap<string, FuncSpec> = new Map<string, FuncSpec>([
     'join',
     {
       params: ['[]string', 'string'],
-      call: ([list, sep]) => str(((list as SliceValue).items ?? []).map(stringArg).join(stringArg(sep))),
+      call: ([list, sep]) => str((list.kind === 'slice' ? (list.items ?? []) : []).map(stringArg).join(stringArg(sep))),
     },
   ],
   ['lower', { params: ['string'], call: ([s]) => str(mapCase(stringArg(s), false)) }],
@@ -2629,7 +2635,7 @@ class Executor {
     let value: Final = MISSING;
     for (const cmd of pipe.cmds) {
       const v: GoValue = this.evalCommand(dot, cmd, value);
-      // A nil interface{} result is digged into, which leaves no value at all.
+      // Go unwraps interface{} results, so a nil one becomes no value at all.
       value = v.kind === 'nil' ? INVALID : v;
     }
     const result = value === MISSING ? INVALID : value;

@@ -13,6 +13,12 @@ import type { ImageSource, RegistryAuth, TransportContext } from '../transports/
 import { renderGoTemplate } from './go-template';
 import { type InspectOutput, inspectImage, inspectSchema1 } from './inspect-output';
 
+/** As the skopeo CLI prepares `--format`: `\t` becomes a tab and a final newline is ensured. */
+function normalizeFormat(format: string): string {
+  const f = format.replaceAll('\\t', '\t');
+  return f.endsWith('\n') ? f : f + '\n';
+}
+
 export interface ImageAccess {
   auth?: RegistryAuth;
   tlsVerify?: boolean;
@@ -99,7 +105,7 @@ export class ImagesService {
         inputs.repoTags = await tagsPromise;
         output = inspectSchema1(inputs, manifest);
       }
-      if (req.format !== undefined) return { kind: 'text', text: renderGoTemplate(req.format, { Tag: '', ...output }, { timeFields: ['Created'] }) };
+      if (req.format !== undefined) return { kind: 'text', text: renderGoTemplate(normalizeFormat(req.format), output) };
       return { kind: 'inspect', output };
     } finally {
       await source.close();

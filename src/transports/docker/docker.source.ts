@@ -27,7 +27,8 @@ export class DockerSource implements ImageSource {
   }
 
   getManifest(opts: { instanceDigest?: string; signal?: AbortSignal } = {}): Promise<ManifestBlob> {
-    if (opts.instanceDigest) return this.client.getManifest(this.repository, opts.instanceDigest, opts.signal);
+    // Instances are fetched by digest after the top-level manifest authorised this repository: cacheable.
+    if (opts.instanceDigest) return this.client.getManifest(this.repository, opts.instanceDigest, opts.signal, { cached: true });
     if (!this.topLevel) {
       const named = this.reference.named;
       const ref = named.digest ?? named.tag ?? 'latest';
@@ -47,6 +48,8 @@ export class DockerSource implements ImageSource {
     const limit = opts.limit ?? LIMIT_MANIFEST;
     const what = `reading blob ${descriptor.digest}`;
     if (descriptor.size > limit) throw new DomainError('BODY_TOO_LARGE', `${what}: ${descriptor.size} bytes exceed the ${limit}-byte limit`);
+    const cached = this.client.cachedBlob(this.repository, descriptor.digest);
+    if (cached && cached.length === descriptor.size && this.topLevel && (await this.topLevel.then(() => true, () => false))) return cached;
     const { stream } = await this.getBlob(descriptor, opts);
     const bytes = await readLimited(stream, limit, what);
     const actual = digestOf(bytes, digestAlgorithm(descriptor.digest));
@@ -56,6 +59,7 @@ export class DockerSource implements ImageSource {
     if (descriptor.size >= 0 && bytes.length !== descriptor.size) {
       throw new DomainError('DIGEST_MISMATCH', `${what}: expected ${descriptor.size} bytes, got ${bytes.length}`, { registry: this.client.registry });
     }
+    this.client.rememberBlob(this.repository, descriptor.digest, bytes);
     return bytes;
   }
 

@@ -3,6 +3,7 @@ import { digestOf, isDigest, digestAlgorithm } from '../../image-spec/digest';
 import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
 import { normalizeManifestMediaType } from '../../image-spec/manifest';
 import type { BlobStream, ManifestBlob } from '../transport';
+import { ContentCache } from './content-cache';
 import { LIMIT_MANIFEST, type RegistryCallContext, type RegistryHttp, header, readLimited } from './registry-http';
 
 const TAG = /^[\w][\w.-]{0,127}$/;
@@ -50,7 +51,10 @@ export class RegistryClient {
    * GETs a manifest by tag or digest, capped at 4 MiB. A manifest fetched by digest must hash
    * to that digest; the returned digest is always computed from the bytes.
    */
-  async getManifest(repository: string, reference: string, signal?: AbortSignal): Promise<ManifestBlob> {
+  async getManifest(repository: string, reference: string, signal?: AbortSignal, opts: { cached?: boolean } = {}): Promise<ManifestBlob> {
+    const cacheKey = opts.cached && isDigest(reference) ? ContentCache.key(this.registry, repository, reference) : undefined;
+    const hit = cacheKey ? this.http.contentCache.get(cacheKey) : undefined;
+    if (hit) return { bytes: hit.bytes, mediaType: hit.mediaType, digest: reference };
     const what = `reading manifest ${reference} in ${this.registry}/${repository}`;
     const res = await this.http.request(this.registry, { ...this.ctx, signal: signal ?? this.ctx.signal }, {
       method: 'GET',
@@ -77,6 +81,7 @@ export class RegistryClient {
       digest = reference;
     }
     const mediaType = normalizeManifestMediaType(header(res, 'content-type'), bytes);
+    if (cacheKey) this.http.contentCache.set(cacheKey, bytes, mediaType);
     return { bytes, mediaType, digest };
   }
 
@@ -96,6 +101,15 @@ export class RegistryClient {
     const d = header(res, 'docker-content-digest');
     const size = Number(header(res, 'content-length'));
     return { digest: d && isDigest(d) ? d : undefined, mediaType: header(res, 'content-type'), size: Number.isFinite(size) ? size : undefined };
+  }
+
+  /** The shared cache of verified small blobs (configs) for this repository. */
+  cachedBlob(repository: string, digest: string): Buffer | undefined {
+    return this.http.contentCache.get(ContentCache.key(this.registry, repository, digest))?.bytes;
+  }
+
+  rememberBlob(repository: string, digest: string, bytes: Buffer): void {
+    this.http.contentCache.set(ContentCache.key(this.registry, repository, digest), bytes, 'application/octet-stream');
   }
 
   /** GETs a blob as a stream (unverified: the caller wraps it in the verifying stream). */

@@ -7,6 +7,7 @@ import type { RegistrySettings } from '../../config/app-config';
 import { AbortedError, DomainError } from '../../errors/domain-error';
 import type { RegistryAuth } from '../transport';
 import { type AuthChallenge, parseWwwAuthenticate } from './auth-challenge';
+import { ContentCache } from './content-cache';
 import { isRetryableNetworkError, networkError, registryResponseError } from './registry-errors';
 
 /**
@@ -149,6 +150,8 @@ export class RegistryHttp {
   private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
   private readonly maxRetryAfterMs: number;
   private readonly baseBackoffMs: number;
+  /** Verified, digest-addressed manifests and configs shared by all requests. */
+  readonly contentCache = new ContentCache(64 * 1024 * 1024);
 
   constructor(private readonly opts: RegistryHttpOptions) {
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
