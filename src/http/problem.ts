@@ -1,5 +1,7 @@
+import { HttpException } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import type { DomainErrorCode } from '../errors/domain-error';
+import { DomainError, type DomainErrorCode } from '../errors/domain-error';
+import { RequestValidationError } from './request-validation.error';
 
 /** One invalid field of a request. */
 export class FieldErrorDto {
@@ -97,4 +99,37 @@ export const PROBLEM_KINDS: Record<DomainErrorCode | 'NOT_FOUND' | 'INTERNAL' | 
 
 export function problemType(code: string): string {
   return `urn:skiff:problem:${code.toLowerCase().replace(/_/g, '-')}`;
+}
+
+function baseProblem(code: keyof typeof PROBLEM_KINDS, detail: string, instance: string): ProblemDto {
+  const kind = PROBLEM_KINDS[code];
+  return { type: problemType(code), title: kind.title, status: kind.status, detail, instance, code };
+}
+
+/**
+ * Any error as a problem object: DomainErrors by their code (with upstream details),
+ * validation failures with `errors[]`, Nest's HttpExceptions by status, anything else as an
+ * opaque 500. Used by the HTTP filter and for failed operations.
+ */
+export function problemFromError(exception: unknown, instance: string): ProblemDto {
+  if (exception instanceof RequestValidationError) {
+    return { ...baseProblem('INVALID_ARGUMENT', exception.message, instance), errors: exception.errors };
+  }
+  if (exception instanceof DomainError) {
+    const p = baseProblem(exception.code, exception.message, instance);
+    const u = exception.upstream;
+    if (u.registry !== undefined) p.registry = u.registry;
+    if (u.upstreamStatus !== undefined) p.upstreamStatus = u.upstreamStatus;
+    if (u.upstreamCode !== undefined) p.upstreamCode = u.upstreamCode;
+    if (u.retryable !== undefined) p.retryable = u.retryable;
+    return p;
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const code = status === 404 ? 'NOT_FOUND' : status === 401 ? 'UNAUTHORIZED' : status === 405 ? 'METHOD_NOT_ALLOWED' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'INVALID_ARGUMENT' : 'INTERNAL';
+    const body = exception.getResponse();
+    const detail = typeof body === 'object' && body !== null && 'message' in body ? String((body as { message: unknown }).message) : exception.message;
+    return { ...baseProblem(code, detail, instance), status };
+  }
+  return baseProblem('INTERNAL', 'an unexpected error occurred; see the service log', instance);
 }

@@ -1,0 +1,64 @@
+import type { ProblemDto } from '../http/problem';
+
+/**
+ * The contract between the operations machinery (store, worker, HTTP) and the features that
+ * run as operations (copies, syncs). Features register one OperationRunner per kind.
+ */
+export type OperationKind = 'copy' | 'sync';
+
+export type OperationState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelling' | 'cancelled';
+
+export const FINISHED_STATES: readonly OperationState[] = ['succeeded', 'failed', 'cancelled'];
+
+export interface OperationProgress {
+  /** What the operation is doing now: queued, planning, copying, writing-manifests, done… */
+  phase: string;
+  bytesTotal: number;
+  bytesDone: number;
+  bytesSkipped: number;
+  blobsTotal: number;
+  blobsDone: number;
+  blobsSkipped: number;
+  blobsMounted: number;
+  imagesTotal: number;
+  imagesDone: number;
+}
+
+export interface Operation {
+  id: string;
+  kind: OperationKind;
+  state: OperationState;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** The request as accepted, without secrets (stored, echoed). */
+  request: Record<string, unknown>;
+  progress: OperationProgress;
+  result?: Record<string, unknown>;
+  error?: ProblemDto;
+}
+
+export interface OperationRunContext {
+  operationId: string;
+  /** Aborted on cancel and on shutdown; every network and file call must take it. */
+  signal: AbortSignal;
+  /**
+   * Secrets given with the request (e.g. sourceAuth/destinationAuth). Held in memory only:
+   * undefined after a restart even if the request had them (see `hadSecrets`).
+   */
+  secrets?: Record<string, unknown>;
+  /** True when the request carried secrets; with `secrets` undefined, they were lost in a restart. */
+  hadSecrets: boolean;
+  /** Report progress; the machinery merges, throttles, stores and streams it. */
+  progress(update: Partial<OperationProgress>): void;
+}
+
+export interface OperationRunner {
+  readonly kind: OperationKind;
+  /** Runs the operation; resolves with its result, or throws (a DomainError becomes the problem). */
+  run(request: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>>;
+}
+
+export function emptyProgress(phase = 'queued'): OperationProgress {
+  return { phase, bytesTotal: 0, bytesDone: 0, bytesSkipped: 0, blobsTotal: 0, blobsDone: 0, blobsSkipped: 0, blobsMounted: 0, imagesTotal: 0, imagesDone: 0 };
+}
