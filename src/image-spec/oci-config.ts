@@ -41,7 +41,12 @@ function strMap(obj: Json, name: string, where: string): Record<string, string> 
   const v = field(obj, name);
   if (v === undefined || v === null) return undefined;
   if (!isRecord(v) || Object.values(v).some((x) => typeof x !== 'string')) throw new ManifestInvalidError(`image config: ${where}${name} must be a map of strings`);
-  return v as Record<string, string>;
+  return sortedMap(v as Record<string, string>);
+}
+
+/** Go marshals maps with sorted keys. */
+export function sortedMap<T>(m: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.keys(m).sort().map((k) => [k, m[k]!]));
 }
 
 /** Go's `map[string]struct{}`: keys kept, values become `{}`. */
@@ -49,7 +54,7 @@ function keySet(src: Json, name: string, where: string): Record<string, object> 
   const v = field(src, name);
   if (v === undefined || v === null) return undefined;
   if (!isRecord(v)) throw new ManifestInvalidError(`image config: ${where}${name} must be an object`);
-  return Object.fromEntries(Object.keys(v).map((k) => [k, {}]));
+  return Object.fromEntries(Object.keys(v).sort().map((k) => [k, {}]));
 }
 
 function time(obj: Json, name: string, where: string): string | undefined {
@@ -83,11 +88,12 @@ export function toOciImageConfig(raw: Json): OciImageConfig {
   const out: Json = {};
   put(out, 'created', time(raw, 'created', ''));
   put(out, 'author', str(raw, 'author', ''));
+  // image-spec 1.1.0-rc2 field order, as vendored by the skopeo we compare with.
   out['architecture'] = str(raw, 'architecture', '') ?? '';
+  put(out, 'variant', str(raw, 'variant', ''));
   out['os'] = str(raw, 'os', '') ?? '';
   put(out, 'os.version', str(raw, 'os.version', ''));
   put(out, 'os.features', strList(raw, 'os.features', ''));
-  put(out, 'variant', str(raw, 'variant', ''));
   const cfgIn = field(raw, 'config');
   const cfg: Json = {};
   if (isRecord(cfgIn)) {

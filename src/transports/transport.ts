@@ -58,9 +58,47 @@ export interface ImageSource {
   close(): Promise<void>;
 }
 
+export interface BlobInfo {
+  digest: string;
+  size: number;
+}
+
+/** Where a blob may be mounted from (same registry, another repository). */
+export interface MountSource {
+  registry: string;
+  repository: string;
+}
+
+/**
+ * Writes one image. Contract (containers/image's): blobs first — tryReuseBlob() before
+ * putBlob() — manifests last (instances before the index), so a failure leaves no tag on a
+ * partial image. putBlob() consumes the engine's verifying stream and must not publish the blob
+ * unless that stream ends cleanly; on error nothing partial stays visible.
+ */
+export interface ImageDestination {
+  readonly reference: ImageReference;
+  /** Key of the host whose concurrency limit blob transfers share (e.g. the registry host). */
+  readonly hostKey: string;
+  /** Blobs written to destinations with the same scope are the same blobs (dedupe key). */
+  readonly blobScope: string;
+  /** Manifest types this destination can store, preferred first. */
+  supportedManifestTypes(): readonly string[];
+  /** Skips the upload when the blob is there ('present') or can be mounted ('mounted'). */
+  tryReuseBlob(blob: BlobInfo, opts: { mountFrom?: MountSource; signal?: AbortSignal }): Promise<'present' | 'mounted' | undefined>;
+  /**
+   * Stores a blob. `known` is set when digest and size are known up front; otherwise `final()`
+   * gives them once the stream has ended (recompressed layers).
+   */
+  putBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo>;
+  /** Stores a manifest: by `instanceDigest` for index instances, else under the destination's reference. */
+  putManifest(bytes: Buffer, mediaType: string, opts: { instanceDigest?: string; signal?: AbortSignal }): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface ImageTransport {
   readonly name: ImageReference['transport'];
   openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource>;
+  openDestination?(ref: ImageReference, ctx: TransportContext): Promise<ImageDestination>;
   /** All tags of a repository (docker) or of an archive (docker-archive). */
   listTags?(ref: ImageReference, ctx: TransportContext): Promise<{ repository: string; tags: string[] }>;
   /** Deletes the image a reference points at; returns the deleted manifest digest. */

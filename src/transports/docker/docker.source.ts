@@ -3,7 +3,7 @@ import { type DockerReference } from '../../image-spec/docker-reference';
 import type { DockerImageReference } from '../../image-spec/image-reference';
 import { digestAlgorithm, digestOf } from '../../image-spec/digest';
 import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../transport';
-import { LIMIT_MANIFEST, readLimited } from './registry-http';
+import { LIMIT_MANIFEST } from './registry-http';
 import type { RegistryClient } from './registry-client';
 
 /**
@@ -50,8 +50,7 @@ export class DockerSource implements ImageSource {
     if (descriptor.size > limit) throw new DomainError('BODY_TOO_LARGE', `${what}: ${descriptor.size} bytes exceed the ${limit}-byte limit`);
     const cached = this.client.cachedBlob(this.repository, descriptor.digest);
     if (cached && cached.length === descriptor.size && this.topLevel && (await this.topLevel.then(() => true, () => false))) return cached;
-    const { stream } = await this.getBlob(descriptor, opts);
-    const bytes = await readLimited(stream, limit, what);
+    const bytes = await this.client.readBlob(this.repository, descriptor.digest, limit, opts.signal);
     const actual = digestOf(bytes, digestAlgorithm(descriptor.digest));
     if (actual !== descriptor.digest) {
       throw new DomainError('DIGEST_MISMATCH', `${what}: the content hashes to ${actual}`, { registry: this.client.registry });

@@ -1,6 +1,8 @@
 import { DomainError } from '../../errors/domain-error';
 import type { ImageReference } from '../../image-spec/image-reference';
-import type { ImageSource, ImageTransport, TransportContext } from '../transport';
+import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
+import { DockerDestination } from './docker.destination';
+import { RegistryWriter } from './registry-writer';
 import { RegistryClient } from './registry-client';
 import type { RegistryHttp } from './registry-http';
 import { DockerSource } from './docker.source';
@@ -25,6 +27,13 @@ export class DockerTransport implements ImageTransport {
   async openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource> {
     const docker = this.expectDocker(ref);
     return new DockerSource(docker, await this.client(docker.named.domain, ctx));
+  }
+
+  async openDestination(ref: ImageReference, ctx: TransportContext): Promise<ImageDestination> {
+    const docker = this.expectDocker(ref);
+    const auth = await ctx.credentials(docker.named.domain);
+    const writer = new RegistryWriter(this.http, docker.named.domain, docker.named.path, { auth, tlsVerify: ctx.tlsVerify, signal: ctx.signal });
+    return new DockerDestination(docker, writer);
   }
 
   async listTags(ref: ImageReference, ctx: TransportContext): Promise<{ repository: string; tags: string[] }> {

@@ -4,7 +4,7 @@ import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
 import { normalizeManifestMediaType } from '../../image-spec/manifest';
 import type { BlobStream, ManifestBlob } from '../transport';
 import { ContentCache } from './content-cache';
-import { LIMIT_MANIFEST, type RegistryCallContext, type RegistryHttp, header, readLimited } from './registry-http';
+import { LIMIT_MANIFEST, type RegistryCallContext, type RegistryHttp, header } from './registry-http';
 
 const TAG = /^[\w][\w.-]{0,127}$/;
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
@@ -56,21 +56,20 @@ export class RegistryClient {
     const hit = cacheKey ? this.http.contentCache.get(cacheKey) : undefined;
     if (hit) return { bytes: hit.bytes, mediaType: hit.mediaType, digest: reference };
     const what = `reading manifest ${reference} in ${this.registry}/${repository}`;
-    const res = await this.http.request(this.registry, { ...this.ctx, signal: signal ?? this.ctx.signal }, {
-      method: 'GET',
-      path: `/v2/${this.repoPath(repository)}/manifests/${this.referencePath(reference)}`,
-      scope: this.scope(repository, 'pull'),
-      operation: 'manifest',
-      headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
-      accept: [200],
-      what,
-    });
-    const length = Number(header(res, 'content-length'));
-    if (Number.isFinite(length) && length > LIMIT_MANIFEST) {
-      res.body.destroy();
-      throw new DomainError('BODY_TOO_LARGE', `${what}: manifest of ${length} bytes exceeds the ${LIMIT_MANIFEST}-byte limit`, { registry: this.registry });
-    }
-    const bytes = await readLimited(res.body, LIMIT_MANIFEST, what);
+    const { res, bytes } = await this.http.requestBytes(
+      this.registry,
+      { ...this.ctx, signal: signal ?? this.ctx.signal },
+      {
+        method: 'GET',
+        path: `/v2/${this.repoPath(repository)}/manifests/${this.referencePath(reference)}`,
+        scope: this.scope(repository, 'pull'),
+        operation: 'manifest',
+        headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+        accept: [200],
+        what,
+      },
+      LIMIT_MANIFEST,
+    );
     let digest = digestOf(bytes, 'sha256');
     if (isDigest(reference)) {
       const algo = digestAlgorithm(reference);
@@ -112,6 +111,25 @@ export class RegistryClient {
     this.http.contentCache.set(ContentCache.key(this.registry, repository, digest), bytes, 'application/octet-stream');
   }
 
+  /** GETs a small blob (a config) whole, capped at `limit`; unverified: the caller checks its digest. */
+  async readBlob(repository: string, digest: string, limit: number, signal?: AbortSignal): Promise<Buffer> {
+    if (!isDigest(digest)) throw new DomainError('INVALID_REFERENCE', `invalid blob digest ${JSON.stringify(digest)}`);
+    const { bytes } = await this.http.requestBytes(
+      this.registry,
+      { ...this.ctx, signal: signal ?? this.ctx.signal },
+      {
+        method: 'GET',
+        path: `/v2/${this.repoPath(repository)}/blobs/${digest}`,
+        scope: this.scope(repository, 'pull'),
+        operation: 'blob',
+        accept: [200],
+        what: `reading blob ${digest} in ${this.registry}/${repository}`,
+      },
+      limit,
+    );
+    return bytes;
+  }
+
   /** GETs a blob as a stream (unverified: the caller wraps it in the verifying stream). */
   async getBlob(repository: string, digest: string, signal?: AbortSignal): Promise<BlobStream> {
     if (!isDigest(digest)) throw new DomainError('INVALID_REFERENCE', `invalid blob digest ${JSON.stringify(digest)}`);
@@ -141,16 +159,12 @@ export class RegistryClient {
         throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: the registry's pagination loops`, { registry: this.registry });
       }
       seen.add(path);
-      const res = await this.http.request(this.registry, this.ctx, {
-        method: 'GET',
-        path,
-        scope: this.scope(repository, 'pull'),
-        operation: 'tags',
-        headers: { accept: 'application/json' },
-        accept: [200],
-        what,
-      });
-      const body = await readLimited(res.body, LIMIT_MANIFEST, what);
+      const { res, bytes: body } = await this.http.requestBytes(
+        this.registry,
+        this.ctx,
+        { method: 'GET', path, scope: this.scope(repository, 'pull'), operation: 'tags', headers: { accept: 'application/json' }, accept: [200], what },
+        LIMIT_MANIFEST,
+      );
       let doc: unknown;
       try {
         doc = JSON.parse(body.toString('utf8'));

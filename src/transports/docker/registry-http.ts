@@ -74,11 +74,16 @@ export interface RegistryResponse {
 }
 
 export interface RequestOptions {
-  method: 'GET' | 'HEAD' | 'DELETE';
-  /** Absolute path (`/v2/…`) on the registry, or a full URL on the same host (pagination). */
+  method: 'GET' | 'HEAD' | 'DELETE' | 'POST' | 'PUT' | 'PATCH';
+  /** Absolute path (`/v2/…`) on the registry, or a full URL on the same host (pagination, upload locations). */
   path: string;
-  /** Token scope, e.g. `repository:library/busybox:pull`; omitted for `/v2/` itself. */
-  scope?: string;
+  /** Token scopes, e.g. `repository:library/busybox:pull`; omitted for `/v2/` itself. */
+  scope?: string | string[];
+  /**
+   * Request body. A stream can be sent only once: such a request is neither retried nor
+   * re-sent after a 401 (callers authenticate with a body-less request first).
+   */
+  body?: Buffer | string | Readable;
   operation: string;
   headers?: Record<string, string>;
   /** Statuses handed back to the caller instead of raising. Others become domain errors. */
@@ -135,6 +140,12 @@ function parseRetryAfter(v: string | undefined): number | undefined {
   if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
   const t = Date.parse(v);
   return Number.isNaN(t) ? undefined : Math.max(0, t - Date.now());
+}
+
+/** `Retry-After` in whole seconds, for the problem answer. */
+function retryAfterSeconds(res: RegistryResponse): number | undefined {
+  const ms = parseRetryAfter(header(res, 'retry-after'));
+  return ms === undefined ? undefined : Math.ceil(ms / 1000);
 }
 
 function authIdentity(auth: RegistryAuth | undefined): string {
@@ -238,6 +249,11 @@ export class RegistryHttp {
       const res = await this.withRetries(host, 'GET', 'ping', signal, what, () =>
         dispatch(dispatcher, { origin, path: '/v2/', method: 'GET', signal, headers: { 'user-agent': this.opts.userAgent } }),
       );
+      if (RETRYABLE_STATUS.has(res.status)) {
+        // Still busy or down after our retries: unavailable (503) or rate limited (429), not a protocol error.
+        const body = await readLimited(res.body, LIMIT_SMALL, what).catch(() => Buffer.alloc(0));
+        throw registryResponseError(what, host, res.status, body, { retryAfterSeconds: retryAfterSeconds(res) });
+      }
       await discard(res.body);
       if (res.status !== 200 && res.status !== 401) {
         throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: invalid status code from registry ${res.status}`, { registry: host, upstreamStatus: res.status });
@@ -254,7 +270,8 @@ export class RegistryHttp {
     try {
       return await attempt('https');
     } catch (e) {
-      if (!insecure || signal?.aborted || (e instanceof DomainError && e.code === 'UPSTREAM_PROTOCOL_ERROR')) throw e;
+      // Plain HTTP is only tried when HTTPS could not be spoken at all; an HTTP answer over HTTPS is final.
+      if (!insecure || signal?.aborted || (e instanceof DomainError && e.upstream.upstreamStatus !== undefined)) throw e;
       try {
         return await attempt('http');
       } catch (e2) {
@@ -274,7 +291,9 @@ export class RegistryHttp {
     signal: AbortSignal | undefined,
     what: string,
     send: () => Promise<RegistryResponse>,
+    opts: { retry?: boolean } = {},
   ): Promise<RegistryResponse> {
+    const retryTimes = opts.retry === false ? 0 : this.opts.retryTimes;
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) throw new AbortedError();
       const started = performance.now();
@@ -284,14 +303,14 @@ export class RegistryHttp {
       } catch (e) {
         this.observe(registry, method, operation, 'error', started);
         if (signal?.aborted) throw new AbortedError();
-        if (attempt < this.opts.retryTimes && isRetryableNetworkError(e)) {
+        if (attempt < retryTimes && isRetryableNetworkError(e)) {
           await this.backoff(attempt, undefined, signal);
           continue;
         }
         throw networkError(what, registry, e);
       }
       this.observe(registry, method, operation, res.status, started);
-      if (RETRYABLE_STATUS.has(res.status) && attempt < this.opts.retryTimes) {
+      if (RETRYABLE_STATUS.has(res.status) && attempt < retryTimes) {
         const retryAfter = parseRetryAfter(header(res, 'retry-after'));
         if (retryAfter === undefined || retryAfter <= this.maxRetryAfterMs) {
           await discard(res.body);
@@ -321,7 +340,8 @@ export class RegistryHttp {
     const ep = await this.endpoint(host, ctx);
     let authorization = await this.authorization(ep, ctx, req.scope, false);
     let res = await this.send(ep, ctx, req, authorization);
-    if (res.status === 401) {
+    const replayable = !(req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body));
+    if (res.status === 401 && replayable) {
       const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
       if (challenges.length > 0) ep.challenges = challenges;
       await discard(res.body);
@@ -330,13 +350,35 @@ export class RegistryHttp {
     }
     if (req.accept.includes(res.status)) return res;
     const body = req.method === 'HEAD' ? Buffer.alloc(0) : await readLimited(res.body, LIMIT_SMALL, req.what).catch(() => Buffer.alloc(0));
-    throw registryResponseError(req.what, host, res.status, body, {
-      hadCredentials: ctx.auth !== undefined,
-      retryAfterSeconds: (() => {
-        const ms = parseRetryAfter(header(res, 'retry-after'));
-        return ms === undefined ? undefined : Math.ceil(ms / 1000);
-      })(),
-    });
+    throw registryResponseError(req.what, host, res.status, body, { hadCredentials: ctx.auth !== undefined, retryAfterSeconds: retryAfterSeconds(res) });
+  }
+
+  /**
+   * request() for a small document (manifest, config, tag-list page), read whole and capped at
+   * `limit` (a larger Content-Length fails before reading). A body that breaks off (reset,
+   * timeout) is fetched again with backoff, up to retryTimes more times; what still fails
+   * becomes a domain error, never a raw socket error. The caller verifies the bytes.
+   */
+  async requestBytes(host: string, ctx: RegistryCallContext, req: RequestOptions, limit: number): Promise<{ res: RegistryResponse; bytes: Buffer }> {
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.request(host, ctx, req);
+      const length = Number(header(res, 'content-length'));
+      if (Number.isFinite(length) && length > limit) {
+        res.body.destroy();
+        throw new DomainError('BODY_TOO_LARGE', `${req.what}: body of ${length} bytes exceeds the ${limit}-byte limit`, { registry: host });
+      }
+      try {
+        return { res, bytes: await readLimited(res.body, limit, req.what) };
+      } catch (e) {
+        if (e instanceof DomainError) throw e;
+        if (ctx.signal?.aborted) throw new AbortedError();
+        if (attempt < this.opts.retryTimes && isRetryableNetworkError(e)) {
+          await this.backoff(attempt, undefined, ctx.signal);
+          continue;
+        }
+        throw networkError(req.what, host, e);
+      }
+    }
   }
 
   private async send(ep: Endpoint, ctx: RegistryCallContext, req: RequestOptions, authorization: string | undefined): Promise<RegistryResponse> {
@@ -351,8 +393,15 @@ export class RegistryHttp {
       if (authorization && sameHost) headers['authorization'] = authorization;
       const target = url;
       // Redirect targets are reached with the registry's own TLS settings, as containers/image does.
-      const res = await this.withRetries(ep.host, req.method, req.operation, ctx.signal, req.what, () =>
-        dispatch(ep.dispatcher, { origin: target.origin, path: target.pathname + target.search, method: req.method, headers, signal: ctx.signal }),
+      const streamBody = req.body !== undefined && typeof req.body === 'object' && !Buffer.isBuffer(req.body);
+      const res = await this.withRetries(
+        ep.host,
+        req.method,
+        req.operation,
+        ctx.signal,
+        req.what,
+        () => dispatch(ep.dispatcher, { origin: target.origin, path: target.pathname + target.search, method: req.method, headers, body: req.body, signal: ctx.signal }),
+        { retry: !streamBody },
       );
       res.url = target.toString();
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
@@ -385,7 +434,7 @@ export class RegistryHttp {
     }
   }
 
-  private async authorization(ep: Endpoint, ctx: RegistryCallContext, scope: string | undefined, refresh: boolean): Promise<string | undefined> {
+  private async authorization(ep: Endpoint, ctx: RegistryCallContext, scope: string | string[] | undefined, refresh: boolean): Promise<string | undefined> {
     const bearer = ep.challenges.find((c) => c.scheme === 'bearer');
     const basic = ep.challenges.find((c) => c.scheme === 'basic');
     const auth = ctx.auth;
@@ -406,7 +455,8 @@ export class RegistryHttp {
     return undefined;
   }
 
-  private async bearerToken(ep: Endpoint, ctx: RegistryCallContext, challenge: AuthChallenge, scope: string | undefined, refresh: boolean): Promise<string> {
+  private async bearerToken(ep: Endpoint, ctx: RegistryCallContext, challenge: AuthChallenge, scope: string | string[] | undefined, refresh: boolean): Promise<string> {
+    const scopes = scope === undefined ? [] : Array.isArray(scope) ? scope : [scope];
     const realmRaw = challenge.params['realm'];
     const what = `requesting a token from ${ep.host}'s auth server`;
     if (!realmRaw) throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: Bearer challenge without realm`, { registry: ep.host });
@@ -420,7 +470,7 @@ export class RegistryHttp {
       throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: realm must be an http(s) URL`, { registry: ep.host });
     }
     const service = challenge.params['service'];
-    const key = `${ep.host}|${realm}|${service ?? ''}|${scope ?? ''}|${authIdentity(ctx.auth)}`;
+    const key = `${ep.host}|${realm}|${service ?? ''}|${scopes.join(' ')}|${authIdentity(ctx.auth)}`;
     const cached = this.tokens.get(key);
     if (cached && !refresh && cached.expiresAt > Date.now()) return cached.token;
     const auth = ctx.auth;
@@ -428,7 +478,7 @@ export class RegistryHttp {
 
     const params = new URLSearchParams();
     if (service) params.set('service', service);
-    if (scope) params.append('scope', scope);
+    for (const sc of scopes) params.append('scope', sc);
     const headers: Record<string, string> = { 'user-agent': this.opts.userAgent };
     let method: 'GET' | 'POST' = 'GET';
     let body: string | undefined;

@@ -1,0 +1,386 @@
+import { pipeline, Readable } from 'node:stream';
+import { AbortedError, DomainError } from '../errors/domain-error';
+import { digestOf } from '../image-spec/digest';
+import {
+  type Descriptor,
+  type ImageManifest,
+  type IndexManifest,
+  type Platform,
+  type PlatformChoice,
+  chooseInstance,
+  parseManifest,
+} from '../image-spec/manifest';
+import {
+  type ManifestFormat,
+  convertImageManifest,
+  convertIndex,
+  formatOfManifestType,
+  goJson,
+  indexMediaType,
+  manifestMediaType,
+  serializeImageManifest,
+} from '../image-spec/manifest-conversion';
+import { MediaType } from '../image-spec/media-types';
+import { parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
+import type { BlobInfo, ImageDestination, ImageSource, ManifestBlob, MountSource } from '../transports/transport';
+import type { HostLimiter, InFlightBlobs } from './host-limiter';
+import { type CompressionChoice, compressionOf, compressor, decompressor, recompressedLayerType } from './recompress';
+import { DigestingStream, VerifyingStream } from './verifying-stream';
+
+/**
+ * The copy engine (plain TypeScript, no Nest): plan from the source manifest, copy blobs
+ * (reuse → mount → verified streamed upload, concurrently under shared per-host limits, each
+ * blob once per destination across jobs), then write manifests last — instances before the
+ * index — so no tag ever points at a partial image. Every call takes the run's AbortSignal.
+ */
+export type MultiArch = 'system' | 'all' | 'index-only';
+
+export interface CopyOptions {
+  multiArch?: MultiArch;
+  platform?: PlatformChoice;
+  preserveDigests?: boolean;
+  format?: ManifestFormat;
+  compression?: CompressionChoice;
+  /** Extra attempts for a blob transfer that failed for a retryable reason. */
+  retryTimes?: number;
+}
+
+export interface CopyProgressUpdate {
+  phase?: string;
+  bytesTotal?: number;
+  bytesDone?: number;
+  bytesSkipped?: number;
+  blobsTotal?: number;
+  blobsDone?: number;
+  blobsSkipped?: number;
+  blobsMounted?: number;
+  imagesTotal?: number;
+  imagesDone?: number;
+}
+
+export interface CopyRun {
+  signal?: AbortSignal;
+  /** Called with the absolute counters whenever they change. */
+  onProgress?: (p: Required<CopyProgressUpdate>) => void;
+}
+
+export interface WrittenManifest {
+  digest: string;
+  mediaType: string;
+  size: number;
+  platform?: Platform;
+}
+
+export interface CopyResult {
+  /** Digest of the manifest written under the destination reference. */
+  digest: string;
+  mediaType: string;
+  /** The instances written (multiArch=all), in index order. */
+  manifests: WrittenManifest[];
+}
+
+export interface CopyEngineDeps {
+  limiter: HostLimiter;
+  inflight: InFlightBlobs;
+}
+
+const RETRYABLE_CODES = new Set(['UPSTREAM_UNAVAILABLE', 'RATE_LIMITED']);
+const RETRYABLE_NET = /ECONNRESET|EPIPE|ETIMEDOUT|UND_ERR_SOCKET|UND_ERR_BODY_TIMEOUT|UND_ERR_CLOSED|terminated|other side closed|premature close/i;
+
+function isRetryable(e: unknown): boolean {
+  if (e instanceof DomainError) return RETRYABLE_CODES.has(e.code);
+  const code = (e as { code?: unknown })?.code;
+  const text = `${typeof code === 'string' ? code : ''} ${e instanceof Error ? e.message : ''}`;
+  return RETRYABLE_NET.test(text);
+}
+
+/** Wraps a raw stream failure (socket, zlib) as a domain error. */
+function asDomainError(e: unknown, what: string): DomainError {
+  if (e instanceof DomainError) return e;
+  if (isRetryable(e)) return new DomainError('UPSTREAM_UNAVAILABLE', `${what}: ${(e as Error).message}`, { retryable: true }, { cause: e });
+  return new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+}
+
+class Counters {
+  readonly p: Required<CopyProgressUpdate> = {
+    phase: 'planning',
+    bytesTotal: 0,
+    bytesDone: 0,
+    bytesSkipped: 0,
+    blobsTotal: 0,
+    blobsDone: 0,
+    blobsSkipped: 0,
+    blobsMounted: 0,
+    imagesTotal: 0,
+    imagesDone: 0,
+  };
+  constructor(private readonly sink?: (p: Required<CopyProgressUpdate>) => void) {}
+  add(u: Partial<Record<keyof CopyProgressUpdate, number>>, phase?: string): void {
+    for (const [k, v] of Object.entries(u)) (this.p as unknown as Record<string, number>)[k]! += v ?? 0;
+    if (phase) this.p.phase = phase;
+    this.sink?.({ ...this.p });
+  }
+}
+
+export class CopyEngine {
+  constructor(private readonly deps: CopyEngineDeps) {}
+
+  async copy(source: ImageSource, dest: ImageDestination, opts: CopyOptions, run: CopyRun = {}): Promise<CopyResult> {
+    if (opts.preserveDigests && (opts.format || opts.compression)) {
+      throw new DomainError(
+        'INVALID_ARGUMENT',
+        `preserveDigests cannot be combined with ${opts.format ? 'format' : 'compression'}: it would change the manifest (skopeo ignores format silently; skiff refuses)`,
+      );
+    }
+    const counters = new Counters(run.onProgress);
+    const ctx = new CopyContext(this.deps, source, dest, opts, run.signal, counters);
+    const top = await source.getManifest({ signal: run.signal });
+    const parsed = parseManifest(top.bytes, top.mediaType);
+    if (parsed.kind === 'schema1') {
+      throw new DomainError('OPERATION_NOT_SUPPORTED', 'copying Docker schema1 images is not supported (convert them with a newer tool first)');
+    }
+    if (parsed.kind === 'image') {
+      counters.add({ imagesTotal: 1 }, 'copying');
+      const written = await ctx.copyImage(top, parsed, {});
+      counters.add({ imagesDone: 1 }, 'done');
+      return { digest: written.digest, mediaType: written.mediaType, manifests: [] };
+    }
+    const mode = opts.multiArch ?? 'system';
+    if (mode === 'system') {
+      const chosen = chooseInstance(parsed, opts.platform);
+      const instance = await source.getManifest({ instanceDigest: chosen.digest, signal: run.signal });
+      const inner = parseManifest(instance.bytes, instance.mediaType);
+      if (inner.kind !== 'image') throw new DomainError('MANIFEST_INVALID', `instance ${chosen.digest} is not an image manifest`);
+      counters.add({ imagesTotal: 1 }, 'copying');
+      const written = await ctx.copyImage(instance, inner, {});
+      counters.add({ imagesDone: 1 }, 'done');
+      return { digest: written.digest, mediaType: written.mediaType, manifests: [] };
+    }
+    if (mode === 'index-only') return ctx.writeIndexOnly(top, parsed);
+    return ctx.copyAll(top, parsed);
+  }
+}
+
+/** The state of one copy run. */
+class CopyContext {
+  private readonly sourceHost: string;
+  private readonly mountFrom?: MountSource;
+
+  constructor(
+    private readonly deps: CopyEngineDeps,
+    private readonly source: ImageSource,
+    private readonly dest: ImageDestination,
+    private readonly opts: CopyOptions,
+    private readonly signal: AbortSignal | undefined,
+    private readonly counters: Counters,
+  ) {
+    const ref = source.reference;
+    this.sourceHost = ref.transport === 'docker' ? `docker://${ref.named.domain}` : `local:${ref.transport}`;
+    if (ref.transport === 'docker') this.mountFrom = { registry: ref.named.domain, repository: ref.named.path };
+  }
+
+  private checkAborted(): void {
+    if (this.signal?.aborted) throw new AbortedError('the copy was cancelled');
+  }
+
+  /** The manifest formats to try for an image, in order (skopeo's choice). */
+  private candidates(sourceType: string, isIndex: boolean): string[] {
+    const typeOf = (f: ManifestFormat) => (isIndex ? indexMediaType(f) : manifestMediaType(f));
+    const supported = this.dest.supportedManifestTypes();
+    if (this.opts.format) return [typeOf(this.opts.format)];
+    if (this.opts.compression?.format === 'zstd') return [typeOf('oci')];
+    const list = [sourceType, typeOf('v2s2'), typeOf('oci')].filter((t, i, a) => a.indexOf(t) === i && supported.includes(t));
+    if (list.length === 0) throw new DomainError('OPERATION_NOT_SUPPORTED', `the destination accepts none of the manifest types this image can be written as`);
+    return list;
+  }
+
+  async copyImage(blob: ManifestBlob, manifest: ImageManifest, where: { instanceDigest?: string }): Promise<WrittenManifest> {
+    const candidates = this.candidates(manifest.mediaType, false);
+    const recompress = this.opts.compression;
+    if (this.opts.preserveDigests && candidates[0] !== manifest.mediaType) {
+      throw new DomainError('INVALID_ARGUMENT', `preserveDigests: the destination cannot store ${manifest.mediaType} manifests unchanged`);
+    }
+    const blobs = [manifest.config, ...manifest.layers];
+    const fresh = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
+    this.counters.add({ blobsTotal: fresh.length, bytesTotal: fresh.reduce((n, b) => n + b.size, 0) }, 'copying');
+
+    const targetIsOci = formatOfManifestType(candidates[0]!) === 'oci';
+    const results = await Promise.all(
+      fresh.map((d) => (d === manifest.config || !recompress ? this.copyBlob(d) : this.recompressLayer(d, recompress, targetIsOci))),
+    );
+    const replaced = new Map(fresh.map((d, i) => [d.digest, results[i]!]));
+
+    this.checkAborted();
+    this.counters.add({}, 'writing-manifests');
+    let lastError: unknown;
+    for (const type of candidates) {
+      let bytes: Buffer;
+      if (type === manifest.mediaType && !recompress) {
+        bytes = blob.bytes;
+      } else {
+        const format = formatOfManifestType(type)!;
+        const converted = convertImageManifest(manifest, format);
+        converted.layers = converted.layers.map((l, i) => {
+          const r = replaced.get(manifest.layers[i]!.digest)!;
+          return r.mediaType ? { ...l, digest: r.digest, size: r.size, mediaType: r.mediaType } : l;
+        });
+        if (format === 'oci' && manifest.mediaType === MediaType.dockerV2S2) {
+          converted.config = { ...converted.config, ...(await this.ociConfigFor(manifest.config)) };
+        }
+        bytes = serializeImageManifest(converted);
+      }
+      const digest = digestOf(bytes);
+      try {
+        await this.dest.putManifest(bytes, type, { instanceDigest: where.instanceDigest ? digest : undefined, signal: this.signal });
+        return { digest, mediaType: type, size: bytes.length };
+      } catch (e) {
+        lastError = e;
+        const rejectedType = e instanceof DomainError && (e.upstream.upstreamCode === 'MANIFEST_INVALID' || e.upstream.upstreamStatus === 415);
+        if (!rejectedType || this.opts.format || this.opts.preserveDigests) throw e;
+      }
+    }
+    throw lastError;
+  }
+
+  /**
+   * Converting Docker → OCI rewrites the config as containers/image does (decoded into the OCI
+   * structure and marshalled again), which is a new blob with a new digest.
+   */
+  private async ociConfigFor(config: Descriptor): Promise<BlobInfo> {
+    const raw = await this.source.readBlob(config, { signal: this.signal });
+    const bytes = Buffer.from(goJson(toOciImageConfig(parseConfigJson(raw))));
+    const info = { digest: digestOf(bytes), size: bytes.length };
+    await this.deps.inflight.once(`${this.dest.blobScope}|${info.digest}`, async () => {
+      if (await this.dest.tryReuseBlob(info, { signal: this.signal })) return;
+      await this.dest.putBlob(Readable.from([bytes]), { known: info, final: () => info }, { signal: this.signal });
+    });
+    return info;
+  }
+
+  /** Copies one blob unchanged: reuse or mount when possible, else a verified streamed upload. */
+  private async copyBlob(d: Descriptor): Promise<BlobInfo & { mediaType?: string }> {
+    const key = `${this.dest.blobScope}|${d.digest}`;
+    const { value, shared } = await this.deps.inflight.once(key, async () => {
+      this.checkAborted();
+      const reuse = await this.dest.tryReuseBlob({ digest: d.digest, size: d.size }, { mountFrom: this.mountFrom, signal: this.signal });
+      if (reuse) return { info: { digest: d.digest, size: d.size }, how: reuse };
+      await this.transfer(d, (stream) => this.dest.putBlob(stream, { known: { digest: d.digest, size: d.size }, final: () => ({ digest: d.digest, size: d.size }) }, { signal: this.signal }));
+      return { info: { digest: d.digest, size: d.size }, how: 'uploaded' as const };
+    });
+    if (shared || value.how === 'present') this.counters.add({ blobsSkipped: 1, bytesSkipped: d.size });
+    else if (value.how === 'mounted') this.counters.add({ blobsMounted: 1, bytesSkipped: d.size });
+    else this.counters.add({ blobsDone: 1 });
+    return value.info;
+  }
+
+  /** Decompresses and recompresses a layer; the new digest is known only at the end. */
+  private async recompressLayer(d: Descriptor, to: CompressionChoice, targetIsOci: boolean): Promise<BlobInfo & { mediaType: string }> {
+    const from = compressionOf(d.mediaType);
+    if (from === undefined) throw new DomainError('OPERATION_NOT_SUPPORTED', `cannot recompress a layer of media type ${d.mediaType}`);
+    const key = `${this.dest.blobScope}|${d.digest}|${to.format}:${to.level ?? 'default'}`;
+    const mediaType = recompressedLayerType(to, targetIsOci);
+    const { value } = await this.deps.inflight.once(key, async () => {
+      return this.transfer(d, async (verified) => {
+        const digesting = new DigestingStream();
+        const out = pipeline([verified, ...decompressor(from), compressor(to), digesting], () => undefined) as unknown as Readable;
+        return this.dest.putBlob(out, { final: () => digesting.info() }, { signal: this.signal });
+      });
+    });
+    this.counters.add({ blobsDone: 1 });
+    return { ...value, mediaType };
+  }
+
+  /**
+   * Streams one source blob through the verifying stream into `put`, under the per-host limits,
+   * retrying retryable failures with a fresh source stream.
+   */
+  private async transfer<T>(d: Descriptor, put: (verified: Readable) => Promise<T>): Promise<T> {
+    const attempts = 1 + (this.opts.retryTimes ?? 3);
+    for (let attempt = 1; ; attempt++) {
+      this.checkAborted();
+      let counted = 0;
+      try {
+        return await this.deps.limiter.run([this.sourceHost, this.dest.hostKey], this.signal, async () => {
+          const { stream } = await this.source.getBlob({ digest: d.digest, size: d.size }, { signal: this.signal });
+          const verifier = new VerifyingStream({ digest: d.digest, size: d.size }, (n) => {
+            counted += n;
+            this.counters.add({ bytesDone: n });
+          });
+          const verified = pipeline([stream, verifier], () => undefined) as unknown as Readable;
+          try {
+            return await put(verified);
+          } catch (e) {
+            stream.destroy();
+            // the verifier's own verdict is the real cause when the upload broke because of it
+            throw verifier.errored ?? e;
+          }
+        });
+      } catch (e) {
+        if (counted) this.counters.add({ bytesDone: -counted });
+        if (this.signal?.aborted) throw new AbortedError('the copy was cancelled');
+        if (attempt < attempts && isRetryable(e)) {
+          await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (attempt - 1), 5_000)));
+          continue;
+        }
+        throw asDomainError(e, `copying blob ${d.digest}`);
+      }
+    }
+  }
+
+  async copyAll(top: ManifestBlob, index: IndexManifest): Promise<CopyResult> {
+    const targetFormat = this.opts.format ?? formatOfManifestType(index.mediaType)!;
+    if (this.opts.preserveDigests && this.opts.format && indexMediaType(this.opts.format) !== index.mediaType) {
+      throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: converting the index would change its digest');
+    }
+    this.counters.add({ imagesTotal: index.manifests.length }, 'copying');
+    const written = await Promise.all(
+      index.manifests.map(async (d) => {
+        const instance = await this.source.getManifest({ instanceDigest: d.digest, signal: this.signal });
+        const parsed = parseManifest(instance.bytes, instance.mediaType);
+        if (parsed.kind !== 'image') throw new DomainError('OPERATION_NOT_SUPPORTED', `instance ${d.digest} is not an image manifest (nested indexes are not supported)`);
+        const w = await this.copyImage(instance, parsed, { instanceDigest: d.digest });
+        this.counters.add({ imagesDone: 1 });
+        return { ...w, platform: d.platform, original: d.digest };
+      }),
+    );
+    this.checkAborted();
+    const changed = written.some((w) => w.digest !== w.original) || indexMediaType(targetFormat) !== index.mediaType;
+    if (changed && this.opts.preserveDigests) throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: the instances had to change, so the index would change');
+    const bytes = changed
+      ? convertIndex(index, targetFormat, new Map(written.map((w) => [w.original, { digest: w.digest, size: w.size, mediaType: w.mediaType }])))
+      : top.bytes;
+    const mediaType = changed ? indexMediaType(targetFormat) : index.mediaType;
+    await this.dest.putManifest(bytes, mediaType, { signal: this.signal });
+    this.counters.add({}, 'done');
+    return {
+      digest: digestOf(bytes),
+      mediaType,
+      manifests: written.map((w) => ({ digest: w.digest, mediaType: w.mediaType, size: w.size, ...(w.platform ? { platform: w.platform } : {}) })),
+    };
+  }
+
+  /** skopeo's --multi-arch index-only: only the index; the destination must already have the instances. */
+  async writeIndexOnly(top: ManifestBlob, index: IndexManifest): Promise<CopyResult> {
+    let bytes = top.bytes;
+    let mediaType = index.mediaType;
+    if (this.opts.format && indexMediaType(this.opts.format) !== index.mediaType) {
+      bytes = convertIndex(index, this.opts.format, new Map());
+      mediaType = indexMediaType(this.opts.format);
+    }
+    this.counters.add({}, 'writing-manifests');
+    try {
+      await this.dest.putManifest(bytes, mediaType, { signal: this.signal });
+    } catch (e) {
+      if (e instanceof DomainError && (e.upstream.upstreamCode === 'MANIFEST_BLOB_UNKNOWN' || e.upstream.upstreamCode === 'MANIFEST_UNKNOWN' || e.upstream.upstreamCode === 'BLOB_UNKNOWN')) {
+        throw new DomainError(
+          'IMAGE_NOT_FOUND',
+          `multiArch=index-only copies only the index, and the destination does not have its instances (${e.message}); copy with multiArch=all first`,
+          e.upstream,
+        );
+      }
+      throw e;
+    }
+    this.counters.add({}, 'done');
+    return { digest: digestOf(bytes), mediaType, manifests: [] };
+  }
+}

@@ -1,0 +1,78 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { DomainError } from '../errors/domain-error';
+import { digestAlgorithm } from '../image-spec/digest';
+
+/**
+ * The one digest-and-size checking stream every blob goes through (DESIGN.md: the engine, not
+ * the transport, verifies). It holds back the last chunk until the stream ends and the digest
+ * and size are checked, so a destination never receives a complete body for content that does
+ * not match: on mismatch the stream errors (DIGEST_MISMATCH) instead of ending, and more bytes
+ * than announced fail at once.
+ */
+export class VerifyingStream extends Transform {
+  private readonly hash: Hash;
+  private held?: Buffer;
+  private seen = 0;
+
+  constructor(
+    private readonly expected: { digest: string; size: number },
+    private readonly onBytes?: (n: number) => void,
+  ) {
+    super();
+    this.hash = createHash(digestAlgorithm(expected.digest));
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.expected.size >= 0 && this.seen > this.expected.size) {
+      done(new DomainError('DIGEST_MISMATCH', `blob ${this.expected.digest} is larger than the ${this.expected.size} bytes its descriptor announces`));
+      return;
+    }
+    this.hash.update(chunk);
+    this.onBytes?.(chunk.length);
+    if (this.held) this.push(this.held);
+    this.held = chunk;
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    const actual = `${digestAlgorithm(this.expected.digest)}:${this.hash.digest('hex')}`;
+    if (this.expected.size >= 0 && this.seen !== this.expected.size) {
+      done(new DomainError('DIGEST_MISMATCH', `blob ${this.expected.digest}: expected ${this.expected.size} bytes, got ${this.seen}`));
+      return;
+    }
+    if (actual !== this.expected.digest) {
+      done(new DomainError('DIGEST_MISMATCH', `blob ${this.expected.digest}: the content hashes to ${actual}`));
+      return;
+    }
+    if (this.held) this.push(this.held);
+    done();
+  }
+}
+
+/**
+ * Hashes and counts what passes through (for content whose digest is only known at the end,
+ * e.g. a recompressed layer). `info()` is valid once the stream has ended.
+ */
+export class DigestingStream extends Transform {
+  private readonly hash = createHash('sha256');
+  private size = 0;
+  private finished?: { digest: string; size: number };
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.finished = { digest: `sha256:${this.hash.digest('hex')}`, size: this.size };
+    done();
+  }
+
+  info(): { digest: string; size: number } {
+    if (!this.finished) throw new Error('DigestingStream.info() called before the stream ended');
+    return this.finished;
+  }
+}

@@ -1,0 +1,165 @@
+import { DomainError } from '../errors/domain-error';
+import type { Descriptor, ImageManifest, IndexManifest, Platform } from './manifest';
+import { MediaType } from './media-types';
+import { sortedMap } from './oci-config';
+
+/**
+ * Builds and converts manifests the way containers/image writes them (Go's json.Marshal of its
+ * structs: compact, fixed field order, `<`, `>`, `&` escaped), so that a conversion skiff makes
+ * has the same bytes — and digest — as the one skopeo makes.
+ */
+export type ManifestFormat = 'oci' | 'v2s2';
+
+/** Go's encoding/json string escaping on top of JSON.stringify. */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+export class ConversionError extends DomainError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+const OCI_NONDISTRIBUTABLE_GZIP = 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
+const DOCKER_LAYER_UNCOMPRESSED = 'application/vnd.docker.image.rootfs.diff.tar';
+
+function layerTypeFor(format: ManifestFormat, mediaType: string): string {
+  if (format === 'oci') {
+    switch (mediaType) {
+      case MediaType.dockerLayerGzip:
+        return MediaType.ociLayerGzip;
+      case MediaType.dockerForeignLayerGzip:
+        return OCI_NONDISTRIBUTABLE_GZIP;
+      case DOCKER_LAYER_UNCOMPRESSED:
+        return MediaType.ociLayer;
+      default:
+        return mediaType;
+    }
+  }
+  switch (mediaType) {
+    case MediaType.ociLayerGzip:
+      return MediaType.dockerLayerGzip;
+    case OCI_NONDISTRIBUTABLE_GZIP:
+      return MediaType.dockerForeignLayerGzip;
+    case MediaType.ociLayer:
+      return DOCKER_LAYER_UNCOMPRESSED;
+    case MediaType.dockerLayerGzip:
+    case MediaType.dockerForeignLayerGzip:
+    case DOCKER_LAYER_UNCOMPRESSED:
+      return mediaType;
+    default:
+      throw new ConversionError(`a layer of media type ${mediaType} cannot be stored in a Docker v2s2 manifest (use format "oci")`);
+  }
+}
+
+export function manifestMediaType(format: ManifestFormat): string {
+  return format === 'oci' ? MediaType.ociManifest : MediaType.dockerV2S2;
+}
+
+export function indexMediaType(format: ManifestFormat): string {
+  return format === 'oci' ? MediaType.ociIndex : MediaType.dockerManifestList;
+}
+
+export function formatOfManifestType(mediaType: string): ManifestFormat | undefined {
+  if (mediaType === MediaType.ociManifest || mediaType === MediaType.ociIndex) return 'oci';
+  if (mediaType === MediaType.dockerV2S2 || mediaType === MediaType.dockerManifestList) return 'v2s2';
+  return undefined;
+}
+
+/** Rewrites an image manifest's media types (manifest, config, layers) for the target format. */
+export function convertImageManifest(m: ImageManifest, format: ManifestFormat): ImageManifest {
+  const configType = format === 'oci' ? MediaType.ociConfig : MediaType.dockerConfig;
+  if (m.config.mediaType !== MediaType.ociConfig && m.config.mediaType !== MediaType.dockerConfig) {
+    throw new ConversionError(`a config of media type ${m.config.mediaType} (not an image) cannot be converted`);
+  }
+  return {
+    kind: 'image',
+    mediaType: manifestMediaType(format),
+    config: { ...m.config, mediaType: configType },
+    layers: m.layers.map((l) => ({ ...l, mediaType: layerTypeFor(format, l.mediaType) })),
+    ...(format === 'oci' && m.annotations ? { annotations: m.annotations } : {}),
+  };
+}
+
+function ociDescriptor(d: Descriptor): Record<string, unknown> {
+  return {
+    mediaType: d.mediaType,
+    digest: d.digest,
+    size: d.size,
+    ...(d.urls?.length ? { urls: d.urls } : {}),
+    ...(d.annotations && Object.keys(d.annotations).length ? { annotations: sortedMap(d.annotations) } : {}),
+    ...(d.platform ? { platform: ociPlatform(d.platform) } : {}),
+  };
+}
+
+function ociPlatform(p: Platform): Record<string, unknown> {
+  return {
+    architecture: p.architecture,
+    os: p.os,
+    ...(p['os.version'] ? { 'os.version': p['os.version'] } : {}),
+    ...(p['os.features']?.length ? { 'os.features': p['os.features'] } : {}),
+    ...(p.variant ? { variant: p.variant } : {}),
+  };
+}
+
+function dockerDescriptor(d: Descriptor): Record<string, unknown> {
+  return { mediaType: d.mediaType, size: d.size, digest: d.digest, ...(d.urls?.length ? { urls: d.urls } : {}) };
+}
+
+/** Serialises an image manifest as containers/image does for its media type. */
+export function serializeImageManifest(m: ImageManifest): Buffer {
+  if (m.mediaType === MediaType.ociManifest) {
+    return Buffer.from(
+      goJson({
+        schemaVersion: 2,
+        mediaType: m.mediaType,
+        config: ociDescriptor(m.config),
+        layers: m.layers.map(ociDescriptor),
+        ...(m.annotations && Object.keys(m.annotations).length ? { annotations: sortedMap(m.annotations) } : {}),
+      }),
+    );
+  }
+  if (m.mediaType === MediaType.dockerV2S2) {
+    return Buffer.from(goJson({ schemaVersion: 2, mediaType: m.mediaType, config: dockerDescriptor(m.config), layers: m.layers.map(dockerDescriptor) }));
+  }
+  throw new ConversionError(`cannot write a manifest of type ${m.mediaType}`);
+}
+
+/** Serialises an index / manifest list of the given format over the given instances. */
+export function serializeIndex(format: ManifestFormat, manifests: Descriptor[], annotations?: Record<string, string>): Buffer {
+  if (format === 'oci') {
+    return Buffer.from(
+      goJson({
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        manifests: manifests.map(ociDescriptor),
+        ...(annotations && Object.keys(annotations).length ? { annotations: sortedMap(annotations) } : {}),
+      }),
+    );
+  }
+  return Buffer.from(
+    goJson({
+      schemaVersion: 2,
+      mediaType: MediaType.dockerManifestList,
+      manifests: manifests.map((d) => ({
+        ...dockerDescriptor(d),
+        platform: d.platform ? ociPlatform(d.platform) : { architecture: '', os: '' },
+      })),
+    }),
+  );
+}
+
+/** The index converted to a format, with instance descriptors replaced where instances changed. */
+export function convertIndex(index: IndexManifest, format: ManifestFormat, replaced: Map<string, { digest: string; size: number; mediaType: string }>): Buffer {
+  const manifests = index.manifests.map((d) => {
+    const r = replaced.get(d.digest);
+    return r ? { ...d, ...r } : d;
+  });
+  return serializeIndex(format, manifests, format === 'oci' ? index.annotations : undefined);
+}

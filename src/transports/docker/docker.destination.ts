@@ -1,0 +1,46 @@
+import type { Readable } from 'node:stream';
+import type { DockerImageReference } from '../../image-spec/image-reference';
+import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
+import type { BlobInfo, ImageDestination, MountSource } from '../transport';
+import type { RegistryWriter } from './registry-writer';
+
+/** ImageDestination over a registry repository. Registries accept every manifest type we write. */
+export class DockerDestination implements ImageDestination {
+  readonly hostKey: string;
+  readonly blobScope: string;
+
+  constructor(
+    readonly reference: DockerImageReference,
+    private readonly writer: RegistryWriter,
+  ) {
+    this.hostKey = `docker://${reference.named.domain}`;
+    this.blobScope = `docker://${reference.named.domain}/${reference.named.path}`;
+  }
+
+  supportedManifestTypes(): readonly string[] {
+    return MANIFEST_MEDIA_TYPES.filter((t) => !t.includes('.v1+'));
+  }
+
+  async tryReuseBlob(blob: BlobInfo, opts: { mountFrom?: MountSource; signal?: AbortSignal }): Promise<'present' | 'mounted' | undefined> {
+    if (await this.writer.hasBlob(blob.digest, opts.signal)) return 'present';
+    const from = opts.mountFrom;
+    if (from && from.registry === this.reference.named.domain && from.repository !== this.reference.named.path) {
+      if (await this.writer.mountBlob(blob.digest, from.repository, opts.signal)) return 'mounted';
+    }
+    return undefined;
+  }
+
+  putBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
+    return this.writer.uploadBlob(stream, blob, opts.signal);
+  }
+
+  async putManifest(bytes: Buffer, mediaType: string, opts: { instanceDigest?: string; signal?: AbortSignal }): Promise<void> {
+    const named = this.reference.named;
+    const reference = opts.instanceDigest ?? named.tag ?? named.digest ?? 'latest';
+    await this.writer.putManifest(reference, bytes, mediaType, opts.signal);
+  }
+
+  async close(): Promise<void> {
+    // connections belong to the shared pool
+  }
+}

@@ -1,0 +1,175 @@
+import type { Readable } from 'node:stream';
+import { DomainError } from '../../errors/domain-error';
+import { isDigest } from '../../image-spec/digest';
+import type { BlobInfo } from '../transport';
+import { type RegistryCallContext, type RegistryHttp, header, readLimited, LIMIT_SMALL } from './registry-http';
+
+const TAG = /^[\w][\w.-]{0,127}$/;
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+/**
+ * Registry v2 write operations on one repository: blob existence, cross-repository mount,
+ * streamed upload (the final `PUT ?digest=` only after the verified stream ended), manifest PUT.
+ */
+export class RegistryWriter {
+  constructor(
+    private readonly http: RegistryHttp,
+    readonly registry: string,
+    private readonly repository: string,
+    private readonly ctx: RegistryCallContext,
+  ) {
+    if (!REPOSITORY.test(repository)) throw new DomainError('INVALID_REFERENCE', `invalid repository name ${JSON.stringify(repository)}`);
+  }
+
+  private scope(extra: string[] = []): string[] {
+    return [`repository:${this.repository}:pull,push`, ...extra];
+  }
+
+  private ctxWith(signal?: AbortSignal): RegistryCallContext {
+    return signal ? { ...this.ctx, signal } : this.ctx;
+  }
+
+  async hasBlob(digest: string, signal?: AbortSignal): Promise<boolean> {
+    assertDigest(digest);
+    const res = await this.http.request(this.registry, this.ctxWith(signal), {
+      method: 'HEAD',
+      path: `/v2/${this.repository}/blobs/${digest}`,
+      scope: this.scope(),
+      operation: 'blob-head',
+      accept: [200, 404],
+      what: `checking blob ${digest} in ${this.registry}/${this.repository}`,
+    });
+    res.body.resume();
+    return res.status === 200;
+  }
+
+  /** Cross-repository mount; false when the registry started an upload instead (cancelled here). */
+  async mountBlob(digest: string, fromRepository: string, signal?: AbortSignal): Promise<boolean> {
+    assertDigest(digest);
+    if (!REPOSITORY.test(fromRepository)) return false;
+    const res = await this.http.request(this.registry, this.ctxWith(signal), {
+      method: 'POST',
+      path: `/v2/${this.repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepository)}`,
+      scope: this.scope([`repository:${fromRepository}:pull`]),
+      operation: 'blob-mount',
+      headers: { 'content-length': '0' },
+      accept: [201, 202],
+      what: `mounting blob ${digest} into ${this.registry}/${this.repository}`,
+    });
+    res.body.resume();
+    if (res.status === 201) return true;
+    const location = header(res, 'location');
+    if (location) await this.cancelUpload(location);
+    return false;
+  }
+
+  /**
+   * Uploads a blob from a stream. Known digest: POST, then one PUT with the body and
+   * `?digest=`. Unknown digest: POST, PATCH with the body, then PUT `?digest=` of `final()`.
+   * A failure cancels the upload session, so nothing partial is published.
+   */
+  async uploadBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, signal?: AbortSignal): Promise<BlobInfo> {
+    const what = `uploading a blob to ${this.registry}/${this.repository}`;
+    const start = await this.http.request(this.registry, this.ctxWith(signal), {
+      method: 'POST',
+      path: `/v2/${this.repository}/blobs/uploads/`,
+      scope: this.scope(),
+      operation: 'blob-upload',
+      headers: { 'content-length': '0' },
+      accept: [202],
+      what,
+    });
+    start.body.resume();
+    let location = header(start, 'location');
+    if (!location) throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: no upload Location`, { registry: this.registry });
+    location = new URL(location, start.url).toString();
+    try {
+      if (blob.known) {
+        assertDigest(blob.known.digest);
+        const put = await this.http.request(this.registry, this.ctxWith(signal), {
+          method: 'PUT',
+          path: withDigest(location, blob.known.digest),
+          scope: this.scope(),
+          operation: 'blob-upload',
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.known.size) },
+          body: stream,
+          accept: [201],
+          what,
+        });
+        put.body.resume();
+        return blob.known;
+      }
+      const patch = await this.http.request(this.registry, this.ctxWith(signal), {
+        method: 'PATCH',
+        path: location,
+        scope: this.scope(),
+        operation: 'blob-upload',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: stream,
+        accept: [202],
+        what,
+      });
+      patch.body.resume();
+      const next = header(patch, 'location');
+      if (next) location = new URL(next, patch.url).toString();
+      const info = blob.final();
+      const put = await this.http.request(this.registry, this.ctxWith(signal), {
+        method: 'PUT',
+        path: withDigest(location, info.digest),
+        scope: this.scope(),
+        operation: 'blob-upload',
+        headers: { 'content-length': '0' },
+        accept: [201],
+        what,
+      });
+      put.body.resume();
+      return info;
+    } catch (e) {
+      stream.destroy();
+      await this.cancelUpload(location);
+      throw e;
+    }
+  }
+
+  private async cancelUpload(location: string): Promise<void> {
+    try {
+      const res = await this.http.request(this.registry, { ...this.ctx, signal: undefined }, {
+        method: 'DELETE',
+        path: location,
+        scope: this.scope(),
+        operation: 'blob-upload',
+        accept: [200, 202, 204, 404, 405],
+        what: 'cancelling an upload',
+      });
+      res.body.resume();
+    } catch {
+      // best effort: an abandoned upload session expires on the registry
+    }
+  }
+
+  /** PUTs a manifest under a tag or its digest. */
+  async putManifest(reference: string, bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<void> {
+    if (!isDigest(reference) && !TAG.test(reference)) throw new DomainError('INVALID_REFERENCE', `invalid tag or digest ${JSON.stringify(reference)}`);
+    const res = await this.http.request(this.registry, this.ctxWith(signal), {
+      method: 'PUT',
+      path: `/v2/${this.repository}/manifests/${reference}`,
+      scope: this.scope(),
+      operation: 'manifest-put',
+      headers: { 'content-type': mediaType },
+      body: bytes,
+      accept: [201, 200],
+      what: `writing manifest ${reference} to ${this.registry}/${this.repository}`,
+    });
+    await readLimited(res.body, LIMIT_SMALL, 'manifest PUT answer').catch(() => undefined);
+  }
+}
+
+function assertDigest(d: string): void {
+  if (!isDigest(d)) throw new DomainError('INVALID_REFERENCE', `invalid blob digest ${JSON.stringify(d)}`);
+}
+
+function withDigest(location: string, digest: string): string {
+  const u = new URL(location);
+  u.searchParams.set('digest', digest);
+  return u.toString();
+}
