@@ -10,6 +10,8 @@ import { ProblemFilter } from './http/problem.filter';
 import { ImagesModule } from './images/images.module';
 import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { MetricsModule } from './metrics/metrics.module';
+import { OperationsModule } from './operations/operations.module';
+import { CopiesModule } from './copies/copies.module';
 import { TransportsModule } from './transports/transports.module';
 
 /** Paths redacted from every log line: credentials never reach the logs. */
@@ -49,6 +51,8 @@ export class AppModule implements NestModule {
         HealthModule,
         CredentialsModule,
         ImagesModule,
+        OperationsModule,
+        CopiesModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },

@@ -37,6 +37,19 @@ export interface AppConfig {
   upstream: { retryTimes: number; connectTimeoutMs: number; requestTimeoutMs: number; tagsPageSize?: number };
   dockerHost: string;
   containerHost: string;
+  operations: OperationsSettings;
+  /** Copy engine: concurrent blob transfers per registry host, shared by all jobs. */
+  copy: { perHostConcurrency: number };
+}
+
+/** The operations worker and store. */
+export interface OperationsSettings {
+  /** Operations run at once (SKIFF_MAX_CONCURRENT_OPERATIONS); the rest wait, FIFO. */
+  maxConcurrent: number;
+  /** On shutdown, how long running operations may finish before they are stopped and re-queued. */
+  shutdownGraceSeconds: number;
+  /** Finished operations (and their events) are deleted this long after they finished. */
+  retentionHours: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -203,7 +216,15 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       requestTimeoutMs: parseInteger('SKIFF_UPSTREAM_TIMEOUT_MS', get('SKIFF_UPSTREAM_TIMEOUT_MS', 'upstreamTimeoutMs'), 60_000, 100, 3_600_000),
       tagsPageSize: get('SKIFF_TAGS_PAGE_SIZE', 'tagsPageSize') === undefined ? undefined : parseInteger('SKIFF_TAGS_PAGE_SIZE', get('SKIFF_TAGS_PAGE_SIZE', 'tagsPageSize'), 0, 1, 10_000),
     },
+    copy: {
+      perHostConcurrency: parseInteger('SKIFF_COPY_PER_HOST_CONCURRENCY', get('SKIFF_COPY_PER_HOST_CONCURRENCY', 'copyPerHostConcurrency'), 6, 1, 64),
+    },
     dockerHost: get('DOCKER_HOST', 'dockerHost') ?? 'unix:///var/run/docker.sock',
     containerHost: get('CONTAINER_HOST', 'containerHost') ?? 'unix:///run/podman/podman.sock',
+    operations: {
+      maxConcurrent: parseInteger('SKIFF_MAX_CONCURRENT_OPERATIONS', get('SKIFF_MAX_CONCURRENT_OPERATIONS', 'maxConcurrentOperations'), 4, 1, 256),
+      shutdownGraceSeconds: parseInteger('SKIFF_SHUTDOWN_GRACE_SECONDS', get('SKIFF_SHUTDOWN_GRACE_SECONDS', 'shutdownGraceSeconds'), 20, 0, 3600),
+      retentionHours: parseInteger('SKIFF_OPERATION_RETENTION_HOURS', get('SKIFF_OPERATION_RETENTION_HOURS', 'operationRetentionHours'), 168, 1, 87_600),
+    },
   };
 }

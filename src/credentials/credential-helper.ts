@@ -36,6 +36,8 @@ export function getFromCredentialHelper(name: string, registry: string, timeoutM
         reject(new DomainError('CREDENTIAL_HELPER_FAILED', `credential helper ${program} returned invalid JSON`));
       }
     });
+    // A helper may exit without reading stdin (EPIPE); its exit status reports the failure.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry);
   });
 }

@@ -42,7 +42,11 @@ export type DomainErrorCode =
   | 'CREDENTIAL_HELPER_FAILED'
   | 'CREDENTIALS_NOT_FOUND'
   | 'ABORTED'
-  | 'UNAUTHORIZED';
+  | 'UNAUTHORIZED'
+  | 'OPERATION_NOT_FOUND'
+  | 'OPERATION_CONFLICT'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'CREDENTIALS_UNAVAILABLE';
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;

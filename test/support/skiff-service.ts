@@ -11,11 +11,16 @@ export const REPO_ROOT = resolve(__dirname, '../../..');
 
 export interface SkiffService {
   url: string;
+  /** The service's process id (for resource measurements). */
+  pid: number;
   dataDir: string;
   logFile: string;
   /** Typed client generated from the committed openapi/openapi.json. */
   api: Client<paths>;
-  stop(): Promise<void>;
+  /** SIGTERM (graceful) and wait; removes the data dir unless `keepData`. */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
+  /** SIGKILL: the process dies mid-work, as in a crash. The data dir is kept. */
+  kill(): Promise<void>;
   /** The service log so far (for assertions that secrets never appear). */
   log(): string;
 }
@@ -24,10 +29,10 @@ export interface SkiffService {
  * Starts the built service (`node dist/main.js`, as `npm start` does) on a free loopback port
  * with its own data directory, and waits until /healthz answers.
  */
-export async function startSkiff(env: Record<string, string> = {}): Promise<SkiffService> {
+export async function startSkiff(env: Record<string, string> = {}, opts: { dataDir?: string } = {}): Promise<SkiffService> {
   const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'skiff-data-'));
-  const logFile = join(dataDir, 'service.log');
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'skiff-data-'));
+  const logFile = join(dataDir, `service-${port}.log`);
   const out = createWriteStream(logFile);
   const child: ChildProcess = spawn(process.execPath, [join(REPO_ROOT, 'dist/main.js')], {
     cwd: dataDir,
@@ -64,19 +69,30 @@ export async function startSkiff(env: Record<string, string> = {}): Promise<Skif
   const api = createClient<paths>({ baseUrl: url });
   return {
     url,
+    pid: child.pid!,
     dataDir,
     logFile,
     api,
     log: () => readFileSync(logFile, 'utf8'),
-    async stop() {
+    async stop(stopOpts: { keepData?: boolean } = {}) {
       if (exited === null) {
         const done = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
-        await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 30_000)))]);
+        clearTimeout(timer);
         if (exited === null) child.kill('SIGKILL');
       }
       out.end();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!stopOpts.keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+    async kill() {
+      if (exited === null) {
+        const done = new Promise((r) => child.once('exit', r));
+        child.kill('SIGKILL');
+        await done;
+      }
+      out.end();
     },
   };
 }

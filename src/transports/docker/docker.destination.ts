@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { DockerImageReference } from '../../image-spec/image-reference';
-import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
+import { MANIFEST_MEDIA_TYPES, isSchema1MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
 import type { RegistryWriter } from './registry-writer';
 
@@ -18,7 +18,7 @@ export class DockerDestination implements ImageDestination {
   }
 
   supportedManifestTypes(): readonly string[] {
-    return MANIFEST_MEDIA_TYPES.filter((t) => !t.includes('.v1+'));
+    return MANIFEST_MEDIA_TYPES.filter((t) => !isSchema1MediaType(t));
   }
 
   async tryReuseBlob(blob: BlobInfo, opts: { mountFrom?: MountSource; signal?: AbortSignal }): Promise<'present' | 'mounted' | undefined> {

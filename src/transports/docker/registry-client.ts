@@ -7,6 +7,8 @@ import { ContentCache } from './content-cache';
 import { LIMIT_MANIFEST, type RegistryCallContext, type RegistryHttp, header } from './registry-http';
 
 const TAG = /^[\w][\w.-]{0,127}$/;
+/** A bound on what a (possibly hostile) tag list can make us hold in memory. */
+const MAX_TAGS = 1_000_000;
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 /**
@@ -180,6 +182,9 @@ export class RegistryClient {
           throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: the registry listed an invalid tag ${JSON.stringify(t)}`, { registry: this.registry });
         }
         tags.push(t);
+      }
+      if (tags.length > MAX_TAGS) {
+        throw new DomainError('BODY_TOO_LARGE', `${what}: more than ${MAX_TAGS} tags; refusing to hold more`, { registry: this.registry });
       }
       path = nextLink(header(res, 'link'), res.url);
       if (path !== undefined) {

@@ -1,0 +1,118 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { CopyEngine } from '../copy-engine/copy-engine';
+import { HostLimiter, InFlightBlobs } from '../copy-engine/host-limiter';
+import { CredentialService } from '../credentials/credential.service';
+import { toRegistryAuth } from '../credentials/registry-auth-header';
+import { DomainError, InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
+import { type ImageReference, parseImageReference } from '../image-spec/image-reference';
+import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
+import { OperationsService } from '../operations/operations.service';
+import { resolveInStorageRoot } from '../storage/storage-root';
+import { TransportRegistry } from '../transports/transport-registry';
+import type { RegistryAuth } from '../transports/transport';
+import type { CopyRequestDto } from './copies.dto';
+
+/** The stored form of a copy request: the body without its credentials. */
+export type StoredCopyRequest = Omit<CopyRequestDto, 'sourceAuth' | 'destinationAuth'>;
+
+/**
+ * skopeo copy as an operation: validates a request at submit time (bad references and
+ * unsupported transports are refused before anything is queued), then runs it through the copy
+ * engine when the worker picks it up.
+ */
+@Injectable()
+export class CopiesService implements OperationRunner, OnModuleInit {
+  readonly kind = 'copy' as const;
+  private readonly engine: CopyEngine;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly transports: TransportRegistry,
+    private readonly credentials: CredentialService,
+    private readonly operations: OperationsService,
+  ) {
+    this.engine = new CopyEngine({ limiter: new HostLimiter(config.copy.perHostConcurrency), inflight: new InFlightBlobs() });
+  }
+
+  onModuleInit(): void {
+    this.operations.registerRunner(this);
+  }
+
+  private async parse(image: string, side: 'source' | 'destination'): Promise<ImageReference> {
+    const ref = parseImageReference(image);
+    if ('path' in ref) await resolveInStorageRoot(this.config.storageRoot, ref.path);
+    const transport = this.transports.get(ref.transport, side === 'source' ? 'copy from' : 'copy to');
+    if (side === 'destination' && !transport.openDestination) throw new TransportNotImplementedError(ref.transport, 'copy to');
+    return ref;
+  }
+
+  /** Checks a request before it is queued; returns what is stored and the secrets kept aside. */
+  async prepare(body: CopyRequestDto): Promise<{ request: StoredCopyRequest; secrets?: Record<string, unknown> }> {
+    await this.parse(body.source, 'source');
+    const dst = await this.parse(body.destination, 'destination');
+    if (body.additionalTags?.length && dst.transport !== 'docker-archive') {
+      throw new InvalidArgumentError('additionalTags applies to docker-archive destinations only');
+    }
+    if (body.preserveDigests && (body.format || body.compression)) {
+      throw new InvalidArgumentError(`preserveDigests cannot be combined with ${body.format ? 'format' : 'compression'}: it would change the manifest`);
+    }
+    if (body.compression?.format === 'gzip' && body.compression.level !== undefined && body.compression.level > 9) {
+      throw new InvalidArgumentError('compression.level for gzip must be between 1 and 9');
+    }
+    if (body.compression?.format === 'zstd' && body.format === 'v2s2') {
+      throw new InvalidArgumentError('zstd-compressed layers cannot be stored in a Docker v2s2 manifest: use format "oci"');
+    }
+    if (body.platform && (body.multiArch ?? 'system') !== 'system') {
+      throw new InvalidArgumentError('platform applies to multiArch=system only');
+    }
+    const { sourceAuth, destinationAuth, ...request } = body;
+    const secrets: Record<string, unknown> = {};
+    if (sourceAuth) secrets['sourceAuth'] = toRegistryAuth(sourceAuth, 'sourceAuth');
+    if (destinationAuth) secrets['destinationAuth'] = toRegistryAuth(destinationAuth, 'destinationAuth');
+    return { request: JSON.parse(JSON.stringify(request)) as StoredCopyRequest, secrets: Object.keys(secrets).length ? secrets : undefined };
+  }
+
+  async run(stored: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>> {
+    const request = stored as unknown as StoredCopyRequest;
+    if (ctx.hadSecrets && !ctx.secrets) {
+      throw new DomainError('CREDENTIALS_UNAVAILABLE', "the request's inline credentials (sourceAuth/destinationAuth) are not kept across a restart; submit it again");
+    }
+    const srcRef = await this.parse(request.source, 'source');
+    const dstRef = await this.parse(request.destination, 'destination');
+    const sourceAuth = ctx.secrets?.['sourceAuth'] as RegistryAuth | undefined;
+    const destinationAuth = ctx.secrets?.['destinationAuth'] as RegistryAuth | undefined;
+    const source = await this.transports.get(srcRef.transport, 'copy from').openSource(srcRef, {
+      credentials: this.credentials.resolver(sourceAuth),
+      tlsVerify: request.sourceTlsVerify,
+      signal: ctx.signal,
+    });
+    try {
+      const destination = await this.transports.get(dstRef.transport, 'copy to').openDestination!(dstRef, {
+        credentials: this.credentials.resolver(destinationAuth),
+        tlsVerify: request.destinationTlsVerify,
+        signal: ctx.signal,
+      });
+      try {
+        const result = await this.engine.copy(
+          source,
+          destination,
+          {
+            multiArch: request.multiArch,
+            platform: request.platform,
+            preserveDigests: request.preserveDigests,
+            format: request.format,
+            compression: request.compression,
+            retryTimes: request.retryTimes,
+          },
+          { signal: ctx.signal, onProgress: (p) => ctx.progress(p) },
+        );
+        return { ...result };
+      } finally {
+        await destination.close();
+      }
+    } finally {
+      await source.close();
+    }
+  }
+}

@@ -1,0 +1,130 @@
+import { once } from 'node:events';
+import { Controller, Delete, Get, Headers, HttpCode, Logger, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ApiProblems } from '../http/api-problems.decorator';
+import { RequestSignal } from '../http/request-signal.decorator';
+import { RequestValidationError } from '../http/request-validation.error';
+import { GetOperationQueryDto, ListOperationsQueryDto, OperationDto, OperationListDto } from './operations.dto';
+import { type OperationEvent, OperationsService } from './operations.service';
+
+/** A comment line is sent this often on an idle event stream, so proxies keep it open. */
+export const SSE_HEARTBEAT_MS = 15_000;
+
+const ID_PARAM = { name: 'id', description: 'Operation id', example: '01JDQ3X4M5N6P7Q8R9S0T1V2W3' };
+
+function parseLastEventId(header: string | undefined): number | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  if (!/^\d{1,15}$/.test(header.trim())) {
+    throw new RequestValidationError([{ field: 'Last-Event-ID', message: 'Last-Event-ID must be the id of an event of this stream' }]);
+  }
+  return Number(header.trim());
+}
+
+function sseFrame(event: OperationEvent): string {
+  return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+}
+
+@ApiTags('operations')
+@Controller('v1/operations')
+export class OperationsController {
+  private readonly logger = new Logger('Operations');
+
+  constructor(private readonly operations: OperationsService) {}
+
+  /** Copies and syncs, newest first, a page at a time. */
+  @Get()
+  @ApiOperation({ operationId: 'listOperations', summary: 'List operations' })
+  @ApiOkResponse({ type: OperationListDto })
+  @ApiProblems(400)
+  listOperations(@Query() q: ListOperationsQueryDto): Promise<OperationListDto> {
+    return this.operations.list({ state: q.state, kind: q.kind, pageSize: q.pageSize, pageToken: q.pageToken });
+  }
+
+  /** One operation; with `waitSeconds`, answers as soon as it has finished or when the time has passed. */
+  @Get(':id')
+  @ApiOperation({ operationId: 'getOperation', summary: 'Get an operation (optionally long-polling until it finishes)' })
+  @ApiParam(ID_PARAM)
+  @ApiOkResponse({ type: OperationDto })
+  @ApiProblems(400, 404)
+  getOperation(@Param('id') id: string, @Query() q: GetOperationQueryDto, @RequestSignal() signal: AbortSignal): Promise<OperationDto> {
+    return this.operations.waitFor(id, q.waitSeconds ?? 0, signal);
+  }
+
+  /**
+   * Cancels: a queued operation is cancelled at once; a running one becomes `cancelling`, its
+   * transfers stop at once, and it ends as `cancelled` (no tag is left pointing at a partial image).
+   */
+  @Post(':id/cancel')
+  @HttpCode(202)
+  @ApiOperation({ operationId: 'cancelOperation', summary: 'Cancel an operation' })
+  @ApiParam(ID_PARAM)
+  @ApiAcceptedResponse({ type: OperationDto, description: 'The operation, now `cancelled` or `cancelling`' })
+  @ApiProblems(404, 409)
+  cancelOperation(@Param('id') id: string): Promise<OperationDto> {
+    return this.operations.cancel(id);
+  }
+
+  /**
+   * Server-sent events: `id: <seq>`, `event: state | progress | result`, `data: <JSON>`.
+   * `state` carries the whole Operation, `progress` the progress object, `result` the result
+   * (just before the final `state`). Without `Last-Event-ID` the stream opens with a `state`
+   * event of the current Operation; with it, the events after that one are replayed. The
+   * stream ends after the final `state` event (succeeded, failed, cancelled); comment lines
+   * are sent every 15 s while idle.
+   */
+  @Get(':id/events')
+  @ApiOperation({
+    operationId: 'streamOperationEvents',
+    summary: "Follow an operation's state and progress (text/event-stream)",
+    description:
+      'Server-sent events, each with `id: <seq>`, `event: state | progress | result` and `data: <JSON>`: `state` carries the whole Operation, ' +
+      '`progress` the progress object, `result` the result (just before the final `state`). Without `Last-Event-ID` the stream opens with a `state` ' +
+      'event of the current Operation; with it, the events after that one are replayed first. The stream ends after the final `state` event ' +
+      '(succeeded, failed or cancelled); a comment line is sent every 15 s while idle.',
+  })
+  @ApiParam(ID_PARAM)
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (sent back by EventSource on reconnect)' })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({
+    description: 'An event stream',
+    content: { 'text/event-stream': { schema: { type: 'string', example: 'id: 3\nevent: progress\ndata: {"phase":"copying","bytesDone":1024,…}\n\n' } } },
+  })
+  @ApiProblems(400, 404)
+  async streamOperationEvents(@Param('id') id: string, @Headers('last-event-id') lastEventId: string | undefined, @Res() res: Response): Promise<void> {
+    const gone = new AbortController();
+    const events = await this.operations.events(id, { afterSeq: parseLastEventId(lastEventId), signal: gone.signal });
+    let heartbeat: NodeJS.Timeout | undefined;
+    try {
+      res.once('close', () => gone.abort());
+      res.status(200);
+      res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+      res.setHeader('Cache-Control', 'no-cache, no-transform');
+      res.setHeader('X-Accel-Buffering', 'no');
+      res.flushHeaders();
+      heartbeat = setInterval(() => {
+        if (!gone.signal.aborted) res.write(': keep-alive\n\n');
+      }, SSE_HEARTBEAT_MS);
+      for await (const event of events) {
+        if (!res.write(sseFrame(event))) await once(res, 'drain', { signal: gone.signal });
+      }
+    } catch (e) {
+      if (!gone.signal.aborted) this.logger.error({ operationId: id, err: e }, 'event stream failed');
+    } finally {
+      clearInterval(heartbeat);
+      await events.return?.();
+      res.end();
+    }
+  }
+
+  /** Forgets a finished operation and its events (409 while it is queued, running or cancelling). */
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ operationId: 'deleteOperation', summary: 'Forget a finished operation' })
+  @ApiParam(ID_PARAM)
+  @ApiNoContentResponse({ description: 'Forgotten' })
+  @ApiProblems(404, 409)
+  async deleteOperation(@Param('id') id: string): Promise<void> {
+    await this.operations.forget(id);
+  }
+}

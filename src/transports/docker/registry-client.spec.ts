@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DomainError } from '../../errors/domain-error';
+import { nextLink } from './registry-client';
+
+const BASE = 'https://reg.example:5000/v2/team/app/tags/list?n=2';
+
+describe('nextLink', () => {
+  it('returns undefined without a Link header', () => {
+    assert.equal(nextLink(undefined, BASE), undefined);
+    assert.equal(nextLink('', BASE), undefined);
+  });
+
+  it('resolves a root-relative link against the current URL (what distribution sends)', () => {
+    assert.equal(nextLink('</v2/team/app/tags/list?last=b&n=2>; rel="next"', BASE), 'https://reg.example:5000/v2/team/app/tags/list?last=b&n=2');
+  });
+
+  it('resolves a path-relative link against the current URL', () => {
+    assert.equal(nextLink('<list?last=b&n=2>; rel="next"', BASE), 'https://reg.example:5000/v2/team/app/tags/list?last=b&n=2');
+  });
+
+  it('keeps an absolute link as it is, even to another host (the caller decides)', () => {
+    assert.equal(nextLink('<https://cdn.example/v2/team/app/tags/list?last=b>; rel="next"', BASE), 'https://cdn.example/v2/team/app/tags/list?last=b');
+    assert.equal(nextLink('<http://reg.example:5000/v2/x?last=1>; rel="next"', BASE), 'http://reg.example:5000/v2/x?last=1');
+    assert.equal(nextLink('<//other.example/v2/x>; rel="next"', BASE), 'https://other.example/v2/x');
+  });
+
+  it('picks rel="next" among several links, in any position', () => {
+    const header = '<https://reg.example:5000/v2/a?p=1>; rel="prev", <https://reg.example:5000/v2/a?p=3>; rel="next", <https://reg.example:5000/v2/a?p=9>; rel="last"';
+    assert.equal(nextLink(header, BASE), 'https://reg.example:5000/v2/a?p=3');
+    assert.equal(nextLink('</v2/a?p=3>; rel="next",</v2/a?p=1>; rel="prev"', BASE), 'https://reg.example:5000/v2/a?p=3');
+  });
+
+  it('accepts unquoted and upper-case rel, extra parameters and spacing variants', () => {
+    assert.equal(nextLink('</v2/a?p=2>;rel=next', BASE), 'https://reg.example:5000/v2/a?p=2');
+    assert.equal(nextLink('</v2/a?p=2>; REL="NEXT"', BASE), 'https://reg.example:5000/v2/a?p=2');
+    assert.equal(nextLink('</v2/a?p=2>; type="application/json"; rel="next"', BASE), 'https://reg.example:5000/v2/a?p=2');
+    assert.equal(nextLink('  </v2/a?p=2> ;  rel="next"  ', BASE), 'https://reg.example:5000/v2/a?p=2');
+  });
+
+  it('does not split a link on a comma inside its URL', () => {
+    assert.equal(nextLink('</v2/a?last=x,y&n=2>; rel="next"', BASE), 'https://reg.example:5000/v2/a?last=x,y&n=2');
+  });
+
+  it('returns undefined when no link is rel="next"', () => {
+    assert.equal(nextLink('</v2/a?p=1>; rel="prev"', BASE), undefined);
+    assert.equal(nextLink('</v2/a?p=1>; rel="last", </v2/a?p=0>; rel="first"', BASE), undefined);
+    assert.equal(nextLink('</v2/a?p=1>', BASE), undefined);
+    assert.equal(nextLink('/v2/a?p=1; rel="next"', BASE), undefined);
+    assert.equal(nextLink('garbage', BASE), undefined);
+  });
+
+  // RFC 8288: rel is a space-separated list of relation types; "next-archive" (RFC 5005) is
+  // another relation, not "next".
+  it('reads rel as a list of relation types: "prev next" is next, "next-archive" is not', () => {
+    assert.equal(nextLink('</v2/a?p=2>; rel="prev next"', BASE), 'https://reg.example:5000/v2/a?p=2');
+    assert.equal(nextLink('</v2/a?archive=1>; rel="next-archive"', BASE), undefined);
+    assert.equal(nextLink('</v2/a?p=2>; rel=nextpage', BASE), undefined);
+  });
+
+  // A hostile or broken upstream must produce a domain error (or be ignored), not a TypeError
+  // that surfaces as an internal server error.
+  it('does not throw a bare TypeError for an unparsable link target', () => {
+    let result: string | undefined;
+    try {
+      result = nextLink('<http://[not-an-ip>; rel="next"', BASE);
+    } catch (e) {
+      assert.ok(e instanceof DomainError, `expected a DomainError, got ${String(e)}`);
+      return;
+    }
+    assert.equal(result, undefined);
+  });
+});

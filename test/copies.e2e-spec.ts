@@ -1,0 +1,337 @@
+/**
+ * POST /v1/copies and the operations that track them, against two real registries (and the
+ * authenticated setups), with skopeo verifying every destination.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
+import { makeLayer, pseudoRandomBytes, pushImage, pushMultiArch, type PushedImage } from './support/images';
+import { startRegistry, stopAll, type TestRegistry } from './support/registry';
+import { startSkiff, type SkiffService } from './support/skiff-service';
+import { skopeo } from './support/skopeo';
+import { makeTmpDirSync } from './support/tmp';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+let src: TestRegistry;
+let dst: TestRegistry;
+let basic: TestRegistry;
+let token: TestRegistry;
+let svc: SkiffService;
+let single: PushedImage;
+let big: PushedImage;
+let regConf: string;
+
+interface Op {
+  id: string;
+  state: string;
+  request: Record<string, unknown>;
+  progress: Record<string, number | string>;
+  result?: { digest: string; mediaType: string; manifests: { digest: string; mediaType: string; platform?: { architecture: string } }[] };
+  error?: { code: string; detail: string; status: number };
+}
+
+const S = (r: string) => `docker://${src.host}/${r}`;
+const D = (r: string) => `docker://${dst.host}/${r}`;
+const plainTls = { sourceTlsVerify: false, destinationTlsVerify: false };
+const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+async function post(service: SkiffService, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  const res = await fetch(`${service.url}/v1/copies`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { res, body: (await res.json()) as Op & { code?: string } };
+}
+
+async function waitDone(service: SkiffService, id: string, seconds = 120): Promise<Op> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const res = await fetch(`${service.url}/v1/operations/${id}?waitSeconds=20`);
+    const op = (await res.json()) as Op;
+    if (['succeeded', 'failed', 'cancelled'].includes(op.state)) return op;
+    if (Date.now() > deadline) throw new Error(`operation ${id} still ${op.state}`);
+  }
+}
+
+async function copy(body: Record<string, unknown>, service = svc): Promise<Op> {
+  const { res, body: op } = await post(service, body);
+  assert.equal(res.status, 202, JSON.stringify(op));
+  assert.equal(res.headers.get('location'), `/v1/operations/${op.id}`);
+  return waitDone(service, op.id);
+}
+
+async function rawDigest(ref: string, flags: string[] = ['--tls-verify=false']): Promise<string | undefined> {
+  const r = await skopeo(['inspect', '--raw', ...flags, ref]);
+  return r.code === 0 ? sha(r.stdoutBytes) : undefined;
+}
+
+before(async () => {
+  [src, dst, basic, token] = await Promise.all([
+    startRegistry({ mode: 'plain' }),
+    startRegistry({ mode: 'plain', deleteEnabled: true }),
+    startRegistry({ mode: 'basic' }),
+    startRegistry({ mode: 'token' }),
+  ]);
+  const base = makeLayer({ 'etc/base': pseudoRandomBytes(200_000, 'base') });
+  single = await pushImage(src, 'team/app', '1.0', {
+    layers: [base, makeLayer({ 'app/bin': pseudoRandomBytes(100_000, 'app') })],
+    os: 'linux',
+    architecture: 'amd64',
+    format: 'v2s2',
+    config: { Env: ['A=1'], Cmd: ['/app/bin'], Labels: { team: 'platform' } },
+  });
+  await pushMultiArch(src, 'team/multi', 'latest', {
+    format: 'oci',
+    platforms: [
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      { os: 'linux', architecture: 'arm', variant: 'v7' },
+    ],
+  });
+  // Large enough that cancelling and killing land mid-copy.
+  big = await pushImage(src, 'team/big', 'v1', {
+    layers: Array.from({ length: 4 }, (_, i) => makeLayer({ [`blob${i}`]: pseudoRandomBytes(24 * 1024 * 1024, `big${i}`) })),
+    os: 'linux',
+    architecture: 'amd64',
+    format: 'v2s2',
+  });
+  const dir = makeTmpDirSync('skiff-copy-conf-');
+  regConf = join(dir, 'registries.yaml');
+  writeFileSync(regConf, `registries:\n  - location: "${basic.host}"\n    ca: ${basic.caFile}\n  - location: "${token.host}"\n    ca: ${token.caFile}\n`);
+  svc = await startSkiff({ SKIFF_REGISTRIES_CONFIG: regConf });
+});
+
+after(async () => {
+  await svc?.stop();
+  await stopAll();
+});
+
+describe('copy between registries', () => {
+  it('copies a single image unchanged; skopeo sees the same digest; a second copy skips every blob', async () => {
+    const op = await copy({ source: S('team/app:1.0'), destination: D('team/app:1.0'), ...plainTls });
+    assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+    assert.equal(op.result!.digest, single.digest);
+    assert.equal(await rawDigest(D('team/app:1.0')), single.digest);
+    assert.equal(op.progress['blobsDone'], 3);
+    assert.equal(op.progress['bytesDone'], op.progress['bytesTotal']);
+    const again = await copy({ source: S('team/app:1.0'), destination: D('team/app:1.0'), ...plainTls });
+    assert.equal(again.state, 'succeeded');
+    assert.equal(again.progress['blobsSkipped'], 3);
+    assert.equal(again.progress['bytesDone'], 0);
+  });
+
+  it('mounts blobs across repositories of the same registry', async () => {
+    const op = await copy({ source: D('team/app:1.0'), destination: D('other/app:1.0'), ...plainTls });
+    assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+    assert.equal(op.progress['blobsMounted'], 3);
+    assert.equal(await rawDigest(D('other/app:1.0')), single.digest);
+  });
+
+  it('multiArch=all copies every instance and the index, digests preserved', async () => {
+    const op = await copy({ source: S('team/multi:latest'), destination: D('team/multi:all'), multiArch: 'all', preserveDigests: true, ...plainTls });
+    assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+    const indexDigest = await rawDigest(S('team/multi:latest'));
+    assert.equal(op.result!.digest, indexDigest);
+    assert.equal(await rawDigest(D('team/multi:all')), indexDigest);
+    assert.equal(op.result!.manifests.length, 3);
+    for (const m of op.result!.manifests) assert.equal(await rawDigest(D(`team/multi@${m.digest}`)), m.digest);
+  });
+
+  it('multiArch=system and platform write the chosen instance, as skopeo does', async () => {
+    for (const [tag, platform, skopeoArgs] of [
+      ['sys', undefined, []],
+      ['arm64', { architecture: 'arm64' }, ['--override-arch', 'arm64']],
+      ['armv7', { architecture: 'arm', variant: 'v7' }, ['--override-arch', 'arm', '--override-variant', 'v7']],
+    ] as const) {
+      const op = await copy({ source: S('team/multi:latest'), destination: D(`team/multi:${tag}`), ...(platform ? { platform } : {}), ...plainTls });
+      assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+      const r = await skopeo([...skopeoArgs, 'copy', '--src-tls-verify=false', '--dest-tls-verify=false', S('team/multi:latest'), D(`skopeo/multi:${tag}`)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await rawDigest(D(`team/multi:${tag}`)), await rawDigest(D(`skopeo/multi:${tag}`)), tag);
+    }
+  });
+
+  it('multiArch=index-only fails clearly without the instances and works once they are there', async () => {
+    const missing = await copy({ source: S('team/multi:latest'), destination: D('fresh/multi:idx'), multiArch: 'index-only', ...plainTls });
+    assert.equal(missing.state, 'failed');
+    assert.equal(missing.error!.code, 'IMAGE_NOT_FOUND');
+    assert.match(missing.error!.detail, /index-only/);
+    assert.equal(await rawDigest(D('fresh/multi:idx')), undefined);
+    const ok = await copy({ source: S('team/multi:latest'), destination: D('team/multi:idx'), multiArch: 'index-only', ...plainTls });
+    assert.equal(ok.state, 'succeeded', JSON.stringify(ok.error));
+    assert.equal(await rawDigest(D('team/multi:idx')), await rawDigest(S('team/multi:latest')));
+  });
+
+  it('format conversion gives the same bytes as skopeo --format', async () => {
+    for (const [format, all] of [
+      ['oci', false],
+      ['v2s2', true],
+    ] as const) {
+      const srcRef = all ? S('team/multi:latest') : S('team/app:1.0');
+      const op = await copy({ source: srcRef, destination: D(`conv/${format}:x`), format, ...(all ? { multiArch: 'all' } : {}), ...plainTls });
+      assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+      const r = await skopeo(['copy', '--format', format, ...(all ? ['--all'] : []), '--src-tls-verify=false', '--dest-tls-verify=false', srcRef, D(`skconv/${format}:x`)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await rawDigest(D(`conv/${format}:x`)), await rawDigest(D(`skconv/${format}:x`)), format);
+      const cfg = await skopeo(['inspect', '--config', '--tls-verify=false', D(`conv/${format}:x`)]);
+      assert.equal(cfg.code, 0, cfg.stderr);
+    }
+  });
+
+  it('recompresses layers with zstd; skopeo reads the result', async () => {
+    const op = await copy({ source: S('team/app:1.0'), destination: D('zstd/app:1.0'), compression: { format: 'zstd', level: 3 }, ...plainTls });
+    assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+    assert.equal(op.result!.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    const raw = JSON.parse((await skopeo(['inspect', '--raw', '--tls-verify=false', D('zstd/app:1.0')])).stdout) as { layers: { mediaType: string }[] };
+    assert.deepEqual(raw.layers.map((l) => l.mediaType), ['application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar+zstd']);
+    const out = makeTmpDirSync('skiff-zstd-');
+    const r = await skopeo(['copy', '--src-tls-verify=false', D('zstd/app:1.0'), `dir:${out}/img`]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('refuses contradictory options and bad references at submit time', async () => {
+    const cases: [Record<string, unknown>, number, string][] = [
+      [{ source: S('team/app:1.0'), destination: D('x/y:z'), preserveDigests: true, format: 'oci' }, 400, 'INVALID_ARGUMENT'],
+      [{ source: 'docker://team/UPPER:x', destination: D('x/y:z') }, 400, 'INVALID_REFERENCE'],
+      [{ source: S('team/app:1.0'), destination: 'oci:../escape:x' }, 400, 'PATH_ESCAPES_STORAGE_ROOT'],
+      [{ source: S('team/app:1.0'), destination: D('x/y:z'), multiArch: 'some' }, 400, 'INVALID_ARGUMENT'],
+      [{ source: S('team/app:1.0'), destination: D('x/y:z'), additionalTags: ['a:b'] }, 400, 'INVALID_ARGUMENT'],
+    ];
+    for (const [body, status, code] of cases) {
+      const { res, body: p } = await post(svc, body);
+      assert.equal(res.status, status, JSON.stringify(body));
+      assert.equal(p.code, code, JSON.stringify(p));
+    }
+  });
+});
+
+describe('operations', () => {
+  it('Idempotency-Key returns the same operation, and 422 for a different body', async () => {
+    const body = { source: S('team/app:1.0'), destination: D('idem/app:1.0'), ...plainTls };
+    const a = await post(svc, body, { 'Idempotency-Key': 'key-1' });
+    const b = await post(svc, body, { 'Idempotency-Key': 'key-1' });
+    assert.equal(a.body.id, b.body.id);
+    const c = await post(svc, { ...body, destination: D('idem/other:1.0') }, { 'Idempotency-Key': 'key-1' });
+    assert.equal(c.res.status, 422);
+    await waitDone(svc, a.body.id);
+  });
+
+  it('Prefer: wait answers 200 with the finished operation', async () => {
+    const { res, body } = await post(svc, { source: S('team/app:1.0'), destination: D('prefer/app:1.0'), ...plainTls }, { Prefer: 'wait=60' });
+    assert.equal(res.status, 200);
+    assert.equal(body.state, 'succeeded');
+  });
+
+  it('streams progress as server-sent events', async () => {
+    const { body: op } = await post(svc, { source: S('team/app:1.0'), destination: D('sse/app:1.0'), ...plainTls });
+    const res = await fetch(`${svc.url}/v1/operations/${op.id}/events`);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const text = await res.text();
+    assert.match(text, /^id: \d+$/m);
+    assert.match(text, /"state":"succeeded"/);
+  });
+
+  it('cancel mid-copy stops at once and leaves no tag', async () => {
+    const { body: op } = await post(svc, { source: S('team/big:v1'), destination: D('cancel/big:v1'), ...plainTls });
+    for (let i = 0; i < 200; i++) {
+      const cur = (await (await fetch(`${svc.url}/v1/operations/${op.id}`)).json()) as Op;
+      if (cur.state === 'running' && Number(cur.progress['bytesDone']) > 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const c = await fetch(`${svc.url}/v1/operations/${op.id}/cancel`, { method: 'POST' });
+    assert.equal(c.status, 202);
+    const done = await waitDone(svc, op.id, 30);
+    assert.equal(done.state, 'cancelled');
+    assert.equal(await rawDigest(D('cancel/big:v1')), undefined);
+    const del = await fetch(`${svc.url}/v1/operations/${op.id}`, { method: 'DELETE' });
+    assert.equal(del.status, 204);
+    assert.equal((await fetch(`${svc.url}/v1/operations/${op.id}`)).status, 404);
+  });
+
+  it('a process killed mid-copy resumes the operation after restart', async () => {
+    const own = await startSkiff({});
+    const { body: op } = await post(own, { source: S('team/big:v1'), destination: D('restart/big:v1'), ...plainTls });
+    for (let i = 0; i < 400; i++) {
+      const cur = (await (await fetch(`${own.url}/v1/operations/${op.id}`)).json()) as Op;
+      if (Number(cur.progress['bytesDone']) > 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await own.kill();
+    const again = await startSkiff({}, { dataDir: own.dataDir });
+    try {
+      const done = await waitDone(again, op.id, 120);
+      assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+      assert.equal(await rawDigest(D('restart/big:v1')), big.digest);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('inline credentials are never stored; a restarted copy that needed them fails clearly', async () => {
+    const own = await startSkiff({ SKIFF_REGISTRIES_CONFIG: regConf });
+    const body = {
+      source: S('team/big:v1'),
+      destination: `docker://${basic.host}/creds/big:v1`,
+      sourceTlsVerify: false,
+      destinationAuth: { username: basic.username, password: basic.password },
+    };
+    const { body: op } = await post(own, body);
+    assert.equal(JSON.stringify(op.request).includes(basic.password!), false);
+    assert.equal('destinationAuth' in op.request, false);
+    await own.kill();
+    const again = await startSkiff({ SKIFF_REGISTRIES_CONFIG: regConf }, { dataDir: own.dataDir });
+    try {
+      const done = await waitDone(again, op.id, 60);
+      if (done.state === 'failed') assert.equal(done.error!.code, 'CREDENTIALS_UNAVAILABLE');
+      else assert.equal(done.state, 'succeeded');
+      assert.ok(!again.log().includes(basic.password!));
+    } finally {
+      await again.stop();
+    }
+  });
+});
+
+describe('authenticated and hostile upstreams', () => {
+  it('copies from a token-auth registry to a basic-auth registry with inline credentials', async () => {
+    await pushImage(token, 'tok/app', 'v1', { layers: [makeLayer({ t: 'token' })], os: 'linux', architecture: 'amd64', format: 'oci' });
+    const op = await copy({
+      source: `docker://${token.host}/tok/app:v1`,
+      destination: `docker://${basic.host}/copied/app:v1`,
+      sourceAuth: { username: token.username, password: token.password },
+      destinationAuth: { username: basic.username, password: basic.password },
+    });
+    assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+    const r = await skopeo(['inspect', '--raw', '--cert-dir', basic.certDir!, '--creds', `${basic.username}:${basic.password}`, `docker://${basic.host}/copied/app:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha(r.stdoutBytes), op.result!.digest);
+  });
+
+  let proxy: FaultProxy;
+  before(async () => {
+    proxy = await startFaultProxy(src.url);
+  });
+  after(async () => {
+    await proxy?.close();
+  });
+
+  it('survives a reset mid-blob and a 500 and a 429 once', async () => {
+    proxy.addRule({ method: 'GET', path: /\/blobs\/sha256:/, times: 1, action: { kind: 'reset', when: 'mid-body' } });
+    proxy.addRule({ method: 'GET', path: /\/manifests\//, times: 1, action: { kind: 'status', status: 500 } });
+    proxy.addRule({ method: 'GET', path: /\/blobs\/sha256:/, times: 1, action: { kind: 'status', status: 429, retryAfter: '1' } });
+    const op = await copy({ source: `docker://${proxy.host}/team/app:1.0`, destination: D('flaky/app:1.0'), ...plainTls });
+    assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+    assert.equal(await rawDigest(D('flaky/app:1.0')), single.digest);
+    proxy.clearRules();
+  });
+
+  it('a blob whose bytes do not match its digest fails the copy and nothing is tagged', async () => {
+    proxy.addRule({ method: 'GET', path: new RegExp(`/blobs/${single.layers[1]!.digest}`), times: Infinity, action: { kind: 'tamper' } });
+    const op = await copy({ source: `docker://${proxy.host}/team/app:1.0`, destination: D('tampered/app:1.0'), ...plainTls });
+    proxy.clearRules();
+    assert.equal(op.state, 'failed');
+    assert.equal(op.error!.code, 'DIGEST_MISMATCH');
+    assert.equal(op.error!.status, 502);
+    assert.equal(await rawDigest(D('tampered/app:1.0')), undefined);
+    const blob = await fetch(`${dst.url}/v2/tampered/app/blobs/${single.layers[1]!.digest}`, { method: 'HEAD' });
+    assert.equal(blob.status, 404, 'the tampered blob was not published');
+  });
+});
