@@ -134,6 +134,8 @@ export class CopyEngine {
     }
     const counters = new Counters(run.onProgress);
     const ctx = new CopyContext(this.deps, source, dest, opts, run.signal, counters);
+    // Fetched together: the destination's current digest lets an up-to-date copy end here.
+    const current = !opts.format && !opts.compression && dest.currentManifestDigest ? dest.currentManifestDigest({ signal: run.signal }).catch(() => undefined) : Promise.resolve(undefined);
     const top = await source.getManifest({ signal: run.signal });
     const parsed = parseManifest(top.bytes, top.mediaType);
     if (parsed.kind === 'schema1') {
@@ -141,6 +143,7 @@ export class CopyEngine {
     }
     if (parsed.kind === 'image') {
       counters.add({ imagesTotal: 1 }, 'copying');
+      if ((await current) === top.digest && ctx.keepsType(parsed.mediaType)) return ctx.upToDate(top, parsed);
       const written = await ctx.copyImage(top, parsed, {});
       counters.add({ imagesDone: 1 }, 'done');
       return { digest: written.digest, mediaType: written.mediaType, manifests: [] };
@@ -152,9 +155,14 @@ export class CopyEngine {
       const inner = parseManifest(instance.bytes, instance.mediaType);
       if (inner.kind !== 'image') throw new DomainError('MANIFEST_INVALID', `instance ${chosen.digest} is not an image manifest`);
       counters.add({ imagesTotal: 1 }, 'copying');
+      if ((await current) === instance.digest && ctx.keepsType(inner.mediaType)) return ctx.upToDate(instance, inner);
       const written = await ctx.copyImage(instance, inner, {});
       counters.add({ imagesDone: 1 }, 'done');
       return { digest: written.digest, mediaType: written.mediaType, manifests: [] };
+    }
+    if ((await current) === top.digest) {
+      counters.add({ imagesTotal: mode === 'all' ? parsed.manifests.length : 0, imagesDone: mode === 'all' ? parsed.manifests.length : 0 }, 'done');
+      return { digest: top.digest, mediaType: top.mediaType, manifests: mode === 'all' ? parsed.manifests.map((d) => ({ digest: d.digest, mediaType: d.mediaType, size: d.size, ...(d.platform ? { platform: d.platform } : {}) })) : [] };
     }
     if (mode === 'index-only') return ctx.writeIndexOnly(top, parsed);
     return ctx.copyAll(top, parsed);
@@ -181,6 +189,19 @@ class CopyContext {
 
   private checkAborted(): void {
     if (this.signal?.aborted) throw new AbortedError('the copy was cancelled');
+  }
+
+  /** Whether an image of this manifest type would be written unchanged. */
+  keepsType(mediaType: string): boolean {
+    return this.candidates(mediaType, false)[0] === mediaType;
+  }
+
+  /** The destination already has exactly this image under its reference: report every blob as skipped. */
+  upToDate(blob: ManifestBlob, manifest: ImageManifest): CopyResult {
+    const blobs = [manifest.config, ...manifest.layers].filter((b, i, all) => all.findIndex((x) => x.digest === b.digest) === i);
+    const bytes = blobs.reduce((n, b) => n + b.size, 0);
+    this.counters.add({ blobsTotal: blobs.length, blobsSkipped: blobs.length, bytesTotal: bytes, bytesSkipped: bytes, imagesDone: 1 }, 'done');
+    return { digest: blob.digest, mediaType: blob.mediaType, manifests: [] };
   }
 
   /** The manifest formats to try for an image, in order (skopeo's choice). */

@@ -90,6 +90,12 @@ export interface ImageDestination {
    * gives them once the stream has ended (recompressed layers).
    */
   putBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo>;
+  /**
+   * The digest of the manifest the destination reference points at now, if the destination can
+   * tell cheaply (undefined when absent or unknown). A manifest a registry holds has all its
+   * blobs, so an equal digest means there is nothing to copy.
+   */
+  currentManifestDigest?(opts: { signal?: AbortSignal }): Promise<string | undefined>;
   /** Stores a manifest: by `instanceDigest` for index instances, else under the destination's reference. */
   putManifest(bytes: Buffer, mediaType: string, opts: { instanceDigest?: string; signal?: AbortSignal }): Promise<void>;
   close(): Promise<void>;

@@ -34,6 +34,11 @@ export class DockerDestination implements ImageDestination {
     return this.writer.uploadBlob(stream, blob, opts.signal);
   }
 
+  async currentManifestDigest(opts: { signal?: AbortSignal }): Promise<string | undefined> {
+    const named = this.reference.named;
+    return this.writer.manifestDigest(named.tag ?? named.digest ?? 'latest', opts.signal);
+  }
+
   async putManifest(bytes: Buffer, mediaType: string, opts: { instanceDigest?: string; signal?: AbortSignal }): Promise<void> {
     const named = this.reference.named;
     const reference = opts.instanceDigest ?? named.tag ?? named.digest ?? 'latest';

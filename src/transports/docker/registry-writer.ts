@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { DomainError } from '../../errors/domain-error';
 import { isDigest } from '../../image-spec/digest';
+import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
 import type { BlobInfo } from '../transport';
 import { type RegistryCallContext, type RegistryHttp, header, readLimited, LIMIT_SMALL } from './registry-http';
 
@@ -145,6 +146,26 @@ export class RegistryWriter {
     } catch {
       // best effort: an abandoned upload session expires on the registry
     }
+  }
+
+  /**
+   * HEADs a manifest and returns the digest the registry announces (undefined when absent).
+   * Only used to decide that nothing needs copying, never to trust content.
+   */
+  async manifestDigest(reference: string, signal?: AbortSignal): Promise<string | undefined> {
+    if (!isDigest(reference) && !TAG.test(reference)) throw new DomainError('INVALID_REFERENCE', `invalid tag or digest ${JSON.stringify(reference)}`);
+    const res = await this.http.request(this.registry, this.ctxWith(signal), {
+      method: 'HEAD',
+      path: `/v2/${this.repository}/manifests/${reference}`,
+      scope: this.scope(),
+      operation: 'manifest-head',
+      headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+      accept: [200, 404],
+      what: `checking manifest ${reference} in ${this.registry}/${this.repository}`,
+    });
+    res.body.resume();
+    const digest = header(res, 'docker-content-digest');
+    return res.status === 200 && digest && isDigest(digest) ? digest : undefined;
   }
 
   /** PUTs a manifest under a tag or its digest. */
