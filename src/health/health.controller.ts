@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiServiceUnavailableResponse
 import type { Response } from 'express';
 import { access, constants, mkdir } from 'node:fs/promises';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { OperationsService } from '../operations/operations.service';
 
 export class HealthDto {
   /** `ok` when alive. */
@@ -11,7 +12,7 @@ export class HealthDto {
 }
 
 export class ReadinessCheckDto {
-  /** Check name: dataDir, storageRoot. */
+  /** Check name: operationStore, dataDir, storageRoot. */
   @ApiProperty({ example: 'storageRoot' })
   name: string;
 
@@ -36,7 +37,10 @@ export class ReadinessDto {
 @ApiTags('service')
 @Controller()
 export class HealthController {
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly operations: OperationsService,
+  ) {}
 
   /** Liveness: the process answers. */
   @Get('healthz')
@@ -46,14 +50,18 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: the data directory and the storage root exist and are writable. */
+  /** Readiness: the operations store answers; the data directory and the storage root are writable. */
   @Get('readyz')
   @HttpCode(200)
   @ApiOperation({ operationId: 'getReadiness', summary: 'Readiness probe' })
   @ApiOkResponse({ type: ReadinessDto })
   @ApiServiceUnavailableResponse({ type: ReadinessDto })
   async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessDto> {
-    const checks = await Promise.all([this.writable('dataDir', this.config.dataDir), this.writable('storageRoot', this.config.storageRoot)]);
+    const storeProblem = this.operations.storeProblem();
+    const checks = [
+      { name: 'operationStore', ok: storeProblem === undefined, ...(storeProblem ? { detail: storeProblem } : {}) },
+      ...(await Promise.all([this.writable('dataDir', this.config.dataDir), this.writable('storageRoot', this.config.storageRoot)])),
+    ];
     const ok = checks.every((c) => c.ok);
     res.status(ok ? 200 : 503);
     return { status: ok ? 'ready' : 'not ready', checks };

@@ -348,6 +348,11 @@ export class OperationStore {
   }
 
   /** True until close(). */
+  /** A trivial read, for readiness checks; throws when the database is unusable. */
+  ping(): void {
+    this.prepared('SELECT count(*) AS n FROM operations').get();
+  }
+
   get isOpen(): boolean {
     return !this.closed;
   }

@@ -510,6 +510,20 @@ describe('OperationsService: restarts', () => {
     assert.equal((await svc.get(operation.id)).state, 'succeeded');
   });
 
+  it('shutdown does not wait forever for a run that ignores its signal', async () => {
+    const runner = new TestRunner();
+    const svc = start(tempDir(), { runners: [runner] });
+    const { operation } = await svc.submit({ kind: 'copy', request: { mode: 'ignore-abort' } });
+    await runner.whenStarted(operation.id);
+    const t = Date.now();
+    await svc.stop();
+    assert.ok(Date.now() - t < 7000);
+    assert.equal((await svc.get(operation.id)).state, 'queued');
+    runner.release(operation.id);
+    await sleep(20);
+    assert.equal((await svc.get(operation.id)).state, 'queued', 'what the run does afterwards is ignored');
+  });
+
   it('shutdown puts interrupted runs back to queued (cancelling ones end cancelled), and the next start runs them again', async () => {
     const dir = tempDir();
     const runner = new TestRunner();

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import {
   type BeforeApplicationShutdown,
@@ -172,12 +173,27 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
   private stopping: Promise<void> | undefined;
   private pumpScheduled = false;
   private pruneTimer: NodeJS.Timeout | undefined;
+  /**
+   * Runs a function in the async context the service was created in, so runs started while a
+   * request is being served do not inherit that request's context (e.g. its log bindings).
+   */
+  private readonly outsideRequests = AsyncLocalStorage.snapshot();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly store: OperationStore,
   ) {
     this.settings = config.operations;
+  }
+
+  /** Readiness: the store answers a query. Undefined when fine, else why not. */
+  storeProblem(): string | undefined {
+    try {
+      this.store.ping();
+      return undefined;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
   }
 
   /** Makes `runner` run the operations of its kind. One runner per kind. */
@@ -480,10 +496,12 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
   private schedulePump(): void {
     if (this.pumpScheduled || !this.started) return;
     this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
+    setImmediate(() =>
+      this.outsideRequests(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      }),
+    );
   }
 
   /** Starts queued operations, oldest first, while slots are free. */
