@@ -24,7 +24,7 @@ import { MediaType } from '../image-spec/media-types';
 import { parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
 import type { BlobInfo, ImageDestination, ImageSource, ManifestBlob, MountSource } from '../transports/transport';
 import type { HostLimiter, InFlightBlobs } from './host-limiter';
-import { type CompressionChoice, compressionOf, compressor, decompressor, recompressedLayerType } from './recompress';
+import { type CompressionChoice, type LayerCompression, compressionOf, compressor, decompressor, recompressedLayerType, uncompressedLayerType } from './recompress';
 import { DigestingStream, VerifyingStream } from './verifying-stream';
 
 /**
@@ -217,9 +217,11 @@ class CopyContext {
 
   async copyImage(blob: ManifestBlob, manifest: ImageManifest, where: { instanceDigest?: string }): Promise<WrittenManifest> {
     const candidates = this.candidates(manifest.mediaType, false);
-    const recompress = this.opts.compression;
     if (this.opts.preserveDigests && candidates[0] !== manifest.mediaType) {
       throw new DomainError('INVALID_ARGUMENT', `preserveDigests: the destination cannot store ${manifest.mediaType} manifests unchanged`);
+    }
+    if (this.opts.preserveDigests && manifest.layers.some((l) => this.layerPlan(l))) {
+      throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: the destination stores layers with another compression, which changes their digests');
     }
     const blobs = [manifest.config, ...manifest.layers];
     const fresh = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
@@ -227,7 +229,11 @@ class CopyContext {
 
     const targetIsOci = formatOfManifestType(candidates[0]!) === 'oci';
     const results = await Promise.all(
-      fresh.map((d) => (d === manifest.config || !recompress ? this.copyBlob(d) : this.recompressLayer(d, recompress, targetIsOci))),
+      fresh.map((d) => {
+        if (d === manifest.config) return this.copyBlob(d);
+        const plan = this.layerPlan(d);
+        return plan ? this.transformLayer(d, plan, targetIsOci) : this.copyBlob(d);
+      }),
     );
     const replaced = new Map(fresh.map((d, i) => [d.digest, results[i]!]));
 
@@ -236,7 +242,8 @@ class CopyContext {
     let lastError: unknown;
     for (const type of candidates) {
       let bytes: Buffer;
-      if (type === manifest.mediaType && !recompress) {
+      const layersChanged = [...replaced.values()].some((r) => 'mediaType' in r && r.mediaType !== undefined);
+      if (type === manifest.mediaType && !layersChanged) {
         bytes = blob.bytes;
       } else {
         const format = formatOfManifestType(type)!;
@@ -294,16 +301,33 @@ class CopyContext {
     return value.info;
   }
 
-  /** Decompresses and recompresses a layer; the new digest is known only at the end. */
-  private async recompressLayer(d: Descriptor, to: CompressionChoice, targetIsOci: boolean): Promise<BlobInfo & { mediaType: string }> {
+  /**
+   * How a layer must change on its way (undefined: copied as is): the caller's compression
+   * option, else what the destination wants (compress plain tars for registries and layouts,
+   * decompress for docker-archive and daemons).
+   */
+  private layerPlan(d: Descriptor): { from: LayerCompression; to?: CompressionChoice } | undefined {
     const from = compressionOf(d.mediaType);
-    if (from === undefined) throw new DomainError('OPERATION_NOT_SUPPORTED', `cannot recompress a layer of media type ${d.mediaType}`);
-    const key = `${this.dest.blobScope}|${d.digest}|${to.format}:${to.level ?? 'default'}`;
-    const mediaType = recompressedLayerType(to, targetIsOci);
+    if (this.opts.compression) {
+      if (from === undefined) throw new DomainError('OPERATION_NOT_SUPPORTED', `cannot recompress a layer of media type ${d.mediaType}`);
+      return { from, to: this.opts.compression };
+    }
+    const want = this.dest.layerCompression ?? 'compress';
+    if (want === 'compress' && from === 'none') return { from, to: { format: 'gzip' } };
+    if (want === 'decompress' && (from === 'gzip' || from === 'zstd')) return { from };
+    return undefined;
+  }
+
+  /** Decompresses and/or compresses a layer; the new digest is known only at the end. */
+  private async transformLayer(d: Descriptor, plan: { from: LayerCompression; to?: CompressionChoice }, targetIsOci: boolean): Promise<BlobInfo & { mediaType: string }> {
+    const to = plan.to;
+    const key = `${this.dest.blobScope}|${d.digest}|${to ? `${to.format}:${to.level ?? 'default'}` : 'plain'}`;
+    const mediaType = to ? recompressedLayerType(to, targetIsOci) : uncompressedLayerType(targetIsOci);
     const { value } = await this.deps.inflight.once(key, async () => {
       return this.transfer(d, async (verified) => {
         const digesting = new DigestingStream();
-        const out = pipeline([verified, ...decompressor(from), compressor(to), digesting], () => undefined) as unknown as Readable;
+        const stages = [...decompressor(plan.from), ...(to ? [compressor(to)] : [])];
+        const out = pipeline([verified, ...stages, digesting], () => undefined) as unknown as Readable;
         return this.dest.putBlob(out, { final: () => digesting.info() }, { signal: this.signal });
       });
     });
@@ -348,7 +372,14 @@ class CopyContext {
     }
   }
 
+  private assertAcceptsIndexes(): void {
+    if (this.dest.acceptsIndexes === false) {
+      throw new DomainError('OPERATION_NOT_SUPPORTED', `a ${this.dest.reference.transport}: destination cannot store multi-arch images; use multiArch=system (optionally with platform)`);
+    }
+  }
+
   async copyAll(top: ManifestBlob, index: IndexManifest): Promise<CopyResult> {
+    this.assertAcceptsIndexes();
     const targetFormat = this.opts.format ?? formatOfManifestType(index.mediaType)!;
     if (this.opts.preserveDigests && this.opts.format && indexMediaType(this.opts.format) !== index.mediaType) {
       throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: converting the index would change its digest');
@@ -382,6 +413,7 @@ class CopyContext {
 
   /** skopeo's --multi-arch index-only: only the index; the destination must already have the instances. */
   async writeIndexOnly(top: ManifestBlob, index: IndexManifest): Promise<CopyResult> {
+    this.assertAcceptsIndexes();
     let bytes = top.bytes;
     let mediaType = index.mediaType;
     if (this.opts.format && indexMediaType(this.opts.format) !== index.mediaType) {

@@ -34,3 +34,8 @@ export function recompressedLayerType(to: CompressionChoice, ociManifest: boolea
   if (to.format === 'zstd') return MediaType.ociLayerZstd;
   return ociManifest ? MediaType.ociLayerGzip : MediaType.dockerLayerGzip;
 }
+
+/** The media type of an uncompressed layer in the manifest format being written. */
+export function uncompressedLayerType(ociManifest: boolean): string {
+  return ociManifest ? MediaType.ociLayer : 'application/vnd.docker.image.rootfs.diff.tar';
+}

@@ -73,10 +73,21 @@ export interface MountSource {
  * Writes one image. Contract (containers/image's): blobs first — tryReuseBlob() before
  * putBlob() — manifests last (instances before the index), so a failure leaves no tag on a
  * partial image. putBlob() consumes the engine's verifying stream and must not publish the blob
- * unless that stream ends cleanly; on error nothing partial stays visible.
+ * unless that stream ends cleanly; on error nothing partial stays visible. putBlob() calls may
+ * run concurrently. putManifest() without instanceDigest is the commit point (the reference
+ * becomes visible then, atomically); close() is always called last, and when no commit happened
+ * it removes everything partial (temp files, unfinished archives).
  */
 export interface ImageDestination {
   readonly reference: ImageReference;
+  /**
+   * What the destination wants layers to be (containers/image's DesiredLayerCompression):
+   * `compress` (registries, OCI layouts: uncompressed layers are gzipped), `decompress`
+   * (docker-archive, daemons: layers stored as plain tar), `preserve` (dir:). Default compress.
+   */
+  readonly layerCompression?: 'compress' | 'decompress' | 'preserve';
+  /** Whether multi-image indexes can be stored (multiArch=all / index-only). Default true. */
+  readonly acceptsIndexes?: boolean;
   /** Key of the host whose concurrency limit blob transfers share (e.g. the registry host). */
   readonly hostKey: string;
   /** Blobs written to destinations with the same scope are the same blobs (dedupe key). */
