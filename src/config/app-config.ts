@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
@@ -112,6 +113,14 @@ function readStructuredFile(path: string, what: string): Record<string, unknown>
 
 const LOCATION = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/;
 
+/** A name or address to listen on, without a port: a host name, an IPv4 address, an IPv6 address (bare or in brackets). */
+function isListenHost(host: string): boolean {
+  const bracketed = /^\[(.*)\]$/.exec(host);
+  if (bracketed) return isIP(bracketed[1]!) === 6;
+  if (isIP(host) !== 0) return true;
+  return /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/.test(host);
+}
+
 /**
  * Parses the registries file: `registries: [{location, insecure, ca, clientCert, clientKey}]`.
  * Relative file paths are resolved against the file's directory.
@@ -130,8 +139,9 @@ export function parseRegistriesConfig(doc: Record<string, unknown>, baseDir: str
     if (typeof location !== 'string' || !LOCATION.test(location)) {
       throw new ConfigError(`${where}: "location" must be host[:port], got ${JSON.stringify(location)}`);
     }
-    if (seen.has(location)) throw new ConfigError(`${where}: duplicate location "${location}"`);
-    seen.add(location);
+    // Host names are case-insensitive (and stored lower-cased): compare them that way.
+    if (seen.has(location.toLowerCase())) throw new ConfigError(`${where}: duplicate location "${location}"`);
+    seen.add(location.toLowerCase());
     if (e['mirrors'] !== undefined) throw new ConfigError(`${where}: "mirrors" are not supported yet`);
     const file = (key: string): string | undefined => {
       const v = e[key];
@@ -169,10 +179,19 @@ export function parseRegistriesConfig(doc: Record<string, unknown>, baseDir: str
  */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): AppConfig {
   const configFile = env['SKIFF_CONFIG'] ? readStructuredFile(resolve(cwd, env['SKIFF_CONFIG']), 'SKIFF_CONFIG file') : {};
-  const get = (envName: string, key: string) => str(env, configFile, envName, key);
+  // Every SKIFF_CONFIG key is read through `get`, unconditionally, before the return: a file
+  // key never asked for is unknown (a typo or a removed setting) and refused.
+  const fileKeysRead = new Set<string>();
+  const get = (envName: string, key: string) => {
+    fileKeysRead.add(key);
+    return str(env, configFile, envName, key);
+  };
 
   const host = get('SKIFF_HOST', 'host') ?? '127.0.0.1';
-  if (!LOCATION.test(host) && !/^[0-9a-fA-F:]+$/.test(host)) throw new ConfigError(`SKIFF_HOST is not a valid host: "${host}"`);
+  if (!isListenHost(host)) {
+    if (LOCATION.test(host)) throw new ConfigError(`SKIFF_HOST must be a host without a port (use SKIFF_PORT), got "${host}"`);
+    throw new ConfigError(`SKIFF_HOST is not a valid host: "${host}"`);
+  }
   const port = parseInteger('SKIFF_PORT', get('SKIFF_PORT', 'port'), 8080, 0, 65535);
   const dataDir = resolve(cwd, get('SKIFF_DATA_DIR', 'dataDir') ?? './data');
   const storageRoot = resolve(cwd, get('SKIFF_STORAGE_ROOT', 'storageRoot') ?? resolve(dataDir, 'images'));
@@ -200,7 +219,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   }
   const externalAuthFile = get('REGISTRY_AUTH_FILE', 'authFile');
 
-  return {
+  const config: AppConfig = {
     host,
     port,
     dataDir,
@@ -227,4 +246,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       retentionHours: parseInteger('SKIFF_OPERATION_RETENTION_HOURS', get('SKIFF_OPERATION_RETENTION_HOURS', 'operationRetentionHours'), 168, 1, 87_600),
     },
   };
+  for (const key of Object.keys(configFile)) {
+    if (!fileKeysRead.has(key)) throw new ConfigError(`SKIFF_CONFIG file: unknown key "${key}"`);
+  }
+  return config;
 }

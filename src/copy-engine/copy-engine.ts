@@ -15,11 +15,11 @@ import {
   convertImageManifest,
   convertIndex,
   formatOfManifestType,
-  goJson,
   indexMediaType,
   manifestMediaType,
   serializeImageManifest,
 } from '../image-spec/manifest-conversion';
+import { goJson } from '../image-spec/go-json';
 import { MediaType } from '../image-spec/media-types';
 import { parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
 import type { BlobInfo, ImageDestination, ImageSource, ManifestBlob, MountSource } from '../transports/transport';

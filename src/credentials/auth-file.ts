@@ -1,4 +1,5 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DomainError } from '../errors/domain-error';
 import type { RegistryAuth } from '../transports/transport';
@@ -23,16 +24,19 @@ export interface AuthFileDoc {
 }
 
 /**
- * Normalises an auth-file key or a registry name to a registry host: legacy keys such as
- * `https://index.docker.io/v1/` become `docker.io`; a scheme and path are dropped.
+ * Normalises an auth-file key or a registry name, as containers/image's normalizeAuthFileKey:
+ * an `http://` or `https://` key is a legacy URL and is cut to its host (so
+ * `https://index.docker.io/v1/` is Docker Hub); a key without a scheme is kept whole, since
+ * `quay.io/team/app` names a repository namespace, not the registry. Docker Hub's aliases
+ * (`index.docker.io`, `registry-1.docker.io`) become `docker.io`. Case and surrounding blanks
+ * are ignored.
  */
 export function normalizeRegistryKey(key: string): string {
-  let k = key.trim().toLowerCase();
-  k = k.replace(/^[a-z]+:\/\//, '');
-  const slash = k.indexOf('/');
-  const host = slash >= 0 ? k.slice(0, slash) : k;
-  if (host === 'index.docker.io' || host === 'registry-1.docker.io') return 'docker.io';
-  return host;
+  const k = key.trim().toLowerCase();
+  const stripped = k.replace(/^https?:\/\//, '');
+  const normalized = stripped !== k ? stripped.split('/')[0]! : stripped;
+  if (normalized === 'index.docker.io' || normalized === 'registry-1.docker.io') return 'docker.io';
+  return normalized;
 }
 
 /** Decodes an entry's `auth` (base64 "user:password") or identity token. */
@@ -67,11 +71,16 @@ export function usernameOf(entry: AuthFileEntry): string {
   return '';
 }
 
-/** Finds the entry for a registry host among keys that may be legacy URLs. */
+/**
+ * Finds the entry for a whole registry (a host): the exact key first, then the first key that
+ * normalises to the same registry (legacy URL keys). A repository-scoped key such as
+ * `quay.io/team/app` never answers for the registry.
+ */
 export function findEntry(doc: AuthFileDoc, registry: string): AuthFileEntry | undefined {
   const auths = doc.auths ?? {};
-  if (auths[registry]) return auths[registry];
-  for (const [k, v] of Object.entries(auths)) if (normalizeRegistryKey(k) === registry) return v;
+  if (Object.hasOwn(auths, registry)) return auths[registry];
+  const wanted = normalizeRegistryKey(registry);
+  for (const [k, v] of Object.entries(auths)) if (normalizeRegistryKey(k) === wanted) return v;
   return undefined;
 }
 
@@ -89,11 +98,30 @@ export async function readAuthFile(path: string): Promise<AuthFileDoc> {
   return doc as AuthFileDoc;
 }
 
-/** Writes atomically (temp file, fsync by rename) with mode 0600. */
+/**
+ * Replaces the file atomically, with mode 0600 (missing directories are created 0700): the
+ * document goes to a temporary file of its own in the same directory (named with the pid and a
+ * random suffix, created exclusively, so concurrent writers never share one), is fsynced, then
+ * renamed over `path`. The directory entry is not fsynced. On failure the temporary file is
+ * removed and `path` is left as it was. Concurrent writers do not merge: the last rename wins.
+ */
 export async function writeAuthFile(path: string, doc: AuthFileDoc): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, JSON.stringify(doc, null, '\t') + '\n', { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, path);
+  const tmp = `${path}.${process.pid}.${randomBytes(8).toString('hex')}.tmp`;
+  // If this fails, nothing of ours exists yet: there is nothing to remove.
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    try {
+      await fh.writeFile(JSON.stringify(doc, null, '\t') + '\n');
+      // The creation mode is subject to the umask; make it exactly 0600.
+      await fh.chmod(0o600);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
 }

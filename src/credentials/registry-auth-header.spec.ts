@@ -92,8 +92,14 @@ describe('parseRegistryAuthHeader', () => {
     assertRefused(std('null'), /^X-Registry-Auth must encode a JSON object$/);
   });
 
+  // Docker clients send base64("{}") = "e30=" for an anonymous pull: that is no credentials, not an error.
+  it('treats an empty object ("e30=") as anonymous', () => {
+    assert.equal(parseRegistryAuthHeader('e30='), undefined);
+    assert.equal(parseRegistryAuthHeader(std({})), undefined);
+  });
+
   it('refuses an object without usable credentials, without echoing the ones it has', () => {
-    assertRefused(std({}), /^X-Registry-Auth must carry \{username, password\}, \{identitytoken\} or \{registrytoken\}$/);
+    assertRefused(std({ username: 'alice' }), /^X-Registry-Auth must carry \{username, password\}, \{identitytoken\} or \{registrytoken\}$/);
     assertRefused(std({ password: SECRET }), /must carry/, SECRET);
     assertRefused(std({ username: 'alice' }), /must carry/);
     assertRefused(std({ username: '', password: SECRET }), /must carry/, SECRET);

@@ -25,7 +25,9 @@ export function toRegistryAuth(input: RegistryAuthInput, where: string): Registr
 
 /**
  * Decodes `X-Registry-Auth`: base64 (standard or URL-safe) of a JSON object, the Docker
- * Engine API convention. The message never echoes the header's content.
+ * Engine API convention. Absent, blank, or an empty object (`{}`, base64 `e30=`, what Docker
+ * clients send for an anonymous pull) means anonymous: undefined. The message never echoes
+ * the header's content.
  */
 export function parseRegistryAuthHeader(value: string | undefined): RegistryAuth | undefined {
   if (value === undefined || value.trim() === '') return undefined;
@@ -40,6 +42,7 @@ export function parseRegistryAuthHeader(value: string | undefined): RegistryAuth
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new InvalidArgumentError(`${where} must encode a JSON object`);
   const o = doc as Record<string, unknown>;
+  if (Object.keys(o).length === 0) return undefined;
   const pick = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
   return toRegistryAuth(
     {

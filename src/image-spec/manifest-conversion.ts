@@ -1,6 +1,7 @@
 import { DomainError } from '../errors/domain-error';
 import type { Descriptor, ImageManifest, IndexManifest, Platform } from './manifest';
 import { MediaType } from './media-types';
+import { goJson } from './go-json';
 import { sortedMap } from './oci-config';
 
 /**
@@ -9,16 +10,6 @@ import { sortedMap } from './oci-config';
  * has the same bytes — and digest — as the one skopeo makes.
  */
 export type ManifestFormat = 'oci' | 'v2s2';
-
-/** Go's encoding/json string escaping on top of JSON.stringify. */
-export function goJson(value: unknown): string {
-  return JSON.stringify(value)
-    .replace(/</g, '\\u003c')
-    .replace(/>/g, '\\u003e')
-    .replace(/&/g, '\\u0026')
-    .replace(/\u2028/g, '\\u2028')
-    .replace(/\u2029/g, '\\u2029');
-}
 
 export class ConversionError extends DomainError {
   constructor(message: string) {

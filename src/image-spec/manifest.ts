@@ -1,5 +1,6 @@
 import { DomainError } from '../errors/domain-error';
 import { isDigest } from './digest';
+import { goFieldValues } from './go-json';
 import { MediaType, isIndexMediaType, isSchema1MediaType } from './media-types';
 
 /** An OCI content descriptor, validated: digest syntax checked, size a non-negative integer. */
@@ -119,39 +120,119 @@ export function parseDescriptor(v: unknown, where: string): Descriptor {
   return d;
 }
 
+/** A JSON value json.Unmarshal refuses for the Go type it is decoded into. */
+class GoTypeError extends Error {}
+
+/** The value json.Unmarshal leaves in a `string` field holding `prev`: the last non-null match, else `prev`. */
+function goStringField(obj: Record<string, unknown>, name: string, prev = ''): string {
+  let out = prev;
+  for (const v of goFieldValues(obj, name)) {
+    if (v === null) continue;
+    if (typeof v !== 'string') throw new GoTypeError();
+    out = v;
+  }
+  return out;
+}
+
+/** The value json.Unmarshal leaves in an `int` field: the last non-null match; 0 without one. */
+function goIntField(obj: Record<string, unknown>, name: string): number {
+  let out = 0;
+  for (const v of goFieldValues(obj, name)) {
+    if (v === null) continue;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new GoTypeError();
+    out = v;
+  }
+  return out;
+}
+
+/** An `interface{}`, pointer or slice field: the last match (null included); undefined without one. */
+function goLastField(obj: Record<string, unknown>, name: string): unknown {
+  return goFieldValues(obj, name).at(-1);
+}
+
+/** Type checks of json.Unmarshal into imgspecv1.Descriptor (image-spec 1.1.0-rc2); null is always accepted. */
+function goCheckDescriptor(v: unknown): void {
+  if (v === null) return;
+  if (!isRecord(v)) throw new GoTypeError();
+  goStringField(v, 'mediaType');
+  goStringField(v, 'digest');
+  goIntField(v, 'size');
+  for (const urls of goFieldValues(v, 'urls')) {
+    if (urls !== null && (!Array.isArray(urls) || urls.some((u) => u !== null && typeof u !== 'string'))) throw new GoTypeError();
+  }
+  for (const a of goFieldValues(v, 'annotations')) {
+    if (a !== null && (!isRecord(a) || Object.values(a).some((x) => x !== null && typeof x !== 'string'))) throw new GoTypeError();
+  }
+  for (const data of goFieldValues(v, 'data')) {
+    // []byte is standard base64 with padding; Go's decoder skips \r and \n.
+    if (data !== null && (typeof data !== 'string' || !/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(data.replace(/[\r\n]/g, '')))) {
+      throw new GoTypeError();
+    }
+  }
+  for (const p of goFieldValues(v, 'platform')) {
+    if (p === null) continue;
+    if (!isRecord(p)) throw new GoTypeError();
+    for (const f of ['architecture', 'os', 'os.version', 'variant']) goStringField(p, f);
+    for (const features of goFieldValues(p, 'os.features')) {
+      if (features !== null && (!Array.isArray(features) || features.some((x) => x !== null && typeof x !== 'string'))) throw new GoTypeError();
+    }
+  }
+}
+
 /**
- * Determines a manifest's media type from its content, as containers/image's GuessMIMEType
- * does; used when the transport gives no usable type (missing, text/plain, application/json).
+ * Determines a manifest's media type from its content exactly as containers/image's
+ * GuessMIMEType does (its decisions, not a better guess): a recognised top-level `mediaType`
+ * wins; schemaVersion 1 is schema 1, signed when `signatures` is non-null; schemaVersion 2 is
+ * decided by `config.mediaType` (OCI or Docker config), then by a non-empty `manifests` (an OCI
+ * index, even for Docker entries), else an OCI manifest. Keys match as json.Unmarshal matches
+ * them, and a value of the wrong JSON type makes the guess fail (undefined), as Go's decoding
+ * error does. Used when the transport gives no usable type (missing, text/plain, application/json).
  */
 export function guessManifestMediaType(bytes: Uint8Array): string | undefined {
-  let doc: Record<string, unknown>;
+  let doc: unknown;
   try {
-    doc = parseJson(bytes, 'manifest');
+    doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch {
     return undefined;
   }
-  const mt = doc['mediaType'];
-  if (mt === MediaType.dockerV2S2 || mt === MediaType.dockerManifestList || mt === MediaType.ociManifest || mt === MediaType.ociIndex) {
-    return mt;
-  }
-  if (doc['schemaVersion'] === 1) {
-    return doc['signatures'] !== undefined ? MediaType.dockerSchema1Signed : MediaType.dockerSchema1;
-  }
-  if (doc['schemaVersion'] !== 2) return undefined;
-  const config = doc['config'];
-  if (isRecord(config)) {
-    if (config['mediaType'] === MediaType.dockerConfig) return MediaType.dockerV2S2;
-    return MediaType.ociManifest;
-  }
-  const manifests = doc['manifests'];
-  if (Array.isArray(manifests)) {
-    const first = manifests[0];
-    if (isRecord(first) && (first['mediaType'] === MediaType.dockerV2S2 || first['mediaType'] === MediaType.dockerSchema1Signed)) {
-      return MediaType.dockerManifestList;
+  if (!isRecord(doc)) return undefined;
+  try {
+    const mediaType = goStringField(doc, 'mediaType');
+    const schemaVersion = goIntField(doc, 'schemaVersion');
+    const signatures = goLastField(doc, 'signatures');
+    if (mediaType === MediaType.dockerV2S2 || mediaType === MediaType.dockerManifestList || mediaType === MediaType.ociManifest || mediaType === MediaType.ociIndex) {
+      return mediaType;
     }
-    return MediaType.ociIndex;
+    if (schemaVersion === 1) return signatures !== undefined && signatures !== null ? MediaType.dockerSchema1Signed : MediaType.dockerSchema1;
+    if (schemaVersion !== 2) return undefined;
+    // A struct field met twice is merged: the config's mediaType is the last non-null one.
+    let configMediaType = '';
+    for (const config of goFieldValues(doc, 'config')) {
+      if (config === null) continue;
+      if (!isRecord(config)) throw new GoTypeError();
+      configMediaType = goStringField(config, 'mediaType', configMediaType);
+    }
+    if (configMediaType === MediaType.ociConfig) return MediaType.ociManifest;
+    if (configMediaType === MediaType.dockerConfig) return MediaType.dockerV2S2;
+    let manifestCount = 0;
+    for (const manifests of goFieldValues(doc, 'manifests')) {
+      if (manifests === null) {
+        manifestCount = 0;
+        continue;
+      }
+      if (!Array.isArray(manifests)) throw new GoTypeError();
+      manifests.forEach(goCheckDescriptor);
+      manifestCount = manifests.length;
+    }
+    if (manifestCount !== 0) {
+      // containers/image returns the config media type here when there is one (its FIXME).
+      return configMediaType === '' ? MediaType.ociIndex : configMediaType;
+    }
+    return MediaType.ociManifest;
+  } catch (e) {
+    if (e instanceof GoTypeError) return undefined;
+    throw e;
   }
-  return MediaType.dockerV2S2;
 }
 
 /** Strips parameters and decides whether a transport-reported type must be guessed instead. */
@@ -165,9 +246,30 @@ export function normalizeManifestMediaType(reported: string | undefined, bytes: 
   return simple;
 }
 
+/** The "essential" fields of every manifest kind, as containers/image's ValidateUnambiguousManifestFormat knows them. */
+const ESSENTIAL_MANIFEST_FIELDS = ['config', 'fsLayers', 'history', 'layers', 'manifests'] as const;
+type EssentialManifestField = (typeof ESSENTIAL_MANIFEST_FIELDS)[number];
+
+/**
+ * containers/image's ValidateUnambiguousManifestFormat: refuses a document that carries (non-null,
+ * keys matched as json.Unmarshal matches them) an essential field of another manifest kind, so
+ * that no document can be read as two different kinds by two readers.
+ */
+function validateUnambiguousManifestFormat(doc: Record<string, unknown>, mediaType: string, allowed: readonly EssentialManifestField[]): void {
+  const unexpected = ESSENTIAL_MANIFEST_FIELDS.filter((f) => {
+    const v = goFieldValues(doc, f).at(-1);
+    return v !== undefined && v !== null && !allowed.includes(f);
+  });
+  if (unexpected.length > 0) {
+    throw new ManifestInvalidError(`rejecting ambiguous manifest, unexpected fields ${JSON.stringify(unexpected)} in supposedly ${mediaType}`);
+  }
+}
+
 /**
  * Parses and validates a manifest of any supported type. The declared `mediaType` inside the
- * document, when present, must agree with the type it was served as.
+ * document, when present, must agree with the type it was served as; a document that also
+ * carries another kind's essential fields is refused (validateUnambiguousManifestFormat),
+ * after the version checks.
  */
 export function parseManifest(bytes: Uint8Array, mediaType: string): Manifest {
   const doc = parseJson(bytes, 'manifest');
@@ -179,11 +281,13 @@ export function parseManifest(bytes: Uint8Array, mediaType: string): Manifest {
   if (doc['schemaVersion'] !== 2) throw new ManifestInvalidError(`unsupported schemaVersion ${JSON.stringify(doc['schemaVersion'])}`);
   const annotations = stringMap(doc['annotations'], 'manifest.annotations');
   if (isIndexMediaType(mediaType)) {
+    validateUnambiguousManifestFormat(doc, mediaType, ['manifests']);
     if (!Array.isArray(doc['manifests'])) throw new ManifestInvalidError('index has no "manifests" list');
     const manifests = doc['manifests'].map((m, i) => parseDescriptor(m, `manifests[${i}]`));
     return { kind: 'index', mediaType, manifests, ...(annotations ? { annotations } : {}) };
   }
   if (mediaType === MediaType.dockerV2S2 || mediaType === MediaType.ociManifest) {
+    validateUnambiguousManifestFormat(doc, mediaType, ['config', 'layers']);
     const config = parseDescriptor(doc['config'], 'config');
     if (!Array.isArray(doc['layers'])) throw new ManifestInvalidError('manifest has no "layers" list');
     const layers = doc['layers'].map((l, i) => parseDescriptor(l, `layers[${i}]`));
@@ -194,6 +298,7 @@ export function parseManifest(bytes: Uint8Array, mediaType: string): Manifest {
 
 function parseSchema1(doc: Record<string, unknown>, mediaType: string): Schema1Manifest {
   if (doc['schemaVersion'] !== 1) throw new ManifestInvalidError('schema1 manifest must have schemaVersion 1');
+  validateUnambiguousManifestFormat(doc, mediaType, ['fsLayers', 'history']);
   const fsLayers = doc['fsLayers'];
   const history = doc['history'];
   if (!Array.isArray(fsLayers) || !Array.isArray(history) || fsLayers.length !== history.length || fsLayers.length === 0) {
@@ -238,9 +343,11 @@ const VARIANT_COMPATIBILITY: Record<string, string[]> = {
 };
 
 /**
- * The platforms acceptable for a choice, most preferred first, following containers/image:
- * an explicit variant walks down its compatibility list, then accepts any variant; without a
- * variant any instance of the os/architecture matches (the first in the index wins).
+ * The platforms acceptable for a choice, most preferred first, as containers/image's
+ * WantedPlatforms: os and architecture default to the system's; the system's variant is used
+ * only when the architecture is not chosen; a wanted variant walks down its architecture's
+ * compatibility list (or stands alone when it is not on it), then the empty variant; without
+ * a wanted variant, the empty variant comes first, then the whole compatibility list.
  */
 export function wantedPlatforms(choice: PlatformChoice = {}, system: Platform = systemPlatform()): Platform[] {
   const architecture = choice.architecture || system.architecture;
@@ -264,18 +371,29 @@ export class PlatformNotFoundError extends DomainError {
   }
 }
 
-/** Picks the instance of an index for a platform choice, as skopeo does. */
+/**
+ * Picks the instance of an index for a platform choice, as containers/image's ChooseInstance:
+ * for each wanted platform in order, the first entry whose os, architecture and variant are
+ * all equal to it (MatchesPlatform; a missing variant is ""); entries without a platform never
+ * match. An OCI index then falls back to its first entry without a platform (OCI1Index); a
+ * Docker manifest list does not. Throws PlatformNotFoundError with skopeo's message, naming the
+ * first wanted platform.
+ */
 export function chooseInstance(index: IndexManifest, choice: PlatformChoice = {}, system: Platform = systemPlatform()): Descriptor {
   const wanted = wantedPlatforms(choice, system);
   for (const w of wanted) {
     for (const d of index.manifests) {
       const p = d.platform;
-      if (!p || p.architecture !== w.architecture || p.os !== w.os) continue;
-      if (!w.variant || (p.variant ?? '') === w.variant) return d;
+      if (p && p.architecture === w.architecture && p.os === w.os && (p.variant ?? '') === (w.variant ?? '')) return d;
     }
+  }
+  const isOciIndex = index.mediaType === MediaType.ociIndex;
+  if (isOciIndex) {
+    const platformless = index.manifests.find((d) => !d.platform);
+    if (platformless) return platformless;
   }
   const first = wanted[0]!;
   throw new PlatformNotFoundError(
-    `no image found in manifest list for architecture ${first.architecture}, variant ${JSON.stringify(choice.variant ?? '')}, OS ${first.os}`,
+    `no image found in ${isOciIndex ? 'image index' : 'manifest list'} for architecture ${first.architecture}, variant ${JSON.stringify(first.variant ?? '')}, OS ${first.os}`,
   );
 }

@@ -1,11 +1,12 @@
 import { ManifestInvalidError } from './manifest';
 import { formatGoJsonTime } from './go-time';
+import { goKeyMatches } from './go-json';
 
 /**
  * The image config as an OCI image config (what containers/image's OCIConfig() returns and
  * `skopeo inspect --config` prints): the Docker or OCI config JSON decoded into the OCI
  * structure — unknown fields dropped, Go's `omitempty` rules, timestamps normalised — in the
- * OCI struct's field order.
+ * OCI struct's field order, maps with sorted keys.
  */
 export type OciImageConfig = Record<string, unknown>;
 
@@ -15,64 +16,227 @@ function isRecord(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Go's json.Unmarshal matches keys case-insensitively, preferring an exact match. */
-function field(obj: Json, name: string): unknown {
-  if (name in obj) return obj[name];
-  const lower = name.toLowerCase();
-  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) return obj[k];
-  return undefined;
+function invalid(message: string): ManifestInvalidError {
+  return new ManifestInvalidError(`image config: ${message}`);
 }
 
-function str(obj: Json, name: string, where: string): string | undefined {
-  const v = field(obj, name);
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw new ManifestInvalidError(`image config: ${where}${name} must be a string`);
+/** Go's map key order: byte order of the UTF-8 encodings (not JavaScript's UTF-16 order). */
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * Go marshals maps with sorted keys. Note that JSON.stringify still prints integer-like keys
+ * ("2", "10") first, in numeric order, whatever the insertion order.
+ */
+export function sortedMap<T>(m: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.keys(m).sort(compareUtf8).map((k) => [k, m[k]!]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small model of Go's json.Unmarshal into imgspecv1.Image (image-spec 1.1.0-rc2, Go 1.19):
+// - every key of an object is applied in document order to the field it matches (goKeyMatches:
+//   exactly or under Go's case folding), so the last matching key wins;
+// - null sets a pointer, slice or map to nil and leaves a string, bool or struct unchanged;
+// - a struct met twice is merged, a map met twice gets the new keys added, a slice is decoded
+//   element by element over the previous one (a null element keeps the previous element);
+// - a value of the wrong JSON type is an error (json.Unmarshal fails, so does skopeo).
+// Exact duplicate keys cannot be seen here: JSON.parse keeps only the last one.
+
+/** The decoded form of one struct field: applies a JSON value onto the target. */
+type FieldDecoder<T> = (target: T, value: unknown, where: string) => void;
+type Fields<T> = ReadonlyArray<readonly [jsonName: string, decode: FieldDecoder<T>]>;
+
+function decodeStruct<T>(target: T, value: unknown, where: string, fields: Fields<T>): T {
+  if (value === null) return target;
+  if (!isRecord(value)) throw invalid(`${where} must be an object`);
+  const prefix = where === '' ? '' : `${where}.`;
+  for (const [key, v] of Object.entries(value)) {
+    const field = fields.find(([name]) => goKeyMatches(key, name));
+    if (field) field[1](target, v, `${prefix}${field[0]}`);
+  }
+  return target;
+}
+
+function goString(prev: string, v: unknown, where: string): string {
+  if (v === null) return prev;
+  if (typeof v !== 'string') throw invalid(`${where} must be a string`);
   return v;
 }
 
-function strList(obj: Json, name: string, where: string): string[] | undefined {
-  const v = field(obj, name);
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ManifestInvalidError(`image config: ${where}${name} must be a list of strings`);
-  return v as string[];
+function goBool(prev: boolean, v: unknown, where: string): boolean {
+  if (v === null) return prev;
+  if (typeof v !== 'boolean') throw invalid(`${where} must be a boolean`);
+  return v;
 }
 
-function strMap(obj: Json, name: string, where: string): Record<string, string> | undefined {
-  const v = field(obj, name);
-  if (v === undefined || v === null) return undefined;
-  if (!isRecord(v) || Object.values(v).some((x) => typeof x !== 'string')) throw new ManifestInvalidError(`image config: ${where}${name} must be a map of strings`);
-  return sortedMap(v as Record<string, string>);
-}
-
-/** Go marshals maps with sorted keys. */
-export function sortedMap<T>(m: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.keys(m).sort().map((k) => [k, m[k]!]));
-}
-
-/** Go's `map[string]struct{}`: keys kept, values become `{}`. */
-function keySet(src: Json, name: string, where: string): Record<string, object> | undefined {
-  const v = field(src, name);
-  if (v === undefined || v === null) return undefined;
-  if (!isRecord(v)) throw new ManifestInvalidError(`image config: ${where}${name} must be an object`);
-  return Object.fromEntries(Object.keys(v).sort().map((k) => [k, {}]));
-}
-
-function time(obj: Json, name: string, where: string): string | undefined {
-  const v = str(obj, name, where);
-  if (v === undefined) return undefined;
+/** `*time.Time`: null is nil; a string must be an RFC 3339 time; printed as Go prints it. */
+function goTime(v: unknown, where: string): string | undefined {
+  if (v === null) return undefined;
+  if (typeof v !== 'string') throw invalid(`${where} must be a string`);
   const t = formatGoJsonTime(v);
-  if (t === undefined) throw new ManifestInvalidError(`image config: ${where}${name} is not an RFC 3339 time: ${JSON.stringify(v)}`);
+  if (t === undefined) throw invalid(`${where} is not an RFC 3339 time: ${JSON.stringify(v)}`);
   return t;
 }
 
+/** `[]string`: undefined is nil. */
+function goStringList(prev: string[] | undefined, v: unknown, where: string): string[] | undefined {
+  if (v === null) return undefined;
+  if (!Array.isArray(v) || v.some((x) => x !== null && typeof x !== 'string')) throw invalid(`${where} must be a list of strings`);
+  return v.map((x: string | null, i) => (x === null ? (prev?.[i] ?? '') : x));
+}
+
+/** `map[string]string`: undefined is nil; a null value is "". */
+function goStringMap(prev: Map<string, string> | undefined, v: unknown, where: string): Map<string, string> | undefined {
+  if (v === null) return undefined;
+  if (!isRecord(v) || Object.values(v).some((x) => x !== null && typeof x !== 'string')) throw invalid(`${where} must be a map of strings`);
+  const out = prev ?? new Map<string, string>();
+  for (const [k, x] of Object.entries(v)) out.set(k, x === null ? '' : (x as string));
+  return out;
+}
+
+/** `map[string]struct{}`: undefined is nil; each value must be an object (its content is ignored) or null. */
+function goKeySet(prev: Set<string> | undefined, v: unknown, where: string): Set<string> | undefined {
+  if (v === null) return undefined;
+  if (!isRecord(v)) throw invalid(`${where} must be an object`);
+  if (Object.values(v).some((x) => x !== null && !isRecord(x))) throw invalid(`${where} values must be objects`);
+  const out = prev ?? new Set<string>();
+  for (const k of Object.keys(v)) out.add(k);
+  return out;
+}
+
+interface DecodedImageConfig {
+  User: string;
+  ExposedPorts?: Set<string>;
+  Env?: string[];
+  Entrypoint?: string[];
+  Cmd?: string[];
+  Volumes?: Set<string>;
+  WorkingDir: string;
+  Labels?: Map<string, string>;
+  StopSignal: string;
+  ArgsEscaped: boolean;
+}
+
+interface DecodedRootFS {
+  type: string;
+  diffIds?: string[];
+}
+
+interface DecodedHistory {
+  created?: string;
+  createdBy: string;
+  author: string;
+  comment: string;
+  emptyLayer: boolean;
+}
+
+interface DecodedImage {
+  created?: string;
+  author: string;
+  architecture: string;
+  variant: string;
+  os: string;
+  osVersion: string;
+  osFeatures?: string[];
+  config: DecodedImageConfig;
+  rootfs: DecodedRootFS;
+  history?: DecodedHistory[];
+}
+
+const IMAGE_CONFIG_FIELDS: Fields<DecodedImageConfig> = [
+  ['User', (t, v, w) => (t.User = goString(t.User, v, w))],
+  ['ExposedPorts', (t, v, w) => (t.ExposedPorts = goKeySet(t.ExposedPorts, v, w))],
+  ['Env', (t, v, w) => (t.Env = goStringList(t.Env, v, w))],
+  ['Entrypoint', (t, v, w) => (t.Entrypoint = goStringList(t.Entrypoint, v, w))],
+  ['Cmd', (t, v, w) => (t.Cmd = goStringList(t.Cmd, v, w))],
+  ['Volumes', (t, v, w) => (t.Volumes = goKeySet(t.Volumes, v, w))],
+  ['WorkingDir', (t, v, w) => (t.WorkingDir = goString(t.WorkingDir, v, w))],
+  ['Labels', (t, v, w) => (t.Labels = goStringMap(t.Labels, v, w))],
+  ['StopSignal', (t, v, w) => (t.StopSignal = goString(t.StopSignal, v, w))],
+  ['ArgsEscaped', (t, v, w) => (t.ArgsEscaped = goBool(t.ArgsEscaped, v, w))],
+];
+
+const ROOTFS_FIELDS: Fields<DecodedRootFS> = [
+  ['type', (t, v, w) => (t.type = goString(t.type, v, w))],
+  ['diff_ids', (t, v, w) => (t.diffIds = goStringList(t.diffIds, v, w))],
+];
+
+const HISTORY_FIELDS: Fields<DecodedHistory> = [
+  ['created', (t, v, w) => (t.created = goTime(v, w))],
+  ['created_by', (t, v, w) => (t.createdBy = goString(t.createdBy, v, w))],
+  ['author', (t, v, w) => (t.author = goString(t.author, v, w))],
+  ['comment', (t, v, w) => (t.comment = goString(t.comment, v, w))],
+  ['empty_layer', (t, v, w) => (t.emptyLayer = goBool(t.emptyLayer, v, w))],
+];
+
+const emptyHistory = (): DecodedHistory => ({ createdBy: '', author: '', comment: '', emptyLayer: false });
+
+/** `[]History`: undefined is nil; element i is decoded over the previous element i. */
+function goHistoryList(prev: DecodedHistory[] | undefined, v: unknown, where: string): DecodedHistory[] | undefined {
+  if (v === null) return undefined;
+  if (!Array.isArray(v)) throw invalid(`${where} must be a list`);
+  return v.map((x, i) => decodeStruct(prev?.[i] ?? emptyHistory(), x, `${where}[${i}]`, HISTORY_FIELDS));
+}
+
+const IMAGE_FIELDS: Fields<DecodedImage> = [
+  ['created', (t, v, w) => (t.created = goTime(v, w))],
+  ['author', (t, v, w) => (t.author = goString(t.author, v, w))],
+  ['architecture', (t, v, w) => (t.architecture = goString(t.architecture, v, w))],
+  ['variant', (t, v, w) => (t.variant = goString(t.variant, v, w))],
+  ['os', (t, v, w) => (t.os = goString(t.os, v, w))],
+  ['os.version', (t, v, w) => (t.osVersion = goString(t.osVersion, v, w))],
+  ['os.features', (t, v, w) => (t.osFeatures = goStringList(t.osFeatures, v, w))],
+  ['config', (t, v, w) => decodeStruct(t.config, v, w, IMAGE_CONFIG_FIELDS)],
+  ['rootfs', (t, v, w) => decodeStruct(t.rootfs, v, w, ROOTFS_FIELDS)],
+  ['history', (t, v, w) => (t.history = goHistoryList(t.history, v, w))],
+];
+
+// ---------------------------------------------------------------------------------------------
+// json.Marshal of the decoded struct: struct field order, omitempty, maps sorted.
+
 /** Assigns only non-empty values (Go's omitempty for strings, slices, maps, bools). */
-function put(out: Json, key: string, v: unknown): void {
+function put(out: Json, key: string, v: string | boolean | string[] | Json | undefined): void {
   if (v === undefined || v === '' || v === false) return;
   if (Array.isArray(v) && v.length === 0) return;
-  if (isRecord(v) && Object.keys(v).length === 0 && key !== 'config') return;
+  if (isRecord(v) && Object.keys(v).length === 0) return;
   out[key] = v;
 }
 
+function setJson(s: Set<string> | undefined): Json | undefined {
+  return s && Object.fromEntries([...s].sort(compareUtf8).map((k) => [k, {}]));
+}
+
+function mapJson(m: Map<string, string> | undefined): Json | undefined {
+  return m && Object.fromEntries([...m.keys()].sort(compareUtf8).map((k) => [k, m.get(k)!]));
+}
+
+function imageConfigJson(c: DecodedImageConfig): Json {
+  const out: Json = {};
+  put(out, 'User', c.User);
+  put(out, 'ExposedPorts', setJson(c.ExposedPorts));
+  put(out, 'Env', c.Env);
+  put(out, 'Entrypoint', c.Entrypoint);
+  put(out, 'Cmd', c.Cmd);
+  put(out, 'Volumes', setJson(c.Volumes));
+  put(out, 'WorkingDir', c.WorkingDir);
+  put(out, 'Labels', mapJson(c.Labels));
+  put(out, 'StopSignal', c.StopSignal);
+  put(out, 'ArgsEscaped', c.ArgsEscaped);
+  return out;
+}
+
+function historyJson(h: DecodedHistory): Json {
+  const out: Json = {};
+  put(out, 'created', h.created);
+  put(out, 'created_by', h.createdBy);
+  put(out, 'author', h.author);
+  put(out, 'comment', h.comment);
+  put(out, 'empty_layer', h.emptyLayer);
+  return out;
+}
+
+/** Parses config bytes into a JSON object; anything else is MANIFEST_INVALID. */
 export function parseConfigJson(bytes: Uint8Array): Json {
   let doc: unknown;
   try {
@@ -84,55 +248,34 @@ export function parseConfigJson(bytes: Uint8Array): Json {
   return doc;
 }
 
+/**
+ * Decodes a parsed Docker or OCI config as json.Unmarshal into imgspecv1.Image does and returns
+ * what json.Marshal prints for it: created, author, architecture, variant, os, os.version,
+ * os.features, config, rootfs, history (image-spec 1.1.0-rc2, as vendored by skopeo 1.9.3).
+ * Throws ManifestInvalidError where json.Unmarshal fails.
+ */
 export function toOciImageConfig(raw: Json): OciImageConfig {
+  const image: DecodedImage = {
+    author: '',
+    architecture: '',
+    variant: '',
+    os: '',
+    osVersion: '',
+    config: { User: '', WorkingDir: '', StopSignal: '', ArgsEscaped: false },
+    rootfs: { type: '' },
+  };
+  decodeStruct(image, raw, '', IMAGE_FIELDS);
   const out: Json = {};
-  put(out, 'created', time(raw, 'created', ''));
-  put(out, 'author', str(raw, 'author', ''));
-  // image-spec 1.1.0-rc2 field order, as vendored by the skopeo we compare with.
-  out['architecture'] = str(raw, 'architecture', '') ?? '';
-  put(out, 'variant', str(raw, 'variant', ''));
-  out['os'] = str(raw, 'os', '') ?? '';
-  put(out, 'os.version', str(raw, 'os.version', ''));
-  put(out, 'os.features', strList(raw, 'os.features', ''));
-  const cfgIn = field(raw, 'config');
-  const cfg: Json = {};
-  if (isRecord(cfgIn)) {
-    const w = 'config.';
-    put(cfg, 'User', str(cfgIn, 'User', w));
-    put(cfg, 'ExposedPorts', keySet(cfgIn, 'ExposedPorts', w));
-    put(cfg, 'Env', strList(cfgIn, 'Env', w));
-    put(cfg, 'Entrypoint', strList(cfgIn, 'Entrypoint', w));
-    put(cfg, 'Cmd', strList(cfgIn, 'Cmd', w));
-    put(cfg, 'Volumes', keySet(cfgIn, 'Volumes', w));
-    put(cfg, 'WorkingDir', str(cfgIn, 'WorkingDir', w));
-    put(cfg, 'Labels', strMap(cfgIn, 'Labels', w));
-    put(cfg, 'StopSignal', str(cfgIn, 'StopSignal', w));
-    const argsEscaped = field(cfgIn, 'ArgsEscaped');
-    if (argsEscaped === true) cfg['ArgsEscaped'] = true;
-  } else if (cfgIn !== undefined && cfgIn !== null) {
-    throw new ManifestInvalidError('image config: config must be an object');
-  }
-  out['config'] = cfg;
-  const rootfsIn = field(raw, 'rootfs');
-  const rootfs: Json = { type: '', diff_ids: null };
-  if (isRecord(rootfsIn)) {
-    rootfs['type'] = str(rootfsIn, 'type', 'rootfs.') ?? '';
-    rootfs['diff_ids'] = strList(rootfsIn, 'diff_ids', 'rootfs.') ?? null;
-  }
-  out['rootfs'] = rootfs;
-  const historyIn = field(raw, 'history');
-  if (Array.isArray(historyIn) && historyIn.length > 0) {
-    out['history'] = historyIn.map((h, i) => {
-      if (!isRecord(h)) throw new ManifestInvalidError(`image config: history[${i}] must be an object`);
-      const w = `history[${i}].`;
-      const e: Json = {};
-      put(e, 'created', time(h, 'created', w));
-      put(e, 'created_by', str(h, 'created_by', w));
-      put(e, 'author', str(h, 'author', w));
-      put(e, 'comment', str(h, 'comment', w));
-      if (field(h, 'empty_layer') === true) e['empty_layer'] = true;
-      return e;
-    });
-  }
+  put(out, 'created', image.created);
+  put(out, 'author', image.author);
+  out['architecture'] = image.architecture;
+  put(out, 'variant', image.variant);
+  out['os'] = image.os;
+  put(out, 'os.version', image.osVersion);
+  put(out, 'os.features', image.osFeatures);
+  // `config` is a struct: omitempty never leaves it out.
+  out['config'] = imageConfigJson(image.config);
+  out['rootfs'] = { type: image.rootfs.type, diff_ids: image.rootfs.diffIds ?? null };
+  if (image.history && image.history.length > 0) out['history'] = image.history.map(historyJson);
   return out;
 }

@@ -123,6 +123,10 @@ export class InspectOutputDto {
   @ApiPropertyOptional({ example: '127.0.0.1:5000/app' })
   Name?: string;
 
+  /** The tag recorded in a Docker schema 1 manifest; omitted for every other manifest type and when empty. */
+  @ApiPropertyOptional({ example: 'latest' })
+  Tag?: string;
+
   /** Digest of the top-level manifest (the index for a multi-arch image). */
   @ApiProperty({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
   Digest: string;

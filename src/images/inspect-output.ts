@@ -1,5 +1,7 @@
 import { formatGoJsonTime, GO_ZERO_TIME } from '../image-spec/go-time';
 import type { ImageManifest, Schema1Manifest } from '../image-spec/manifest';
+import { MediaType } from '../image-spec/media-types';
+import { sortedMap } from '../image-spec/oci-config';
 
 /** One layer as skopeo's inspect prints it in LayersData. */
 export interface InspectLayer {
@@ -11,11 +13,14 @@ export interface InspectLayer {
 
 /**
  * skopeo's inspect output. Field order and null/empty rules follow skopeo's inspectOutput
- * struct (Name omitted when empty; Labels/Env null when absent); Variant, which skopeo
- * computes but does not print, is added after Os when known.
+ * struct (Name and Tag omitted when empty; Labels/Env null when absent; Labels keys sorted, as
+ * Go prints maps); Variant, which skopeo computes but does not print, is added after Os when
+ * known.
  */
 export interface InspectOutput {
   Name?: string;
+  /** The schema1 manifest's tag (ImageInspectInfo.Tag); never set for other manifest types. */
+  Tag?: string;
   Digest: string;
   RepoTags: string[];
   Created: string | null;
@@ -39,12 +44,16 @@ function s(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
+/** A Go `[]string`: null elements decode as "". */
 function stringList(v: unknown): string[] | null {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : null;
+  return Array.isArray(v) ? v.filter((x) => x === null || typeof x === 'string').map((x: string | null) => x ?? '') : null;
 }
 
+/** A Go `map[string]string`: null values decode as ""; printed with sorted keys. */
 function stringMap(v: unknown): Record<string, string> | null {
-  return isRecord(v) ? (Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === 'string')) as Record<string, string>) : null;
+  if (!isRecord(v)) return null;
+  const entries = Object.entries(v).filter(([, x]) => x === null || typeof x === 'string');
+  return sortedMap(Object.fromEntries(entries.map(([k, x]) => [k, (x as string | null) ?? ''])));
 }
 
 export interface InspectInputs {
@@ -57,6 +66,7 @@ export interface InspectInputs {
 function assemble(inputs: InspectInputs, parts: Omit<InspectOutput, 'Name' | 'Digest' | 'RepoTags'>): InspectOutput {
   return {
     ...(inputs.name ? { Name: inputs.name } : {}),
+    ...(parts.Tag ? { Tag: parts.Tag } : {}),
     Digest: inputs.digest,
     RepoTags: inputs.repoTags,
     Created: parts.Created,
@@ -71,10 +81,16 @@ function assemble(inputs: InspectInputs, parts: Omit<InspectOutput, 'Name' | 'Di
   };
 }
 
-/** Inspect of a v2s2 / OCI image: everything but the digest and tags comes from the config. */
+/**
+ * Inspect of a v2s2 / OCI image: everything but the digest and tags comes from the config.
+ * Created follows the config struct containers/image decodes into, chosen by the manifest's
+ * media type: a Docker v2s2 config's `created` is a time.Time value (absent → Go's zero time),
+ * an OCI config's is a pointer (absent → null).
+ */
 export function inspectImage(inputs: InspectInputs, manifest: ImageManifest, config: Json): InspectOutput {
   const cfg = isRecord(config['config']) ? config['config'] : {};
-  const created = typeof config['created'] === 'string' ? formatGoJsonTime(config['created']) ?? null : null;
+  const absentCreated = manifest.mediaType === MediaType.dockerV2S2 ? GO_ZERO_TIME : null;
+  const created = typeof config['created'] === 'string' ? formatGoJsonTime(config['created']) ?? absentCreated : absentCreated;
   return assemble(inputs, {
     Created: created,
     DockerVersion: s(config['docker_version']),
@@ -88,16 +104,17 @@ export function inspectImage(inputs: InspectInputs, manifest: ImageManifest, con
   });
 }
 
-/** Inspect of a schema1 manifest: fields from the newest history entry, non-throwaway layers oldest first. */
+/**
+ * Inspect of a schema1 manifest: Tag from the manifest, other fields from the newest history
+ * entry, every layer oldest first — throwaway ones included, as containers/image's
+ * Schema1.LayerInfos lists them.
+ */
 export function inspectSchema1(inputs: InspectInputs, manifest: Schema1Manifest): InspectOutput {
   const v1 = manifest.history[0] ?? {};
   const cfg = isRecord(v1['config']) ? v1['config'] : undefined;
-  const layers: string[] = [];
-  for (let i = manifest.fsLayers.length - 1; i >= 0; i--) {
-    if (manifest.history[i]?.['throwaway'] === true) continue;
-    layers.push(manifest.fsLayers[i]!);
-  }
+  const layers = [...manifest.fsLayers].reverse();
   return assemble(inputs, {
+    Tag: manifest.tag,
     Created: typeof v1['created'] === 'string' ? formatGoJsonTime(v1['created']) ?? GO_ZERO_TIME : GO_ZERO_TIME,
     DockerVersion: s(v1['docker_version']),
     Labels: cfg ? stringMap(cfg['Labels']) : null,
