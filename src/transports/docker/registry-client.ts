@@ -3,13 +3,12 @@ import { digestOf, isDigest, digestAlgorithm } from '../../image-spec/digest';
 import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
 import { normalizeManifestMediaType } from '../../image-spec/manifest';
 import type { BlobStream, ManifestBlob } from '../transport';
+import { TAG, assertBlobDigest, assertManifestReference, assertRepository } from './registry-names';
 import { ContentCache } from './content-cache';
 import { LIMIT_MANIFEST, type RegistryCallContext, type RegistryHttp, header } from './registry-http';
 
-const TAG = /^[\w][\w.-]{0,127}$/;
 /** A bound on what a (possibly hostile) tag list can make us hold in memory. */
 const MAX_TAGS = 1_000_000;
-const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 /**
  * Registry v2 operations on one repository of one registry. Every tag, digest and repository
@@ -23,15 +22,11 @@ export class RegistryClient {
   ) {}
 
   private repoPath(repository: string): string {
-    if (!REPOSITORY.test(repository) || repository.length > 255) {
-      throw new DomainError('INVALID_REFERENCE', `invalid repository name ${JSON.stringify(repository)}`);
-    }
-    return repository;
+    return assertRepository(repository);
   }
 
   private referencePath(reference: string): string {
-    if (isDigest(reference) || TAG.test(reference)) return reference;
-    throw new DomainError('INVALID_REFERENCE', `invalid tag or digest ${JSON.stringify(reference)}`);
+    return assertManifestReference(reference);
   }
 
   private scope(repository: string, actions: string): string {
@@ -115,7 +110,7 @@ export class RegistryClient {
 
   /** GETs a small blob (a config) whole, capped at `limit`; unverified: the caller checks its digest. */
   async readBlob(repository: string, digest: string, limit: number, signal?: AbortSignal): Promise<Buffer> {
-    if (!isDigest(digest)) throw new DomainError('INVALID_REFERENCE', `invalid blob digest ${JSON.stringify(digest)}`);
+    assertBlobDigest(digest);
     const { bytes } = await this.http.requestBytes(
       this.registry,
       { ...this.ctx, signal: signal ?? this.ctx.signal },
@@ -134,7 +129,7 @@ export class RegistryClient {
 
   /** GETs a blob as a stream (unverified: the caller wraps it in the verifying stream). */
   async getBlob(repository: string, digest: string, signal?: AbortSignal): Promise<BlobStream> {
-    if (!isDigest(digest)) throw new DomainError('INVALID_REFERENCE', `invalid blob digest ${JSON.stringify(digest)}`);
+    assertBlobDigest(digest);
     const res = await this.http.request(this.registry, { ...this.ctx, signal: signal ?? this.ctx.signal }, {
       method: 'GET',
       path: `/v2/${this.repoPath(repository)}/blobs/${digest}`,

@@ -3,10 +3,9 @@ import { DomainError } from '../../errors/domain-error';
 import { isDigest } from '../../image-spec/digest';
 import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
 import type { BlobInfo } from '../transport';
+import { assertBlobDigest, assertManifestReference, assertRepository, isRepositoryName } from './registry-names';
 import { type RegistryCallContext, type RegistryHttp, header, readLimited, LIMIT_SMALL } from './registry-http';
 
-const TAG = /^[\w][\w.-]{0,127}$/;
-const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 /**
  * Registry v2 write operations on one repository: blob existence, cross-repository mount,
@@ -19,7 +18,7 @@ export class RegistryWriter {
     private readonly repository: string,
     private readonly ctx: RegistryCallContext,
   ) {
-    if (!REPOSITORY.test(repository)) throw new DomainError('INVALID_REFERENCE', `invalid repository name ${JSON.stringify(repository)}`);
+    assertRepository(repository);
   }
 
   private scope(extra: string[] = []): string[] {
@@ -31,7 +30,7 @@ export class RegistryWriter {
   }
 
   async hasBlob(digest: string, signal?: AbortSignal): Promise<boolean> {
-    assertDigest(digest);
+    assertBlobDigest(digest);
     const res = await this.http.request(this.registry, this.ctxWith(signal), {
       method: 'HEAD',
       path: `/v2/${this.repository}/blobs/${digest}`,
@@ -46,8 +45,8 @@ export class RegistryWriter {
 
   /** Cross-repository mount; false when the registry started an upload instead (cancelled here). */
   async mountBlob(digest: string, fromRepository: string, signal?: AbortSignal): Promise<boolean> {
-    assertDigest(digest);
-    if (!REPOSITORY.test(fromRepository)) return false;
+    assertBlobDigest(digest);
+    if (!isRepositoryName(fromRepository)) return false;
     const res = await this.http.request(this.registry, this.ctxWith(signal), {
       method: 'POST',
       path: `/v2/${this.repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepository)}`,
@@ -86,7 +85,7 @@ export class RegistryWriter {
     location = new URL(location, start.url).toString();
     try {
       if (blob.known) {
-        assertDigest(blob.known.digest);
+        assertBlobDigest(blob.known.digest);
         const put = await this.http.request(this.registry, this.ctxWith(signal), {
           method: 'PUT',
           path: withDigest(location, blob.known.digest),
@@ -153,7 +152,7 @@ export class RegistryWriter {
    * Only used to decide that nothing needs copying, never to trust content.
    */
   async manifestDigest(reference: string, signal?: AbortSignal): Promise<string | undefined> {
-    if (!isDigest(reference) && !TAG.test(reference)) throw new DomainError('INVALID_REFERENCE', `invalid tag or digest ${JSON.stringify(reference)}`);
+    assertManifestReference(reference);
     const res = await this.http.request(this.registry, this.ctxWith(signal), {
       method: 'HEAD',
       path: `/v2/${this.repository}/manifests/${reference}`,
@@ -170,7 +169,7 @@ export class RegistryWriter {
 
   /** PUTs a manifest under a tag or its digest. */
   async putManifest(reference: string, bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<void> {
-    if (!isDigest(reference) && !TAG.test(reference)) throw new DomainError('INVALID_REFERENCE', `invalid tag or digest ${JSON.stringify(reference)}`);
+    assertManifestReference(reference);
     const res = await this.http.request(this.registry, this.ctxWith(signal), {
       method: 'PUT',
       path: `/v2/${this.repository}/manifests/${reference}`,
@@ -185,9 +184,6 @@ export class RegistryWriter {
   }
 }
 
-function assertDigest(d: string): void {
-  if (!isDigest(d)) throw new DomainError('INVALID_REFERENCE', `invalid blob digest ${JSON.stringify(d)}`);
-}
 
 function withDigest(location: string, digest: string): string {
   const u = new URL(location);
