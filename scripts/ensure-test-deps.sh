@@ -13,6 +13,8 @@ TEST_DEPS=(
   "skopeo:skopeo"
   "htpasswd:apache2-utils"
   "openssl:openssl"
+  # dockerd (with containerd and runc) for the docker-archive tests: test/support/dockerd.ts
+  "dockerd:docker.io"
 )
 
 missing_cmds=()

@@ -12,6 +12,8 @@ import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { MetricsModule } from './metrics/metrics.module';
 import { OperationsModule } from './operations/operations.module';
 import { CopiesModule } from './copies/copies.module';
+import { CopyEngineModule } from './copy-engine/copy-engine.module';
+import { SyncsModule } from './syncs/syncs.module';
 import { TransportsModule } from './transports/transports.module';
 
 /** Paths redacted from every log line: credentials never reach the logs. */
@@ -52,7 +54,9 @@ export class AppModule implements NestModule {
         CredentialsModule,
         ImagesModule,
         OperationsModule,
+        CopyEngineModule,
         CopiesModule,
+        SyncsModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },

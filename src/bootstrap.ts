@@ -18,6 +18,7 @@ export async function createApp(config: AppConfig, opts: { logs?: boolean } = {}
   });
   if (opts.logs !== false) app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  app.set('etag', false);
   app.set('query parser', 'simple');
   app.useBodyParser('json', { limit: '1mb', type: ['application/json', 'application/*+json'] });
   app.useGlobalPipes(

@@ -266,7 +266,7 @@ describe('bad input gets a clear problem', () => {
     ['unknown transport', 'ftp:foo', 400, 'INVALID_REFERENCE'],
     ['path escaping the storage root', 'oci:../../etc:latest', 400, 'PATH_ESCAPES_STORAGE_ROOT'],
     ['absolute path', 'dir:/etc', 400, 'PATH_ESCAPES_STORAGE_ROOT'],
-    ['transport not implemented yet', 'oci:layouts/app:latest', 501, 'TRANSPORT_NOT_IMPLEMENTED'],
+    ['no OCI layout at that path', 'oci:layouts/app:latest', 404, 'IMAGE_NOT_FOUND'],
     ['registry that is down', 'docker://127.0.0.1:1/nothing:latest', 503, 'UPSTREAM_UNAVAILABLE'],
   ];
   for (const [label, image, status, code] of cases) {

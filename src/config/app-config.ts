@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -41,6 +41,24 @@ export interface AppConfig {
   operations: OperationsSettings;
   /** Copy engine: concurrent blob transfers per registry host, shared by all jobs. */
   copy: { perHostConcurrency: number };
+  /**
+   * Image archives (docker-archive:, oci-archive:) read by extracting them: the most entries
+   * (SKIFF_ARCHIVE_MAX_ENTRIES) and the most bytes in total (SKIFF_ARCHIVE_MAX_BYTES, also the
+   * limit for one entry) an archive may have; beyond them it is refused as ARCHIVE_INVALID.
+   */
+  archive: { maxEntries: number; maxBytes: number };
+  /** Syncs (POST /v1/syncs). */
+  sync: SyncSettings;
+}
+
+export interface SyncSettings {
+  /** Images one sync copies at once (SKIFF_SYNC_CONCURRENCY); blob transfers stay under the per-host limits. */
+  concurrency: number;
+  /**
+   * Directories (absolute, existing) a sync YAML's `cert-dir` may name, itself or a directory
+   * inside it (SKIFF_SYNC_CERT_DIRS, comma-separated). Empty: `cert-dir` is refused.
+   */
+  certDirs: string[];
 }
 
 /** The operations worker and store. */
@@ -91,6 +109,26 @@ function parseInteger(name: string, v: string | undefined, dflt: number, min: nu
   const n = Number(v);
   if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+/** A comma-separated list of existing directories, resolved against `cwd`. */
+function parseDirectoryList(name: string, v: string | undefined, cwd: string): string[] {
+  if (v === undefined) return [];
+  return v
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '')
+    .map((d) => {
+      const p = resolve(cwd, d);
+      let isDir = false;
+      try {
+        isDir = statSync(p).isDirectory();
+      } catch (e) {
+        throw new ConfigError(`${name}: cannot use ${p}: ${(e as Error).message}`);
+      }
+      if (!isDir) throw new ConfigError(`${name}: ${p} is not a directory`);
+      return p;
+    });
 }
 
 function readStructuredFile(path: string, what: string): Record<string, unknown> {
@@ -237,6 +275,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     copy: {
       perHostConcurrency: parseInteger('SKIFF_COPY_PER_HOST_CONCURRENCY', get('SKIFF_COPY_PER_HOST_CONCURRENCY', 'copyPerHostConcurrency'), 6, 1, 64),
+    },
+    archive: {
+      maxEntries: parseInteger('SKIFF_ARCHIVE_MAX_ENTRIES', get('SKIFF_ARCHIVE_MAX_ENTRIES', 'archiveMaxEntries'), 100_000, 1, 100_000_000),
+      maxBytes: parseInteger('SKIFF_ARCHIVE_MAX_BYTES', get('SKIFF_ARCHIVE_MAX_BYTES', 'archiveMaxBytes'), 32 * 1024 ** 3, 1024, Number.MAX_SAFE_INTEGER),
+    },
+    sync: {
+      concurrency: parseInteger('SKIFF_SYNC_CONCURRENCY', get('SKIFF_SYNC_CONCURRENCY', 'syncConcurrency'), 8, 1, 64),
+      certDirs: parseDirectoryList('SKIFF_SYNC_CERT_DIRS', get('SKIFF_SYNC_CERT_DIRS', 'syncCertDirs'), cwd),
     },
     dockerHost: get('DOCKER_HOST', 'dockerHost') ?? 'unix:///var/run/docker.sock',
     containerHost: get('CONTAINER_HOST', 'containerHost') ?? 'unix:///run/podman/podman.sock',

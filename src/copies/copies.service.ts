@@ -1,7 +1,6 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CopyEngine } from '../copy-engine/copy-engine';
-import { HostLimiter, InFlightBlobs } from '../copy-engine/host-limiter';
 import { CredentialService } from '../credentials/credential.service';
 import { toRegistryAuth } from '../credentials/registry-auth-header';
 import { DomainError, InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
@@ -9,6 +8,7 @@ import { type ImageReference, parseImageReference } from '../image-spec/image-re
 import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
 import { OperationsService } from '../operations/operations.service';
 import { resolveInStorageRoot } from '../storage/storage-root';
+import { parseAdditionalTags } from '../transports/docker-archive/docker-archive.transport';
 import { TransportRegistry } from '../transports/transport-registry';
 import type { RegistryAuth } from '../transports/transport';
 import type { CopyRequestDto } from './copies.dto';
@@ -24,16 +24,15 @@ export type StoredCopyRequest = Omit<CopyRequestDto, 'sourceAuth' | 'destination
 @Injectable()
 export class CopiesService implements OperationRunner, OnModuleInit {
   readonly kind = 'copy' as const;
-  private readonly engine: CopyEngine;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly transports: TransportRegistry,
     private readonly credentials: CredentialService,
     private readonly operations: OperationsService,
-  ) {
-    this.engine = new CopyEngine({ limiter: new HostLimiter(config.copy.perHostConcurrency), inflight: new InFlightBlobs() });
-  }
+    /** The process-wide engine (CopyEngineModule): its host limits and blob dedupe are shared with syncs. */
+    private readonly engine: CopyEngine,
+  ) {}
 
   onModuleInit(): void {
     this.operations.registerRunner(this);
@@ -54,6 +53,7 @@ export class CopiesService implements OperationRunner, OnModuleInit {
     if (body.additionalTags?.length && dst.transport !== 'docker-archive') {
       throw new InvalidArgumentError('additionalTags applies to docker-archive destinations only');
     }
+    parseAdditionalTags(body.additionalTags);
     if (body.preserveDigests && (body.format || body.compression)) {
       throw new InvalidArgumentError(`preserveDigests cannot be combined with ${body.format ? 'format' : 'compression'}: it would change the manifest`);
     }
@@ -92,7 +92,7 @@ export class CopiesService implements OperationRunner, OnModuleInit {
         credentials: this.credentials.resolver(destinationAuth),
         tlsVerify: request.destinationTlsVerify,
         signal: ctx.signal,
-      });
+      }, { additionalTags: request.additionalTags });
       try {
         const result = await this.engine.copy(
           source,

@@ -223,7 +223,9 @@ class CopyContext {
     if (this.opts.preserveDigests && manifest.layers.some((l) => this.layerPlan(l))) {
       throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: the destination stores layers with another compression, which changes their digests');
     }
-    const blobs = [manifest.config, ...manifest.layers];
+    // Docker → OCI only (e.g. into an OCI layout): the config is rewritten, so the original is not copied (as skopeo).
+    const configRewritten = manifest.mediaType === MediaType.dockerV2S2 && candidates.every((t) => formatOfManifestType(t) === 'oci');
+    const blobs = configRewritten ? [...manifest.layers] : [manifest.config, ...manifest.layers];
     const fresh = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
     this.counters.add({ blobsTotal: fresh.length, bytesTotal: fresh.reduce((n, b) => n + b.size, 0) }, 'copying');
 
@@ -307,7 +309,7 @@ class CopyContext {
    * decompress for docker-archive and daemons).
    */
   private layerPlan(d: Descriptor): { from: LayerCompression; to?: CompressionChoice } | undefined {
-    const from = compressionOf(d.mediaType);
+    const from = this.source.actualCompression?.(d) ?? compressionOf(d.mediaType);
     if (this.opts.compression) {
       if (from === undefined) throw new DomainError('OPERATION_NOT_SUPPORTED', `cannot recompress a layer of media type ${d.mediaType}`);
       return { from, to: this.opts.compression };
@@ -372,6 +374,19 @@ class CopyContext {
     }
   }
 
+  /**
+   * The index format to write (containers/image's determineListConversion): the forced one,
+   * else the source's when the destination stores it, else one the destination stores (an OCI
+   * layout turns a Docker manifest list into an OCI index).
+   */
+  private indexFormat(index: IndexManifest): ManifestFormat {
+    if (this.opts.format) return this.opts.format;
+    const own = formatOfManifestType(index.mediaType)!;
+    const supported = this.dest.supportedManifestTypes();
+    if (supported.includes(index.mediaType)) return own;
+    return (['oci', 'v2s2'] as const).find((f) => supported.includes(indexMediaType(f))) ?? own;
+  }
+
   private assertAcceptsIndexes(): void {
     if (this.dest.acceptsIndexes === false) {
       throw new DomainError('OPERATION_NOT_SUPPORTED', `a ${this.dest.reference.transport}: destination cannot store multi-arch images; use multiArch=system (optionally with platform)`);
@@ -380,7 +395,7 @@ class CopyContext {
 
   async copyAll(top: ManifestBlob, index: IndexManifest): Promise<CopyResult> {
     this.assertAcceptsIndexes();
-    const targetFormat = this.opts.format ?? formatOfManifestType(index.mediaType)!;
+    const targetFormat = this.indexFormat(index);
     if (this.opts.preserveDigests && this.opts.format && indexMediaType(this.opts.format) !== index.mediaType) {
       throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: converting the index would change its digest');
     }
@@ -416,9 +431,10 @@ class CopyContext {
     this.assertAcceptsIndexes();
     let bytes = top.bytes;
     let mediaType = index.mediaType;
-    if (this.opts.format && indexMediaType(this.opts.format) !== index.mediaType) {
-      bytes = convertIndex(index, this.opts.format, new Map());
-      mediaType = indexMediaType(this.opts.format);
+    const targetFormat = this.indexFormat(index);
+    if (indexMediaType(targetFormat) !== index.mediaType) {
+      bytes = convertIndex(index, targetFormat, new Map());
+      mediaType = indexMediaType(targetFormat);
     }
     this.counters.add({}, 'writing-manifests');
     try {

@@ -46,7 +46,10 @@ export type DomainErrorCode =
   | 'OPERATION_NOT_FOUND'
   | 'OPERATION_CONFLICT'
   | 'IDEMPOTENCY_KEY_REUSED'
-  | 'CREDENTIALS_UNAVAILABLE';
+  | 'CREDENTIALS_UNAVAILABLE'
+  | 'ARCHIVE_INVALID'
+  | 'LAYOUT_INVALID'
+  | 'STORAGE_CONFLICT';
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;

@@ -59,6 +59,21 @@ export interface OperationRunner {
   run(request: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>>;
 }
 
+/**
+ * What a runner throws when its operation fails after doing part of its work (a sync stopped by
+ * its first failing image): `partialResult` is stored as the failed operation's `result`,
+ * beside `error`. Any error may carry it.
+ */
+export interface FailureWithResult {
+  readonly partialResult: Record<string, unknown>;
+}
+
+/** The partial result a failure carries (see FailureWithResult), if any. */
+export function partialResultOf(error: unknown): Record<string, unknown> | undefined {
+  const r = (error as Partial<FailureWithResult> | null | undefined)?.partialResult;
+  return r !== null && typeof r === 'object' && !Array.isArray(r) ? r : undefined;
+}
+
 export function emptyProgress(phase = 'queued'): OperationProgress {
   return { phase, bytesTotal: 0, bytesDone: 0, bytesSkipped: 0, blobsTotal: 0, blobsDone: 0, blobsSkipped: 0, blobsMounted: 0, imagesTotal: 0, imagesDone: 0 };
 }

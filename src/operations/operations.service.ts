@@ -23,6 +23,7 @@ import {
   type OperationRunContext,
   type OperationRunner,
   type OperationState,
+  partialResultOf,
 } from './operation-runner';
 import { IdempotencyKeyTakenError, type OperationEvent, type OperationPatch, OperationStore, publicOperation, type StoredOperation } from './operation-store';
 
@@ -666,7 +667,8 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
     } else {
       this.logger.warn({ operationId: id, code: problem.code }, `operation failed: ${problem.detail}`);
     }
-    return this.transition(id, { state: 'failed', finishedAt: new Date().toISOString(), progress: { ...progress, phase: 'failed' }, error: problem }, ifState);
+    const result = partialResultOf(error);
+    return this.transition(id, { state: 'failed', finishedAt: new Date().toISOString(), progress: { ...progress, phase: 'failed' }, error: problem, ...(result ? { result } : {}) }, ifState);
   }
 
   /** Back to `queued` (interrupted by shutdown or a dead process); it runs again from the start. */

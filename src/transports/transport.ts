@@ -55,6 +55,13 @@ export interface ImageSource {
   getBlob(descriptor: { digest: string; size: number }, opts?: BlobReadOptions): Promise<BlobStream>;
   /** Reads a small blob (a config) whole, verified against its digest, capped at `limit` bytes. */
   readBlob(descriptor: { digest: string; size: number }, opts?: BlobReadOptions & { limit?: number }): Promise<Buffer>;
+  /**
+   * The compression a layer's bytes (as getBlob() streams them) really have, when the source
+   * knows it differs from what the layer's media type says — containers/image detects it from
+   * the stream instead. docker-archive announces every layer as `…rootfs.diff.tar.gzip`, as
+   * containers/image does, but streams plain tar. Undefined: the media type is right.
+   */
+  actualCompression?(descriptor: { digest: string }): 'none' | 'gzip' | 'zstd' | undefined;
   close(): Promise<void>;
 }
 
@@ -112,10 +119,16 @@ export interface ImageDestination {
   close(): Promise<void>;
 }
 
+/** Options for opening a destination that only some transports take. */
+export interface DestinationOptions {
+  /** docker-archive: more `name:tag` references recorded for the image (skopeo copy --additional-tag). */
+  additionalTags?: readonly string[];
+}
+
 export interface ImageTransport {
   readonly name: ImageReference['transport'];
   openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource>;
-  openDestination?(ref: ImageReference, ctx: TransportContext): Promise<ImageDestination>;
+  openDestination?(ref: ImageReference, ctx: TransportContext, opts?: DestinationOptions): Promise<ImageDestination>;
   /** All tags of a repository (docker) or of an archive (docker-archive). */
   listTags?(ref: ImageReference, ctx: TransportContext): Promise<{ repository: string; tags: string[] }>;
   /** Deletes the image a reference points at; returns the deleted manifest digest. */

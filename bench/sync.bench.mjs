@@ -1,0 +1,138 @@
+// Benchmark: skiff's sync (POST /v1/syncs, Prefer: wait) against `skopeo sync --src yaml
+// --dest docker` on the same generated set, alternating which goes first, each into its own
+// empty destination registry:
+//   (a) first sync: BENCH_REPOS repositories × BENCH_TAGS tags (default 4 × 6 = 24 images); every
+//       image has the same BENCH_BASE_LAYERS base layers of BENCH_BASE_MB MB plus one layer of
+//       its own of BENCH_LAYER_MB MB
+//   (b) the same sync again, nothing new
+// Prints each tool's median time and skiff's time as a fraction of skopeo's (targets: (a) ≤ 0.5×,
+// (b) ≤ 0.25×). Run with `npm run bench:sync` (it builds first). Knobs: BENCH_ROUNDS (default 3),
+// BENCH_REPOS, BENCH_TAGS, BENCH_BASE_LAYERS (2), BENCH_BASE_MB (8), BENCH_LAYER_MB (2),
+// SKIFF_SYNC_CONCURRENCY and SKIFF_COPY_PER_HOST_CONCURRENCY (passed to the service).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const support = (m) => import(join(root, '.test-build/test/support', m));
+const { startRegistry, stopAll } = await support('registry.js');
+const { pushImage, pushBlob, makeLayer, pseudoRandomBytes } = await support('images.js');
+const { startSkiff } = await support('skiff-service.js');
+const { skopeo } = await support('skopeo.js');
+const { makeTmpDirSync } = await support('tmp.js');
+
+const num = (name, dflt) => Number(process.env[name] ?? dflt);
+const ROUNDS = num('BENCH_ROUNDS', 3);
+const REPOS = num('BENCH_REPOS', 4);
+const TAGS = num('BENCH_TAGS', 6);
+const BASE_LAYERS = num('BENCH_BASE_LAYERS', 2);
+const BASE_MB = num('BENCH_BASE_MB', 8);
+const LAYER_MB = num('BENCH_LAYER_MB', 2);
+const env = { SKIFF_LOG_LEVEL: 'warn' };
+for (const k of ['SKIFF_SYNC_CONCURRENCY', 'SKIFF_COPY_PER_HOST_CONCURRENCY']) if (process.env[k]) env[k] = process.env[k];
+
+const src = await startRegistry({ mode: 'plain' });
+const MB = 1024 * 1024;
+console.log(`pushing ${REPOS * TAGS} images in ${REPOS} repositories (${BASE_LAYERS}×${BASE_MB} MB shared base, ${LAYER_MB} MB own layer each)…`);
+const bases = Array.from({ length: BASE_LAYERS }, (_, i) => makeLayer({ [`base/${i}.bin`]: pseudoRandomBytes(BASE_MB * MB, `sync-base-${i}`) }));
+const repos = Array.from({ length: REPOS }, (_, r) => `bench/repo${r}`);
+for (const repo of repos) {
+  // shared blobs first, one at a time: the same blob pushed twice at once races in the registry
+  for (const b of bases) await pushBlob(src, repo, b.bytes);
+  await Promise.all(
+    Array.from({ length: TAGS }, (_, t) =>
+      pushImage(src, repo, `1.${t}.0`, {
+        layers: [...bases, makeLayer({ [`app/${repo}-${t}.bin`]: pseudoRandomBytes(LAYER_MB * MB, `${repo}-${t}`) })],
+        os: 'linux',
+        architecture: 'amd64',
+        format: 'v2s2',
+        config: { Env: [`IMAGE=${repo}:${t}`] },
+      }),
+    ),
+  );
+}
+const yaml = `${src.host}:\n  tls-verify: false\n  images:\n${repos.map((r) => `    ${r}: []\n`).join('')}`;
+const yamlPath = join(makeTmpDirSync('skiff-bench-sync-'), 'sync.yaml');
+writeFileSync(yamlPath, yaml);
+
+const svc = await startSkiff(env);
+
+async function skiffSync(dest) {
+  const t0 = performance.now();
+  const res = await fetch(`${svc.url}/v1/syncs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', prefer: 'wait=300' },
+    body: JSON.stringify({ sourceType: 'yaml', yaml, destination: dest, destinationType: 'docker', destinationTlsVerify: false }),
+  });
+  let op = await res.json();
+  while (!['succeeded', 'failed', 'cancelled'].includes(op.state)) {
+    op = await (await fetch(`${svc.url}/v1/operations/${op.id}?waitSeconds=60`)).json();
+  }
+  const ms = performance.now() - t0;
+  if (op.state !== 'succeeded' || op.result.counts.failed > 0) throw new Error(`skiff sync ${op.state}: ${JSON.stringify(op.error ?? op.result)}`);
+  return { ms, counts: op.result.counts };
+}
+
+async function skopeoSync(dest) {
+  const t0 = performance.now();
+  const r = await skopeo(['sync', '--src', 'yaml', '--dest', 'docker', '--dest-tls-verify=false', yamlPath, dest], { timeoutMs: 900_000 });
+  if (r.code !== 0) throw new Error(`skopeo sync failed: ${r.stderr}`);
+  return { ms: performance.now() - t0 };
+}
+
+/** repository → tag → digest under `prefix`, to check both tools produced the same thing. */
+async function snapshot(reg, prefix) {
+  const cat = await (await fetch(`${reg.url}/v2/_catalog?n=1000`)).json();
+  const out = {};
+  for (const repo of cat.repositories.filter((r) => r.startsWith(`${prefix}/`)).sort()) {
+    const { tags } = await (await fetch(`${reg.url}/v2/${repo}/tags/list`)).json();
+    for (const t of [...tags].sort()) {
+      const res = await fetch(`${reg.url}/v2/${repo}/manifests/${t}`, { method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+      out[`${repo.slice(prefix.length)}:${t}`] = res.headers.get('docker-content-digest');
+    }
+  }
+  return out;
+}
+
+const times = { a: { skiff: [], skopeo: [] }, b: { skiff: [], skopeo: [] } };
+for (let round = 0; round < ROUNDS; round++) {
+  const snapshots = {};
+  for (const tool of round % 2 === 0 ? ['skopeo', 'skiff'] : ['skiff', 'skopeo']) {
+    const dst = await startRegistry({ mode: 'plain' });
+    const dest = `${dst.host}/mirror`;
+    const run = tool === 'skiff' ? skiffSync : skopeoSync;
+    const first = await run(dest);
+    const again = await run(dest);
+    if (tool === 'skiff' && again.counts.skipped !== REPOS * TAGS) throw new Error(`the re-sync copied images again: ${JSON.stringify(again.counts)}`);
+    times.a[tool].push(first.ms);
+    times.b[tool].push(again.ms);
+    snapshots[tool] = await snapshot(dst, 'mirror');
+    await dst.stop();
+    console.log(`round ${round + 1} ${tool}: first ${(first.ms / 1000).toFixed(2)} s, again ${(again.ms / 1000).toFixed(2)} s`);
+  }
+  if (JSON.stringify(snapshots.skiff) !== JSON.stringify(snapshots.skopeo) || Object.keys(snapshots.skiff).length !== REPOS * TAGS) {
+    throw new Error('skiff and skopeo produced different destinations');
+  }
+}
+const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+const result = {
+  date: new Date().toISOString(),
+  rounds: ROUNDS,
+  images: REPOS * TAGS,
+  repositories: REPOS,
+  baseLayers: BASE_LAYERS,
+  baseMb: BASE_MB,
+  layerMb: LAYER_MB,
+  cases: {},
+};
+const names = { a: `(a) first sync, ${REPOS * TAGS} images into an empty registry`, b: '(b) re-sync, nothing new' };
+const targets = { a: 0.5, b: 0.25 };
+for (const k of ['a', 'b']) {
+  const sk = median(times[k].skiff);
+  const so = median(times[k].skopeo);
+  result.cases[k] = { skiffMs: Math.round(sk), skopeoMs: Math.round(so), skiffOverSkopeo: Number((sk / so).toFixed(3)), target: targets[k] };
+  console.log(`${names[k]}: skiff ${(sk / 1000).toFixed(2)} s, skopeo ${(so / 1000).toFixed(2)} s → skiff takes ${(sk / so).toFixed(2)}× skopeo's time (target ≤ ${targets[k]}×)`);
+}
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(join(root, 'bench/results/sync.json'), JSON.stringify(result, null, 2) + '\n');
+await svc.stop();
+await stopAll();

@@ -1,0 +1,485 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { CopyEngine, CopyProgressUpdate } from '../copy-engine/copy-engine';
+import { AbortedError, DomainError } from '../errors/domain-error';
+import { digestOf, isDigest } from '../image-spec/digest';
+import { type DockerReference, formatDockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
+import { type DirImageReference, type DockerImageReference, type ImageReference, formatImageReference } from '../image-spec/image-reference';
+import { type Descriptor, chooseInstance, parseManifest } from '../image-spec/manifest';
+import type { ProblemDto } from '../http/problem';
+import type { OperationProgress } from '../operations/operation-runner';
+import { resolveInStorageRoot } from '../storage/storage-root';
+import type { TransportRegistry } from '../transports/transport-registry';
+import type { CredentialResolver, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transports/transport';
+import { semverMatches } from './semver-constraint';
+import { type DestinationNaming, destinationFor, dirSuffix, dockerSuffix } from './sync-naming';
+import { RegistryBlobLocations, SyncDestination } from './sync-destination';
+import type { SyncYamlRegistry } from './sync-yaml';
+import { filterTagsByRegex } from './tag-regex';
+
+/**
+ * One run of a sync (plain TypeScript; the Nest service builds it): list what the source
+ * holds, name each image's destination as skopeo does, then copy (or, for a dry run, plan) the
+ * images, `concurrency` at a time, through the shared copy engine.
+ *
+ * Contracts:
+ * - Tag lists are fetched once per repository, however many selectors name it.
+ * - Images are handled concurrently; each one's blobs go through the engine's shared per-host
+ *   limits and cross-job dedupe, and blobs shared between destination repositories of the same
+ *   registry are uploaded once and mounted elsewhere (RegistryBlobLocations).
+ * - An image whose destination already holds the manifest is skipped after one request to it.
+ * - Without keepGoing, the first failure stops the run: nothing new starts, images in flight
+ *   finish, and a SyncStoppedError carries the result so far. With keepGoing every image is
+ *   tried and failures are recorded.
+ * - A cancel (the run's signal) stops everything at once and rethrows the abort.
+ */
+
+/** How images of one source registry (or the whole source) are read. */
+export interface SourceAccess {
+  transport: ImageTransport;
+  ctx: TransportContext;
+}
+
+export interface SyncRunRequest {
+  sourceType: 'docker' | 'dir' | 'yaml';
+  /** docker: the repository or image (no `docker://`); dir: the path under the storage root. */
+  source?: string;
+  yaml?: SyncYamlRegistry[];
+  naming: DestinationNaming;
+  all: boolean;
+  dryRun: boolean;
+  keepGoing: boolean;
+  preserveDigests: boolean;
+  format?: 'oci' | 'v2s2';
+  retryTimes?: number;
+  sourceTlsVerify?: boolean;
+  destinationTlsVerify?: boolean;
+}
+
+export interface SyncRunDeps {
+  engine: CopyEngine;
+  transports: TransportRegistry;
+  storageRoot: string;
+  concurrency: number;
+  /** The access for the request's own source settings. */
+  defaultSource: SourceAccess;
+  /** The access for one YAML registry (its credentials, tls-verify and cert-dir). */
+  yamlSource(registry: SyncYamlRegistry): Promise<SourceAccess>;
+  destinationCredentials: CredentialResolver;
+  signal: AbortSignal;
+  progress(update: Partial<OperationProgress>): void;
+  problem(error: unknown): ProblemDto;
+}
+
+export type SyncImageState = 'copied' | 'skipped' | 'failed' | 'planned';
+
+export interface SyncImageResult {
+  source: string;
+  destination: string;
+  state: SyncImageState;
+  digest?: string;
+  bytes?: number;
+  error?: ProblemDto;
+}
+
+export interface SyncResult extends Record<string, unknown> {
+  images: SyncImageResult[];
+  /** How many images ended in each state. */
+  counts: Record<SyncImageState, number>;
+  /** Blob bytes transferred (dry run: that a real run would transfer). */
+  bytes: number;
+}
+
+/** The first failure of a run without keepGoing, with what was done until then. */
+export class SyncStoppedError extends DomainError {
+  readonly partialResult: SyncResult;
+
+  constructor(cause: unknown, what: string, partialResult: SyncResult) {
+    const base = cause instanceof DomainError ? cause : undefined;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const done = partialResult.images.filter((i) => i.state !== 'failed').length;
+    super(
+      base?.code ?? 'UPSTREAM_PROTOCOL_ERROR',
+      `${what}: ${message} (the sync stopped at its first failure; ${done} image(s) were done, see result.images; keepGoing continues past failures)`,
+      base?.upstream ?? {},
+      { cause },
+    );
+    this.partialResult = partialResult;
+  }
+}
+
+interface PlannedImage {
+  source: ImageReference;
+  sourceText: string;
+  destination: ImageReference;
+  destinationText: string;
+  access: SourceAccess;
+}
+
+/** A selection that could not become images (a tag list that failed, a bad name). */
+interface PlanFailure {
+  sourceText: string;
+  destinationText: string;
+  error: unknown;
+}
+
+type PlanEntry = PlannedImage | PlanFailure;
+
+const MAX_IMAGES = 100_000;
+const MAX_DIR_DEPTH = 32;
+const MANIFEST_LIMIT = 4 * 1024 * 1024;
+
+function isFailure(e: PlanEntry): e is PlanFailure {
+  return 'error' in e;
+}
+
+export class SyncRun {
+  private readonly locations = new RegistryBlobLocations();
+  private readonly tagLists = new Map<string, Promise<string[]>>();
+  private readonly results: SyncImageResult[] = [];
+  /** Per image: the engine's last absolute counters, summed into the run's progress. */
+  private readonly perImage = new Map<number, Required<CopyProgressUpdate>>();
+  private readonly totals = { bytesTotal: 0, bytesDone: 0, bytesSkipped: 0, blobsTotal: 0, blobsDone: 0, blobsSkipped: 0, blobsMounted: 0 };
+  private imagesTotal = 0;
+  private imagesDone = 0;
+  /** Counted once per destination registry in a dry run (other repositories would mount them). */
+  private readonly plannedBlobs = new Set<string>();
+
+  constructor(
+    private readonly request: SyncRunRequest,
+    private readonly deps: SyncRunDeps,
+  ) {}
+
+  async execute(): Promise<SyncResult> {
+    this.deps.progress({ phase: 'listing' });
+    const entries = await this.plan();
+    const images: PlannedImage[] = [];
+    const order = new Map<PlanEntry, number>();
+    entries.forEach((e, i) => order.set(e, i));
+    const slots: (SyncImageResult | undefined)[] = new Array(entries.length);
+    let first: { error: unknown; what: string } | undefined;
+    for (const [i, e] of entries.entries()) {
+      if (!isFailure(e)) {
+        images.push(e);
+        continue;
+      }
+      slots[i] = { source: e.sourceText, destination: e.destinationText, state: 'failed', error: this.deps.problem(e.error) };
+      first ??= { error: e.error, what: `listing ${e.sourceText}` };
+    }
+    this.imagesTotal = images.length;
+    this.deps.progress({ phase: this.request.dryRun ? 'planning' : 'copying', imagesTotal: this.imagesTotal, imagesDone: 0 });
+    if (first && !this.request.keepGoing) throw new SyncStoppedError(first.error, first.what, this.summary(slots));
+
+    let next = 0;
+    let stop = false;
+    const worker = async (): Promise<void> => {
+      while (!stop && next < images.length) {
+        const index = next++;
+        const image = images[index]!;
+        const outcome = await this.handle(image, index);
+        this.checkAborted();
+        slots[order.get(image)!] = outcome.result;
+        this.imagesDone++;
+        this.report();
+        if (outcome.result.state === 'failed' && !this.request.keepGoing && !first) {
+          first = { error: outcome.error, what: `${this.request.dryRun ? 'planning' : 'syncing'} ${image.sourceText} to ${image.destinationText}` };
+          stop = true;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.deps.concurrency, images.length) }, worker));
+    this.checkAborted();
+    const result = this.summary(slots);
+    if (first && !this.request.keepGoing) throw new SyncStoppedError(first.error, first.what, result);
+    this.deps.progress({ phase: 'done' });
+    return result;
+  }
+
+  private summary(slots: (SyncImageResult | undefined)[]): SyncResult {
+    const images = slots.filter((s): s is SyncImageResult => s !== undefined);
+    const counts: Record<SyncImageState, number> = { copied: 0, skipped: 0, failed: 0, planned: 0 };
+    for (const i of images) counts[i.state]++;
+    return { images, counts, bytes: images.reduce((n, i) => n + (i.bytes ?? 0), 0) };
+  }
+
+  private checkAborted(): void {
+    if (this.deps.signal.aborted) {
+      const reason: unknown = this.deps.signal.reason;
+      throw reason instanceof DomainError ? reason : new AbortedError('the sync was cancelled');
+    }
+  }
+
+  private report(): void {
+    this.deps.progress({ ...this.totals, imagesTotal: this.imagesTotal, imagesDone: this.imagesDone });
+  }
+
+  private onEngineProgress(index: number, p: Required<CopyProgressUpdate>): void {
+    const last = this.perImage.get(index);
+    for (const k of Object.keys(this.totals) as (keyof typeof this.totals)[]) this.totals[k] += p[k] - (last?.[k] ?? 0);
+    this.perImage.set(index, { ...p });
+    this.report();
+  }
+
+  // ---- listing ---------------------------------------------------------------------------
+
+  private async plan(): Promise<PlanEntry[]> {
+    const req = this.request;
+    let groups: Promise<PlanEntry[]>[];
+    if (req.sourceType === 'docker') {
+      groups = [this.fromDocker(req.source!, this.deps.defaultSource)];
+    } else if (req.sourceType === 'dir') {
+      groups = [this.fromDir(req.source!)];
+    } else {
+      groups = [];
+      for (const registry of req.yaml ?? []) {
+        const access = this.deps.yamlSource(registry);
+        for (const entry of registry.images) {
+          groups.push(
+            access.then((a) =>
+              entry.references.length > 0
+                ? entry.references.map((r) => this.dockerImage(isDigest(r) ? withDigest(entry.repository, r) : withTag(entry.repository, r), a))
+                : this.fromRepository(entry.repository, a, registry.key, (tags) => tags),
+            ),
+          );
+        }
+        for (const entry of registry.imagesByTagRegex) {
+          groups.push(access.then((a) => this.fromRepository(entry.repository, a, registry.key, (tags) => filterTagsByRegex(entry.pattern, tags))));
+        }
+        for (const entry of registry.imagesBySemver) {
+          groups.push(access.then((a) => this.fromRepository(entry.repository, a, registry.key, (tags) => tags.filter((t) => semverMatches(entry.constraint, t)))));
+        }
+      }
+    }
+    const lists = await Promise.all(groups);
+    this.checkAborted();
+    // One entry per destination: the same image named twice is synced once; two sources
+    // naming the same destination would race, so the later ones fail.
+    const seen = new Map<string, string>();
+    const out: PlanEntry[] = [];
+    for (const e of lists.flat()) {
+      if (isFailure(e)) {
+        out.push(e);
+        continue;
+      }
+      const earlier = seen.get(e.destinationText);
+      if (earlier === e.sourceText) continue;
+      if (earlier !== undefined) {
+        out.push({
+          sourceText: e.sourceText,
+          destinationText: e.destinationText,
+          error: new DomainError('INVALID_ARGUMENT', `${e.sourceText} and ${earlier} would both be written to ${e.destinationText}; use scoped to keep their names apart`),
+        });
+        continue;
+      }
+      seen.set(e.destinationText, e.sourceText);
+      out.push(e);
+    }
+    if (out.length > MAX_IMAGES) throw new DomainError('INVALID_ARGUMENT', `the sync names ${out.length} images; at most ${MAX_IMAGES} are handled in one operation`);
+    return out;
+  }
+
+  private async fromDocker(source: string, access: SourceAccess): Promise<PlanEntry[]> {
+    const ref = parseDockerReference(source);
+    if (!isNameOnly(ref)) return [this.dockerImage(ref, access)];
+    const entries = await this.fromRepository(ref, access, '', (tags) => tags);
+    const failed = entries.find(isFailure);
+    if (failed) throw failed.error;
+    if (entries.length === 0) throw new DomainError('IMAGE_NOT_FOUND', `no images to sync found in ${source}: the repository has no tags`);
+    return entries;
+  }
+
+  /** Every tag `select` keeps, from the repository's tag list (fetched once per repository and access). */
+  private async fromRepository(repository: DockerReference, access: SourceAccess, accessKey: string, select: (tags: string[]) => string[]): Promise<PlanEntry[]> {
+    const key = `${accessKey}|${repository.domain}/${repository.path}`;
+    let list = this.tagLists.get(key);
+    if (!list) {
+      const ref: DockerImageReference = { transport: 'docker', named: { ...repository, tag: 'latest' } };
+      list = access.transport.listTags!(ref, { ...access.ctx, signal: this.deps.signal }).then((r) => r.tags);
+      list.catch(() => undefined);
+      this.tagLists.set(key, list);
+    }
+    let tags: string[];
+    try {
+      tags = select(await list);
+    } catch (error) {
+      if (this.deps.signal.aborted) this.checkAborted();
+      return [{ sourceText: `docker://${formatDockerReference(repository)}`, destinationText: this.repositoryDestinationText(repository), error }];
+    }
+    return tags.map((t) => this.dockerImage(withTag(repository, t), access));
+  }
+
+  /** Where a repository's images go, for reporting a repository that could not be listed. */
+  private repositoryDestinationText(repository: DockerReference): string {
+    const n = this.request.naming;
+    const suffix = formatDockerReference(repository);
+    const path = posix.join(n.destination, n.scoped ? suffix : posix.basename(suffix));
+    return n.destinationType === 'dir' ? `dir:${path}` : `docker://${path}`;
+  }
+
+  private dockerImage(ref: DockerReference, access: SourceAccess): PlanEntry {
+    const source: DockerImageReference = { transport: 'docker', named: ref };
+    const sourceText = formatImageReference(source);
+    return this.named(source, sourceText, dockerSuffix(ref), access);
+  }
+
+  private named(source: ImageReference, sourceText: string, suffix: string, access: SourceAccess): PlanEntry {
+    let destination: ImageReference;
+    try {
+      destination = destinationFor(suffix, this.request.naming);
+    } catch (error) {
+      const n = this.request.naming;
+      const path = posix.join(n.destination, n.scoped ? suffix : posix.basename(suffix)) + (n.appendSuffix ?? '');
+      return { sourceText, destinationText: `${n.destinationType === 'dir' ? 'dir:' : 'docker://'}${path}`, error };
+    }
+    return { source, sourceText, destination, destinationText: formatImageReference(destination), access };
+  }
+
+  /** skopeo's imagesToCopyFromDir: every directory holding a manifest.json file, in path order. */
+  private async fromDir(source: string): Promise<PlanEntry[]> {
+    const base = posix.normalize(source).replace(/\/+$/, '') || '.';
+    const root = await resolveInStorageRoot(this.deps.storageRoot, base);
+    const found: string[] = [];
+    const walk = async (abs: string, rel: string, depth: number): Promise<void> => {
+      this.checkAborted();
+      const entries = await readdir(abs, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT' && depth === 0) throw new DomainError('IMAGE_NOT_FOUND', `dir:${base}: the source directory does not exist`);
+        if (e.code === 'ENOTDIR' && depth === 0) throw new DomainError('INVALID_ARGUMENT', `dir:${base}: the source is not a directory`);
+        throw e;
+      });
+      if (entries.some((e) => e.isFile() && e.name === 'manifest.json')) {
+        found.push(rel);
+        return;
+      }
+      if (depth >= MAX_DIR_DEPTH || found.length > MAX_IMAGES) return;
+      const dirs = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+      for (const d of dirs) await walk(join(abs, d), rel === '' ? d : `${rel}/${d}`, depth + 1);
+    };
+    await walk(root, '', 0);
+    if (found.length === 0) throw new DomainError('IMAGE_NOT_FOUND', `no images to sync found in dir:${base}`);
+    const access = { transport: this.deps.transports.get('dir', 'sync from'), ctx: this.deps.defaultSource.ctx };
+    return found.map((rel) => {
+      const path = rel === '' ? base : posix.join(base, rel);
+      const ref: DirImageReference = { transport: 'dir', path };
+      return this.named(ref, formatImageReference(ref), dirSuffix(base, rel === '' ? base : `${base}/${rel}`), access);
+    });
+  }
+
+  // ---- one image -------------------------------------------------------------------------
+
+  private async handle(image: PlannedImage, index: number): Promise<{ result: SyncImageResult; error?: unknown }> {
+    let source: ImageSource | undefined;
+    try {
+      source = await image.access.transport.openSource(image.source, { ...image.access.ctx, signal: this.deps.signal });
+      const r = this.request.dryRun ? await this.planImage(image, source) : await this.copyImage(image, source, index);
+      return { result: { source: image.sourceText, destination: image.destinationText, ...r } };
+    } catch (error) {
+      this.checkAborted();
+      return { result: { source: image.sourceText, destination: image.destinationText, state: 'failed', error: this.deps.problem(error) }, error };
+    } finally {
+      await source?.close().catch(() => undefined);
+    }
+  }
+
+  private copyOptions() {
+    const r = this.request;
+    return { multiArch: r.all ? ('all' as const) : ('system' as const), preserveDigests: r.preserveDigests, format: r.format, retryTimes: r.retryTimes };
+  }
+
+  /** The digest the engine would write for this source, when it writes the manifest unchanged. */
+  private async expectedDigest(source: ImageSource): Promise<{ digest: string; blobs: Descriptor[] }> {
+    const top = await source.getManifest({ signal: this.deps.signal });
+    const parsed = parseManifest(top.bytes, top.mediaType);
+    if (parsed.kind === 'schema1') throw new DomainError('OPERATION_NOT_SUPPORTED', 'copying Docker schema1 images is not supported (convert them with a newer tool first)');
+    if (parsed.kind === 'image') return { digest: top.digest, blobs: [parsed.config, ...parsed.layers] };
+    const instances = this.request.all ? parsed.manifests : [chooseInstance(parsed)];
+    const blobs: Descriptor[] = [];
+    let digest = top.digest;
+    for (const d of instances) {
+      const inner = await source.getManifest({ instanceDigest: d.digest, signal: this.deps.signal });
+      const m = parseManifest(inner.bytes, inner.mediaType);
+      if (m.kind !== 'image') throw new DomainError('OPERATION_NOT_SUPPORTED', `instance ${d.digest} is not an image manifest (nested indexes are not supported)`);
+      blobs.push(m.config, ...m.layers);
+      if (!this.request.all) digest = inner.digest;
+    }
+    return { digest, blobs };
+  }
+
+  /** The digest of the manifest a dir: destination holds now, if any. */
+  private async dirManifestDigest(ref: DirImageReference): Promise<string | undefined> {
+    const dir = await resolveInStorageRoot(this.deps.storageRoot, ref.path);
+    const bytes = await readFile(join(dir, 'manifest.json')).catch(() => undefined);
+    return bytes && bytes.length <= MANIFEST_LIMIT ? digestOf(bytes) : undefined;
+  }
+
+  private destinationContext(): TransportContext {
+    return { credentials: this.deps.destinationCredentials, tlsVerify: this.request.destinationTlsVerify, signal: this.deps.signal };
+  }
+
+  private async copyImage(image: PlannedImage, source: ImageSource, index: number): Promise<Omit<SyncImageResult, 'source' | 'destination'>> {
+    const transport = this.deps.transports.get(image.destination.transport, 'sync to');
+    // A dir: destination cannot tell what it holds; the sync looks before opening it (which stages a new copy).
+    if (image.destination.transport === 'dir' && !this.request.format) {
+      const [want, have] = await Promise.all([this.expectedDigest(source), this.dirManifestDigest(image.destination)]);
+      if (have === want.digest) {
+        this.skippedBlobs(index, want.blobs);
+        return { state: 'skipped', digest: want.digest, bytes: 0 };
+      }
+    }
+    const inner = await transport.openDestination!(image.destination, this.destinationContext());
+    const dest = new SyncDestination(inner, this.locations, (b) => digestOf(b));
+    try {
+      const result = await this.deps.engine.copy(source, dest, this.copyOptions(), { signal: this.deps.signal, onProgress: (p) => this.onEngineProgress(index, p) });
+      const bytes = this.perImage.get(index)?.bytesDone ?? 0;
+      if (!dest.written) return { state: 'skipped', digest: result.digest, bytes };
+      const named = image.destination.transport === 'docker' ? image.destination.named : undefined;
+      if (named?.digest !== undefined && named.digest !== dest.written.digest) {
+        // Pushed under the digest of what was written (see SyncDestination); report that name.
+        image.destinationText = formatImageReference({ transport: 'docker', named: { ...named, digest: dest.written.digest } });
+      }
+      return { state: 'copied', digest: result.digest, bytes };
+    } finally {
+      await dest.close();
+    }
+  }
+
+  /** Counts an up-to-date image's blobs as skipped, as the engine does for one it finds up to date. */
+  private skippedBlobs(index: number, blobs: Descriptor[]): void {
+    const unique = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
+    const bytes = unique.reduce((n, b) => n + b.size, 0);
+    this.onEngineProgress(index, { phase: 'done', bytesTotal: bytes, bytesDone: 0, bytesSkipped: bytes, blobsTotal: unique.length, blobsDone: 0, blobsSkipped: unique.length, blobsMounted: 0, imagesTotal: 1, imagesDone: 1 });
+  }
+
+  /** Dry run: what a copy would do, from the manifests and HEAD requests; nothing is written. */
+  private async planImage(image: PlannedImage, source: ImageSource): Promise<Omit<SyncImageResult, 'source' | 'destination'>> {
+    const { digest, blobs } = await this.expectedDigest(source);
+    const unique = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
+    const dest = image.destination;
+    if (dest.transport === 'dir') {
+      if (!this.request.format && (await this.dirManifestDigest(dest)) === digest) return { state: 'skipped', digest, bytes: 0 };
+      return { state: 'planned', digest, bytes: unique.reduce((n, b) => n + b.size, 0) };
+    }
+    // Opening a registry destination makes no request; only HEADs are sent through it.
+    const inner: ImageDestination = await this.deps.transports.get('docker', 'sync to').openDestination!(dest, this.destinationContext());
+    try {
+      if (!this.request.format && inner.currentManifestDigest && (await inner.currentManifestDigest({ signal: this.deps.signal })) === digest) {
+        return { state: 'skipped', digest, bytes: 0 };
+      }
+      const host = (dest as DockerImageReference).named.domain;
+      const sizes = await Promise.all(
+        unique.map(async (b) => {
+          const key = `${host}|${b.digest}`;
+          if (this.plannedBlobs.has(key)) return 0;
+          if (await inner.tryReuseBlob({ digest: b.digest, size: b.size }, { signal: this.deps.signal })) return 0;
+          if (this.plannedBlobs.has(key)) return 0;
+          this.plannedBlobs.add(key);
+          return b.size;
+        }),
+      );
+      const bytes = sizes.reduce((n, s) => n + s, 0);
+      this.totals.bytesTotal += bytes;
+      return { state: 'planned', digest, bytes };
+    } finally {
+      await inner.close();
+    }
+  }
+}

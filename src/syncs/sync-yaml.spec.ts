@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { DomainError } from '../errors/domain-error';
+import { parseSyncYaml, REDACTED, redactSyncYaml } from './sync-yaml';
+
+const noCertDirs = () => 'cert-dir is not allowed';
+
+function invalid(text: string, pattern: RegExp, allowed: (d: string) => string | undefined = noCertDirs): void {
+  assert.throws(
+    () => parseSyncYaml(text, allowed),
+    (e: unknown) => {
+      assert.ok(e instanceof DomainError, String(e));
+      assert.equal(e.code, 'INVALID_ARGUMENT');
+      assert.match(e.message, pattern);
+      return true;
+    },
+  );
+}
+
+describe('parseSyncYaml', () => {
+  it('reads registries, images, regex and semver selectors, tls-verify and credentials', () => {
+    const regs = parseSyncYaml(
+      [
+        'registry.example.com:5000:',
+        '  images:',
+        '    busybox: []',
+        '    team/app: [1.0, "2", "sha256:' + 'a'.repeat(64) + '"]',
+        '    empty:',
+        '  images-by-tag-regex:',
+        '    team/tools: ^v1\\.',
+        '  images-by-semver:',
+        '    team/lib: ">= 1.2, < 2"',
+        '  tls-verify: false',
+        '  credentials:',
+        '    username: u',
+        '    password: p',
+        'docker.io:',
+        '  images:',
+        '    alpine: [latest]',
+      ].join('\n'),
+      noCertDirs,
+    );
+    assert.equal(regs.length, 2);
+    const [a, b] = regs;
+    assert.equal(a!.key, 'registry.example.com:5000');
+    assert.deepEqual(
+      a!.images.map((i) => [i.repository.domain, i.repository.path, i.references]),
+      [
+        ['registry.example.com:5000', 'busybox', []],
+        ['registry.example.com:5000', 'team/app', ['1.0', '2', 'sha256:' + 'a'.repeat(64)]],
+        ['registry.example.com:5000', 'empty', []],
+      ],
+    );
+    assert.equal(a!.imagesByTagRegex[0]!.pattern.source, '^v1\\.');
+    assert.equal(a!.imagesBySemver[0]!.constraint.source, '>= 1.2, < 2');
+    assert.equal(a!.tlsVerify, false);
+    assert.deepEqual(a!.credentials, { username: 'u', password: 'p' });
+    assert.equal(b!.images[0]!.repository.path, 'library/alpine');
+    assert.equal(b!.tlsVerify, undefined);
+  });
+
+  it('refuses what skopeo would skip or ignore: unknown keys, bad names, tags, patterns and constraints', () => {
+    invalid('r.example:\n  image:\n    x: []\n', /unknown key "image"/);
+    invalid('r.example:\n  images:\n    UPPER: []\n', /not a valid repository/);
+    invalid('r.example:\n  images:\n    x:latest: []\n', /names an image/);
+    invalid('r.example:\n  images:\n    x: ["-bad"]\n', /neither a tag nor a digest/);
+    invalid('r.example:\n  images-by-tag-regex:\n    x: "(?=a)"\n', /not supported/);
+    invalid('r.example:\n  images-by-tag-regex:\n    x: "(a"\n', /invalid tag regular expression/);
+    invalid('r.example:\n  images-by-semver:\n    x: ">= banana"\n', /improper constraint/);
+    invalid('r.example:\n  tls-verify: maybe\n', /true or false/);
+    invalid('r.example:\n  credentials: {user: x}\n', /unknown key "user"/);
+    invalid('r.example:\n  cert-dir: /etc/certs\n', /cert-dir is not allowed/);
+    invalid('', /empty/);
+    invalid('- a\n- b\n', /mapping of registries/);
+    invalid('a: [', /not a valid YAML document/);
+    invalid('a: {}\na: {}\n', /not a valid YAML document/);
+  });
+
+  it('accepts a cert-dir the server allows', () => {
+    const regs = parseSyncYaml('r.example:\n  cert-dir: /ok\n', (d) => (d === '/ok' ? undefined : 'no'));
+    assert.equal(regs[0]!.certDir, '/ok');
+  });
+});
+
+describe('redactSyncYaml', () => {
+  it('leaves a document without secrets byte for byte', () => {
+    const text = '# comment\nr.example:\n  images:\n    x: [1.0]\n';
+    assert.deepEqual(redactSyncYaml(text), { text, secrets: {} });
+  });
+
+  it('takes passwords and identity tokens out, keeps usernames, and the result parses the same otherwise', () => {
+    const text = 'p.example:\n  credentials: &c {username: u, password: s3cret}\nr.example:\n  images:\n    x: [1.0]\n  credentials: *c\nq.example:\n  credentials: {identitytoken: tok}\n';
+    const { text: stored, secrets } = redactSyncYaml(text);
+    assert.ok(!stored.includes('s3cret') && !stored.includes('tok\n') && !/identitytoken: tok/.test(stored), stored);
+    assert.deepEqual(secrets, { 'p.example': { username: 'u', password: 's3cret' }, 'r.example': { username: 'u', password: 's3cret' }, 'q.example': { identitytoken: 'tok' } });
+    const doc = parse(stored, { schema: 'failsafe' }) as Record<string, { credentials?: Record<string, string>; images?: Record<string, string[]> }>;
+    assert.deepEqual(doc['r.example']!.credentials, { username: 'u', password: REDACTED });
+    assert.deepEqual(doc['r.example']!.images, { x: ['1.0'] });
+  });
+});

@@ -1,0 +1,33 @@
+import { Body, Controller, Post, Res } from '@nestjs/common';
+import { ApiExtraModels, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ApiProblems } from '../http/api-problems.decorator';
+import type { OperationDto } from '../operations/operations.dto';
+import { OperationsService } from '../operations/operations.service';
+import { answerSubmit, ApiSubmitResponses, SubmitPreferences, type SubmitPreferencesValue } from '../operations/submit-response';
+import { SyncImageResultDto, SyncRequestDto } from './syncs.dto';
+import { SyncsService } from './syncs.service';
+
+@ApiTags('syncs')
+@ApiExtraModels(SyncImageResultDto)
+@Controller('v1/syncs')
+export class SyncsController {
+  constructor(
+    private readonly syncs: SyncsService,
+    private readonly operations: OperationsService,
+  ) {}
+
+  /**
+   * skopeo sync, as an operation: validated now (types, references, paths, the YAML document),
+   * run by the worker, followed at Location. The finished operation's `result.images` lists
+   * every image (SyncImageResult), `result.counts` how many ended in each state.
+   */
+  @Post()
+  @ApiOperation({ operationId: 'createSync', summary: 'Mirror repositories or registries (skopeo sync) as a tracked operation' })
+  @ApiSubmitResponses()
+  @ApiProblems(400, 501)
+  async createSync(@Body() body: SyncRequestDto, @SubmitPreferences() prefs: SubmitPreferencesValue, @Res({ passthrough: true }) res: Response): Promise<OperationDto> {
+    const { request, secrets } = await this.syncs.prepare(body);
+    return answerSubmit(this.operations, res, { kind: 'sync', request: request as Record<string, unknown>, secrets }, prefs);
+  }
+}

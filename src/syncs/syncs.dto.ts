@@ -1,0 +1,183 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { RegistryAuthDto } from '../copies/copies.dto';
+
+export const SYNC_SOURCE_TYPES = ['docker', 'dir', 'yaml'] as const;
+export const SYNC_DESTINATION_TYPES = ['docker', 'dir'] as const;
+export type SyncSourceType = (typeof SYNC_SOURCE_TYPES)[number];
+export type SyncDestinationType = (typeof SYNC_DESTINATION_TYPES)[number];
+
+/** Body of POST /v1/syncs (skopeo sync). */
+export class SyncRequestDto {
+  /**
+   * What to sync, as skopeo sync's SOURCE: with sourceType `docker` a repository
+   * (`registry.example/team/app`: every tag) or one image (`…/app:1.0`, `…/app@sha256:…`),
+   * a `docker://` prefix allowed; with `dir` a directory under the storage root, searched for
+   * images (every directory holding a manifest.json). Omitted with `yaml`.
+   */
+  @ApiPropertyOptional({ example: 'registry.example/team/app' })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(4096)
+  source?: string;
+
+  /** skopeo sync --src: `docker`, `dir` or `yaml`. */
+  @ApiProperty({ enum: SYNC_SOURCE_TYPES, example: 'docker' })
+  @IsIn(SYNC_SOURCE_TYPES)
+  sourceType: SyncSourceType;
+
+  /**
+   * With sourceType `yaml`: the YAML document skopeo's `--src yaml` reads (registries →
+   * `images`, `images-by-tag-regex`, `images-by-semver`, `tls-verify`, `credentials`,
+   * `cert-dir`). Passwords in `credentials` are kept in memory only: the operation's `request`
+   * shows them as `[redacted]`. `cert-dir` must name a directory the server allows
+   * (SKIFF_SYNC_CERT_DIRS).
+   */
+  @ApiPropertyOptional({ example: 'registry.example:\n  images:\n    team/app: []\n  images-by-tag-regex:\n    team/tools: ^v1\\.\n' })
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(1024 * 1024)
+  yaml?: string;
+
+  /**
+   * Where to: with destinationType `docker` a registry and optional namespace
+   * (`mirror.example:5000/mirror`, a `docker://` prefix allowed); with `dir` a directory
+   * under the storage root. Each image goes to DESTINATION/NAME (see `scoped`).
+   */
+  @ApiProperty({ example: 'mirror.example:5000/mirror' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(4096)
+  destination: string;
+
+  /** skopeo sync --dest: `docker` or `dir`. */
+  @ApiProperty({ enum: SYNC_DESTINATION_TYPES, example: 'docker' })
+  @IsIn(SYNC_DESTINATION_TYPES)
+  destinationType: SyncDestinationType;
+
+  /**
+   * skopeo --scoped: name each image DESTINATION/host/repository:tag instead of
+   * DESTINATION/last-component:tag. Into a registry, a host with a port is written
+   * `host_port` (skopeo would build the invalid `host:port/…`).
+   */
+  @ApiPropertyOptional({ default: false })
+  @IsOptional()
+  @IsBoolean()
+  scoped?: boolean;
+
+  /** skopeo --append-suffix: appended to every destination tag (digest entries keep their digest). */
+  @ApiPropertyOptional({ example: '-mirror' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  @Matches(/^[\w.-]*$/, { message: 'appendSuffix may only contain letters, digits, "_", "." and "-"' })
+  appendSuffix?: string;
+
+  /** skopeo --all: copy every instance of multi-arch images (default: the instance for the server's platform). */
+  @ApiPropertyOptional({ default: false })
+  @IsOptional()
+  @IsBoolean()
+  all?: boolean;
+
+  /**
+   * skopeo --dry-run: write nothing; the result lists every image, its destination, its digest
+   * and the bytes a real run would transfer (`planned`), or `skipped` when the destination is
+   * already up to date. Manifests are read and blobs checked with HEAD requests.
+   */
+  @ApiPropertyOptional({ default: false })
+  @IsOptional()
+  @IsBoolean()
+  dryRun?: boolean;
+
+  /**
+   * skopeo --keep-going: an image that fails is recorded (`failed`, with its error) and the
+   * others continue; the operation then succeeds with the failures in its result. Without it
+   * the first failure fails the operation, and its result lists what was done until then.
+   */
+  @ApiPropertyOptional({ default: false })
+  @IsOptional()
+  @IsBoolean()
+  keepGoing?: boolean;
+
+  /** Fail an image instead of changing its manifest (skopeo --preserve-digests). */
+  @ApiPropertyOptional({ default: false })
+  @IsOptional()
+  @IsBoolean()
+  preserveDigests?: boolean;
+
+  /** Force the manifest type (skopeo --format): `oci` or `v2s2`. */
+  @ApiPropertyOptional({ enum: ['oci', 'v2s2'] })
+  @IsOptional()
+  @IsIn(['oci', 'v2s2'])
+  format?: 'oci' | 'v2s2';
+
+  /** Credentials for the source registries (write-only, kept in memory only); YAML `credentials` win for their registry. */
+  @ApiPropertyOptional({ type: RegistryAuthDto, writeOnly: true })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RegistryAuthDto)
+  sourceAuth?: RegistryAuthDto;
+
+  /** Credentials for the destination registry (write-only, kept in memory only). */
+  @ApiPropertyOptional({ type: RegistryAuthDto, writeOnly: true })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RegistryAuthDto)
+  destinationAuth?: RegistryAuthDto;
+
+  /** `false` = skopeo --src-tls-verify=false; a YAML registry's `tls-verify` wins for it. */
+  @ApiPropertyOptional({ default: true })
+  @IsOptional()
+  @IsBoolean()
+  sourceTlsVerify?: boolean;
+
+  /** `false` = skopeo --dest-tls-verify=false. */
+  @ApiPropertyOptional({ default: true })
+  @IsOptional()
+  @IsBoolean()
+  destinationTlsVerify?: boolean;
+
+  /** Do not copy signatures (skiff never copies signatures yet; accepted for skopeo parity). */
+  @ApiPropertyOptional({ default: false })
+  @IsOptional()
+  @IsBoolean()
+  removeSignatures?: boolean;
+
+  /** Extra attempts for a blob transfer that fails for a retryable reason (default 3). */
+  @ApiPropertyOptional({ minimum: 0, maximum: 10, default: 3 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  retryTimes?: number;
+}
+
+/** One image of a sync, in `result.images` (in the order the source listed them). */
+export class SyncImageResultDto {
+  /** The source image, in skopeo's transport syntax. */
+  @ApiProperty({ example: 'docker://registry.example/team/app:1.0' })
+  source: string;
+
+  /** Where it goes, in skopeo's transport syntax. */
+  @ApiProperty({ example: 'docker://mirror.example:5000/mirror/app:1.0' })
+  destination: string;
+
+  /** `copied`, `skipped` (the destination already had this manifest), `failed`, or `planned` (dry run). */
+  @ApiProperty({ enum: ['copied', 'skipped', 'failed', 'planned'], example: 'copied' })
+  state: 'copied' | 'skipped' | 'failed' | 'planned';
+
+  /** Digest of the manifest written (or, in a dry run, of the manifest that would be copied). */
+  @ApiPropertyOptional({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
+  digest?: string;
+
+  /** Blob bytes transferred for this image (planned: that a real run would transfer). */
+  @ApiPropertyOptional({ type: 'integer', example: 1048576 })
+  bytes?: number;
+
+  /** Why it failed (a problem object). */
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  error?: Record<string, unknown>;
+}

@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { CredentialsModule } from '../credentials/credentials.module';
+import { OperationsModule } from '../operations/operations.module';
+import { SyncsController } from './syncs.controller';
+import { SyncsService } from './syncs.service';
+
+@Module({ imports: [CredentialsModule, OperationsModule], controllers: [SyncsController], providers: [SyncsService] })
+export class SyncsModule {}

@@ -1,0 +1,119 @@
+import type { FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { AbortedError } from '../../errors/domain-error';
+
+/**
+ * Writes a tar file entry by entry onto a FileHandle, with the headers Go's archive/tar writes
+ * for containers/image's docker-archive (USTAR, mode 0444 for files, 0 for symlinks, uid/gid 0,
+ * no user names, mtime 0), so an archive skiff writes is byte-for-byte what skopeo writes for
+ * the same content in the same order. Names must fit USTAR (≤ 100 bytes, or split at a `/`
+ * into a ≤ 155-byte prefix and a ≤ 100-byte name).
+ *
+ * Contract: calls are sequential (await each one); close() writes the two zero blocks that end
+ * the archive. The caller owns the FileHandle (opens, syncs, closes, removes on failure).
+ */
+export class TarWriter {
+  private position = 0;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.position;
+  }
+
+  private async put(buf: Buffer): Promise<void> {
+    if (this.signal?.aborted) throw new AbortedError('writing the archive was cancelled');
+    let done = 0;
+    while (done < buf.length) {
+      const { bytesWritten } = await this.fh.write(buf, done, buf.length - done, this.position + done);
+      done += bytesWritten;
+    }
+    this.position += buf.length;
+  }
+
+  private async pad(size: number): Promise<void> {
+    const rest = size % 512;
+    if (rest !== 0) await this.put(Buffer.alloc(512 - rest));
+  }
+
+  /** A regular file with the given content. */
+  async addBytes(name: string, bytes: Buffer): Promise<void> {
+    await this.put(ustarHeader({ name, size: bytes.length, type: 'file' }));
+    await this.put(bytes);
+    await this.pad(bytes.length);
+  }
+
+  /** A regular file of exactly `size` bytes read from `stream`. */
+  async addStream(name: string, size: number, stream: Readable): Promise<void> {
+    await this.put(ustarHeader({ name, size, type: 'file' }));
+    let seen = 0;
+    for await (const chunk of stream) {
+      const buf = chunk as Buffer;
+      seen += buf.length;
+      if (seen > size) break;
+      await this.put(buf);
+    }
+    if (seen !== size) {
+      stream.destroy();
+      throw new Error(`${name}: expected ${size} bytes, the staged file has ${seen}`);
+    }
+    await this.pad(size);
+  }
+
+  async addSymlink(name: string, target: string): Promise<void> {
+    await this.put(ustarHeader({ name, size: 0, type: 'symlink', linkname: target }));
+  }
+
+  async close(): Promise<void> {
+    await this.put(Buffer.alloc(1024));
+  }
+}
+
+function octal(value: number, width: number): string {
+  // Go's formatOctal: zero-padded to width-1 digits, then a NUL
+  const s = value.toString(8);
+  if (s.length > width - 1) throw new Error(`tar: ${value} does not fit in ${width - 1} octal digits`);
+  return s.padStart(width - 1, '0') + '\0';
+}
+
+function splitUstarName(name: string): { name: string; prefix: string } {
+  if (Buffer.byteLength(name) <= 100) return { name, prefix: '' };
+  for (let i = name.lastIndexOf('/'); i > 0; i = name.lastIndexOf('/', i - 1)) {
+    const prefix = name.slice(0, i);
+    const rest = name.slice(i + 1);
+    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(rest) <= 100 && rest !== '') return { name: rest, prefix };
+  }
+  throw new Error(`tar: name too long for USTAR: ${name}`);
+}
+
+/** One 512-byte USTAR header as Go's archive/tar writes it for tar.FileInfoHeader of containers/image's tarFI. */
+export function ustarHeader(h: { name: string; size: number; type: 'file' | 'symlink'; linkname?: string }): Buffer {
+  const b = Buffer.alloc(512, 0);
+  const { name, prefix } = splitUstarName(h.name);
+  b.write(name, 0, 100, 'utf8');
+  b.write(octal(h.type === 'file' ? 0o444 : 0, 8), 100, 'ascii');
+  b.write(octal(0, 8), 108, 'ascii');
+  b.write(octal(0, 8), 116, 'ascii');
+  b.write(octal(h.size, 12), 124, 'ascii');
+  b.write(octal(0, 12), 136, 'ascii');
+  b.fill(0x20, 148, 156);
+  b.write(h.type === 'file' ? '0' : '2', 156, 'ascii');
+  if (h.linkname !== undefined) {
+    if (Buffer.byteLength(h.linkname) > 100) throw new Error(`tar: link target too long for USTAR: ${h.linkname}`);
+    b.write(h.linkname, 157, 100, 'utf8');
+  }
+  b.write('ustar\0', 257, 'ascii');
+  b.write('00', 263, 'ascii');
+  b.write(octal(0, 8), 329, 'ascii');
+  b.write(octal(0, 8), 337, 'ascii');
+  b.write(prefix, 345, 155, 'utf8');
+  let sum = 0;
+  for (const byte of b) sum += byte;
+  // Go: 6 octal digits, NUL, space
+  b.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  return b;
+}

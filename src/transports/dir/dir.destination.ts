@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import { lstat, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { DomainError } from '../../errors/domain-error';
+import { digestOf } from '../../image-spec/digest';
+import type { DirImageReference } from '../../image-spec/image-reference';
+import { MANIFEST_MEDIA_TYPES, isSchema1MediaType } from '../../image-spec/media-types';
+import type { BlobInfo, ImageDestination, MountSource } from '../transport';
+import { streamToTempFile, writeFileAtomic } from '../oci/atomic-write';
+import { withPathMutex } from '../oci/layout-lock';
+import { StorageConflictError, fsErrorCode } from '../oci/storage-errors';
+import { DIR_VERSION_CONTENT, dirBlobPath, dirManifestPath, dirVersionPath } from './dir-format';
+
+/**
+ * Whether `target` may be replaced by a dir: image, as containers/image decides: it does not
+ * exist, is an empty directory, or is a directory holding a `version` file with exactly the
+ * current version line (an earlier dir: image). Anything else is STORAGE_CONFLICT ("not a
+ * containers image directory, don't want to overwrite important data").
+ */
+export async function checkReplaceable(target: string, name: string): Promise<'absent' | 'empty' | 'image'> {
+  let st;
+  try {
+    st = await lstat(target);
+  } catch (e) {
+    if (fsErrorCode(e) === 'ENOENT') return 'absent';
+    throw e;
+  }
+  if (!st.isDirectory()) throw new StorageConflictError(`${name}: the path exists and is not a directory`);
+  if ((await readdir(target)).length === 0) return 'empty';
+  const version = await readFile(dirVersionPath(target), 'utf8').catch(() => undefined);
+  if (version !== DIR_VERSION_CONTENT) {
+    throw new StorageConflictError(`${name}: the directory is not empty and not a dir: image (no matching "version" file); refusing to overwrite it`);
+  }
+  return 'image';
+}
+
+/**
+ * ImageDestination into a `dir:` image. Layers are stored as they come (no recompression) and
+ * every manifest type is accepted, as containers/image's directory destination does.
+ *
+ * Contract (stronger than skopeo's, which empties an existing directory first): everything is
+ * written into a hidden staging directory next to PATH (`.NAME.skiff-<random>`); blobs go to a
+ * temp file and are renamed to their hex name only after the verifying stream ended.
+ * putManifest() without instanceDigest writes manifest.json last and then swaps the staging
+ * directory into place (an earlier dir: image at PATH is moved aside and removed; an empty
+ * directory is replaced), under an in-process mutex keyed by PATH. A copy that fails or is
+ * cancelled leaves PATH untouched; close() waits for putBlob() calls still running, then
+ * removes the staging directory.
+ */
+export class DirDestination implements ImageDestination {
+  readonly layerCompression = 'preserve' as const;
+  readonly acceptsIndexes = true;
+  readonly hostKey = 'local:dir';
+  readonly blobScope: string;
+  private committed = false;
+  private closed = false;
+  /** putBlob() calls still running; close() waits for them before removing the staging directory. */
+  private readonly inflight = new Set<Promise<BlobInfo>>();
+
+  constructor(
+    readonly reference: DirImageReference,
+    private readonly target: string,
+    private readonly staging: string,
+  ) {
+    this.blobScope = `dir:${staging}`;
+  }
+
+  private get name(): string {
+    return `dir:${this.reference.path}`;
+  }
+
+  supportedManifestTypes(): readonly string[] {
+    return MANIFEST_MEDIA_TYPES.filter((t) => !isSchema1MediaType(t));
+  }
+
+  async tryReuseBlob(blob: BlobInfo, _opts: { mountFrom?: MountSource; signal?: AbortSignal }): Promise<'present' | undefined> {
+    try {
+      const st = await stat(dirBlobPath(this.staging, blob.digest));
+      return st.isFile() && st.size === blob.size ? 'present' : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  putBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
+    if (this.closed) {
+      stream.destroy();
+      return Promise.reject(new DomainError('ABORTED', 'the destination is closed'));
+    }
+    const p = this.writeBlob(stream, blob, opts);
+    this.inflight.add(p);
+    void p.then(
+      () => this.inflight.delete(p),
+      () => this.inflight.delete(p),
+    );
+    return p;
+  }
+
+  private async writeBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
+    const temp = await streamToTempFile(stream, this.staging, { signal: opts.signal });
+    try {
+      const info = blob.known ?? blob.final();
+      if (info.size >= 0 && info.size !== temp.size) throw new DomainError('DIGEST_MISMATCH', `blob ${info.digest}: expected ${info.size} bytes, received ${temp.size}`);
+      await rename(temp.path, dirBlobPath(this.staging, info.digest));
+      return { digest: info.digest, size: temp.size };
+    } catch (e) {
+      await rm(temp.path, { force: true });
+      throw e;
+    }
+  }
+
+  async putManifest(bytes: Buffer, _mediaType: string, opts: { instanceDigest?: string; signal?: AbortSignal }): Promise<void> {
+    if (opts.instanceDigest) {
+      const digest = digestOf(bytes);
+      if (digest !== opts.instanceDigest) throw new DomainError('DIGEST_MISMATCH', `instance manifest ${opts.instanceDigest}: the bytes hash to ${digest}`);
+      await writeFileAtomic(dirManifestPath(this.staging, opts.instanceDigest), bytes);
+      return;
+    }
+    await writeFileAtomic(dirManifestPath(this.staging), bytes);
+    if (opts.signal?.aborted) throw new DomainError('ABORTED', 'the copy was cancelled');
+    await withPathMutex(`dir:${this.target}`, () => this.swapIntoPlace());
+    this.committed = true;
+  }
+
+  private async swapIntoPlace(): Promise<void> {
+    const state = await checkReplaceable(this.target, this.name);
+    if (state !== 'image') {
+      // rename(2) replaces an empty directory; ENOTEMPTY/EEXIST means someone filled it meanwhile.
+      try {
+        await rename(this.staging, this.target);
+        return;
+      } catch (e) {
+        const code = fsErrorCode(e);
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+        await checkReplaceable(this.target, this.name);
+      }
+    }
+    const aside = join(dirname(this.target), `.${basename(this.target)}.skiff-old-${randomBytes(8).toString('hex')}`);
+    await rename(this.target, aside);
+    try {
+      await rename(this.staging, this.target);
+    } catch (e) {
+      await rename(aside, this.target).catch(() => undefined);
+      throw e;
+    }
+    // The new image is in place: failing to remove the old one leaves garbage, not a failed copy.
+    await rm(aside, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.inflight]);
+    if (!this.committed) await rm(this.staging, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+/** The version file every dir: image starts with. */
+export function writeDirVersion(staging: string): Promise<void> {
+  return writeFileAtomic(dirVersionPath(staging), DIR_VERSION_CONTENT);
+}

@@ -1,0 +1,114 @@
+import { mkdir, mkdtemp, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DomainError, InvalidArgumentError } from '../../errors/domain-error';
+import { type DockerReference, familiarString, parseDockerReference } from '../../image-spec/docker-reference';
+import { type DockerArchiveImageReference, type ImageReference, formatImageReference } from '../../image-spec/image-reference';
+import { InvalidReferenceError } from '../../image-spec/invalid-reference-error';
+import { resolveInStorageRoot } from '../../storage/storage-root';
+import type { ArchiveLimits } from '../archive/tar-policy';
+import type { DestinationOptions, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
+import { DockerArchiveReader } from './docker-archive-reader';
+import { DockerArchiveDestination, existingArchiveError } from './docker-archive.destination';
+import { DockerArchiveSource } from './docker-archive.source';
+
+export interface DockerArchiveTransportOptions {
+  /** Root every archive path is relative to. */
+  storageRoot: string;
+  /** Directory for private temp files (staged blobs, decompressed archives); created on demand. */
+  tempDir: string;
+  limits: Required<ArchiveLimits>;
+}
+
+/**
+ * skopeo's `--additional-tag` values: each a `name:tag` (normalised as docker does, e.g.
+ * `busybox:1` → `docker.io/library/busybox:1`). Refused (400): a name without a tag, a digest.
+ */
+export function parseAdditionalTags(tags: readonly string[] | undefined): DockerReference[] {
+  return (tags ?? []).map((t) => {
+    let ref: DockerReference;
+    try {
+      ref = parseDockerReference(t);
+    } catch (e) {
+      if (e instanceof InvalidReferenceError) throw new InvalidArgumentError(`additionalTags: ${JSON.stringify(t)}: ${e.reason}`);
+      throw e;
+    }
+    if (ref.digest !== undefined) throw new InvalidArgumentError(`additionalTags: ${JSON.stringify(t)} must be name:tag, without a digest`);
+    if (ref.tag === undefined) throw new InvalidArgumentError(`additionalTags: ${JSON.stringify(t)} must be a tagged reference (name:tag)`);
+    return ref;
+  });
+}
+
+/**
+ * The `docker-archive:PATH[:NAME:TAG|:@N]` transport: `docker save` tarballs in the storage root,
+ * read (plain or gzip) and written as skopeo 1.9 / containers/image do.
+ */
+export class DockerArchiveTransport implements ImageTransport {
+  readonly name = 'docker-archive' as const;
+
+  constructor(private readonly opts: DockerArchiveTransportOptions) {}
+
+  private expect(ref: ImageReference): DockerArchiveImageReference {
+    if (ref.transport !== 'docker-archive') throw new DomainError('INVALID_REFERENCE', 'not a docker-archive: reference');
+    return ref;
+  }
+
+  private openReader(ref: DockerArchiveImageReference, ctx: TransportContext, path: string): Promise<DockerArchiveReader> {
+    return DockerArchiveReader.open(path, { tempDir: this.opts.tempDir, limits: this.opts.limits, signal: ctx.signal, displayName: `docker-archive:${ref.path}` });
+  }
+
+  async openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource> {
+    const archive = this.expect(ref);
+    const path = await resolveInStorageRoot(this.opts.storageRoot, archive.path);
+    const reader = await this.openReader(archive, ctx, path);
+    try {
+      return await DockerArchiveSource.open(archive, reader, ctx.signal);
+    } catch (e) {
+      await reader.close();
+      throw e;
+    }
+  }
+
+  async openDestination(ref: ImageReference, ctx: TransportContext, options: DestinationOptions = {}): Promise<ImageDestination> {
+    const archive = this.expect(ref);
+    if (archive.sourceIndex !== undefined) {
+      throw new InvalidArgumentError(`${formatImageReference(archive)}: a destination reference must not contain an image index @${archive.sourceIndex}`);
+    }
+    const repoTags = [...(archive.named ? [archive.named] : []), ...parseAdditionalTags(options.additionalTags)];
+    const path = await resolveInStorageRoot(this.opts.storageRoot, archive.path);
+    const existing = await stat(path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    if (existing && !(existing.isFile() && existing.size === 0)) {
+      if (existing.isDirectory()) throw new DomainError('STORAGE_CONFLICT', `docker-archive:${archive.path} is a directory, not an archive file`);
+      throw existingArchiveError(archive.path);
+    }
+    await mkdir(this.opts.tempDir, { recursive: true, mode: 0o700 });
+    const stagingDir = await mkdtemp(join(this.opts.tempDir, 'docker-archive-dst-'));
+    return new DockerArchiveDestination(archive, path, stagingDir, dedupe(repoTags));
+  }
+
+  /** skopeo list-tags docker-archive:PATH — every image's tags as stored, `@N` for untagged images. */
+  async listTags(ref: ImageReference, ctx: TransportContext): Promise<{ repository: string; tags: string[] }> {
+    const archive = this.expect(ref);
+    const path = await resolveInStorageRoot(this.opts.storageRoot, archive.path);
+    const reader = await this.openReader(archive, ctx, path);
+    try {
+      // skopeo prints no Repository for an archive (the field is empty and omitted)
+      return { repository: '', tags: reader.listTags() };
+    } finally {
+      await reader.close();
+    }
+  }
+}
+
+/** RepoTags keep their first occurrence (containers/image skips a tag already recorded). */
+function dedupe(refs: DockerReference[]): DockerReference[] {
+  const seen = new Set<string>();
+  return refs.filter((r) => {
+    const key = familiarString(r);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/**
+ * Temp-file-then-rename writing for the file transports. Contract: a file is visible under its
+ * final name only complete and flushed to disk; a failed or aborted write removes its temp file.
+ * Temp files are hidden (`.NAME.skiff-<random>.tmp`) and live in the directory of the final
+ * file (or a directory the caller names on the same file system), so the rename is atomic.
+ */
+
+/** A fresh hidden temp path in `dir`, derived from `base`. */
+export function tempPath(dir: string, base: string): string {
+  return join(dir, `.${base}.skiff-${randomBytes(8).toString('hex')}.tmp`);
+}
+
+/**
+ * Streams `stream` into a new temp file in `dir` (created exclusively, flushed before close).
+ * Resolves once the stream ended cleanly; on any error (the source stream's verdict included)
+ * the temp file is removed and the error rethrown. The caller renames or removes the file.
+ */
+export async function streamToTempFile(stream: Readable, dir: string, opts: { signal?: AbortSignal; base?: string } = {}): Promise<{ path: string; size: number }> {
+  const path = tempPath(dir, opts.base ?? 'blob');
+  const out = createWriteStream(path, { flags: 'wx', mode: 0o644, flush: true });
+  try {
+    await pipeline(stream, out, { signal: opts.signal });
+  } catch (e) {
+    stream.destroy();
+    out.destroy();
+    await rm(path, { force: true });
+    throw e;
+  }
+  return { path, size: out.bytesWritten };
+}
+
+/**
+ * Writes `bytes` to `path` atomically: temp file (in `tempDir`, default the file's directory;
+ * same file system), fsync, rename.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string, opts: { tempDir?: string } = {}): Promise<void> {
+  const tmp = tempPath(opts.tempDir ?? dirname(path), basename(path));
+  try {
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}

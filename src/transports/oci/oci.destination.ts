@@ -1,0 +1,168 @@
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
+import { DomainError } from '../../errors/domain-error';
+import { digestOf } from '../../image-spec/digest';
+import type { OciArchiveImageReference, OciImageReference } from '../../image-spec/image-reference';
+import { guessManifestMediaType } from '../../image-spec/manifest';
+import { MediaType } from '../../image-spec/media-types';
+import type { BlobInfo, ImageDestination, MountSource } from '../transport';
+import { streamToTempFile, writeFileAtomic } from './atomic-write';
+import { withLayoutLock } from './layout-lock';
+import { type IndexEntry, REF_NAME_ANNOTATION, addManifestToIndex, emptyOciIndex, selectIndexEntry } from './oci-index';
+import type { OciLayout } from './oci-layout';
+
+/** Destinations open per layout in this process (a failed one only cleans up when it is alone). */
+const openWriters = new Map<string, number>();
+
+/** How many destinations of this process are writing into the layout at `dir` now. */
+export function openWritersOn(dir: string): number {
+  return openWriters.get(dir) ?? 0;
+}
+
+/**
+ * ImageDestination into an OCI image layout, as containers/image's oci destination writes it:
+ * OCI manifests and indexes only (Docker images are converted by the engine), layers gzip'd.
+ *
+ * Contract:
+ * - putBlob() streams into a hidden temp file in the layout directory and renames it to
+ *   blobs/<alg>/<hex> only after the engine's verifying stream ended cleanly; concurrent
+ *   putBlob() calls are fine (the same blob written twice is the same bytes).
+ * - putManifest(instanceDigest) stores an instance manifest as a blob. putManifest() without
+ *   it is the commit: the manifest blob is written, then, under the layout lock, every blob the
+ *   image references is checked to be there (a concurrent delete may have collected one), and
+ *   index.json — read afresh, so concurrent writers never lose each other's entries — gets the
+ *   entry (skopeo's rules: the name moves to the new entry) and is replaced atomically.
+ * - close() first waits for putBlob() calls still running (a failed copy may close while other
+ *   transfers finish). Without a commit it then removes the blobs this destination created
+ *   that nothing in index.json references, provided no other destination of this process
+ *   writes into the same layout (their images may share those blobs), and a layout directory
+ *   it created and left empty.
+ */
+export class OciDestination implements ImageDestination {
+  readonly layerCompression = 'compress' as const;
+  readonly acceptsIndexes = true;
+  readonly hostKey = 'local:oci';
+  readonly blobScope: string;
+  private readonly created = new Set<string>();
+  private committed = false;
+  private closed = false;
+  /** putBlob() calls still running (after a failed copy the engine may close while others finish). */
+  private readonly inflight = new Set<Promise<BlobInfo>>();
+
+  constructor(
+    readonly reference: OciImageReference | OciArchiveImageReference,
+    private readonly layout: OciLayout,
+    private readonly opts: { createdDir: boolean; image?: string },
+  ) {
+    this.blobScope = `oci:${layout.dir}`;
+    openWriters.set(layout.dir, openWritersOn(layout.dir) + 1);
+  }
+
+  supportedManifestTypes(): readonly string[] {
+    return [MediaType.ociManifest, MediaType.ociIndex];
+  }
+
+  async tryReuseBlob(blob: BlobInfo, _opts: { mountFrom?: MountSource; signal?: AbortSignal }): Promise<'present' | undefined> {
+    return (await this.layout.blobSize(blob.digest)) === blob.size ? 'present' : undefined;
+  }
+
+  private async publish(tempFile: string, digest: string): Promise<void> {
+    const target = await this.layout.blobWritePath(digest);
+    await mkdir(dirname(target), { recursive: true });
+    const existed = (await this.layout.blobSize(digest)) !== undefined;
+    await rename(tempFile, target);
+    if (!existed) this.created.add(digest);
+  }
+
+  putBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
+    if (this.closed) {
+      stream.destroy();
+      return Promise.reject(new DomainError('ABORTED', 'the destination is closed'));
+    }
+    const p = this.writeBlob(stream, blob, opts);
+    this.inflight.add(p);
+    void p.then(
+      () => this.inflight.delete(p),
+      () => this.inflight.delete(p),
+    );
+    return p;
+  }
+
+  private async writeBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
+    const temp = await streamToTempFile(stream, this.layout.dir, { signal: opts.signal });
+    try {
+      const info = blob.known ?? blob.final();
+      if (info.size >= 0 && info.size !== temp.size) {
+        throw new DomainError('DIGEST_MISMATCH', `blob ${info.digest}: expected ${info.size} bytes, received ${temp.size}`);
+      }
+      await this.publish(temp.path, info.digest);
+      return { digest: info.digest, size: temp.size };
+    } catch (e) {
+      await rm(temp.path, { force: true });
+      throw e;
+    }
+  }
+
+  async currentManifestDigest(_opts: { signal?: AbortSignal }): Promise<string | undefined> {
+    if (!this.opts.image) return undefined;
+    const index = await this.layout.readIndex().catch(() => undefined);
+    if (!index) return undefined;
+    const found = selectIndexEntry(index, { image: this.opts.image });
+    return 'entry' in found ? found.entry.digest : undefined;
+  }
+
+  async putManifest(bytes: Buffer, mediaType: string, opts: { instanceDigest?: string; signal?: AbortSignal }): Promise<void> {
+    if (!this.supportedManifestTypes().includes(mediaType)) {
+      throw new DomainError('OPERATION_NOT_SUPPORTED', `an OCI layout stores OCI manifests and indexes only, not ${mediaType}`);
+    }
+    const digest = digestOf(bytes);
+    if (opts.instanceDigest && opts.instanceDigest !== digest) {
+      throw new DomainError('DIGEST_MISMATCH', `instance manifest ${opts.instanceDigest}: the bytes hash to ${digest}`);
+    }
+    const target = await this.layout.blobWritePath(digest);
+    await mkdir(dirname(target), { recursive: true });
+    const existed = (await this.layout.blobSize(digest)) !== undefined;
+    await writeFileAtomic(target, bytes, { tempDir: this.layout.dir });
+    if (!existed) this.created.add(digest);
+    if (opts.instanceDigest) return;
+
+    const entry: IndexEntry = { mediaType: guessManifestMediaType(bytes) ?? mediaType, digest, size: bytes.length };
+    if (this.opts.image) entry.annotations = { [REF_NAME_ANNOTATION]: this.opts.image };
+    await withLayoutLock(
+      this.layout.dir,
+      async () => {
+        await this.layout.reachableBlobs([entry], { strict: true });
+        const index = (await this.layout.readIndex()) ?? emptyOciIndex();
+        await this.layout.writeIndex(addManifestToIndex(index, entry));
+      },
+      { signal: opts.signal },
+    );
+    this.committed = true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.inflight]);
+    try {
+      if (this.committed || this.created.size === 0) {
+        if (!this.committed && this.opts.createdDir) await this.layout.removeIfEmpty();
+        return;
+      }
+      if (openWritersOn(this.layout.dir) > 1) return;
+      await withLayoutLock(this.layout.dir, async () => {
+        const index = await this.layout.readIndex();
+        const referenced = index ? await this.layout.reachableBlobs(index.manifests, { strict: false }) : new Map<string, number>();
+        await this.layout.removeBlobs([...this.created].filter((d) => !referenced.has(d)));
+      });
+      if (this.opts.createdDir) await this.layout.removeIfEmpty();
+    } catch {
+      // Best effort: a blob left behind is garbage, never a broken image (close must not mask the copy's own error).
+    } finally {
+      const n = openWritersOn(this.layout.dir) - 1;
+      if (n > 0) openWriters.set(this.layout.dir, n);
+      else openWriters.delete(this.layout.dir);
+    }
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * dir: through the HTTP API (inspect, copy in both directions), against a real registry, with
+ * skopeo as the oracle both ways: skiff's directories are byte-identical to skopeo's for the
+ * same copy, and each reads what the other wrote.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { makeLayer, pseudoRandomBytes, pushImage, pushMultiArch, type PushedImage } from './support/images';
+import { startRegistry, stopAll, type TestRegistry } from './support/registry';
+import { startSkiff, type SkiffService } from './support/skiff-service';
+import { skopeo, skopeoInspect } from './support/skopeo';
+import { makeTmpDirSync } from './support/tmp';
+
+let reg: TestRegistry;
+let svc: SkiffService;
+let root: string;
+let v2s2: PushedImage;
+let oci: PushedImage;
+
+interface Op {
+  state: string;
+  progress: Record<string, number | string>;
+  result?: { digest: string; mediaType: string; manifests: { digest: string }[] };
+  error?: { code: string; detail: string; status: number };
+}
+
+const R = (repo: string) => `docker://${reg.host}/${repo}`;
+const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+const abs = (p: string) => join(root, p);
+function comparable(o: Record<string, unknown>): Record<string, unknown> {
+  const { Variant: _v, LayersData: _l, ...rest } = o;
+  return rest;
+}
+
+async function copy(body: Record<string, unknown>): Promise<Op> {
+  const res = await fetch(`${svc.url}/v1/copies`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', prefer: 'wait=120' },
+    body: JSON.stringify({ sourceTlsVerify: false, destinationTlsVerify: false, ...body }),
+  });
+  const op = (await res.json()) as Op & { code?: string; detail?: string };
+  if (res.status >= 400) return { state: 'refused', progress: {}, error: { code: op.code!, detail: op.detail ?? '', status: res.status } };
+  assert.equal(res.status, 200, JSON.stringify(op));
+  return op;
+}
+
+async function ok(body: Record<string, unknown>): Promise<Op> {
+  const op = await copy(body);
+  assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+  return op;
+}
+
+async function inspect(query: Record<string, string>): Promise<{ status: number; body: Record<string, unknown>; bytes: Buffer }> {
+  const res = await fetch(`${svc.url}/v1/images/inspect?${new URLSearchParams(query)}`);
+  const bytes = Buffer.from(await res.arrayBuffer());
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    // raw
+  }
+  return { status: res.status, body, bytes };
+}
+
+async function sk(args: string[]): Promise<void> {
+  const r = await skopeo(args);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+async function registryDigest(ref: string): Promise<string | undefined> {
+  const r = await skopeo(['inspect', '--raw', '--tls-verify=false', ref]);
+  return r.code === 0 ? sha(r.stdoutBytes) : undefined;
+}
+
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) Object.assign(out, Object.fromEntries(Object.entries(tree(p)).map(([k, v]) => [join(name, k), v])));
+    else out[relative(dir, p)] = sha(readFileSync(p));
+  }
+  return out;
+}
+
+/** Hidden staging or leftover entries in the storage root. */
+const leftovers = () => readdirSync(root).filter((n) => n.startsWith('.'));
+
+before(async () => {
+  reg = await startRegistry({ mode: 'plain' });
+  const layers = [makeLayer({ 'etc/os-release': 'ID=skiff\n' }), makeLayer({ 'app/bin': pseudoRandomBytes(40_000, 'dir-app') })];
+  v2s2 = await pushImage(reg, 'team/app', '1.0', { layers, config: { Env: ['A=1'], Labels: { a: 'b' } }, os: 'linux', architecture: 'amd64', format: 'v2s2' });
+  oci = await pushImage(reg, 'team/oci', 'v1', { layers, os: 'linux', architecture: 'amd64', format: 'oci' });
+  const platforms = [
+    { os: 'linux', architecture: 'amd64' },
+    { os: 'linux', architecture: 'arm64', variant: 'v8' },
+  ];
+  await pushMultiArch(reg, 'team/multid', 'latest', { format: 'v2s2', platforms });
+  await pushMultiArch(reg, 'team/multi', 'latest', { format: 'oci', platforms });
+  root = makeTmpDirSync('skiff-dir-root-');
+  svc = await startSkiff({ SKIFF_STORAGE_ROOT: root });
+});
+
+after(async () => {
+  await svc?.stop();
+  await stopAll();
+});
+
+describe('dir: destination and source', () => {
+  it('registry → dir → registry keeps digests; the directory equals skopeo’s byte for byte', async () => {
+    for (const [repo, name, digest] of [
+      ['team/app:1.0', 'app', v2s2.digest],
+      ['team/oci:v1', 'oci', oci.digest],
+    ] as const) {
+      const op = await ok({ source: R(repo), destination: `dir:${name}` });
+      assert.equal(op.result!.digest, digest);
+      await sk(['copy', '--src-tls-verify=false', R(repo), `dir:${abs(`sk-${name}`)}`]);
+      assert.deepEqual(tree(abs(name)), tree(abs(`sk-${name}`)), name);
+      const back = await ok({ source: `dir:${name}`, destination: R(`back/${name}:x`) });
+      assert.equal(back.result!.digest, digest);
+      assert.equal(await registryDigest(R(`back/${name}:x`)), digest);
+    }
+    assert.equal(statSync(abs('app')).mode & 0o777, 0o755);
+    assert.deepEqual(leftovers(), []);
+  });
+
+  it('multiArch=all stores the list and <hex>.manifest.json instances as skopeo --all does', async () => {
+    for (const repo of ['team/multid:latest', 'team/multi:latest']) {
+      const name = repo.split(':')[0]!.replace('/', '-');
+      const op = await ok({ source: R(repo), destination: `dir:${name}`, multiArch: 'all' });
+      await sk(['copy', '--all', '--src-tls-verify=false', R(repo), `dir:${abs(`sk-${name}`)}`]);
+      assert.deepEqual(tree(abs(name)), tree(abs(`sk-${name}`)), name);
+      assert.ok(readdirSync(abs(name)).includes(`${op.result!.manifests[0]!.digest.slice(7)}.manifest.json`));
+      const back = await ok({ source: `dir:${name}`, destination: R(`back/${name}:all`), multiArch: 'all' });
+      assert.equal(back.result!.digest, await registryDigest(R(repo)));
+    }
+  });
+
+  it('skopeo reads what skiff wrote, skiff reads what skopeo wrote: inspect, raw and config equal', async () => {
+    for (const name of ['app', 'sk-app', 'oci', 'team-multid', 'sk-team-multi']) {
+      const ours = await inspect({ image: `dir:${name}` });
+      assert.equal(ours.status, 200, JSON.stringify(ours.body));
+      assert.deepEqual(comparable(ours.body), (await skopeoInspect(`dir:${abs(name)}`)) as unknown as Record<string, unknown>, name);
+      assert.equal('Name' in ours.body, false);
+      assert.deepEqual(ours.body['RepoTags'], []);
+      assert.deepEqual((await inspect({ image: `dir:${name}`, raw: 'true' })).bytes, await skopeoInspect(`dir:${abs(name)}`, { raw: true }));
+      assert.deepEqual((await inspect({ image: `dir:${name}`, config: 'true' })).body, await skopeoInspect(`dir:${abs(name)}`, { config: true }));
+    }
+    await sk(['copy', '--dest-tls-verify=false', `dir:${abs('app')}`, R('sk/fromdir:x')]);
+    assert.equal(await registryDigest(R('sk/fromdir:x')), v2s2.digest);
+  });
+
+  it('dir → oci converts as skopeo does', async () => {
+    await ok({ source: 'dir:app', destination: 'oci:fromdir:x' });
+    await sk(['copy', `dir:${abs('app')}`, `oci:${abs('sk-fromdir')}:x`]);
+    assert.deepEqual(tree(abs('fromdir')), tree(abs('sk-fromdir')));
+  });
+
+  it('replaces an earlier dir: image; refuses a directory that is not one, or a file (409)', async () => {
+    await ok({ source: R('team/oci:v1'), destination: 'dir:app' });
+    assert.deepEqual(tree(abs('app')), tree(abs('sk-oci')));
+    mkdirSync(abs('precious'));
+    writeFileSync(abs('precious/notes.txt'), 'keep');
+    writeFileSync(abs('plainfile'), 'x');
+    for (const dest of ['dir:precious', 'dir:plainfile']) {
+      const op = await copy({ source: R('team/oci:v1'), destination: dest });
+      assert.equal(op.state, 'failed', dest);
+      assert.equal(op.error!.code, 'STORAGE_CONFLICT');
+      assert.equal(op.error!.status, 409);
+    }
+    assert.equal(readFileSync(abs('precious/notes.txt'), 'utf8'), 'keep');
+    assert.deepEqual(leftovers(), []);
+  });
+
+  it('a copy that fails leaves the existing image untouched and creates nothing new', async () => {
+    execFileSync('cp', ['-r', abs('sk-app'), abs('tampered')]);
+    const layer = join(abs('tampered'), v2s2.layers[1]!.digest.slice(7));
+    const bytes = readFileSync(layer);
+    bytes[bytes.length - 30] ^= 0xff;
+    writeFileSync(layer, bytes);
+    const before = tree(abs('oci'));
+    const over = await copy({ source: 'dir:tampered', destination: 'dir:oci' });
+    assert.equal(over.state, 'failed');
+    assert.equal(over.error!.code, 'DIGEST_MISMATCH');
+    assert.deepEqual(tree(abs('oci')), before);
+    const fresh = await copy({ source: 'dir:tampered', destination: 'dir:new-one' });
+    assert.equal(fresh.state, 'failed');
+    assert.equal(existsSync(abs('new-one')), false);
+    assert.deepEqual(leftovers(), []);
+  });
+
+  it('broken directories give clear problems', async () => {
+    execFileSync('cp', ['-r', abs('sk-app'), abs('badjson')]);
+    writeFileSync(abs('badjson/manifest.json'), '{"schemaVersion": 2,');
+    const r1 = await inspect({ image: 'dir:badjson' });
+    assert.equal(r1.status, 422);
+    assert.equal(r1.body['code'], 'LAYOUT_INVALID');
+    execFileSync('cp', ['-r', abs('sk-app'), abs('noblob')]);
+    execFileSync('rm', [join(abs('noblob'), v2s2.layers[0]!.digest.slice(7))]);
+    const op = await copy({ source: 'dir:noblob', destination: R('broken/noblob:x') });
+    assert.equal(op.error!.code, 'LAYOUT_INVALID');
+    assert.match(op.error!.detail, /missing/);
+    assert.equal(await registryDigest(R('broken/noblob:x')), undefined);
+    execFileSync('cp', ['-r', abs('sk-app'), abs('noconfig')]);
+    execFileSync('rm', [join(abs('noconfig'), v2s2.configDigest.slice(7))]);
+    assert.equal((await inspect({ image: 'dir:noconfig' })).status, 422);
+    assert.equal((await inspect({ image: 'dir:does-not-exist' })).status, 404);
+  });
+
+  it('paths that leave the storage root are 400', async () => {
+    for (const image of ['dir:../x', 'dir:/tmp', 'dir:a/../../x']) {
+      const r = await inspect({ image });
+      assert.equal(r.status, 400, image);
+      assert.equal(r.body['code'], 'PATH_ESCAPES_STORAGE_ROOT');
+      const c = await copy({ source: R('team/oci:v1'), destination: image });
+      assert.equal(c.error!.code, 'PATH_ESCAPES_STORAGE_ROOT');
+    }
+  });
+});
