@@ -20,7 +20,7 @@ export class CopiesController {
   @Post()
   @ApiOperation({ operationId: 'createCopy', summary: 'Copy an image (skopeo copy) as a tracked operation' })
   @ApiSubmitResponses()
-  @ApiProblems(400, 501)
+  @ApiProblems(400, 409, 501)
   async createCopy(@Body() body: CopyRequestDto, @SubmitPreferences() prefs: SubmitPreferencesValue, @Res({ passthrough: true }) res: Response): Promise<OperationDto> {
     const { request, secrets } = await this.copies.prepare(body);
     return answerSubmit(this.operations, res, { kind: 'copy', request: request as Record<string, unknown>, secrets }, prefs);

@@ -107,12 +107,15 @@ export class CopiesService implements OperationRunner, OnModuleInit {
           },
           { signal: ctx.signal, onProgress: (p) => ctx.progress(p) },
         );
-        return { ...result };
-      } finally {
         await destination.close();
+        return { ...result };
+      } catch (e) {
+        // Cleaning up after a failure must not replace the failure the caller needs to see.
+        await destination.close().catch(() => undefined);
+        throw e;
       }
     } finally {
-      await source.close();
+      await source.close().catch(() => undefined);
     }
   }
 }

@@ -3,6 +3,9 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { DomainError } from '../errors/domain-error';
 import { digestAlgorithm } from '../image-spec/digest';
 
+/** Buffer size of the engine's transforms (bytes). */
+export const STREAM_HIGH_WATER_MARK = 1024 * 1024;
+
 /**
  * The one digest-and-size checking stream every blob goes through (DESIGN.md: the engine, not
  * the transport, verifies). It holds back the last chunk until the stream ends and the digest
@@ -19,7 +22,9 @@ export class VerifyingStream extends Transform {
     private readonly expected: { digest: string; size: number },
     private readonly onBytes?: (n: number) => void,
   ) {
-    super();
+    // Network chunks are 16–64 KiB: a 1 MiB buffer keeps the pipeline from pausing the
+    // socket on every chunk, while memory stays bounded per transfer.
+    super({ highWaterMark: STREAM_HIGH_WATER_MARK });
     this.hash = createHash(digestAlgorithm(expected.digest));
   }
 
@@ -57,6 +62,10 @@ export class VerifyingStream extends Transform {
  */
 export class DigestingStream extends Transform {
   private readonly hash = createHash('sha256');
+
+  constructor() {
+    super({ highWaterMark: STREAM_HIGH_WATER_MARK });
+  }
   private size = 0;
   private finished?: { digest: string; size: number };
 

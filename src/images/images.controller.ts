@@ -33,7 +33,7 @@ export class ImagesController {
       'application/vnd.oci.image.manifest.v1+json': { schema: { type: 'string', format: 'binary' } },
     },
   })
-  @ApiProblems(400, 403, 404, 429, 501, 502, 503)
+  @ApiProblems(400, 403, 404, 409, 422, 429, 501, 502, 503)
   async inspectImage(
     @Query() q: InspectQueryDto,
     @RegistryAuthHeader() auth: RegistryAuth | undefined,
@@ -70,7 +70,7 @@ export class ImagesController {
   @ApiOperation({ operationId: 'listTags', summary: 'List the tags of a repository (skopeo list-tags)' })
   @ApiHeader(REGISTRY_AUTH_HEADER)
   @ApiOkResponse({ type: TagListDto })
-  @ApiProblems(400, 403, 404, 429, 501, 502, 503)
+  @ApiProblems(400, 403, 404, 409, 422, 429, 501, 502, 503)
   listTags(@Query() q: TagsQueryDto, @RegistryAuthHeader() auth: RegistryAuth | undefined, @RequestSignal() signal: AbortSignal): Promise<TagListDto> {
     return this.images.listTags(q.repository, { auth, tlsVerify: q.tlsVerify, signal });
   }
@@ -80,7 +80,7 @@ export class ImagesController {
   @ApiOperation({ operationId: 'deleteImage', summary: 'Delete an image (skopeo delete)' })
   @ApiHeader(REGISTRY_AUTH_HEADER)
   @ApiOkResponse({ type: DeletedImageDto })
-  @ApiProblems(400, 403, 404, 409, 429, 501, 502, 503)
+  @ApiProblems(400, 403, 404, 409, 422, 429, 501, 502, 503)
   deleteImage(@Query() q: DeleteQueryDto, @RegistryAuthHeader() auth: RegistryAuth | undefined, @RequestSignal() signal: AbortSignal): Promise<DeletedImageDto> {
     return this.images.delete(q.image, { auth, tlsVerify: q.tlsVerify, signal });
   }

@@ -33,13 +33,13 @@ export class SyncRequestDto {
    * `images`, `images-by-tag-regex`, `images-by-semver`, `tls-verify`, `credentials`,
    * `cert-dir`). Passwords in `credentials` are kept in memory only: the operation's `request`
    * shows them as `[redacted]`. `cert-dir` must name a directory the server allows
-   * (SKIFF_SYNC_CERT_DIRS).
+   * (SKIFF_SYNC_CERT_DIRS). At most 512 KiB.
    */
   @ApiPropertyOptional({ example: 'registry.example:\n  images:\n    team/app: []\n  images-by-tag-regex:\n    team/tools: ^v1\\.\n' })
   @IsOptional()
   @IsString()
   @IsNotEmpty()
-  @MaxLength(1024 * 1024)
+  @MaxLength(512 * 1024)
   yaml?: string;
 
   /**

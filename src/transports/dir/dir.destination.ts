@@ -7,7 +7,7 @@ import { digestOf } from '../../image-spec/digest';
 import type { DirImageReference } from '../../image-spec/image-reference';
 import { MANIFEST_MEDIA_TYPES, isSchema1MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
-import { streamToTempFile, writeFileAtomic } from '../oci/atomic-write';
+import { streamToTempFile, writeFileAtomic } from '../../storage/atomic-write';
 import { withPathMutex } from '../oci/layout-lock';
 import { StorageConflictError, fsErrorCode } from '../oci/storage-errors';
 import { DIR_VERSION_CONTENT, dirBlobPath, dirManifestPath, dirVersionPath } from './dir-format';

@@ -14,6 +14,7 @@ import { TarWriter } from '../archive/tar-writer';
 import type { BlobInfo, ImageDestination } from '../transport';
 import { ARCHIVE_METADATA_LIMIT } from './docker-archive-reader';
 import { configFileName, layerFileName, legacyLayers, manifestJson, repoTagString, repositoriesJson } from './legacy-metadata';
+import { FILE_WRITE_HIGH_WATER_MARK } from '../../storage/atomic-write';
 
 /**
  * ImageDestination writing a `docker save` archive as containers/image's docker-archive writer
@@ -59,7 +60,7 @@ export class DockerArchiveDestination implements ImageDestination {
   async putBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
     const partial = join(this.stagingDir, `partial-${randomUUID()}`);
     try {
-      await pipeline(stream, createWriteStream(partial, { flags: 'wx', mode: 0o600 }), { signal: opts.signal });
+      await pipeline(stream, createWriteStream(partial, { flags: 'wx', mode: 0o600, highWaterMark: FILE_WRITE_HIGH_WATER_MARK }), { signal: opts.signal });
       const info = blob.known ?? blob.final();
       const size = (await stat(partial)).size;
       if (size !== info.size) throw new DomainError('DIGEST_MISMATCH', `blob ${info.digest}: ${size} bytes were written, ${info.size} expected`);
@@ -102,7 +103,7 @@ export class DockerArchiveDestination implements ImageDestination {
         if (written.has(d)) continue;
         written.add(d);
         const s = stagedOf(d);
-        await tar.addStream(layerFileName(d), s.size, createReadStream(s.file, { signal: opts.signal }));
+        await tar.addStream(layerFileName(d), s.size, createReadStream(s.file, { signal: opts.signal, highWaterMark: FILE_WRITE_HIGH_WATER_MARK }));
       }
       await tar.addBytes(configFileName(manifest.config.digest), configBytes);
       const legacy = legacyLayers(layerDigests, configBytes);

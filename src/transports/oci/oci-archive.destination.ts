@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import type { OciArchiveImageReference } from '../../image-spec/image-reference';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
-import { tempPath } from './atomic-write';
+import { FILE_WRITE_HIGH_WATER_MARK, tempPath } from '../../storage/atomic-write';
 import { removeTree } from './oci-layout';
 import type { OciDestination } from './oci.destination';
 
@@ -30,7 +30,7 @@ async function packTree(dir: string, pack: tar.Pack, signal?: AbortSignal): Prom
         await walk(path);
       } else if (st.isFile()) {
         const entry = pack.entry({ ...common, name: path, type: 'file', mode: 0o644, size: st.size });
-        await pipeline(createReadStream(join(dir, path)), entry, { signal });
+        await pipeline(createReadStream(join(dir, path), { highWaterMark: FILE_WRITE_HIGH_WATER_MARK }), entry, { signal });
       }
     }
   };
@@ -79,7 +79,7 @@ export class OciArchiveDestination implements ImageDestination {
     const temp = tempPath(dirname(this.archivePath), basename(this.archivePath));
     this.tempArchive = temp;
     const pack = tar.pack();
-    const written = pipeline(pack, createWriteStream(temp, { flags: 'wx', mode: 0o644, flush: true }), { signal: opts.signal });
+    const written = pipeline(pack, createWriteStream(temp, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: FILE_WRITE_HIGH_WATER_MARK }), { signal: opts.signal });
     try {
       await packTree(this.layoutDir, pack, opts.signal);
       pack.finalize();

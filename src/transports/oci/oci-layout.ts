@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { digestAlgorithm, digestHex } from '../../image-spec/digest';
 import { guessManifestMediaType, parseManifest } from '../../image-spec/manifest';
 import { MediaType } from '../../image-spec/media-types';
-import { writeFileAtomic } from './atomic-write';
+import { writeFileAtomic } from '../../storage/atomic-write';
 import { type IndexEntry, OCI_LAYOUT_FILE_CONTENT, type OciIndex, parseOciIndex, serializeOciIndex } from './oci-index';
 import { LayoutInvalidError, fsErrorCode } from './storage-errors';
 import { LIMIT_INDEX_FILE, LIMIT_SMALL_FILE, confinedPath, readSmallFile } from './verified-read';

@@ -7,7 +7,7 @@ import type { OciArchiveImageReference, OciImageReference } from '../../image-sp
 import { guessManifestMediaType } from '../../image-spec/manifest';
 import { MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
-import { streamToTempFile, writeFileAtomic } from './atomic-write';
+import { streamToTempFile, writeFileAtomic } from '../../storage/atomic-write';
 import { withLayoutLock } from './layout-lock';
 import { type IndexEntry, REF_NAME_ANNOTATION, addManifestToIndex, emptyOciIndex, selectIndexEntry } from './oci-index';
 import type { OciLayout } from './oci-layout';
