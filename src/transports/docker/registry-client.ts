@@ -53,6 +53,12 @@ export class RegistryClient {
     const hit = cacheKey ? this.http.contentCache.get(cacheKey) : undefined;
     if (hit) return { bytes: hit.bytes, mediaType: hit.mediaType, digest: reference };
     const what = `reading manifest ${reference} in ${this.registry}/${repository}`;
+    // A tag fetched before: ask with If-None-Match for the digest we hold (verified) bytes of.
+    // The registry still authorises the request and resolves the tag; a 304 only spares the
+    // body. Nothing is served from memory without the registry's say-so.
+    const tagKey = isDigest(reference) ? undefined : `${this.registry}/${repository}:${reference}`;
+    const knownDigest = tagKey ? this.http.tagDigests.get(tagKey) : undefined;
+    const known = knownDigest ? this.http.contentCache.get(ContentCache.key(this.registry, repository, knownDigest)) : undefined;
     const { res, bytes } = await this.http.requestBytes(
       this.registry,
       { ...this.ctx, signal: signal ?? this.ctx.signal },
@@ -61,12 +67,13 @@ export class RegistryClient {
         path: `/v2/${this.repoPath(repository)}/manifests/${this.referencePath(reference)}`,
         scope: this.scope(repository, 'pull'),
         operation: 'manifest',
-        headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
-        accept: [200],
+        headers: { accept: MANIFEST_MEDIA_TYPES.join(', '), ...(known ? { 'if-none-match': `"${knownDigest}"` } : {}) },
+        accept: known ? [200, 304] : [200],
         what,
       },
       LIMIT_MANIFEST,
     );
+    if (res.status === 304 && known && knownDigest) return { bytes: known.bytes, mediaType: known.mediaType, digest: knownDigest };
     let digest = digestOf(bytes, 'sha256');
     if (isDigest(reference)) {
       const algo = digestAlgorithm(reference);
@@ -78,6 +85,10 @@ export class RegistryClient {
     }
     const mediaType = normalizeManifestMediaType(header(res, 'content-type'), bytes);
     if (cacheKey) this.http.contentCache.set(cacheKey, bytes, mediaType);
+    if (tagKey) {
+      this.http.contentCache.set(ContentCache.key(this.registry, repository, digest), bytes, mediaType);
+      this.http.tagDigests.set(tagKey, digest);
+    }
     return { bytes, mediaType, digest };
   }
 

@@ -7,7 +7,7 @@ import type { RegistrySettings } from '../../config/app-config';
 import { AbortedError, DomainError } from '../../errors/domain-error';
 import type { RegistryAuth } from '../transport';
 import { type AuthChallenge, parseWwwAuthenticate } from './auth-challenge';
-import { ContentCache } from './content-cache';
+import { BoundedMap, ContentCache } from './content-cache';
 import { isRetryableNetworkError, networkError, registryResponseError } from './registry-errors';
 
 /**
@@ -163,6 +163,8 @@ export class RegistryHttp {
   private readonly baseBackoffMs: number;
   /** Verified, digest-addressed manifests and configs shared by all requests. */
   readonly contentCache = new ContentCache(64 * 1024 * 1024);
+  /** The digest a tag last resolved to (for If-None-Match); bounded, oldest dropped first. */
+  readonly tagDigests = new BoundedMap<string, string>(10_000);
 
   constructor(private readonly opts: RegistryHttpOptions) {
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
