@@ -173,22 +173,50 @@ export class CopyEngine {
 class CopyContext {
   private readonly sourceHost: string;
   private readonly mountFrom?: MountSource;
+  /** Stops the run's other transfers once one failed (see all()). */
+  private readonly stop = new AbortController();
+  /** The run's signal (cancel) or our own stop: every call of this copy takes it. */
+  private readonly signal: AbortSignal;
 
   constructor(
     private readonly deps: CopyEngineDeps,
     private readonly source: ImageSource,
     private readonly dest: ImageDestination,
     private readonly opts: CopyOptions,
-    private readonly signal: AbortSignal | undefined,
+    runSignal: AbortSignal | undefined,
     private readonly counters: Counters,
   ) {
+    this.signal = runSignal ? AbortSignal.any([runSignal, this.stop.signal]) : this.stop.signal;
     const ref = source.reference;
     this.sourceHost = ref.transport === 'docker' ? `docker://${ref.named.domain}` : `local:${ref.transport}`;
     if (ref.transport === 'docker') this.mountFrom = { registry: ref.named.domain, repository: ref.named.path };
   }
 
   private checkAborted(): void {
-    if (this.signal?.aborted) throw new AbortedError('the copy was cancelled');
+    if (this.signal.aborted) throw new AbortedError('the copy was cancelled');
+  }
+
+  /**
+   * Awaits concurrent tasks of this copy. On the first failure the others are stopped (through
+   * the context's signal) and awaited, then that first failure is thrown: when the caller
+   * closes the destination, nothing of this copy is still writing into it.
+   */
+  private async all<T>(tasks: Promise<T>[]): Promise<T[]> {
+    let first: { error: unknown } | undefined;
+    const settled = await Promise.all(
+      tasks.map((t) =>
+        t.then(
+          (value) => ({ value }),
+          (error: unknown) => {
+            first ??= { error };
+            this.stop.abort();
+            return undefined;
+          },
+        ),
+      ),
+    );
+    if (first) throw first.error;
+    return settled.map((r) => r!.value);
   }
 
   /** Whether an image of this manifest type would be written unchanged. */
@@ -230,7 +258,7 @@ class CopyContext {
     this.counters.add({ blobsTotal: fresh.length, bytesTotal: fresh.reduce((n, b) => n + b.size, 0) }, 'copying');
 
     const targetIsOci = formatOfManifestType(candidates[0]!) === 'oci';
-    const results = await Promise.all(
+    const results = await this.all(
       fresh.map((d) => {
         if (d === manifest.config) return this.copyBlob(d);
         const plan = this.layerPlan(d);
@@ -364,7 +392,7 @@ class CopyContext {
         });
       } catch (e) {
         if (counted) this.counters.add({ bytesDone: -counted });
-        if (this.signal?.aborted) throw new AbortedError('the copy was cancelled');
+        if (this.signal.aborted) throw new AbortedError('the copy was cancelled');
         if (attempt < attempts && isRetryable(e)) {
           await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (attempt - 1), 5_000)));
           continue;
@@ -400,7 +428,7 @@ class CopyContext {
       throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: converting the index would change its digest');
     }
     this.counters.add({ imagesTotal: index.manifests.length }, 'copying');
-    const written = await Promise.all(
+    const written = await this.all(
       index.manifests.map(async (d) => {
         const instance = await this.source.getManifest({ instanceDigest: d.digest, signal: this.signal });
         const parsed = parseManifest(instance.bytes, instance.mediaType);

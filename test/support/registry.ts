@@ -38,6 +38,12 @@ export interface StartRegistryOptions {
   mode: RegistryMode;
   /** `storage.delete.enabled`; default false (the registry's default). */
   deleteEnabled?: boolean;
+  /**
+   * `storage.cache.blobdescriptor: inmemory`, as the Debian package's default config has it
+   * (benchmarks use it to measure against a registry configured as users run it). Default
+   * false: tests that tamper with the storage directory must see it directly.
+   */
+  blobDescriptorCache?: boolean;
   /** Token mode: anonymous token requests get `pull`. Default false. */
   anonymousPull?: boolean;
   /** Credentials for basic/token modes; generated when absent. */
@@ -104,6 +110,7 @@ function renderConfig(p: {
   storageDir: string;
   port: number;
   deleteEnabled: boolean;
+  blobDescriptorCache: boolean;
   tls?: { cert: string; key: string };
   htpasswd?: string;
   token?: { realm: string; service: string; issuer: string; rootcertbundle: string };
@@ -115,6 +122,7 @@ function renderConfig(p: {
     '  accesslog:',
     '    disabled: true',
     'storage:',
+    ...(p.blobDescriptorCache ? ['  cache:', '    blobdescriptor: inmemory'] : []),
     '  filesystem:',
     `    rootdirectory: ${q(p.storageDir)}`,
     '  delete:',
@@ -269,6 +277,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<TestReg
           storageDir,
           port,
           deleteEnabled: opts.deleteEnabled ?? false,
+          blobDescriptorCache: opts.blobDescriptorCache ?? false,
           tls: pki ? { cert: pki.serverCertFile, key: pki.serverKeyFile } : undefined,
           htpasswd: htpasswdFile,
           token: tokenServer && pki
