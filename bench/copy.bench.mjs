@@ -21,7 +21,7 @@ const LAYER_MB = Number(process.env.BENCH_LAYER_MB ?? 50);
 const env = {};
 if (process.env.SKIFF_COPY_PER_HOST_CONCURRENCY) env.SKIFF_COPY_PER_HOST_CONCURRENCY = process.env.SKIFF_COPY_PER_HOST_CONCURRENCY;
 
-const src = await startRegistry({ mode: 'plain' });
+const src = await startRegistry({ mode: 'plain', blobDescriptorCache: true });
 console.log(`pushing the source images (${8 * LAYER_MB} MB)…`);
 const layers = [];
 for (let i = 0; i < 8; i++) {
@@ -71,7 +71,7 @@ const times = { a: { skiff: [], skopeo: [] }, b: { skiff: [], skopeo: [] }, c: {
 let peakRss = 0;
 for (let round = 0; round < ROUNDS; round++) {
   for (const tool of round % 2 === 0 ? ['skopeo', 'skiff'] : ['skiff', 'skopeo']) {
-    const dst = await startRegistry({ mode: 'plain' });
+    const dst = await startRegistry({ mode: 'plain', blobDescriptorCache: true });
     const s = (r) => `docker://${src.host}/${r}`;
     const d = (r) => `docker://${dst.host}/${r}`;
     if (tool === 'skiff') {

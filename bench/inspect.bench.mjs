@@ -29,7 +29,7 @@ const pct = (xs, p) => {
 };
 const ms = (x) => `${x.toFixed(2)} ms`;
 
-const reg = await startRegistry({ mode: 'plain' });
+const reg = await startRegistry({ mode: 'plain', blobDescriptorCache: true });
 const layers = [makeLayer({ 'etc/hello': 'hello\n' }), makeLayer({ 'usr/bin/tool': Buffer.alloc(64 * 1024, 7) })];
 await pushImage(reg, 'bench/app', '1.0', { layers, os: 'linux', architecture: 'amd64', format: 'v2s2', config: { Env: ['PATH=/usr/bin'], Labels: { a: 'b' } } });
 for (const t of ['1.1', '1.2', 'latest']) await pushImage(reg, 'bench/app', t, { layers, os: 'linux', architecture: 'amd64', format: 'v2s2' });

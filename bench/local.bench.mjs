@@ -14,7 +14,7 @@ const { skopeo } = await support('skopeo.js');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const LAYER_MB = Number(process.env.BENCH_LAYER_MB ?? 50);
-const src = await startRegistry({ mode: 'plain' });
+const src = await startRegistry({ mode: 'plain', blobDescriptorCache: true });
 console.log(`pushing the source image (${8 * LAYER_MB} MB)…`);
 let layers = [];
 for (let i = 0; i < 8; i++) {

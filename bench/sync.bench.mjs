@@ -30,7 +30,7 @@ const LAYER_MB = num('BENCH_LAYER_MB', 2);
 const env = { SKIFF_LOG_LEVEL: 'warn' };
 for (const k of ['SKIFF_SYNC_CONCURRENCY', 'SKIFF_COPY_PER_HOST_CONCURRENCY']) if (process.env[k]) env[k] = process.env[k];
 
-const src = await startRegistry({ mode: 'plain' });
+const src = await startRegistry({ mode: 'plain', blobDescriptorCache: true });
 const MB = 1024 * 1024;
 console.log(`pushing ${REPOS * TAGS} images in ${REPOS} repositories (${BASE_LAYERS}×${BASE_MB} MB shared base, ${LAYER_MB} MB own layer each)…`);
 const bases = Array.from({ length: BASE_LAYERS }, (_, i) => makeLayer({ [`base/${i}.bin`]: pseudoRandomBytes(BASE_MB * MB, `sync-base-${i}`) }));
@@ -97,7 +97,7 @@ const times = { a: { skiff: [], skopeo: [] }, b: { skiff: [], skopeo: [] } };
 for (let round = 0; round < ROUNDS; round++) {
   const snapshots = {};
   for (const tool of round % 2 === 0 ? ['skopeo', 'skiff'] : ['skiff', 'skopeo']) {
-    const dst = await startRegistry({ mode: 'plain' });
+    const dst = await startRegistry({ mode: 'plain', blobDescriptorCache: true });
     const dest = `${dst.host}/mirror`;
     const run = tool === 'skiff' ? skiffSync : skopeoSync;
     const first = await run(dest);
