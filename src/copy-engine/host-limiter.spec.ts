@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HostLimiter, InFlightBlobs } from './host-limiter';
+
+test('never runs more than perHost tasks on one host, across callers', async () => {
+  const limiter = new HostLimiter(2);
+  let running = 0;
+  let peak = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      limiter.run(['a', i % 2 ? 'b' : 'a'], undefined, async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await sleep(5);
+        running--;
+      }),
+    ),
+  );
+  assert.ok(peak <= 2, `peak ${peak}`);
+});
+
+test('a waiting task can be aborted and frees its place in the queue', async () => {
+  const limiter = new HostLimiter(1);
+  let release!: () => void;
+  const holder = limiter.run(['h'], undefined, () => new Promise<void>((r) => (release = r)));
+  const ac = new AbortController();
+  const waiting = limiter.run(['h'], ac.signal, async () => 'never');
+  ac.abort(new Error('stop'));
+  await assert.rejects(waiting, /stop/);
+  release();
+  await holder;
+  assert.equal(await limiter.run(['h'], undefined, async () => 'next'), 'next');
+});
+
+test('InFlightBlobs shares one transfer between concurrent callers and forgets failures', async () => {
+  const inflight = new InFlightBlobs();
+  let calls = 0;
+  const work = async () => {
+    calls++;
+    await sleep(5);
+    return 'done';
+  };
+  const [a, b] = await Promise.all([inflight.once('k', work), inflight.once('k', work)]);
+  assert.equal(calls, 1);
+  assert.deepEqual([a.shared, b.shared].sort(), [false, true]);
+  await assert.rejects(inflight.once('f', async () => Promise.reject(new Error('boom'))));
+  assert.equal((await inflight.once('f', async () => 'retried')).value, 'retried');
+});
