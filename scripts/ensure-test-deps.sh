@@ -15,6 +15,8 @@ TEST_DEPS=(
   "openssl:openssl"
   # dockerd (with containerd and runc) for the docker-archive tests: test/support/dockerd.ts
   "dockerd:docker.io"
+  # the Podman API service for the containers-storage tests: test/daemons.e2e-spec.ts
+  "podman:podman"
 )
 
 missing_cmds=()

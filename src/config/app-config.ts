@@ -37,6 +37,8 @@ export interface AppConfig {
   /** Upstream HTTP: retries on 408/429/5xx/resets, and per-request timeouts. */
   upstream: { retryTimes: number; connectTimeoutMs: number; requestTimeoutMs: number; tagsPageSize?: number };
   dockerHost: string;
+  /** Docker CLI TLS settings for a `tcp://` DOCKER_HOST: DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), DOCKER_TLS_VERIFY. */
+  dockerTls: { certPath?: string; verify: boolean };
   containerHost: string;
   operations: OperationsSettings;
   /** Copy engine: concurrent blob transfers per registry host, shared by all jobs. */
@@ -285,6 +287,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       certDirs: parseDirectoryList('SKIFF_SYNC_CERT_DIRS', get('SKIFF_SYNC_CERT_DIRS', 'syncCertDirs'), cwd),
     },
     dockerHost: get('DOCKER_HOST', 'dockerHost') ?? 'unix:///var/run/docker.sock',
+    dockerTls: {
+      certPath: get('DOCKER_CERT_PATH', 'dockerCertPath') === undefined ? undefined : resolve(cwd, get('DOCKER_CERT_PATH', 'dockerCertPath')!),
+      verify: get('DOCKER_TLS_VERIFY', 'dockerTlsVerify') !== undefined && get('DOCKER_TLS_VERIFY', 'dockerTlsVerify') !== '' && get('DOCKER_TLS_VERIFY', 'dockerTlsVerify') !== '0',
+    },
     containerHost: get('CONTAINER_HOST', 'containerHost') ?? 'unix:///run/podman/podman.sock',
     operations: {
       maxConcurrent: parseInteger('SKIFF_MAX_CONCURRENT_OPERATIONS', get('SKIFF_MAX_CONCURRENT_OPERATIONS', 'maxConcurrentOperations'), 4, 1, 256),

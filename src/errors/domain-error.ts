@@ -49,7 +49,9 @@ export type DomainErrorCode =
   | 'CREDENTIALS_UNAVAILABLE'
   | 'ARCHIVE_INVALID'
   | 'LAYOUT_INVALID'
-  | 'STORAGE_CONFLICT';
+  | 'STORAGE_CONFLICT'
+  | 'DAEMON_UNAVAILABLE'
+  | 'DAEMON_ERROR';
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;

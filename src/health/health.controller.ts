@@ -4,6 +4,8 @@ import type { Response } from 'express';
 import { access, constants, mkdir } from 'node:fs/promises';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { OperationsService } from '../operations/operations.service';
+import { ContainersStorageTransport } from '../transports/containers-storage/containers-storage.transport';
+import { DockerDaemonTransport } from '../transports/docker-daemon/docker-daemon.transport';
 
 export class HealthDto {
   /** `ok` when alive. */
@@ -12,7 +14,7 @@ export class HealthDto {
 }
 
 export class ReadinessCheckDto {
-  /** Check name: operationStore, dataDir, storageRoot. */
+  /** Check name: operationStore, dataDir, storageRoot; dockerDaemon and podman (informational). */
   @ApiProperty({ example: 'storageRoot' })
   name: string;
 
@@ -23,6 +25,10 @@ export class ReadinessCheckDto {
   /** Why it failed. */
   @ApiProperty({ required: false })
   detail?: string;
+
+  /** Informational: a failing optional check (an absent image daemon) does not make the service not ready. */
+  @ApiProperty({ required: false })
+  optional?: boolean;
 }
 
 export class ReadinessDto {
@@ -40,6 +46,8 @@ export class HealthController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly operations: OperationsService,
+    private readonly dockerDaemon: DockerDaemonTransport,
+    private readonly containersStorage: ContainersStorageTransport,
   ) {}
 
   /** Liveness: the process answers. */
@@ -50,7 +58,11 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: the operations store answers; the data directory and the storage root are writable. */
+  /**
+   * Readiness: the operations store answers; the data directory and the storage root are writable.
+   * The image daemons' reachability (docker-daemon:, containers-storage:) is reported as optional
+   * checks that never fail readiness.
+   */
   @Get('readyz')
   @HttpCode(200)
   @ApiOperation({ operationId: 'getReadiness', summary: 'Readiness probe' })
@@ -63,8 +75,18 @@ export class HealthController {
       ...(await Promise.all([this.writable('dataDir', this.config.dataDir), this.writable('storageRoot', this.config.storageRoot)])),
     ];
     const ok = checks.every((c) => c.ok);
+    const daemons = await Promise.all([this.daemon('dockerDaemon', this.dockerDaemon.client), this.daemon('podman', this.containersStorage.client)]);
     res.status(ok ? 200 : 503);
-    return { status: ok ? 'ready' : 'not ready', checks };
+    return { status: ok ? 'ready' : 'not ready', checks: [...checks, ...daemons] };
+  }
+
+  private async daemon(name: string, client: DockerDaemonTransport['client']): Promise<ReadinessCheckDto> {
+    try {
+      await client.ping(AbortSignal.timeout(2000));
+      return { name, ok: true, optional: true };
+    } catch (e) {
+      return { name, ok: false, optional: true, detail: (e as Error).message };
+    }
   }
 
   private async writable(name: string, dir: string): Promise<ReadinessCheckDto> {

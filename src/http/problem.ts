@@ -98,6 +98,8 @@ export const PROBLEM_KINDS: Record<DomainErrorCode | 'NOT_FOUND' | 'INTERNAL' | 
   ARCHIVE_INVALID: { status: 422, title: 'Invalid or unsafe image archive' },
   LAYOUT_INVALID: { status: 422, title: 'Invalid image layout in storage' },
   STORAGE_CONFLICT: { status: 409, title: 'Storage path conflict' },
+  DAEMON_UNAVAILABLE: { status: 503, title: 'Image daemon unavailable' },
+  DAEMON_ERROR: { status: 502, title: 'Image daemon refused the request' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },

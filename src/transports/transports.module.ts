@@ -3,7 +3,9 @@ import { Global, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import { DirTransport } from './dir/dir.transport';
+import { ContainersStorageTransport } from './containers-storage/containers-storage.transport';
 import { DockerArchiveTransport } from './docker-archive/docker-archive.transport';
+import { DockerDaemonTransport } from './docker-daemon/docker-daemon.transport';
 import { DockerTransport } from './docker/docker.transport';
 import { RegistryHttp } from './docker/registry-http';
 import { OciArchiveTransport } from './oci/oci-archive.transport';
@@ -24,9 +26,19 @@ export const USER_AGENT = 'skiff/0.1 (+containers image operations service)';
     },
     { provide: DockerTransport, inject: [RegistryHttp], useFactory: (http: RegistryHttp) => new DockerTransport(http) },
     {
+      provide: DockerDaemonTransport,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new DockerDaemonTransport({ host: config.dockerHost, tls: config.dockerTls, tempDir: join(config.dataDir, 'tmp') }),
+    },
+    {
+      provide: ContainersStorageTransport,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new ContainersStorageTransport({ host: config.containerHost, tempDir: join(config.dataDir, 'tmp') }),
+    },
+    {
       provide: TransportRegistry,
-      inject: [DockerTransport, APP_CONFIG],
-      useFactory: (docker: DockerTransport, config: AppConfig) =>
+      inject: [DockerTransport, APP_CONFIG, DockerDaemonTransport, ContainersStorageTransport],
+      useFactory: (docker: DockerTransport, config: AppConfig, dockerDaemon: DockerDaemonTransport, containersStorage: ContainersStorageTransport) =>
         new TransportRegistry([
           docker,
           new OciTransport(config.storageRoot),
@@ -41,16 +53,22 @@ export const USER_AGENT = 'skiff/0.1 (+containers image operations service)';
             tempDir: join(config.dataDir, 'tmp'),
             limits: { maxEntries: config.archive.maxEntries, maxEntrySize: config.archive.maxBytes, maxTotalSize: config.archive.maxBytes },
           }),
+          dockerDaemon,
+          containersStorage,
         ]),
     },
   ],
-  exports: [RegistryHttp, DockerTransport, TransportRegistry],
+  exports: [RegistryHttp, DockerTransport, TransportRegistry, DockerDaemonTransport, ContainersStorageTransport],
 })
 export class TransportsModule implements OnApplicationShutdown {
-  constructor(private readonly http: RegistryHttp) {}
+  constructor(
+    private readonly http: RegistryHttp,
+    private readonly dockerDaemon: DockerDaemonTransport,
+    private readonly containersStorage: ContainersStorageTransport,
+  ) {}
 
   /** Closes the keep-alive pools so the process can exit promptly. */
   async onApplicationShutdown(): Promise<void> {
-    await this.http.close();
+    await Promise.all([this.http.close(), this.dockerDaemon.close(), this.containersStorage.close()]);
   }
 }

@@ -118,7 +118,7 @@ function fileOf(reader: DockerArchiveReader, path: string, what: string): Indexe
 }
 
 /** `rootfs.diff_ids` of the config, as json.Unmarshal into manifest.Schema2Image finds them. */
-function parseDiffIds(configBytes: Buffer, where: string): string[] {
+export function parseDiffIds(configBytes: Buffer, where: string): string[] {
   let doc: unknown;
   try {
     doc = JSON.parse(configBytes.toString('utf8'));

@@ -1,0 +1,76 @@
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DomainError, InvalidArgumentError } from '../../errors/domain-error';
+import { type DockerReference, formatDockerReference } from '../../image-spec/docker-reference';
+import { type DockerDaemonImageReference, type ImageReference, formatImageReference } from '../../image-spec/image-reference';
+import { parseAdditionalTags } from '../docker-archive/docker-archive.transport';
+import type { DestinationOptions, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
+import { DaemonExportSource } from './daemon-export.source';
+import { DaemonLoadDestination } from './daemon-load.destination';
+import { EngineClient } from './engine-client';
+
+export interface DaemonTransportOptions {
+  /** DOCKER_HOST syntax: `unix:///var/run/docker.sock`, `tcp://host:2376`. Server configuration only. */
+  host: string;
+  tls?: { certPath?: string; verify: boolean };
+  /** Directory for staged blobs of destinations; created on demand. */
+  tempDir: string;
+}
+
+/**
+ * `docker-daemon:NAME:TAG` / `docker-daemon:sha256:<image ID>` over the Docker Engine API:
+ * sources stream the engine's export (DaemonExportSource), destinations feed its load
+ * (DaemonLoadDestination). The daemon is the one of the server's configuration (DOCKER_HOST);
+ * requests never choose it.
+ */
+export class DockerDaemonTransport implements ImageTransport {
+  readonly name = 'docker-daemon' as const;
+  readonly client: EngineClient;
+
+  constructor(private readonly opts: DaemonTransportOptions) {
+    this.client = new EngineClient({ host: opts.host, label: 'Docker Engine', tls: opts.tls });
+  }
+
+  private expect(ref: ImageReference): DockerDaemonImageReference {
+    if (ref.transport !== 'docker-daemon') throw new DomainError('INVALID_REFERENCE', 'not a docker-daemon: reference');
+    return ref;
+  }
+
+  async openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource> {
+    const daemon = this.expect(ref);
+    const imageName = daemon.named ? formatDockerReference(daemon.named) : daemon.id!;
+    return DaemonExportSource.open({ reference: daemon, dockerReference: daemon.named, client: this.client, imageName, displayName: formatImageReference(daemon), signal: ctx.signal });
+  }
+
+  async openDestination(ref: ImageReference, ctx: TransportContext, options: DestinationOptions = {}): Promise<ImageDestination> {
+    const daemon = this.expect(ref);
+    if (!daemon.named) throw new InvalidArgumentError(`${formatImageReference(daemon)}: a docker-daemon destination must be NAME:TAG, not an image ID`);
+    // fail fast (before any blob is copied) when the daemon is not there
+    await this.client.ping(ctx.signal);
+    return openLoadDestination(daemon, this.client, this.opts.tempDir, [daemon.named, ...parseAdditionalTags(options.additionalTags)], 'daemon:docker');
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+/** A DaemonLoadDestination with its own staging directory; repeated tags are recorded once. */
+export async function openLoadDestination(
+  ref: ImageReference,
+  client: EngineClient,
+  tempDir: string,
+  repoTags: readonly DockerReference[],
+  hostKey: string,
+): Promise<DaemonLoadDestination> {
+  await mkdir(tempDir, { recursive: true, mode: 0o700 });
+  const stagingDir = await mkdtemp(join(tempDir, 'daemon-load-'));
+  const seen = new Set<string>();
+  const tags = repoTags.filter((r) => {
+    const k = formatDockerReference(r);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  return new DaemonLoadDestination(ref, hostKey, client, stagingDir, tags, formatImageReference(ref));
+}

@@ -1,0 +1,317 @@
+/**
+ * docker-daemon: and containers-storage: through the HTTP API, against a real registry, a real
+ * Docker Engine (test/support/dockerd.ts) and a real Podman API service (`podman system service`
+ * on vfs storage in a tmp dir), with the docker and podman CLIs and skopeo as oracles: images
+ * copied into a daemon are listed with the right ID (config digest) and tags; images loaded
+ * with the CLI are copied out to a registry and skopeo reads them with the same config digest;
+ * skiff's inspect of docker-daemon: equals skopeo's. An absent daemon gives a 503 problem and
+ * never fails /readyz.
+ *
+ * Each half skips (saying why) when its daemon cannot start here.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { onExitSync } from './support/cleanup';
+import { DockerdUnavailableError, startDockerd, type TestDockerd } from './support/dockerd';
+import { makeLayer, pseudoRandomBytes, pushImage, type PushedImage } from './support/images';
+import { startRegistry, stopAll, type TestRegistry } from './support/registry';
+import { startSkiff, type SkiffService } from './support/skiff-service';
+import { skopeo } from './support/skopeo';
+import { makeTmpDir, removeTmpDir } from './support/tmp';
+
+let reg: TestRegistry;
+let svc: SkiffService;
+let absentSvc: SkiffService;
+let app: PushedImage;
+let dockerd: TestDockerd | undefined;
+let dockerdMissing = '';
+let podman: { socket: string; tmpDir: string; child: ChildProcess; run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>; stop(): Promise<void> } | undefined;
+let podmanMissing = '';
+
+interface Op {
+  id: string;
+  state: string;
+  result?: { digest: string };
+  error?: { code: string; detail: string; status: number };
+}
+
+async function submit(body: Record<string, unknown>, s = svc): Promise<{ status: number; op: Op & { code?: string; detail?: string; status?: number } }> {
+  const res = await fetch(`${s.url}/v1/copies`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', prefer: 'wait=120' },
+    body: JSON.stringify({ sourceTlsVerify: false, destinationTlsVerify: false, ...body }),
+  });
+  return { status: res.status, op: (await res.json()) as Op };
+}
+
+async function ok(body: Record<string, unknown>): Promise<Op> {
+  const { status, op } = await submit(body);
+  assert.equal(status, 200, JSON.stringify(op));
+  assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+  return op;
+}
+
+async function inspect(image: string, s = svc): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${s.url}/v1/images/inspect?${new URLSearchParams({ image })}`);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function skJson(args: string[], env: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  const r = await skopeo(args, { env });
+  assert.equal(r.code, 0, `skopeo ${args.join(' ')}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+function ping(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/_ping', timeout: 2000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200));
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}
+
+/** `podman --storage-driver vfs --root … --runroot … system service --time=0 unix://…`, private to the test. */
+async function startPodman(): Promise<NonNullable<typeof podman>> {
+  if (process.getuid?.() !== 0) throw new Error('podman system service here needs root');
+  const tmpDir = await makeTmpDir('skiff-podman-');
+  const socket = join(tmpDir, 'podman.sock');
+  const globals = ['--storage-driver', 'vfs', '--root', join(tmpDir, 'root'), '--runroot', join(tmpDir, 'run'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpDir, XDG_RUNTIME_DIR: join(tmpDir, 'run') };
+  const child = spawn('podman', [...globals, 'system', 'service', '--time=0', `unix://${socket}`], { env, stdio: 'ignore', detached: true });
+  child.unref();
+  const unregister = onExitSync(() => {
+    try {
+      process.kill(child.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  child.once('error', () => (exited = true));
+  const deadline = Date.now() + 30_000;
+  while (!(await ping(socket))) {
+    if (exited || Date.now() > deadline) {
+      unregister();
+      await removeTmpDir(tmpDir);
+      throw new Error(exited ? 'podman system service exited during startup' : 'podman system service did not answer /_ping in 30 s');
+    }
+    await sleep(100);
+  }
+  const run = (args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
+      const p = spawn('podman', [...globals, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      p.once('error', reject);
+      p.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+  return {
+    socket,
+    tmpDir,
+    child,
+    run,
+    async stop() {
+      try {
+        process.kill(child.pid!, 'SIGTERM');
+      } catch {
+        // gone
+      }
+      for (let i = 0; i < 100 && child.exitCode === null && child.signalCode === null; i++) await sleep(50);
+      try {
+        process.kill(child.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+      unregister();
+      await removeTmpDir(tmpDir);
+    },
+  };
+}
+
+const needDocker = (t: TestContext): boolean => {
+  if (dockerd) return true;
+  t.skip(`dockerd cannot run here: ${dockerdMissing}`);
+  return false;
+};
+const needPodman = (t: TestContext): boolean => {
+  if (podman) return true;
+  t.skip(`podman cannot run here: ${podmanMissing}`);
+  return false;
+};
+
+before(async () => {
+  reg = await startRegistry({ mode: 'plain' });
+  app = await pushImage(reg, 'team/app', '1.0', {
+    layers: [makeLayer({ 'etc/os-release': 'ID=skiff\n', 'bin/tool': pseudoRandomBytes(200_000, 'dd-base') }), makeLayer({ 'app/data': pseudoRandomBytes(50_000, 'dd-app') }, { compression: 'gzip' })],
+    config: { Env: ['PATH=/usr/bin', 'MODE=daemon'], Cmd: ['/bin/tool', '--serve'], Entrypoint: ['/bin/sh', '-c'], Labels: { 'org.example.team': 'skiff' } },
+    os: 'linux',
+    architecture: 'amd64',
+    format: 'v2s2',
+  });
+  try {
+    dockerd = await startDockerd();
+  } catch (e) {
+    if (!(e instanceof DockerdUnavailableError)) throw e;
+    dockerdMissing = e.message;
+  }
+  try {
+    podman = await startPodman();
+  } catch (e) {
+    podmanMissing = (e as Error).message;
+  }
+  const env: Record<string, string> = {};
+  if (dockerd) env.DOCKER_HOST = dockerd.host;
+  if (podman) env.CONTAINER_HOST = `unix://${podman.socket}`;
+  const absentDir = await makeTmpDir('skiff-nodaemon-');
+  [svc, absentSvc] = await Promise.all([
+    startSkiff(env),
+    startSkiff({ DOCKER_HOST: `unix://${absentDir}/docker.sock`, CONTAINER_HOST: `unix://${absentDir}/podman.sock` }),
+  ]);
+});
+
+after(async () => {
+  await Promise.all([svc?.stop(), absentSvc?.stop()]);
+  await Promise.all([dockerd?.stop(), podman?.stop()]);
+  await stopAll();
+});
+
+describe('docker-daemon:', () => {
+  it('registry → docker-daemon: docker images shows the config digest as ID and the tags', async (t) => {
+    if (!needDocker(t)) return;
+    await ok({ source: `docker://${reg.host}/team/app:1.0`, destination: 'docker-daemon:example.com/team/app:loaded' });
+    await ok({ source: `docker://${reg.host}/team/app:1.0`, destination: 'docker-daemon:busybox:extra' });
+    const id = (await dockerd!.dockerOk(['image', 'inspect', '--format', '{{.Id}}', 'example.com/team/app:loaded'])).trim();
+    assert.equal(id, app.configDigest);
+    const listed = await dockerd!.dockerOk(['images', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+    assert.match(listed, new RegExp(`example.com/team/app:loaded ${app.configDigest}`));
+    assert.match(listed, new RegExp(`busybox:extra ${app.configDigest}`));
+    const cfg = JSON.parse(await dockerd!.dockerOk(['image', 'inspect', '--format', '{{json .Config}}', 'example.com/team/app:loaded'])) as Record<string, unknown>;
+    assert.deepEqual(cfg.Env, ['PATH=/usr/bin', 'MODE=daemon']);
+    assert.deepEqual(cfg.Cmd, ['/bin/tool', '--serve']);
+    assert.deepEqual(cfg.Entrypoint, ['/bin/sh', '-c']);
+    assert.deepEqual(cfg.Labels, { 'org.example.team': 'skiff' });
+  });
+
+  it('inspect docker-daemon: equals skopeo inspect docker-daemon:', async (t) => {
+    if (!needDocker(t)) return;
+    await ok({ source: `docker://${reg.host}/team/app:1.0`, destination: 'docker-daemon:example.com/team/app:inspected' });
+    const mine = await inspect('docker-daemon:example.com/team/app:inspected');
+    assert.equal(mine.status, 200, JSON.stringify(mine.body));
+    const theirs = await skJson(['inspect', '--daemon-host', dockerd!.host, 'docker-daemon:example.com/team/app:inspected']);
+    const { LayersData: _a, Variant: _b, ...m } = mine.body;
+    const { LayersData: _c, Variant: _d, ...s } = theirs;
+    assert.deepEqual(m, s);
+    const raw = await skopeo(['inspect', '--raw', '--daemon-host', dockerd!.host, 'docker-daemon:example.com/team/app:inspected']);
+    assert.equal(mine.body.Digest, 'sha256:' + (await import('node:crypto')).createHash('sha256').update(raw.stdoutBytes).digest('hex'));
+    const byId = await inspect(`docker-daemon:${app.configDigest}`);
+    assert.equal(byId.status, 200, JSON.stringify(byId.body));
+    assert.equal(byId.body.Digest, mine.body.Digest);
+  });
+
+  it('a docker-loaded image is copied out to a registry; skopeo reads it with the same config digest', async (t) => {
+    if (!needDocker(t)) return;
+    // an image only the daemon has: docker load of a skopeo-written docker-archive
+    const tmp = await makeTmpDir('skiff-dl-');
+    try {
+      const tar = join(tmp, 'img.tar');
+      const r = await skopeo(['copy', '--src-tls-verify=false', `docker://${reg.host}/team/app:1.0`, `docker-archive:${tar}:local/only:v1`]);
+      assert.equal(r.code, 0, r.stderr);
+      await dockerd!.dockerOk(['load', '-i', tar]);
+    } finally {
+      await removeTmpDir(tmp);
+    }
+    await dockerd!.dockerOk(['rmi', `${reg.host}/team/app:1.0`]).catch(() => undefined);
+    await ok({ source: 'docker-daemon:local/only:v1', destination: `docker://${reg.host}/team/fromdaemon:v1` });
+    const theirs = await skJson(['inspect', '--tls-verify=false', `docker://${reg.host}/team/fromdaemon:v1`]);
+    const cfg = await skopeo(['inspect', '--tls-verify=false', '--config', '--raw', `docker://${reg.host}/team/fromdaemon:v1`]);
+    assert.equal('sha256:' + (await import('node:crypto')).createHash('sha256').update(cfg.stdoutBytes).digest('hex'), app.configDigest);
+    assert.deepEqual(theirs.Env, ['PATH=/usr/bin', 'MODE=daemon']);
+    assert.deepEqual(theirs.Labels, { 'org.example.team': 'skiff' });
+  });
+
+  it('an unknown image is a 404 problem; an image-ID destination is refused', async (t) => {
+    if (!needDocker(t)) return;
+    const r = await inspect('docker-daemon:nothing/here:v1');
+    assert.equal(r.status, 404, JSON.stringify(r.body));
+    assert.equal(r.body.code, 'IMAGE_NOT_FOUND');
+    const { status, op } = await submit({ source: `docker://${reg.host}/team/app:1.0`, destination: `docker-daemon:${app.configDigest}` });
+    assert.ok(status === 400 || op.error?.status === 400, JSON.stringify(op));
+  });
+});
+
+describe('containers-storage:', () => {
+  it('registry → containers-storage: podman images shows the config digest as ID and the tag', async (t) => {
+    if (!needPodman(t)) return;
+    await ok({ source: `docker://${reg.host}/team/app:1.0`, destination: 'containers-storage:example.com/team/app:pod' });
+    const r = await podman!.run(['images', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`example.com/team/app:pod ${app.configDigest}`));
+  });
+
+  it('a podman-loaded image is copied out to a registry with the same config digest; a store specifier must match', async (t) => {
+    if (!needPodman(t)) return;
+    const tmp = await makeTmpDir('skiff-pl-');
+    try {
+      const tar = join(tmp, 'img.tar');
+      const s = await skopeo(['copy', '--src-tls-verify=false', `docker://${reg.host}/team/app:1.0`, `docker-archive:${tar}:local/podonly:v1`]);
+      assert.equal(s.code, 0, s.stderr);
+      const l = await podman!.run(['load', '-i', tar]);
+      assert.equal(l.code, 0, l.stderr);
+    } finally {
+      await removeTmpDir(tmp);
+    }
+    const root = join(podman!.tmpDir, 'root');
+    const runroot = join(podman!.tmpDir, 'run');
+    await ok({ source: `containers-storage:[vfs@${root}+${runroot}]docker.io/local/podonly:v1`, destination: `docker://${reg.host}/team/frompodman:v1` });
+    const cfg = await skopeo(['inspect', '--tls-verify=false', '--config', '--raw', `docker://${reg.host}/team/frompodman:v1`]);
+    assert.equal(cfg.code, 0, cfg.stderr);
+    assert.equal('sha256:' + (await import('node:crypto')).createHash('sha256').update(cfg.stdoutBytes).digest('hex'), app.configDigest);
+
+    const mine = await inspect(`containers-storage:[vfs@${root}+${runroot}]docker.io/local/podonly:v1`);
+    assert.equal(mine.status, 200, JSON.stringify(mine.body));
+    assert.equal(mine.body.Name, 'docker.io/local/podonly');
+    assert.deepEqual(mine.body.Env, ['PATH=/usr/bin', 'MODE=daemon']);
+    assert.deepEqual(mine.body.Labels, { 'org.example.team': 'skiff' });
+
+    const wrong = await inspect('containers-storage:[overlay@/var/lib/elsewhere+/run/elsewhere]docker.io/local/podonly:v1');
+    assert.equal(wrong.status, 400, JSON.stringify(wrong.body));
+    assert.match(String(wrong.body.detail), /store specifier/);
+  });
+});
+
+describe('daemons absent', () => {
+  it('docker-daemon: and containers-storage: give 503 problems; /readyz stays ready and reports them', async () => {
+    for (const image of ['docker-daemon:busybox:latest', 'containers-storage:busybox:latest']) {
+      const r = await inspect(image, absentSvc);
+      assert.equal(r.status, 503, JSON.stringify(r.body));
+      assert.equal(r.body.code, 'DAEMON_UNAVAILABLE');
+    }
+    const { status, op } = await submit({ source: `docker://${reg.host}/team/app:1.0`, destination: 'docker-daemon:x/y:z' }, absentSvc);
+    assert.ok(status === 503 || op.error?.code === 'DAEMON_UNAVAILABLE', JSON.stringify(op));
+    const ready = await fetch(`${absentSvc.url}/readyz`);
+    assert.equal(ready.status, 200);
+    const body = (await ready.json()) as { status: string; checks: { name: string; ok: boolean; optional?: boolean }[] };
+    assert.equal(body.status, 'ready');
+    assert.deepEqual(
+      body.checks.filter((c) => c.optional).map((c) => [c.name, c.ok]),
+      [
+        ['dockerDaemon', false],
+        ['podman', false],
+      ],
+    );
+  });
+});
