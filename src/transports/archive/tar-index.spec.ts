@@ -15,7 +15,7 @@ let n = 0;
 async function written(build: (w: TarWriter) => Promise<void>): Promise<string> {
   const path = join(dir, `t${n++}.tar`);
   const fh = await open(path, 'wx');
-  const w = new TarWriter(fh);
+  const w = TarWriter.toFile(fh);
   await build(w);
   await w.close();
   await fh.close();

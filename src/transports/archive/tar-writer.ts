@@ -1,6 +1,9 @@
 import type { FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import type { PassThrough, Readable } from 'node:stream';
 import { AbortedError } from '../../errors/domain-error';
+
+/** Where a TarWriter's bytes go; resolves once `buf` may be reused. */
+export type TarSink = (buf: Buffer) => Promise<void>;
 
 /**
  * Writes a tar file entry by entry onto a FileHandle, with the headers Go's archive/tar writes
@@ -10,15 +13,47 @@ import { AbortedError } from '../../errors/domain-error';
  * into a ≤ 155-byte prefix and a ≤ 100-byte name).
  *
  * Contract: calls are sequential (await each one); close() writes the two zero blocks that end
- * the archive. The caller owns the FileHandle (opens, syncs, closes, removes on failure).
+ * the archive. The caller owns the file or stream (opens, syncs, closes, removes on failure).
  */
 export class TarWriter {
   private position = 0;
 
   constructor(
-    private readonly fh: FileHandle,
+    private readonly sink: TarSink,
     private readonly signal?: AbortSignal,
   ) {}
+
+  /** Writes into a file, from its start. */
+  static toFile(fh: FileHandle, signal?: AbortSignal): TarWriter {
+    let position = 0;
+    return new TarWriter(async (buf) => {
+      let done = 0;
+      while (done < buf.length) {
+        const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+        done += bytesWritten;
+      }
+      position += buf.length;
+    }, signal);
+  }
+
+  /** Writes into a stream (e.g. a request body), honouring its backpressure. */
+  static toStream(out: PassThrough, signal?: AbortSignal): TarWriter {
+    return new TarWriter(async (buf) => {
+      if (out.write(buf)) return;
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = () => {
+          out.off('close', onClose);
+          resolve();
+        };
+        const onClose = () => {
+          out.off('drain', onDrain);
+          reject(new Error('the reader stopped reading the archive'));
+        };
+        out.once('drain', onDrain);
+        out.once('close', onClose);
+      });
+    }, signal);
+  }
 
   /** Bytes written so far. */
   get size(): number {
@@ -27,11 +62,7 @@ export class TarWriter {
 
   private async put(buf: Buffer): Promise<void> {
     if (this.signal?.aborted) throw new AbortedError('writing the archive was cancelled');
-    let done = 0;
-    while (done < buf.length) {
-      const { bytesWritten } = await this.fh.write(buf, done, buf.length - done, this.position + done);
-      done += bytesWritten;
-    }
+    await this.sink(buf);
     this.position += buf.length;
   }
 

@@ -18,7 +18,7 @@ let n = 0;
 async function archive(manifest: unknown, opts: { gzip?: boolean } = {}): Promise<string> {
   const path = join(dir, `a${n++}.tar`);
   const fh = await open(path, 'wx');
-  const w = new TarWriter(fh);
+  const w = TarWriter.toFile(fh);
   await w.addBytes('manifest.json', Buffer.from(JSON.stringify(manifest)));
   await w.close();
   await fh.close();

@@ -1,20 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { AbortedError, DomainError, OperationNotSupportedError } from '../../errors/domain-error';
-import { digestHex } from '../../image-spec/digest';
+import { AbortedError, DomainError } from '../../errors/domain-error';
 import type { DockerReference } from '../../image-spec/docker-reference';
 import type { DockerArchiveImageReference } from '../../image-spec/image-reference';
-import { parseManifest } from '../../image-spec/manifest';
 import { MediaType } from '../../image-spec/media-types';
 import { TarWriter } from '../archive/tar-writer';
 import type { BlobInfo, ImageDestination } from '../transport';
-import { ARCHIVE_METADATA_LIMIT } from './docker-archive-reader';
-import { configFileName, layerFileName, legacyLayers, manifestJson, repoTagString, repositoriesJson } from './legacy-metadata';
-import { FILE_WRITE_HIGH_WATER_MARK } from '../../storage/atomic-write';
+import { StagedBlobs } from './docker-save-writer';
 
 /**
  * ImageDestination writing a `docker save` archive as containers/image's docker-archive writer
@@ -38,7 +32,7 @@ export class DockerArchiveDestination implements ImageDestination {
   readonly hostKey = 'local:docker-archive';
   /** Unique per destination: two copies to the same path never share staged blobs. */
   readonly blobScope = `docker-archive:${randomUUID()}`;
-  private readonly staged = new Map<string, { file: string; size: number }>();
+  private readonly staged: StagedBlobs;
   private partialArchive?: string;
 
   constructor(
@@ -47,7 +41,9 @@ export class DockerArchiveDestination implements ImageDestination {
     private readonly path: string,
     private readonly stagingDir: string,
     private readonly repoTags: readonly DockerReference[],
-  ) {}
+  ) {
+    this.staged = new StagedBlobs(stagingDir);
+  }
 
   supportedManifestTypes(): readonly string[] {
     return [MediaType.dockerV2S2];
@@ -57,68 +53,18 @@ export class DockerArchiveDestination implements ImageDestination {
     return this.staged.has(blob.digest) ? 'present' : undefined;
   }
 
-  async putBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
-    const partial = join(this.stagingDir, `partial-${randomUUID()}`);
-    try {
-      await pipeline(stream, createWriteStream(partial, { flags: 'wx', mode: 0o600, highWaterMark: FILE_WRITE_HIGH_WATER_MARK }), { signal: opts.signal });
-      const info = blob.known ?? blob.final();
-      const size = (await stat(partial)).size;
-      if (size !== info.size) throw new DomainError('DIGEST_MISMATCH', `blob ${info.digest}: ${size} bytes were written, ${info.size} expected`);
-      const file = join(this.stagingDir, `blob-${digestHex(info.digest)}`);
-      await rename(partial, file);
-      this.staged.set(info.digest, { file, size });
-      return info;
-    } catch (e) {
-      stream.destroy();
-      await rm(partial, { force: true });
-      if (opts.signal?.aborted) throw new AbortedError('the copy was cancelled');
-      throw e;
-    }
+  putBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
+    return this.staged.put(stream, blob, opts);
   }
 
   async putManifest(bytes: Buffer, mediaType: string, opts: { instanceDigest?: string; signal?: AbortSignal }): Promise<void> {
-    if (opts.instanceDigest !== undefined) throw new OperationNotSupportedError('manifest lists are not supported for docker-archive destinations');
-    if (mediaType !== MediaType.dockerV2S2) throw new OperationNotSupportedError(`a docker-archive stores Docker v2s2 images only, not ${mediaType}`);
-    const manifest = parseManifest(bytes, mediaType);
-    if (manifest.kind !== 'image') throw new OperationNotSupportedError('a docker-archive stores single images only');
-    const stagedOf = (digest: string) => {
-      const s = this.staged.get(digest);
-      if (!s) throw new Error(`docker-archive destination: blob ${digest} was not written before the manifest`);
-      return s;
-    };
-    const config = stagedOf(manifest.config.digest);
-    if (config.size > ARCHIVE_METADATA_LIMIT) throw new DomainError('BODY_TOO_LARGE', `the image config is ${config.size} bytes, more than ${ARCHIVE_METADATA_LIMIT}`);
-    const configBytes = await readFile(config.file);
-    const layerDigests = manifest.layers.map((l) => l.digest);
-    for (const d of layerDigests) stagedOf(d);
-
+    const image = await this.staged.prepare(bytes, mediaType, opts, 'a docker-archive');
     await mkdir(dirname(this.path), { recursive: true });
     const partial = join(dirname(this.path), `.${basename(this.path)}.skiff-${randomUUID()}.partial`);
     this.partialArchive = partial;
     const fh = await open(partial, 'wx', 0o644);
     try {
-      const tar = new TarWriter(fh, opts.signal);
-      const written = new Set<string>();
-      for (const d of layerDigests) {
-        if (written.has(d)) continue;
-        written.add(d);
-        const s = stagedOf(d);
-        await tar.addStream(layerFileName(d), s.size, createReadStream(s.file, { signal: opts.signal, highWaterMark: FILE_WRITE_HIGH_WATER_MARK }));
-      }
-      await tar.addBytes(configFileName(manifest.config.digest), configBytes);
-      const legacy = legacyLayers(layerDigests, configBytes);
-      const legacyWritten = new Set<string>();
-      for (let i = 0; i < legacy.length; i++) {
-        const { id, json } = legacy[i]!;
-        if (legacyWritten.has(id)) continue;
-        legacyWritten.add(id);
-        await tar.addSymlink(`${id}/layer.tar`, `../${layerFileName(layerDigests[i]!)}`);
-        await tar.addBytes(`${id}/VERSION`, Buffer.from('1.0'));
-        await tar.addBytes(`${id}/json`, json);
-      }
-      await tar.addBytes('manifest.json', manifestJson({ config: configFileName(manifest.config.digest), repoTags: this.repoTags.map(repoTagString), layers: layerDigests.map(layerFileName) }));
-      await tar.addBytes('repositories', repositoriesJson(this.repoTags, legacy[legacy.length - 1]?.id));
-      await tar.close();
+      await this.staged.writeArchive(TarWriter.toFile(fh, opts.signal), image, this.repoTags, opts.signal);
       await fh.sync();
     } catch (e) {
       await fh.close();
