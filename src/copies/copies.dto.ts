@@ -3,7 +3,6 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
-  IsBoolean,
   IsIn,
   IsInt,
   IsNotEmpty,
@@ -15,37 +14,9 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { PLATFORM_WORD } from '../image-spec/manifest';
+import { TransferOptionsDto } from './transfer-options.dto';
 
-/** Registry credentials for one side of a job. Write-only: never echoed, logged or stored. */
-export class RegistryAuthDto {
-  @ApiPropertyOptional({ writeOnly: true })
-  @IsOptional()
-  @IsString()
-  @MaxLength(1024)
-  username?: string;
-
-  @ApiPropertyOptional({ writeOnly: true })
-  @IsOptional()
-  @IsString()
-  @MaxLength(65536)
-  password?: string;
-
-  /** OAuth2 refresh token (identity token). */
-  @ApiPropertyOptional({ writeOnly: true })
-  @IsOptional()
-  @IsString()
-  @MaxLength(65536)
-  identitytoken?: string;
-
-  /** A bearer token for the registry itself. */
-  @ApiPropertyOptional({ writeOnly: true })
-  @IsOptional()
-  @IsString()
-  @MaxLength(65536)
-  registrytoken?: string;
-}
-
-const PLATFORM_WORD = /^[a-z0-9._-]{1,64}$/;
 
 /** The instance to pick from a multi-arch source (skopeo --override-os/arch/variant). */
 export class PlatformDto {
@@ -81,7 +52,7 @@ export class CompressionDto {
 }
 
 /** Body of POST /v1/copies (skopeo copy). */
-export class CopyRequestDto {
+export class CopyRequestDto extends TransferOptionsDto {
   /** Source image, in skopeo's transport syntax. */
   @ApiProperty({ example: 'docker://registry.example/team/app:1.0' })
   @IsString()
@@ -96,31 +67,9 @@ export class CopyRequestDto {
   @MaxLength(4096)
   destination: string;
 
-  /** Credentials for the source registry (write-only, kept in memory only). */
-  @ApiPropertyOptional({ type: RegistryAuthDto, writeOnly: true })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => RegistryAuthDto)
-  sourceAuth?: RegistryAuthDto;
 
-  /** Credentials for the destination registry (write-only, kept in memory only). */
-  @ApiPropertyOptional({ type: RegistryAuthDto, writeOnly: true })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => RegistryAuthDto)
-  destinationAuth?: RegistryAuthDto;
 
-  /** `false` = skopeo --src-tls-verify=false. */
-  @ApiPropertyOptional({ default: true })
-  @IsOptional()
-  @IsBoolean()
-  sourceTlsVerify?: boolean;
 
-  /** `false` = skopeo --dest-tls-verify=false. */
-  @ApiPropertyOptional({ default: true })
-  @IsOptional()
-  @IsBoolean()
-  destinationTlsVerify?: boolean;
 
   /** skopeo --multi-arch: `system` (one instance), `all` (every instance and the index), `index-only`. */
   @ApiPropertyOptional({ enum: ['system', 'all', 'index-only'], default: 'system' })
@@ -135,17 +84,7 @@ export class CopyRequestDto {
   @Type(() => PlatformDto)
   platform?: PlatformDto;
 
-  /** Fail instead of changing any manifest (skopeo --preserve-digests). */
-  @ApiPropertyOptional({ default: false })
-  @IsOptional()
-  @IsBoolean()
-  preserveDigests?: boolean;
 
-  /** Force the manifest type (skopeo --format): `oci` or `v2s2`. */
-  @ApiPropertyOptional({ enum: ['oci', 'v2s2'] })
-  @IsOptional()
-  @IsIn(['oci', 'v2s2'])
-  format?: 'oci' | 'v2s2';
 
   @ApiPropertyOptional({ type: CompressionDto })
   @IsOptional()
@@ -153,11 +92,6 @@ export class CopyRequestDto {
   @Type(() => CompressionDto)
   compression?: CompressionDto;
 
-  /** Do not copy signatures (skiff never copies signatures yet; accepted for skopeo parity). */
-  @ApiPropertyOptional({ default: false })
-  @IsOptional()
-  @IsBoolean()
-  removeSignatures?: boolean;
 
   /** Extra tags in a docker-archive destination (skopeo --additional-tag). */
   @ApiPropertyOptional({ type: [String] })
@@ -167,11 +101,4 @@ export class CopyRequestDto {
   @IsString({ each: true })
   additionalTags?: string[];
 
-  /** Extra attempts for a blob transfer that fails for a retryable reason (default 3). */
-  @ApiPropertyOptional({ minimum: 0, maximum: 10, default: 3 })
-  @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(10)
-  retryTimes?: number;
 }

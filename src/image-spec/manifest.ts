@@ -331,6 +331,9 @@ export function systemPlatform(): Platform {
   return { os: process.platform === 'win32' ? 'windows' : process.platform, architecture: archMap[process.arch] ?? process.arch };
 }
 
+/** What an os, architecture or variant a caller names may look like (before it is matched). */
+export const PLATFORM_WORD = /^[a-z0-9._-]{1,64}$/;
+
 export interface PlatformChoice {
   os?: string;
   architecture?: string;

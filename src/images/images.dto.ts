@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { QueryBoolean } from '../http/query-boolean';
+import { PLATFORM_WORD } from '../image-spec/manifest';
 
-const PLATFORM_WORD = /^[a-z0-9._-]{1,64}$/;
 
 /** Query of GET /v1/images/inspect. */
 export class InspectQueryDto {

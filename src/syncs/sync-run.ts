@@ -136,7 +136,6 @@ function isFailure(e: PlanEntry): e is PlanFailure {
 export class SyncRun {
   private readonly locations = new RegistryBlobLocations();
   private readonly tagLists = new Map<string, Promise<string[]>>();
-  private readonly results: SyncImageResult[] = [];
   /** Per image: the engine's last absolute counters, summed into the run's progress. */
   private readonly perImage = new Map<number, Required<CopyProgressUpdate>>();
   private readonly totals = { bytesTotal: 0, bytesDone: 0, bytesSkipped: 0, blobsTotal: 0, blobsDone: 0, blobsSkipped: 0, blobsMounted: 0 };

@@ -1,7 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
-import { RegistryAuthDto } from '../copies/copies.dto';
+import { IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { TransferOptionsDto } from '../copies/transfer-options.dto';
 
 export const SYNC_SOURCE_TYPES = ['docker', 'dir', 'yaml'] as const;
 export const SYNC_DESTINATION_TYPES = ['docker', 'dir'] as const;
@@ -9,7 +8,7 @@ export type SyncSourceType = (typeof SYNC_SOURCE_TYPES)[number];
 export type SyncDestinationType = (typeof SYNC_DESTINATION_TYPES)[number];
 
 /** Body of POST /v1/syncs (skopeo sync). */
-export class SyncRequestDto {
+export class SyncRequestDto extends TransferOptionsDto {
   /**
    * What to sync, as skopeo sync's SOURCE: with sourceType `docker` a repository
    * (`registry.example/team/app`: every tag) or one image (`…/app:1.0`, `…/app@sha256:…`),
@@ -102,57 +101,13 @@ export class SyncRequestDto {
   @IsBoolean()
   keepGoing?: boolean;
 
-  /** Fail an image instead of changing its manifest (skopeo --preserve-digests). */
-  @ApiPropertyOptional({ default: false })
-  @IsOptional()
-  @IsBoolean()
-  preserveDigests?: boolean;
 
-  /** Force the manifest type (skopeo --format): `oci` or `v2s2`. */
-  @ApiPropertyOptional({ enum: ['oci', 'v2s2'] })
-  @IsOptional()
-  @IsIn(['oci', 'v2s2'])
-  format?: 'oci' | 'v2s2';
 
-  /** Credentials for the source registries (write-only, kept in memory only); YAML `credentials` win for their registry. */
-  @ApiPropertyOptional({ type: RegistryAuthDto, writeOnly: true })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => RegistryAuthDto)
-  sourceAuth?: RegistryAuthDto;
 
-  /** Credentials for the destination registry (write-only, kept in memory only). */
-  @ApiPropertyOptional({ type: RegistryAuthDto, writeOnly: true })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => RegistryAuthDto)
-  destinationAuth?: RegistryAuthDto;
 
-  /** `false` = skopeo --src-tls-verify=false; a YAML registry's `tls-verify` wins for it. */
-  @ApiPropertyOptional({ default: true })
-  @IsOptional()
-  @IsBoolean()
-  sourceTlsVerify?: boolean;
 
-  /** `false` = skopeo --dest-tls-verify=false. */
-  @ApiPropertyOptional({ default: true })
-  @IsOptional()
-  @IsBoolean()
-  destinationTlsVerify?: boolean;
 
-  /** Do not copy signatures (skiff never copies signatures yet; accepted for skopeo parity). */
-  @ApiPropertyOptional({ default: false })
-  @IsOptional()
-  @IsBoolean()
-  removeSignatures?: boolean;
 
-  /** Extra attempts for a blob transfer that fails for a retryable reason (default 3). */
-  @ApiPropertyOptional({ minimum: 0, maximum: 10, default: 3 })
-  @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(10)
-  retryTimes?: number;
 }
 
 /** One image of a sync, in `result.images` (in the order the source listed them). */

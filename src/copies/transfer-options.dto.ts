@@ -1,0 +1,87 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+
+/** Registry credentials for one side of a job. Write-only: never echoed, logged or stored. */
+export class RegistryAuthDto {
+  @ApiPropertyOptional({ writeOnly: true })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  username?: string;
+
+  @ApiPropertyOptional({ writeOnly: true })
+  @IsOptional()
+  @IsString()
+  @MaxLength(65536)
+  password?: string;
+
+  /** OAuth2 refresh token (identity token). */
+  @ApiPropertyOptional({ writeOnly: true })
+  @IsOptional()
+  @IsString()
+  @MaxLength(65536)
+  identitytoken?: string;
+
+  /** A bearer token for the registry itself. */
+  @ApiPropertyOptional({ writeOnly: true })
+  @IsOptional()
+  @IsString()
+  @MaxLength(65536)
+  registrytoken?: string;
+}
+
+/** What copies and syncs share: credentials and TLS for each side, and how manifests and blobs may change. */
+export abstract class TransferOptionsDto {
+  /** Credentials for the source registry (write-only, kept in memory only); in a sync a YAML registry's `credentials` win. */
+  @ApiPropertyOptional({ type: RegistryAuthDto, writeOnly: true })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RegistryAuthDto)
+  sourceAuth?: RegistryAuthDto;
+
+  /** Credentials for the destination registry (write-only, kept in memory only). */
+  @ApiPropertyOptional({ type: RegistryAuthDto, writeOnly: true })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RegistryAuthDto)
+  destinationAuth?: RegistryAuthDto;
+
+  /** `false` = skopeo --src-tls-verify=false. In a sync, a YAML registry's `tls-verify` wins for it. */
+  @ApiPropertyOptional({ default: true })
+  @IsOptional()
+  @IsBoolean()
+  sourceTlsVerify?: boolean;
+
+  /** `false` = skopeo --dest-tls-verify=false. */
+  @ApiPropertyOptional({ default: true })
+  @IsOptional()
+  @IsBoolean()
+  destinationTlsVerify?: boolean;
+
+  /** Fail instead of changing any manifest (skopeo --preserve-digests). */
+  @ApiPropertyOptional({ default: false })
+  @IsOptional()
+  @IsBoolean()
+  preserveDigests?: boolean;
+
+  /** Force the manifest type (skopeo --format): `oci` or `v2s2`. */
+  @ApiPropertyOptional({ enum: ['oci', 'v2s2'] })
+  @IsOptional()
+  @IsIn(['oci', 'v2s2'])
+  format?: 'oci' | 'v2s2';
+
+  /** Do not copy signatures (skiff never copies signatures yet; accepted for skopeo parity). */
+  @ApiPropertyOptional({ default: false })
+  @IsOptional()
+  @IsBoolean()
+  removeSignatures?: boolean;
+
+  /** Extra attempts for a blob transfer that fails for a retryable reason (default 3). */
+  @ApiPropertyOptional({ minimum: 0, maximum: 10, default: 3 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  retryTimes?: number;
+}
