@@ -8,6 +8,7 @@ import type { DirImageReference } from '../../image-spec/image-reference';
 import { MANIFEST_MEDIA_TYPES, isSchema1MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
 import { streamToTempFile, writeFileAtomic } from '../../storage/atomic-write';
+import { PendingWrites } from '../../storage/pending-writes';
 import { withPathMutex } from '../oci/layout-lock';
 import { StorageConflictError, fsErrorCode } from '../oci/storage-errors';
 import { DIR_VERSION_CONTENT, dirBlobPath, dirManifestPath, dirVersionPath } from './dir-format';
@@ -54,9 +55,8 @@ export class DirDestination implements ImageDestination {
   readonly hostKey = 'local:dir';
   readonly blobScope: string;
   private committed = false;
-  private closed = false;
-  /** putBlob() calls still running; close() waits for them before removing the staging directory. */
-  private readonly inflight = new Set<Promise<BlobInfo>>();
+  /** putBlob() calls under way (close() waits for them). */
+  private readonly writes = new PendingWrites();
 
   constructor(
     readonly reference: DirImageReference,
@@ -84,17 +84,7 @@ export class DirDestination implements ImageDestination {
   }
 
   putBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
-    if (this.closed) {
-      stream.destroy();
-      return Promise.reject(new DomainError('ABORTED', 'the destination is closed'));
-    }
-    const p = this.writeBlob(stream, blob, opts);
-    this.inflight.add(p);
-    void p.then(
-      () => this.inflight.delete(p),
-      () => this.inflight.delete(p),
-    );
-    return p;
+    return this.writes.track(stream, () => this.writeBlob(stream, blob, opts));
   }
 
   private async writeBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
@@ -149,9 +139,7 @@ export class DirDestination implements ImageDestination {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.allSettled([...this.inflight]);
+    if (!(await this.writes.close())) return;
     if (!this.committed) await rm(this.staging, { recursive: true, force: true, maxRetries: 3 });
   }
 }

@@ -8,6 +8,7 @@ import { guessManifestMediaType } from '../../image-spec/manifest';
 import { MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
 import { streamToTempFile, writeFileAtomic } from '../../storage/atomic-write';
+import { PendingWrites } from '../../storage/pending-writes';
 import { withLayoutLock } from './layout-lock';
 import { type IndexEntry, REF_NAME_ANNOTATION, addManifestToIndex, emptyOciIndex, selectIndexEntry } from './oci-index';
 import type { OciLayout } from './oci-layout';
@@ -46,9 +47,8 @@ export class OciDestination implements ImageDestination {
   readonly blobScope: string;
   private readonly created = new Set<string>();
   private committed = false;
-  private closed = false;
-  /** putBlob() calls still running (after a failed copy the engine may close while others finish). */
-  private readonly inflight = new Set<Promise<BlobInfo>>();
+  /** putBlob() calls under way (close() waits for them). */
+  private readonly writes = new PendingWrites();
 
   constructor(
     readonly reference: OciImageReference | OciArchiveImageReference,
@@ -76,17 +76,7 @@ export class OciDestination implements ImageDestination {
   }
 
   putBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
-    if (this.closed) {
-      stream.destroy();
-      return Promise.reject(new DomainError('ABORTED', 'the destination is closed'));
-    }
-    const p = this.writeBlob(stream, blob, opts);
-    this.inflight.add(p);
-    void p.then(
-      () => this.inflight.delete(p),
-      () => this.inflight.delete(p),
-    );
-    return p;
+    return this.writes.track(stream, () => this.writeBlob(stream, blob, opts));
   }
 
   private async writeBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
@@ -142,9 +132,7 @@ export class OciDestination implements ImageDestination {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.allSettled([...this.inflight]);
+    if (!(await this.writes.close())) return;
     try {
       if (this.committed || this.created.size === 0) {
         if (!this.committed && this.opts.createdDir) await this.layout.removeIfEmpty();
