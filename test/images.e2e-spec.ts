@@ -3,9 +3,10 @@
  * committed OpenAPI spec), against real registries, with skopeo as the oracle.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { httpRequest } from './support/http';
 import { makeLayer, pushImage, pushMultiArch, pushTags, type PushedImage } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { registryAuthHeader, startSkiff, type SkiffService } from './support/skiff-service';
@@ -229,6 +230,27 @@ describe('authenticated registries', () => {
     const before = token.tokenRequests!.length;
     await svc.api.GET('/v1/images/inspect', { params: { query: { image, noTags: true } }, headers: { 'X-Registry-Auth': auth } });
     assert.equal(token.tokenRequests!.length, before, 'the cached token is reused');
+  });
+
+  it('an identity token (OAuth2 refresh grant) and a raw registry token work; a wrong identity token is refused', async () => {
+    const image = ref(token, 'tok/app:v1');
+    const expected = comparable((await skopeoInspect(image, { registry: token })) as unknown as Record<string, unknown>);
+    const viaIdentity = await svc.api.GET('/v1/images/inspect', { params: { query: { image } }, headers: { 'X-Registry-Auth': registryAuthHeader({ identitytoken: `identity-${token.password!}` }) } });
+    assert.equal(viaIdentity.response.status, 200);
+    assert.deepEqual(comparable(viaIdentity.data as Record<string, unknown>), expected);
+    assert.ok(token.tokenRequests!.some((r) => r.method === 'POST' && r.subject === token.username), 'the refresh grant was used');
+    const wrong = await svc.api.GET('/v1/images/inspect', { params: { query: { image, noTags: true } }, headers: { 'X-Registry-Auth': registryAuthHeader({ identitytoken: 'identity-wrong' }) } });
+    assert.equal(wrong.response.status, 403);
+    assert.equal((wrong.error as { code: string }).code, 'INVALID_CREDENTIALS');
+    const scope = encodeURIComponent('repository:tok/app:pull');
+    const issued = await httpRequest(`${token.tokenRealm}?service=${encodeURIComponent(token.tokenService!)}&scope=${scope}`, {
+      ca: readFileSync(token.caFile!),
+      headers: { authorization: 'Basic ' + Buffer.from(`${token.username}:${token.password}`).toString('base64') },
+    });
+    const registrytoken = (JSON.parse(issued.body.toString()) as { token: string }).token;
+    const viaToken = await svc.api.GET('/v1/images/inspect', { params: { query: { image, noTags: true } }, headers: { 'X-Registry-Auth': registryAuthHeader({ registrytoken }) } });
+    assert.equal(viaToken.response.status, 200);
+    assert.equal((viaToken.data as { Digest: string }).Digest, expected['Digest']);
   });
 
   it('login checks and stores credentials, list never shows secrets, logout forgets', async () => {

@@ -259,6 +259,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<TestReg
         issuer: TOKEN_ISSUER,
         service: TOKEN_SERVICE,
         users: new Map([[username, password]]),
+        refreshTokens: new Map([[`identity-${password}`, username]]),
         anonymousPull: opts.anonymousPull,
         expiresIn: opts.tokenExpiresIn,
         authorize: opts.authorize,

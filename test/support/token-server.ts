@@ -55,6 +55,8 @@ export interface TokenServerOptions {
   issuer: string;
   service: string;
   users: ReadonlyMap<string, string>;
+  /** OAuth2 refresh tokens (docker's identity tokens) → the user they stand for. */
+  refreshTokens?: ReadonlyMap<string, string>;
   anonymousPull?: boolean;
   /** Token lifetime in seconds; default 300. */
   expiresIn?: number;
@@ -167,6 +169,11 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     } else if (req.method === 'POST' && params.get('grant_type') === 'password') {
       username = params.get('username');
       password = params.get('password') ?? '';
+    } else if (req.method === 'POST' && params.get('grant_type') === 'refresh_token') {
+      // An identity token stands for its user; an unknown one is refused like a wrong password.
+      const user = opts.refreshTokens?.get(params.get('refresh_token') ?? '');
+      username = user ?? params.get('refresh_token') ?? '';
+      password = user !== undefined ? (opts.users.get(user) ?? null) : null;
     }
 
     const rawScopes = params.getAll('scope');
