@@ -7,6 +7,9 @@
 # and exits 1. Never touches anything when nothing is missing.
 set -euo pipefail
 
+# dockerd lives in /usr/sbin, which a non-login shell's PATH may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
 # "command:debian-package" pairs. Extend here (e.g. docker:docker.io, podman:podman).
 TEST_DEPS=(
   "docker-registry:docker-registry"
@@ -38,7 +41,8 @@ fi
 install_cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${TEST_DEPS_PACKAGES[*]}"
 echo "ensure-test-deps: missing commands: ${missing_cmds[*]}" >&2
 
-if [ "$(id -u)" -ne 0 ]; then
+# $EUID is bash's own: it does not depend on an `id` program on the PATH.
+if [ "${EUID}" -ne 0 ]; then
   echo "ensure-test-deps: not root; run:" >&2
   echo "  sudo sh -c '$install_cmd'" >&2
   exit 1
