@@ -6,17 +6,34 @@ import { DomainError, OperationNotSupportedError } from '../errors/domain-error'
 import { isNameOnly, parseDockerReference, repositoryName } from '../image-spec/docker-reference';
 import { InvalidReferenceError } from '../image-spec/invalid-reference-error';
 import { parseImageReference, type ImageReference } from '../image-spec/image-reference';
-import { chooseInstance, type ImageManifest, type PlatformChoice, parseManifest } from '../image-spec/manifest';
+import { chooseInstance, type ImageManifest, type Manifest, type PlatformChoice, parseManifest } from '../image-spec/manifest';
 import { type OciImageConfig, parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
 import { TransportRegistry } from '../transports/transport-registry';
 import type { ImageSource, RegistryAuth, TransportContext } from '../transports/transport';
 import { renderGoTemplate } from './go-template';
-import { type InspectOutput, inspectImage, inspectSchema1 } from './inspect-output';
+import { assemble, type InspectOutput, type InspectParts, inspectImageParts, inspectSchema1 } from './inspect-output';
 
 /** As the skopeo CLI prepares `--format`: `\t` becomes a tab and a final newline is ensured. */
 function normalizeFormat(format: string): string {
   const f = format.replaceAll('\\t', '\t');
   return f.endsWith('\n') ? f : f + '\n';
+}
+
+/*
+ * Parsed forms of manifest and config bytes, keyed by the byte buffers themselves. A registry
+ * source hands out the same verified Buffer for content it already holds (revalidated tags,
+ * cached configs), so a warm inspect parses nothing again; an entry goes when its buffer is
+ * collected. The values are shared between requests and never mutated.
+ */
+const parsedManifests = new WeakMap<Uint8Array, { mediaType: string; manifest: Manifest }>();
+const imageParts = new WeakMap<Uint8Array, WeakMap<Uint8Array, InspectParts>>();
+
+function parseManifestOnce(bytes: Uint8Array, mediaType: string): Manifest {
+  const hit = parsedManifests.get(bytes);
+  if (hit && hit.mediaType === mediaType) return hit.manifest;
+  const manifest = parseManifest(bytes, mediaType);
+  parsedManifests.set(bytes, { mediaType, manifest });
+  return manifest;
 }
 
 export interface ImageAccess {
@@ -80,11 +97,13 @@ export class ImagesService {
       const top = await source.getManifest({ signal: req.signal });
       if (req.raw && !req.config) return { kind: 'raw', bytes: top.bytes, mediaType: top.mediaType, digest: top.digest };
 
-      let manifest = parseManifest(top.bytes, top.mediaType);
+      let manifestBytes = top.bytes;
+      let manifest = parseManifestOnce(top.bytes, top.mediaType);
       if (manifest.kind === 'index') {
         const chosen = chooseInstance(manifest, req.platform);
         const instance = await source.getManifest({ instanceDigest: chosen.digest, signal: req.signal });
-        manifest = parseManifest(instance.bytes, instance.mediaType);
+        manifestBytes = instance.bytes;
+        manifest = parseManifestOnce(instance.bytes, instance.mediaType);
         if (manifest.kind === 'index') throw new DomainError('MANIFEST_INVALID', `instance ${chosen.digest} of the index is itself an index`);
       }
 
@@ -98,9 +117,9 @@ export class ImagesService {
       const inputs = { name: source.dockerReference ? repositoryName(source.dockerReference) : undefined, digest: top.digest, repoTags: [] as string[] };
       let output: InspectOutput;
       if (manifest.kind === 'image') {
-        const config = await this.readConfig(source, manifest, req.signal);
+        const parts = await this.imageParts(source, manifestBytes, manifest, req.signal);
         inputs.repoTags = await tagsPromise;
-        output = inspectImage(inputs, manifest, config);
+        output = assemble(inputs, parts);
       } else {
         inputs.repoTags = await tagsPromise;
         output = inspectSchema1(inputs, manifest);
@@ -112,8 +131,16 @@ export class ImagesService {
     }
   }
 
-  private async readConfig(source: ImageSource, manifest: ImageManifest, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    return parseConfigJson(await source.readBlob(manifest.config, { signal }));
+  /** The inspect fields an image's manifest and config determine, computed once per pair of buffers. */
+  private async imageParts(source: ImageSource, manifestBytes: Uint8Array, manifest: ImageManifest, signal?: AbortSignal): Promise<InspectParts> {
+    const configBytes = await source.readBlob(manifest.config, { signal });
+    let byConfig = imageParts.get(manifestBytes);
+    const hit = byConfig?.get(configBytes);
+    if (hit) return hit;
+    const parts = inspectImageParts(manifest, parseConfigJson(configBytes));
+    if (!byConfig) imageParts.set(manifestBytes, (byConfig = new WeakMap()));
+    byConfig.set(configBytes, parts);
+    return parts;
   }
 
   /**

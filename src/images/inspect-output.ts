@@ -63,7 +63,11 @@ export interface InspectInputs {
   repoTags: string[];
 }
 
-function assemble(inputs: InspectInputs, parts: Omit<InspectOutput, 'Name' | 'Digest' | 'RepoTags'>): InspectOutput {
+/** What an inspect takes from the manifest and config alone: everything but Name, Digest and RepoTags. */
+export type InspectParts = Omit<InspectOutput, 'Name' | 'Digest' | 'RepoTags'>;
+
+/** The output for one request: the parts (shared, never mutated) with this request's name, digest and tags. */
+export function assemble(inputs: InspectInputs, parts: InspectParts): InspectOutput {
   return {
     ...(inputs.name ? { Name: inputs.name } : {}),
     ...(parts.Tag ? { Tag: parts.Tag } : {}),
@@ -88,10 +92,15 @@ function assemble(inputs: InspectInputs, parts: Omit<InspectOutput, 'Name' | 'Di
  * an OCI config's is a pointer (absent → null).
  */
 export function inspectImage(inputs: InspectInputs, manifest: ImageManifest, config: Json): InspectOutput {
+  return assemble(inputs, inspectImageParts(manifest, config));
+}
+
+/** inspectImage without the request's identity: a pure function of the manifest and config. */
+export function inspectImageParts(manifest: ImageManifest, config: Json): InspectParts {
   const cfg = isRecord(config['config']) ? config['config'] : {};
   const absentCreated = manifest.mediaType === MediaType.dockerV2S2 ? GO_ZERO_TIME : null;
   const created = typeof config['created'] === 'string' ? formatGoJsonTime(config['created']) ?? absentCreated : absentCreated;
-  return assemble(inputs, {
+  return {
     Created: created,
     DockerVersion: s(config['docker_version']),
     Labels: stringMap(cfg['Labels']),
@@ -101,7 +110,7 @@ export function inspectImage(inputs: InspectInputs, manifest: ImageManifest, con
     Layers: manifest.layers.map((l) => l.digest),
     LayersData: manifest.layers.map((l) => ({ MIMEType: l.mediaType, Digest: l.digest, Size: l.size, Annotations: l.annotations ?? null })),
     Env: stringList(cfg['Env']),
-  });
+  };
 }
 
 /**
