@@ -1,6 +1,7 @@
-import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
+import pino, { type Logger } from 'pino';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { CredentialsModule } from './credentials/credentials.module';
@@ -8,7 +9,6 @@ import { HealthModule } from './health/health.module';
 import { ApiTokenGuard } from './http/api-token.guard';
 import { ProblemFilter } from './http/problem.filter';
 import { ImagesModule } from './images/images.module';
-import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { MetricsModule } from './metrics/metrics.module';
 import { OperationsModule } from './operations/operations.module';
 import { CopiesModule } from './copies/copies.module';
@@ -30,24 +30,21 @@ export const REDACTED_LOG_PATHS = [
   '*.destinationAuth',
 ];
 
+/** The process's one pino logger: Nest's logs (through nestjs-pino) and the access log (requestObserver). */
+export function createLogger(config: AppConfig): Logger {
+  return pino({ level: config.logLevel, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } });
+}
+
 @Module({})
-export class AppModule implements NestModule {
-  static forRoot(config: AppConfig): DynamicModule {
+export class AppModule {
+  static forRoot(config: AppConfig, logger: Logger = createLogger(config)): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.logLevel,
-            redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
-            autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
-            customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-            serializers: {
-              req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-            },
-          },
-        }),
+        // Nest's logs go through this pino instance; the access log is requestObserver's, so
+        // nestjs-pino's own per-request middleware is not mounted on any route.
+        LoggerModule.forRoot({ pinoHttp: { logger }, forRoutes: [] }),
         MetricsModule,
         TransportsModule,
         HealthModule,
@@ -63,9 +60,5 @@ export class AppModule implements NestModule {
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
     };
-  }
-
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes('*path');
   }
 }

@@ -14,11 +14,11 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const req = ctx.getRequest<Request>();
+    const req = ctx.getRequest<Request & { id?: number }>();
     const res = ctx.getResponse<Response>();
     const problem = problemFromError(exception, req.path);
     if (problem.status >= 500) {
-      this.logger.error({ err: exception, code: problem.code, path: req.path }, problem.detail);
+      this.logger.error({ err: exception, code: problem.code, reqId: req.id, path: req.path }, problem.detail);
     }
     if (res.headersSent) {
       res.destroy();
