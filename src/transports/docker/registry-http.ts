@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
 import type { RegistrySettings } from '../../config/app-config';
@@ -68,7 +68,13 @@ interface Endpoint {
 export interface RegistryResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  /** The body as a stream (for a buffered answer, a stream over its bytes). */
   body: Readable;
+  /**
+   * Set when the answer was read whole by the request itself (RequestOptions.bufferLimit):
+   * its bytes, or no bytes when the body went past the limit and the transfer was stopped.
+   */
+  buffered?: { bytes?: Buffer };
   /** The URL that answered (after redirects). */
   url: string;
 }
@@ -90,6 +96,8 @@ export interface RequestOptions {
   accept: number[];
   /** Human description for error messages. */
   what: string;
+  /** Read the whole body with the request, up to this many bytes (see dispatchBuffered). */
+  bufferLimit?: number;
 }
 
 const ENDPOINT_TTL_MS = 10 * 60 * 1000;
@@ -156,6 +164,103 @@ async function discard(body: Readable): Promise<void> {
 async function dispatch(dispatcher: Agent, opts: Dispatcher.RequestOptions): Promise<RegistryResponse> {
   const res = await dispatcher.request(opts);
   return { status: res.statusCode, headers: res.headers, body: res.body, url: `${String(opts.origin)}${opts.path}` };
+}
+
+/** A buffered answer: `body` is only made into a stream if someone asks for one. */
+function bufferedResponse(status: number, headers: RegistryResponse['headers'], url: string, bytes: Buffer | undefined): RegistryResponse {
+  let body: Readable | undefined;
+  return {
+    status,
+    headers,
+    url,
+    buffered: { bytes },
+    get body(): Readable {
+      return (body ??= Readable.from(bytes ? [bytes] : []));
+    },
+  };
+}
+
+/**
+ * One undici request whose body is collected into memory as it arrives (pings, tokens,
+ * manifests, configs, tag-list pages), through undici's handler API: no Readable, no async
+ * resource, no per-chunk promise, which together were a visible share of a warm inspect.
+ * A body past `limit` (announced or actual) stops the transfer; the answer then comes back
+ * with its status and headers but no bytes, so statuses still reach the retry and error
+ * logic exactly as streamed answers do. Failures before the end (reset, timeout, abort)
+ * reject, like a streamed request's body would.
+ */
+function dispatchBuffered(dispatcher: Agent, opts: Dispatcher.RequestOptions, limit: number): Promise<RegistryResponse> {
+  const { signal: given, ...rest } = opts;
+  const signal = given as AbortSignal | undefined;
+  const url = `${String(opts.origin)}${opts.path}`;
+  return new Promise<RegistryResponse>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AbortedError());
+      return;
+    }
+    let controller: Dispatcher.DispatchController | undefined;
+    let settled = false;
+    let status = 0;
+    let headers: RegistryResponse['headers'] = {};
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const settle = (err?: unknown, overflow = false): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (err !== undefined) reject(err);
+      else resolve(bufferedResponse(status, headers, url, overflow ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)));
+    };
+    const onAbort = (): void => {
+      settle(new AbortedError());
+      controller?.abort(new AbortedError());
+    };
+    const stop = (c: Dispatcher.DispatchController): void => {
+      settle(undefined, true);
+      c.abort(new DomainError('BODY_TOO_LARGE', `body exceeds the ${limit}-byte limit`));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      dispatcher.dispatch(rest as Dispatcher.DispatchOptions, {
+        onRequestStart(c) {
+          controller = c;
+          if (settled) c.abort(new AbortedError());
+        },
+        onResponseStart(c, statusCode, responseHeaders) {
+          if (statusCode < 200) return; // 1xx: the real answer follows
+          status = statusCode;
+          headers = responseHeaders as RegistryResponse['headers'];
+          const announced = Number(header({ headers }, 'content-length'));
+          if (opts.method !== 'HEAD' && Number.isFinite(announced) && announced > limit) stop(c);
+        },
+        onResponseData(c, chunk) {
+          if (settled) return;
+          total += chunk.length;
+          if (total > limit) stop(c);
+          else chunks.push(chunk);
+        },
+        onResponseEnd() {
+          settle();
+        },
+        onResponseError(_c, err) {
+          settle(err);
+        },
+      });
+    } catch (e) {
+      settle(e);
+    }
+  });
+}
+
+/** Lets go of an answer's body: nothing to do for a buffered one. */
+async function discardBody(res: RegistryResponse): Promise<void> {
+  if (!res.buffered) await discard(res.body);
+}
+
+/** An error answer's body for its message, at most `limit` bytes; empty when it cannot be read. */
+async function errorBody(res: RegistryResponse, limit: number, what: string): Promise<Buffer> {
+  if (res.buffered) return res.buffered.bytes?.subarray(0, limit) ?? Buffer.alloc(0);
+  return readLimited(res.body, limit, what).catch(() => Buffer.alloc(0));
 }
 
 function parseRetryAfter(v: string | undefined): number | undefined {
@@ -272,14 +377,12 @@ export class RegistryHttp {
       const dispatcher = this.agentFor(host, !insecure);
       const origin = `${scheme}://${target}`;
       const res = await this.withRetries(host, 'GET', 'ping', signal, what, () =>
-        dispatch(dispatcher, { origin, path: '/v2/', method: 'GET', signal, headers: { 'user-agent': this.opts.userAgent } }),
+        dispatchBuffered(dispatcher, { origin, path: '/v2/', method: 'GET', signal, headers: { 'user-agent': this.opts.userAgent } }, LIMIT_SMALL),
       );
       if (RETRYABLE_STATUS.has(res.status)) {
         // Still busy or down after our retries: unavailable (503) or rate limited (429), not a protocol error.
-        const body = await readLimited(res.body, LIMIT_SMALL, what).catch(() => Buffer.alloc(0));
-        throw registryResponseError(what, host, res.status, body, { retryAfterSeconds: retryAfterSeconds(res) });
+        throw registryResponseError(what, host, res.status, await errorBody(res, LIMIT_SMALL, what), { retryAfterSeconds: retryAfterSeconds(res) });
       }
-      await discard(res.body);
       if (res.status !== 200 && res.status !== 401) {
         throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: invalid status code from registry ${res.status}`, { registry: host, upstreamStatus: res.status });
       }
@@ -338,7 +441,7 @@ export class RegistryHttp {
       if (RETRYABLE_STATUS.has(res.status) && attempt < retryTimes) {
         const retryAfter = parseRetryAfter(header(res, 'retry-after'));
         if (retryAfter === undefined || retryAfter <= this.maxRetryAfterMs) {
-          await discard(res.body);
+          await discardBody(res);
           await this.backoff(attempt, retryAfter, signal);
           continue;
         }
@@ -369,12 +472,12 @@ export class RegistryHttp {
     if (res.status === 401 && replayable) {
       const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
       if (challenges.length > 0) ep.challenges = challenges;
-      await discard(res.body);
+      await discardBody(res);
       authorization = await this.authorization(ep, ctx, req.scope, true);
       res = await this.send(ep, ctx, req, authorization);
     }
     if (req.accept.includes(res.status)) return res;
-    const body = req.method === 'HEAD' ? Buffer.alloc(0) : await readLimited(res.body, LIMIT_SMALL, req.what).catch(() => Buffer.alloc(0));
+    const body = req.method === 'HEAD' ? Buffer.alloc(0) : await errorBody(res, LIMIT_SMALL, req.what);
     throw registryResponseError(req.what, host, res.status, body, { hadCredentials: ctx.auth !== undefined, retryAfterSeconds: retryAfterSeconds(res) });
   }
 
@@ -385,25 +488,14 @@ export class RegistryHttp {
    * becomes a domain error, never a raw socket error. The caller verifies the bytes.
    */
   async requestBytes(host: string, ctx: RegistryCallContext, req: RequestOptions, limit: number): Promise<{ res: RegistryResponse; bytes: Buffer }> {
-    for (let attempt = 0; ; attempt++) {
-      const res = await this.request(host, ctx, req);
+    const res = await this.request(host, ctx, { ...req, bufferLimit: limit });
+    const bytes = res.buffered?.bytes;
+    if (!bytes) {
       const length = Number(header(res, 'content-length'));
-      if (Number.isFinite(length) && length > limit) {
-        res.body.destroy();
-        throw new DomainError('BODY_TOO_LARGE', `${req.what}: body of ${length} bytes exceeds the ${limit}-byte limit`, { registry: host });
-      }
-      try {
-        return { res, bytes: await readLimited(res.body, limit, req.what) };
-      } catch (e) {
-        if (e instanceof DomainError) throw e;
-        if (ctx.signal?.aborted) throw new AbortedError();
-        if (attempt < this.opts.retryTimes && isRetryableNetworkError(e)) {
-          await this.backoff(attempt, undefined, ctx.signal);
-          continue;
-        }
-        throw networkError(req.what, host, e);
-      }
+      const size = Number.isFinite(length) && length > limit ? `body of ${length} bytes` : 'body';
+      throw new DomainError('BODY_TOO_LARGE', `${req.what}: ${size} exceeds the ${limit}-byte limit`, { registry: host });
     }
+    return { res, bytes };
   }
 
   private async send(ep: Endpoint, ctx: RegistryCallContext, req: RequestOptions, authorization: string | undefined): Promise<RegistryResponse> {
@@ -427,13 +519,16 @@ export class RegistryHttp {
         req.what,
         // undici closes the connection after a HEAD unless told otherwise; registries send no
         // body on HEAD, so keeping it alive saves a TCP (and TLS) handshake per blob check.
-        () => dispatch(ep.dispatcher, { origin: target.origin, path: target.pathname + target.search, method: req.method, headers, body: req.body, signal: ctx.signal, ...(req.method === 'HEAD' ? { reset: false } : {}) }),
+        () => {
+          const opts: Dispatcher.RequestOptions = { origin: target.origin, path: target.pathname + target.search, method: req.method, headers, body: req.body, signal: ctx.signal, ...(req.method === 'HEAD' ? { reset: false } : {}) };
+          return req.bufferLimit === undefined ? dispatch(ep.dispatcher, opts) : dispatchBuffered(ep.dispatcher, opts, req.bufferLimit);
+        },
         { retry: !streamBody },
       );
       res.url = target.toString();
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
       const location = header(res, 'location');
-      await discard(res.body);
+      await discardBody(res);
       if (!location) throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${req.what}: redirect without a Location`, { registry: ep.host });
       const next = new URL(location, target);
       if (next.protocol !== 'https:' && next.protocol !== 'http:') {
@@ -524,9 +619,10 @@ export class RegistryHttp {
     // The token server is reached with the registry's TLS settings (its CA, its client cert).
     const dispatcher = this.agentFor(ep.host, !this.isInsecure(ep.host, ctx));
     const res = await this.withRetries(ep.host, method, 'token', ctx.signal, what, () =>
-      dispatch(dispatcher, { origin: url.origin, path: url.pathname + url.search, method, headers, body, signal: ctx.signal }),
+      dispatchBuffered(dispatcher, { origin: url.origin, path: url.pathname + url.search, method, headers, body, signal: ctx.signal }, LIMIT_SMALL),
     );
-    const text = await readLimited(res.body, LIMIT_SMALL, what);
+    const text = res.buffered?.bytes;
+    if (!text) throw new DomainError('BODY_TOO_LARGE', `${what}: body exceeds the ${LIMIT_SMALL}-byte limit`, { registry: ep.host });
     if (res.status !== 200) {
       const err = registryResponseError(what, ep.host, res.status, text, { hadCredentials: auth !== undefined });
       if (res.status === 401 || res.status === 403) {
