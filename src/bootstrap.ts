@@ -16,6 +16,8 @@ export const SERVICE_VERSION = '0.1.0';
 export async function createApp(config: AppConfig, opts: { logs?: boolean } = {}): Promise<NestExpressApplication> {
   const logger = createLogger(config);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+    // The API takes JSON only: the one body parser is registered below (no urlencoded parser).
+    bodyParser: false,
     bufferLogs: true,
     logger: opts.logs === false ? false : undefined,
   });

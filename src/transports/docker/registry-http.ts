@@ -276,6 +276,12 @@ function retryAfterSeconds(res: RegistryResponse): number | undefined {
   return ms === undefined ? undefined : Math.ceil(ms / 1000);
 }
 
+/** Bearer tokens are cached per registry, realm, service, scopes and identity. */
+function tokenKey(ep: Endpoint, ctx: RegistryCallContext, challenge: AuthChallenge, scope: string | string[] | undefined): string {
+  const scopes = scope === undefined ? '' : Array.isArray(scope) ? scope.join(' ') : scope;
+  return `${ep.host}|${challenge.params['realm'] ?? ''}|${challenge.params['service'] ?? ''}|${scopes}|${authIdentity(ctx.auth)}`;
+}
+
 function authIdentity(auth: RegistryAuth | undefined): string {
   if (!auth) return 'anonymous';
   if (auth.kind === 'basic') return `basic:${auth.username}:${auth.password}`;
@@ -286,6 +292,8 @@ function authIdentity(auth: RegistryAuth | undefined): string {
 export class RegistryHttp {
   private readonly agents = new Map<string, Agent>();
   private readonly endpoints = new Map<string, Promise<Endpoint>>();
+  /** The endpoints that answered, for a warm request's synchronous lookup (same keys as `endpoints`). */
+  private readonly knownEndpoints = new Map<string, Endpoint>();
   private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
   private readonly maxRetryAfterMs: number;
   private readonly baseBackoffMs: number;
@@ -316,6 +324,7 @@ export class RegistryHttp {
     const agents = [...this.agents.values()];
     this.agents.clear();
     this.endpoints.clear();
+    this.knownEndpoints.clear();
     await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
   }
 
@@ -353,7 +362,15 @@ export class RegistryHttp {
    * Finds how to talk to a registry: HTTPS first; when TLS checks are off and HTTPS fails,
    * plain HTTP (as skopeo). The result (and the auth challenge of `/v2/`) is cached.
    */
+  /** The endpoint of a registry that answered its ping recently, without waiting for anything. */
+  private knownEndpoint(host: string, ctx: RegistryCallContext): Endpoint | undefined {
+    const ep = this.knownEndpoints.get(`${host}|${this.isInsecure(host, ctx)}`);
+    return ep && ep.expiresAt > Date.now() ? ep : undefined;
+  }
+
   async endpoint(host: string, ctx: RegistryCallContext): Promise<Endpoint> {
+    const known = this.knownEndpoint(host, ctx);
+    if (known) return known;
     const insecure = this.isInsecure(host, ctx);
     const key = `${host}|${insecure}`;
     const cached = this.endpoints.get(key);
@@ -364,6 +381,7 @@ export class RegistryHttp {
     }
     const pending = this.ping(host, insecure, ctx.signal);
     this.endpoints.set(key, pending);
+    pending.then((ep) => this.knownEndpoints.set(key, ep), () => undefined);
     pending.catch(() => {
       if (this.endpoints.get(key) === pending) this.endpoints.delete(key);
     });
@@ -465,8 +483,9 @@ export class RegistryHttp {
    * (body unread); anything else is raised as a domain error with the registry's error code.
    */
   async request(host: string, ctx: RegistryCallContext, req: RequestOptions): Promise<RegistryResponse> {
-    const ep = await this.endpoint(host, ctx);
-    let authorization = await this.authorization(ep, ctx, req.scope, false);
+    const ep = this.knownEndpoint(host, ctx) ?? (await this.endpoint(host, ctx));
+    let authorization = this.authorization(ep, ctx, req.scope, false);
+    if (authorization instanceof Promise) authorization = await authorization;
     let res = await this.send(ep, ctx, req, authorization);
     const replayable = !(req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body));
     if (res.status === 401 && replayable) {
@@ -556,7 +575,12 @@ export class RegistryHttp {
     }
   }
 
-  private async authorization(ep: Endpoint, ctx: RegistryCallContext, scope: string | string[] | undefined, refresh: boolean): Promise<string | undefined> {
+  /**
+   * The Authorization header for a request: none, Basic, a raw registry token, or a bearer
+   * token. Given at once when nothing has to be fetched (a warm request); a Promise only when
+   * a token must come from the auth server.
+   */
+  private authorization(ep: Endpoint, ctx: RegistryCallContext, scope: string | string[] | undefined, refresh: boolean): string | undefined | Promise<string> {
     const bearer = ep.challenges.find((c) => c.scheme === 'bearer');
     const basic = ep.challenges.find((c) => c.scheme === 'basic');
     const auth = ctx.auth;
@@ -565,8 +589,9 @@ export class RegistryHttp {
         this.assertCredentialsSafe(ep, ctx, new URL(ep.origin));
         return `Bearer ${auth.registryToken}`;
       }
-      const token = await this.bearerToken(ep, ctx, bearer, scope, refresh);
-      return `Bearer ${token}`;
+      const cached = refresh ? undefined : this.tokens.get(tokenKey(ep, ctx, bearer, scope));
+      if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`;
+      return this.bearerToken(ep, ctx, bearer, scope, refresh).then((token) => `Bearer ${token}`);
     }
     if (basic && auth) {
       this.assertCredentialsSafe(ep, ctx, new URL(ep.origin));
@@ -592,7 +617,7 @@ export class RegistryHttp {
       throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: realm must be an http(s) URL`, { registry: ep.host });
     }
     const service = challenge.params['service'];
-    const key = `${ep.host}|${realm}|${service ?? ''}|${scopes.join(' ')}|${authIdentity(ctx.auth)}`;
+    const key = tokenKey(ep, ctx, challenge, scope);
     const cached = this.tokens.get(key);
     if (cached && !refresh && cached.expiresAt > Date.now()) return cached.token;
     const auth = ctx.auth;
