@@ -167,17 +167,22 @@ async function dispatch(dispatcher: Agent, opts: Dispatcher.RequestOptions): Pro
 }
 
 /** A buffered answer: `body` is only made into a stream if someone asks for one. */
-function bufferedResponse(status: number, headers: RegistryResponse['headers'], url: string, bytes: Buffer | undefined): RegistryResponse {
-  let body: Readable | undefined;
-  return {
-    status,
-    headers,
-    url,
-    buffered: { bytes },
-    get body(): Readable {
-      return (body ??= Readable.from(bytes ? [bytes] : []));
-    },
-  };
+class BufferedResponse implements RegistryResponse {
+  readonly buffered: { bytes?: Buffer };
+  private stream?: Readable;
+
+  constructor(
+    readonly status: number,
+    readonly headers: RegistryResponse['headers'],
+    public url: string,
+    bytes: Buffer | undefined,
+  ) {
+    this.buffered = { bytes };
+  }
+
+  get body(): Readable {
+    return (this.stream ??= Readable.from(this.buffered.bytes ? [this.buffered.bytes] : []));
+  }
 }
 
 /**
@@ -209,7 +214,7 @@ function dispatchBuffered(dispatcher: Agent, opts: Dispatcher.RequestOptions, li
       settled = true;
       signal?.removeEventListener('abort', onAbort);
       if (err !== undefined) reject(err);
-      else resolve(bufferedResponse(status, headers, url, overflow ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)));
+      else resolve(new BufferedResponse(status, headers, url, overflow ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)));
     };
     const onAbort = (): void => {
       settle(new AbortedError());
