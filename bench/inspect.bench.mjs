@@ -22,6 +22,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SKIFF_SEQ = Number(process.env.BENCH_SKIFF_REQUESTS ?? 200);
 const SKOPEO_SEQ = Number(process.env.BENCH_SKOPEO_RUNS ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+// Requests before measuring: a long-running service has its code optimised by V8 and its
+// caches and connection pools filled; the first hundred or so requests of a fresh process do not.
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -55,8 +58,8 @@ async function skopeoOnce() {
   return performance.now() - t0;
 }
 
-await skiffOnce(); // warm: connection pool, ping and token caches
-await skopeoOnce();
+for (let i = 0; i < WARMUP; i++) await skiffOnce(); // warm: JIT, connection pool, ping and token caches
+await skopeoOnce(); // and skopeo's binary in the page cache
 const skiffLat = [];
 const skopeoLat = [];
 const skiffRps = [];
