@@ -18,6 +18,8 @@ export interface HttpRequestOptions {
   body?: Buffer | string;
   /** Trusted CA (PEM) for https URLs; the system roots are used when absent. */
   ca?: string | Buffer;
+  /** TLS client certificate and key (PEM), for registries that require one. */
+  clientCert?: { cert: string | Buffer; key: string | Buffer };
   /** Keep-alive agent to reuse connections; must match the URL's protocol. */
   agent?: http.Agent;
   /** Whole-request timeout; default 30 s. */
@@ -41,6 +43,7 @@ export function httpRequest(url: string | URL, opts: HttpRequestOptions = {}): P
       timeout: timeoutMs,
     };
     if (isHttps && opts.ca !== undefined && opts.agent === undefined) requestOptions.ca = opts.ca;
+    if (isHttps && opts.clientCert !== undefined && opts.agent === undefined) Object.assign(requestOptions, opts.clientCert);
     const onResponse = (res: http.IncomingMessage): void => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -54,10 +57,10 @@ export function httpRequest(url: string | URL, opts: HttpRequestOptions = {}): P
   });
 }
 
-/** A keep-alive agent for `url`'s protocol (trusting `ca` for https). */
-export function keepAliveAgent(url: string, ca?: string | Buffer): http.Agent {
+/** A keep-alive agent for `url`'s protocol (trusting `ca` and presenting `clientCert` for https). */
+export function keepAliveAgent(url: string, ca?: string | Buffer, clientCert?: { cert: string | Buffer; key: string | Buffer }): http.Agent {
   return url.startsWith('https:')
-    ? new https.Agent({ keepAlive: true, maxSockets: 16, ca })
+    ? new https.Agent({ keepAlive: true, maxSockets: 16, ca, ...clientCert })
     : new http.Agent({ keepAlive: true, maxSockets: 16 });
 }
 

@@ -1,10 +1,12 @@
 /**
  * Test PKI made with the `openssl` CLI: a self-signed CA, a TLS server certificate for
- * 127.0.0.1/localhost, and an RSA token-signing certificate, all issued by that CA.
+ * 127.0.0.1/localhost, a TLS client certificate, and an RSA token-signing certificate, all
+ * issued by that CA.
  *
  * Contract: every path is absolute and inside `dir`; certificates are valid for ten
  * years; the CA has basicConstraints CA:TRUE; the server certificate carries
- * SAN IP:127.0.0.1 + DNS:localhost and extendedKeyUsage serverAuth; the token
+ * SAN IP:127.0.0.1 + DNS:localhost and extendedKeyUsage serverAuth; the client certificate
+ * carries extendedKeyUsage clientAuth; the token
  * certificate's key is RSA 2048 (for RS256 JWTs).
  */
 import { execFile } from 'node:child_process';
@@ -22,6 +24,9 @@ export interface TestPki {
   caKeyFile: string;
   serverCertFile: string;
   serverKeyFile: string;
+  /** Client certificate and key, for registries that require one (`http.tls.clientcas`). */
+  clientCertFile: string;
+  clientKeyFile: string;
   tokenCertFile: string;
   tokenKeyFile: string;
   /** PEM of the CA certificate. */
@@ -49,6 +54,12 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
 subjectAltName = IP:127.0.0.1,DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[v3_client]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 [v3_token]
@@ -88,6 +99,7 @@ export async function createPki(dir?: string): Promise<TestPki> {
     '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=skiff test CA'], root);
   await Promise.all([
     issue(root, 'server', 'localhost', EC_KEY, 'v3_server'),
+    issue(root, 'client', 'skiff test client', EC_KEY, 'v3_client'),
     issue(root, 'token', 'skiff test token signer', ['-newkey', 'rsa:2048'], 'v3_token'),
   ]);
   const [caPem, serverCertPem, serverKeyPem, tokenCertPem, tokenKeyPem] = await Promise.all(
@@ -100,6 +112,8 @@ export async function createPki(dir?: string): Promise<TestPki> {
     caKeyFile: join(root, 'ca.key'),
     serverCertFile: join(root, 'server.crt'),
     serverKeyFile: join(root, 'server.key'),
+    clientCertFile: join(root, 'client.crt'),
+    clientKeyFile: join(root, 'client.key'),
     tokenCertFile: join(root, 'token.crt'),
     tokenKeyFile: join(root, 'token.key'),
     caPem,

@@ -69,7 +69,11 @@ export class RegistryClient {
     opts: { anonymous?: boolean } = {},
   ) {
     this.ca = endpoint.caFile !== undefined ? readFileSync(endpoint.caFile, 'utf8') : undefined;
-    this.agent = keepAliveAgent(endpoint.url, this.ca);
+    const clientCert =
+      endpoint.clientCertFile !== undefined && endpoint.clientKeyFile !== undefined
+        ? { cert: readFileSync(endpoint.clientCertFile, 'utf8'), key: readFileSync(endpoint.clientKeyFile, 'utf8') }
+        : undefined;
+    this.agent = keepAliveAgent(endpoint.url, this.ca, clientCert);
     this.tokenAgent = keepAliveAgent('https:', this.ca);
     this.credentials =
       !opts.anonymous && endpoint.username !== undefined && endpoint.password !== undefined

@@ -55,6 +55,11 @@ export interface StartRegistryOptions {
   authorize?: TokenAuthorizer;
   /** Use a CA of its own instead of the per-process shared test CA. */
   freshPki?: boolean;
+  /**
+   * TLS modes: require a client certificate issued by the test CA (`http.tls.clientcas`);
+   * the registry's `clientCertFile` / `clientKeyFile` hold one. Default false.
+   */
+  requireClientCert?: boolean;
   /** How long to wait for `/v2/`; default 15 s. */
   startTimeoutMs?: number;
 }
@@ -65,6 +70,9 @@ export interface RegistryEndpoint {
   url: string;
   /** CA certificate (PEM file) to trust for https. */
   caFile?: string;
+  /** Client certificate and key (PEM files) to present, when the registry requires one. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
   username?: string;
   password?: string;
 }
@@ -80,7 +88,10 @@ export interface TestRegistry extends RegistryEndpoint {
   readonly configFile: string;
   /** Registry stdout+stderr. */
   readonly logFile: string;
-  /** TLS modes: CA (PEM) and a dir containing only `ca.crt` (skopeo `--cert-dir`). */
+  /**
+   * TLS modes: CA (PEM) and a dir with `ca.crt` (skopeo `--cert-dir`), plus `client.cert` and
+   * `client.key` when the registry requires a client certificate.
+   */
   readonly caFile?: string;
   readonly certDir?: string;
   /** basic/token modes. */
@@ -111,7 +122,7 @@ function renderConfig(p: {
   port: number;
   deleteEnabled: boolean;
   blobDescriptorCache: boolean;
-  tls?: { cert: string; key: string };
+  tls?: { cert: string; key: string; clientCa?: string };
   htpasswd?: string;
   token?: { realm: string; service: string; issuer: string; rootcertbundle: string };
 }): string {
@@ -135,6 +146,7 @@ function renderConfig(p: {
     `  secret: ${q(randomBytes(16).toString('hex'))}`,
   ];
   if (p.tls) lines.push('  tls:', `    certificate: ${q(p.tls.cert)}`, `    key: ${q(p.tls.key)}`);
+  if (p.tls?.clientCa) lines.push('    clientcas:', `      - ${q(p.tls.clientCa)}`);
   if (p.htpasswd) lines.push('auth:', '  htpasswd:', '    realm: "skiff-test"', `    path: ${q(p.htpasswd)}`);
   if (p.token) {
     lines.push(
@@ -166,7 +178,14 @@ async function logTail(logFile: string, max = 4000): Promise<string> {
 }
 
 /** Spawns the registry and waits for `/v2/`; rejects with the log tail on early exit. */
-async function spawnAndWait(configFile: string, logFile: string, url: string, ca: string | undefined, timeoutMs: number): Promise<ChildProcess> {
+async function spawnAndWait(
+  configFile: string,
+  logFile: string,
+  url: string,
+  ca: string | undefined,
+  timeoutMs: number,
+  clientCert?: { cert: string; key: string },
+): Promise<ChildProcess> {
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
@@ -187,7 +206,7 @@ async function spawnAndWait(configFile: string, logFile: string, url: string, ca
   for (;;) {
     if (exited !== null) throw new Error(`docker-registry exited during startup (${exited}):\n${await logTail(logFile)}`);
     try {
-      const res = await httpRequest(`${url}/v2/`, { ca, timeoutMs: 2000 });
+      const res = await httpRequest(`${url}/v2/`, { ca, clientCert, timeoutMs: 2000 });
       if (res.status === 200 || res.status === 401) return child;
     } catch {
       // not listening yet
@@ -235,6 +254,11 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<TestReg
       await mkdir(certDir);
       caFile = join(certDir, 'ca.crt');
       await copyFile(pki.caCertFile, caFile);
+      if (opts.requireClientCert) {
+        // skopeo's --cert-dir convention: *.crt are CAs, a *.cert/*.key pair is the client certificate.
+        await copyFile(pki.clientCertFile, join(certDir, 'client.cert'));
+        await copyFile(pki.clientKeyFile, join(certDir, 'client.key'));
+      }
       caPem = pki.caPem;
     }
 
@@ -279,7 +303,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<TestReg
           port,
           deleteEnabled: opts.deleteEnabled ?? false,
           blobDescriptorCache: opts.blobDescriptorCache ?? false,
-          tls: pki ? { cert: pki.serverCertFile, key: pki.serverKeyFile } : undefined,
+          tls: pki ? { cert: pki.serverCertFile, key: pki.serverKeyFile, clientCa: opts.requireClientCert ? pki.caCertFile : undefined } : undefined,
           htpasswd: htpasswdFile,
           token: tokenServer && pki
             ? { realm: tokenServer.realm, service: TOKEN_SERVICE, issuer: TOKEN_ISSUER, rootcertbundle: pki.caCertFile }
@@ -287,7 +311,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<TestReg
         }),
       );
       try {
-        child = await spawnAndWait(configFile, logFile, url, caPem, opts.startTimeoutMs ?? 15_000);
+        const clientCert = opts.requireClientCert && pki ? { cert: await readFile(pki.clientCertFile, 'utf8'), key: await readFile(pki.clientKeyFile, 'utf8') } : undefined;
+        child = await spawnAndWait(configFile, logFile, url, caPem, opts.startTimeoutMs ?? 15_000, clientCert);
         break;
       } catch (err) {
         if (attempt < 5 && /address already in use/i.test(String(err))) continue;
@@ -313,6 +338,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<TestReg
       logFile,
       caFile,
       certDir,
+      clientCertFile: opts.requireClientCert ? pki?.clientCertFile : undefined,
+      clientKeyFile: opts.requireClientCert ? pki?.clientKeyFile : undefined,
       username,
       password,
       tokenRealm: ts?.realm,

@@ -81,15 +81,34 @@ export function isRetryableNetworkError(e: unknown): boolean {
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|SELF_SIGNED|DEPTH_ZERO|UNABLE_TO_|CERT_|ERR_OSSL|HOSTNAME_MISMATCH)/;
 
+/**
+ * Alerts the registry sends about the certificate we presented, or did not: it requires a
+ * client certificate, or refuses ours. (Our own refusal of the registry's certificate has
+ * codes like UNABLE_TO_VERIFY_LEAF_SIGNATURE and no alert.)
+ */
+const CLIENT_CERT_ALERT =
+  /alert (bad certificate|certificate required|unknown ca|certificate unknown|certificate expired|certificate revoked|unsupported certificate|access denied)|ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)/i;
+
+/** OpenSSL's "…:SSL routines:fn:reason:file:line:…" reduced to its reason (and alert number). */
+function tlsReason(message: string): string {
+  const m = /SSL routines:[^:]*:([^:]+):/.exec(message);
+  if (!m) return message.trim();
+  const alert = /SSL alert number (\d+)/.exec(message);
+  return alert ? `${m[1]} (TLS alert ${alert[1]})` : m[1]!;
+}
+
 /** Maps a failure to reach a registry (socket, DNS, TLS) to a domain error. */
 export function networkError(what: string, registry: string, e: unknown): DomainError {
   if (e instanceof DomainError) return e;
   const c = errorCode(e) ?? '';
   const message = e instanceof Error ? e.message : String(e);
   if (TLS_CODES.test(c) || /certificate|SSL|TLS|wrong version number/i.test(message)) {
+    const hint = CLIENT_CERT_ALERT.test(`${c} ${message}`)
+      ? 'the registry asks for a client certificate or refuses the one given: configure clientCert and clientKey for it in SKIFF_REGISTRIES_CONFIG'
+      : 'configure its CA in SKIFF_REGISTRIES_CONFIG, or use tlsVerify=false for a registry you trust';
     return new DomainError(
       'UPSTREAM_TLS_ERROR',
-      `${what}: TLS connection to ${registry} failed: ${message} (configure its CA in SKIFF_REGISTRIES_CONFIG, or use tlsVerify=false for a registry you trust)`,
+      `${what}: TLS connection to ${registry} failed: ${tlsReason(message)} (${hint})`,
       { registry, retryable: false },
       { cause: e },
     );
