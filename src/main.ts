@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
 import { createApp } from './bootstrap';
 import { ConfigError, loadConfig } from './config/app-config';
+import { DataDirInUseError, lockDataDir, resetTempDir } from './storage/data-dir';
 
 async function main(): Promise<void> {
   let config;
@@ -15,6 +16,13 @@ async function main(): Promise<void> {
     throw e;
   }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  try {
+    lockDataDir(config.dataDir);
+    resetTempDir(config.dataDir, config.storageRoot);
+  } catch (e) {
+    process.stderr.write(`skiff: ${(e as Error).message}\n`);
+    process.exit(e instanceof DataDirInUseError ? 3 : 2);
+  }
   mkdirSync(config.storageRoot, { recursive: true });
   const app = await createApp(config);
   await app.listen(config.port, config.host);

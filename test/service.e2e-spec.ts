@@ -1,10 +1,10 @@
 /**
  * The service itself: health, readiness, metrics, the served and committed OpenAPI spec,
- * API-token protection and boot-time configuration checks.
+ * API-token protection, boot-time configuration checks, and the data directory lock.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, startSkiff, type SkiffService } from './support/skiff-service';
@@ -92,5 +92,38 @@ describe('configuration is validated at boot', () => {
     assert.match(run({ SKIFF_PORT: 'eighty' }).stderr, /SKIFF_PORT must be an integer/);
     assert.match(run({ SKIFF_LOG_LEVEL: 'loud' }).stderr, /SKIFF_LOG_LEVEL must be one of/);
     assert.match(run({ SKIFF_REGISTRIES_CONFIG: '/nonexistent.yaml' }).stderr, /cannot read SKIFF_REGISTRIES_CONFIG file/);
+  });
+});
+
+describe('one service per data directory', () => {
+  it('a second service on a data directory in use refuses to start, saying which process holds it', async () => {
+    const first = await startSkiff();
+    try {
+      const r = spawnSync(process.execPath, [join(REPO_ROOT, 'dist/main.js')], {
+        env: { PATH: process.env['PATH'] ?? '', SKIFF_DATA_DIR: first.dataDir, SKIFF_PORT: '0' },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      assert.equal(r.status, 3, r.stderr);
+      assert.match(r.stderr, new RegExp(`the data directory .* is in use by process ${first.pid}`));
+      assert.equal((await fetch(`${first.url}/healthz`)).status, 200, 'the first service is untouched');
+    } finally {
+      await first.stop();
+    }
+  });
+
+  it('a restart after a crash takes the data directory over and empties what the crash left in tmp/', async () => {
+    const first = await startSkiff();
+    await first.kill();
+    const leftover = join(first.dataDir, 'tmp', 'staged-by-a-crashed-process');
+    mkdirSync(leftover, { recursive: true });
+    writeFileSync(join(leftover, 'layer.tar'), Buffer.alloc(1024));
+    const again = await startSkiff({}, { dataDir: first.dataDir });
+    try {
+      assert.equal(existsSync(leftover), false);
+      assert.equal(readFileSync(join(first.dataDir, 'skiff.pid'), 'utf8').trim(), String(again.pid));
+    } finally {
+      await again.stop();
+    }
   });
 });
