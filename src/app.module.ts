@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import pino, { type Logger } from 'pino';
@@ -35,9 +35,21 @@ export function createLogger(config: AppConfig): Logger {
   return pino({ level: config.logLevel, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } });
 }
 
+const AFTER_SHUTDOWN = Symbol('AFTER_SHUTDOWN');
+
+/** Runs the process's own clean-up (the data-directory lock) once Nest has shut down. */
+@Injectable()
+class AfterShutdown implements OnApplicationShutdown {
+  constructor(@Inject(AFTER_SHUTDOWN) private readonly run: () => void) {}
+
+  onApplicationShutdown(): void {
+    this.run();
+  }
+}
+
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, logger: Logger = createLogger(config)): DynamicModule {
+  static forRoot(config: AppConfig, logger: Logger = createLogger(config), afterShutdown?: () => void): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -59,6 +71,7 @@ export class AppModule {
         // Without API tokens there is nothing to check: no guard, rather than one that says yes to every request.
         ...(config.apiTokens.length > 0 ? [{ provide: APP_GUARD, useClass: ApiTokenGuard }] : []),
         { provide: APP_FILTER, useClass: ProblemFilter },
+        ...(afterShutdown ? [{ provide: AFTER_SHUTDOWN, useValue: afterShutdown }, AfterShutdown] : []),
       ],
     };
   }

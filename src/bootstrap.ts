@@ -13,9 +13,9 @@ import { buildOpenApiDocument } from './openapi/openapi-document';
 export const SERVICE_VERSION = '0.1.0';
 
 /** Builds the configured application (not yet listening): used by main.ts and the OpenAPI script. */
-export async function createApp(config: AppConfig, opts: { logs?: boolean } = {}): Promise<NestExpressApplication> {
+export async function createApp(config: AppConfig, opts: { logs?: boolean; afterShutdown?: () => void } = {}): Promise<NestExpressApplication> {
   const logger = createLogger(config);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, opts.afterShutdown), {
     // The API takes JSON only: the one body parser is registered below (no urlencoded parser).
     bodyParser: false,
     bufferLogs: true,

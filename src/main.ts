@@ -16,15 +16,16 @@ async function main(): Promise<void> {
     throw e;
   }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  let unlock = (): void => undefined;
   try {
-    lockDataDir(config.dataDir);
+    unlock = lockDataDir(config.dataDir);
     resetTempDir(config.dataDir, config.storageRoot);
   } catch (e) {
     process.stderr.write(`skiff: ${(e as Error).message}\n`);
     process.exit(e instanceof DataDirInUseError ? 3 : 2);
   }
   mkdirSync(config.storageRoot, { recursive: true });
-  const app = await createApp(config);
+  const app = await createApp(config, { afterShutdown: unlock });
   await app.listen(config.port, config.host);
   const url = await app.getUrl();
   process.stdout.write(`skiff listening on ${url.replace('[::1]', 'localhost')} (docs at /docs)\n`);

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, startSkiff, type SkiffService } from './support/skiff-service';
@@ -112,7 +112,7 @@ describe('one service per data directory', () => {
     }
   });
 
-  it('a restart after a crash takes the data directory over and empties what the crash left in tmp/', async () => {
+  it('a restart after a crash takes the data directory over and empties what the crash left in tmp/; a graceful stop releases it', async () => {
     const first = await startSkiff();
     await first.kill();
     const leftover = join(first.dataDir, 'tmp', 'staged-by-a-crashed-process');
@@ -123,7 +123,9 @@ describe('one service per data directory', () => {
       assert.equal(existsSync(leftover), false);
       assert.equal(readFileSync(join(first.dataDir, 'skiff.pid'), 'utf8').trim(), String(again.pid));
     } finally {
-      await again.stop();
+      await again.stop({ keepData: true });
     }
+    assert.equal(existsSync(join(first.dataDir, 'skiff.pid')), false, 'a graceful stop releases the data directory');
+    rmSync(first.dataDir, { recursive: true, force: true });
   });
 });

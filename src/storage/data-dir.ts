@@ -30,8 +30,8 @@ function liveService(pid: number): boolean {
  * this process means refusal (two workers on one operations database would run operations
  * twice, and each would take the other's temporary files for leftovers); a file whose process
  * is gone or runs something other than Node.js (a reused pid), or that names this very pid (a
- * restarted container is pid 1 again), is taken over.
- * The file is removed when the process exits. Returns the release function.
+ * restarted container is pid 1 again), is taken over. Returns the release function, which
+ * the service calls once it has shut down; a normal process exit releases too.
  */
 export function lockDataDir(dataDir: string): () => void {
   const path = join(dataDir, 'skiff.pid');
