@@ -15,9 +15,11 @@ import { pipeline } from 'node:stream/promises';
 /**
  * Write buffer of file streams: network chunks arrive small (16–64 KiB); a larger buffer lets
  * them be written with one writev while the previous write is in flight, instead of one
- * thread-pool round trip per chunk (measured: ~40% less CPU for layer-sized files).
+ * thread-pool round trip per chunk (measured: ~40% less CPU for layer-sized files than the
+ * default 16 KiB). Registry → oci: of 400 MB took 1.40–1.55 s with 1 MiB, 1.28–1.30 s with
+ * 2 or 4 MiB, 1.36 s with 8 MiB; at most this much is held per file being written.
  */
-export const FILE_WRITE_HIGH_WATER_MARK = 1024 * 1024;
+export const FILE_WRITE_HIGH_WATER_MARK = 4 * 1024 * 1024;
 
 /** A fresh hidden temp path in `dir`, derived from `base`. */
 export function tempPath(dir: string, base: string): string {
