@@ -1,5 +1,5 @@
-import type { FileHandle } from 'node:fs/promises';
-import type { PassThrough, Readable } from 'node:stream';
+import { type FileHandle, open } from 'node:fs/promises';
+import type { PassThrough } from 'node:stream';
 import { AbortedError } from '../../errors/domain-error';
 
 /** Where a TarWriter's bytes go; resolves once `buf` may be reused. */
@@ -36,10 +36,13 @@ export class TarWriter {
     }, signal);
   }
 
-  /** Writes into a stream (e.g. a request body), honouring its backpressure. */
+  /**
+   * Writes into a stream (e.g. a request body), honouring its backpressure. The stream keeps
+   * what it is given until its reader takes it, so it gets a copy: the caller may reuse `buf`.
+   */
   static toStream(out: PassThrough, signal?: AbortSignal): TarWriter {
     return new TarWriter(async (buf) => {
-      if (out.write(buf)) return;
+      if (out.write(Buffer.from(buf))) return;
       await new Promise<void>((resolve, reject) => {
         const onDrain = () => {
           out.off('close', onClose);
@@ -78,19 +81,27 @@ export class TarWriter {
     await this.pad(bytes.length);
   }
 
-  /** A regular file of exactly `size` bytes read from `stream`. */
-  async addStream(name: string, size: number, stream: Readable): Promise<void> {
+  /**
+   * A regular file of exactly `size` bytes copied from the file at `path`, through one buffer
+   * reused for every read: a layer of hundreds of megabytes then allocates nothing per chunk,
+   * which kept the garbage collector busy when the copy went through a read stream.
+   */
+  async addFile(name: string, size: number, path: string, bufferSize = 1024 * 1024): Promise<void> {
     await this.put(ustarHeader({ name, size, type: 'file' }));
-    let seen = 0;
-    for await (const chunk of stream) {
-      const buf = chunk as Buffer;
-      seen += buf.length;
-      if (seen > size) break;
-      await this.put(buf);
-    }
-    if (seen !== size) {
-      stream.destroy();
-      throw new Error(`${name}: expected ${size} bytes, the staged file has ${seen}`);
+    const fh = await open(path, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(Math.max(1, Math.min(bufferSize, size)));
+      let done = 0;
+      while (done < size) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - done), done);
+        if (bytesRead === 0) throw new Error(`${name}: expected ${size} bytes, the staged file has ${done}`);
+        await this.put(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+        done += bytesRead;
+      }
+      const { bytesRead: extra } = await fh.read(Buffer.alloc(1), 0, 1, size);
+      if (extra !== 0) throw new Error(`${name}: expected ${size} bytes, the staged file has more`);
+    } finally {
+      await fh.close();
     }
     await this.pad(size);
   }

@@ -64,7 +64,7 @@ export class DockerArchiveDestination implements ImageDestination {
     this.partialArchive = partial;
     const fh = await open(partial, 'wx', 0o644);
     try {
-      await this.staged.writeArchive(TarWriter.toFile(fh, opts.signal), image, this.repoTags, opts.signal);
+      await this.staged.writeArchive(TarWriter.toFile(fh, opts.signal), image, this.repoTags);
       await fh.sync();
     } catch (e) {
       await fh.close();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -75,7 +75,7 @@ export class StagedBlobs {
    * Writes the archive's entries in containers/image's order — layers, config, the legacy
    * per-layer directories, manifest.json, repositories — then closes the tar.
    */
-  async writeArchive(tar: TarWriter, image: { manifest: ImageManifest; configBytes: Buffer }, repoTags: readonly DockerReference[], signal?: AbortSignal): Promise<void> {
+  async writeArchive(tar: TarWriter, image: { manifest: ImageManifest; configBytes: Buffer }, repoTags: readonly DockerReference[]): Promise<void> {
     const { manifest, configBytes } = image;
     const layerDigests = manifest.layers.map((l) => l.digest);
     const written = new Set<string>();
@@ -83,7 +83,7 @@ export class StagedBlobs {
       if (written.has(d)) continue;
       written.add(d);
       const s = this.get(d, 'archive');
-      await tar.addStream(layerFileName(d), s.size, createReadStream(s.file, { signal, highWaterMark: FILE_WRITE_HIGH_WATER_MARK }));
+      await tar.addFile(layerFileName(d), s.size, s.file);
     }
     await tar.addBytes(configFileName(manifest.config.digest), configBytes);
     const legacy = legacyLayers(layerDigests, configBytes);

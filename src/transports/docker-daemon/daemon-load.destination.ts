@@ -53,7 +53,7 @@ export class DaemonLoadDestination implements ImageDestination {
     const image = await this.staged.prepare(bytes, mediaType, opts, 'a daemon');
     const body = new PassThrough({ highWaterMark: FILE_WRITE_HIGH_WATER_MARK });
     const produce = async () => {
-      await this.staged.writeArchive(TarWriter.toStream(body, opts.signal), image, this.repoTags, opts.signal);
+      await this.staged.writeArchive(TarWriter.toStream(body, opts.signal), image, this.repoTags);
       body.end();
     };
     const producing = produce().catch((e: unknown) => {
