@@ -5,7 +5,7 @@ import { normalizeManifestMediaType } from '../../image-spec/manifest';
 import type { BlobStream, ManifestBlob } from '../transport';
 import { TAG, assertBlobDigest, assertManifestReference, assertRepository } from './registry-names';
 import { ContentCache } from './content-cache';
-import { LIMIT_MANIFEST, type RegistryCallContext, type RegistryHttp, header } from './registry-http';
+import { LIMIT_MANIFEST, type RegistryCallContext, type RegistryHttp, type RequestOptions, header } from './registry-http';
 
 /** A bound on what a (possibly hostile) tag list can make us hold in memory. */
 const MAX_TAGS = 1_000_000;
@@ -119,36 +119,30 @@ export class RegistryClient {
     this.http.contentCache.set(ContentCache.key(this.registry, repository, digest), bytes, 'application/octet-stream');
   }
 
-  /** GETs a small blob (a config) whole, capped at `limit`; unverified: the caller checks its digest. */
-  async readBlob(repository: string, digest: string, limit: number, signal?: AbortSignal): Promise<Buffer> {
+  /** The GET of a blob, its digest validated before it goes into the URL. */
+  private blobGet(repository: string, digest: string): RequestOptions {
     assertBlobDigest(digest);
-    const { bytes } = await this.http.requestBytes(
-      this.registry,
-      { ...this.ctx, signal: signal ?? this.ctx.signal },
-      {
-        method: 'GET',
-        path: `/v2/${this.repoPath(repository)}/blobs/${digest}`,
-        scope: this.scope(repository, 'pull'),
-        operation: 'blob',
-        accept: [200],
-        what: `reading blob ${digest} in ${this.registry}/${repository}`,
-      },
-      limit,
-    );
-    return bytes;
-  }
-
-  /** GETs a blob as a stream (unverified: the caller wraps it in the verifying stream). */
-  async getBlob(repository: string, digest: string, signal?: AbortSignal): Promise<BlobStream> {
-    assertBlobDigest(digest);
-    const res = await this.http.request(this.registry, { ...this.ctx, signal: signal ?? this.ctx.signal }, {
+    return {
       method: 'GET',
       path: `/v2/${this.repoPath(repository)}/blobs/${digest}`,
       scope: this.scope(repository, 'pull'),
       operation: 'blob',
       accept: [200],
       what: `reading blob ${digest} in ${this.registry}/${repository}`,
-    });
+    };
+  }
+
+  /** GETs a small blob (a config) whole, capped at `limit`; unverified: the caller checks its digest. */
+  async readBlob(repository: string, digest: string, limit: number, signal?: AbortSignal): Promise<Buffer> {
+    const req = this.blobGet(repository, digest);
+    const { bytes } = await this.http.requestBytes(this.registry, { ...this.ctx, signal: signal ?? this.ctx.signal }, req, limit);
+    return bytes;
+  }
+
+  /** GETs a blob as a stream (unverified: the caller wraps it in the verifying stream). */
+  async getBlob(repository: string, digest: string, signal?: AbortSignal): Promise<BlobStream> {
+    const req = this.blobGet(repository, digest);
+    const res = await this.http.request(this.registry, { ...this.ctx, signal: signal ?? this.ctx.signal }, req);
     const size = Number(header(res, 'content-length'));
     return { stream: res.body, size: Number.isFinite(size) ? size : -1 };
   }

@@ -296,8 +296,9 @@ function authIdentity(auth: RegistryAuth | undefined): string {
 
 export class RegistryHttp {
   private readonly agents = new Map<string, Agent>();
-  private readonly endpoints = new Map<string, Promise<Endpoint>>();
-  /** The endpoints that answered, for a warm request's synchronous lookup (same keys as `endpoints`). */
+  /** Pings in flight, shared by the requests that wait for them; by `host|insecure`. */
+  private readonly pings = new Map<string, Promise<Endpoint>>();
+  /** Registries that answered their ping, until their TTL; by `host|insecure`. */
   private readonly knownEndpoints = new Map<string, Endpoint>();
   private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
   private readonly maxRetryAfterMs: number;
@@ -328,7 +329,7 @@ export class RegistryHttp {
   async close(): Promise<void> {
     const agents = [...this.agents.values()];
     this.agents.clear();
-    this.endpoints.clear();
+    this.pings.clear();
     this.knownEndpoints.clear();
     await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
   }
@@ -363,33 +364,33 @@ export class RegistryHttp {
     this.opts.observer?.onUpstreamRequest({ registry, method, operation, status, durationSeconds: (performance.now() - started) / 1000 });
   }
 
-  /**
-   * Finds how to talk to a registry: HTTPS first; when TLS checks are off and HTTPS fails,
-   * plain HTTP (as skopeo). The result (and the auth challenge of `/v2/`) is cached.
-   */
   /** The endpoint of a registry that answered its ping recently, without waiting for anything. */
   private knownEndpoint(host: string, ctx: RegistryCallContext): Endpoint | undefined {
     const ep = this.knownEndpoints.get(`${host}|${this.isInsecure(host, ctx)}`);
     return ep && ep.expiresAt > Date.now() ? ep : undefined;
   }
 
+  /**
+   * Finds how to talk to a registry: HTTPS first; when TLS checks are off and HTTPS fails,
+   * plain HTTP (as skopeo). The result (and the auth challenge of `/v2/`) is cached.
+   */
   async endpoint(host: string, ctx: RegistryCallContext): Promise<Endpoint> {
     const known = this.knownEndpoint(host, ctx);
     if (known) return known;
     const insecure = this.isInsecure(host, ctx);
     const key = `${host}|${insecure}`;
-    const cached = this.endpoints.get(key);
-    if (cached) {
-      const ep = await cached.catch(() => undefined);
-      if (ep && ep.expiresAt > Date.now()) return ep;
-      if (this.endpoints.get(key) === cached) this.endpoints.delete(key);
+    let pending = this.pings.get(key);
+    if (!pending) {
+      pending = this.ping(host, insecure, ctx.signal);
+      this.pings.set(key, pending);
+      pending.then(
+        (ep) => {
+          this.knownEndpoints.set(key, ep);
+          this.pings.delete(key);
+        },
+        () => this.pings.delete(key),
+      );
     }
-    const pending = this.ping(host, insecure, ctx.signal);
-    this.endpoints.set(key, pending);
-    pending.then((ep) => this.knownEndpoints.set(key, ep), () => undefined);
-    pending.catch(() => {
-      if (this.endpoints.get(key) === pending) this.endpoints.delete(key);
-    });
     return pending;
   }
 
