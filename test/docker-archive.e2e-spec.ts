@@ -17,7 +17,7 @@ import { DockerdUnavailableError, startDockerd, type TestDockerd } from './suppo
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
 import { makeLayer, pseudoRandomBytes, pushImage, type PushedImage } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
-import { REPO_ROOT, startSkiff, type SkiffService } from './support/skiff-service';
+import { startSkiff, type SkiffService } from './support/skiff-service';
 import { skopeo } from './support/skopeo';
 import { makeTar } from './support/tar';
 import { makeTmpDirSync } from './support/tmp';

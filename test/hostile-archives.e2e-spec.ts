@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { REPO_ROOT, startSkiff, type SkiffService } from './support/skiff-service';
+import { startSkiff, type SkiffService } from './support/skiff-service';
 import { skopeo } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
 

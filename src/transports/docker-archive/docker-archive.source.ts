@@ -3,17 +3,16 @@ import { Readable, type Transform, pipeline as pipelineCb } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { AbortedError, DomainError, OperationNotSupportedError } from '../../errors/domain-error';
-import { digestOf, isDigest } from '../../image-spec/digest';
+import { digestOf } from '../../image-spec/digest';
 import type { DockerReference } from '../../image-spec/docker-reference';
-import { goFieldValues, goJson } from '../../image-spec/go-json';
 import type { DockerArchiveImageReference } from '../../image-spec/image-reference';
-import { MediaType } from '../../image-spec/media-types';
 import type { IndexedFile } from '../archive/tar-index';
 import { ArchiveInvalidError } from '../archive/tar-policy';
 import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../transport';
 import { ARCHIVE_METADATA_LIMIT, type DockerArchiveReader, type ManifestItem } from './docker-archive-reader';
+import { compressionOfHead, dockerSaveManifest, type LayerCompression, layerDiffIds } from './docker-save-image';
 
-type LayerCompressionKind = 'none' | 'gzip' | 'zstd';
+type LayerCompressionKind = Exclude<LayerCompression, 'bzip2' | 'xz'>;
 
 interface KnownLayer {
   file: IndexedFile;
@@ -53,21 +52,10 @@ export class DockerArchiveSource implements ImageSource {
     const where = `${what}: manifest.json item @${index}`;
     const configFile = fileOf(reader, item.Config, `${where}: config`);
     const configBytes = await reader.index.read(configFile, ARCHIVE_METADATA_LIMIT, `${where}: config`, signal);
-    const diffIds = parseDiffIds(configBytes, where);
-    if (diffIds.length !== item.Layers.length) {
-      throw new ArchiveInvalidError(`${where}: inconsistent layer count: ${item.Layers.length} in manifest.json, ${diffIds.length} in the config`);
-    }
+    const diffIds = layerDiffIds(configBytes, item.Layers.length, where);
     const layers = await knownLayers(reader, item, diffIds, where, signal);
-    const config = { digest: digestOf(configBytes), bytes: configBytes };
-    const bytes = Buffer.from(
-      goJson({
-        schemaVersion: 2,
-        mediaType: MediaType.dockerV2S2,
-        config: { mediaType: MediaType.dockerConfig, size: configBytes.length, digest: config.digest },
-        layers: diffIds.map((d) => ({ mediaType: MediaType.dockerLayerGzip, size: layers.get(d)!.size, digest: d })),
-      }),
-    );
-    return new DockerArchiveSource(reference, reader, { bytes, mediaType: MediaType.dockerV2S2, digest: digestOf(bytes) }, config, layers);
+    const { manifest, config } = dockerSaveManifest(configBytes, diffIds, (d) => layers.get(d)!.size);
+    return new DockerArchiveSource(reference, reader, manifest, config, layers);
   }
 
   async getManifest(opts: { instanceDigest?: string; signal?: AbortSignal } = {}): Promise<ManifestBlob> {
@@ -117,27 +105,6 @@ function fileOf(reader: DockerArchiveReader, path: string, what: string): Indexe
   return file;
 }
 
-/** `rootfs.diff_ids` of the config, as json.Unmarshal into manifest.Schema2Image finds them. */
-export function parseDiffIds(configBytes: Buffer, where: string): string[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(configBytes.toString('utf8'));
-  } catch (e) {
-    throw new ArchiveInvalidError(`${where}: the config is not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ArchiveInvalidError(`${where}: the config is not a JSON object`);
-  let ids: unknown = null;
-  for (const rootfs of goFieldValues(doc as Record<string, unknown>, 'rootfs')) {
-    if (rootfs === null) continue;
-    if (typeof rootfs !== 'object' || Array.isArray(rootfs)) throw new ArchiveInvalidError(`${where}: config rootfs must be an object`);
-    for (const v of goFieldValues(rootfs as Record<string, unknown>, 'diff_ids')) ids = v;
-  }
-  if (ids === null) return [];
-  if (!Array.isArray(ids) || ids.some((d) => typeof d !== 'string' || !isDigest(d))) {
-    throw new ArchiveInvalidError(`${where}: config rootfs.diff_ids must be a list of digests`);
-  }
-  return ids as string[];
-}
 
 /**
  * The layers by DiffID (containers/image prepareLayerData): each DiffID once, from the file its
@@ -163,13 +130,8 @@ async function knownLayers(reader: DockerArchiveReader, item: ManifestItem, diff
   return known;
 }
 
-async function compressionOf(reader: DockerArchiveReader, file: IndexedFile): Promise<LayerCompressionKind | 'bzip2' | 'xz'> {
-  const head = await reader.index.read({ ...file, size: Math.min(file.size, 6) }, 6, 'layer');
-  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  if (head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
-  if (head.length >= 6 && head.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-  return 'none';
+async function compressionOf(reader: DockerArchiveReader, file: IndexedFile): Promise<LayerCompression> {
+  return compressionOfHead(await reader.index.read({ ...file, size: Math.min(file.size, 6) }, 6, 'layer'));
 }
 
 function decompressor(kind: 'gzip' | 'zstd'): Transform {

@@ -4,12 +4,10 @@ import { extract as tarExtract, type Header } from 'tar-stream';
 import { AbortedError, DomainError, OperationNotSupportedError } from '../../errors/domain-error';
 import { digestOf } from '../../image-spec/digest';
 import type { DockerReference } from '../../image-spec/docker-reference';
-import { goJson } from '../../image-spec/go-json';
 import type { ImageReference } from '../../image-spec/image-reference';
-import { MediaType } from '../../image-spec/media-types';
 import { ArchiveInvalidError } from '../archive/tar-policy';
 import { ARCHIVE_METADATA_LIMIT, parseManifestJson } from '../docker-archive/docker-archive-reader';
-import { parseDiffIds } from '../docker-archive/docker-archive.source';
+import { compressionOfHead, dockerSaveManifest, layerDiffIds } from '../docker-archive/docker-save-image';
 import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../transport';
 import type { EngineClient } from './engine-client';
 
@@ -92,7 +90,7 @@ export class DaemonExportSource implements ImageSource {
         }
         if (keep) chunks.push(buf);
       }
-      const compressed = first !== undefined && ((first[0] === 0x1f && first[1] === 0x8b) || (first.length >= 4 && first.readUInt32LE(0) === 0xfd2fb528));
+      const compressed = first !== undefined && compressionOfHead(first) !== 'none';
       entries.set(name, { size, compressed });
       if (keep) {
         small.set(name, Buffer.concat(chunks));
@@ -118,11 +116,8 @@ export class DaemonExportSource implements ImageSource {
     };
     const configPath = resolveEntry(item.Config, 'config').path;
     let configBytes = small.get(configPath);
-    if (!configBytes) configBytes = await readEntry(client, exportPath, configPath, displayName, signal);
-    const diffIds = parseDiffIds(configBytes, where);
-    if (diffIds.length !== item.Layers.length) {
-      throw new ArchiveInvalidError(`${where}: inconsistent layer count: ${item.Layers.length} in manifest.json, ${diffIds.length} in the config`);
-    }
+    if (!configBytes) configBytes = await readEntry(client, exportPath, configPath, displayName, ARCHIVE_METADATA_LIMIT, signal);
+    const diffIds = layerDiffIds(configBytes, item.Layers.length, where);
     const layers = new Map<string, { path: string; size: number }>();
     diffIds.forEach((diffId, i) => {
       if (layers.has(diffId)) return;
@@ -130,16 +125,7 @@ export class DaemonExportSource implements ImageSource {
       if (info.compressed) throw new DomainError('DAEMON_ERROR', `${where}: layer ${JSON.stringify(path)} is compressed; skiff reads daemon exports with plain tar layers only`);
       layers.set(diffId, { path, size: info.size });
     });
-    const config = { digest: digestOf(configBytes), bytes: configBytes };
-    const bytes = Buffer.from(
-      goJson({
-        schemaVersion: 2,
-        mediaType: MediaType.dockerV2S2,
-        config: { mediaType: MediaType.dockerConfig, size: configBytes.length, digest: config.digest },
-        layers: diffIds.map((d) => ({ mediaType: MediaType.dockerLayerGzip, size: layers.get(d)!.size, digest: d })),
-      }),
-    );
-    const manifest = { bytes, mediaType: MediaType.dockerV2S2, digest: digestOf(bytes) };
+    const { manifest, config } = dockerSaveManifest(configBytes, diffIds, (d) => layers.get(d)!.size);
     return new DaemonExportSource(opts.reference, opts.dockerReference, client, exportPath, displayName, manifest, config, layers);
   }
 
@@ -166,7 +152,7 @@ export class DaemonExportSource implements ImageSource {
     if (!layer) throw new DomainError('IMAGE_NOT_FOUND', `${this.displayName}: unknown blob ${descriptor.digest}`);
     const limit = opts.limit ?? ARCHIVE_METADATA_LIMIT;
     if (layer.size > limit) throw new DomainError('BODY_TOO_LARGE', `reading blob ${descriptor.digest}: ${layer.size} bytes exceed the ${limit}-byte limit`);
-    const bytes = await readEntry(this.client, this.exportPath, layer.path, this.displayName, opts.signal);
+    const bytes = await readEntry(this.client, this.exportPath, layer.path, this.displayName, limit, opts.signal);
     if (digestOf(bytes) !== descriptor.digest) throw new DomainError('DIGEST_MISMATCH', `reading blob ${descriptor.digest}: the content hashes to ${digestOf(bytes)}`);
     return bytes;
   }
@@ -246,15 +232,15 @@ function entryStream(body: Readable, path: string, what: string, signal?: AbortS
   return out;
 }
 
-async function readEntry(client: EngineClient, exportPath: string, path: string, what: string, signal?: AbortSignal): Promise<Buffer> {
+async function readEntry(client: EngineClient, exportPath: string, path: string, what: string, limit: number, signal?: AbortSignal): Promise<Buffer> {
   const stream = entryStream(await client.stream(exportPath, what, signal), path, what, signal);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of stream) {
     size += (c as Buffer).length;
-    if (size > ARCHIVE_METADATA_LIMIT) {
+    if (size > limit) {
       stream.destroy();
-      throw new DomainError('BODY_TOO_LARGE', `${what}: ${path} is larger than ${ARCHIVE_METADATA_LIMIT} bytes`);
+      throw new DomainError('BODY_TOO_LARGE', `${what}: ${path} is larger than ${limit} bytes`);
     }
     chunks.push(c as Buffer);
   }
