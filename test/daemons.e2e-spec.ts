@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { onExitSync } from './support/cleanup';
-import { DockerdUnavailableError, startDockerd, type TestDockerd } from './support/dockerd';
+import { DAEMONS_REQUIRED, DockerdUnavailableError, startDockerd, type TestDockerd } from './support/dockerd';
 import { makeLayer, pseudoRandomBytes, pushImage, type PushedImage } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
@@ -165,12 +165,13 @@ before(async () => {
   try {
     dockerd = await startDockerd();
   } catch (e) {
-    if (!(e instanceof DockerdUnavailableError)) throw e;
+    if (!(e instanceof DockerdUnavailableError) || DAEMONS_REQUIRED) throw e;
     dockerdMissing = e.message;
   }
   try {
     podman = await startPodman();
   } catch (e) {
+    if (DAEMONS_REQUIRED) throw e;
     podmanMissing = (e as Error).message;
   }
   const env: Record<string, string> = {};

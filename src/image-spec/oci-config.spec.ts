@@ -230,9 +230,8 @@ describe('toOciImageConfig: values json.Unmarshal refuses', () => {
     it(`refuses ${what}`, () => assertRefused(raw, pattern));
   }
 
-  // These are silently ignored today; Go's json.Unmarshal (and so skopeo 1.9.3's
-  // `inspect --config`) fails on them.
-  const ignored: Array<[string, Record<string, unknown>]> = [
+  // Go's json.Unmarshal (and so skopeo 1.9.3's `inspect --config`) fails on these; so do we.
+  const wronglyTyped: Array<[string, Record<string, unknown>]> = [
     ['rootfs as a string', { rootfs: 'layers' }],
     ['history as an object', { history: { created_by: 'x' } }],
     ['config.ArgsEscaped as a string', { config: { ArgsEscaped: 'true' } }],
@@ -240,7 +239,7 @@ describe('toOciImageConfig: values json.Unmarshal refuses', () => {
     ['an ExposedPorts value that is a string', { config: { ExposedPorts: { '80/tcp': 'yes' } } }],
   ];
   it('refuses wrongly-typed rootfs, history, ArgsEscaped, empty_layer and set values (json.Unmarshal type errors)', () => {
-    for (const [what, raw] of ignored) assert.throws(() => toOciImageConfig(raw), ManifestInvalidError, what);
+    for (const [what, raw] of wronglyTyped) assert.throws(() => toOciImageConfig(raw), ManifestInvalidError, what);
   });
 
   // json.Unmarshal decodes null into a zero value: "" for a string element, {} for a struct.

@@ -662,7 +662,7 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
   private finishFailed(id: string, error: unknown, progress: OperationProgress, ifState: readonly OperationState[]): StoredOperation | undefined {
     this.secrets.delete(id);
     const problem = problemFromError(error, `/v1/operations/${id}`);
-    if (problem.status >= 500 && !(error instanceof DomainError)) {
+    if (!(error instanceof DomainError)) {
       this.logger.error({ operationId: id, err: error }, 'operation failed with an unexpected error');
     } else {
       this.logger.warn({ operationId: id, code: problem.code }, `operation failed: ${problem.detail}`);

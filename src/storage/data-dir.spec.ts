@@ -57,7 +57,9 @@ describe('lockDataDir', () => {
       for (const pid of [gone.pid, sleeper.pid, process.pid, 'garbage']) {
         const d = fresh();
         writeFileSync(join(d, 'skiff.pid'), `${pid}\n`);
-        lockDataDir(d)();
+        const release = lockDataDir(d);
+        assert.equal(readFileSync(join(d, 'skiff.pid'), 'utf8'), `${process.pid}\n`, `a pid file naming ${pid} is taken over`);
+        release();
       }
     } finally {
       await sleeper.stop();

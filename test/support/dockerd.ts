@@ -33,6 +33,12 @@ export const DOCKERD_FLAGS = ['--iptables=false', '--ip6tables=false', '--bridge
 
 export class DockerdUnavailableError extends Error {}
 
+/**
+ * `SKIFF_TEST_REQUIRE_DAEMONS=1` (set by .ci/run) makes a daemon that cannot start a failure
+ * instead of a skip: on a machine that has them, the daemon transports' tests must run.
+ */
+export const DAEMONS_REQUIRED = process.env.SKIFF_TEST_REQUIRE_DAEMONS === '1';
+
 export interface DockerRun {
   code: number;
   stdout: string;
