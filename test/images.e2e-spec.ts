@@ -219,6 +219,33 @@ describe('authenticated registries', () => {
     assert.equal((none.error as { code: string }).code, 'REGISTRY_DENIED');
   });
 
+  it('credentials never travel over unverified TLS (tlsVerify=false) unless the registry is marked insecure', async () => {
+    const basicAuth = registryAuthHeader({ username: basic.username!, password: basic.password! });
+    const refused = await svc.api.GET('/v1/images/inspect', { params: { query: { image: ref(basic, 'secure/app:v1'), tlsVerify: false } }, headers: { 'X-Registry-Auth': basicAuth } });
+    assert.equal(refused.response.status, 403);
+    assert.equal((refused.error as { code: string }).code, 'REGISTRY_DENIED');
+    assert.match((refused.error as { detail: string }).detail, /refusing to send credentials for .* over unverified TLS; mark the registry insecure/);
+
+    // the token realm is not sent the password either
+    const tokenRequests = token.tokenRequests!.length;
+    const tokenAuth = registryAuthHeader({ username: token.username!, password: token.password! });
+    const toRealm = await svc.api.GET('/v1/images/inspect', { params: { query: { image: ref(token, 'tok/app:v1'), tlsVerify: false, noTags: true } }, headers: { 'X-Registry-Auth': tokenAuth } });
+    assert.equal(toRealm.response.status, 403);
+    assert.equal((toRealm.error as { code: string }).code, 'REGISTRY_DENIED');
+    assert.equal(token.tokenRequests!.length, tokenRequests, 'no token request was made');
+
+    const conf = join(makeTmpDirSync('skiff-insecure-conf-'), 'registries.yaml');
+    writeFileSync(conf, `registries:\n  - location: "${basic.host}"\n    insecure: true\n`);
+    const trusting = await startSkiff({ SKIFF_REGISTRIES_CONFIG: conf });
+    try {
+      const allowed = await trusting.api.GET('/v1/images/inspect', { params: { query: { image: ref(basic, 'secure/app:v1') } }, headers: { 'X-Registry-Auth': basicAuth } });
+      assert.equal(allowed.response.status, 200, JSON.stringify(allowed.error));
+      assert.deepEqual(comparable(allowed.data as Record<string, unknown>), await skopeoInspect(ref(basic, 'secure/app:v1'), { registry: basic }));
+    } finally {
+      await trusting.stop();
+    }
+  });
+
   it('bearer-token auth with scoped tokens equals skopeo', async () => {
     const image = ref(token, 'tok/app:v1');
     const auth = registryAuthHeader({ username: token.username!, password: token.password! });
