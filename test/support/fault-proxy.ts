@@ -41,8 +41,13 @@ export type FaultAction =
   | { kind: 'tamper' }
   /** Replace the upstream body with `mib` MiB of `x`; `chunked` drops Content-Length. */
   | { kind: 'oversize'; mib: number; chunked?: boolean }
-  /** Replace the upstream body (status 200 unless given); `contentType` replaces the upstream's. */
-  | { kind: 'replace'; body: string | Buffer; contentType?: string; status?: number }
+  /**
+   * Replace the upstream body (status 200 unless given); `contentType` replaces the upstream's,
+   * `headers` are set on the answer.
+   */
+  | { kind: 'replace'; body: string | Buffer; contentType?: string; status?: number; headers?: Record<string, string> }
+  /** Answer `status` (default 307) with `Location: location`, no upstream request. */
+  | { kind: 'redirect'; location: string; status?: 301 | 302 | 303 | 307 | 308 }
   /**
    * Point the `Link` header at `host` (same path and query); when the upstream sent no
    * `Link`, one to `http://host<path>?n=1&last=zzz` is added.
@@ -70,6 +75,8 @@ export interface ProxiedRequest {
   status: number | 'reset' | 'stalled';
   /** The `kind` of the fault applied, if any. */
   fault?: FaultAction['kind'];
+  /** The request's `Authorization` header, if it had one. */
+  authorization?: string;
 }
 
 export interface FaultProxy {
@@ -158,7 +165,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    const record: ProxiedRequest = { method, path, status: 'stalled' };
+    const record: ProxiedRequest = { method, path, status: 'stalled', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
     requests.push(record);
     const rule = take(method, path);
     const action = rule?.action;
@@ -170,6 +177,12 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     if (action?.kind === 'reset' && action.when === 'before-headers') {
       record.status = 'reset';
       req.socket.destroy();
+      return;
+    }
+    if (action?.kind === 'redirect') {
+      record.status = action.status ?? 307;
+      res.writeHead(record.status, { location: action.location, 'content-length': 0 });
+      res.end();
       return;
     }
     if (action?.kind === 'status') {
@@ -211,6 +224,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         body = typeof action.body === 'string' ? Buffer.from(action.body) : action.body;
         status = action.status ?? 200;
         if (action.contentType !== undefined) headers['content-type'] = action.contentType;
+        Object.assign(headers, action.headers);
         break;
       case 'link':
         headers['link'] = rewriteLink(typeof up.headers['link'] === 'string' ? up.headers['link'] : undefined, action.host, path);
