@@ -250,12 +250,14 @@ describe('operations', () => {
   it('a process killed mid-copy resumes the operation after restart', async () => {
     const own = await startSkiff({});
     const { body: op } = await post(own, { source: S('team/big:v1'), destination: D('restart/big:v1'), ...plainTls });
+    let seen: Op | undefined;
     for (let i = 0; i < 400; i++) {
-      const cur = (await (await fetch(`${own.url}/v1/operations/${op.id}`)).json()) as Op;
-      if (Number(cur.progress['bytesDone']) > 0) break;
+      seen = (await (await fetch(`${own.url}/v1/operations/${op.id}`)).json()) as Op;
+      if (Number(seen.progress['bytesDone']) > 0 || seen.state !== 'queued') break;
       await new Promise((r) => setTimeout(r, 25));
     }
     await own.kill();
+    assert.equal(seen?.state, 'running', 'killed while the copy was running');
     const again = await startSkiff({}, { dataDir: own.dataDir });
     try {
       const done = await waitDone(again, op.id, 120);
@@ -267,25 +269,35 @@ describe('operations', () => {
   });
 
   it('inline credentials are never stored; a restarted copy that needed them fails clearly', async () => {
+    // The source's blob reads stall, so the copy is still running when the process is killed.
+    const stalling = await startFaultProxy(src.url);
+    stalling.addRule({ method: 'GET', path: /\/blobs\/sha256:/, times: Infinity, action: { kind: 'stall' } });
     const own = await startSkiff({ SKIFF_REGISTRIES_CONFIG: regConf });
-    const body = {
-      source: S('team/big:v1'),
-      destination: `docker://${basic.host}/creds/big:v1`,
-      sourceTlsVerify: false,
-      destinationAuth: { username: basic.username, password: basic.password },
-    };
-    const { body: op } = await post(own, body);
-    assert.equal(JSON.stringify(op.request).includes(basic.password!), false);
-    assert.equal('destinationAuth' in op.request, false);
-    await own.kill();
-    const again = await startSkiff({ SKIFF_REGISTRIES_CONFIG: regConf }, { dataDir: own.dataDir });
     try {
-      const done = await waitDone(again, op.id, 60);
-      if (done.state === 'failed') assert.equal(done.error!.code, 'CREDENTIALS_UNAVAILABLE');
-      else assert.equal(done.state, 'succeeded');
-      assert.ok(!again.log().includes(basic.password!));
+      const body = {
+        source: `docker://${stalling.host}/team/big:v1`,
+        destination: `docker://${basic.host}/creds/big:v1`,
+        sourceTlsVerify: false,
+        destinationAuth: { username: basic.username, password: basic.password },
+      };
+      const { body: op } = await post(own, body);
+      assert.equal(JSON.stringify(op.request).includes(basic.password!), false);
+      assert.equal('destinationAuth' in op.request, false);
+      for (let i = 0; i < 400 && stalling.requestsTo(/\/blobs\/sha256:/).length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(stalling.requestsTo(/\/blobs\/sha256:/).length > 0, 'the copy reached the blobs');
+      await own.kill();
+      const again = await startSkiff({ SKIFF_REGISTRIES_CONFIG: regConf }, { dataDir: own.dataDir });
+      try {
+        const done = await waitDone(again, op.id, 60);
+        assert.equal(done.state, 'failed');
+        assert.equal(done.error!.code, 'CREDENTIALS_UNAVAILABLE');
+        assert.ok(!again.log().includes(basic.password!));
+      } finally {
+        await again.stop();
+      }
     } finally {
-      await again.stop();
+      await own.kill();
+      await stalling.close();
     }
   });
 });
