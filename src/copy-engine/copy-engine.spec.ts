@@ -75,7 +75,7 @@ class MemoryDestination implements ImageDestination {
     this.events.push(`blob ${info.digest.slice(7, 15)}`);
     return info;
   }
-  async putManifest(bytes: Buffer, mediaType: string, opts: { instanceDigest?: string }) {
+  async putManifest(_bytes: Buffer, mediaType: string, opts: { instanceDigest?: string }) {
     this.events.push(opts.instanceDigest ? 'instance' : `manifest ${mediaType}`);
   }
   async close(): Promise<void> {}

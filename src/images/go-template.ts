@@ -2656,7 +2656,7 @@ class Executor {
     this.at = first;
     switch (first.type) {
       case 'field':
-        return this.evalFieldChain(dot, dot, first, first.idents, cmd.args, final);
+        return this.evalFieldChain(dot, first, first.idents, cmd.args, final);
       case 'chain':
         return this.evalChain(dot, first, cmd.args, final);
       case 'identifier':
@@ -2665,7 +2665,7 @@ class Executor {
         this.notAFunction(cmd.args, final);
         return this.evalPipeline(dot, first);
       case 'variable':
-        return this.evalVariable(dot, first, cmd.args, final);
+        return this.evalVariable(first, cmd.args, final);
     }
     this.notAFunction(cmd.args, final);
     switch (first.type) {
@@ -2690,23 +2690,23 @@ class Executor {
     throw this.error(`${n.text} overflows int`);
   }
 
-  private evalVariable(dot: GoValue, v: VariableNode, args: readonly ArgNode[], final: Final): GoValue {
+  private evalVariable(v: VariableNode, args: readonly ArgNode[], final: Final): GoValue {
     this.at = v;
     const value = this.varValue(v.idents[0]);
     if (v.idents.length === 1) {
       this.notAFunction(args, final);
       return value;
     }
-    return this.evalFieldChain(dot, value, v, v.idents.slice(1), args, final);
+    return this.evalFieldChain(value, v, v.idents.slice(1), args, final);
   }
 
   private evalChain(dot: GoValue, chain: ChainNode, args: readonly ArgNode[], final: Final): GoValue {
     this.at = chain;
     const receiver = this.evalArg(dot, undefined, chain.node);
-    return this.evalFieldChain(dot, receiver, chain, chain.fields, args, final);
+    return this.evalFieldChain(receiver, chain, chain.fields, args, final);
   }
 
-  private evalFieldChain(dot: GoValue, receiver: GoValue, node: Span, idents: readonly string[], args: readonly ArgNode[], final: Final): GoValue {
+  private evalFieldChain(receiver: GoValue, node: Span, idents: readonly string[], args: readonly ArgNode[], final: Final): GoValue {
     for (let i = 0; i < idents.length - 1; i++) receiver = this.evalField(idents[i], node, [], MISSING, receiver);
     return this.evalField(idents[idents.length - 1], node, args, final, receiver);
   }
@@ -2801,9 +2801,9 @@ class Executor {
         if (type === '[]string') return { kind: 'slice', type: '[]string', items: null };
         throw this.error(`cannot assign nil to ${type}`);
       case 'field':
-        return this.validateType(this.evalFieldChain(dot, dot, n, n.idents, [n], MISSING), type);
+        return this.validateType(this.evalFieldChain(dot, n, n.idents, [n], MISSING), type);
       case 'variable':
-        return this.validateType(this.evalVariable(dot, n, [n], MISSING), type);
+        return this.validateType(this.evalVariable(n, [n], MISSING), type);
       case 'pipe':
         return this.validateType(this.evalPipeline(dot, n), type);
       case 'identifier':

@@ -1,11 +1,10 @@
 import { DomainError, InvalidArgumentError } from '../../errors/domain-error';
 import { formatDockerReference } from '../../image-spec/docker-reference';
 import { type ContainersStorageImageReference, type ImageReference, type StoreSpecifier, formatImageReference } from '../../image-spec/image-reference';
-import { parseAdditionalTags } from '../docker-archive/docker-archive.transport';
 import { DaemonExportSource } from '../docker-daemon/daemon-export.source';
 import { openLoadDestination } from '../docker-daemon/docker-daemon.transport';
 import { EngineClient } from '../docker-daemon/engine-client';
-import type { DestinationOptions, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
+import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
 
 export interface ContainersStorageTransportOptions {
   /** CONTAINER_HOST syntax (`unix:///run/podman/podman.sock`). Server configuration only. */
@@ -57,13 +56,13 @@ export class ContainersStorageTransport implements ImageTransport {
     return DaemonExportSource.open({ reference: cs, dockerReference: cs.named, client: this.client, imageName, displayName: formatImageReference(cs), signal: ctx.signal });
   }
 
-  async openDestination(ref: ImageReference, ctx: TransportContext, options: DestinationOptions = {}): Promise<ImageDestination> {
+  async openDestination(ref: ImageReference, ctx: TransportContext): Promise<ImageDestination> {
     const cs = this.expect(ref);
     if (!cs.named || cs.id !== undefined || cs.named.digest !== undefined) {
       throw new InvalidArgumentError(`${formatImageReference(cs)}: a containers-storage destination must be NAME[:TAG] (skiff cannot choose an image ID or digest through the Podman API)`);
     }
     await this.checkStore(cs, ctx.signal);
-    return openLoadDestination(cs, this.client, this.opts.tempDir, [cs.named, ...parseAdditionalTags(options.additionalTags)], 'daemon:podman');
+    return openLoadDestination(cs, this.client, this.opts.tempDir, [cs.named], 'daemon:podman');
   }
 
   async close(): Promise<void> {

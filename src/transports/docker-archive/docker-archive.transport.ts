@@ -68,7 +68,7 @@ export class DockerArchiveTransport implements ImageTransport {
     }
   }
 
-  async openDestination(ref: ImageReference, ctx: TransportContext, options: DestinationOptions = {}): Promise<ImageDestination> {
+  async openDestination(ref: ImageReference, _ctx: TransportContext, options: DestinationOptions = {}): Promise<ImageDestination> {
     const archive = this.expect(ref);
     if (archive.sourceIndex !== undefined) {
       throw new InvalidArgumentError(`${formatImageReference(archive)}: a destination reference must not contain an image index @${archive.sourceIndex}`);

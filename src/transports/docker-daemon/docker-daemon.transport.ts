@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { DomainError, InvalidArgumentError } from '../../errors/domain-error';
 import { type DockerReference, formatDockerReference } from '../../image-spec/docker-reference';
 import { type DockerDaemonImageReference, type ImageReference, formatImageReference } from '../../image-spec/image-reference';
-import { parseAdditionalTags } from '../docker-archive/docker-archive.transport';
-import type { DestinationOptions, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
+import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
 import { DaemonExportSource } from './daemon-export.source';
 import { DaemonLoadDestination } from './daemon-load.destination';
 import { EngineClient } from './engine-client';
@@ -42,12 +41,12 @@ export class DockerDaemonTransport implements ImageTransport {
     return DaemonExportSource.open({ reference: daemon, dockerReference: daemon.named, client: this.client, imageName, displayName: formatImageReference(daemon), signal: ctx.signal });
   }
 
-  async openDestination(ref: ImageReference, ctx: TransportContext, options: DestinationOptions = {}): Promise<ImageDestination> {
+  async openDestination(ref: ImageReference, ctx: TransportContext): Promise<ImageDestination> {
     const daemon = this.expect(ref);
     if (!daemon.named) throw new InvalidArgumentError(`${formatImageReference(daemon)}: a docker-daemon destination must be NAME:TAG, not an image ID`);
     // fail fast (before any blob is copied) when the daemon is not there
     await this.client.ping(ctx.signal);
-    return openLoadDestination(daemon, this.client, this.opts.tempDir, [daemon.named, ...parseAdditionalTags(options.additionalTags)], 'daemon:docker');
+    return openLoadDestination(daemon, this.client, this.opts.tempDir, [daemon.named], 'daemon:docker');
   }
 
   async close(): Promise<void> {
