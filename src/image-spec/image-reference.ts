@@ -1,3 +1,4 @@
+import { DomainError } from '../errors/domain-error';
 import { type Digest, isDigest } from './digest';
 import {
   type DockerReference,
@@ -119,6 +120,15 @@ export type ImageReference =
   | ContainersStorageImageReference;
 
 export type ImageReferenceOf<T extends TransportName> = Extract<ImageReference, { transport: T }>;
+
+/**
+ * `ref` as a reference of transport `name`. The transport registry hands each transport its
+ * own references; anything else is a caller's mistake, reported as INVALID_REFERENCE.
+ */
+export function expectTransport<T extends TransportName>(ref: ImageReference, name: T): ImageReferenceOf<T> {
+  if (ref.transport !== name) throw new DomainError('INVALID_REFERENCE', `not a ${name}: reference`);
+  return ref as ImageReferenceOf<T>;
+}
 
 /** Thrown inside a transport parser; parseImageReference turns it into an InvalidReferenceError. */
 class TransportSyntaxError extends Error {

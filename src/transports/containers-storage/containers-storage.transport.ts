@@ -1,6 +1,6 @@
-import { DomainError, InvalidArgumentError } from '../../errors/domain-error';
+import { InvalidArgumentError } from '../../errors/domain-error';
 import { formatDockerReference } from '../../image-spec/docker-reference';
-import { type ContainersStorageImageReference, type ImageReference, type StoreSpecifier, formatImageReference } from '../../image-spec/image-reference';
+import { type ContainersStorageImageReference, type ImageReference, type StoreSpecifier, expectTransport, formatImageReference } from '../../image-spec/image-reference';
 import { DaemonExportSource } from '../docker-daemon/daemon-export.source';
 import { openLoadDestination } from '../docker-daemon/docker-daemon.transport';
 import { EngineClient } from '../docker-daemon/engine-client';
@@ -31,10 +31,6 @@ export class ContainersStorageTransport implements ImageTransport {
     this.client = new EngineClient({ host: opts.host, label: 'Podman' });
   }
 
-  private expect(ref: ImageReference): ContainersStorageImageReference {
-    if (ref.transport !== 'containers-storage') throw new DomainError('INVALID_REFERENCE', 'not a containers-storage: reference');
-    return ref;
-  }
 
   private async checkStore(ref: ContainersStorageImageReference, signal?: AbortSignal): Promise<void> {
     const info = await this.client.json<PodmanInfo>('/v4.0.0/libpod/info', 'reading the Podman store', signal);
@@ -50,14 +46,14 @@ export class ContainersStorageTransport implements ImageTransport {
   }
 
   async openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource> {
-    const cs = this.expect(ref);
+    const cs = expectTransport(ref, 'containers-storage');
     await this.checkStore(cs, ctx.signal);
     const imageName = cs.id ?? formatDockerReference(cs.named!);
     return DaemonExportSource.open({ reference: cs, dockerReference: cs.named, client: this.client, imageName, displayName: formatImageReference(cs), signal: ctx.signal });
   }
 
   async openDestination(ref: ImageReference, ctx: TransportContext): Promise<ImageDestination> {
-    const cs = this.expect(ref);
+    const cs = expectTransport(ref, 'containers-storage');
     if (!cs.named || cs.id !== undefined || cs.named.digest !== undefined) {
       throw new InvalidArgumentError(`${formatImageReference(cs)}: a containers-storage destination must be NAME[:TAG] (skiff cannot choose an image ID or digest through the Podman API)`);
     }

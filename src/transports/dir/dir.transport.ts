@@ -1,7 +1,6 @@
 import { chmod, mkdir, mkdtemp } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { DomainError } from '../../errors/domain-error';
-import type { DirImageReference, ImageReference } from '../../image-spec/image-reference';
+import { type ImageReference, expectTransport } from '../../image-spec/image-reference';
 import { resolveInStorageRoot } from '../../storage/storage-root';
 import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
 import { StorageConflictError } from '../oci/storage-errors';
@@ -14,18 +13,14 @@ export class DirTransport implements ImageTransport {
 
   constructor(private readonly storageRoot: string) {}
 
-  private expectDir(ref: ImageReference): DirImageReference {
-    if (ref.transport !== 'dir') throw new DomainError('INVALID_REFERENCE', 'not a dir: reference');
-    return ref;
-  }
 
   async openSource(ref: ImageReference, _ctx: TransportContext): Promise<ImageSource> {
-    const dir = this.expectDir(ref);
+    const dir = expectTransport(ref, 'dir');
     return new DirSource(dir, await resolveInStorageRoot(this.storageRoot, dir.path), this.storageRoot);
   }
 
   async openDestination(ref: ImageReference, _ctx: TransportContext): Promise<ImageDestination> {
-    const dir = this.expectDir(ref);
+    const dir = expectTransport(ref, 'dir');
     const target = await resolveInStorageRoot(this.storageRoot, dir.path);
     const root = await resolveInStorageRoot(this.storageRoot, '.');
     if (target === root) throw new StorageConflictError(`dir:${dir.path}: the storage root itself cannot be replaced by an image`);

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomainError, InvalidArgumentError } from '../../errors/domain-error';
 import { type DockerReference, familiarString, parseDockerReference } from '../../image-spec/docker-reference';
-import { type DockerArchiveImageReference, type ImageReference, formatImageReference } from '../../image-spec/image-reference';
+import { type DockerArchiveImageReference, type ImageReference, formatImageReference, expectTransport } from '../../image-spec/image-reference';
 import { InvalidReferenceError } from '../../image-spec/invalid-reference-error';
 import { resolveInStorageRoot } from '../../storage/storage-root';
 import type { ArchiveLimits } from '../archive/tar-policy';
@@ -47,17 +47,13 @@ export class DockerArchiveTransport implements ImageTransport {
 
   constructor(private readonly opts: DockerArchiveTransportOptions) {}
 
-  private expect(ref: ImageReference): DockerArchiveImageReference {
-    if (ref.transport !== 'docker-archive') throw new DomainError('INVALID_REFERENCE', 'not a docker-archive: reference');
-    return ref;
-  }
 
   private openReader(ref: DockerArchiveImageReference, ctx: TransportContext, path: string): Promise<DockerArchiveReader> {
     return DockerArchiveReader.open(path, { tempDir: this.opts.tempDir, limits: this.opts.limits, signal: ctx.signal, displayName: `docker-archive:${ref.path}` });
   }
 
   async openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource> {
-    const archive = this.expect(ref);
+    const archive = expectTransport(ref, 'docker-archive');
     const path = await resolveInStorageRoot(this.opts.storageRoot, archive.path);
     const reader = await this.openReader(archive, ctx, path);
     try {
@@ -69,7 +65,7 @@ export class DockerArchiveTransport implements ImageTransport {
   }
 
   async openDestination(ref: ImageReference, _ctx: TransportContext, options: DestinationOptions = {}): Promise<ImageDestination> {
-    const archive = this.expect(ref);
+    const archive = expectTransport(ref, 'docker-archive');
     if (archive.sourceIndex !== undefined) {
       throw new InvalidArgumentError(`${formatImageReference(archive)}: a destination reference must not contain an image index @${archive.sourceIndex}`);
     }
@@ -90,7 +86,7 @@ export class DockerArchiveTransport implements ImageTransport {
 
   /** skopeo list-tags docker-archive:PATH — every image's tags as stored, `@N` for untagged images. */
   async listTags(ref: ImageReference, ctx: TransportContext): Promise<{ repository: string; tags: string[] }> {
-    const archive = this.expect(ref);
+    const archive = expectTransport(ref, 'docker-archive');
     const path = await resolveInStorageRoot(this.opts.storageRoot, archive.path);
     const reader = await this.openReader(archive, ctx, path);
     try {

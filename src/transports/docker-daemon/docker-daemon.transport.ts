@@ -1,8 +1,8 @@
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DomainError, InvalidArgumentError } from '../../errors/domain-error';
+import { InvalidArgumentError } from '../../errors/domain-error';
 import { type DockerReference, formatDockerReference } from '../../image-spec/docker-reference';
-import { type DockerDaemonImageReference, type ImageReference, formatImageReference } from '../../image-spec/image-reference';
+import { type ImageReference, expectTransport, formatImageReference } from '../../image-spec/image-reference';
 import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
 import { DaemonExportSource } from './daemon-export.source';
 import { DaemonLoadDestination } from './daemon-load.destination';
@@ -30,19 +30,15 @@ export class DockerDaemonTransport implements ImageTransport {
     this.client = new EngineClient({ host: opts.host, label: 'Docker Engine', tls: opts.tls });
   }
 
-  private expect(ref: ImageReference): DockerDaemonImageReference {
-    if (ref.transport !== 'docker-daemon') throw new DomainError('INVALID_REFERENCE', 'not a docker-daemon: reference');
-    return ref;
-  }
 
   async openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource> {
-    const daemon = this.expect(ref);
+    const daemon = expectTransport(ref, 'docker-daemon');
     const imageName = daemon.named ? formatDockerReference(daemon.named) : daemon.id!;
     return DaemonExportSource.open({ reference: daemon, dockerReference: daemon.named, client: this.client, imageName, displayName: formatImageReference(daemon), signal: ctx.signal });
   }
 
   async openDestination(ref: ImageReference, ctx: TransportContext): Promise<ImageDestination> {
-    const daemon = this.expect(ref);
+    const daemon = expectTransport(ref, 'docker-daemon');
     if (!daemon.named) throw new InvalidArgumentError(`${formatImageReference(daemon)}: a docker-daemon destination must be NAME:TAG, not an image ID`);
     // fail fast (before any blob is copied) when the daemon is not there
     await this.client.ping(ctx.signal);

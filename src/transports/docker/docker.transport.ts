@@ -1,5 +1,4 @@
-import { DomainError } from '../../errors/domain-error';
-import type { ImageReference } from '../../image-spec/image-reference';
+import { type ImageReference, expectTransport } from '../../image-spec/image-reference';
 import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
 import { DockerDestination } from './docker.destination';
 import { RegistryWriter } from './registry-writer';
@@ -19,25 +18,21 @@ export class DockerTransport implements ImageTransport {
     return new RegistryClient(this.http, registry, { auth, tlsVerify: ctx.tlsVerify, signal: ctx.signal });
   }
 
-  private expectDocker(ref: ImageReference) {
-    if (ref.transport !== 'docker') throw new DomainError('INVALID_REFERENCE', `not a docker:// reference`);
-    return ref;
-  }
 
   async openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource> {
-    const docker = this.expectDocker(ref);
+    const docker = expectTransport(ref, 'docker');
     return new DockerSource(docker, await this.client(docker.named.domain, ctx));
   }
 
   async openDestination(ref: ImageReference, ctx: TransportContext): Promise<ImageDestination> {
-    const docker = this.expectDocker(ref);
+    const docker = expectTransport(ref, 'docker');
     const auth = await ctx.credentials(docker.named.domain);
     const writer = new RegistryWriter(this.http, docker.named.domain, docker.named.path, { auth, tlsVerify: ctx.tlsVerify, signal: ctx.signal });
     return new DockerDestination(docker, writer);
   }
 
   async listTags(ref: ImageReference, ctx: TransportContext): Promise<{ repository: string; tags: string[] }> {
-    const docker = this.expectDocker(ref);
+    const docker = expectTransport(ref, 'docker');
     const client = await this.client(docker.named.domain, ctx);
     const tags = await client.listTags(docker.named.path);
     return { repository: `${docker.named.domain}/${docker.named.path}`, tags };
@@ -45,7 +40,7 @@ export class DockerTransport implements ImageTransport {
 
   /** Resolves a tag to the digest of what it points at, then deletes that manifest (as skopeo). */
   async deleteImage(ref: ImageReference, ctx: TransportContext): Promise<string> {
-    const docker = this.expectDocker(ref);
+    const docker = expectTransport(ref, 'docker');
     const client = await this.client(docker.named.domain, ctx);
     let digest = docker.named.digest;
     if (!digest) {

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, realpath, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DomainError } from '../../errors/domain-error';
-import { type ImageReference, type OciArchiveImageReference, formatImageReference } from '../../image-spec/image-reference';
+import { type ImageReference, expectTransport, formatImageReference } from '../../image-spec/image-reference';
 import { InvalidReferenceError } from '../../image-spec/invalid-reference-error';
 import { resolveInStorageRoot } from '../../storage/storage-root';
 import { type ArchiveLimits, extractTar } from '../archive/tar-extract';
@@ -32,10 +32,6 @@ export class OciArchiveTransport implements ImageTransport {
 
   constructor(private readonly opts: OciArchiveTransportOptions) {}
 
-  private expect(ref: ImageReference): OciArchiveImageReference {
-    if (ref.transport !== 'oci-archive') throw new DomainError('INVALID_REFERENCE', 'not an oci-archive: reference');
-    return ref;
-  }
 
   private async tempLayoutDir(): Promise<string> {
     await mkdir(this.opts.tempDir, { recursive: true });
@@ -43,7 +39,7 @@ export class OciArchiveTransport implements ImageTransport {
   }
 
   async openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource> {
-    const archive = this.expect(ref);
+    const archive = expectTransport(ref, 'oci-archive');
     const name = formatImageReference(archive);
     const file = await resolveInStorageRoot(this.opts.storageRoot, archive.path);
     try {
@@ -67,7 +63,7 @@ export class OciArchiveTransport implements ImageTransport {
   }
 
   async openDestination(ref: ImageReference, _ctx: TransportContext): Promise<ImageDestination> {
-    const archive = this.expect(ref);
+    const archive = expectTransport(ref, 'oci-archive');
     if (archive.sourceIndex !== undefined) {
       throw new InvalidReferenceError({ subject: 'image name', input: formatImageReference(archive), reason: 'an @INDEX reference can only be read from, not written to' });
     }

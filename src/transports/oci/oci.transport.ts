@@ -1,6 +1,6 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { DomainError } from '../../errors/domain-error';
-import { type ImageReference, type OciImageReference, formatImageReference } from '../../image-spec/image-reference';
+import { type ImageReference, type OciImageReference, formatImageReference, expectTransport } from '../../image-spec/image-reference';
 import { InvalidReferenceError } from '../../image-spec/invalid-reference-error';
 import { resolveInStorageRoot } from '../../storage/storage-root';
 import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
@@ -56,10 +56,6 @@ export class OciTransport implements ImageTransport {
 
   constructor(private readonly storageRoot: string) {}
 
-  private expectOci(ref: ImageReference): OciImageReference {
-    if (ref.transport !== 'oci') throw new DomainError('INVALID_REFERENCE', 'not an oci: reference');
-    return ref;
-  }
 
   private async layoutOf(ref: OciImageReference): Promise<OciLayout> {
     const dir = await resolveInStorageRoot(this.storageRoot, ref.path);
@@ -67,14 +63,14 @@ export class OciTransport implements ImageTransport {
   }
 
   async openSource(ref: ImageReference, _ctx: TransportContext): Promise<ImageSource> {
-    const oci = this.expectOci(ref);
+    const oci = expectTransport(ref, 'oci');
     const layout = await this.layoutOf(oci);
     const { entry } = selectOrThrow(await readExistingIndex(layout), oci, layout, formatImageReference(oci));
     return new OciSource(oci, layout, entry);
   }
 
   async openDestination(ref: ImageReference, _ctx: TransportContext): Promise<ImageDestination> {
-    const oci = this.expectOci(ref);
+    const oci = expectTransport(ref, 'oci');
     if (oci.sourceIndex !== undefined) {
       throw new InvalidReferenceError({ subject: 'image name', input: formatImageReference(oci), reason: 'an @INDEX reference can only be read from, not written to' });
     }
@@ -90,7 +86,7 @@ export class OciTransport implements ImageTransport {
    * remaining manifest cannot be read (a collector never guesses). Returns the entry's digest.
    */
   async deleteImage(ref: ImageReference, ctx: TransportContext): Promise<string> {
-    const oci = this.expectOci(ref);
+    const oci = expectTransport(ref, 'oci');
     const layout = await this.layoutOf(oci);
     await readExistingIndex(layout);
     return withLayoutLock(
