@@ -22,6 +22,12 @@ export interface Platform {
 }
 
 /** A single-image manifest (Docker v2s2 or OCI image manifest). */
+/**
+ * Manifests, configs, index.json and docker-archive manifest.json files are read whole, never
+ * beyond this many bytes (containers/image's maxManifestBodySize and maxConfigBodySize).
+ */
+export const MANIFEST_SIZE_LIMIT = 4 * 1024 * 1024;
+
 export interface ImageManifest {
   kind: 'image';
   mediaType: string;

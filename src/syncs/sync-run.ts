@@ -5,7 +5,7 @@ import { AbortedError, DomainError } from '../errors/domain-error';
 import { digestOf, isDigest } from '../image-spec/digest';
 import { type DockerReference, formatDockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
 import { type DirImageReference, type DockerImageReference, type ImageReference, formatImageReference } from '../image-spec/image-reference';
-import { type Descriptor, chooseInstance, parseManifest } from '../image-spec/manifest';
+import { type Descriptor, chooseInstance, parseManifest, MANIFEST_SIZE_LIMIT } from '../image-spec/manifest';
 import type { ProblemDto } from '../http/problem';
 import type { OperationProgress } from '../operations/operation-runner';
 import { resolveInStorageRoot } from '../storage/storage-root';
@@ -127,7 +127,6 @@ type PlanEntry = PlannedImage | PlanFailure;
 
 const MAX_IMAGES = 100_000;
 const MAX_DIR_DEPTH = 32;
-const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 function isFailure(e: PlanEntry): e is PlanFailure {
   return 'error' in e;
@@ -407,7 +406,7 @@ export class SyncRun {
   private async dirManifestDigest(ref: DirImageReference): Promise<string | undefined> {
     const dir = await resolveInStorageRoot(this.deps.storageRoot, ref.path);
     const bytes = await readFile(join(dir, 'manifest.json')).catch(() => undefined);
-    return bytes && bytes.length <= MANIFEST_LIMIT ? digestOf(bytes) : undefined;
+    return bytes && bytes.length <= MANIFEST_SIZE_LIMIT ? digestOf(bytes) : undefined;
   }
 
   private destinationContext(): TransportContext {

@@ -2,10 +2,10 @@ import { open } from 'node:fs/promises';
 import { DomainError } from '../../errors/domain-error';
 import { digestOf } from '../../image-spec/digest';
 import type { DirImageReference } from '../../image-spec/image-reference';
-import { guessManifestMediaType } from '../../image-spec/manifest';
+import { guessManifestMediaType, MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../transport';
 import { LayoutInvalidError, fsErrorCode } from '../oci/storage-errors';
-import { LIMIT_SMALL_FILE, confinedPath, readSmallFile } from '../oci/verified-read';
+import { confinedPath, readSmallFile } from '../oci/verified-read';
 import { dirBlobPath, dirManifestPath } from './dir-format';
 
 function missing(e: unknown): boolean {
@@ -38,7 +38,7 @@ export class DirSource implements ImageSource {
     let bytes: Buffer;
     try {
       const path = await confinedPath(this.root, dirManifestPath(this.dir, digest));
-      bytes = await readSmallFile(path, { limit: LIMIT_SMALL_FILE, what, ...(digest ? { expected: { digest, size: -1 } } : {}) });
+      bytes = await readSmallFile(path, { limit: MANIFEST_SIZE_LIMIT, what, ...(digest ? { expected: { digest, size: -1 } } : {}) });
     } catch (e) {
       if (!missing(e)) throw e;
       if (digest) throw new LayoutInvalidError(`${what} is missing from the directory`, { cause: e });
@@ -73,7 +73,7 @@ export class DirSource implements ImageSource {
     const what = `${this.name}: blob ${descriptor.digest}`;
     try {
       const path = await confinedPath(this.root, dirBlobPath(this.dir, descriptor.digest));
-      return await readSmallFile(path, { limit: opts.limit ?? LIMIT_SMALL_FILE, what, expected: descriptor });
+      return await readSmallFile(path, { limit: opts.limit ?? MANIFEST_SIZE_LIMIT, what, expected: descriptor });
     } catch (e) {
       if (missing(e)) throw new LayoutInvalidError(`${what} is missing from the directory`, { cause: e });
       throw e;

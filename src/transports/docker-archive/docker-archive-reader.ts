@@ -9,6 +9,7 @@ import { goFieldValues } from '../../image-spec/go-json';
 import { InvalidReferenceError } from '../../image-spec/invalid-reference-error';
 import { TarIndex } from '../archive/tar-index';
 import { type ArchiveLimits, ArchiveInvalidError, DecompressedSizeCap } from '../archive/tar-policy';
+import { MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 
 /**
  * Opens a `docker save` archive (containers/image docker/internal/tarfile Reader): a plain tar
@@ -23,9 +24,6 @@ export interface ManifestItem {
   RepoTags: string[];
   Layers: string[];
 }
-
-/** manifest.json and configs are read whole, up to this size. */
-export const ARCHIVE_METADATA_LIMIT = 4 * 1024 * 1024;
 
 export interface OpenArchiveOptions {
   /** Directory for private temp files (created if missing). */
@@ -76,7 +74,7 @@ export class DockerArchiveReader {
       const index = await TarIndex.build(tarPath, { limits: opts.limits, signal: opts.signal });
       const manifestFile = index.file('manifest.json');
       if (!manifestFile) throw new ArchiveInvalidError(`${what}: the archive has no manifest.json (not a "docker save" archive?)`);
-      const items = parseManifestJson(await index.read(manifestFile, ARCHIVE_METADATA_LIMIT, 'manifest.json', opts.signal));
+      const items = parseManifestJson(await index.read(manifestFile, MANIFEST_SIZE_LIMIT, 'manifest.json', opts.signal));
       return new DockerArchiveReader(index, items, tempDir, what);
     } catch (e) {
       if (tempDir) await rm(tempDir, { recursive: true, force: true });

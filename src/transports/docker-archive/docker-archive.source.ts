@@ -9,8 +9,9 @@ import type { DockerArchiveImageReference } from '../../image-spec/image-referen
 import type { IndexedFile } from '../archive/tar-index';
 import { ArchiveInvalidError } from '../archive/tar-policy';
 import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../transport';
-import { ARCHIVE_METADATA_LIMIT, type DockerArchiveReader, type ManifestItem } from './docker-archive-reader';
+import { type DockerArchiveReader, type ManifestItem } from './docker-archive-reader';
 import { compressionOfHead, dockerSaveManifest, type LayerCompression, layerDiffIds } from './docker-save-image';
+import { MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 
 type LayerCompressionKind = Exclude<LayerCompression, 'bzip2' | 'xz'>;
 
@@ -51,7 +52,7 @@ export class DockerArchiveSource implements ImageSource {
     const { item, index } = reader.choose(reference);
     const where = `${what}: manifest.json item @${index}`;
     const configFile = fileOf(reader, item.Config, `${where}: config`);
-    const configBytes = await reader.index.read(configFile, ARCHIVE_METADATA_LIMIT, `${where}: config`, signal);
+    const configBytes = await reader.index.read(configFile, MANIFEST_SIZE_LIMIT, `${where}: config`, signal);
     const diffIds = layerDiffIds(configBytes, item.Layers.length, where);
     const layers = await knownLayers(reader, item, diffIds, where, signal);
     const { manifest, config } = dockerSaveManifest(configBytes, diffIds, (d) => layers.get(d)!.size);
@@ -80,7 +81,7 @@ export class DockerArchiveSource implements ImageSource {
   }
 
   async readBlob(descriptor: { digest: string; size: number }, opts: BlobReadOptions & { limit?: number } = {}): Promise<Buffer> {
-    const limit = opts.limit ?? ARCHIVE_METADATA_LIMIT;
+    const limit = opts.limit ?? MANIFEST_SIZE_LIMIT;
     if (descriptor.digest === this.config.digest) return this.config.bytes;
     const layer = this.layers.get(descriptor.digest);
     if (!layer) throw new DomainError('IMAGE_NOT_FOUND', `${this.reader.displayName}: unknown blob ${descriptor.digest}`);
@@ -104,7 +105,6 @@ function fileOf(reader: DockerArchiveReader, path: string, what: string): Indexe
   if (!file) throw new ArchiveInvalidError(`${what} ${JSON.stringify(path)} is not a file of the archive`);
   return file;
 }
-
 
 /**
  * The layers by DiffID (containers/image prepareLayerData): each DiffID once, from the file its

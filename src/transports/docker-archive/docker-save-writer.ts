@@ -7,12 +7,12 @@ import { pipeline } from 'node:stream/promises';
 import { AbortedError, DomainError, OperationNotSupportedError } from '../../errors/domain-error';
 import { digestHex } from '../../image-spec/digest';
 import type { DockerReference } from '../../image-spec/docker-reference';
-import { type ImageManifest, parseManifest } from '../../image-spec/manifest';
+import { type ImageManifest, parseManifest, MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 import { MediaType } from '../../image-spec/media-types';
 import { FILE_WRITE_HIGH_WATER_MARK } from '../../storage/atomic-write';
 import type { TarWriter } from '../archive/tar-writer';
 import type { BlobInfo } from '../transport';
-import { ARCHIVE_METADATA_LIMIT } from './docker-archive-reader';
+
 import { configFileName, layerFileName, legacyLayers, manifestJson, repoTagString, repositoriesJson } from './legacy-metadata';
 
 /**
@@ -66,7 +66,7 @@ export class StagedBlobs {
     const manifest = parseManifest(bytes, mediaType);
     if (manifest.kind !== 'image') throw new OperationNotSupportedError(`${what} stores single images only`);
     const config = this.get(manifest.config.digest, what);
-    if (config.size > ARCHIVE_METADATA_LIMIT) throw new DomainError('BODY_TOO_LARGE', `the image config is ${config.size} bytes, more than ${ARCHIVE_METADATA_LIMIT}`);
+    if (config.size > MANIFEST_SIZE_LIMIT) throw new DomainError('BODY_TOO_LARGE', `the image config is ${config.size} bytes, more than ${MANIFEST_SIZE_LIMIT}`);
     for (const l of manifest.layers) this.get(l.digest, what);
     return { manifest, configBytes: await readFile(config.file) };
   }

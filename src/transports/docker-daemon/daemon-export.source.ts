@@ -6,10 +6,11 @@ import { digestOf } from '../../image-spec/digest';
 import type { DockerReference } from '../../image-spec/docker-reference';
 import type { ImageReference } from '../../image-spec/image-reference';
 import { ArchiveInvalidError } from '../archive/tar-policy';
-import { ARCHIVE_METADATA_LIMIT, parseManifestJson } from '../docker-archive/docker-archive-reader';
+import { parseManifestJson } from '../docker-archive/docker-archive-reader';
 import { compressionOfHead, dockerSaveManifest, layerDiffIds } from '../docker-archive/docker-save-image';
 import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../transport';
 import type { EngineClient } from './engine-client';
+import { MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 
 /** JSON-looking entries kept from the first pass, in total (configs, manifest.json, index.json). */
 const SMALL_JSON_BUDGET = 16 * 1024 * 1024;
@@ -80,13 +81,13 @@ export class DaemonExportSource implements ImageSource {
       const size = header.size ?? 0;
       const chunks: Buffer[] = [];
       let first: Buffer | undefined;
-      let keep = size <= ARCHIVE_METADATA_LIMIT && size <= budget;
+      let keep = size <= MANIFEST_SIZE_LIMIT && size <= budget;
       for await (const c of body) {
         const buf = c as Buffer;
         if (first === undefined) {
           first = buf;
           keep = keep && buf[0] === 0x7b; // `{`, or `[` for manifest.json
-          if (name === 'manifest.json' || name === 'index.json') keep = size <= ARCHIVE_METADATA_LIMIT;
+          if (name === 'manifest.json' || name === 'index.json') keep = size <= MANIFEST_SIZE_LIMIT;
         }
         if (keep) chunks.push(buf);
       }
@@ -116,7 +117,7 @@ export class DaemonExportSource implements ImageSource {
     };
     const configPath = resolveEntry(item.Config, 'config').path;
     let configBytes = small.get(configPath);
-    if (!configBytes) configBytes = await readEntry(client, exportPath, configPath, displayName, ARCHIVE_METADATA_LIMIT, signal);
+    if (!configBytes) configBytes = await readEntry(client, exportPath, configPath, displayName, MANIFEST_SIZE_LIMIT, signal);
     const diffIds = layerDiffIds(configBytes, item.Layers.length, where);
     const layers = new Map<string, { path: string; size: number }>();
     diffIds.forEach((diffId, i) => {
@@ -150,7 +151,7 @@ export class DaemonExportSource implements ImageSource {
     if (descriptor.digest === this.config.digest) return this.config.bytes;
     const layer = this.layers.get(descriptor.digest);
     if (!layer) throw new DomainError('IMAGE_NOT_FOUND', `${this.displayName}: unknown blob ${descriptor.digest}`);
-    const limit = opts.limit ?? ARCHIVE_METADATA_LIMIT;
+    const limit = opts.limit ?? MANIFEST_SIZE_LIMIT;
     if (layer.size > limit) throw new DomainError('BODY_TOO_LARGE', `reading blob ${descriptor.digest}: ${layer.size} bytes exceed the ${limit}-byte limit`);
     const bytes = await readEntry(this.client, this.exportPath, layer.path, this.displayName, limit, opts.signal);
     if (digestOf(bytes) !== descriptor.digest) throw new DomainError('DIGEST_MISMATCH', `reading blob ${descriptor.digest}: the content hashes to ${digestOf(bytes)}`);

@@ -3,8 +3,9 @@ import { type DockerReference } from '../../image-spec/docker-reference';
 import type { DockerImageReference } from '../../image-spec/image-reference';
 import { digestAlgorithm, digestOf } from '../../image-spec/digest';
 import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../transport';
-import { LIMIT_MANIFEST } from './registry-http';
+
 import type { RegistryClient } from './registry-client';
+import { MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 
 /**
  * ImageSource over a registry repository. The top-level manifest is fetched once and kept;
@@ -45,7 +46,7 @@ export class DockerSource implements ImageSource {
   }
 
   async readBlob(descriptor: { digest: string; size: number }, opts: BlobReadOptions & { limit?: number } = {}): Promise<Buffer> {
-    const limit = opts.limit ?? LIMIT_MANIFEST;
+    const limit = opts.limit ?? MANIFEST_SIZE_LIMIT;
     const what = `reading blob ${descriptor.digest}`;
     if (descriptor.size > limit) throw new DomainError('BODY_TOO_LARGE', `${what}: ${descriptor.size} bytes exceed the ${limit}-byte limit`);
     const cached = this.client.cachedBlob(this.repository, descriptor.digest);

@@ -1,11 +1,11 @@
 import { DomainError } from '../../errors/domain-error';
 import { digestOf, isDigest, digestAlgorithm } from '../../image-spec/digest';
 import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
-import { normalizeManifestMediaType } from '../../image-spec/manifest';
+import { normalizeManifestMediaType, MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 import type { BlobStream, ManifestBlob } from '../transport';
 import { TAG, assertBlobDigest, assertManifestReference, assertRepository } from './registry-names';
 import { ContentCache } from './content-cache';
-import { LIMIT_MANIFEST, type RegistryCallContext, type RegistryHttp, type RequestOptions, header } from './registry-http';
+import { type RegistryCallContext, type RegistryHttp, type RequestOptions, header } from './registry-http';
 
 /** A bound on what a (possibly hostile) tag list can make us hold in memory. */
 const MAX_TAGS = 1_000_000;
@@ -71,7 +71,7 @@ export class RegistryClient {
         accept: known ? [200, 304] : [200],
         what,
       },
-      LIMIT_MANIFEST,
+      MANIFEST_SIZE_LIMIT,
     );
     if (res.status === 304 && known && knownDigest) return { bytes: known.bytes, mediaType: known.mediaType, digest: knownDigest };
     let digest = digestOf(bytes, 'sha256');
@@ -165,7 +165,7 @@ export class RegistryClient {
         this.registry,
         this.ctx,
         { method: 'GET', path, scope: this.scope(repository, 'pull'), operation: 'tags', headers: { accept: 'application/json' }, accept: [200], what },
-        LIMIT_MANIFEST,
+        MANIFEST_SIZE_LIMIT,
       );
       let doc: unknown;
       try {

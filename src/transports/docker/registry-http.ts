@@ -52,7 +52,6 @@ export interface RegistryCallContext {
   signal?: AbortSignal;
 }
 
-export const LIMIT_MANIFEST = 4 * 1024 * 1024;
 export const LIMIT_SMALL = 1024 * 1024;
 
 interface Endpoint {

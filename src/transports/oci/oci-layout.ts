@@ -1,12 +1,12 @@
 import { readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestAlgorithm, digestHex } from '../../image-spec/digest';
-import { guessManifestMediaType, parseManifest } from '../../image-spec/manifest';
+import { guessManifestMediaType, parseManifest, MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 import { MediaType } from '../../image-spec/media-types';
 import { writeFileAtomic } from '../../storage/atomic-write';
 import { type IndexEntry, OCI_LAYOUT_FILE_CONTENT, type OciIndex, parseOciIndex, serializeOciIndex } from './oci-index';
 import { LayoutInvalidError, fsErrorCode } from './storage-errors';
-import { LIMIT_INDEX_FILE, LIMIT_SMALL_FILE, confinedPath, readSmallFile } from './verified-read';
+import { LIMIT_INDEX_FILE, confinedPath, readSmallFile } from './verified-read';
 
 const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerV2S2, MediaType.dockerManifestList]);
 
@@ -91,7 +91,7 @@ export class OciLayout {
    * A manifest (or other small blob) by digest, verified: size (when known, else -1) and
    * digest. A missing file is LAYOUT_INVALID naming `what`.
    */
-  async readVerifiedBlob(digest: string, size: number, what: string, limit = LIMIT_SMALL_FILE): Promise<Buffer> {
+  async readVerifiedBlob(digest: string, size: number, what: string, limit = MANIFEST_SIZE_LIMIT): Promise<Buffer> {
     try {
       return await readSmallFile(await this.confinedBlobPath(digest), { limit, what, expected: { digest, size } });
     } catch (e) {

@@ -1,13 +1,12 @@
 import { open } from 'node:fs/promises';
 import { DomainError } from '../../errors/domain-error';
 import type { OciArchiveImageReference, OciImageReference } from '../../image-spec/image-reference';
-import { guessManifestMediaType, parseManifest } from '../../image-spec/manifest';
+import { guessManifestMediaType, parseManifest, MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 import { isIndexMediaType } from '../../image-spec/media-types';
 import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../transport';
 import type { IndexEntry } from './oci-index';
 import type { OciLayout } from './oci-layout';
 import { LayoutInvalidError, fsErrorCode } from './storage-errors';
-import { LIMIT_SMALL_FILE } from './verified-read';
 
 /**
  * ImageSource over one entry of an OCI layout's index.json. Every manifest is read with a
@@ -86,7 +85,7 @@ export class OciSource implements ImageSource {
   }
 
   async readBlob(descriptor: { digest: string; size: number }, opts: BlobReadOptions & { limit?: number } = {}): Promise<Buffer> {
-    return this.layout.readVerifiedBlob(descriptor.digest, descriptor.size, `${this.layout.name}: blob ${descriptor.digest}`, opts.limit ?? LIMIT_SMALL_FILE);
+    return this.layout.readVerifiedBlob(descriptor.digest, descriptor.size, `${this.layout.name}: blob ${descriptor.digest}`, opts.limit ?? MANIFEST_SIZE_LIMIT);
   }
 
   async close(): Promise<void> {

@@ -4,8 +4,6 @@ import { digestAlgorithm, digestOf } from '../../image-spec/digest';
 import { resolveInStorageRoot } from '../../storage/storage-root';
 import { LayoutInvalidError } from './storage-errors';
 
-/** Manifests, configs and index.json are read whole, never beyond this many bytes. */
-export const LIMIT_SMALL_FILE = 4 * 1024 * 1024;
 /** index.json may list many images. */
 export const LIMIT_INDEX_FILE = 16 * 1024 * 1024;
 
