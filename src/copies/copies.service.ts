@@ -3,7 +3,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
 import { toRegistryAuth } from '../credentials/registry-auth-header';
-import { DomainError, InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
+import { InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
 import { type ImageReference, parseImageReference } from '../image-spec/image-reference';
 import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
 import { OperationsService } from '../operations/operations.service';
@@ -75,9 +75,6 @@ export class CopiesService implements OperationRunner, OnModuleInit {
 
   async run(stored: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>> {
     const request = stored as unknown as StoredCopyRequest;
-    if (ctx.hadSecrets && !ctx.secrets) {
-      throw new DomainError('CREDENTIALS_UNAVAILABLE', "the request's inline credentials (sourceAuth/destinationAuth) are not kept across a restart; submit it again");
-    }
     const srcRef = await this.parse(request.source, 'source');
     const dstRef = await this.parse(request.destination, 'destination');
     const sourceAuth = ctx.secrets?.['sourceAuth'] as RegistryAuth | undefined;

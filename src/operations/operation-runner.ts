@@ -43,8 +43,9 @@ export interface OperationRunContext {
   /** Aborted on cancel and on shutdown; every network and file call must take it. */
   signal: AbortSignal;
   /**
-   * Secrets given with the request (e.g. sourceAuth/destinationAuth). Held in memory only:
-   * undefined after a restart even if the request had them (see `hadSecrets`).
+   * Secrets given with the request (e.g. sourceAuth/destinationAuth). Held in memory only; an
+   * operation whose secrets were lost in a restart is failed with CREDENTIALS_UNAVAILABLE by
+   * the operations service and never reaches its runner.
    */
   secrets?: Record<string, unknown>;
   /** True when the request carried secrets; with `secrets` undefined, they were lost in a restart. */

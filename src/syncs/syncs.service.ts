@@ -7,7 +7,7 @@ import { APP_CONFIG, type AppConfig, type RegistrySettings } from '../config/app
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
 import { toRegistryAuth } from '../credentials/registry-auth-header';
-import { DomainError, InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
+import { InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
 import { parseDockerReference } from '../image-spec/docker-reference';
 import { parseImageReference } from '../image-spec/image-reference';
 import { problemFromError } from '../http/problem';
@@ -146,13 +146,6 @@ export class SyncsService implements OperationRunner, OnModuleInit {
 
   async run(stored: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>> {
     const request = stored as unknown as StoredSyncRequest;
-    if (ctx.hadSecrets && !ctx.secrets) {
-      throw new DomainError(
-        'CREDENTIALS_UNAVAILABLE',
-        "the request's inline credentials (sourceAuth/destinationAuth or the YAML's credentials) are not kept across a restart; submit it again",
-        { retryable: true },
-      );
-    }
     const secrets = (ctx.secrets ?? {}) as SyncSecrets;
     const registries = request.sourceType === 'yaml' ? parseSyncYaml(request.yaml ?? '', this.certDirRefusal) : undefined;
     for (const r of registries ?? []) {
