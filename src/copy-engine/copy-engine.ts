@@ -84,11 +84,15 @@ export interface CopyEngineDeps {
   inflight: InFlightBlobs;
 }
 
-const RETRYABLE_CODES = new Set(['UPSTREAM_UNAVAILABLE', 'RATE_LIMITED']);
 const RETRYABLE_NET = /ECONNRESET|EPIPE|ETIMEDOUT|UND_ERR_SOCKET|UND_ERR_BODY_TIMEOUT|UND_ERR_CLOSED|terminated|other side closed|premature close/i;
 
+/**
+ * Whether a failed blob transfer is worth another attempt: a domain error says so itself (the
+ * transports mark registry 408/429/5xx, resets and an unreachable daemon `retryable`, which is
+ * also what clients see in the problem); a raw stream error when it is a broken connection.
+ */
 function isRetryable(e: unknown): boolean {
-  if (e instanceof DomainError) return RETRYABLE_CODES.has(e.code);
+  if (e instanceof DomainError) return e.upstream.retryable === true;
   const code = (e as { code?: unknown })?.code;
   const text = `${typeof code === 'string' ? code : ''} ${e instanceof Error ? e.message : ''}`;
   return RETRYABLE_NET.test(text);
