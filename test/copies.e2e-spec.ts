@@ -326,11 +326,14 @@ describe('authenticated and hostile upstreams', () => {
   });
 
   it('survives a reset mid-blob and a 500 and a 429 once', async () => {
-    proxy.addRule({ method: 'GET', path: /\/blobs\/sha256:/, times: 1, action: { kind: 'reset', when: 'mid-body' } });
-    proxy.addRule({ method: 'GET', path: /\/manifests\//, times: 1, action: { kind: 'status', status: 500 } });
-    proxy.addRule({ method: 'GET', path: /\/blobs\/sha256:/, times: 1, action: { kind: 'status', status: 429, retryAfter: '1' } });
+    const rules = [
+      proxy.addRule({ method: 'GET', path: /\/blobs\/sha256:/, times: 1, action: { kind: 'reset', when: 'mid-body' } }),
+      proxy.addRule({ method: 'GET', path: /\/manifests\//, times: 1, action: { kind: 'status', status: 500 } }),
+      proxy.addRule({ method: 'GET', path: /\/blobs\/sha256:/, times: 1, action: { kind: 'status', status: 429, retryAfter: '1' } }),
+    ];
     const op = await copy({ source: `docker://${proxy.host}/team/app:1.0`, destination: D('flaky/app:1.0'), ...plainTls });
     assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+    assert.deepEqual(rules.map((r) => r.times), [0, 0, 0], 'every fault was met');
     assert.equal(await rawDigest(D('flaky/app:1.0')), single.digest);
     proxy.clearRules();
   });
