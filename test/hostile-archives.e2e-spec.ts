@@ -156,11 +156,14 @@ before(async () => {
 });
 
 after(async () => {
-  // nothing escaped: the sandbox holds only the storage root's ancestors and the root itself
-  assert.deepEqual(strayFiles(box), ['x', 'x/y']);
-  assert.deepEqual(serviceTemp(), []);
-  for (const f of readdirSync(join(root, 'out'))) assert.fail(`a refused copy left ${f}`);
-  await svc?.stop();
+  try {
+    // nothing escaped: the sandbox holds only the storage root's ancestors and the root itself
+    assert.deepEqual(strayFiles(box), ['x', 'x/y']);
+    assert.deepEqual(serviceTemp(), []);
+    for (const f of readdirSync(join(root, 'out'))) assert.fail(`a refused copy left ${f}`);
+  } finally {
+    await svc?.stop();
+  }
 });
 
 describe('hostile docker-archive files are refused with 422 and write nothing', () => {
