@@ -3,9 +3,11 @@
  * committed OpenAPI spec), against real registries, with skopeo as the oracle.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startFaultProxy } from './support/fault-proxy';
 import { httpRequest } from './support/http';
 import { makeLayer, pushImage, pushMultiArch, pushTags, type PushedImage } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
@@ -351,5 +353,43 @@ describe('bad input gets a clear problem', () => {
     const { response, error } = await svc.api.GET('/v1/images/inspect', { params: { query: { image: `docker://localhost:${basic.port}/secure/app:v1` } } });
     assert.equal(response.status, 502);
     assert.equal((error as { code: string }).code, 'UPSTREAM_TLS_ERROR');
+  });
+});
+
+describe('schema1 manifests', () => {
+  it('inspect of an unsigned schema1 image (served by a proxy) equals skopeo', async () => {
+    await pushImage(plain, 'legacy/app', 'v1', { layers: [makeLayer({ a: 'a' })], os: 'linux', architecture: 'amd64', format: 'v2s2' });
+    await pushImage(plain, 'legacy/app', 'v2', { layers: [makeLayer({ b: 'b' })], os: 'linux', architecture: 'amd64', format: 'v2s2' });
+    const id = (n: number) => createHash('sha256').update(`layer ${n}`).digest('hex');
+    const v1 = (o: Record<string, unknown>) => ({ v1Compatibility: JSON.stringify(o) });
+    const schema1 = JSON.stringify(
+      {
+        schemaVersion: 1,
+        name: 'legacy/app',
+        tag: 'v1',
+        architecture: 'amd64',
+        fsLayers: [{ blobSum: `sha256:${id(11)}` }, { blobSum: `sha256:${id(10)}` }],
+        history: [
+          v1({ id: id(1), parent: id(0), created: '2020-01-02T03:04:05.123456789Z', docker_version: '1.13.1', architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/bin', 'LEGACY=1'], Labels: { z: '1', a: '2' } } }),
+          v1({ id: id(0), created: '2019-12-31T00:00:00Z', container_config: { Cmd: ['/bin/sh'] } }),
+        ],
+      },
+      null,
+      3,
+    );
+    const proxy = await startFaultProxy(plain.url);
+    try {
+      proxy.addRule({ method: 'GET', path: /^\/v2\/legacy\/app\/manifests\/v1$/, times: Infinity, action: { kind: 'replace', body: schema1, contentType: 'application/vnd.docker.distribution.manifest.v1+json' } });
+      const image = `docker://${proxy.host}/legacy/app:v1`;
+      const { data, response, error } = await svc.api.GET('/v1/images/inspect', { params: { query: { image, tlsVerify: false } } });
+      assert.equal(response.status, 200, JSON.stringify(error));
+      const theirs = await skopeoInspect(image, { tlsVerify: false });
+      assert.deepEqual(comparable(data as Record<string, unknown>), theirs as unknown as Record<string, unknown>);
+      assert.deepEqual((data as { Layers: string[] }).Layers, [`sha256:${id(10)}`, `sha256:${id(11)}`]);
+      const raw = await inspectRaw({ image, raw: 'true', tlsVerify: 'false' });
+      assert.deepEqual(raw.bytes, Buffer.from(schema1));
+    } finally {
+      await proxy.close();
+    }
   });
 });
