@@ -283,6 +283,40 @@ describe('sync from a YAML document', () => {
     assert.equal(bad.res.status, 400);
     assert.match(bad.body.detail!, /cert-dir/);
   });
+
+  it('a cert-dir with several CAs and a client certificate reaches a registry that requires one', async () => {
+    const mtls = await startRegistry({ mode: 'basic', requireClientCert: true });
+    const img = await pushImage(mtls, 'mtls/app', 'v1', { layers: [makeLayer({ m: 'tls' })], os: 'linux', architecture: 'amd64', format: 'oci' });
+    // skopeo's cert-dir layout: every *.crt is a CA (here two: a bundle is built), one *.cert/*.key pair
+    const certDir = makeTmpDirSync('skiff-sync-certdir-');
+    writeFileSync(join(certDir, 'ca.crt'), readFileSync(mtls.caFile!));
+    writeFileSync(join(certDir, 'other-ca.crt'), readFileSync(mtls.caFile!));
+    writeFileSync(join(certDir, 'client.cert'), readFileSync(mtls.clientCertFile!));
+    writeFileSync(join(certDir, 'client.key'), readFileSync(mtls.clientKeyFile!));
+    const own = await startSkiff({ SKIFF_SYNC_CERT_DIRS: certDir });
+    try {
+      const yaml = `${mtls.host}:\n  cert-dir: ${certDir}\n  credentials: {username: ${mtls.username}, password: ${mtls.password}}\n  images:\n    mtls/app: []\n`;
+      const op = await sync({ sourceType: 'yaml', yaml, destination: `${dst.host}/mtls`, destinationType: 'docker', destinationTlsVerify: false }, own);
+      assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+      assert.deepEqual(await snapshot(dst, 'mtls'), { app: { v1: img.digest } });
+
+      // without the client certificate the registry refuses the connection
+      const caOnly = makeTmpDirSync('skiff-sync-certdir-ca-');
+      writeFileSync(join(caOnly, 'ca.crt'), readFileSync(mtls.caFile!));
+      const refusedYaml = `${mtls.host}:\n  cert-dir: ${caOnly}\n  credentials: {username: ${mtls.username}, password: ${mtls.password}}\n  images:\n    mtls/app: []\n`;
+      const other = await startSkiff({ SKIFF_SYNC_CERT_DIRS: caOnly });
+      try {
+        const failed = await sync({ sourceType: 'yaml', yaml: refusedYaml, destination: `${dst.host}/mtls-refused`, destinationType: 'docker', destinationTlsVerify: false }, other);
+        assert.equal(failed.state, 'failed', JSON.stringify(failed));
+        assert.match(JSON.stringify(failed.error ?? failed.result), /client certificate/);
+      } finally {
+        await other.stop();
+      }
+    } finally {
+      await own.stop();
+      await mtls.stop();
+    }
+  });
 });
 
 describe('dir sources and destinations', () => {
