@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DomainError } from '../errors/domain-error';
+import { writeFileAtomic } from '../storage/atomic-write';
 import type { RegistryAuth } from '../transports/transport';
 
 /**
@@ -99,29 +99,11 @@ export async function readAuthFile(path: string): Promise<AuthFileDoc> {
 }
 
 /**
- * Replaces the file atomically, with mode 0600 (missing directories are created 0700): the
- * document goes to a temporary file of its own in the same directory (named with the pid and a
- * random suffix, created exclusively, so concurrent writers never share one), is fsynced, then
- * renamed over `path`. The directory entry is not fsynced. On failure the temporary file is
- * removed and `path` is left as it was. Concurrent writers do not merge: the last rename wins.
+ * Replaces the file atomically (writeFileAtomic: a temp file beside it, fsynced, renamed over
+ * `path`), with mode exactly 0600; missing directories are created 0700. Concurrent writers do
+ * not merge: the last rename wins.
  */
 export async function writeAuthFile(path: string, doc: AuthFileDoc): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.${randomBytes(8).toString('hex')}.tmp`;
-  // If this fails, nothing of ours exists yet: there is nothing to remove.
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    try {
-      await fh.writeFile(JSON.stringify(doc, null, '\t') + '\n');
-      // The creation mode is subject to the umask; make it exactly 0600.
-      await fh.chmod(0o600);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
-  }
+  await writeFileAtomic(path, JSON.stringify(doc, null, '\t') + '\n', { mode: 0o600 });
 }

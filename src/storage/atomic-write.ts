@@ -4,6 +4,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { DomainError } from '../errors/domain-error';
 
 /**
  * Temp-file-then-rename writing for the file transports. Contract: a file is visible under its
@@ -31,9 +32,13 @@ export function tempPath(dir: string, base: string): string {
  * Resolves once the stream ended cleanly; on any error (the source stream's verdict included)
  * the temp file is removed and the error rethrown. The caller renames or removes the file.
  */
-export async function streamToTempFile(stream: Readable, dir: string, opts: { signal?: AbortSignal; base?: string } = {}): Promise<{ path: string; size: number }> {
+export async function streamToTempFile(
+  stream: Readable,
+  dir: string,
+  opts: { signal?: AbortSignal; base?: string; durable?: boolean; mode?: number } = {},
+): Promise<{ path: string; size: number }> {
   const path = tempPath(dir, opts.base ?? 'blob');
-  const out = createWriteStream(path, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: FILE_WRITE_HIGH_WATER_MARK });
+  const out = createWriteStream(path, { flags: 'wx', mode: opts.mode ?? 0o644, flush: opts.durable ?? true, highWaterMark: FILE_WRITE_HIGH_WATER_MARK });
   try {
     await pipeline(stream, out, { signal: opts.signal });
   } catch (e) {
@@ -46,15 +51,43 @@ export async function streamToTempFile(stream: Readable, dir: string, opts: { si
 }
 
 /**
- * Writes `bytes` to `path` atomically: temp file (in `tempDir`, default the file's directory;
- * same file system), fsync, rename.
+ * A blob streamed into a temp file in `dir`, its size checked against the blob's (known, or
+ * final once the stream has ended: a mismatch is DIGEST_MISMATCH), then given to `place`, which
+ * moves it where it belongs. On any failure the temp file is removed. `durable: false` skips
+ * the flush for files that are only staged; `mode` defaults to 0644.
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array | string, opts: { tempDir?: string } = {}): Promise<void> {
+export async function writeBlobFile(
+  stream: Readable,
+  dir: string,
+  blob: { known?: { digest: string; size: number }; final: () => { digest: string; size: number } },
+  place: (tempFile: string, digest: string) => Promise<void>,
+  opts: { signal?: AbortSignal; durable?: boolean; mode?: number } = {},
+): Promise<{ digest: string; size: number }> {
+  const temp = await streamToTempFile(stream, dir, opts);
+  try {
+    const info = blob.known ?? blob.final();
+    if (info.size >= 0 && info.size !== temp.size) {
+      throw new DomainError('DIGEST_MISMATCH', `blob ${info.digest}: expected ${info.size} bytes, received ${temp.size}`);
+    }
+    await place(temp.path, info.digest);
+    return { digest: info.digest, size: temp.size };
+  } catch (e) {
+    await rm(temp.path, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Writes `bytes` to `path` atomically: temp file (in `tempDir`, default the file's directory;
+ * same file system), fsync, rename. `mode` (default 0644) is set exactly, whatever the umask.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string, opts: { tempDir?: string; mode?: number } = {}): Promise<void> {
   const tmp = tempPath(opts.tempDir ?? dirname(path), basename(path));
   try {
-    const fh = await open(tmp, 'wx', 0o644);
+    const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
     try {
       await fh.writeFile(bytes);
+      if (opts.mode !== undefined) await fh.chmod(opts.mode);
       await fh.sync();
     } finally {
       await fh.close();

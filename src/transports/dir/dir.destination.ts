@@ -7,7 +7,7 @@ import { digestOf } from '../../image-spec/digest';
 import type { DirImageReference } from '../../image-spec/image-reference';
 import { MANIFEST_MEDIA_TYPES, isSchema1MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
-import { streamToTempFile, writeFileAtomic } from '../../storage/atomic-write';
+import { writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
 import { PendingWrites } from '../../storage/pending-writes';
 import { withPathMutex } from '../oci/layout-lock';
 import { StorageConflictError, fsErrorCode } from '../oci/storage-errors';
@@ -88,16 +88,7 @@ export class DirDestination implements ImageDestination {
   }
 
   private async writeBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
-    const temp = await streamToTempFile(stream, this.staging, { signal: opts.signal });
-    try {
-      const info = blob.known ?? blob.final();
-      if (info.size >= 0 && info.size !== temp.size) throw new DomainError('DIGEST_MISMATCH', `blob ${info.digest}: expected ${info.size} bytes, received ${temp.size}`);
-      await rename(temp.path, dirBlobPath(this.staging, info.digest));
-      return { digest: info.digest, size: temp.size };
-    } catch (e) {
-      await rm(temp.path, { force: true });
-      throw e;
-    }
+    return writeBlobFile(stream, this.staging, blob, (file, digest) => rename(file, dirBlobPath(this.staging, digest)), { signal: opts.signal });
   }
 
   async putManifest(bytes: Buffer, _mediaType: string, opts: { instanceDigest?: string; signal?: AbortSignal }): Promise<void> {

@@ -1,18 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { AbortedError, DomainError, OperationNotSupportedError } from '../../errors/domain-error';
 import { digestHex } from '../../image-spec/digest';
 import type { DockerReference } from '../../image-spec/docker-reference';
 import { type ImageManifest, parseManifest, MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 import { MediaType } from '../../image-spec/media-types';
-import { FILE_WRITE_HIGH_WATER_MARK } from '../../storage/atomic-write';
+import { writeBlobFile } from '../../storage/atomic-write';
 import type { TarWriter } from '../archive/tar-writer';
 import type { BlobInfo } from '../transport';
-
 import { configFileName, layerFileName, legacyLayers, manifestJson, repoTagString, repositoriesJson } from './legacy-metadata';
 
 /**
@@ -31,19 +27,13 @@ export class StagedBlobs {
   }
 
   async put(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
-    const partial = join(this.dir, `partial-${randomUUID()}`);
+    const fileOf = (digest: string) => join(this.dir, `blob-${digestHex(digest)}`);
     try {
-      await pipeline(stream, createWriteStream(partial, { flags: 'wx', mode: 0o600, highWaterMark: FILE_WRITE_HIGH_WATER_MARK }), { signal: opts.signal });
-      const info = blob.known ?? blob.final();
-      const size = (await stat(partial)).size;
-      if (size !== info.size) throw new DomainError('DIGEST_MISMATCH', `blob ${info.digest}: ${size} bytes were written, ${info.size} expected`);
-      const file = join(this.dir, `blob-${digestHex(info.digest)}`);
-      await rename(partial, file);
-      this.staged.set(info.digest, { file, size });
+      // staged for one archive, never published: no flush, readable by this service only
+      const info = await writeBlobFile(stream, this.dir, blob, (partial, digest) => rename(partial, fileOf(digest)), { signal: opts.signal, durable: false, mode: 0o600 });
+      this.staged.set(info.digest, { file: fileOf(info.digest), size: info.size });
       return info;
     } catch (e) {
-      stream.destroy();
-      await rm(partial, { force: true });
       if (opts.signal?.aborted) throw new AbortedError('the copy was cancelled');
       throw e;
     }

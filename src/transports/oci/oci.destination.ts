@@ -1,4 +1,4 @@
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DomainError } from '../../errors/domain-error';
@@ -7,7 +7,7 @@ import type { OciArchiveImageReference, OciImageReference } from '../../image-sp
 import { guessManifestMediaType } from '../../image-spec/manifest';
 import { MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
-import { streamToTempFile, writeFileAtomic } from '../../storage/atomic-write';
+import { writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
 import { PendingWrites } from '../../storage/pending-writes';
 import { withLayoutLock } from './layout-lock';
 import { type IndexEntry, REF_NAME_ANNOTATION, addManifestToIndex, emptyOciIndex, selectIndexEntry } from './oci-index';
@@ -80,18 +80,7 @@ export class OciDestination implements ImageDestination {
   }
 
   private async writeBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
-    const temp = await streamToTempFile(stream, this.layout.dir, { signal: opts.signal });
-    try {
-      const info = blob.known ?? blob.final();
-      if (info.size >= 0 && info.size !== temp.size) {
-        throw new DomainError('DIGEST_MISMATCH', `blob ${info.digest}: expected ${info.size} bytes, received ${temp.size}`);
-      }
-      await this.publish(temp.path, info.digest);
-      return { digest: info.digest, size: temp.size };
-    } catch (e) {
-      await rm(temp.path, { force: true });
-      throw e;
-    }
+    return writeBlobFile(stream, this.layout.dir, blob, (file, digest) => this.publish(file, digest), { signal: opts.signal });
   }
 
   async currentManifestDigest(_opts: { signal?: AbortSignal }): Promise<string | undefined> {
