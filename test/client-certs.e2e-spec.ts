@@ -11,19 +11,13 @@ import { after, before, describe, it } from 'node:test';
 import { makeLayer, pushImage, type PushedImage } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { registryAuthHeader, startSkiff, type SkiffService } from './support/skiff-service';
-import { dockerRef, skopeo, skopeoInspect, skopeoListTags } from './support/skopeo';
+import { dockerRef, skopeo, skopeoInspect, skopeoListTags, comparableInspect } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
 
 let mtls: TestRegistry;
 let withCert: SkiffService;
 let withoutCert: SkiffService;
 let image: PushedImage;
-
-/** skopeo 1.9 prints neither Variant nor LayersData; everything else must be equal. */
-function comparable(o: Record<string, unknown>): Record<string, unknown> {
-  const { Variant: _v, LayersData: _l, ...rest } = o;
-  return rest;
-}
 
 before(async () => {
   mtls = await startRegistry({ mode: 'basic', requireClientCert: true });
@@ -53,7 +47,7 @@ describe('a registry that requires a client certificate', () => {
     assert.equal(res.status, 200, await res.clone().text());
     const mine = (await res.json()) as Record<string, unknown>;
     const theirs = await skopeoInspect(ref, { registry: mtls });
-    assert.deepEqual(comparable(mine), comparable(theirs as unknown as Record<string, unknown>));
+    assert.deepEqual(comparableInspect(mine), comparableInspect(theirs as unknown as Record<string, unknown>));
     assert.equal(mine['Digest'], image.digest);
 
     const raw = await fetch(`${withCert.url}/v1/images/inspect?raw=true&image=${encodeURIComponent(ref)}`, { headers: auth() });

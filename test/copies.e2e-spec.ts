@@ -13,6 +13,7 @@ import { skopeo } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Operation, submit, waitForOperation } from './support/operations';
 
 let src: TestRegistry;
 let dst: TestRegistry;
@@ -23,14 +24,7 @@ let single: PushedImage;
 let big: PushedImage;
 let regConf: string;
 
-interface Op {
-  id: string;
-  state: string;
-  request: Record<string, unknown>;
-  progress: Record<string, number | string>;
-  result?: { digest: string; mediaType: string; manifests: { digest: string; mediaType: string; platform?: { architecture: string } }[] };
-  error?: { code: string; detail: string; status: number };
-}
+type Op = Operation<{ digest: string; mediaType: string; manifests: { digest: string; mediaType: string; platform?: { architecture: string } }[] }>;
 
 const S = (r: string) => `docker://${src.host}/${r}`;
 const D = (r: string) => `docker://${dst.host}/${r}`;
@@ -38,19 +32,11 @@ const plainTls = { sourceTlsVerify: false, destinationTlsVerify: false };
 const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
 async function post(service: SkiffService, body: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const res = await fetch(`${service.url}/v1/copies`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  return { res, body: (await res.json()) as Op & { code?: string } };
+  const { res, op } = await submit<NonNullable<Op['result']>>(service, 'copies', body, { headers });
+  return { res, body: op };
 }
 
-async function waitDone(service: SkiffService, id: string, seconds = 120): Promise<Op> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const res = await fetch(`${service.url}/v1/operations/${id}?waitSeconds=20`);
-    const op = (await res.json()) as Op;
-    if (['succeeded', 'failed', 'cancelled'].includes(op.state)) return op;
-    if (Date.now() > deadline) throw new Error(`operation ${id} still ${op.state}`);
-  }
-}
+const waitDone = (service: SkiffService, id: string, seconds = 120): Promise<Op> => waitForOperation(service, id, seconds);
 
 async function copy(body: Record<string, unknown>, service = svc): Promise<Op> {
   const { res, body: op } = await post(service, body);

@@ -22,6 +22,7 @@ import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
 import { skopeo } from './support/skopeo';
 import { makeTmpDir, removeTmpDir } from './support/tmp';
+import { type Operation, type Submitted, submit as submitOperation } from './support/operations';
 
 let reg: TestRegistry;
 let svc: SkiffService;
@@ -32,20 +33,12 @@ let dockerdMissing = '';
 let podman: { socket: string; tmpDir: string; child: ChildProcess; run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>; stop(): Promise<void> } | undefined;
 let podmanMissing = '';
 
-interface Op {
-  id: string;
-  state: string;
-  result?: { digest: string };
-  error?: { code: string; detail: string; status: number };
-}
+type Op = Operation<{ digest: string }>;
 
-async function submit(body: Record<string, unknown>, s = svc): Promise<{ status: number; op: Op & { code?: string; detail?: string; status?: number } }> {
-  const res = await fetch(`${s.url}/v1/copies`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', prefer: 'wait=120' },
-    body: JSON.stringify({ sourceTlsVerify: false, destinationTlsVerify: false, ...body }),
-  });
-  return { status: res.status, op: (await res.json()) as Op };
+/** POST /v1/copies with Prefer: wait=120, plain-HTTP registries. */
+async function submit(body: Record<string, unknown>, s = svc): Promise<{ status: number; op: Submitted<{ digest: string }> }> {
+  const { res, op } = await submitOperation<{ digest: string }>(s, 'copies', { sourceTlsVerify: false, destinationTlsVerify: false, ...body }, { wait: 120 });
+  return { status: res.status, op };
 }
 
 async function ok(body: Record<string, unknown>): Promise<Op> {

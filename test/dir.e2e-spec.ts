@@ -12,8 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import { makeLayer, pseudoRandomBytes, pushImage, pushMultiArch, type PushedImage } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
-import { skopeo, skopeoInspect } from './support/skopeo';
+import { skopeo, skopeoInspect, comparableInspect } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
+import { type Operation, submit } from './support/operations';
 
 let reg: TestRegistry;
 let svc: SkiffService;
@@ -21,29 +22,15 @@ let root: string;
 let v2s2: PushedImage;
 let oci: PushedImage;
 
-interface Op {
-  state: string;
-  progress: Record<string, number | string>;
-  result?: { digest: string; mediaType: string; manifests: { digest: string }[] };
-  error?: { code: string; detail: string; status: number };
-}
+type Op = Operation<{ digest: string; mediaType: string; manifests: { digest: string }[] }>;
 
 const R = (repo: string) => `docker://${reg.host}/${repo}`;
 const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const abs = (p: string) => join(root, p);
-function comparable(o: Record<string, unknown>): Record<string, unknown> {
-  const { Variant: _v, LayersData: _l, ...rest } = o;
-  return rest;
-}
-
+/** POST /v1/copies with Prefer: wait=120, plain-HTTP registries; a refusal becomes state `refused` with its problem. */
 async function copy(body: Record<string, unknown>): Promise<Op> {
-  const res = await fetch(`${svc.url}/v1/copies`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', prefer: 'wait=120' },
-    body: JSON.stringify({ sourceTlsVerify: false, destinationTlsVerify: false, ...body }),
-  });
-  const op = (await res.json()) as Op & { code?: string; detail?: string };
-  if (res.status >= 400) return { state: 'refused', progress: {}, error: { code: op.code!, detail: op.detail ?? '', status: res.status } };
+  const { res, op } = await submit<NonNullable<Op['result']>>(svc, 'copies', { sourceTlsVerify: false, destinationTlsVerify: false, ...body }, { wait: 120 });
+  if (res.status >= 400) return { id: '', request: {}, state: 'refused', progress: {}, error: { code: op.code!, detail: op.detail ?? '', status: res.status } };
   assert.equal(res.status, 200, JSON.stringify(op));
   return op;
 }
@@ -143,7 +130,7 @@ describe('dir: destination and source', () => {
     for (const name of ['app', 'sk-app', 'oci', 'team-multid', 'sk-team-multi']) {
       const ours = await inspect({ image: `dir:${name}` });
       assert.equal(ours.status, 200, JSON.stringify(ours.body));
-      assert.deepEqual(comparable(ours.body), (await skopeoInspect(`dir:${abs(name)}`)) as unknown as Record<string, unknown>, name);
+      assert.deepEqual(comparableInspect(ours.body), (await skopeoInspect(`dir:${abs(name)}`)) as unknown as Record<string, unknown>, name);
       assert.equal('Name' in ours.body, false);
       assert.deepEqual(ours.body['RepoTags'], []);
       assert.deepEqual((await inspect({ image: `dir:${name}`, raw: 'true' })).bytes, await skopeoInspect(`dir:${abs(name)}`, { raw: true }));

@@ -18,9 +18,10 @@ import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
 import { makeLayer, pseudoRandomBytes, pushImage, type PushedImage } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
-import { skopeo } from './support/skopeo';
+import { skopeo, comparableInspect } from './support/skopeo';
 import { makeTar } from './support/tar';
 import { makeTmpDirSync } from './support/tmp';
+import { type Operation, type Submitted, submit as submitOperation, waitForOperation } from './support/operations';
 
 let reg: TestRegistry;
 let proxy: FaultProxy;
@@ -33,13 +34,7 @@ let dockerd: TestDockerd | undefined;
 let dockerdMissing = '';
 
 
-interface Op {
-  id: string;
-  state: string;
-  progress: Record<string, number | string>;
-  result?: { digest: string; mediaType: string };
-  error?: { code: string; detail: string; status: number };
-}
+type Op = Operation<{ digest: string; mediaType: string }>;
 
 const R = (repo: string) => `docker://${reg.host}/${repo}`;
 const P = (repo: string) => `docker://${proxy.host}/${repo}`;
@@ -47,19 +42,10 @@ const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).d
 const abs = (p: string) => join(root, p);
 const tmpOf = () => join(svc.dataDir, 'tmp');
 
-/** skopeo 1.9 prints neither Variant nor LayersData. */
-function comparable(o: Record<string, unknown>): Record<string, unknown> {
-  const { Variant: _v, LayersData: _l, ...rest } = o;
-  return rest;
-}
-
-async function submit(body: Record<string, unknown>, wait = true): Promise<{ status: number; op: Op & { code?: string; detail?: string } }> {
-  const res = await fetch(`${svc.url}/v1/copies`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(wait ? { prefer: 'wait=120' } : {}) },
-    body: JSON.stringify({ sourceTlsVerify: false, destinationTlsVerify: false, ...body }),
-  });
-  return { status: res.status, op: (await res.json()) as Op & { code?: string; detail?: string } };
+/** POST /v1/copies (with Prefer: wait=120 unless `wait` is false), plain-HTTP registries. */
+async function submit(body: Record<string, unknown>, wait = true): Promise<{ status: number; op: Submitted<{ digest: string; mediaType: string }> }> {
+  const { res, op } = await submitOperation<{ digest: string; mediaType: string }>(svc, 'copies', { sourceTlsVerify: false, destinationTlsVerify: false, ...body }, wait ? { wait: 120 } : {});
+  return { status: res.status, op };
 }
 
 async function ok(body: Record<string, unknown>): Promise<Op> {
@@ -69,14 +55,7 @@ async function ok(body: Record<string, unknown>): Promise<Op> {
   return op;
 }
 
-async function waitDone(id: string, seconds = 60): Promise<Op> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const op = (await (await fetch(`${svc.url}/v1/operations/${id}?waitSeconds=10`)).json()) as Op;
-    if (['succeeded', 'failed', 'cancelled'].includes(op.state)) return op;
-    if (Date.now() > deadline) throw new Error(`operation ${id} still ${op.state}`);
-  }
-}
+const waitDone = (id: string, seconds = 60): Promise<Op> => waitForOperation(svc, id, seconds);
 
 async function inspect(query: Record<string, string>): Promise<{ status: number; body: Record<string, unknown>; bytes: Buffer }> {
   const res = await fetch(`${svc.url}/v1/images/inspect?${new URLSearchParams(query)}`);
@@ -208,7 +187,7 @@ describe('registry → docker-archive', () => {
       const mine = await inspect({ image: `docker-archive:${ref}` });
       assert.equal(mine.status, 200, JSON.stringify(mine.body));
       const theirs = await skJson(['inspect', `docker-archive:${abs(ref)}`]);
-      assert.deepEqual(comparable(mine.body), theirs, ref);
+      assert.deepEqual(comparableInspect(mine.body), theirs, ref);
       const raw = await inspect({ image: `docker-archive:${ref}`, raw: 'true' });
       assert.ok(raw.bytes.equals(await sk(['inspect', '--raw', `docker-archive:${abs(ref)}`])), `raw ${ref}`);
     }
@@ -261,7 +240,7 @@ describe('archives written by docker save and by skopeo', () => {
     for (const ref of ['saved/one.tar', 'saved/one.tar:team/app:1.0', 'saved/one.tar:@0']) {
       const mine = await inspect({ image: `docker-archive:${ref}` });
       assert.equal(mine.status, 200, JSON.stringify(mine.body));
-      assert.deepEqual(comparable(mine.body), await skJson(['inspect', `docker-archive:${abs(ref)}`]), ref);
+      assert.deepEqual(comparableInspect(mine.body), await skJson(['inspect', `docker-archive:${abs(ref)}`]), ref);
     }
     const raw = await inspect({ image: 'docker-archive:saved/one.tar', raw: 'true' });
     assert.ok(raw.bytes.equals(await sk(['inspect', '--raw', `docker-archive:${abs('saved/one.tar')}`])));
@@ -274,7 +253,7 @@ describe('archives written by docker save and by skopeo', () => {
     for (const ref of ['saved/multi.tar:@0', 'saved/multi.tar:@1', 'saved/multi.tar:skiff/imported:1', 'saved/multi.tar:localhost:5000/skiff/imported:alias', 'saved/multi.tar:docker.io/team/app:1.0']) {
       const mine = await inspect({ image: `docker-archive:${ref}` });
       assert.equal(mine.status, 200, `${ref}: ${JSON.stringify(mine.body)}`);
-      assert.deepEqual(comparable(mine.body), await skJson(['inspect', `docker-archive:${abs(ref)}`]), ref);
+      assert.deepEqual(comparableInspect(mine.body), await skJson(['inspect', `docker-archive:${abs(ref)}`]), ref);
     }
     const none = await inspect({ image: 'docker-archive:saved/multi.tar' });
     assert.equal(none.status, 400);
@@ -309,7 +288,7 @@ describe('archives written by docker save and by skopeo', () => {
     ] as const) {
       const mine = await inspect({ image: `docker-archive:${ref}` });
       assert.equal(mine.status, 200, JSON.stringify(mine.body));
-      assert.deepEqual(comparable(mine.body), await skJson(['inspect', `docker-archive:${abs(plain)}`]), ref);
+      assert.deepEqual(comparableInspect(mine.body), await skJson(['inspect', `docker-archive:${abs(plain)}`]), ref);
     }
     const raw = await inspect({ image: 'docker-archive:sk/app.tar.gz', raw: 'true' });
     assert.ok(raw.bytes.equals(await sk(['inspect', '--raw', `docker-archive:${abs('sk/app.tar')}`])));

@@ -12,7 +12,7 @@ import { httpRequest } from './support/http';
 import { makeLayer, pushImage, pushMultiArch, pushTags, type PushedImage } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { registryAuthHeader, startSkiff, type SkiffService } from './support/skiff-service';
-import { skopeo, skopeoInspect, skopeoListTags } from './support/skopeo';
+import { skopeo, skopeoInspect, skopeoListTags, comparableInspect } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
 
 let plain: TestRegistry;
@@ -22,12 +22,6 @@ let svc: SkiffService;
 let single: PushedImage;
 let ociImage: PushedImage;
 const ref = (reg: TestRegistry, rest: string) => `docker://${reg.host}/${rest}`;
-
-/** skopeo 1.9 prints neither Variant nor LayersData; everything else must be equal. */
-function comparable(o: Record<string, unknown>): Record<string, unknown> {
-  const { Variant: _v, LayersData: _l, ...rest } = o;
-  return rest;
-}
 
 async function inspectRaw(query: Record<string, string>, headers: Record<string, string> = {}) {
   const res = await fetch(`${svc.url}/v1/images/inspect?${new URLSearchParams(query)}`, { headers });
@@ -83,7 +77,7 @@ describe('inspect matches skopeo', () => {
       const { data, response } = await svc.api.GET('/v1/images/inspect', { params: { query: { image, tlsVerify: false } } });
       assert.equal(response.status, 200);
       const expected = (await skopeoInspect(image, { tlsVerify: false })) as unknown as Record<string, unknown>;
-      assert.deepEqual(comparable(data as Record<string, unknown>), expected);
+      assert.deepEqual(comparableInspect(data as Record<string, unknown>), expected);
     });
   }
 
@@ -108,7 +102,7 @@ describe('inspect matches skopeo', () => {
       if (variant) query['variant'] = variant;
       const { data } = await svc.api.GET('/v1/images/inspect', { params: { query: query as never } });
       const expected = (await skopeoInspect(image, { tlsVerify: false, overrideArch: arch, overrideVariant: variant })) as unknown as Record<string, unknown>;
-      assert.deepEqual(comparable(data as Record<string, unknown>), expected);
+      assert.deepEqual(comparableInspect(data as Record<string, unknown>), expected);
       const cfgOurs = await svc.api.GET('/v1/images/inspect', { params: { query: { ...(query as object), config: true } as never } });
       const cfgTheirs = await skopeoInspect(image, { tlsVerify: false, overrideArch: arch, overrideVariant: variant, config: true });
       assert.deepEqual(cfgOurs.data, cfgTheirs);
@@ -210,7 +204,7 @@ describe('authenticated registries', () => {
       headers: { 'X-Registry-Auth': registryAuthHeader({ username: basic.username!, password: basic.password! }) },
     });
     assert.equal(response.status, 200);
-    assert.deepEqual(comparable(data as Record<string, unknown>), await skopeoInspect(image, { registry: basic }));
+    assert.deepEqual(comparableInspect(data as Record<string, unknown>), await skopeoInspect(image, { registry: basic }));
   });
 
   it('wrong or missing credentials give 403 problems, never 401', async () => {
@@ -245,7 +239,7 @@ describe('authenticated registries', () => {
     try {
       const allowed = await trusting.api.GET('/v1/images/inspect', { params: { query: { image: ref(basic, 'secure/app:v1') } }, headers: { 'X-Registry-Auth': basicAuth } });
       assert.equal(allowed.response.status, 200, JSON.stringify(allowed.error));
-      assert.deepEqual(comparable(allowed.data as Record<string, unknown>), await skopeoInspect(ref(basic, 'secure/app:v1'), { registry: basic }));
+      assert.deepEqual(comparableInspect(allowed.data as Record<string, unknown>), await skopeoInspect(ref(basic, 'secure/app:v1'), { registry: basic }));
     } finally {
       await trusting.stop();
     }
@@ -256,7 +250,7 @@ describe('authenticated registries', () => {
     const auth = registryAuthHeader({ username: token.username!, password: token.password! });
     const { data, response } = await svc.api.GET('/v1/images/inspect', { params: { query: { image } }, headers: { 'X-Registry-Auth': auth } });
     assert.equal(response.status, 200);
-    assert.deepEqual(comparable(data as Record<string, unknown>), await skopeoInspect(image, { registry: token }));
+    assert.deepEqual(comparableInspect(data as Record<string, unknown>), await skopeoInspect(image, { registry: token }));
     const scopes = token.tokenRequests!.flatMap((r) => r.rawScopes);
     assert.ok(scopes.includes('repository:tok/app:pull'), scopes.join(' '));
     const before = token.tokenRequests!.length;
@@ -266,10 +260,10 @@ describe('authenticated registries', () => {
 
   it('an identity token (OAuth2 refresh grant) and a raw registry token work; a wrong identity token is refused', async () => {
     const image = ref(token, 'tok/app:v1');
-    const expected = comparable((await skopeoInspect(image, { registry: token })) as unknown as Record<string, unknown>);
+    const expected = comparableInspect((await skopeoInspect(image, { registry: token })) as unknown as Record<string, unknown>);
     const viaIdentity = await svc.api.GET('/v1/images/inspect', { params: { query: { image } }, headers: { 'X-Registry-Auth': registryAuthHeader({ identitytoken: `identity-${token.password!}` }) } });
     assert.equal(viaIdentity.response.status, 200);
-    assert.deepEqual(comparable(viaIdentity.data as Record<string, unknown>), expected);
+    assert.deepEqual(comparableInspect(viaIdentity.data as Record<string, unknown>), expected);
     assert.ok(token.tokenRequests!.some((r) => r.method === 'POST' && r.subject === token.username), 'the refresh grant was used');
     const wrong = await svc.api.GET('/v1/images/inspect', { params: { query: { image, noTags: true } }, headers: { 'X-Registry-Auth': registryAuthHeader({ identitytoken: 'identity-wrong' }) } });
     assert.equal(wrong.response.status, 403);
@@ -384,7 +378,7 @@ describe('schema1 manifests', () => {
       const { data, response, error } = await svc.api.GET('/v1/images/inspect', { params: { query: { image, tlsVerify: false } } });
       assert.equal(response.status, 200, JSON.stringify(error));
       const theirs = await skopeoInspect(image, { tlsVerify: false });
-      assert.deepEqual(comparable(data as Record<string, unknown>), theirs as unknown as Record<string, unknown>);
+      assert.deepEqual(comparableInspect(data as Record<string, unknown>), theirs as unknown as Record<string, unknown>);
       assert.deepEqual((data as { Layers: string[] }).Layers, [`sha256:${id(10)}`, `sha256:${id(11)}`]);
       const raw = await inspectRaw({ image, raw: 'true', tlsVerify: 'false' });
       assert.deepEqual(raw.bytes, Buffer.from(schema1));

@@ -13,9 +13,10 @@ import { startFaultProxy } from './support/fault-proxy';
 import { makeLayer, pseudoRandomBytes, pushImage, pushMultiArch, type PushedImage } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
-import { skopeo, skopeoInspect } from './support/skopeo';
+import { skopeo, skopeoInspect, comparableInspect } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
 import { makeTar } from './support/tar';
+import { type Operation, submit } from './support/operations';
 
 let reg: TestRegistry;
 let svc: SkiffService;
@@ -23,31 +24,15 @@ let root: string;
 let v2s2: PushedImage;
 let oci: PushedImage;
 
-interface Op {
-  id: string;
-  state: string;
-  progress: Record<string, number | string>;
-  result?: { digest: string; mediaType: string; manifests: { digest: string }[] };
-  error?: { code: string; detail: string; status: number };
-}
+type Op = Operation<{ digest: string; mediaType: string; manifests: { digest: string }[] }>;
 
 const R = (repo: string) => `docker://${reg.host}/${repo}`;
 const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const abs = (p: string) => join(root, p);
-/** skopeo 1.9 prints neither Variant nor LayersData. */
-function comparable(o: Record<string, unknown>): Record<string, unknown> {
-  const { Variant: _v, LayersData: _l, ...rest } = o;
-  return rest;
-}
-
+/** POST /v1/copies with Prefer: wait=120, plain-HTTP registries; a refusal becomes state `refused` with its problem. */
 async function copy(body: Record<string, unknown>, service = svc): Promise<Op> {
-  const res = await fetch(`${service.url}/v1/copies`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', prefer: 'wait=120' },
-    body: JSON.stringify({ sourceTlsVerify: false, destinationTlsVerify: false, ...body }),
-  });
-  const op = (await res.json()) as Op & { code?: string; status?: number };
-  if (res.status >= 400) return { id: '', state: 'refused', progress: {}, error: { code: op.code!, detail: (op as { detail?: string }).detail ?? '', status: res.status } };
+  const { res, op } = await submit<NonNullable<Op['result']>>(service, 'copies', { sourceTlsVerify: false, destinationTlsVerify: false, ...body }, { wait: 120 });
+  if (res.status >= 400) return { id: '', request: {}, state: 'refused', progress: {}, error: { code: op.code!, detail: op.detail ?? '', status: res.status } };
   assert.equal(res.status, 200, JSON.stringify(op));
   return op;
 }
@@ -158,7 +143,7 @@ describe('oci: destination', () => {
       const ours = await inspect({ image: `oci:${image}` });
       assert.equal(ours.status, 200);
       const theirs = (await skopeoInspect(`oci:${abs(image.split(':')[0]!)}:${image.split(':')[1]}`)) as unknown as Record<string, unknown>;
-      assert.deepEqual(comparable(ours.body), theirs);
+      assert.deepEqual(comparableInspect(ours.body), theirs);
       assert.equal('Name' in ours.body, false);
       assert.deepEqual(ours.body['RepoTags'], []);
     }
@@ -184,7 +169,7 @@ describe('oci: destination', () => {
     // instance selection equals skopeo's
     const ours = await inspect({ image: 'oci:multi:all', arch: 'arm64' });
     const theirs = (await skopeoInspect(`oci:${abs('multi')}:all`, { overrideArch: 'arm64' })) as unknown as Record<string, unknown>;
-    assert.deepEqual(comparable(ours.body), theirs);
+    assert.deepEqual(comparableInspect(ours.body), theirs);
   });
 
   it('several tags share one layout; re-tagging follows skopeo’s index.json rules exactly', async () => {
@@ -280,7 +265,7 @@ describe('oci: source (skopeo wrote it)', () => {
     for (const tag of ['app', 'multi']) {
       const ours = await inspect({ image: `oci:bysk:${tag}` });
       assert.equal(ours.status, 200);
-      assert.deepEqual(comparable(ours.body), (await skopeoInspect(`oci:${abs('bysk')}:${tag}`)) as unknown as Record<string, unknown>);
+      assert.deepEqual(comparableInspect(ours.body), (await skopeoInspect(`oci:${abs('bysk')}:${tag}`)) as unknown as Record<string, unknown>);
       const raw = await inspect({ image: `oci:bysk:${tag}`, raw: 'true' });
       assert.deepEqual(raw.bytes, await skopeoInspect(`oci:${abs('bysk')}:${tag}`, { raw: true }));
       const cfg = await inspect({ image: `oci:bysk:${tag}`, config: 'true' });
@@ -345,7 +330,7 @@ describe('oci-archive:', () => {
     // skopeo reads ours, skiff reads skopeo's
     const theirsOfOurs = (await skopeoInspect(`oci-archive:${abs('arch/app.tar')}:first`)) as unknown as Record<string, unknown>;
     const oursOfTheirs = await inspect({ image: 'oci-archive:sk-app.tar:first' });
-    assert.deepEqual(comparable(oursOfTheirs.body), theirsOfOurs);
+    assert.deepEqual(comparableInspect(oursOfTheirs.body), theirsOfOurs);
     assert.equal(theirsOfOurs['Digest'], op.result!.digest);
     // and it goes back to a registry unchanged
     const back = await ok({ source: 'oci-archive:sk-app.tar:first', destination: R('fromarch/app:x') });

@@ -15,6 +15,7 @@ import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
 import { skopeo } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
+import { type Operation, submit, waitForOperation } from './support/operations';
 
 interface ImageEntry {
   source: string;
@@ -25,15 +26,7 @@ interface ImageEntry {
   error?: { code: string; detail: string };
 }
 
-interface Op {
-  id: string;
-  kind: string;
-  state: string;
-  request: Record<string, unknown>;
-  progress: Record<string, number | string>;
-  result?: { images: ImageEntry[]; counts: Record<string, number>; bytes: number };
-  error?: { code: string; detail: string; status: number };
-}
+type Op = Operation<{ images: ImageEntry[]; counts: Record<string, number>; bytes: number }>;
 
 let src: TestRegistry;
 let dst: TestRegistry;
@@ -50,18 +43,11 @@ const ALPHA_TAGS = ['1.0.0', '1.1.0', '1.2.0-rc.1', '1.2.0', '2.0.0'];
 const BETA_TAGS = ['v1', 'v2', 'v3', 'edge'];
 
 async function post(service: SkiffService, body: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const res = await fetch(`${service.url}/v1/syncs`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  return { res, body: (await res.json()) as Op & { code?: string; detail?: string } };
+  const { res, op } = await submit<NonNullable<Op['result']>>(service, 'syncs', body, { headers });
+  return { res, body: op };
 }
 
-async function waitDone(service: SkiffService, id: string, seconds = 180): Promise<Op> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const op = (await (await fetch(`${service.url}/v1/operations/${id}?waitSeconds=20`)).json()) as Op;
-    if (['succeeded', 'failed', 'cancelled'].includes(op.state)) return op;
-    if (Date.now() > deadline) throw new Error(`operation ${id} still ${op.state}`);
-  }
-}
+const waitDone = (service: SkiffService, id: string, seconds = 180): Promise<Op> => waitForOperation(service, id, seconds);
 
 async function sync(body: Record<string, unknown>, service = svc): Promise<Op> {
   const { res, body: op } = await post(service, body);

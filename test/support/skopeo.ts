@@ -191,6 +191,15 @@ export interface SkopeoInspectOptions extends SkopeoRegistryOptions, SkopeoPlatf
 }
 
 /**
+ * skiff's inspect output as skopeo 1.9 prints it: without Variant and LayersData, which that
+ * version computes but does not print (newer skopeo prints LayersData).
+ */
+export function comparableInspect(o: Record<string, unknown>): Record<string, unknown> {
+  const { Variant: _v, LayersData: _l, ...rest } = o;
+  return rest;
+}
+
+/**
  * `skopeo inspect` default JSON output. Note (skopeo 1.9): `Digest` is the digest of the
  * top-level manifest (the index for multi-arch images), `Variant` and `LayersData`
  * are absent; newer skopeo versions add them.
