@@ -51,7 +51,16 @@ export type DomainErrorCode =
   | 'LAYOUT_INVALID'
   | 'STORAGE_CONFLICT'
   | 'DAEMON_UNAVAILABLE'
-  | 'DAEMON_ERROR';
+  | 'DAEMON_ERROR'
+  | 'FORBIDDEN'
+  | 'EGRESS_REFUSED'
+  | 'TRANSPORT_DISABLED'
+  | 'TOO_MANY_REQUESTS'
+  | 'QUEUE_FULL'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'INSUFFICIENT_STORAGE'
+  | 'UPSTREAM_TIMEOUT'
+  | 'STORE_UNAVAILABLE';
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;
