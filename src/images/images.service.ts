@@ -10,7 +10,7 @@ import { chooseInstance, type ImageManifest, type Manifest, type PlatformChoice,
 import { type OciImageConfig, parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
 import { TransportRegistry } from '../transports/transport-registry';
 import type { ImageSource, RegistryAuth, TransportContext } from '../transports/transport';
-import { renderGoTemplate } from './go-template';
+import { renderGoTemplate } from '../go-template/go-template';
 import { assemble, type InspectOutput, type InspectParts, inspectImageParts, inspectSchema1 } from './inspect-output';
 
 /** As the skopeo CLI prepares `--format`: `\t` becomes a tab and a final newline is ensured. */
