@@ -1,5 +1,6 @@
 /**
- * Rendering of `skopeo inspect --format TEMPLATE`: a dependency-free subset of Go's text/template.
+ * A dependency-free subset of Go's text/template, with the function map containers/common's
+ * `report` package installs (what skopeo's `--format` executes).
  *
  * Contract: for every template this module accepts, the output is byte-for-byte what Go's
  * text/template (with the function map skopeo installs from containers/common `report`)
@@ -21,13 +22,15 @@
  * the builtins `html js urlquery slice call`, complex numbers, `%#v`/`%p`/hex-float verbs,
  * methods on time values, and string literals that are not valid UTF-8.
  *
- * Data model: `data` is the skopeo inspect object as plain JSON-like values. Known skopeo
- * fields (see STRUCT_SCHEMAS) get their Go types (so `Digest` is a `digest.Digest`, `Labels` a
- * `map[string]string`, `Created` a `*time.Time`, ...); fields absent from `data` but declared by
- * the Go struct behave as their Go zero value. Other values are typed by inference (strings,
- * integers as `int`, other numbers as `float64`, arrays as slices, objects as
- * `map[string]...`). Names listed in `timeFields` hold RFC 3339 strings (or null) and behave
- * like Go's `*time.Time`; the process-local zone is assumed to be UTC, as in a container.
+ * Data model: `data` is plain JSON-like values, typed by the caller's Go struct types
+ * ({@link GoStructTypes}, e.g. images/ supplies skopeo's inspect structs). A plain object is
+ * the `rootType` struct (held in an `interface{}`, as skopeo passes its output); the declared
+ * fields get their Go types (`digest.Digest`, `map[string]string`, `*time.Time`, other
+ * structs, ...), and fields absent from the object behave as their Go zero value. Other
+ * values are typed by inference (strings, integers as `int`, other numbers as `float64`,
+ * arrays as slices, objects as `map[string]...`). Names listed in `timeFields` hold RFC 3339
+ * strings (or null) and behave like Go's `*time.Time`; the process-local zone is assumed to be
+ * UTC, as in a container.
  *
  * Output differences from the skopeo CLI that are the caller's business: skopeo wraps the
  * template as `{{range .}}...{{end -}}` over a one-element slice (so in the CLI `$` is that
@@ -53,9 +56,14 @@ export class TemplateError extends DomainError {
 }
 
 export interface GoTemplateOptions {
+  /** The Go struct types `data` is typed with. Default none: objects are maps. */
+  readonly structTypes?: GoStructTypes;
+  /** The struct type of `data` when it is a plain object; must be one of `structTypes`. */
+  readonly rootType?: string;
   /**
    * Struct field names whose values are Go `*time.Time` (RFC 3339 string, Date or null).
-   * Default `['Created']`; a given list replaces the default, so `[]` leaves `Created` a string.
+   * Default: the fields `structTypes` declares `*time.Time`; a given list replaces the default,
+   * so `[]` leaves them strings.
    */
   readonly timeFields?: readonly string[];
   /** Output size limit in UTF-16 code units; exceeding it is a TemplateError. Default 4 Mi. */
@@ -65,21 +73,23 @@ export interface GoTemplateOptions {
 }
 
 /**
- * Renders `template` against `data` the way Go's text/template does for skopeo inspect.
+ * Renders `template` against `data` the way Go's text/template does.
  * Throws TemplateError for syntax the subset does not support, malformed templates and
  * execution errors (for example `index` of a non-indexable value or an unknown field), and
  * TypeError when `data` itself cannot be a Go value (cyclic, a time field that is not RFC 3339,
- * functions or class instances other than Date and Map).
+ * functions or class instances other than Date and Map) or `rootType` is not declared.
  */
 export function renderGoTemplate(template: string, data: unknown, options: GoTemplateOptions = {}): string {
+  const types = options.structTypes ?? NO_STRUCT_TYPES;
+  const rootLayout = options.rootType === undefined ? undefined : types.layout(options.rootType);
+  if (options.rootType !== undefined && !rootLayout) throw new TypeError(`renderGoTemplate: rootType ${options.rootType} is not one of the struct types`);
   const tree = new Parser(template).parse();
-  const converter = new Converter(new Set(options.timeFields ?? DEFAULT_TIME_FIELDS));
-  const root = converter.root(data);
+  const converter = new Converter(types, new Set(options.timeFields ?? types.timeFieldNames));
+  const root = converter.root(data, rootLayout);
   const exec = new Executor(template, options.maxOutputLength ?? DEFAULT_MAX_OUTPUT, options.maxSteps ?? DEFAULT_MAX_STEPS);
   return exec.run(tree, root);
 }
 
-const DEFAULT_TIME_FIELDS: readonly string[] = ['Created'];
 const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 const DEFAULT_MAX_STEPS = 1_000_000;
 const MAX_NESTING = 500;
@@ -1087,7 +1097,7 @@ type GoValue =
   | { readonly kind: 'bool'; readonly type: string; readonly value: boolean }
   | { readonly kind: 'slice'; readonly type: string; readonly items: readonly GoValue[] | null }
   | { readonly kind: 'map'; readonly type: string; readonly entries: ReadonlyMap<string, GoValue> | null; readonly elemZero: GoValue }
-  | { readonly kind: 'struct'; readonly type: string; readonly fields: ReadonlyMap<string, GoValue>; readonly viaInterface: boolean }
+  | { readonly kind: 'struct'; readonly type: string; readonly fields: ReadonlyMap<string, GoValue>; readonly layout: StructLayout; readonly viaInterface: boolean }
   | { readonly kind: 'time'; readonly type: string; readonly time: GoTime | null };
 
 type StructValue = Extract<GoValue, { kind: 'struct' }>;
@@ -1102,44 +1112,83 @@ const int = (value: bigint | number, type = 'int'): GoValue => ({ kind: 'int', t
 const bool = (value: boolean): GoValue => ({ kind: 'bool', type: 'bool', value });
 const float = (value: number): GoValue => ({ kind: 'float', type: 'float64', value });
 
-/** Go field types of the structs skopeo inspect formats, in declaration order. */
-const STRUCT_SCHEMAS: ReadonlyMap<string, ReadonlyMap<string, string>> = new Map([
-  [
-    'inspect.Output',
-    new Map([
-      ['Name', 'string'],
-      ['Tag', 'string'],
-      ['Digest', 'digest.Digest'],
-      ['RepoTags', '[]string'],
-      ['Created', '*time.Time'],
-      ['DockerVersion', 'string'],
-      ['Labels', 'map[string]string'],
-      ['Architecture', 'string'],
-      ['Os', 'string'],
-      ['Variant', 'string'],
-      ['Layers', '[]string'],
-      ['LayersData', '[]types.ImageInspectLayer'],
-      ['Env', '[]string'],
-    ]),
-  ],
-  [
-    'types.ImageInspectLayer',
-    new Map([
-      ['MIMEType', 'string'],
-      ['Digest', 'digest.Digest'],
-      ['Size', 'int64'],
-      ['Annotations', 'map[string]string'],
-    ]),
-  ],
-]);
-const ROOT_STRUCT = 'inspect.Output';
+/** One field of a Go struct, as text/template, fmt and encoding/json see it. */
+export interface GoStructField {
+  /** The Go field name (what `.Name` selects). */
+  readonly name: string;
+  /**
+   * The field's Go type: `string`, `bool`, `int`, `int64`, `int32`, `uint8`, `float64`,
+   * `digest.Digest`, `digest.Algorithm`, `*time.Time`, `[]T`, `map[string]T`, or the name of
+   * another struct type of the same {@link GoStructTypes}.
+   */
+  readonly type: string;
+  /** The key `json` writes for it (the name in the field's `json` tag); default the field name. */
+  readonly jsonName?: string;
+  /** The `json` tag's `omitempty`: `json` leaves the field out when it holds an empty value. */
+  readonly omitEmpty?: boolean;
+  /**
+   * A field the Go struct does not have: readable with `.Name`, but left out of the struct's
+   * `{{.}}`, `printf "%v"` and `json` renderings, as Go would print the struct without it.
+   */
+  readonly hidden?: boolean;
+}
+
+/** A Go struct type: its name as `%T` and error messages print it (`pkg.Type`), and its fields in declaration order. */
+export interface GoStructType {
+  readonly name: string;
+  readonly fields: readonly GoStructField[];
+}
+
+/** A struct type as the interpreter uses it: fields by name, in declaration order. */
+interface StructLayout {
+  readonly name: string;
+  readonly fields: ReadonlyMap<string, GoStructField>;
+}
+
+const BASIC_TYPES: ReadonlySet<string> = new Set(['string', 'bool', 'int', 'int64', 'int32', 'uint8', 'float64', 'digest.Digest', 'digest.Algorithm', '*time.Time']);
+
 /**
- * Fields skiff adds to skopeo's structs: readable with `.Name` but, as in skopeo whose struct
- * lacks them, not part of the struct's `{{.}}`, `printf "%v"` or `json` rendering.
+ * The Go struct types template data is typed with (the caller's schema: which fields exist,
+ * in which order, with which types and json tags). Checked once when built — unknown types,
+ * duplicate types or fields throw a TypeError — and shared by every render.
  */
-const HIDDEN_FIELDS: ReadonlyMap<string, ReadonlySet<string>> = new Map([['inspect.Output', new Set(['Variant'])]]);
-/** Struct fields whose `json` tag carries `omitempty`. */
-const OMIT_EMPTY: ReadonlyMap<string, ReadonlySet<string>> = new Map([['inspect.Output', new Set(['Name', 'Tag'])]]);
+export class GoStructTypes {
+  private readonly layouts = new Map<string, StructLayout>();
+  /** Names of the fields declared `*time.Time` (the default `timeFields` of a render). */
+  readonly timeFieldNames: readonly string[];
+
+  constructor(types: readonly GoStructType[]) {
+    for (const t of types) {
+      if (this.layouts.has(t.name)) throw new TypeError(`GoStructTypes: struct type ${t.name} is declared twice`);
+      const fields = new Map<string, GoStructField>();
+      for (const f of t.fields) {
+        if (fields.has(f.name)) throw new TypeError(`GoStructTypes: field ${t.name}.${f.name} is declared twice`);
+        fields.set(f.name, f);
+      }
+      this.layouts.set(t.name, { name: t.name, fields });
+    }
+    const known = (type: string): boolean => {
+      if (type.startsWith('[]')) return known(type.slice(2));
+      if (type.startsWith('map[string]')) return known(type.slice('map[string]'.length));
+      return BASIC_TYPES.has(type) || this.layouts.has(type);
+    };
+    const timeFields = new Set<string>();
+    for (const t of types) {
+      for (const f of t.fields) {
+        if (!known(f.type)) throw new TypeError(`GoStructTypes: field ${t.name}.${f.name} has unsupported type ${f.type}`);
+        if (f.type === '*time.Time') timeFields.add(f.name);
+      }
+    }
+    this.timeFieldNames = [...timeFields];
+  }
+
+  /** The layout of a declared struct type. */
+  layout(name: string): StructLayout | undefined {
+    return this.layouts.get(name);
+  }
+}
+
+const NO_STRUCT_TYPES = new GoStructTypes([]);
 const STRING_TYPES: ReadonlySet<string> = new Set(['string', 'digest.Digest', 'digest.Algorithm']);
 const INT_TYPES: ReadonlySet<string> = new Set(['int', 'int64', 'int32', 'uint8']);
 
@@ -1209,11 +1258,15 @@ class DataError extends Error {}
 class Converter {
   private readonly active = new Set<object>();
 
-  constructor(private readonly timeFields: ReadonlySet<string>) {}
+  constructor(
+    private readonly types: GoStructTypes,
+    private readonly timeFields: ReadonlySet<string>,
+  ) {}
 
-  root(data: unknown): GoValue {
+  /** The data as Go value: with a root layout, a plain object is that struct held in an `interface{}`. */
+  root(data: unknown, rootLayout: StructLayout | undefined): GoValue {
     try {
-      return isPlainObject(data) ? this.struct(data, ROOT_STRUCT, true) : this.infer(data);
+      return rootLayout && isPlainObject(data) ? this.struct(data, rootLayout, true) : this.infer(data);
     } catch (e) {
       if (e instanceof DataError) throw new TypeError(`renderGoTemplate: ${e.message}`);
       throw e;
@@ -1231,18 +1284,17 @@ class Converter {
     }
   }
 
-  private struct(obj: Record<string, unknown>, type: string, viaInterface: boolean): GoValue {
+  private struct(obj: Record<string, unknown>, layout: StructLayout, viaInterface: boolean): GoValue {
     return this.guard(obj, () => {
-      const schema = STRUCT_SCHEMAS.get(type) ?? new Map<string, string>();
       const fields = new Map<string, GoValue>();
-      for (const [name, goType] of schema) {
+      for (const [name, { type: goType }] of layout.fields) {
         const own = Object.prototype.hasOwnProperty.call(obj, name) ? obj[name] : undefined;
         fields.set(name, this.field(name, own, goType));
       }
       for (const name of Object.keys(obj)) {
         if (!fields.has(name) && obj[name] !== undefined) fields.set(name, this.field(name, obj[name], undefined));
       }
-      return { kind: 'struct', type, fields, viaInterface };
+      return { kind: 'struct', type: layout.name, fields, layout, viaInterface };
     });
   }
 
@@ -1253,7 +1305,7 @@ class Converter {
   }
 
   private typed(value: unknown, goType: string): GoValue {
-    if (value === undefined) return zeroValue(goType);
+    if (value === undefined) return zeroValue(goType, this.types);
     if (goType === '*time.Time') {
       if (value === null) return { kind: 'time', type: goType, time: null };
       const t = typeof value === 'string' ? parseRfc3339(value) : value instanceof Date ? timeFromDate(value) : undefined;
@@ -1274,16 +1326,17 @@ class Converter {
     }
     if (goType.startsWith('map[string]')) {
       const elemType = goType.slice('map[string]'.length);
-      if (value === null) return { kind: 'map', type: goType, entries: null, elemZero: zeroValue(elemType) };
+      if (value === null) return { kind: 'map', type: goType, entries: null, elemZero: zeroValue(elemType, this.types) };
       const entries = this.entries(value);
       if (!entries) return this.infer(value);
       return this.guard(value as object, () => {
         const converted = new Map<string, GoValue>();
         for (const [k, v] of entries) converted.set(k, this.typed(v, elemType));
-        return { kind: 'map', type: goType, entries: converted, elemZero: zeroValue(elemType) };
+        return { kind: 'map', type: goType, entries: converted, elemZero: zeroValue(elemType, this.types) };
       });
     }
-    if (STRUCT_SCHEMAS.has(goType) && isPlainObject(value)) return this.struct(value, goType, false);
+    const layout = this.types.layout(goType);
+    if (layout && isPlainObject(value)) return this.struct(value, layout, false);
     return this.infer(value);
   }
 
@@ -1335,25 +1388,25 @@ class Converter {
   }
 }
 
+/** The fields Go's struct has (hidden ones left out), in declaration order. */
 function visibleFields(v: StructValue): [string, GoValue][] {
-  const hidden = HIDDEN_FIELDS.get(v.type);
-  return [...v.fields].filter(([name]) => !hidden?.has(name));
+  return [...v.fields].filter(([name]) => !v.layout.fields.get(name)?.hidden);
 }
 
 /** Go's zero value for a declared field type. */
-function zeroValue(goType: string): GoValue {
+function zeroValue(goType: string, types: GoStructTypes): GoValue {
   if (STRING_TYPES.has(goType)) return str('', goType);
   if (INT_TYPES.has(goType)) return int(0, goType);
   if (goType === 'float64') return float(0);
   if (goType === 'bool') return bool(false);
   if (goType === '*time.Time') return { kind: 'time', type: goType, time: null };
   if (goType.startsWith('[]')) return { kind: 'slice', type: goType, items: null };
-  if (goType.startsWith('map[string]')) return { kind: 'map', type: goType, entries: null, elemZero: zeroValue(goType.slice('map[string]'.length)) };
-  const schema = STRUCT_SCHEMAS.get(goType);
-  if (schema) {
+  if (goType.startsWith('map[string]')) return { kind: 'map', type: goType, entries: null, elemZero: zeroValue(goType.slice('map[string]'.length), types) };
+  const layout = types.layout(goType);
+  if (layout) {
     const fields = new Map<string, GoValue>();
-    for (const [name, t] of schema) fields.set(name, zeroValue(t));
-    return { kind: 'struct', type: goType, fields, viaInterface: false };
+    for (const [name, f] of layout.fields) fields.set(name, zeroValue(f.type, types));
+    return { kind: 'struct', type: goType, fields, layout, viaInterface: false };
   }
   return NIL;
 }
@@ -2092,11 +2145,11 @@ function jsonEncode(v: GoValue): string {
     case 'time':
       return v.time === null ? 'null' : jsonString(timeRfc3339Nano(v.time));
     case 'struct': {
-      const omit = OMIT_EMPTY.get(v.type);
       const parts: string[] = [];
       for (const [name, value] of visibleFields(v)) {
-        if (omit?.has(name) && jsonIsEmpty(value)) continue;
-        parts.push(`${jsonString(name)}:${jsonEncode(value)}`);
+        const field = v.layout.fields.get(name);
+        if (field?.omitEmpty && jsonIsEmpty(value)) continue;
+        parts.push(`${jsonString(field?.jsonName ?? name)}:${jsonEncode(value)}`);
       }
       return `{${parts.join(',')}}`;
     }
