@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { GoStructTypes, renderGoTemplate, TemplateError, type GoTemplateOptions } from './go-template';
+import { GoStructTypes } from './go-struct-types';
+import { renderGoTemplate, type GoTemplateOptions } from './go-template';
+import { TemplateError } from './template-error';
 
 // Expected strings below are what Go's text/template prints for the equivalent Go value
 // (most were checked against skopeo's own `inspect --format`).

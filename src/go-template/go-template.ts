@@ -39,21 +39,14 @@
  * renders the template exactly as given, with `.` and `$` both bound to `data`.
  */
 
-import { DomainError } from '../errors/domain-error';
+import { GoStructTypes, INT_TYPES, NO_STRUCT_TYPES, STRING_TYPES, type StructLayout } from './go-struct-types';
+import { parseRfc3339, timeFromDate, timeRfc3339Nano, timeString } from './go-time';
+import { bool, compareStrings, float, type GoValue, int, INVALID, NIL, sortedKeys, str, truth, typeName, utf8Length, visibleFields } from './go-value';
+import { canBackquote, formatFloat, goQuote, goQuoteRune, INT64_MAX, INT64_MIN, isAsciiDigit, isPrintRune, lenientUtf8, parseGoFloat, parseGoInteger, runes, SyntaxErr, UINT64_MAX, unquoteChar, unquoteInterpreted, utf8Encoder } from './strconv';
+import { MAX_NESTING, OutputLimit, templateError, TemplateError, UNSUPPORTED } from './template-error';
 
-/** Raised for malformed or unsupported templates and for template execution errors. */
-export class TemplateError extends DomainError {
-  /** 1-based line of the template position the error refers to. */
-  readonly line: number;
-  /** 1-based column (UTF-16 code units) of the template position the error refers to. */
-  readonly column: number;
-
-  constructor(message: string, line: number, column: number) {
-    super('INVALID_TEMPLATE', message);
-    this.line = line;
-    this.column = column;
-  }
-}
+const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
+const DEFAULT_MAX_STEPS = 1_000_000;
 
 export interface GoTemplateOptions {
   /** The Go struct types `data` is typed with. Default none: objects are maps. */
@@ -90,29 +83,7 @@ export function renderGoTemplate(template: string, data: unknown, options: GoTem
   return exec.run(tree, root);
 }
 
-const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
-const DEFAULT_MAX_STEPS = 1_000_000;
-const MAX_NESTING = 500;
-const UNSUPPORTED = 'unsupported template syntax';
-
-function positionOf(src: string, offset: number): { line: number; column: number } {
-  const before = src.slice(0, Math.max(0, Math.min(offset, src.length)));
-  const lastNewline = before.lastIndexOf('\n');
-  let line = 1;
-  for (let i = 0; i < before.length; i++) if (before.charCodeAt(i) === 10) line++;
-  return { line, column: before.length - lastNewline };
-}
-
-function templateError(src: string, offset: number, message: string): TemplateError {
-  const { line, column } = positionOf(src, offset);
-  return new TemplateError(`template: ${line}:${column}: ${message}`, line, column);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lexer (mirrors text/template/parse/lex.go)
-// ---------------------------------------------------------------------------------------------
-
-type TokenKind =
+export type TokenKind =
   | 'text'
   | 'leftDelim'
   | 'rightDelim'
@@ -137,7 +108,7 @@ type TokenKind =
   | 'char'
   | 'eof';
 
-interface Token {
+export interface Token {
   readonly kind: TokenKind;
   readonly val: string;
   readonly pos: number;
@@ -154,10 +125,6 @@ function isAlphaNumeric(ch: string | undefined): boolean {
   return ch !== undefined && ALNUM_RE.test(ch);
 }
 
-function isAsciiDigit(ch: string | undefined): boolean {
-  return ch !== undefined && ch >= '0' && ch <= '9';
-}
-
 /** Go's `%#U` rendering of a rune, used in lexer messages. */
 function runeDescription(ch: string): string {
   const cp = ch.codePointAt(0) ?? 0;
@@ -165,7 +132,7 @@ function runeDescription(ch: string): string {
   return isPrintRune(cp) ? `U+${hex} '${ch}'` : `U+${hex}`;
 }
 
-class Lexer {
+export class Lexer {
   private pos = 0;
   private state: 'text' | 'leftDelim' | 'action' | 'eof' = 'text';
   private trimLeading = false;
@@ -453,175 +420,7 @@ class Lexer {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Literal decoding (strconv.Unquote / ParseInt / ParseFloat semantics)
-// ---------------------------------------------------------------------------------------------
-
-class SyntaxErr extends Error {}
-
-function hexValue(c: string | undefined): number {
-  if (c === undefined) return -1;
-  const v = parseInt(c, 16);
-  return Number.isNaN(v) || !/^[0-9a-fA-F]$/.test(c) ? -1 : v;
-}
-
-/** One step of strconv.UnquoteChar: returns the decoded value, whether it is a raw byte, and the next offset. */
-function unquoteChar(s: string, i: number, quote: string): { value: number; isByte: boolean; next: number } {
-  const c = s[i];
-  if (c === undefined) throw new SyntaxErr();
-  if (c === quote && (quote === "'" || quote === '"')) throw new SyntaxErr();
-  if (c !== '\\') {
-    const cp = s.codePointAt(i) ?? 0;
-    return { value: cp, isByte: false, next: i + (cp > 0xffff ? 2 : 1) };
-  }
-  const e = s[i + 1];
-  if (e === undefined) throw new SyntaxErr();
-  let j = i + 2;
-  const simple: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 92 };
-  if (e in simple) return { value: simple[e], isByte: false, next: j };
-  if (e === 'x' || e === 'u' || e === 'U') {
-    const n = e === 'x' ? 2 : e === 'u' ? 4 : 8;
-    let v = 0;
-    for (let k = 0; k < n; k++) {
-      const h = hexValue(s[j + k]);
-      if (h < 0) throw new SyntaxErr();
-      v = v * 16 + h;
-    }
-    j += n;
-    if (e === 'x') return { value: v, isByte: true, next: j };
-    if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) throw new SyntaxErr();
-    return { value: v, isByte: false, next: j };
-  }
-  if (e >= '0' && e <= '7') {
-    let v = e.charCodeAt(0) - 48;
-    for (let k = 0; k < 2; k++) {
-      const d = s[j + k];
-      if (d === undefined || d < '0' || d > '7') throw new SyntaxErr();
-      v = v * 8 + (d.charCodeAt(0) - 48);
-    }
-    j += 2;
-    if (v > 255) throw new SyntaxErr();
-    return { value: v, isByte: true, next: j };
-  }
-  if (e === "'" || e === '"') {
-    if (e !== quote) throw new SyntaxErr();
-    return { value: e.charCodeAt(0), isByte: false, next: j };
-  }
-  throw new SyntaxErr();
-}
-
-const utf8Encoder = new TextEncoder();
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-const lenientUtf8 = new TextDecoder('utf-8');
-
-/** Decodes an interpreted ("...") string literal; undefined means its bytes are not valid UTF-8. */
-function unquoteInterpreted(token: string): string | undefined {
-  const body = token.slice(1, -1);
-  const bytes: number[] = [];
-  let sawByte = false;
-  let text = '';
-  for (let i = 0; i < body.length; ) {
-    const r = unquoteChar(body, i, '"');
-    i = r.next;
-    if (r.isByte || r.value < 0x80) {
-      if (r.isByte && r.value >= 0x80) sawByte = true;
-      bytes.push(r.value);
-      text += String.fromCharCode(r.value);
-    } else {
-      const ch = String.fromCodePoint(r.value);
-      for (const b of utf8Encoder.encode(ch)) bytes.push(b);
-      text += ch;
-    }
-  }
-  if (!sawByte) return text;
-  try {
-    return strictUtf8.decode(new Uint8Array(bytes));
-  } catch {
-    return undefined;
-  }
-}
-
-function underscoreOK(s: string): boolean {
-  let saw = '^';
-  let i = 0;
-  if (s[0] === '+' || s[0] === '-') s = s.slice(1);
-  let hex = false;
-  if (s.length >= 2 && s[0] === '0' && 'bBoOxX'.includes(s[1])) {
-    i = 2;
-    saw = '0';
-    hex = s[1] === 'x' || s[1] === 'X';
-  }
-  for (; i < s.length; i++) {
-    const c = s[i];
-    if ((c >= '0' && c <= '9') || (hex && /[a-fA-F]/.test(c))) {
-      saw = '0';
-      continue;
-    }
-    if (c === '_') {
-      if (saw !== '0') return false;
-      saw = '_';
-      continue;
-    }
-    if (saw === '_') return false;
-    saw = '!';
-  }
-  return saw !== '_';
-}
-
-const INT64_MIN = -(1n << 63n);
-const INT64_MAX = (1n << 63n) - 1n;
-const UINT64_MAX = (1n << 64n) - 1n;
-
-/** strconv.ParseInt/ParseUint with base 0, without range checks. */
-function parseGoInteger(text: string): bigint | undefined {
-  let s = text;
-  let neg = false;
-  if (s[0] === '+' || s[0] === '-') {
-    neg = s[0] === '-';
-    s = s.slice(1);
-  }
-  if (s === '') return undefined;
-  let base = 10;
-  let digits = s;
-  if (s[0] === '0' && s.length > 1) {
-    const p = s[1].toLowerCase();
-    if (p === 'x') [base, digits] = [16, s.slice(2)];
-    else if (p === 'o') [base, digits] = [8, s.slice(2)];
-    else if (p === 'b') [base, digits] = [2, s.slice(2)];
-    else [base, digits] = [8, s.slice(1)];
-  }
-  if (digits.includes('_')) {
-    if (!underscoreOK(text)) return undefined;
-    digits = digits.replaceAll('_', '');
-  }
-  if (digits === '') return undefined;
-  const valid = base === 16 ? /^[0-9a-fA-F]+$/ : base === 10 ? /^[0-9]+$/ : base === 8 ? /^[0-7]+$/ : /^[01]+$/;
-  if (!valid.test(digits)) return undefined;
-  let v = 0n;
-  const b = BigInt(base);
-  for (const d of digits) v = v * b + BigInt(parseInt(d, base));
-  return neg ? -v : v;
-}
-
-/** strconv.ParseFloat for decimal and hexadecimal literals. */
-function parseGoFloat(text: string): number | undefined {
-  if (text.includes('_') && !underscoreOK(text)) return undefined;
-  const s = text.replaceAll('_', '');
-  if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return Number(s);
-  const hex = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?[pP]([+-]?\d+)$/.exec(s);
-  if (hex && (hex[2] + (hex[3] ?? '')).length > 0) {
-    const mantissa = parseInt(hex[2] || '0', 16) + (hex[3] ? parseInt(hex[3], 16) / 16 ** hex[3].length : 0);
-    const value = mantissa * 2 ** Number(hex[4]);
-    return hex[1] === '-' ? -value : value;
-  }
-  return undefined;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parse tree
-// ---------------------------------------------------------------------------------------------
-
-interface Span {
+export interface Span {
   readonly pos: number;
   end: number;
 }
@@ -630,7 +429,7 @@ interface FieldNode extends Span {
   readonly type: 'field';
   readonly idents: readonly string[];
 }
-interface VariableNode extends Span {
+export interface VariableNode extends Span {
   readonly type: 'variable';
   /** First element is the variable name including `$`, the rest are field names. */
   readonly idents: readonly string[];
@@ -645,7 +444,7 @@ interface BoolNode extends Span {
   readonly type: 'bool';
   readonly value: boolean;
 }
-interface NumberNode extends Span {
+export interface NumberNode extends Span {
   readonly type: 'number';
   readonly text: string;
   readonly isInt: boolean;
@@ -658,26 +457,26 @@ interface StringNode extends Span {
   readonly type: 'string';
   readonly value: string;
 }
-interface IdentifierNode extends Span {
+export interface IdentifierNode extends Span {
   readonly type: 'identifier';
   readonly name: string;
 }
-interface ChainNode extends Span {
+export interface ChainNode extends Span {
   readonly type: 'chain';
   readonly node: ArgNode;
   readonly fields: readonly string[];
 }
-interface PipeNode extends Span {
+export interface PipeNode extends Span {
   readonly type: 'pipe';
   readonly decl: string[];
   isAssign: boolean;
   readonly cmds: CommandNode[];
 }
-interface CommandNode extends Span {
+export interface CommandNode extends Span {
   readonly type: 'command';
   readonly args: ArgNode[];
 }
-type ArgNode = FieldNode | VariableNode | DotNode | NilNode | BoolNode | NumberNode | StringNode | IdentifierNode | ChainNode | PipeNode;
+export type ArgNode = FieldNode | VariableNode | DotNode | NilNode | BoolNode | NumberNode | StringNode | IdentifierNode | ChainNode | PipeNode;
 
 interface TextNode extends Span {
   readonly type: 'text';
@@ -687,7 +486,7 @@ interface ActionNode extends Span {
   readonly type: 'action';
   readonly pipe: PipeNode;
 }
-interface BranchNode extends Span {
+export interface BranchNode extends Span {
   readonly type: 'if' | 'with' | 'range';
   readonly pipe: PipeNode;
   readonly list: readonly TreeNode[];
@@ -696,21 +495,21 @@ interface BranchNode extends Span {
 interface LoopControlNode extends Span {
   readonly type: 'break' | 'continue';
 }
-type TreeNode = TextNode | ActionNode | BranchNode | LoopControlNode;
+export type TreeNode = TextNode | ActionNode | BranchNode | LoopControlNode;
 
 /** Pseudo-nodes produced by `{{end}}` and `{{else}}`; they terminate item lists. */
-interface Delimiter {
+export interface Delimiter {
   readonly type: 'end' | 'else';
   readonly pos: number;
 }
 
-function isDelimiter(n: TreeNode | Delimiter): n is Delimiter {
+export function isDelimiter(n: TreeNode | Delimiter): n is Delimiter {
   return n.type === 'end' || n.type === 'else';
 }
 
 const GO_BUILTINS_UNSUPPORTED: ReadonlySet<string> = new Set(['html', 'js', 'urlquery', 'slice', 'call']);
 
-class Parser {
+export class Parser {
   private readonly lexer: Lexer;
   private readonly tokens: Token[] = [];
   private index = 0;
@@ -1072,190 +871,16 @@ class Parser {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Go values
-// ---------------------------------------------------------------------------------------------
-
-/** A parsed RFC 3339 instant, kept in its original zone offset like Go's time.Time. */
-interface GoTime {
-  readonly year: number;
-  readonly month: number;
-  readonly day: number;
-  readonly hour: number;
-  readonly minute: number;
-  readonly second: number;
-  readonly nanos: number;
-  readonly offsetMinutes: number;
-}
-
-type GoValue =
-  | { readonly kind: 'invalid' }
-  | { readonly kind: 'nil' }
-  | { readonly kind: 'string'; readonly type: string; readonly value: string }
-  | { readonly kind: 'int'; readonly type: string; readonly value: bigint }
-  | { readonly kind: 'float'; readonly type: string; readonly value: number }
-  | { readonly kind: 'bool'; readonly type: string; readonly value: boolean }
-  | { readonly kind: 'slice'; readonly type: string; readonly items: readonly GoValue[] | null }
-  | { readonly kind: 'map'; readonly type: string; readonly entries: ReadonlyMap<string, GoValue> | null; readonly elemZero: GoValue }
-  | { readonly kind: 'struct'; readonly type: string; readonly fields: ReadonlyMap<string, GoValue>; readonly layout: StructLayout; readonly viaInterface: boolean }
-  | { readonly kind: 'time'; readonly type: string; readonly time: GoTime | null };
-
-type StructValue = Extract<GoValue, { kind: 'struct' }>;
-
-/** A missing value (Go's invalid reflect.Value): prints as `<no value>`. */
-const INVALID: GoValue = { kind: 'invalid' };
-/** An untyped nil interface value. */
-const NIL: GoValue = { kind: 'nil' };
-
-const str = (value: string, type = 'string'): GoValue => ({ kind: 'string', type, value });
-const int = (value: bigint | number, type = 'int'): GoValue => ({ kind: 'int', type, value: BigInt(value) });
-const bool = (value: boolean): GoValue => ({ kind: 'bool', type: 'bool', value });
-const float = (value: number): GoValue => ({ kind: 'float', type: 'float64', value });
-
-/** One field of a Go struct, as text/template, fmt and encoding/json see it. */
-export interface GoStructField {
-  /** The Go field name (what `.Name` selects). */
-  readonly name: string;
-  /**
-   * The field's Go type: `string`, `bool`, `int`, `int64`, `int32`, `uint8`, `float64`,
-   * `digest.Digest`, `digest.Algorithm`, `*time.Time`, `[]T`, `map[string]T`, or the name of
-   * another struct type of the same {@link GoStructTypes}.
-   */
-  readonly type: string;
-  /** The key `json` writes for it (the name in the field's `json` tag); default the field name. */
-  readonly jsonName?: string;
-  /** The `json` tag's `omitempty`: `json` leaves the field out when it holds an empty value. */
-  readonly omitEmpty?: boolean;
-  /**
-   * A field the Go struct does not have: readable with `.Name`, but left out of the struct's
-   * `{{.}}`, `printf "%v"` and `json` renderings, as Go would print the struct without it.
-   */
-  readonly hidden?: boolean;
-}
-
-/** A Go struct type: its name as `%T` and error messages print it (`pkg.Type`), and its fields in declaration order. */
-export interface GoStructType {
-  readonly name: string;
-  readonly fields: readonly GoStructField[];
-}
-
-/** A struct type as the interpreter uses it: fields by name, in declaration order. */
-interface StructLayout {
-  readonly name: string;
-  readonly fields: ReadonlyMap<string, GoStructField>;
-}
-
-const BASIC_TYPES: ReadonlySet<string> = new Set(['string', 'bool', 'int', 'int64', 'int32', 'uint8', 'float64', 'digest.Digest', 'digest.Algorithm', '*time.Time']);
-
-/**
- * The Go struct types template data is typed with (the caller's schema: which fields exist,
- * in which order, with which types and json tags). Checked once when built — unknown types,
- * duplicate types or fields throw a TypeError — and shared by every render.
- */
-export class GoStructTypes {
-  private readonly layouts = new Map<string, StructLayout>();
-  /** Names of the fields declared `*time.Time` (the default `timeFields` of a render). */
-  readonly timeFieldNames: readonly string[];
-
-  constructor(types: readonly GoStructType[]) {
-    for (const t of types) {
-      if (this.layouts.has(t.name)) throw new TypeError(`GoStructTypes: struct type ${t.name} is declared twice`);
-      const fields = new Map<string, GoStructField>();
-      for (const f of t.fields) {
-        if (fields.has(f.name)) throw new TypeError(`GoStructTypes: field ${t.name}.${f.name} is declared twice`);
-        fields.set(f.name, f);
-      }
-      this.layouts.set(t.name, { name: t.name, fields });
-    }
-    const known = (type: string): boolean => {
-      if (type.startsWith('[]')) return known(type.slice(2));
-      if (type.startsWith('map[string]')) return known(type.slice('map[string]'.length));
-      return BASIC_TYPES.has(type) || this.layouts.has(type);
-    };
-    const timeFields = new Set<string>();
-    for (const t of types) {
-      for (const f of t.fields) {
-        if (!known(f.type)) throw new TypeError(`GoStructTypes: field ${t.name}.${f.name} has unsupported type ${f.type}`);
-        if (f.type === '*time.Time') timeFields.add(f.name);
-      }
-    }
-    this.timeFieldNames = [...timeFields];
-  }
-
-  /** The layout of a declared struct type. */
-  layout(name: string): StructLayout | undefined {
-    return this.layouts.get(name);
-  }
-}
-
-const NO_STRUCT_TYPES = new GoStructTypes([]);
-const STRING_TYPES: ReadonlySet<string> = new Set(['string', 'digest.Digest', 'digest.Algorithm']);
-const INT_TYPES: ReadonlySet<string> = new Set(['int', 'int64', 'int32', 'uint8']);
-
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const proto: unknown = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
 }
 
-const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
-
-function parseRfc3339(s: string): GoTime | undefined {
-  const m = RFC3339_RE.exec(s);
-  if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number);
-  const nanos = m[7] ? Number(m[7].slice(0, 9).padEnd(9, '0')) : 0;
-  const offsetMinutes = m[8] ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
-  const probe = new Date(0);
-  probe.setUTCFullYear(year, month, 0);
-  const monthDays = probe.getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > monthDays || hour > 23 || minute > 59 || second > 59) return undefined;
-  if (m[10] !== undefined && (Number(m[10]) > 23 || Number(m[11]) > 59)) return undefined;
-  return { year, month, day, hour, minute, second, nanos, offsetMinutes };
-}
-
-function timeFromDate(d: Date): GoTime | undefined {
-  if (Number.isNaN(d.getTime())) return undefined;
-  return {
-    year: d.getUTCFullYear(),
-    month: d.getUTCMonth() + 1,
-    day: d.getUTCDate(),
-    hour: d.getUTCHours(),
-    minute: d.getUTCMinutes(),
-    second: d.getUTCSeconds(),
-    nanos: d.getUTCMilliseconds() * 1_000_000,
-    offsetMinutes: 0,
-  };
-}
-
-const pad2 = (n: number): string => String(n).padStart(2, '0');
-
-function fraction(nanos: number): string {
-  return nanos === 0 ? '' : `.${String(nanos).padStart(9, '0').replace(/0+$/, '')}`;
-}
-
-function offsetText(offsetMinutes: number, colon: boolean): string {
-  const sign = offsetMinutes < 0 ? '-' : '+';
-  const abs = Math.abs(offsetMinutes);
-  return `${sign}${pad2(Math.floor(abs / 60))}${colon ? ':' : ''}${pad2(abs % 60)}`;
-}
-
-/** Go's time.Time.String() ("2006-01-02 15:04:05.999999999 -0700 MST") with Local = UTC. */
-function timeString(t: GoTime): string {
-  const zone = t.offsetMinutes === 0 ? '+0000 UTC' : `${offsetText(t.offsetMinutes, false)} ${offsetText(t.offsetMinutes, false)}`;
-  return `${String(t.year).padStart(4, '0')}-${pad2(t.month)}-${pad2(t.day)} ${pad2(t.hour)}:${pad2(t.minute)}:${pad2(t.second)}${fraction(t.nanos)} ${zone}`;
-}
-
-/** Go's time.Time.MarshalJSON layout (RFC 3339 with trimmed nanoseconds). */
-function timeRfc3339Nano(t: GoTime): string {
-  const zone = t.offsetMinutes === 0 ? 'Z' : offsetText(t.offsetMinutes, true);
-  return `${String(t.year).padStart(4, '0')}-${pad2(t.month)}-${pad2(t.day)}T${pad2(t.hour)}:${pad2(t.minute)}:${pad2(t.second)}${fraction(t.nanos)}${zone}`;
-}
-
 class DataError extends Error {}
 
 /** Maps JSON-like input data onto Go values (see the module comment for the typing rules). */
-class Converter {
+export class Converter {
   private readonly active = new Set<object>();
 
   constructor(
@@ -1388,11 +1013,6 @@ class Converter {
   }
 }
 
-/** The fields Go's struct has (hidden ones left out), in declaration order. */
-function visibleFields(v: StructValue): [string, GoValue][] {
-  return [...v.fields].filter(([name]) => !v.layout.fields.get(name)?.hidden);
-}
-
 /** Go's zero value for a declared field type. */
 function zeroValue(goType: string, types: GoStructTypes): GoValue {
   if (STRING_TYPES.has(goType)) return str('', goType);
@@ -1411,66 +1031,6 @@ function zeroValue(goType: string, types: GoStructTypes): GoValue {
   return NIL;
 }
 
-/** The Go type name reflect would report for the value. */
-function typeName(v: GoValue): string {
-  switch (v.kind) {
-    case 'invalid':
-    case 'nil':
-      return '<nil>';
-    default:
-      return v.type;
-  }
-}
-
-/** Go's isTrue ("truth" of if/with/and/or/not); missing and nil values are false. */
-function truth(v: GoValue): boolean {
-  switch (v.kind) {
-    case 'invalid':
-    case 'nil':
-      return false;
-    case 'string':
-      return v.value.length > 0;
-    case 'int':
-      return v.value !== 0n;
-    case 'float':
-      return v.value !== 0;
-    case 'bool':
-      return v.value;
-    case 'slice':
-      return (v.items?.length ?? 0) > 0;
-    case 'map':
-      return (v.entries?.size ?? 0) > 0;
-    case 'struct':
-      return true;
-    case 'time':
-      return v.time !== null;
-  }
-}
-
-/** Compares strings by UTF-8 byte order (equivalently, by code point), as Go does. */
-function compareStrings(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; ) {
-    const ca = a.codePointAt(i) ?? 0;
-    const cb = b.codePointAt(i) ?? 0;
-    if (ca !== cb) return ca < cb ? -1 : 1;
-    i += ca > 0xffff ? 2 : 1;
-  }
-  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
-}
-
-function sortedKeys(entries: ReadonlyMap<string, GoValue> | null): string[] {
-  return entries ? [...entries.keys()].sort(compareStrings) : [];
-}
-
-function utf8Length(s: string): number {
-  return utf8Encoder.encode(s).length;
-}
-
-// ---------------------------------------------------------------------------------------------
-// fmt: Go's value printing (Sprint, Sprintln, Sprintf)
-// ---------------------------------------------------------------------------------------------
-
 interface FmtFlags {
   plus: boolean;
   minus: boolean;
@@ -1485,72 +1045,7 @@ interface FmtFlags {
 const newFlags = (): FmtFlags => ({ plus: false, minus: false, sharp: false, space: false, zero: false, plusV: false, width: undefined, prec: undefined });
 
 /** Raised by fmt for constructs this implementation deliberately does not reproduce. */
-class FmtUnsupported extends Error {}
-
-const PRINT_RE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
-/** unicode.IsPrint */
-function isPrintRune(cp: number): boolean {
-  if (cp < 0x80) return cp >= 0x20 && cp < 0x7f;
-  if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-  return PRINT_RE.test(String.fromCodePoint(cp));
-}
-
-function runes(s: string): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < s.length; ) {
-    const cp = s.codePointAt(i) ?? 0;
-    // Lone surrogates cannot come from valid UTF-8 input; treat them as U+FFFD.
-    out.push(cp >= 0xd800 && cp <= 0xdfff ? 0xfffd : cp);
-    i += cp > 0xffff ? 2 : 1;
-  }
-  return out;
-}
-
-function escapeRune(cp: number, quote: number, asciiOnly: boolean): string {
-  if (cp === quote || cp === 0x5c) return `\\${String.fromCodePoint(cp)}`;
-  if (asciiOnly ? cp < 0x80 && isPrintRune(cp) : isPrintRune(cp)) return String.fromCodePoint(cp);
-  switch (cp) {
-    case 7:
-      return '\\a';
-    case 8:
-      return '\\b';
-    case 12:
-      return '\\f';
-    case 10:
-      return '\\n';
-    case 13:
-      return '\\r';
-    case 9:
-      return '\\t';
-    case 11:
-      return '\\v';
-  }
-  if (cp < 0x20 || cp === 0x7f) return `\\x${cp.toString(16).padStart(2, '0')}`;
-  if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) cp = 0xfffd;
-  if (cp < 0x10000) return `\\u${cp.toString(16).padStart(4, '0')}`;
-  return `\\U${cp.toString(16).padStart(8, '0')}`;
-}
-
-/** strconv.Quote / QuoteToASCII */
-function goQuote(s: string, asciiOnly = false): string {
-  return `"${runes(s)
-    .map((cp) => escapeRune(cp, 0x22, asciiOnly))
-    .join('')}"`;
-}
-
-/** strconv.QuoteRune / QuoteRuneToASCII */
-function goQuoteRune(cp: number, asciiOnly: boolean): string {
-  return `'${escapeRune(cp, 0x27, asciiOnly)}'`;
-}
-
-/** strconv.CanBackquote */
-function canBackquote(s: string): boolean {
-  for (const cp of runes(s)) {
-    if (cp === 0xfeff || cp === 0x60) return false;
-    if ((cp < 0x20 && cp !== 9) || cp === 0x7f) return false;
-  }
-  return true;
-}
+export class FmtUnsupported extends Error {}
 
 function writePadding(n: number, f: FmtFlags, zeroAllowed = true): string {
   if (n <= 0) return '';
@@ -1682,124 +1177,6 @@ function validRune(v: bigint): number {
   return n >= 0xd800 && n <= 0xdfff ? 0xfffd : n;
 }
 
-/** Decimal digits d with value 0.d × 10^dp; d has no trailing zeros and is empty for zero. */
-interface Digits {
-  readonly d: string;
-  readonly dp: number;
-}
-
-function trimDigits(d: string, dp: number): Digits {
-  const t = d.replace(/0+$/, '');
-  return t === '' ? { d: '', dp: 0 } : { d: t, dp };
-}
-
-/** The exact decimal expansion of a finite non-negative double. */
-function exactDigits(x: number): Digits {
-  if (x === 0) return { d: '', dp: 0 };
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, x);
-  const bits = view.getBigUint64(0);
-  const exponentBits = Number((bits >> 52n) & 0x7ffn);
-  let mantissa = bits & ((1n << 52n) - 1n);
-  let e: number;
-  if (exponentBits === 0) e = -1074;
-  else {
-    mantissa |= 1n << 52n;
-    e = exponentBits - 1075;
-  }
-  if (e >= 0) {
-    const s = (mantissa << BigInt(e)).toString();
-    return trimDigits(s, s.length);
-  }
-  const s = (mantissa * 5n ** BigInt(-e)).toString();
-  return trimDigits(s, s.length + e);
-}
-
-/** The shortest decimal that round-trips to the double (as strconv with precision -1). */
-function shortestDigits(x: number): Digits {
-  if (x === 0) return { d: '', dp: 0 };
-  const m = /^(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(x.toExponential());
-  if (!m) throw new Error(`unexpected exponential form of ${x}`);
-  return trimDigits(m[1] + (m[2] ?? ''), Number(m[3]) + 1);
-}
-
-/** decimal.Round: round to nd digits, ties to even (the expansion is exact). */
-function roundDigits(x: Digits, nd: number): Digits {
-  if (nd < 0 || nd >= x.d.length) return x;
-  const halfway = x.d[nd] === '5' && nd + 1 === x.d.length;
-  const up = halfway ? nd > 0 && (x.d.charCodeAt(nd - 1) - 48) % 2 === 1 : x.d[nd] >= '5';
-  if (!up) return trimDigits(x.d.slice(0, nd), x.dp);
-  for (let i = nd - 1; i >= 0; i--) {
-    if (x.d[i] < '9') return { d: x.d.slice(0, i) + String.fromCharCode(x.d.charCodeAt(i) + 1), dp: x.dp };
-  }
-  return { d: '1', dp: x.dp + 1 };
-}
-
-function formatE(neg: boolean, digs: Digits, prec: number, e: string): string {
-  let s = neg ? '-' : '';
-  s += digs.d.length === 0 ? '0' : digs.d[0];
-  if (prec > 0) {
-    s += '.';
-    const m = Math.min(digs.d.length, prec + 1);
-    s += digs.d.slice(1, Math.max(1, m));
-    s += '0'.repeat(prec - Math.max(0, m - 1));
-  }
-  let exp = digs.d.length === 0 ? 0 : digs.dp - 1;
-  s += e + (exp < 0 ? '-' : '+');
-  exp = Math.abs(exp);
-  return s + (exp < 10 ? `0${exp}` : String(exp));
-}
-
-function formatF(neg: boolean, digs: Digits, prec: number): string {
-  let s = neg ? '-' : '';
-  if (digs.dp > 0) {
-    const m = Math.min(digs.d.length, digs.dp);
-    s += digs.d.slice(0, m) + '0'.repeat(digs.dp - m);
-  } else s += '0';
-  if (prec > 0) {
-    s += '.';
-    for (let i = 1; i <= prec; i++) {
-      const j = digs.dp + i - 1;
-      s += j >= 0 && j < digs.d.length ? digs.d[j] : '0';
-    }
-  }
-  return s;
-}
-
-/** strconv.FormatFloat(x, fmt, prec, 64) for fmt in e E f g G. */
-function formatFloat(x: number, fmt: string, prec: number): string {
-  if (Number.isNaN(x)) return 'NaN';
-  if (!Number.isFinite(x)) return x > 0 ? '+Inf' : '-Inf';
-  const neg = x < 0 || Object.is(x, -0);
-  const ax = Math.abs(x);
-  const shortest = prec < 0;
-  let digs: Digits;
-  if (shortest) {
-    digs = shortestDigits(ax);
-    prec = fmt === 'e' || fmt === 'E' ? Math.max(digs.d.length - 1, 0) : fmt === 'f' ? Math.max(digs.d.length - digs.dp, 0) : digs.d.length;
-  } else {
-    digs = exactDigits(ax);
-    if (fmt === 'e' || fmt === 'E') digs = roundDigits(digs, prec + 1);
-    else if (fmt === 'f') digs = roundDigits(digs, digs.dp + prec);
-    else {
-      if (prec === 0) prec = 1;
-      digs = roundDigits(digs, prec);
-    }
-  }
-  if (fmt === 'e' || fmt === 'E') return formatE(neg, digs, prec, fmt);
-  if (fmt === 'f') return formatF(neg, digs, prec);
-  let eprec = prec;
-  if (eprec > digs.d.length && digs.d.length >= digs.dp) eprec = digs.d.length;
-  if (shortest) eprec = 6;
-  const exp = digs.dp - 1;
-  if (exp < -4 || exp >= eprec) {
-    if (prec > digs.d.length) prec = digs.d.length;
-    return formatE(neg, digs, prec - 1, fmt === 'g' ? 'e' : 'E');
-  }
-  if (prec > digs.dp) prec = digs.d.length;
-  return formatF(neg, digs, Math.max(prec - digs.dp, 0));
-}
-
 function fmtFloat(x: number, verb: string, f: FmtFlags): string {
   let conv: string;
   let prec: number;
@@ -1889,7 +1266,7 @@ function printValue(v: GoValue, verb: string, f: FmtFlags, depth: number): strin
 }
 
 /** fmt.Sprint */
-function sprint(args: readonly GoValue[]): string {
+export function sprint(args: readonly GoValue[]): string {
   let out = '';
   let prevString = false;
   args.forEach((a, i) => {
@@ -1902,12 +1279,12 @@ function sprint(args: readonly GoValue[]): string {
 }
 
 /** fmt.Sprintln */
-function sprintln(args: readonly GoValue[]): string {
+export function sprintln(args: readonly GoValue[]): string {
   return `${args.map((a) => printArg(a, 'v', newFlags())).join(' ')}\n`;
 }
 
 /** The %v rendering used in error messages. */
-function fmtV(v: GoValue): string {
+export function fmtV(v: GoValue): string {
   return printArg(v, 'v', newFlags());
 }
 
@@ -1922,7 +1299,7 @@ function parseNum(s: string, i: number, end: number): { num: number; ok: boolean
 }
 
 /** fmt.Sprintf */
-function sprintf(format: string, args: readonly GoValue[], limit: number): string {
+export function sprintf(format: string, args: readonly GoValue[], limit: number): string {
   let out = '';
   let argNum = 0;
   let reordered = false;
@@ -2055,11 +1432,8 @@ function sprintf(format: string, args: readonly GoValue[], limit: number): strin
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// JSON (containers/common report "json": json.Encoder with SetEscapeHTML(false), trimmed)
-// ---------------------------------------------------------------------------------------------
-
-class JsonUnsupported extends Error {}
+/** A value encoding/json refuses (NaN, ±Inf): the `json` function then prints nothing, as report's does. */
+export class JsonUnsupported extends Error {}
 
 function jsonString(s: string): string {
   let out = '"';
@@ -2120,7 +1494,7 @@ function jsonIsEmpty(v: GoValue): boolean {
   }
 }
 
-function jsonEncode(v: GoValue): string {
+export function jsonEncode(v: GoValue): string {
   switch (v.kind) {
     case 'invalid':
     case 'nil':
@@ -2156,15 +1530,11 @@ function jsonEncode(v: GoValue): string {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Functions
-// ---------------------------------------------------------------------------------------------
-
 /** How an argument is converted for a parameter (Go parameter types of the template funcs). */
-type ParamType = 'value' | 'any' | 'string' | 'int' | '[]string';
+export type ParamType = 'value' | 'any' | 'string' | 'int' | '[]string';
 
 /** An error returned by a template function; reported as "error calling NAME: ...". */
-class FuncError extends Error {}
+export class FuncError extends Error {}
 
 interface FuncSpec {
   readonly params: readonly ParamType[];
@@ -2172,7 +1542,7 @@ interface FuncSpec {
   readonly call: (args: GoValue[], limit: number) => GoValue;
 }
 
-function indirectInterface(v: GoValue): GoValue {
+export function indirectInterface(v: GoValue): GoValue {
   return v.kind === 'nil' ? INVALID : v;
 }
 
@@ -2410,7 +1780,7 @@ function goTitle(s: string): string {
   return out;
 }
 
-const FUNCS: ReadonlyMap<string, FuncSpec> = new Map<string, FuncSpec>([
+export const FUNCS: ReadonlyMap<string, FuncSpec> = new Map<string, FuncSpec>([
   // and/or are evaluated lazily by the executor; `call` is never used for them.
   ['and', { params: ['value'], variadic: 'value', call: () => INVALID }],
   ['or', { params: ['value'], variadic: 'value', call: () => INVALID }],
@@ -2492,7 +1862,7 @@ const FUNCS: ReadonlyMap<string, FuncSpec> = new Map<string, FuncSpec>([
 ]);
 
 /** Zero-argument methods of digest.Digest (a string type) that templates commonly call. */
-function digestMethod(d: string, name: string): GoValue | undefined {
+export function digestMethod(d: string, name: string): GoValue | undefined {
   const colon = d.indexOf(':');
   switch (name) {
     case 'String':
@@ -2506,26 +1876,21 @@ function digestMethod(d: string, name: string): GoValue | undefined {
   return undefined;
 }
 
-const TIME_METHODS: ReadonlySet<string> = new Set([
+export const TIME_METHODS: ReadonlySet<string> = new Set([
   'Add', 'AddDate', 'After', 'AppendFormat', 'Before', 'Clock', 'Compare', 'Date', 'Day', 'Equal', 'Format', 'GoString',
   'GobEncode', 'Hour', 'ISOWeek', 'In', 'IsDST', 'IsZero', 'Local', 'Location', 'MarshalBinary', 'MarshalJSON',
   'MarshalText', 'Minute', 'Month', 'Nanosecond', 'Round', 'Second', 'String', 'Sub', 'Truncate', 'UTC', 'Unix',
   'UnixMicro', 'UnixMilli', 'UnixNano', 'Weekday', 'Year', 'YearDay', 'Zone', 'ZoneBounds',
 ]);
 
-// ---------------------------------------------------------------------------------------------
-// Execution (mirrors text/template/exec.go)
-// ---------------------------------------------------------------------------------------------
-
 /** The absent "final" pipeline value (Go's missingVal). */
 const MISSING = Symbol('missing');
 type Final = GoValue | typeof MISSING;
 
-class OutputLimit extends Error {}
 const BREAK = Symbol('break');
 const CONTINUE = Symbol('continue');
 
-class Executor {
+export class Executor {
   private readonly vars: { name: string; value: GoValue }[] = [];
   private readonly out: string[] = [];
   private outLength = 0;

@@ -1,4 +1,5 @@
-import { GoStructTypes, renderGoTemplate } from '../go-template/go-template';
+import { renderGoTemplate } from '../go-template/go-template';
+import { GoStructTypes } from '../go-template/go-struct-types';
 import { formatGoJsonTime, GO_ZERO_TIME } from '../image-spec/go-time';
 import type { ImageManifest, Schema1Manifest } from '../image-spec/manifest';
 import { MediaType } from '../image-spec/media-types';
