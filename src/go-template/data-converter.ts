@@ -1,7 +1,7 @@
 /** Maps the caller's JSON-like data onto Go values, typed by the caller's struct types. */
 
 import { GoStructTypes, INT_TYPES, STRING_TYPES, type StructLayout } from './go-struct-types';
-import { parseRfc3339, timeFromDate } from './go-time';
+import { goTimeFromDate, parseGoTime } from './go-time';
 import { bool, float, type GoValue, int, NIL, str } from './go-value';
 import { MAX_NESTING } from './template-error';
 
@@ -67,7 +67,7 @@ export class Converter {
     if (value === undefined) return zeroValue(goType, this.types);
     if (goType === '*time.Time') {
       if (value === null) return { kind: 'time', type: goType, time: null };
-      const t = typeof value === 'string' ? parseRfc3339(value) : value instanceof Date ? timeFromDate(value) : undefined;
+      const t = typeof value === 'string' ? parseGoTime(value) : value instanceof Date ? goTimeFromDate(value) : undefined;
       if (!t) throw new DataError(`invalid time value ${JSON.stringify(String(value))}`);
       return { kind: 'time', type: goType, time: t };
     }

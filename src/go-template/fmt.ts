@@ -1,6 +1,6 @@
 /** Go's fmt: value printing (Sprint, Sprintln, Sprintf). */
 
-import { timeString } from './go-time';
+import { goTimeString } from './go-time';
 import { bool, float, type GoValue, INVALID, sortedKeys, str, typeName, visibleFields } from './go-value';
 import { canBackquote, formatFloat, goQuote, goQuoteRune, isAsciiDigit, isPrintRune, runes, utf8Encoder } from './strconv';
 import { OutputLimit } from './template-error';
@@ -224,7 +224,7 @@ function printValue(v: GoValue, verb: string, f: FmtFlags, depth: number): strin
       return fmtString(v.value, verb, f, v.type);
     case 'time':
       // *time.Time is a fmt.Stringer; a nil pointer prints <nil> for the Stringer verbs.
-      if ('vsxXq'.includes(verb)) return v.time === null ? pad('<nil>', f) : fmtString(timeString(v.time), verb, f, 'string');
+      if ('vsxXq'.includes(verb)) return v.time === null ? pad('<nil>', f) : fmtString(goTimeString(v.time), verb, f, 'string');
       throw new FmtUnsupported(`%${verb} of a time value`);
     case 'slice':
       return `[${(v.items ?? []).map((item) => printValue(item, verb, f, depth + 1)).join(' ')}]`;

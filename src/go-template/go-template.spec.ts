@@ -247,6 +247,16 @@ describe('renderGoTemplate: Go printing of values', () => {
     assert.equal(created('0001-01-01T00:00:00Z'), '0001-01-01 00:00:00 +0000 UTC');
   });
 
+  // Time strings are read by go-time's parseGoTime, Go's own RFC 3339 grammar (the one configs'
+  // `created` is read with), so every time inspect prints can be a template time.
+  it('reads time strings with Go\'s RFC 3339 grammar', () => {
+    const created = (c: string): string => render('{{.Created}}', { ...inspect, Created: c });
+    assert.equal(created('2024-01-02T03:04:05+24:00'), '2024-01-02 03:04:05 +2400 +2400');
+    assert.equal(created('2024-01-02T3:04:05,5Z'), '2024-01-02 03:04:05.5 +0000 UTC');
+    assert.throws(() => created('2024-01-02t03:04:05Z'), { name: 'TypeError', message: /invalid time value/ });
+    assert.throws(() => created('2024-01-02T03:04:05z'), { name: 'TypeError', message: /invalid time value/ });
+  });
+
   it('prints a nil time as <nil> and treats it as false', () => {
     assert.equal(render('{{.Created}}|{{printf "%v" .Created}}|{{if .Created}}y{{else}}n{{end}}', bare), '<nil>|<nil>|n');
   });

@@ -1,6 +1,6 @@
 /** The `json` template function (containers/common report: json.Encoder with SetEscapeHTML(false), trimmed). */
 
-import { timeRfc3339Nano } from './go-time';
+import { goTimeJson } from './go-time';
 import { type GoValue, NIL, sortedKeys, visibleFields } from './go-value';
 import { runes } from './strconv';
 
@@ -89,7 +89,7 @@ export function jsonEncode(v: GoValue): string {
             .map((k) => `${jsonString(k)}:${jsonEncode(v.entries?.get(k) ?? NIL)}`)
             .join(',')}}`;
     case 'time':
-      return v.time === null ? 'null' : jsonString(timeRfc3339Nano(v.time));
+      return v.time === null ? 'null' : jsonString(goTimeJson(v.time));
     case 'struct': {
       const parts: string[] = [];
       for (const [name, value] of visibleFields(v)) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { digestOf } from '../image-spec/digest';
-import { GO_ZERO_TIME } from '../image-spec/go-time';
+import { GO_ZERO_TIME } from '../go-template/go-time';
 import { type ImageManifest, type Schema1Manifest, parseManifest } from '../image-spec/manifest';
 import { MediaType } from '../image-spec/media-types';
 import { inspectImage, inspectSchema1, renderInspectTemplate } from './inspect-output';
@@ -260,6 +260,14 @@ describe('renderInspectTemplate: skopeo\'s inspect struct', () => {
     assert.equal(renderInspectTemplate('{{.Variant}} {{.Digest.Algorithm}} {{printf "%T %T %T" .Created .Labels (index .LayersData 0).Size}}', out), 'v8 sha256 *time.Time map[string]string int64');
     const s1 = inspectSchema1({ name: 'docker.io/library/x', digest: TOP, repoTags: [] }, schema1([{ id: A }]));
     assert.equal(renderInspectTemplate('{{.Tag}}|{{json .Name}}|{{.Created}}', s1), 'latest|"docker.io/library/x"|0001-01-01 00:00:00 +0000 UTC');
+  });
+
+  // skopeo 1.9.3 prints `2024-01-01 00:00:00 +2400 +2400` for a config created at
+  // 2024-01-01T00:00:00+24:00 (Go's parser takes any two-digit offset).
+  it('formats every Created that inspect prints, as skopeo does', () => {
+    const created = inspectImage({ digest: TOP, repoTags: [] }, ociManifest, { ...fullConfig, created: '2024-01-01T00:00:00+24:00' });
+    assert.equal(created.Created, '2024-01-01T00:00:00+24:00');
+    assert.equal(renderInspectTemplate('{{.Created}}', created), '2024-01-01 00:00:00 +2400 +2400');
   });
 
   it('refuses fields skopeo\'s structs do not have, naming the Go type', () => {

@@ -1,6 +1,6 @@
 import { renderGoTemplate } from '../go-template/go-template';
 import { GoStructTypes } from '../go-template/go-struct-types';
-import { formatGoJsonTime, GO_ZERO_TIME } from '../image-spec/go-time';
+import { formatGoJsonTime, GO_ZERO_TIME } from '../go-template/go-time';
 import type { ImageManifest, Schema1Manifest } from '../image-spec/manifest';
 import { MediaType } from '../image-spec/media-types';
 import { sortedMap } from '../image-spec/oci-config';
