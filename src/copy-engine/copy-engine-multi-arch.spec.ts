@@ -115,6 +115,21 @@ describe('copy engine: multiArch=all', () => {
     await assert.rejects(engine().copy(new MemorySource(ociIndex), dest, { multiArch: 'all', format: 'v2s2', preserveDigests: true }), code('INVALID_ARGUMENT'));
     assert.equal(dest.committed, undefined);
   });
+
+  // A failing instance stops the others; their aborts must not hide the failure (the copy was
+  // reported cancelled, ABORTED, before).
+  it('stops the other instances when one fails, reports that failure, and writes no index', async () => {
+    const failing = arm64.layers[0]!.digest;
+    const hooks = {
+      open: (digest: string) => {
+        if (digest === failing) throw Object.assign(new Error('denied'), { code: 'EACCES' });
+      },
+    };
+    const dest = new MemoryDestination();
+    await assert.rejects(engine().copy(new MemorySource(list, { hooks }), dest, { multiArch: 'all' }), code('UPSTREAM_PROTOCOL_ERROR'));
+    assert.equal(dest.committed, undefined);
+    assert.ok(!dest.events.some((e) => e.startsWith('manifest')));
+  });
 });
 
 describe('copy engine: multiArch=index-only', () => {

@@ -179,6 +179,8 @@ class CopyContext {
   private readonly mountFrom?: MountSource;
   /** Stops the run's other transfers once one failed (see all()). */
   private readonly stop = new AbortController();
+  /** The first failure of the run's concurrent tasks: the one that triggered `stop`. */
+  private failure?: { error: unknown };
   /** The run's signal (cancel) or our own stop: every call of this copy takes it. */
   private readonly signal: AbortSignal;
 
@@ -202,24 +204,27 @@ class CopyContext {
 
   /**
    * Awaits concurrent tasks of this copy. On the first failure the others are stopped (through
-   * the context's signal) and awaited, then that first failure is thrown: when the caller
-   * closes the destination, nothing of this copy is still writing into it.
+   * the context's signal) and awaited, then the failure that stopped the run is thrown — also
+   * from an enclosing all() (instances of an index), whose other tasks may have failed first
+   * only because they were stopped: when the caller closes the destination, nothing of this
+   * copy is still writing into it, and the error is the cause, not the stop.
    */
   private async all<T>(tasks: Promise<T>[]): Promise<T[]> {
-    let first: { error: unknown } | undefined;
+    let failed = false;
     const settled = await Promise.all(
       tasks.map((t) =>
         t.then(
           (value) => ({ value }),
           (error: unknown) => {
-            first ??= { error };
+            failed = true;
+            this.failure ??= { error };
             this.stop.abort();
             return undefined;
           },
         ),
       ),
     );
-    if (first) throw first.error;
+    if (failed) throw this.failure!.error;
     return settled.map((r) => r!.value);
   }
 
