@@ -63,7 +63,9 @@ export function buildImage(recipe: ImageRecipe = {}): SingleImage {
   const platform = recipe.platform ?? { os: 'linux', architecture: 'amd64' };
   const layerContents = (recipe.layers ?? [`layer one of ${platform.architecture}`, `layer two of ${platform.architecture}`]).map((l) => Buffer.from(l));
   const stored = layerContents.map((c) => (compression === 'gzip' ? gzipSync(c) : compression === 'zstd' ? zstdCompressSync(c) : c));
+  // A Docker config carries Docker-only fields, so converting it to an OCI config changes its bytes.
   const configBytes = json({
+    ...(format === 'v2s2' ? { docker_version: '24.0.7' } : {}),
     created: '2024-01-01T00:00:00Z',
     architecture: platform.architecture,
     os: platform.os,
