@@ -158,6 +158,19 @@ describe('copy engine: recompression', () => {
     });
   });
 
+  // The layers' types were those of the first type tried (OCI) in the v2s2 manifest written after it.
+  it('gives compressed layers the media types of the manifest type written, also after a refused first type', async () => {
+    const img = buildImage({ format: 'oci', compression: 'none' });
+    const dest = new MemoryDestination({ rejectManifestTypes: [MediaType.ociManifest] });
+    await engine().copy(new MemorySource(img), dest, {});
+    const m = committedImage(dest);
+    assert.equal(m.mediaType, MediaType.dockerV2S2);
+    assert.deepEqual(
+      m.layers.map((l) => l.mediaType),
+      img.layers.map(() => MediaType.dockerLayerGzip),
+    );
+  });
+
   it('keeps layers as they are for a destination that preserves them', async () => {
     const img = buildImage({ format: 'v2s2', compression: 'none' });
     const dest = new MemoryDestination({ layerCompression: 'preserve' });

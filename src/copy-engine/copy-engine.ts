@@ -105,6 +105,17 @@ function asDomainError(e: unknown, what: string): DomainError {
   return new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
 }
 
+/** How a layer changes on its way: decompressed from `from`, then compressed to `to` when set. */
+interface LayerTransform {
+  from: LayerCompression;
+  to?: CompressionChoice;
+}
+
+/** The media type of a transformed layer in a manifest of the given format. */
+function transformedLayerType(t: LayerTransform, ociManifest: boolean): string {
+  return t.to ? recompressedLayerType(t.to, ociManifest) : uncompressedLayerType(ociManifest);
+}
+
 class Counters {
   readonly p: Required<CopyProgressUpdate> = {
     phase: 'planning',
@@ -266,12 +277,11 @@ class CopyContext {
     const fresh = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
     this.counters.add({ blobsTotal: fresh.length, bytesTotal: fresh.reduce((n, b) => n + b.size, 0) }, 'copying');
 
-    const targetIsOci = formatOfManifestType(candidates[0]!) === 'oci';
     const results = await this.all(
       fresh.map((d) => {
         if (d === manifest.config) return this.copyBlob(d);
         const plan = this.layerPlan(d);
-        return plan ? this.transformLayer(d, plan, targetIsOci) : this.copyBlob(d);
+        return plan ? this.transformLayer(d, plan) : this.copyBlob(d);
       }),
     );
     const replaced = new Map(fresh.map((d, i) => [d.digest, results[i]!]));
@@ -281,7 +291,7 @@ class CopyContext {
     let lastError: unknown;
     for (const type of candidates) {
       let bytes: Buffer;
-      const layersChanged = [...replaced.values()].some((r) => 'mediaType' in r && r.mediaType !== undefined);
+      const layersChanged = [...replaced.values()].some((r) => r.transformed !== undefined);
       if (type === manifest.mediaType && !layersChanged) {
         bytes = blob.bytes;
       } else {
@@ -289,7 +299,8 @@ class CopyContext {
         const converted = convertImageManifest(manifest, format);
         converted.layers = converted.layers.map((l, i) => {
           const r = replaced.get(manifest.layers[i]!.digest)!;
-          return r.mediaType ? { ...l, digest: r.digest, size: r.size, mediaType: r.mediaType } : l;
+          // the layer's type in the format written now (a fallback type may differ from the first)
+          return r.transformed ? { ...l, digest: r.digest, size: r.size, mediaType: transformedLayerType(r.transformed, format === 'oci') } : l;
         });
         if (format === 'oci' && manifest.mediaType === MediaType.dockerV2S2) {
           converted.config = { ...converted.config, ...(await this.ociConfigFor(manifest.config)) };
@@ -325,7 +336,7 @@ class CopyContext {
   }
 
   /** Copies one blob unchanged: reuse or mount when possible, else a verified streamed upload. */
-  private async copyBlob(d: Descriptor): Promise<BlobInfo & { mediaType?: string }> {
+  private async copyBlob(d: Descriptor): Promise<BlobInfo & { transformed?: LayerTransform }> {
     const key = `${this.dest.blobScope}|${d.digest}`;
     const { value, shared } = await this.deps.inflight.once(key, async () => {
       this.checkAborted();
@@ -345,7 +356,7 @@ class CopyContext {
    * option, else what the destination wants (compress plain tars for registries and layouts,
    * decompress for docker-archive and daemons).
    */
-  private layerPlan(d: Descriptor): { from: LayerCompression; to?: CompressionChoice } | undefined {
+  private layerPlan(d: Descriptor): LayerTransform | undefined {
     const from = this.source.actualCompression?.(d) ?? compressionOf(d.mediaType);
     if (this.opts.compression) {
       if (from === undefined) throw new DomainError('OPERATION_NOT_SUPPORTED', `cannot recompress a layer of media type ${d.mediaType}`);
@@ -358,10 +369,9 @@ class CopyContext {
   }
 
   /** Decompresses and/or compresses a layer; the new digest is known only at the end. */
-  private async transformLayer(d: Descriptor, plan: { from: LayerCompression; to?: CompressionChoice }, targetIsOci: boolean): Promise<BlobInfo & { mediaType: string }> {
+  private async transformLayer(d: Descriptor, plan: LayerTransform): Promise<BlobInfo & { transformed: LayerTransform }> {
     const to = plan.to;
     const key = `${this.dest.blobScope}|${d.digest}|${to ? `${to.format}:${to.level ?? 'default'}` : 'plain'}`;
-    const mediaType = to ? recompressedLayerType(to, targetIsOci) : uncompressedLayerType(targetIsOci);
     const { value } = await this.deps.inflight.once(key, async () => {
       return this.transfer(d, async (verified) => {
         const digesting = new DigestingStream();
@@ -371,7 +381,7 @@ class CopyContext {
       });
     });
     this.counters.add({ blobsDone: 1 });
-    return { ...value, mediaType };
+    return { ...value, transformed: plan };
   }
 
   /**
