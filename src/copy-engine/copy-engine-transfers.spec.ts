@@ -177,6 +177,42 @@ describe('copy engine: retries', () => {
     assert.equal(dest.committed, undefined);
   });
 
+  // The backoff between attempts (up to 5 s) was a plain timer: a cancel waited for it.
+  it('a cancel ends the wait before the next attempt at once', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const img = buildImage();
+    const layer = img.layers[0]!.digest;
+    let failedOnce!: () => void;
+    const failed = new Promise<void>((r) => (failedOnce = r));
+    const source = new MemorySource(img, {
+      hooks: {
+        open: (digest) => {
+          if (digest !== layer) return;
+          failedOnce();
+          throw unavailable();
+        },
+      },
+    });
+    const ac = new AbortController();
+    const copy = engine().copy(source, new MemoryDestination(), { retryTimes: 5 }, { signal: ac.signal });
+    let settled = false;
+    const outcome = copy.then(
+      () => 'succeeded',
+      (e: { code?: string }) => e.code,
+    );
+    void outcome.finally(() => (settled = true));
+    await failed;
+    // let the failure reach the backoff (the clock is frozen, so the copy waits there)
+    for (let turn = 0; turn < 20; turn++) await new Promise((r) => setImmediate(r));
+    assert.equal(settled, false);
+    ac.abort();
+    // only a wait that ends on abort lets the copy end now
+    for (let turn = 0; turn < 100 && !settled; turn++) await new Promise((r) => setImmediate(r));
+    assert.ok(settled, 'the copy ended without the backoff timer firing');
+    assert.equal(await outcome, 'ABORTED');
+    assert.equal(source.reads.get(layer), 1);
+  });
+
   it('stops retrying when the copy is cancelled during the backoff', async () => {
     const img = buildImage();
     const layer = img.layers[0]!.digest;

@@ -1,4 +1,5 @@
 import { pipeline, Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { AbortedError, DomainError } from '../errors/domain-error';
 import { digestOf } from '../image-spec/digest';
 import {
@@ -413,7 +414,8 @@ class CopyContext {
         if (counted) this.counters.add({ bytesDone: -counted });
         if (this.signal.aborted) throw new AbortedError('the copy was cancelled');
         if (attempt < attempts && isRetryable(e)) {
-          await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (attempt - 1), 5_000)));
+          // a cancel ends the wait; the loop's checkAborted() then ends the run
+          await delay(Math.min(200 * 2 ** (attempt - 1), 5_000), undefined, { signal: this.signal }).catch(() => undefined);
           continue;
         }
         throw asDomainError(e, `copying blob ${d.digest}`);
