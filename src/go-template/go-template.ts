@@ -37,6 +37,12 @@
  * slice), appends a newline when the template lacks a trailing one, and rewrites the escapes
  * `\t` (and, in newer releases, `\n`) in the template text to a tab and a newline. This module
  * renders the template exactly as given, with `.` and `$` both bound to `data`.
+ *
+ * Parts (one file each): lexer → parser (parse-tree) → executor, which calls the functions
+ * (functions: builtins, report funcs, digest methods), fmt (Go's printing) and json-encode;
+ * data-converter maps `data` onto go-value values using go-struct-types (the caller's schema)
+ * and go-time (Go's time.Time, also used by image-spec for configs' `created`); strconv holds
+ * Go's literal decoding, quoting and float formatting; template-error the error type.
  */
 
 import { Converter } from './data-converter';
