@@ -1,8 +1,10 @@
 // Runs the unit specs and the e2e specs (compiled into .test-build by `pretest`) with
 // node's test runner. Arguments narrow the run: `npm test -- images` runs files whose path
-// contains "images".
+// contains "images"; `--unit` runs only the unit specs (*.spec.js, no e2e), `--e2e` only the
+// e2e specs; both combine with substrings (`npm test -- --unit copy-engine`). A compiled spec
+// whose TypeScript source is gone (moved or deleted since the last build) is not run.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 if (Number(process.versions.node.split('.')[0]) < 24) {
@@ -11,6 +13,17 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
 }
 const root = join(import.meta.dirname, '..');
 const build = join(root, '.test-build');
+const args = process.argv.slice(2);
+const unitOnly = args.includes('--unit');
+const e2eOnly = args.includes('--e2e');
+const unknown = args.filter((a) => a.startsWith('--') && a !== '--unit' && a !== '--e2e');
+if (unknown.length > 0 || (unitOnly && e2eOnly)) {
+  console.error(`usage: run-tests.mjs [--unit | --e2e] [path substring ...]${unknown.length ? ` (unknown option ${unknown.join(', ')})` : ''}`);
+  process.exit(2);
+}
+const filters = args.filter((a) => !a.startsWith('--'));
+
+const isE2e = (f) => f.endsWith('.e2e-spec.js');
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir)) {
@@ -19,11 +32,14 @@ const walk = (dir) => {
     else if (/\.(spec|e2e-spec)\.js$/.test(name)) files.push(p);
   }
 };
-walk(build);
-const filters = process.argv.slice(2);
+if (existsSync(build)) walk(build);
+const stale = files.filter((f) => !existsSync(join(root, relative(build, f)).replace(/\.js$/, '.ts')));
+if (stale.length > 0) console.error(`not running ${stale.length} compiled spec(s) whose source is gone: ${stale.map((f) => relative(build, f)).join(', ')}`);
 const selected = files
+  .filter((f) => !stale.includes(f))
+  .filter((f) => (unitOnly ? !isE2e(f) : e2eOnly ? isE2e(f) : true))
   .filter((f) => filters.length === 0 || filters.some((x) => relative(build, f).includes(x)))
-  .sort((a, b) => Number(a.endsWith('.e2e-spec.js')) - Number(b.endsWith('.e2e-spec.js')) || a.localeCompare(b));
+  .sort((a, b) => Number(isE2e(a)) - Number(isE2e(b)) || a.localeCompare(b));
 if (selected.length === 0) {
   console.error('no test files matched');
   process.exit(1);

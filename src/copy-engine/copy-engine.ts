@@ -1,4 +1,5 @@
 import { pipeline, Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { AbortedError, DomainError } from '../errors/domain-error';
 import { digestOf } from '../image-spec/digest';
 import {
@@ -105,6 +106,17 @@ function asDomainError(e: unknown, what: string): DomainError {
   return new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
 }
 
+/** How a layer changes on its way: decompressed from `from`, then compressed to `to` when set. */
+interface LayerTransform {
+  from: LayerCompression;
+  to?: CompressionChoice;
+}
+
+/** The media type of a transformed layer in a manifest of the given format. */
+function transformedLayerType(t: LayerTransform, ociManifest: boolean): string {
+  return t.to ? recompressedLayerType(t.to, ociManifest) : uncompressedLayerType(ociManifest);
+}
+
 class Counters {
   readonly p: Required<CopyProgressUpdate> = {
     phase: 'planning',
@@ -179,6 +191,8 @@ class CopyContext {
   private readonly mountFrom?: MountSource;
   /** Stops the run's other transfers once one failed (see all()). */
   private readonly stop = new AbortController();
+  /** The first failure of the run's concurrent tasks: the one that triggered `stop`. */
+  private failure?: { error: unknown };
   /** The run's signal (cancel) or our own stop: every call of this copy takes it. */
   private readonly signal: AbortSignal;
 
@@ -202,24 +216,27 @@ class CopyContext {
 
   /**
    * Awaits concurrent tasks of this copy. On the first failure the others are stopped (through
-   * the context's signal) and awaited, then that first failure is thrown: when the caller
-   * closes the destination, nothing of this copy is still writing into it.
+   * the context's signal) and awaited, then the failure that stopped the run is thrown — also
+   * from an enclosing all() (instances of an index), whose other tasks may have failed first
+   * only because they were stopped: when the caller closes the destination, nothing of this
+   * copy is still writing into it, and the error is the cause, not the stop.
    */
   private async all<T>(tasks: Promise<T>[]): Promise<T[]> {
-    let first: { error: unknown } | undefined;
+    let failed = false;
     const settled = await Promise.all(
       tasks.map((t) =>
         t.then(
           (value) => ({ value }),
           (error: unknown) => {
-            first ??= { error };
+            failed = true;
+            this.failure ??= { error };
             this.stop.abort();
             return undefined;
           },
         ),
       ),
     );
-    if (first) throw first.error;
+    if (failed) throw this.failure!.error;
     return settled.map((r) => r!.value);
   }
 
@@ -261,12 +278,11 @@ class CopyContext {
     const fresh = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
     this.counters.add({ blobsTotal: fresh.length, bytesTotal: fresh.reduce((n, b) => n + b.size, 0) }, 'copying');
 
-    const targetIsOci = formatOfManifestType(candidates[0]!) === 'oci';
     const results = await this.all(
       fresh.map((d) => {
         if (d === manifest.config) return this.copyBlob(d);
         const plan = this.layerPlan(d);
-        return plan ? this.transformLayer(d, plan, targetIsOci) : this.copyBlob(d);
+        return plan ? this.transformLayer(d, plan) : this.copyBlob(d);
       }),
     );
     const replaced = new Map(fresh.map((d, i) => [d.digest, results[i]!]));
@@ -276,7 +292,7 @@ class CopyContext {
     let lastError: unknown;
     for (const type of candidates) {
       let bytes: Buffer;
-      const layersChanged = [...replaced.values()].some((r) => 'mediaType' in r && r.mediaType !== undefined);
+      const layersChanged = [...replaced.values()].some((r) => r.transformed !== undefined);
       if (type === manifest.mediaType && !layersChanged) {
         bytes = blob.bytes;
       } else {
@@ -284,7 +300,8 @@ class CopyContext {
         const converted = convertImageManifest(manifest, format);
         converted.layers = converted.layers.map((l, i) => {
           const r = replaced.get(manifest.layers[i]!.digest)!;
-          return r.mediaType ? { ...l, digest: r.digest, size: r.size, mediaType: r.mediaType } : l;
+          // the layer's type in the format written now (a fallback type may differ from the first)
+          return r.transformed ? { ...l, digest: r.digest, size: r.size, mediaType: transformedLayerType(r.transformed, format === 'oci') } : l;
         });
         if (format === 'oci' && manifest.mediaType === MediaType.dockerV2S2) {
           converted.config = { ...converted.config, ...(await this.ociConfigFor(manifest.config)) };
@@ -320,7 +337,7 @@ class CopyContext {
   }
 
   /** Copies one blob unchanged: reuse or mount when possible, else a verified streamed upload. */
-  private async copyBlob(d: Descriptor): Promise<BlobInfo & { mediaType?: string }> {
+  private async copyBlob(d: Descriptor): Promise<BlobInfo & { transformed?: LayerTransform }> {
     const key = `${this.dest.blobScope}|${d.digest}`;
     const { value, shared } = await this.deps.inflight.once(key, async () => {
       this.checkAborted();
@@ -340,7 +357,7 @@ class CopyContext {
    * option, else what the destination wants (compress plain tars for registries and layouts,
    * decompress for docker-archive and daemons).
    */
-  private layerPlan(d: Descriptor): { from: LayerCompression; to?: CompressionChoice } | undefined {
+  private layerPlan(d: Descriptor): LayerTransform | undefined {
     const from = this.source.actualCompression?.(d) ?? compressionOf(d.mediaType);
     if (this.opts.compression) {
       if (from === undefined) throw new DomainError('OPERATION_NOT_SUPPORTED', `cannot recompress a layer of media type ${d.mediaType}`);
@@ -353,10 +370,9 @@ class CopyContext {
   }
 
   /** Decompresses and/or compresses a layer; the new digest is known only at the end. */
-  private async transformLayer(d: Descriptor, plan: { from: LayerCompression; to?: CompressionChoice }, targetIsOci: boolean): Promise<BlobInfo & { mediaType: string }> {
+  private async transformLayer(d: Descriptor, plan: LayerTransform): Promise<BlobInfo & { transformed: LayerTransform }> {
     const to = plan.to;
     const key = `${this.dest.blobScope}|${d.digest}|${to ? `${to.format}:${to.level ?? 'default'}` : 'plain'}`;
-    const mediaType = to ? recompressedLayerType(to, targetIsOci) : uncompressedLayerType(targetIsOci);
     const { value } = await this.deps.inflight.once(key, async () => {
       return this.transfer(d, async (verified) => {
         const digesting = new DigestingStream();
@@ -366,7 +382,7 @@ class CopyContext {
       });
     });
     this.counters.add({ blobsDone: 1 });
-    return { ...value, mediaType };
+    return { ...value, transformed: plan };
   }
 
   /**
@@ -398,7 +414,8 @@ class CopyContext {
         if (counted) this.counters.add({ bytesDone: -counted });
         if (this.signal.aborted) throw new AbortedError('the copy was cancelled');
         if (attempt < attempts && isRetryable(e)) {
-          await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (attempt - 1), 5_000)));
+          // a cancel ends the wait; the loop's checkAborted() then ends the run
+          await delay(Math.min(200 * 2 ** (attempt - 1), 5_000), undefined, { signal: this.signal }).catch(() => undefined);
           continue;
         }
         throw asDomainError(e, `copying blob ${d.digest}`);

@@ -1,5 +1,5 @@
 import { ManifestInvalidError } from './manifest';
-import { formatGoJsonTime } from './go-time';
+import { formatGoJsonTime } from '../go-template/go-time';
 import { goKeyMatches } from './go-json';
 
 /**

@@ -10,8 +10,7 @@ import { chooseInstance, type ImageManifest, type Manifest, type PlatformChoice,
 import { type OciImageConfig, parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
 import { TransportRegistry } from '../transports/transport-registry';
 import type { ImageSource, RegistryAuth, TransportContext } from '../transports/transport';
-import { renderGoTemplate } from './go-template';
-import { assemble, type InspectOutput, type InspectParts, inspectImageParts, inspectSchema1 } from './inspect-output';
+import { assemble, type InspectOutput, type InspectParts, inspectImageParts, inspectSchema1, renderInspectTemplate } from './inspect-output';
 
 /** As the skopeo CLI prepares `--format`: `\t` becomes a tab and a final newline is ensured. */
 function normalizeFormat(format: string): string {
@@ -124,7 +123,7 @@ export class ImagesService {
         inputs.repoTags = await tagsPromise;
         output = inspectSchema1(inputs, manifest);
       }
-      if (req.format !== undefined) return { kind: 'text', text: renderGoTemplate(normalizeFormat(req.format), output) };
+      if (req.format !== undefined) return { kind: 'text', text: renderInspectTemplate(normalizeFormat(req.format), output) };
       return { kind: 'inspect', output };
     } finally {
       await source.close();

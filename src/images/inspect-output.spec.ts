@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { digestOf } from '../image-spec/digest';
-import { GO_ZERO_TIME } from '../image-spec/go-time';
+import { GO_ZERO_TIME } from '../go-template/go-time';
 import { type ImageManifest, type Schema1Manifest, parseManifest } from '../image-spec/manifest';
 import { MediaType } from '../image-spec/media-types';
-import { inspectImage, inspectSchema1 } from './inspect-output';
+import { inspectImage, inspectSchema1, renderInspectTemplate } from './inspect-output';
 
 // Expectations were checked against skopeo 1.9.3 (`skopeo inspect` of dir: layouts).
 
@@ -230,5 +230,48 @@ describe('inspectSchema1', () => {
     const out = inspectSchema1({ name: 'docker.io/library/x', digest: TOP, repoTags: [] }, manifest) as unknown as Record<string, unknown>;
     assert.equal(out['Tag'], 'latest');
     assert.deepEqual(Object.keys(out).slice(0, 3), ['Name', 'Tag', 'Digest']);
+  });
+});
+
+// skopeo inspect --format executes the template on its inspectOutput struct; these check the
+// struct types images/ gives the template library (the library's own specs cover the language).
+describe('renderInspectTemplate: skopeo\'s inspect struct', () => {
+  const out = inspectImage({ name: 'registry.example/app', digest: TOP, repoTags: ['1.0'] }, ociManifest, fullConfig);
+
+  it('prints the struct in skopeo\'s field order, without Variant', () => {
+    assert.equal(
+      renderInspectTemplate('{{.}}', out),
+      `{registry.example/app  ${TOP} [1.0] 2024-03-04 05:06:07.89 +0000 UTC 24.0.7 map[org.opencontainers.image.title:app] arm64 linux ` +
+        `[${d('base')} ${d('app')}] [{${MediaType.ociLayerGzip} ${d('base')} 1234 map[]} {${MediaType.ociLayerZstd} ${d('app')} 99 map[org.example.layer:app]}] [PATH=/bin HOME=/root]}`,
+    );
+  });
+
+  it('json-encodes it as skopeo does: Name and Tag omitted when empty, no Variant', () => {
+    const bare = inspectImage({ digest: TOP, repoTags: [] }, ociManifest, { architecture: 'amd64', os: 'linux' });
+    assert.equal(
+      renderInspectTemplate('{{json .}}', bare),
+      `{"Digest":"${TOP}","RepoTags":[],"Created":null,"DockerVersion":"","Labels":null,"Architecture":"amd64","Os":"linux","Layers":["${d('base')}","${d('app')}"],` +
+        `"LayersData":[{"MIMEType":"${MediaType.ociLayerGzip}","Digest":"${d('base')}","Size":1234,"Annotations":null},` +
+        `{"MIMEType":"${MediaType.ociLayerZstd}","Digest":"${d('app')}","Size":99,"Annotations":{"org.example.layer":"app"}}],"Env":null}`,
+    );
+  });
+
+  it('reads Variant, the schema1 Tag and the Go types of the fields', () => {
+    assert.equal(renderInspectTemplate('{{.Variant}} {{.Digest.Algorithm}} {{printf "%T %T %T" .Created .Labels (index .LayersData 0).Size}}', out), 'v8 sha256 *time.Time map[string]string int64');
+    const s1 = inspectSchema1({ name: 'docker.io/library/x', digest: TOP, repoTags: [] }, schema1([{ id: A }]));
+    assert.equal(renderInspectTemplate('{{.Tag}}|{{json .Name}}|{{.Created}}', s1), 'latest|"docker.io/library/x"|0001-01-01 00:00:00 +0000 UTC');
+  });
+
+  // skopeo 1.9.3 prints `2024-01-01 00:00:00 +2400 +2400` for a config created at
+  // 2024-01-01T00:00:00+24:00 (Go's parser takes any two-digit offset).
+  it('formats every Created that inspect prints, as skopeo does', () => {
+    const created = inspectImage({ digest: TOP, repoTags: [] }, ociManifest, { ...fullConfig, created: '2024-01-01T00:00:00+24:00' });
+    assert.equal(created.Created, '2024-01-01T00:00:00+24:00');
+    assert.equal(renderInspectTemplate('{{.Created}}', created), '2024-01-01 00:00:00 +2400 +2400');
+  });
+
+  it('refuses fields skopeo\'s structs do not have, naming the Go type', () => {
+    assert.throws(() => renderInspectTemplate('{{.Foo}}', out), { code: 'INVALID_TEMPLATE', message: /can't evaluate field Foo in type interface \{\}/ });
+    assert.throws(() => renderInspectTemplate('{{range .LayersData}}{{.Nope}}{{end}}', out), { message: /can't evaluate field Nope in type types\.ImageInspectLayer/ });
   });
 });

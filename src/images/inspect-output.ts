@@ -1,4 +1,6 @@
-import { formatGoJsonTime, GO_ZERO_TIME } from '../image-spec/go-time';
+import { renderGoTemplate } from '../go-template/go-template';
+import { GoStructTypes } from '../go-template/go-struct-types';
+import { formatGoJsonTime, GO_ZERO_TIME } from '../go-template/go-time';
 import type { ImageManifest, Schema1Manifest } from '../image-spec/manifest';
 import { MediaType } from '../image-spec/media-types';
 import { sortedMap } from '../image-spec/oci-config';
@@ -134,4 +136,46 @@ export function inspectSchema1(inputs: InspectInputs, manifest: Schema1Manifest)
     LayersData: layers.map((d) => ({ MIMEType: '', Digest: d, Size: -1, Annotations: null })),
     Env: cfg ? stringList(cfg['Env']) : null,
   });
+}
+
+/**
+ * skopeo's inspect structs as Go's text/template sees them: `inspect.Output` (skopeo's
+ * inspectOutput, what `--format` executes on) and `types.ImageInspectLayer`, fields in
+ * declaration order with their Go types and json tags. Variant is skiff's addition: skopeo
+ * computes it but its struct has no such field, so it is readable (`{{.Variant}}`) but hidden
+ * from `{{.}}` and `{{json .}}`.
+ */
+export const INSPECT_STRUCT_TYPES = new GoStructTypes([
+  {
+    name: 'inspect.Output',
+    fields: [
+      { name: 'Name', type: 'string', omitEmpty: true },
+      { name: 'Tag', type: 'string', omitEmpty: true },
+      { name: 'Digest', type: 'digest.Digest' },
+      { name: 'RepoTags', type: '[]string' },
+      { name: 'Created', type: '*time.Time' },
+      { name: 'DockerVersion', type: 'string' },
+      { name: 'Labels', type: 'map[string]string' },
+      { name: 'Architecture', type: 'string' },
+      { name: 'Os', type: 'string' },
+      { name: 'Variant', type: 'string', hidden: true },
+      { name: 'Layers', type: '[]string' },
+      { name: 'LayersData', type: '[]types.ImageInspectLayer' },
+      { name: 'Env', type: '[]string' },
+    ],
+  },
+  {
+    name: 'types.ImageInspectLayer',
+    fields: [
+      { name: 'MIMEType', type: 'string' },
+      { name: 'Digest', type: 'digest.Digest' },
+      { name: 'Size', type: 'int64' },
+      { name: 'Annotations', type: 'map[string]string' },
+    ],
+  },
+]);
+
+/** skopeo inspect `--format`: the template executed on the output as skopeo's inspect.Output (the caller prepares the template as the CLI does). */
+export function renderInspectTemplate(template: string, output: InspectOutput): string {
+  return renderGoTemplate(template, output, { structTypes: INSPECT_STRUCT_TYPES, rootType: 'inspect.Output' });
 }
