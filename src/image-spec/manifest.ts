@@ -11,6 +11,8 @@ export interface Descriptor {
   urls?: string[];
   annotations?: Record<string, string>;
   platform?: Platform;
+  /** OCI 1.1: the type of an artifact this descriptor points at (referrers lists, indexes). */
+  artifactType?: string;
 }
 
 export interface Platform {
@@ -34,6 +36,10 @@ export interface ImageManifest {
   config: Descriptor;
   layers: Descriptor[];
   annotations?: Record<string, string>;
+  /** OCI 1.1 `artifactType` (an artifact, not a runnable image), when the manifest declares one. */
+  artifactType?: string;
+  /** OCI 1.1 `subject`: the manifest this one refers to (a signature, an SBOM). */
+  subject?: Descriptor;
 }
 
 /** A multi-image manifest (OCI index or Docker manifest list). */
@@ -42,6 +48,8 @@ export interface IndexManifest {
   mediaType: string;
   manifests: Descriptor[];
   annotations?: Record<string, string>;
+  artifactType?: string;
+  subject?: Descriptor;
 }
 
 /**
@@ -123,7 +131,19 @@ export function parseDescriptor(v: unknown, where: string): Descriptor {
   if (annotations) d.annotations = annotations;
   const platform = parsePlatform(v['platform'], `${where}.platform`);
   if (platform) d.platform = platform;
+  const artifactType = v['artifactType'];
+  if (typeof artifactType === 'string' && artifactType !== '') d.artifactType = artifactType;
   return d;
+}
+
+/** OCI 1.1 `artifactType` and `subject` of a manifest document, when present (validated like any descriptor). */
+function referrerFields(doc: Record<string, unknown>): { artifactType?: string; subject?: Descriptor } {
+  const out: { artifactType?: string; subject?: Descriptor } = {};
+  const artifactType = doc['artifactType'];
+  if (artifactType !== undefined && artifactType !== null && typeof artifactType !== 'string') throw new ManifestInvalidError('manifest.artifactType must be a string');
+  if (typeof artifactType === 'string' && artifactType !== '') out.artifactType = artifactType;
+  if (doc['subject'] !== undefined && doc['subject'] !== null) out.subject = parseDescriptor(doc['subject'], 'subject');
+  return out;
 }
 
 /** A JSON value json.Unmarshal refuses for the Go type it is decoded into. */
@@ -290,14 +310,14 @@ export function parseManifest(bytes: Uint8Array, mediaType: string): Manifest {
     validateUnambiguousManifestFormat(doc, mediaType, ['manifests']);
     if (!Array.isArray(doc['manifests'])) throw new ManifestInvalidError('index has no "manifests" list');
     const manifests = doc['manifests'].map((m, i) => parseDescriptor(m, `manifests[${i}]`));
-    return { kind: 'index', mediaType, manifests, ...(annotations ? { annotations } : {}) };
+    return { kind: 'index', mediaType, manifests, ...(annotations ? { annotations } : {}), ...referrerFields(doc) };
   }
   if (mediaType === MediaType.dockerV2S2 || mediaType === MediaType.ociManifest) {
     validateUnambiguousManifestFormat(doc, mediaType, ['config', 'layers']);
     const config = parseDescriptor(doc['config'], 'config');
     if (!Array.isArray(doc['layers'])) throw new ManifestInvalidError('manifest has no "layers" list');
     const layers = doc['layers'].map((l, i) => parseDescriptor(l, `layers[${i}]`));
-    return { kind: 'image', mediaType, config, layers, ...(annotations ? { annotations } : {}) };
+    return { kind: 'image', mediaType, config, layers, ...(annotations ? { annotations } : {}), ...referrerFields(doc) };
   }
   throw new ManifestInvalidError(`unsupported manifest media type ${mediaType}`);
 }

@@ -13,7 +13,14 @@ export const MediaType = {
   ociLayer: 'application/vnd.oci.image.layer.v1.tar',
   ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
   ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  /** OCI 1.1's empty descriptor content (`{}`): the config of artifacts that have none. */
+  ociEmpty: 'application/vnd.oci.empty.v1+json',
 } as const;
+
+/** Config media types of runnable images (anything else makes a manifest an artifact). */
+export function isImageConfigMediaType(mediaType: string): boolean {
+  return mediaType === MediaType.ociConfig || mediaType === MediaType.dockerConfig;
+}
 
 /** Every manifest type we can read, in the order we prefer them in an `Accept` header. */
 export const MANIFEST_MEDIA_TYPES: readonly string[] = [
@@ -32,3 +39,6 @@ export function isIndexMediaType(mediaType: string): boolean {
 export function isSchema1MediaType(mediaType: string): boolean {
   return mediaType === MediaType.dockerSchema1 || mediaType === MediaType.dockerSchema1Signed;
 }
+
+/** A media type as RFC 6838 names them (`type/subtype`, no parameters): what callers may filter on. */
+export const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
