@@ -21,11 +21,13 @@ import {
   serializeImageManifest,
 } from '../image-spec/manifest-conversion';
 import { goJson } from '../image-spec/go-json';
-import { MediaType } from '../image-spec/media-types';
+import { MediaType, isImageConfigMediaType, isIndexMediaType } from '../image-spec/media-types';
+import { choosePlatformInstances, filterIndexDocument } from '../image-spec/platform-list';
 import { parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
 import type { BlobInfo, ImageDestination, ImageSource, ManifestBlob, MountSource } from '../transports/transport';
 import type { HostLimiter, InFlightBlobs } from './host-limiter';
 import { type CompressionChoice, type LayerCompression, compressionOf, compressor, decompressor, recompressedLayerType, uncompressedLayerType } from './recompress';
+import type { ReferrersReport, ReferrersStep } from './referrers-step';
 import { DigestingStream, VerifyingStream } from './verifying-stream';
 
 /**
@@ -34,11 +36,26 @@ import { DigestingStream, VerifyingStream } from './verifying-stream';
  * blob once per destination across jobs), then write manifests last — instances before the
  * index — so no tag ever points at a partial image. Every call takes the run's AbortSignal.
  */
-export type MultiArch = 'system' | 'all' | 'index-only';
+export type MultiArch = 'system' | 'all' | 'index-only' | 'filtered' | 'sparse';
 
 export interface CopyOptions {
+  /**
+   * skopeo's `system`, `all`, `index-only`, plus platform subsets of an index (`platforms`):
+   * `filtered` writes a new index holding only those instances (a new digest); `sparse` copies
+   * only those instances and writes the source index unchanged (its digest kept), which a
+   * destination may refuse. A single-image source is copied as it is in every mode.
+   */
   multiArch?: MultiArch;
   platform?: PlatformChoice;
+  /** With multiArch `filtered` / `sparse`: the platforms to keep (each chooses as skopeo's --override-* would). */
+  platforms?: readonly PlatformChoice[];
+  /** Bring the referrers of every manifest written unchanged along (see ReferrersStep). */
+  referrers?: ReferrersStep;
+  /**
+   * Called once before the source's content is first read, after a HEAD-only up-to-date check
+   * found something to copy (a sync waits here for a registry's rate-limit window).
+   */
+  beforePull?: (signal: AbortSignal | undefined) => Promise<void>;
   preserveDigests?: boolean;
   format?: ManifestFormat;
   compression?: CompressionChoice;
@@ -76,8 +93,15 @@ export interface CopyResult {
   /** Digest of the manifest written under the destination reference. */
   digest: string;
   mediaType: string;
-  /** The instances written (multiArch=all), in index order. */
+  /** The instances written (multiArch=all, filtered, sparse), in index order. */
   manifests: WrittenManifest[];
+  /**
+   * multiArch=filtered: the digest of the source index, which the written index (holding only
+   * the chosen platforms) replaces; `digest` is the new index's.
+   */
+  sourceDigest?: string;
+  /** The referrers brought along (CopyOptions.referrers). */
+  referrers?: ReferrersReport;
 }
 
 export interface CopyEngineDeps {
@@ -138,20 +162,49 @@ class Counters {
   }
 }
 
+function writtenOf(d: Descriptor): WrittenManifest {
+  return { digest: d.digest, mediaType: d.mediaType, size: d.size, ...(d.platform ? { platform: d.platform } : {}) };
+}
+
+/** Manifests that must not be converted: artifacts (non-image configs) and referrers (their `subject` would be lost). */
+function conversionRefusal(manifest: ImageManifest): string | undefined {
+  if (manifest.subject) return `it refers to ${manifest.subject.digest} (OCI subject), which a conversion would drop`;
+  if (!isImageConfigMediaType(manifest.config.mediaType)) return `it is an artifact (config ${manifest.config.mediaType}), not an image`;
+  if (manifest.artifactType) return `it is an artifact (${manifest.artifactType}), not an image`;
+  return undefined;
+}
+
 export class CopyEngine {
   constructor(private readonly deps: CopyEngineDeps) {}
 
   async copy(source: ImageSource, dest: ImageDestination, opts: CopyOptions, run: CopyRun = {}): Promise<CopyResult> {
+    const counters = new Counters(run.onProgress);
+    const ctx = new CopyContext(this.deps, source, dest, opts, run.signal, counters);
+    const result = await this.copyManifests(ctx, source, dest, opts, run, counters);
+    if (!opts.referrers) return result;
+    const signal = run.signal ?? new AbortController().signal;
+    const report = await opts.referrers.copy([...ctx.unchanged], { signal, progress: (delta) => counters.add(delta) });
+    report.notCopied.unshift(...ctx.changed.map((c) => ({ subject: c, reason: 'the copy changed this manifest (format, compression or platform filter), so referrers of the source manifest would not refer to what was written' })));
+    counters.add({}, 'done');
+    return { ...result, referrers: report };
+  }
+
+  private async copyManifests(ctx: CopyContext, source: ImageSource, dest: ImageDestination, opts: CopyOptions, run: CopyRun, counters: Counters): Promise<CopyResult> {
     if (opts.preserveDigests && (opts.format || opts.compression)) {
       throw new DomainError(
         'INVALID_ARGUMENT',
         `preserveDigests cannot be combined with ${opts.format ? 'format' : 'compression'}: it would change the manifest (skopeo ignores format silently; skiff refuses)`,
       );
     }
-    const counters = new Counters(run.onProgress);
-    const ctx = new CopyContext(this.deps, source, dest, opts, run.signal, counters);
+    const mode = opts.multiArch ?? 'system';
+    if ((mode === 'filtered' || mode === 'sparse') && !opts.platforms?.length) {
+      throw new DomainError('INVALID_ARGUMENT', `multiArch=${mode} needs the platforms to keep`);
+    }
     // Fetched together: the destination's current digest lets an up-to-date copy end here.
     const current = !opts.format && !opts.compression && dest.currentManifestDigest ? dest.currentManifestDigest({ signal: run.signal }).catch(() => undefined) : Promise.resolve(undefined);
+    const headOnly = await ctx.upToDateByHead(current);
+    if (headOnly) return headOnly;
+    await opts.beforePull?.(run.signal);
     const top = await source.getManifest({ signal: run.signal });
     const parsed = parseManifest(top.bytes, top.mediaType);
     if (parsed.kind === 'schema1') {
@@ -161,10 +214,10 @@ export class CopyEngine {
       counters.add({ imagesTotal: 1 }, 'copying');
       if ((await current) === top.digest && ctx.keepsType(parsed.mediaType)) return ctx.upToDate(top, parsed);
       const written = await ctx.copyImage(top, parsed, {});
+      ctx.noteWritten(top.digest, written.digest);
       counters.add({ imagesDone: 1 }, 'done');
       return { digest: written.digest, mediaType: written.mediaType, manifests: [] };
     }
-    const mode = opts.multiArch ?? 'system';
     if (mode === 'system') {
       const chosen = chooseInstance(parsed, opts.platform);
       const instance = await source.getManifest({ instanceDigest: chosen.digest, signal: run.signal });
@@ -173,12 +226,18 @@ export class CopyEngine {
       counters.add({ imagesTotal: 1 }, 'copying');
       if ((await current) === instance.digest && ctx.keepsType(inner.mediaType)) return ctx.upToDate(instance, inner);
       const written = await ctx.copyImage(instance, inner, {});
+      ctx.noteWritten(instance.digest, written.digest);
       counters.add({ imagesDone: 1 }, 'done');
       return { digest: written.digest, mediaType: written.mediaType, manifests: [] };
     }
+    if (mode === 'filtered') return ctx.copyFiltered(top, parsed, await current);
+    if (mode === 'sparse') return ctx.copySparse(top, parsed, await current);
     if ((await current) === top.digest) {
-      counters.add({ imagesTotal: mode === 'all' ? parsed.manifests.length : 0, imagesDone: mode === 'all' ? parsed.manifests.length : 0 }, 'done');
-      return { digest: top.digest, mediaType: top.mediaType, manifests: mode === 'all' ? parsed.manifests.map((d) => ({ digest: d.digest, mediaType: d.mediaType, size: d.size, ...(d.platform ? { platform: d.platform } : {}) })) : [] };
+      const instances = mode === 'all' ? parsed.manifests : [];
+      counters.add({ imagesTotal: instances.length, imagesDone: instances.length }, 'done');
+      ctx.noteWritten(top.digest, top.digest);
+      for (const d of instances) ctx.noteWritten(d.digest, d.digest);
+      return { digest: top.digest, mediaType: top.mediaType, manifests: instances.map(writtenOf) };
     }
     if (mode === 'index-only') return ctx.writeIndexOnly(top, parsed);
     return ctx.copyAll(top, parsed);
@@ -195,6 +254,10 @@ class CopyContext {
   private failure?: { error: unknown };
   /** The run's signal (cancel) or our own stop: every call of this copy takes it. */
   private readonly signal: AbortSignal;
+  /** Source manifests present at the destination with the same digest (subjects whose referrers may follow). */
+  readonly unchanged = new Set<string>();
+  /** Source manifests written with another digest (their referrers cannot follow). */
+  readonly changed: string[] = [];
 
   constructor(
     private readonly deps: CopyEngineDeps,
@@ -240,6 +303,38 @@ class CopyContext {
     return settled.map((r) => r!.value);
   }
 
+  /** Records what a source manifest became at the destination. */
+  noteWritten(sourceDigest: string, writtenDigest: string): void {
+    if (sourceDigest === writtenDigest) this.unchanged.add(sourceDigest);
+    else if (!this.changed.includes(sourceDigest)) this.changed.push(sourceDigest);
+  }
+
+  /**
+   * The up-to-date check with HEAD requests only (a registry that meters pulls counts none):
+   * the source's and the destination's digests, when both can tell and the manifest would be
+   * written unchanged (no conversion, no instance to choose, no referrers to follow, which
+   * needs the manifest's content). Undefined when the manifest has to be read.
+   */
+  async upToDateByHead(current: Promise<string | undefined>): Promise<CopyResult | undefined> {
+    if (this.opts.referrers || !this.source.headManifest || !this.dest.currentManifestDigest) return undefined;
+    const mode = this.opts.multiArch ?? 'system';
+    const head = await this.source.headManifest({ signal: this.signal }).catch(() => undefined);
+    if (!head || (await current) !== head.digest) return undefined;
+    const isIndex = isIndexMediaType(head.mediaType);
+    if (isIndex ? mode !== 'all' && mode !== 'index-only' && mode !== 'sparse' : !this.keepsType(head.mediaType)) return undefined;
+    if (isIndex && !this.dest.supportedManifestTypes().includes(head.mediaType)) return undefined;
+    const known = head.bytes ? parseManifest(head.bytes, head.mediaType) : undefined;
+    this.noteWritten(head.digest, head.digest);
+    if (known?.kind === 'image') {
+      this.counters.add({ imagesTotal: 1 });
+      return this.upToDate({ bytes: head.bytes!, mediaType: head.mediaType, digest: head.digest }, known);
+    }
+    const instances = known?.kind === 'index' && mode === 'all' ? known.manifests : [];
+    const images = isIndex ? instances.length : 1;
+    this.counters.add({ imagesTotal: images, imagesDone: images }, 'done');
+    return { digest: head.digest, mediaType: head.mediaType, manifests: instances.map(writtenOf) };
+  }
+
   /** Whether an image of this manifest type would be written unchanged. */
   keepsType(mediaType: string): boolean {
     return this.candidates(mediaType, false)[0] === mediaType;
@@ -247,6 +342,7 @@ class CopyContext {
 
   /** The destination already has exactly this image under its reference: report every blob as skipped. */
   upToDate(blob: ManifestBlob, manifest: ImageManifest): CopyResult {
+    this.noteWritten(blob.digest, blob.digest);
     const blobs = [manifest.config, ...manifest.layers].filter((b, i, all) => all.findIndex((x) => x.digest === b.digest) === i);
     const bytes = blobs.reduce((n, b) => n + b.size, 0);
     this.counters.add({ blobsTotal: blobs.length, blobsSkipped: blobs.length, bytesTotal: bytes, bytesSkipped: bytes, imagesDone: 1 }, 'done');
@@ -264,13 +360,23 @@ class CopyContext {
     return list;
   }
 
-  async copyImage(blob: ManifestBlob, manifest: ImageManifest, where: { instanceDigest?: string }): Promise<WrittenManifest> {
-    const candidates = this.candidates(manifest.mediaType, false);
-    if (this.opts.preserveDigests && candidates[0] !== manifest.mediaType) {
-      throw new DomainError('INVALID_ARGUMENT', `preserveDigests: the destination cannot store ${manifest.mediaType} manifests unchanged`);
+  async copyImage(blob: ManifestBlob, manifest: ImageManifest, where: { instanceDigest?: string; preserve?: string }): Promise<WrittenManifest> {
+    const preserve = where.preserve ?? (this.opts.preserveDigests ? 'preserveDigests' : undefined);
+    const refusal = conversionRefusal(manifest);
+    const candidates = refusal ? [manifest.mediaType] : this.candidates(manifest.mediaType, false);
+    if (refusal && (!this.dest.supportedManifestTypes().includes(manifest.mediaType) || (this.opts.format && manifestMediaType(this.opts.format) !== manifest.mediaType))) {
+      throw new DomainError('OPERATION_NOT_SUPPORTED', `manifest ${blob.digest} cannot be stored as ${this.opts.format ? this.opts.format : `one of ${this.dest.supportedManifestTypes().join(', ')}`}: ${refusal}; artifacts are copied unchanged only`);
     }
-    if (this.opts.preserveDigests && manifest.layers.some((l) => this.layerPlan(l))) {
-      throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: the destination stores layers with another compression, which changes their digests');
+    if (preserve && candidates[0] !== manifest.mediaType) {
+      throw new DomainError('INVALID_ARGUMENT', `${preserve}: the destination cannot store ${manifest.mediaType} manifests unchanged`);
+    }
+    if (refusal && this.opts.compression) {
+      throw new DomainError('OPERATION_NOT_SUPPORTED', `manifest ${blob.digest} cannot be recompressed: ${refusal}; artifacts are copied unchanged only`);
+    }
+    // An artifact's layers are moved as they are: no recompression, no decompression attempt.
+    const planOf = (d: Descriptor): LayerTransform | undefined => (refusal ? undefined : this.layerPlan(d));
+    if (preserve && manifest.layers.some((l) => planOf(l))) {
+      throw new DomainError('INVALID_ARGUMENT', `${preserve}: the destination stores layers with another compression, which changes their digests`);
     }
     // Docker → OCI only (e.g. into an OCI layout): the config is rewritten, so the original is not copied (as skopeo).
     const configRewritten = manifest.mediaType === MediaType.dockerV2S2 && candidates.every((t) => formatOfManifestType(t) === 'oci');
@@ -281,7 +387,7 @@ class CopyContext {
     const results = await this.all(
       fresh.map((d) => {
         if (d === manifest.config) return this.copyBlob(d);
-        const plan = this.layerPlan(d);
+        const plan = planOf(d);
         return plan ? this.transformLayer(d, plan) : this.copyBlob(d);
       }),
     );
@@ -442,24 +548,34 @@ class CopyContext {
     }
   }
 
+  /**
+   * Copies instances of an index concurrently, each manifest by digest; `preserve` (naming
+   * why) refuses any change to them. Returns what each became, in the given order.
+   */
+  private async copyInstances(instances: readonly Descriptor[], preserve?: string): Promise<(WrittenManifest & { original: string })[]> {
+    this.counters.add({ imagesTotal: instances.length }, 'copying');
+    const written = await this.all(
+      instances.map(async (d) => {
+        const instance = await this.source.getManifest({ instanceDigest: d.digest, signal: this.signal });
+        const parsed = parseManifest(instance.bytes, instance.mediaType);
+        if (parsed.kind !== 'image') throw new DomainError('OPERATION_NOT_SUPPORTED', `instance ${d.digest} is not an image manifest (nested indexes are not supported)`);
+        const w = await this.copyImage(instance, parsed, { instanceDigest: d.digest, preserve });
+        this.noteWritten(d.digest, w.digest);
+        this.counters.add({ imagesDone: 1 });
+        return { ...w, ...(d.platform ? { platform: d.platform } : {}), original: d.digest };
+      }),
+    );
+    this.checkAborted();
+    return written;
+  }
+
   async copyAll(top: ManifestBlob, index: IndexManifest): Promise<CopyResult> {
     this.assertAcceptsIndexes();
     const targetFormat = this.indexFormat(index);
     if (this.opts.preserveDigests && this.opts.format && indexMediaType(this.opts.format) !== index.mediaType) {
       throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: converting the index would change its digest');
     }
-    this.counters.add({ imagesTotal: index.manifests.length }, 'copying');
-    const written = await this.all(
-      index.manifests.map(async (d) => {
-        const instance = await this.source.getManifest({ instanceDigest: d.digest, signal: this.signal });
-        const parsed = parseManifest(instance.bytes, instance.mediaType);
-        if (parsed.kind !== 'image') throw new DomainError('OPERATION_NOT_SUPPORTED', `instance ${d.digest} is not an image manifest (nested indexes are not supported)`);
-        const w = await this.copyImage(instance, parsed, { instanceDigest: d.digest });
-        this.counters.add({ imagesDone: 1 });
-        return { ...w, platform: d.platform, original: d.digest };
-      }),
-    );
-    this.checkAborted();
+    const written = await this.copyInstances(index.manifests);
     const changed = written.some((w) => w.digest !== w.original) || indexMediaType(targetFormat) !== index.mediaType;
     if (changed && this.opts.preserveDigests) throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: the instances had to change, so the index would change');
     const bytes = changed
@@ -467,12 +583,83 @@ class CopyContext {
       : top.bytes;
     const mediaType = changed ? indexMediaType(targetFormat) : index.mediaType;
     await this.dest.putManifest(bytes, mediaType, { signal: this.signal });
+    const digest = digestOf(bytes);
+    this.noteWritten(top.digest, digest);
     this.counters.add({}, 'done');
-    return {
-      digest: digestOf(bytes),
-      mediaType,
-      manifests: written.map((w) => ({ digest: w.digest, mediaType: w.mediaType, size: w.size, ...(w.platform ? { platform: w.platform } : {}) })),
-    };
+    return { digest, mediaType, manifests: written.map(({ original: _, ...w }) => w) };
+  }
+
+  /**
+   * The index a filtered copy writes: the source document with only the chosen entries (every
+   * other field kept) when the instances and the index type stay as they are — the source's own
+   * bytes when every entry is chosen — else the index converted as containers/image writes one.
+   */
+  private filteredIndex(top: ManifestBlob, index: IndexManifest, chosen: readonly Descriptor[], targetFormat: ManifestFormat, replaced: Map<string, { digest: string; size: number; mediaType: string }>): { bytes: Buffer; mediaType: string } {
+    const keep = new Set(chosen.map((d) => d.digest));
+    if (replaced.size === 0 && indexMediaType(targetFormat) === index.mediaType) return { bytes: filterIndexDocument(top.bytes, index, chosen), mediaType: index.mediaType };
+    const kept: IndexManifest = { ...index, manifests: index.manifests.filter((d) => keep.has(d.digest)) };
+    return { bytes: convertIndex(kept, targetFormat, replaced), mediaType: indexMediaType(targetFormat) };
+  }
+
+  /** multiArch=filtered: the chosen instances, then a new index holding only them (a new digest). */
+  async copyFiltered(top: ManifestBlob, index: IndexManifest, current: string | undefined): Promise<CopyResult> {
+    this.assertAcceptsIndexes();
+    if (this.opts.preserveDigests) {
+      throw new DomainError('INVALID_ARGUMENT', 'preserveDigests cannot be combined with multiArch=filtered: the filtered index is a new manifest (multiArch=sparse keeps the source index)');
+    }
+    const chosen = choosePlatformInstances(index, this.opts.platforms ?? []);
+    const targetFormat = this.indexFormat(index);
+    if (!this.opts.format && !this.opts.compression) {
+      const expected = this.filteredIndex(top, index, chosen, targetFormat, new Map());
+      if (current === digestOf(expected.bytes) && chosen.every((d) => this.keepsType(d.mediaType))) {
+        this.counters.add({ imagesTotal: chosen.length, imagesDone: chosen.length }, 'done');
+        for (const d of chosen) this.noteWritten(d.digest, d.digest);
+        this.noteWritten(top.digest, current);
+        return { digest: current, mediaType: expected.mediaType, manifests: chosen.map(writtenOf), ...(current !== top.digest ? { sourceDigest: top.digest } : {}) };
+      }
+    }
+    const written = await this.copyInstances(chosen);
+    const replaced = new Map(written.filter((w) => w.digest !== w.original).map((w) => [w.original, { digest: w.digest, size: w.size, mediaType: w.mediaType }]));
+    const { bytes, mediaType } = this.filteredIndex(top, index, chosen, targetFormat, replaced);
+    this.counters.add({}, 'writing-manifests');
+    await this.dest.putManifest(bytes, mediaType, { signal: this.signal });
+    const digest = digestOf(bytes);
+    this.noteWritten(top.digest, digest);
+    this.counters.add({}, 'done');
+    return { digest, mediaType, manifests: written.map(({ original: _, ...w }) => w), ...(digest !== top.digest ? { sourceDigest: top.digest } : {}) };
+  }
+
+  /**
+   * multiArch=sparse: the chosen instances, unchanged, then the source index unchanged (its
+   * digest kept) although it names instances the destination does not hold. Registries that
+   * check an index's instances (CNCF distribution does) and OCI layouts refuse it: that fails
+   * clearly (the chosen instances stay, by digest, untagged).
+   */
+  async copySparse(top: ManifestBlob, index: IndexManifest, current: string | undefined): Promise<CopyResult> {
+    this.assertAcceptsIndexes();
+    if (this.opts.format && indexMediaType(this.opts.format) !== index.mediaType) {
+      throw new DomainError('INVALID_ARGUMENT', `multiArch=sparse writes the source index unchanged; it cannot be converted to format ${this.opts.format} (use multiArch=filtered)`);
+    }
+    if (this.opts.compression) throw new DomainError('INVALID_ARGUMENT', 'multiArch=sparse writes the source index unchanged; recompressing its instances would change them (use multiArch=filtered)');
+    if (!this.dest.supportedManifestTypes().includes(index.mediaType)) {
+      throw new DomainError('OPERATION_NOT_SUPPORTED', `multiArch=sparse: the destination cannot store ${index.mediaType} unchanged (use multiArch=filtered)`);
+    }
+    const chosen = choosePlatformInstances(index, this.opts.platforms ?? []);
+    if (current === top.digest) {
+      this.counters.add({ imagesTotal: chosen.length, imagesDone: chosen.length }, 'done');
+      for (const d of [top, ...chosen]) this.noteWritten(d.digest, d.digest);
+      return { digest: top.digest, mediaType: index.mediaType, manifests: chosen.map(writtenOf) };
+    }
+    const written = await this.copyInstances(chosen, 'multiArch=sparse');
+    this.counters.add({}, 'writing-manifests');
+    try {
+      await this.dest.putManifest(top.bytes, index.mediaType, { signal: this.signal });
+    } catch (e) {
+      throw sparseRefusal(e, this.dest.reference.transport);
+    }
+    this.noteWritten(top.digest, top.digest);
+    this.counters.add({}, 'done');
+    return { digest: top.digest, mediaType: index.mediaType, manifests: written.map(({ original: _, ...w }) => w) };
   }
 
   /** skopeo's --multi-arch index-only: only the index; the destination must already have the instances. */
@@ -498,7 +685,26 @@ class CopyContext {
       }
       throw e;
     }
+    this.noteWritten(top.digest, digestOf(bytes));
     this.counters.add({}, 'done');
     return { digest: digestOf(bytes), mediaType, manifests: [] };
   }
+}
+
+/** A destination's refusal of a sparse index, said as what it is. */
+function sparseRefusal(e: unknown, transport: string): unknown {
+  if (!(e instanceof DomainError)) return e;
+  const code = e.upstream.upstreamCode;
+  if (code === 'MANIFEST_BLOB_UNKNOWN' || code === 'MANIFEST_UNKNOWN' || code === 'BLOB_UNKNOWN') {
+    return new DomainError(
+      'UPSTREAM_UNSUPPORTED',
+      `multiArch=sparse: the destination registry refuses an index whose instances are not all present (${e.message}); use multiArch=filtered (a new index with only these platforms) or all`,
+      { ...e.upstream, retryable: false },
+      { cause: e },
+    );
+  }
+  if (e.code === 'LAYOUT_INVALID') {
+    return new DomainError('OPERATION_NOT_SUPPORTED', `multiArch=sparse: a ${transport}: destination holds complete images only (${e.message}); use multiArch=filtered or all`, {}, { cause: e });
+  }
+  return e;
 }

@@ -62,6 +62,13 @@ export interface ImageSource {
    * containers/image does, but streams plain tar. Undefined: the media type is right.
    */
   actualCompression?(descriptor: { digest: string }): 'none' | 'gzip' | 'zstd' | undefined;
+  /**
+   * The top-level manifest's digest and media type as a HEAD tells them, without reading the
+   * manifest (a registry that meters pulls does not count it); `bytes` when verified bytes of
+   * that digest are at hand already. Undefined when the source cannot tell. Only used to decide
+   * that nothing needs copying, never to trust content.
+   */
+  headManifest?(opts?: { signal?: AbortSignal }): Promise<{ digest: string; mediaType: string; bytes?: Buffer } | undefined>;
   close(): Promise<void>;
 }
 

@@ -6,6 +6,7 @@ import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../
 
 import type { RegistryClient } from './registry-client';
 import { MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
+import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
 
 /**
  * ImageSource over a registry repository. The top-level manifest is fetched once and kept;
@@ -61,6 +62,21 @@ export class DockerSource implements ImageSource {
     }
     this.client.rememberBlob(this.repository, descriptor.digest, bytes);
     return bytes;
+  }
+
+  /**
+   * One HEAD of the reference (registries that meter pulls count none), with verified bytes of
+   * that digest when this process holds them already. Undefined when the registry does not say
+   * the digest or names no manifest type we read.
+   */
+  async headManifest(opts: { signal?: AbortSignal } = {}): Promise<{ digest: string; mediaType: string; bytes?: Buffer } | undefined> {
+    const named = this.reference.named;
+    const head = await this.client.headManifest(this.repository, named.digest ?? named.tag ?? 'latest', opts.signal);
+    const mediaType = head?.mediaType?.split(';')[0]!.trim().toLowerCase();
+    if (!head?.digest || !mediaType || !MANIFEST_MEDIA_TYPES.includes(mediaType)) return undefined;
+    if (named.digest && head.digest !== named.digest) return undefined;
+    const bytes = this.client.cachedBlob(this.repository, head.digest);
+    return { digest: head.digest, mediaType, ...(bytes ? { bytes } : {}) };
   }
 
   async close(): Promise<void> {

@@ -93,8 +93,8 @@ export class RegistryClient {
   }
 
   /** HEADs a manifest; returns its digest as announced, or undefined when it does not exist. */
-  async headManifest(repository: string, reference: string): Promise<{ digest?: string; mediaType?: string; size?: number } | undefined> {
-    const res = await this.http.request(this.registry, this.ctx, {
+  async headManifest(repository: string, reference: string, signal?: AbortSignal): Promise<{ digest?: string; mediaType?: string; size?: number } | undefined> {
+    const res = await this.http.request(this.registry, signal ? { ...this.ctx, signal } : this.ctx, {
       method: 'HEAD',
       path: `/v2/${this.repoPath(repository)}/manifests/${this.referencePath(reference)}`,
       scope: this.scope(repository, 'pull'),
