@@ -15,6 +15,10 @@ import { CopiesModule } from './copies/copies.module';
 import { CopyEngineModule } from './copy-engine/copy-engine.module';
 import { SyncsModule } from './syncs/syncs.module';
 import { TransportsModule } from './transports/transports.module';
+import { ArtifactsModule } from './artifacts/artifacts.module';
+import { ReferrersModule } from './referrers/referrers.module';
+import { RepositoriesModule } from './repositories/repositories.module';
+import { TagsModule } from './tags/tags.module';
 
 /** Paths redacted from every log line: credentials never reach the logs. */
 export const REDACTED_LOG_PATHS = [
@@ -66,6 +70,10 @@ export class AppModule {
         CopyEngineModule,
         CopiesModule,
         SyncsModule,
+        ArtifactsModule,
+        ReferrersModule,
+        TagsModule,
+        RepositoriesModule,
       ],
       providers: [
         // Without API tokens there is nothing to check: no guard, rather than one that says yes to every request.

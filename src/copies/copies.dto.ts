@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  ArrayMinSize,
   IsArray,
   IsIn,
   IsInt,
@@ -15,6 +16,11 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PLATFORM_WORD } from '../image-spec/manifest';
+import { MEDIA_TYPE } from '../image-spec/media-types';
+import { PLATFORM_SPEC } from '../image-spec/platform-list';
+
+/** Every multiArch mode of a copy (skopeo's three, and the two platform subsets). */
+export const MULTI_ARCH_MODES = ['system', 'all', 'index-only', 'filtered', 'sparse'] as const;
 import { TransferOptionsDto } from './transfer-options.dto';
 
 
@@ -71,11 +77,46 @@ export class CopyRequestDto extends TransferOptionsDto {
 
 
 
-  /** skopeo --multi-arch: `system` (one instance), `all` (every instance and the index), `index-only`. */
-  @ApiPropertyOptional({ enum: ['system', 'all', 'index-only'], default: 'system' })
+  /**
+   * skopeo --multi-arch: `system` (one instance), `all` (every instance and the index),
+   * `index-only`; and, with `platforms`, `filtered` (a new index holding only those platforms:
+   * a new digest, the source's in `result.sourceDigest`) or `sparse` (those instances and the
+   * source index unchanged, digest kept; a registry that checks an index's instances refuses it).
+   */
+  @ApiPropertyOptional({ enum: MULTI_ARCH_MODES, default: 'system' })
   @IsOptional()
-  @IsIn(['system', 'all', 'index-only'])
-  multiArch?: 'system' | 'all' | 'index-only';
+  @IsIn(MULTI_ARCH_MODES)
+  multiArch?: (typeof MULTI_ARCH_MODES)[number];
+
+  /**
+   * With multiArch `filtered` or `sparse`: the platforms to keep, `os/architecture[/variant]`.
+   * Each chooses the instance skopeo would for `--override-os/--override-arch/--override-variant`.
+   */
+  @ApiPropertyOptional({ type: [String], example: ['linux/amd64', 'linux/arm64/v8'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(64)
+  @Matches(PLATFORM_SPEC, { each: true, message: 'each platform must be os/architecture[/variant], e.g. linux/arm64/v8' })
+  platforms?: string[];
+
+  /**
+   * `all`: bring the image's referrers along (OCI 1.1 subject, fallback tag index, cosign
+   * `sha256-<hex>.sig/.att/.sbom` tags), recursively, digests unchanged; for docker:// and oci:
+   * on both sides. Default `none` (as skopeo).
+   */
+  @ApiPropertyOptional({ enum: ['none', 'all'], default: 'none' })
+  @IsOptional()
+  @IsIn(['none', 'all'])
+  referrers?: 'none' | 'all';
+
+  /** With referrers `all`: only referrers of these artifact types (at every depth). */
+  @ApiPropertyOptional({ type: [String], example: ['application/spdx+json', 'application/vnd.dev.cosign.simplesigning.v1+json'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(32)
+  @Matches(MEDIA_TYPE, { each: true, message: 'each artifact type must be a media type (type/subtype)' })
+  artifactTypes?: string[];
 
   /** With multiArch=system: the instance to copy instead of the server's platform. */
   @ApiPropertyOptional({ type: PlatformDto })
@@ -93,7 +134,11 @@ export class CopyRequestDto extends TransferOptionsDto {
   compression?: CompressionDto;
 
 
-  /** Extra tags in a docker-archive destination (skopeo --additional-tag). */
+  /**
+   * More tags for the image: in a docker-archive destination `name:tag` references (skopeo
+   * --additional-tag); in a registry destination tags of the same repository (`1.2`, `1`,
+   * `latest`), written after the destination's own tag, manifests last.
+   */
   @ApiPropertyOptional({ type: [String] })
   @IsOptional()
   @IsArray()

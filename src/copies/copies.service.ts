@@ -11,7 +11,9 @@ import { resolveInStorageRoot } from '../storage/storage-root';
 import { parseAdditionalTags } from '../transports/docker-archive/docker-archive.transport';
 import { TransportRegistry } from '../transports/transport-registry';
 import type { RegistryAuth } from '../transports/transport';
+import { ReferrersService } from '../referrers/referrers.service';
 import type { CopyRequestDto } from './copies.dto';
+import { checkRegistryAdditionalTags, checkTransferExtensions, platformChoices } from './transfer-extensions';
 
 /** The stored form of a copy request: the body without its credentials. */
 export type StoredCopyRequest = Omit<CopyRequestDto, 'sourceAuth' | 'destinationAuth'>;
@@ -32,6 +34,7 @@ export class CopiesService implements OperationRunner, OnModuleInit {
     private readonly operations: OperationsService,
     /** The process-wide engine (CopyEngineModule): its host limits and blob dedupe are shared with syncs. */
     private readonly engine: CopyEngine,
+    private readonly referrers: ReferrersService,
   ) {}
 
   onModuleInit(): void {
@@ -48,12 +51,15 @@ export class CopiesService implements OperationRunner, OnModuleInit {
 
   /** Checks a request before it is queued; returns what is stored and the secrets kept aside. */
   async prepare(body: CopyRequestDto): Promise<{ request: StoredCopyRequest; secrets?: Record<string, unknown> }> {
-    await this.parse(body.source, 'source');
+    const src = await this.parse(body.source, 'source');
     const dst = await this.parse(body.destination, 'destination');
-    if (body.additionalTags?.length && dst.transport !== 'docker-archive') {
-      throw new InvalidArgumentError('additionalTags applies to docker-archive destinations only');
+    if (body.additionalTags?.length) {
+      if (dst.transport === 'docker') checkRegistryAdditionalTags(body.additionalTags);
+      else if (dst.transport !== 'docker-archive') throw new InvalidArgumentError('additionalTags applies to docker-archive and registry (docker://) destinations only');
+      else parseAdditionalTags(body.additionalTags);
     }
-    parseAdditionalTags(body.additionalTags);
+    checkTransferExtensions(body);
+    if (body.referrers === 'all') this.referrers.assertSupported(src, dst);
     if (body.preserveDigests && (body.format || body.compression)) {
       throw new InvalidArgumentError(`preserveDigests cannot be combined with ${body.format ? 'format' : 'compression'}: it would change the manifest`);
     }
@@ -79,18 +85,16 @@ export class CopiesService implements OperationRunner, OnModuleInit {
     const dstRef = await this.parse(request.destination, 'destination');
     const sourceAuth = ctx.secrets?.['sourceAuth'] as RegistryAuth | undefined;
     const destinationAuth = ctx.secrets?.['destinationAuth'] as RegistryAuth | undefined;
-    const source = await this.transports.get(srcRef.transport, 'copy from').openSource(srcRef, {
-      credentials: this.credentials.resolver(sourceAuth),
-      tlsVerify: request.sourceTlsVerify,
-      signal: ctx.signal,
-    });
+    const sourceContext = { credentials: this.credentials.resolver(sourceAuth), tlsVerify: request.sourceTlsVerify, signal: ctx.signal };
+    const destinationContext = { credentials: this.credentials.resolver(destinationAuth), tlsVerify: request.destinationTlsVerify, signal: ctx.signal };
+    const source = await this.transports.get(srcRef.transport, 'copy from').openSource(srcRef, sourceContext);
     try {
-      const destination = await this.transports.get(dstRef.transport, 'copy to').openDestination!(dstRef, {
-        credentials: this.credentials.resolver(destinationAuth),
-        tlsVerify: request.destinationTlsVerify,
-        signal: ctx.signal,
-      }, { additionalTags: request.additionalTags });
+      const destination = await this.transports.get(dstRef.transport, 'copy to').openDestination!(dstRef, destinationContext, { additionalTags: request.additionalTags });
       try {
+        const referrers =
+          request.referrers === 'all'
+            ? await this.referrers.step({ source: srcRef, destination: dstRef, sourceContext, destinationContext, artifactTypes: request.artifactTypes, retryTimes: request.retryTimes })
+            : undefined;
         const result = await this.engine.copy(
           source,
           destination,
@@ -101,6 +105,8 @@ export class CopiesService implements OperationRunner, OnModuleInit {
             format: request.format,
             compression: request.compression,
             retryTimes: request.retryTimes,
+            platforms: platformChoices(request.platforms),
+            referrers,
           },
           { signal: ctx.signal, onProgress: (p) => ctx.progress(p) },
         );

@@ -72,7 +72,7 @@ export class ImagesController {
   @ApiOkResponse({ type: TagListDto })
   @ApiProblems(400, 403, 404, 409, 422, 429, 501, 502, 503)
   listTags(@Query() q: TagsQueryDto, @RegistryAuthHeader() auth: RegistryAuth | undefined, @RequestSignal() signal: AbortSignal): Promise<TagListDto> {
-    return this.images.listTags(q.repository, { auth, tlsVerify: q.tlsVerify, signal });
+    return this.images.listTags(q.repository, { auth, tlsVerify: q.tlsVerify, signal }, { include: q.include, exclude: q.exclude, excludeDigestTags: q.excludeDigestTags });
   }
 
   /** skopeo delete: deletes the manifest a tag or digest points at. */

@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsBoolean, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { GLOB } from '../tags/tag-filter';
 import { QueryBoolean } from '../http/query-boolean';
 import { PLATFORM_WORD } from '../image-spec/manifest';
 
@@ -67,6 +69,11 @@ export class InspectQueryDto {
   tlsVerify?: boolean;
 }
 
+/** A query list: repeated parameters and/or comma-separated values. */
+function QueryList(): PropertyDecorator {
+  return Transform(({ value }: { value: unknown }) => (typeof value === 'string' || Array.isArray(value) ? ([] as unknown[]).concat(value).flatMap((v) => (typeof v === 'string' ? v.split(',') : [v])) : value));
+}
+
 /** Query of GET /v1/images/tags. */
 export class TagsQueryDto {
   /** A repository without tag or digest (`docker://registry.example/app`), or a `docker-archive:` path. */
@@ -75,6 +82,31 @@ export class TagsQueryDto {
   @IsNotEmpty()
   @MaxLength(4096)
   repository: string;
+
+  /** Keep only tags matching one of these globs (`*` any run, `?` one character; repeated or comma-separated). */
+  @ApiPropertyOptional({ type: [String], example: ['1.*', 'latest'] })
+  @IsOptional()
+  @QueryList()
+  @IsArray()
+  @ArrayMaxSize(16)
+  @Matches(GLOB, { each: true, message: 'each pattern may hold letters, digits, "_", ".", "-", "*" and "?" only (1 to 128 characters)' })
+  include?: string[];
+
+  /** Leave out tags matching one of these globs. */
+  @ApiPropertyOptional({ type: [String], example: ['*-rc*'] })
+  @IsOptional()
+  @QueryList()
+  @IsArray()
+  @ArrayMaxSize(16)
+  @Matches(GLOB, { each: true, message: 'each pattern may hold letters, digits, "_", ".", "-", "*" and "?" only (1 to 128 characters)' })
+  exclude?: string[];
+
+  /** Leave out digest tags: fallback referrers tags (`sha256-<hex>`) and cosign's `sha256-<hex>.sig/.att/.sbom`. */
+  @ApiPropertyOptional({ type: Boolean, default: false })
+  @IsOptional()
+  @QueryBoolean()
+  @IsBoolean()
+  excludeDigestTags?: boolean;
 
   /** `false` skips TLS verification and allows plain HTTP. */
   @ApiPropertyOptional({ type: Boolean, default: true })

@@ -9,6 +9,7 @@ import { parseImageReference, type ImageReference } from '../image-spec/image-re
 import { chooseInstance, type ImageManifest, type Manifest, type PlatformChoice, parseManifest } from '../image-spec/manifest';
 import { type OciImageConfig, parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
 import { TransportRegistry } from '../transports/transport-registry';
+import { type TagFilter, checkTagFilter, filterTags } from '../tags/tag-filter';
 import type { ImageSource, RegistryAuth, TransportContext } from '../transports/transport';
 import { assemble, type InspectOutput, type InspectParts, inspectImageParts, inspectSchema1, renderInspectTemplate } from './inspect-output';
 
@@ -157,7 +158,8 @@ export class ImagesService {
   }
 
   /** skopeo list-tags: `docker://NAME` (no tag or digest) or a docker-archive. */
-  async listTags(repository: string, access: ImageAccess): Promise<{ Repository: string; Tags: string[] }> {
+  async listTags(repository: string, access: ImageAccess, filter: TagFilter = {}): Promise<{ Repository: string; Tags: string[] }> {
+    checkTagFilter(filter);
     let ref: ImageReference;
     if (repository.startsWith('docker://')) {
       const named = parseDockerReference(repository.slice('docker://'.length));
@@ -174,7 +176,7 @@ export class ImagesService {
     const transport = this.transports.get(ref.transport, 'list-tags');
     if (!transport.listTags) throw new OperationNotSupportedError(`listing tags is not supported for the "${ref.transport}" transport`);
     const { repository: name, tags } = await transport.listTags(ref, this.context(access));
-    return { Repository: name, Tags: tags };
+    return { Repository: name, Tags: await filterTags(tags, filter) };
   }
 
   /** skopeo delete: resolves a tag to its digest and deletes that manifest. */

@@ -1,11 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { CopyEngine, CopyProgressUpdate } from '../copy-engine/copy-engine';
+import type { CopyEngine, CopyOptions, CopyProgressUpdate } from '../copy-engine/copy-engine';
+import type { ReferrersStep } from '../copy-engine/referrers-step';
+import type { RateLimitFloor } from '../rate-limits/rate-limit-floor';
+import { choosePlatformInstances, filterIndexDocument } from '../image-spec/platform-list';
 import { AbortedError, DomainError } from '../errors/domain-error';
 import { digestOf, isDigest } from '../image-spec/digest';
 import { type DockerReference, formatDockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
 import { type DirImageReference, type DockerImageReference, type ImageReference, formatImageReference } from '../image-spec/image-reference';
-import { type Descriptor, chooseInstance, parseManifest, MANIFEST_SIZE_LIMIT } from '../image-spec/manifest';
+import { type Descriptor, type PlatformChoice, chooseInstance, parseManifest, MANIFEST_SIZE_LIMIT } from '../image-spec/manifest';
 import type { ProblemDto } from '../http/problem';
 import type { OperationProgress } from '../operations/operation-runner';
 import { resolveInStorageRoot } from '../storage/storage-root';
@@ -54,6 +57,11 @@ export interface SyncRunRequest {
   retryTimes?: number;
   sourceTlsVerify?: boolean;
   destinationTlsVerify?: boolean;
+  /** Platform subsets of multi-arch images (instead of `all`): `filtered` (default) or `sparse`. */
+  platforms?: readonly PlatformChoice[];
+  multiArch?: 'filtered' | 'sparse';
+  /** Bring each image's referrers along (deps.referrersStep builds the step). */
+  referrers?: boolean;
 }
 
 export interface SyncRunDeps {
@@ -69,6 +77,10 @@ export interface SyncRunDeps {
   signal: AbortSignal;
   progress(update: Partial<OperationProgress>): void;
   problem(error: unknown): ProblemDto;
+  /** The referrers step of one image's copy (request.referrers). */
+  referrersStep?(image: { source: ImageReference; destination: ImageReference; access: SourceAccess; destinationContext: TransportContext }): Promise<ReferrersStep>;
+  /** Waits before pulling from a registry whose remaining pulls are at the floor (request rateLimitFloor). */
+  rateLimitFloor?: RateLimitFloor;
 }
 
 export type SyncImageState = 'copied' | 'skipped' | 'failed' | 'planned';
@@ -80,6 +92,10 @@ export interface SyncImageResult {
   digest?: string;
   bytes?: number;
   error?: ProblemDto;
+  /** Referrers brought along with the image (request.referrers). */
+  referrers?: number;
+  /** multiArch=filtered: the source index the written one (`digest`) was filtered from. */
+  sourceDigest?: string;
 }
 
 export interface SyncResult extends Record<string, unknown> {
@@ -378,9 +394,15 @@ export class SyncRun {
     }
   }
 
-  private copyOptions() {
+  private copyOptions(): CopyOptions {
     const r = this.request;
-    return { multiArch: r.all ? ('all' as const) : ('system' as const), preserveDigests: r.preserveDigests, format: r.format, retryTimes: r.retryTimes };
+    const multiArch = r.platforms?.length ? (r.multiArch ?? 'filtered') : r.all ? 'all' : 'system';
+    return { multiArch, ...(r.platforms?.length ? { platforms: r.platforms } : {}), preserveDigests: r.preserveDigests, format: r.format, retryTimes: r.retryTimes };
+  }
+
+  /** Waits, before reading an image's content, while its registry's remaining pulls are at the floor. */
+  private async beforePull(image: PlannedImage): Promise<void> {
+    if (this.deps.rateLimitFloor && image.source.transport === 'docker') await this.deps.rateLimitFloor.beforePull(image.source.named.domain, this.deps.signal);
   }
 
   /** The digest the engine would write for this source, when it writes the manifest unchanged. */
@@ -389,15 +411,16 @@ export class SyncRun {
     const parsed = parseManifest(top.bytes, top.mediaType);
     if (parsed.kind === 'schema1') throw new DomainError('OPERATION_NOT_SUPPORTED', 'copying Docker schema1 images is not supported (convert them with a newer tool first)');
     if (parsed.kind === 'image') return { digest: top.digest, blobs: [parsed.config, ...parsed.layers] };
-    const instances = this.request.all ? parsed.manifests : [chooseInstance(parsed)];
+    const subset = this.request.platforms?.length ? choosePlatformInstances(parsed, this.request.platforms) : undefined;
+    const instances = subset ?? (this.request.all ? parsed.manifests : [chooseInstance(parsed)]);
     const blobs: Descriptor[] = [];
-    let digest = top.digest;
+    let digest = subset && this.request.multiArch !== 'sparse' ? digestOf(filterIndexDocument(top.bytes, parsed, subset)) : top.digest;
     for (const d of instances) {
       const inner = await source.getManifest({ instanceDigest: d.digest, signal: this.deps.signal });
       const m = parseManifest(inner.bytes, inner.mediaType);
       if (m.kind !== 'image') throw new DomainError('OPERATION_NOT_SUPPORTED', `instance ${d.digest} is not an image manifest (nested indexes are not supported)`);
       blobs.push(m.config, ...m.layers);
-      if (!this.request.all) digest = inner.digest;
+      if (!this.request.all && !subset) digest = inner.digest;
     }
     return { digest, blobs };
   }
@@ -417,6 +440,7 @@ export class SyncRun {
     const transport = this.deps.transports.get(image.destination.transport, 'sync to');
     // A dir: destination cannot tell what it holds; the sync looks before opening it (which stages a new copy).
     if (image.destination.transport === 'dir' && !this.request.format) {
+      await this.beforePull(image);
       const [want, have] = await Promise.all([this.expectedDigest(source), this.dirManifestDigest(image.destination)]);
       if (have === want.digest) {
         this.skippedBlobs(index, want.blobs);
@@ -426,15 +450,20 @@ export class SyncRun {
     const inner = await transport.openDestination!(image.destination, this.destinationContext());
     const dest = new SyncDestination(inner, this.locations, (b) => digestOf(b));
     try {
-      const result = await this.deps.engine.copy(source, dest, this.copyOptions(), { signal: this.deps.signal, onProgress: (p) => this.onEngineProgress(index, p) });
+      const referrers = this.request.referrers && this.deps.referrersStep
+        ? await this.deps.referrersStep({ source: image.source, destination: image.destination, access: image.access, destinationContext: this.destinationContext() })
+        : undefined;
+      const options: CopyOptions = { ...this.copyOptions(), ...(referrers ? { referrers } : {}), beforePull: () => this.beforePull(image) };
+      const result = await this.deps.engine.copy(source, dest, options, { signal: this.deps.signal, onProgress: (p) => this.onEngineProgress(index, p) });
       const bytes = this.perImage.get(index)?.bytesDone ?? 0;
-      if (!dest.written) return { state: 'skipped', digest: result.digest, bytes };
+      const extra = { ...(result.referrers ? { referrers: result.referrers.copied.length } : {}), ...(result.sourceDigest ? { sourceDigest: result.sourceDigest } : {}) };
+      if (!dest.written) return { state: 'skipped', digest: result.digest, bytes, ...extra };
       const named = image.destination.transport === 'docker' ? image.destination.named : undefined;
       if (named?.digest !== undefined && named.digest !== dest.written.digest) {
         // Pushed under the digest of what was written (see SyncDestination); report that name.
         image.destinationText = formatImageReference({ transport: 'docker', named: { ...named, digest: dest.written.digest } });
       }
-      return { state: 'copied', digest: result.digest, bytes };
+      return { state: 'copied', digest: result.digest, bytes, ...extra };
     } finally {
       await dest.close();
     }
@@ -449,6 +478,7 @@ export class SyncRun {
 
   /** Dry run: what a copy would do, from the manifests and HEAD requests; nothing is written. */
   private async planImage(image: PlannedImage, source: ImageSource): Promise<Omit<SyncImageResult, 'source' | 'destination'>> {
+    await this.beforePull(image);
     const { digest, blobs } = await this.expectedDigest(source);
     const unique = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
     const dest = image.destination;

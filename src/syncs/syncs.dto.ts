@@ -1,6 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { TransferOptionsDto } from '../copies/transfer-options.dto';
+import { MEDIA_TYPE } from '../image-spec/media-types';
+import { PLATFORM_SPEC } from '../image-spec/platform-list';
 
 export const SYNC_SOURCE_TYPES = ['docker', 'dir', 'yaml'] as const;
 export const SYNC_DESTINATION_TYPES = ['docker', 'dir'] as const;
@@ -101,13 +103,53 @@ export class SyncRequestDto extends TransferOptionsDto {
   @IsBoolean()
   keepGoing?: boolean;
 
+  /**
+   * Platform subsets of multi-arch images, `os/architecture[/variant]` (instead of `all`):
+   * each chooses the instance skopeo would for `--override-os/arch/variant`; see `multiArch`.
+   */
+  @ApiPropertyOptional({ type: [String], example: ['linux/amd64', 'linux/arm64/v8'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(64)
+  @Matches(PLATFORM_SPEC, { each: true, message: 'each platform must be os/architecture[/variant], e.g. linux/arm64/v8' })
+  platforms?: string[];
 
+  /**
+   * With `platforms`: `filtered` (default; a new index with only those platforms, a new digest)
+   * or `sparse` (those instances and the source index unchanged; refused by registries that
+   * check an index's instances).
+   */
+  @ApiPropertyOptional({ enum: ['filtered', 'sparse'], default: 'filtered' })
+  @IsOptional()
+  @IsIn(['filtered', 'sparse'])
+  multiArch?: 'filtered' | 'sparse';
 
+  /** `all`: bring every image's referrers along (signatures, SBOMs; see POST /v1/copies). Registry destinations only. */
+  @ApiPropertyOptional({ enum: ['none', 'all'], default: 'none' })
+  @IsOptional()
+  @IsIn(['none', 'all'])
+  referrers?: 'none' | 'all';
 
+  /** With referrers `all`: only referrers of these artifact types. */
+  @ApiPropertyOptional({ type: [String], example: ['application/spdx+json'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(32)
+  @Matches(MEDIA_TYPE, { each: true, message: 'each artifact type must be a media type (type/subtype)' })
+  artifactTypes?: string[];
 
-
-
-
+  /**
+   * Before pulling from a registry that announces its rate limit (`RateLimit-Remaining`), wait
+   * for the window to reset instead of going below this many remaining pulls. Up-to-date checks
+   * use HEAD requests, which do not count.
+   */
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 1000000, example: 10 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  rateLimitFloor?: number;
 }
 
 /** One image of a sync, in `result.images` (in the order the source listed them). */
@@ -135,4 +177,12 @@ export class SyncImageResultDto {
   /** Why it failed (a problem object). */
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
   error?: Record<string, unknown>;
+
+  /** How many referrers came along (referrers `all`). */
+  @ApiPropertyOptional({ type: 'integer', example: 2 })
+  referrers?: number;
+
+  /** multiArch `filtered`: the digest of the source index the written one (`digest`) keeps some platforms of. */
+  @ApiPropertyOptional({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
+  sourceDigest?: string;
 }

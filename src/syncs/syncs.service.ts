@@ -2,12 +2,15 @@ import { createHash } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig, type RegistrySettings } from '../config/app-config';
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
 import { toRegistryAuth } from '../credentials/registry-auth-header';
-import { InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
+import { DomainError, InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
+import { checkTransferExtensions, platformChoices } from '../copies/transfer-extensions';
+import { RATE_LIMIT_GAUGE, RateLimitFloor, type RateLimitGauge } from '../rate-limits/rate-limit-floor';
+import { ReferrersService } from '../referrers/referrers.service';
 import { parseDockerReference } from '../image-spec/docker-reference';
 import { parseImageReference } from '../image-spec/image-reference';
 import { problemFromError } from '../http/problem';
@@ -61,6 +64,8 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     private readonly operations: OperationsService,
     private readonly engine: CopyEngine,
     private readonly metrics: MetricsService,
+    private readonly referrers: ReferrersService,
+    @Optional() @Inject(RATE_LIMIT_GAUGE) private readonly rateLimitGauge?: RateLimitGauge,
   ) {}
 
   onModuleInit(): void {
@@ -136,6 +141,15 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     if (body.preserveDigests && body.format) {
       throw new InvalidArgumentError('preserveDigests cannot be combined with format: it would change the manifests');
     }
+    if (body.multiArch && !body.platforms?.length) throw new InvalidArgumentError('multiArch applies with "platforms" only (use "all" for every instance)');
+    if (body.platforms?.length && body.all) throw new InvalidArgumentError('"platforms" and "all" exclude each other');
+    checkTransferExtensions({ ...body, multiArch: body.platforms?.length ? (body.multiArch ?? 'filtered') : undefined });
+    if (body.referrers === 'all' && (body.sourceType === 'dir' || body.destinationType !== 'docker')) {
+      throw new InvalidArgumentError('referrers can be synced from registries to registries only');
+    }
+    if (body.rateLimitFloor !== undefined && !this.rateLimitGauge) {
+      throw new DomainError('OPERATION_NOT_SUPPORTED', "rateLimitFloor needs the registry client's rate-limit state, which this build does not provide yet");
+    }
     if (sourceAuth) secrets.sourceAuth = toRegistryAuth(sourceAuth, 'sourceAuth');
     if (destinationAuth) secrets.destinationAuth = toRegistryAuth(destinationAuth, 'destinationAuth');
     return {
@@ -178,6 +192,9 @@ export class SyncsService implements OperationRunner, OnModuleInit {
         retryTimes: request.retryTimes,
         sourceTlsVerify: request.sourceTlsVerify,
         destinationTlsVerify: request.destinationTlsVerify,
+        platforms: platformChoices(request.platforms),
+        multiArch: request.multiArch,
+        referrers: request.referrers === 'all',
       },
       {
         engine: this.engine,
@@ -190,6 +207,11 @@ export class SyncsService implements OperationRunner, OnModuleInit {
         signal: ctx.signal,
         progress: (p) => ctx.progress(p),
         problem: (e) => problemFromError(e, `/v1/operations/${ctx.operationId}`),
+        referrersStep: ({ source, destination, access, destinationContext }) =>
+          this.referrers.step({ source, destination, sourceContext: access.ctx, destinationContext, sourceTransport: access.transport, artifactTypes: request.artifactTypes, retryTimes: request.retryTimes }),
+        ...(request.rateLimitFloor !== undefined && this.rateLimitGauge
+          ? { rateLimitFloor: new RateLimitFloor(this.rateLimitGauge, request.rateLimitFloor, { onWait: () => ctx.progress({ phase: 'waiting-for-rate-limit' }) }) }
+          : {}),
       },
     );
     try {

@@ -21,6 +21,7 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import { sha256Digest } from './images';
+import { type ReferrersEmulation, referrersAnswer, subjectHeader } from './referrers-emulation';
 
 export type FaultAction =
   /**
@@ -56,7 +57,9 @@ export type FaultAction =
   /** Announce `digest` (default: the digest of "lie") in `Docker-Content-Digest`. */
   | { kind: 'digest'; digest?: string }
   /** Never answer; the connection stays open until the client or `close()` ends it. */
-  | { kind: 'stall' };
+  | { kind: 'stall' }
+  /** Wait `ms` before forwarding (the request reaches the registry late; nothing else changes). */
+  | { kind: 'delay'; ms: number };
 
 export interface FaultRule {
   /** Upper-case HTTP method; any when absent. */
@@ -132,8 +135,13 @@ function rewriteLink(link: string | undefined, host: string, path: string): stri
   });
 }
 
+export interface FaultProxyOptions {
+  /** Serve an emulated OCI 1.1 referrers API from the registry's storage (see referrers-emulation.ts). */
+  referrers?: ReferrersEmulation;
+}
+
 /** Starts a proxy to `upstream` (e.g. a plain TestRegistry's `url`) on a free loopback port. */
-export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
+export async function startFaultProxy(upstream: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const upstreamUrl = new URL(upstream);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const rules: FaultRule[] = [];
@@ -174,6 +182,14 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const reqBody = await readAll(req);
 
     if (action?.kind === 'stall') return;
+    if (action?.kind === 'delay') await new Promise((r) => setTimeout(r, action.ms));
+    const emulated = options.referrers && !action ? await referrersAnswer(options.referrers, path) : undefined;
+    if (emulated) {
+      record.status = emulated.status;
+      res.writeHead(emulated.status, { ...emulated.headers, 'content-length': emulated.body.length });
+      res.end(method === 'HEAD' ? undefined : emulated.body);
+      return;
+    }
     if (action?.kind === 'reset' && action.when === 'before-headers') {
       record.status = 'reset';
       req.socket.destroy();
@@ -209,6 +225,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     }
     const headers: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
+    if (options.referrers && up.status === 201) Object.assign(headers, subjectHeader(method, path, reqBody));
     let status = up.status;
     let body = up.body;
     let chunked = false;

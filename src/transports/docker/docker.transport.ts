@@ -1,8 +1,9 @@
 import { type ImageReference, expectTransport } from '../../image-spec/image-reference';
-import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
+import type { DestinationOptions, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
 import { DockerDestination } from './docker.destination';
 import { RegistryWriter } from './registry-writer';
 import { RegistryClient } from './registry-client';
+import { RegistryExtensions } from './registry-extensions';
 import type { RegistryHttp } from './registry-http';
 import { DockerSource } from './docker.source';
 
@@ -18,17 +19,25 @@ export class DockerTransport implements ImageTransport {
     return new RegistryClient(this.http, registry, { auth, tlsVerify: ctx.tlsVerify, signal: ctx.signal });
   }
 
+  /** The calls beyond skopeo's (referrers, tag delete, catalog) for one registry, with the caller's credentials. */
+  async extensions(registry: string, ctx: TransportContext): Promise<RegistryExtensions> {
+    const auth = await ctx.credentials(registry);
+    return new RegistryExtensions(this.http, registry, { auth, tlsVerify: ctx.tlsVerify, signal: ctx.signal });
+  }
+
 
   async openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource> {
     const docker = expectTransport(ref, 'docker');
     return new DockerSource(docker, await this.client(docker.named.domain, ctx));
   }
 
-  async openDestination(ref: ImageReference, ctx: TransportContext): Promise<ImageDestination> {
+  /** `opts.additionalTags`: more tags of the destination repository that get the manifest (checked by the caller). */
+  async openDestination(ref: ImageReference, ctx: TransportContext, opts: DestinationOptions = {}): Promise<ImageDestination> {
     const docker = expectTransport(ref, 'docker');
     const auth = await ctx.credentials(docker.named.domain);
     const writer = new RegistryWriter(this.http, docker.named.domain, docker.named.path, { auth, tlsVerify: ctx.tlsVerify, signal: ctx.signal });
-    return new DockerDestination(docker, writer);
+    const own = docker.named.tag;
+    return new DockerDestination(docker, writer, [...new Set(opts.additionalTags ?? [])].filter((t) => t !== own));
   }
 
   async listTags(ref: ImageReference, ctx: TransportContext): Promise<{ repository: string; tags: string[] }> {

@@ -1,0 +1,90 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { type Principal, requireScope } from '../auth/principal';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { CredentialService } from '../credentials/credential.service';
+import { DomainError } from '../errors/domain-error';
+import { type ArtifactDescription, describeManifest, platformOfConfig } from '../image-spec/artifact-descriptor';
+import { type ImageReference, parseImageReference } from '../image-spec/image-reference';
+import { type PlatformChoice, chooseInstance, parseManifest } from '../image-spec/manifest';
+import { isImageConfigMediaType, isIndexMediaType } from '../image-spec/media-types';
+import { resolveInStorageRoot } from '../storage/storage-root';
+import { DockerTransport } from '../transports/docker/docker.transport';
+import { TransportRegistry } from '../transports/transport-registry';
+import type { RegistryAuth, TransportContext } from '../transports/transport';
+
+export interface ArtifactAccess {
+  auth?: RegistryAuth;
+  tlsVerify?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * Any manifest as descriptors (GET /v1/images/descriptor) and cheap digest lookups
+ * (GET /v1/images/digest: one HEAD on a registry, which registries that meter pulls do not count).
+ */
+@Injectable()
+export class ArtifactsService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly transports: TransportRegistry,
+    private readonly docker: DockerTransport,
+    private readonly credentials: CredentialService,
+  ) {}
+
+  private async parse(image: string): Promise<ImageReference> {
+    const ref = parseImageReference(image);
+    if ('path' in ref) await resolveInStorageRoot(this.config.storageRoot, ref.path);
+    return ref;
+  }
+
+  private context(access: ArtifactAccess): TransportContext {
+    return { credentials: this.credentials.resolver(access.auth), tlsVerify: access.tlsVerify, signal: access.signal };
+  }
+
+  /** The top-level manifest as descriptors; an image's platform read from its (image) config. */
+  async describe(principal: Principal, image: string, access: ArtifactAccess): Promise<ArtifactDescription> {
+    requireScope(principal, 'images:read', 'describing an image');
+    const ref = await this.parse(image);
+    const source = await this.transports.get(ref.transport, 'describe').openSource(ref, this.context(access));
+    try {
+      const top = await source.getManifest({ signal: access.signal });
+      const manifest = parseManifest(top.bytes, top.mediaType);
+      let platform: { os?: string; architecture?: string; variant?: string } | undefined;
+      if (manifest.kind === 'image' && isImageConfigMediaType(manifest.config.mediaType) && !manifest.artifactType) {
+        platform = platformOfConfig(await source.readBlob(manifest.config, { signal: access.signal }));
+      }
+      return describeManifest(top, manifest, platform);
+    } finally {
+      await source.close();
+    }
+  }
+
+  /**
+   * The digest a reference resolves to: on a registry one HEAD (a GET only when the registry
+   * does not say the digest, or to choose an instance of an index); elsewhere the manifest read.
+   */
+  async digest(principal: Principal, image: string, platform: PlatformChoice | undefined, access: ArtifactAccess): Promise<{ image: string; digest: string; mediaType: string; indexDigest?: string }> {
+    requireScope(principal, 'images:read', 'resolving a digest');
+    const ref = await this.parse(image);
+    const choose = platform && (platform.os || platform.architecture || platform.variant) ? platform : undefined;
+    if (ref.transport === 'docker' && (!ref.named.digest || !choose)) {
+      const client = await this.docker.client(ref.named.domain, this.context(access));
+      const reference = ref.named.digest ?? ref.named.tag ?? 'latest';
+      const head = await client.headManifest(ref.named.path, reference, access.signal);
+      if (!head) throw new DomainError('IMAGE_NOT_FOUND', `${image}: no manifest ${reference} in ${ref.named.domain}/${ref.named.path}`, { registry: ref.named.domain, upstreamStatus: 404 });
+      const mediaType = head.mediaType?.split(';')[0]!.trim().toLowerCase();
+      if (head.digest && mediaType && (!choose || !isIndexMediaType(mediaType))) return { image, digest: head.digest, mediaType };
+    }
+    const source = await this.transports.get(ref.transport, 'resolve a digest').openSource(ref, this.context(access));
+    try {
+      const top = await source.getManifest({ signal: access.signal });
+      if (!choose) return { image, digest: top.digest, mediaType: top.mediaType };
+      const manifest = parseManifest(top.bytes, top.mediaType);
+      if (manifest.kind !== 'index') return { image, digest: top.digest, mediaType: top.mediaType };
+      const chosen = chooseInstance(manifest, choose);
+      return { image, digest: chosen.digest, mediaType: chosen.mediaType, indexDigest: top.digest };
+    } finally {
+      await source.close();
+    }
+  }
+}

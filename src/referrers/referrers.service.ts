@@ -1,0 +1,146 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { type Principal, requireScope } from '../auth/principal';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { CopyEngine } from '../copy-engine/copy-engine';
+import { CredentialService } from '../credentials/credential.service';
+import { DomainError, OperationNotSupportedError } from '../errors/domain-error';
+import { type ImageReference, parseImageReference } from '../image-spec/image-reference';
+import { type ReferrerDescriptor, matchesArtifactTypes } from '../image-spec/referrers';
+import { resolveInStorageRoot } from '../storage/storage-root';
+import { DockerTransport } from '../transports/docker/docker.transport';
+import { TransportRegistry } from '../transports/transport-registry';
+import type { ImageTransport, RegistryAuth, TransportContext } from '../transports/transport';
+import { LayoutReferrers, LayoutReferrersSource } from './layout-referrers';
+import type { ReferrersDestination, ReferrersFoundBy, ReferrersSource } from './referrers-access';
+import { ReferrersCopier } from './referrers-copier';
+import { RegistryReferrers } from './registry-referrers';
+
+/** Transports referrers can be read from and written to. */
+const REFERRER_TRANSPORTS: readonly ImageReference['transport'][] = ['docker', 'oci'];
+
+export interface ListReferrersRequest {
+  image: string;
+  artifactType?: string;
+  tlsVerify?: boolean;
+  auth?: RegistryAuth;
+  signal?: AbortSignal;
+}
+
+/** One referrer as GET /v1/images/referrers lists it. */
+export interface ListedReferrer extends ReferrerDescriptor {
+  /** A cosign-style digest tag (`sha256-<hex>.sig`) this manifest was found under, instead of through its subject. */
+  tag?: string;
+}
+
+export interface ReferrersAnswer {
+  image: string;
+  digest: string;
+  foundBy: ReferrersFoundBy;
+  referrers: ListedReferrer[];
+}
+
+/** Everything a copy needs to bring referrers along, on both sides. */
+export interface ReferrersStepRequest {
+  source: ImageReference;
+  destination: ImageReference;
+  sourceContext: TransportContext;
+  destinationContext: TransportContext;
+  artifactTypes?: readonly string[];
+  retryTimes?: number;
+  /** The transport that reads the source (a sync's YAML registry may have its own). */
+  sourceTransport?: ImageTransport;
+}
+
+/**
+ * Referrers (OCI 1.1 `subject`, fallback tag schema, cosign digest tags): the listing of
+ * GET /v1/images/referrers, and the step copies and syncs run to bring them along.
+ */
+@Injectable()
+export class ReferrersService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly transports: TransportRegistry,
+    private readonly docker: DockerTransport,
+    private readonly credentials: CredentialService,
+    private readonly engine: CopyEngine,
+  ) {}
+
+  private async parse(image: string): Promise<ImageReference> {
+    const ref = parseImageReference(image);
+    if ('path' in ref) await resolveInStorageRoot(this.config.storageRoot, ref.path);
+    return ref;
+  }
+
+  /** Refuses (at submit time) a copy with referrers between transports that cannot hold them. */
+  assertSupported(source: ImageReference, destination: ImageReference): void {
+    for (const [side, ref] of [['source', source], ['destination', destination]] as const) {
+      if (!REFERRER_TRANSPORTS.includes(ref.transport)) {
+        throw new OperationNotSupportedError(`referrers can be copied between docker:// and oci: images only; the ${side} is ${ref.transport}:`);
+      }
+    }
+  }
+
+  async list(principal: Principal, req: ListReferrersRequest): Promise<ReferrersAnswer> {
+    requireScope(principal, 'images:read', 'listing referrers');
+    const ref = await this.parse(req.image);
+    const ctx: TransportContext = { credentials: this.credentials.resolver(req.auth), tlsVerify: req.tlsVerify, signal: req.signal };
+    let side: ReferrersSource;
+    let digest: string;
+    if (ref.transport === 'docker') {
+      const named = ref.named;
+      const client = await this.docker.client(named.domain, ctx);
+      digest = named.digest ?? (await client.headManifest(named.path, named.tag ?? 'latest', req.signal))?.digest ?? (await client.getManifest(named.path, named.tag ?? 'latest', req.signal)).digest;
+      if (!digest) throw new DomainError('IMAGE_NOT_FOUND', `${req.image}: not found`);
+      side = new RegistryReferrers(named, await this.docker.extensions(named.domain, ctx));
+    } else if (ref.transport === 'oci') {
+      const source = await this.transports.get('oci', 'list referrers').openSource(ref, ctx);
+      try {
+        digest = (await source.getManifest({ signal: req.signal })).digest;
+      } finally {
+        await source.close();
+      }
+      side = await LayoutReferrers.open(this.config.storageRoot, ref.path);
+    } else {
+      throw new OperationNotSupportedError(`listing referrers is supported for docker:// and oci: images, not ${ref.transport}:`);
+    }
+    const listing = await side.list(digest, { artifactType: req.artifactType, signal: req.signal });
+    const filter = req.artifactType ? [req.artifactType] : undefined;
+    const referrers: ListedReferrer[] = [
+      ...listing.referrers.filter((r) => matchesArtifactTypes(r, filter)),
+      ...listing.digestTags.filter((t) => matchesArtifactTypes(t.descriptor, filter)).map((t) => ({ ...t.descriptor, tag: t.tag })),
+    ];
+    return { image: req.image, digest, foundBy: listing.foundBy, referrers };
+  }
+
+  /** The referrers step of one copy (see ReferrersCopier). */
+  async step(req: ReferrersStepRequest): Promise<ReferrersCopier> {
+    this.assertSupported(req.source, req.destination);
+    const sourceTransport = req.sourceTransport ?? this.transports.get(req.source.transport, 'copy referrers from');
+    const destinationTransport = this.transports.get(req.destination.transport, 'copy referrers to');
+    let source: ReferrersSource;
+    if (req.source.transport === 'docker') {
+      const docker = sourceTransport instanceof DockerTransport ? sourceTransport : this.docker;
+      source = new RegistryReferrers(req.source.named, await docker.extensions(req.source.named.domain, req.sourceContext));
+    } else {
+      source = new LayoutReferrersSource(await LayoutReferrers.open(this.config.storageRoot, (req.source as { path: string }).path));
+    }
+    let destination: ReferrersDestination;
+    if (req.destination.transport === 'docker') {
+      destination = new RegistryReferrers(req.destination.named, await this.docker.extensions(req.destination.named.domain, req.destinationContext));
+    } else {
+      destination = await LayoutReferrers.open(this.config.storageRoot, (req.destination as { path: string }).path);
+    }
+    return new ReferrersCopier({
+      engine: this.engine,
+      source,
+      destination,
+      openSource: (ref) => sourceTransport.openSource(ref, req.sourceContext),
+      openDestination: (ref) => {
+        if (!destinationTransport.openDestination) throw new OperationNotSupportedError(`cannot write to ${ref.transport}:`);
+        return destinationTransport.openDestination(ref, req.destinationContext);
+      },
+      artifactTypes: req.artifactTypes,
+      retryTimes: req.retryTimes,
+    });
+  }
+}
