@@ -58,8 +58,11 @@ export type FaultAction =
   | { kind: 'digest'; digest?: string }
   /** Never answer; the connection stays open until the client or `close()` ends it. */
   | { kind: 'stall' }
-  /** Wait `ms` before forwarding (the request reaches the registry late; nothing else changes). */
-  | { kind: 'delay'; ms: number };
+  /**
+   * Hold matching requests until `count` of them have arrived, then forward them all at once
+   * (concurrent clients made to read the same state before any of them writes).
+   */
+  | { kind: 'gather'; count: number };
 
 export interface FaultRule {
   /** Upper-case HTTP method; any when absent. */
@@ -149,6 +152,16 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
   const sockets = new Set<Socket>();
   let connections = 0;
 
+  const gathering = new Map<FaultAction, { arrived: number; release: (() => void)[] }>();
+  const gatherAt = (action: FaultAction & { kind: 'gather' }): Promise<void> => {
+    const g = gathering.get(action) ?? { arrived: 0, release: [] };
+    gathering.set(action, g);
+    g.arrived++;
+    const here = new Promise<void>((r) => g.release.push(r));
+    if (g.arrived >= action.count) for (const r of g.release.splice(0)) r();
+    return here;
+  };
+
   const take = (method: string, path: string): FaultRule | undefined => {
     const rule = rules.find((r) => r.times > 0 && (r.method === undefined || r.method === method) && r.path.test(path));
     if (rule) rule.times--;
@@ -182,7 +195,7 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
     const reqBody = await readAll(req);
 
     if (action?.kind === 'stall') return;
-    if (action?.kind === 'delay') await new Promise((r) => setTimeout(r, action.ms));
+    if (action?.kind === 'gather') await gatherAt(action);
     const emulated = options.referrers && !action ? await referrersAnswer(options.referrers, path) : undefined;
     if (emulated) {
       record.status = emulated.status;
@@ -304,6 +317,7 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
     },
     clearRules() {
       rules.length = 0;
+      for (const g of gathering.values()) for (const r of g.release.splice(0)) r();
     },
     requestsTo(pathRe, method) {
       return requests.filter((r) => pathRe.test(r.path) && (method === undefined || r.method === method));
