@@ -7,6 +7,7 @@ import { isNameOnly, parseDockerReference, repositoryName } from '../image-spec/
 import { InvalidReferenceError } from '../image-spec/invalid-reference-error';
 import { parseImageReference, type ImageReference } from '../image-spec/image-reference';
 import { chooseInstance, type ImageManifest, type Manifest, type PlatformChoice, parseManifest } from '../image-spec/manifest';
+import { isImageConfigMediaType } from '../image-spec/media-types';
 import { type OciImageConfig, parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
 import { TransportRegistry } from '../transports/transport-registry';
 import { type TagFilter, checkTagFilter, filterTags } from '../tags/tag-filter';
@@ -117,6 +118,10 @@ export class ImagesService {
       const inputs = { name: source.dockerReference ? repositoryName(source.dockerReference) : undefined, digest: top.digest, repoTags: [] as string[] };
       let output: InspectOutput;
       if (manifest.kind === 'image') {
+        // As skopeo: an artifact's config is not an image config (GET /v1/images/descriptor describes it).
+        if (!isImageConfigMediaType(manifest.config.mediaType)) {
+          throw new OperationNotSupportedError(`unsupported image-specific operation on artifact with type ${JSON.stringify(manifest.config.mediaType)}; GET /v1/images/descriptor describes any artifact`);
+        }
         const parts = await this.imageParts(source, manifestBytes, manifest, req.signal);
         inputs.repoTags = await tagsPromise;
         output = assemble(inputs, parts);
