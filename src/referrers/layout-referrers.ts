@@ -1,7 +1,7 @@
 import type { ReferrersRecordedBy } from '../copy-engine/referrers-step';
 import { DomainError } from '../errors/domain-error';
 import type { ImageReference, OciImageReference } from '../image-spec/image-reference';
-import { guessManifestMediaType, parseManifest } from '../image-spec/manifest';
+import { MANIFEST_SIZE_LIMIT, guessManifestMediaType, parseManifest } from '../image-spec/manifest';
 import { MediaType } from '../image-spec/media-types';
 import { COSIGN_TAG_SUFFIXES, type ReferrerDescriptor, cosignTag, referrerDescriptor } from '../image-spec/referrers';
 import { resolveInStorageRoot } from '../storage/storage-root';
@@ -11,6 +11,8 @@ import type { DigestTagReferrer, ReferrerTarget, ReferrersDestination, Referrers
 
 /** index.json entries looked at for one listing (each is one small verified file read). */
 const MAX_ENTRIES_SCANNED = 10_000;
+/** Manifest bytes one listing reads at most; a layout needing more is refused, not scanned. */
+const MAX_BYTES_SCANNED = 64 * 1024 * 1024;
 
 const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerV2S2, MediaType.dockerManifestList]);
 
@@ -38,7 +40,7 @@ export class LayoutReferrers implements ReferrersSource, ReferrersDestination {
   }
 
   private async describe(entry: IndexEntry): Promise<{ descriptor: ReferrerDescriptor; subject?: string } | undefined> {
-    if (entry.mediaType && !MANIFEST_TYPES.has(entry.mediaType)) return undefined;
+    if ((entry.mediaType && !MANIFEST_TYPES.has(entry.mediaType)) || entry.size > MANIFEST_SIZE_LIMIT) return undefined;
     try {
       const bytes = await this.layout.readVerifiedBlob(entry.digest, entry.size, `${this.layout.name}: manifest ${entry.digest}`);
       const mediaType = entry.mediaType || guessManifestMediaType(bytes);
@@ -53,6 +55,10 @@ export class LayoutReferrers implements ReferrersSource, ReferrersDestination {
 
   async list(subject: string): Promise<ReferrersListing> {
     const entries = await this.entries();
+    const bytes = entries.reduce((n, e) => n + (e.size <= MANIFEST_SIZE_LIMIT ? e.size : 0), 0);
+    if (bytes > MAX_BYTES_SCANNED) {
+      throw new DomainError('BODY_TOO_LARGE', `${this.layout.name}: its index.json names ${bytes} bytes of manifests; referrers are looked for in at most ${MAX_BYTES_SCANNED}`);
+    }
     const referrers: ReferrerDescriptor[] = [];
     const digestTags: DigestTagReferrer[] = [];
     const tags = new Map<string, string>(COSIGN_TAG_SUFFIXES.map((s) => [cosignTag(subject, s), s]));
