@@ -298,3 +298,41 @@ describe('any OCI artifact', () => {
     }
   });
 });
+
+describe('through the generated client', () => {
+  it('every new endpoint answers its typed schema', async () => {
+    const image = `docker://${reg.host}/team/multi:latest`;
+    const digest = await svc.api.GET('/v1/images/digest', { params: { query: { image, tlsVerify: false } } });
+    assert.equal(digest.data?.digest, multi.index.digest);
+    const descriptor = await svc.api.GET('/v1/images/descriptor', { params: { query: { image, tlsVerify: false } } });
+    assert.equal(descriptor.data?.platforms.length, 2);
+    const referrers = await svc.api.GET('/v1/images/referrers', { params: { query: { image: `docker://${reg.host}/team/app:1.0`, tlsVerify: false } } });
+    assert.equal(referrers.data?.foundBy, 'tag-schema');
+    assert.ok(referrers.data?.referrers.some((r) => r.tag?.endsWith('.sig')));
+    const repositories = await svc.api.GET('/v1/repositories', { params: { query: { registry: reg.host, tlsVerify: false, pageSize: 1 } } });
+    assert.equal(repositories.data?.repositories.length, 1);
+    assert.ok(repositories.data?.nextPageToken);
+    const tags = await svc.api.GET('/v1/images/tags', { params: { query: { repository: `docker://${reg.host}/team/app`, tlsVerify: false, include: ['1.*'], excludeDigestTags: true } } });
+    assert.deepEqual(tags.data?.Tags.sort(), ['1.0', '1.0-rc1']);
+    await pushTags(reg, 'team/app', app, ['via-client']);
+    const deleted = await svc.api.DELETE('/v1/tags', { params: { query: { image: `docker://${reg.host}/team/app:via-client`, tlsVerify: false } } });
+    assert.equal(deleted.data?.digest, app.digest);
+    const problem = await svc.api.GET('/v1/images/digest', { params: { query: { image: 'not a reference' } } });
+    assert.equal(problem.response.status, 400);
+  });
+
+  it('a sync refuses rateLimitFloor while the registry client\'s rate-limit state is not wired in', async () => {
+    const { res, op } = await submit(svc, 'syncs', { source: `${reg.host}/team/app`, sourceType: 'docker', destination: `${dst.host}/rl`, destinationType: 'docker', rateLimitFloor: 10, sourceTlsVerify: false, destinationTlsVerify: false });
+    assert.equal(res.status, 400, JSON.stringify(op));
+    assert.match(op.detail!, /rateLimitFloor/);
+  });
+
+  it('a sync moves an artifact unchanged', async () => {
+    const { res, op } = await submit<{ images: { state: string; digest?: string }[] }>(svc, 'syncs', { source: `${reg.host}/charts/app`, sourceType: 'docker', destination: `${dst.host}/synced-charts`, destinationType: 'docker', sourceTlsVerify: false, destinationTlsVerify: false });
+    assert.equal(res.status, 202, JSON.stringify(op));
+    const done = await waitForOperation<{ images: { state: string; digest?: string }[] }>(svc, op.id);
+    assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+    assert.equal(done.result!.images[0]!.digest, chart.digest);
+    assert.equal(await rawDigest(`docker://${dst.host}/synced-charts/app:1.0.0`), chart.digest);
+  });
+});
