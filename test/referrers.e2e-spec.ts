@@ -271,6 +271,51 @@ describe('copying referrers', () => {
   });
 });
 
+describe('stale and hostile referrer listings', () => {
+  // distribution 2.8 refuses to store an index naming manifests it does not hold: the stale and
+  // hostile fallback indexes are served by the fault proxy instead.
+  let proxy: FaultProxy;
+  let image: PushedImage;
+  let real: PushedArtifact;
+  before(async () => {
+    proxy = await startFaultProxy(src.url);
+    image = await pushImage(src, 'team/stale', '1', { layers: [makeLayer({ 'etc/stale': 'x\n' })], os: 'linux', architecture: 'amd64', format: 'oci' });
+    real = await pushArtifact(src, 'team/stale', { artifactType: SPDX, layers: [{ mediaType: SPDX, bytes: Buffer.from('{"stale":false}') }], subject: { mediaType: image.mediaType, digest: image.digest, size: image.size } });
+    await pushFallbackIndex(src, 'team/stale', image.digest, [real.descriptor]);
+  });
+  after(() => proxy.close());
+  const serveIndex = (manifests: unknown[]) =>
+    proxy.addRule({
+      method: 'GET',
+      path: new RegExp(`/v2/team/stale/manifests/${fallbackTag(image.digest)}$`),
+      times: Infinity,
+      action: { kind: 'replace', body: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }), contentType: 'application/vnd.oci.image.index.v1+json' },
+    });
+
+  it('a referrer the fallback index lists but the source does not hold is skipped and said so', async () => {
+    proxy.clearRules();
+    serveIndex([{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(Buffer.from('deleted long ago')), size: 300, artifactType: SPDX }, real.descriptor]);
+    const op = await copy({ source: `docker://${proxy.host}/team/stale:1`, destination: `docker://${dst.host}/stale/app:1`, referrers: 'all' });
+    assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+    assert.deepEqual(digests(op.result!.referrers!.copied), [real.digest]);
+    assert.equal(op.result!.referrers!.notCopied.length, 1);
+    assert.match(op.result!.referrers!.notCopied[0]!.reason, /stale/);
+    assert.deepEqual(digests((await listReferrers(`docker://${dst.host}/stale/app:1`)).body.referrers), [real.digest]);
+  });
+
+  it('a fallback index with an invalid descriptor fails the copy clearly, after the image was copied; nothing reaches a URL', async () => {
+    proxy.clearRules();
+    serveIndex([{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:../../../v2/_catalog', size: 1 }]);
+    const before = proxy.requests.length;
+    const op = await copy({ source: `docker://${proxy.host}/team/stale:1`, destination: `docker://${dst.host}/hostile/app:1`, referrers: 'all' });
+    assert.equal(op.state, 'failed');
+    assert.equal(op.error!.code, 'UPSTREAM_PROTOCOL_ERROR');
+    assert.match(op.error!.detail, /the image was copied.*referrers.*invalid digest/);
+    assert.equal(await rawDigest(`docker://${dst.host}/hostile/app:1`), image.digest);
+    assert.ok(!proxy.requests.slice(before).some((r) => r.path.includes('..') || r.path.includes('_catalog')));
+  });
+});
+
 describe('syncing referrers', () => {
   it('a sync brings each image’s referrers along', async () => {
     const { res, op } = await submit<{ images: { state: string; referrers?: number; digest?: string }[] }>(svc, 'syncs', {

@@ -183,7 +183,13 @@ export class CopyEngine {
     const result = await this.copyManifests(ctx, source, dest, opts, run, counters);
     if (!opts.referrers) return result;
     const signal = run.signal ?? new AbortController().signal;
-    const report = await opts.referrers.copy([...ctx.unchanged], { signal, progress: (delta) => counters.add(delta) });
+    let report: ReferrersReport;
+    try {
+      report = await opts.referrers.copy([...ctx.unchanged], { signal, progress: (delta) => counters.add(delta) });
+    } catch (e) {
+      if (!(e instanceof DomainError) || e.code === 'ABORTED') throw e;
+      throw new DomainError(e.code, `the image was copied (${result.digest}), but bringing its referrers along failed: ${e.message}`, e.upstream, { cause: e });
+    }
     report.notCopied.unshift(...ctx.changed.map((c) => ({ subject: c, reason: 'the copy changed this manifest (format, compression or platform filter), so referrers of the source manifest would not refer to what was written' })));
     counters.add({}, 'done');
     return { ...result, referrers: report };

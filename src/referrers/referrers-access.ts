@@ -38,6 +38,8 @@ export interface ReferrersSource {
 
 /** The side referrers are written to. */
 export interface ReferrersDestination {
+  /** The registry host written to (undefined for a layout): tells its errors from the source's. */
+  readonly registry?: string;
   /** The reference a referrer is written through. */
   referenceOf(target: ReferrerTarget): Promise<ImageReference>;
   /**

@@ -58,7 +58,15 @@ export class ReferrersCopier implements ReferrersStep {
         for (const r of wanted) {
           if (seen.has(r.digest)) continue;
           seen.add(r.digest);
-          const state = await this.copyOne({ digest: r.digest }, run);
+          let state: 'copied' | 'present';
+          try {
+            state = await this.copyOne({ digest: r.digest }, run);
+          } catch (e) {
+            if (!this.missingAtSource(e)) throw e;
+            // Fallback tag indexes go stale (a referrer deleted, its entry left): not a reason to fail the copy.
+            report.notCopied.push({ subject, reason: `referrer ${r.digest} is listed but the source does not hold it (a stale fallback tag index?)` });
+            continue;
+          }
           this.note(report, { digest: r.digest, mediaType: r.mediaType, ...(r.artifactType ? { artifactType: r.artifactType } : {}), subject, state });
           written.push(r);
           next.push(r.digest);
@@ -77,6 +85,11 @@ export class ReferrersCopier implements ReferrersStep {
       frontier = next;
     }
     return report;
+  }
+
+  /** A referrer the source lists but cannot produce (not an error of the destination). */
+  private missingAtSource(e: unknown): boolean {
+    return e instanceof DomainError && e.code === 'IMAGE_NOT_FOUND' && (e.upstream.registry === undefined || e.upstream.registry !== this.deps.destination.registry);
   }
 
   private note(report: ReferrersReport, copied: CopiedReferrer): void {

@@ -32,6 +32,10 @@ export class RegistryReferrers implements ReferrersSource, ReferrersDestination 
     return this.repository.path;
   }
 
+  get registry(): string {
+    return this.client.registry;
+  }
+
   async list(subject: string, opts: { artifactType?: string; signal?: AbortSignal } = {}): Promise<ReferrersListing> {
     const [api, digestTags] = await Promise.all([this.client.listReferrers(this.path, subject, opts), this.digestTags(subject, opts.signal)]);
     if (api.supported) return { referrers: api.referrers, foundBy: 'referrers-api', digestTags };

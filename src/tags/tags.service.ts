@@ -83,7 +83,7 @@ export class TagsService {
       if (e instanceof DomainError && (e.code === 'UPSTREAM_UNSUPPORTED' || e.code === 'REGISTRY_DENIED')) {
         throw new DomainError(
           e.code,
-          `${image}: the registry deletes neither tags (it answered HTTP ${attempt.status}${attempt.code ? ` ${attempt.code}` : ''}) nor manifests (${e.message}); nothing was changed`,
+          `${image}: the registry deletes neither tags (it answered HTTP ${attempt.status}${attempt.code ? ` ${attempt.code}` : ''}) nor manifests (${e.message}); no tag was changed (an untagged placeholder manifest, ${placeholder}, stays behind)`,
           e.upstream,
           { cause: e },
         );
