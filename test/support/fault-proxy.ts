@@ -7,7 +7,9 @@
  *   and `path` (tested against the request's path *and* query, e.g.
  *   `/v2/repo/tags/list?n=50`) match, and whose `times` is not used up, applies. Each
  *   application uses up one of its `times` (`Infinity` = forever). Requests matching no rule
- *   are forwarded unchanged.
+ *   are forwarded unchanged — except, with the `referrers` option, referrers API requests,
+ *   which the EMULATION in referrers-emulation.ts answers (and manifest PUTs with a subject,
+ *   whose answer gets `OCI-Subject`).
  * - Requests and upstream bodies are buffered whole (test content is small); forwarded
  *   answers carry a recomputed `Content-Length`, except HEAD answers, which keep the
  *   upstream's. The client's `Host` header is passed on, so URLs the registry builds
