@@ -1,5 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { join, relative, isAbsolute } from 'node:path';
+import { join } from 'node:path';
+import { fsErrorCode } from './storage-errors';
+import { isInside } from './storage-root';
 
 /** The data directory is owned by another live process. */
 export class DataDirInUseError extends Error {
@@ -16,7 +18,7 @@ function liveService(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    if (fsErrorCode(e) !== 'EPERM') return false;
   }
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node');
@@ -40,7 +42,7 @@ export function lockDataDir(dataDir: string): () => void {
     try {
       fd = openSync(path, 'wx', 0o600);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+      if (fsErrorCode(e) !== 'EEXIST' || attempt > 0) throw e;
       const owner = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && liveService(owner)) throw new DataDirInUseError(dataDir, owner);
       unlinkSync(path);
@@ -66,8 +68,7 @@ export function lockDataDir(dataDir: string): () => void {
  */
 export function resetTempDir(dataDir: string, storageRoot: string): string {
   const dir = join(dataDir, 'tmp');
-  const rel = relative(dir, storageRoot);
-  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+  if (isInside(dir, storageRoot)) {
     throw new Error(`SKIFF_STORAGE_ROOT (${storageRoot}) must not be inside ${dir}, which is emptied at every start`);
   }
   rmSync(dir, { recursive: true, force: true, maxRetries: 3 });

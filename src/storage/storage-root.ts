@@ -1,6 +1,7 @@
 import { realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { DomainError } from '../errors/domain-error';
+import { fsErrorCode } from './storage-errors';
 
 export class PathEscapesStorageRootError extends DomainError {
   constructor(path: string, why: string) {
@@ -8,7 +9,8 @@ export class PathEscapesStorageRootError extends DomainError {
   }
 }
 
-function inside(root: string, p: string): boolean {
+/** Whether the absolute path `p` is `root` or lies below it (lexically: links are not followed). */
+export function isInside(root: string, p: string): boolean {
   const rel = relative(root, p);
   return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
 }
@@ -23,18 +25,18 @@ export async function resolveInStorageRoot(root: string, path: string): Promise<
   if (isAbsolute(path)) throw new PathEscapesStorageRootError(path, 'paths are relative to the storage root; absolute paths are refused');
   const realRoot = await realpath(root).catch(() => resolve(root));
   const lexical = resolve(realRoot, normalize(path));
-  if (!inside(realRoot, lexical)) throw new PathEscapesStorageRootError(path, 'it leaves the storage root');
+  if (!isInside(realRoot, lexical)) throw new PathEscapesStorageRootError(path, 'it leaves the storage root');
   // Walk up to the deepest existing ancestor and check where it really points.
   let probe = lexical;
   let rest = '';
   for (;;) {
     try {
       const real = await realpath(probe);
-      if (!inside(realRoot, real)) throw new PathEscapesStorageRootError(path, 'a symbolic link in it points outside the storage root');
+      if (!isInside(realRoot, real)) throw new PathEscapesStorageRootError(path, 'a symbolic link in it points outside the storage root');
       return rest ? join(real, rest) : real;
     } catch (e) {
       if (e instanceof DomainError) throw e;
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = fsErrorCode(e);
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
       const parent = dirname(probe);
       if (parent === probe) throw new PathEscapesStorageRootError(path, 'it cannot be resolved');

@@ -10,7 +10,7 @@ import type { BlobInfo, ImageDestination, MountSource } from '../transport';
 import { writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
 import { PendingWrites } from '../../storage/pending-writes';
 import { withPathMutex } from '../oci/layout-lock';
-import { StorageConflictError, fsErrorCode } from '../oci/storage-errors';
+import { StorageConflictError, fsErrorCode } from '../../storage/storage-errors';
 import { DIR_VERSION_CONTENT, dirBlobPath, dirManifestPath, dirVersionPath } from './dir-format';
 
 /**

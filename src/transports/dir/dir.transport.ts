@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { type ImageReference, expectTransport } from '../../image-spec/image-reference';
 import { resolveInStorageRoot } from '../../storage/storage-root';
 import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
-import { StorageConflictError } from '../oci/storage-errors';
+import { StorageConflictError } from '../../storage/storage-errors';
 import { DirDestination, checkReplaceable, writeDirVersion } from './dir.destination';
 import { DirSource } from './dir.source';
 

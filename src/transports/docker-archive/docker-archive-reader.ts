@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { AbortedError, DomainError } from '../../errors/domain-error';
+import { fsErrorCode } from '../../storage/storage-errors';
 import { type DockerReference, formatDockerReference, parseDockerReference } from '../../image-spec/docker-reference';
 import { goFieldValues } from '../../image-spec/go-json';
 import { InvalidReferenceError } from '../../image-spec/invalid-reference-error';
@@ -48,7 +49,7 @@ export class DockerArchiveReader {
     try {
       info = await stat(path);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      if (fsErrorCode(e) === 'ENOENT' || fsErrorCode(e) === 'ENOTDIR') {
         throw new DomainError('IMAGE_NOT_FOUND', `${what}: no such archive in the storage root`);
       }
       throw e;
@@ -67,7 +68,7 @@ export class DockerArchiveReader {
         } catch (e) {
           if (opts.signal?.aborted) throw new AbortedError('reading the archive was cancelled');
           if (e instanceof DomainError) throw e;
-          if (/^Z_|ERR_ZLIB/.test(String((e as NodeJS.ErrnoException).code))) throw new ArchiveInvalidError(`${what}: broken gzip compression: ${(e as Error).message}`, { cause: e });
+          if (/^Z_|ERR_ZLIB/.test(String(fsErrorCode(e)))) throw new ArchiveInvalidError(`${what}: broken gzip compression: ${(e as Error).message}`, { cause: e });
           throw e;
         }
       }

@@ -3,6 +3,7 @@ import { link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AbortedError, DomainError } from '../../errors/domain-error';
+import { fsErrorCode } from '../../storage/storage-errors';
 import type { DockerReference } from '../../image-spec/docker-reference';
 import type { DockerArchiveImageReference } from '../../image-spec/image-reference';
 import { MediaType } from '../../image-spec/media-types';
@@ -86,7 +87,7 @@ export class DockerArchiveDestination implements ImageDestination {
       await unlink(partial);
       return;
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = fsErrorCode(e);
       if (code === 'EEXIST') {
         const existing = await stat(this.path).catch(() => undefined);
         if (existing?.isFile() && existing.size === 0) {

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomainError, InvalidArgumentError } from '../../errors/domain-error';
+import { fsErrorCode } from '../../storage/storage-errors';
 import { type DockerReference, familiarString, parseDockerReference } from '../../image-spec/docker-reference';
 import { type DockerArchiveImageReference, type ImageReference, formatImageReference, expectTransport } from '../../image-spec/image-reference';
 import { InvalidReferenceError } from '../../image-spec/invalid-reference-error';
@@ -71,8 +72,8 @@ export class DockerArchiveTransport implements ImageTransport {
     }
     const repoTags = [...(archive.named ? [archive.named] : []), ...parseAdditionalTags(options.additionalTags)];
     const path = await resolveInStorageRoot(this.opts.storageRoot, archive.path);
-    const existing = await stat(path).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return undefined;
+    const existing = await stat(path).catch((e: unknown) => {
+      if (fsErrorCode(e) === 'ENOENT') return undefined;
       throw e;
     });
     if (existing && !(existing.isFile() && existing.size === 0)) {

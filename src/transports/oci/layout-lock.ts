@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortedError } from '../../errors/domain-error';
-import { StorageConflictError, fsErrorCode } from './storage-errors';
+import { StorageConflictError, fsErrorCode } from '../../storage/storage-errors';
 
 /**
  * Mutual exclusion for updates of one layout (index.json rewrites, delete + garbage collection).

@@ -12,7 +12,7 @@ import { OciLayout, removeTree } from './oci-layout';
 import { OciDestination } from './oci.destination';
 import { OciSource } from './oci.source';
 import { prepareLayoutForWriting, selectOrThrow } from './oci.transport';
-import { LayoutInvalidError, StorageConflictError, fsErrorCode } from './storage-errors';
+import { LayoutInvalidError, StorageConflictError, fsErrorCode } from '../../storage/storage-errors';
 
 export interface OciArchiveTransportOptions {
   storageRoot: string;

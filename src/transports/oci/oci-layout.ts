@@ -5,8 +5,8 @@ import { guessManifestMediaType, parseManifest, MANIFEST_SIZE_LIMIT } from '../.
 import { MediaType } from '../../image-spec/media-types';
 import { writeFileAtomic } from '../../storage/atomic-write';
 import { type IndexEntry, OCI_LAYOUT_FILE_CONTENT, type OciIndex, parseOciIndex, serializeOciIndex } from './oci-index';
-import { LayoutInvalidError, fsErrorCode } from './storage-errors';
-import { LIMIT_INDEX_FILE, confinedPath, readSmallFile } from './verified-read';
+import { LayoutInvalidError, fsErrorCode } from '../../storage/storage-errors';
+import { LIMIT_INDEX_FILE, confinedPath, readSmallFile } from '../../storage/verified-read';
 
 const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerV2S2, MediaType.dockerManifestList]);
 

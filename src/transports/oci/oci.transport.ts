@@ -9,7 +9,7 @@ import { type IndexEntry, type OciIndex, type IndexSelector, selectIndexEntry } 
 import { OciLayout } from './oci-layout';
 import { OciDestination, openWritersOn } from './oci.destination';
 import { OciSource } from './oci.source';
-import { StorageConflictError, fsErrorCode } from './storage-errors';
+import { StorageConflictError, fsErrorCode } from '../../storage/storage-errors';
 
 /** What a layout's index.json selects for a reference, or the matching domain error. */
 export function selectOrThrow(index: OciIndex, sel: IndexSelector, layout: OciLayout, reference: string): { entry: IndexEntry; position: number } {

@@ -1,4 +1,4 @@
-import { DomainError } from '../../errors/domain-error';
+import { DomainError } from '../errors/domain-error';
 
 /**
  * Errors of the file transports (oci:, oci-archive:, dir:). A layout in the storage root that
