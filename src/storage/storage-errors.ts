@@ -24,3 +24,29 @@ export function fsErrorCode(e: unknown): string | undefined {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/**
+ * Errno codes that mean "this volume cannot hold what is being written": no space (ENOSPC), the
+ * quota of the service's user (EDQUOT), a file larger than the file system allows (EFBIG), a
+ * read-only file system (EROFS). They are answered as INSUFFICIENT_STORAGE (507), never as a crash
+ * or an upstream fault.
+ */
+export const OUT_OF_SPACE_CODES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS']);
+
+/** Whether `e` is a file-system error saying the volume cannot take the write (see OUT_OF_SPACE_CODES). */
+export function isOutOfSpace(e: unknown): boolean {
+  const code = fsErrorCode(e);
+  return code !== undefined && OUT_OF_SPACE_CODES.has(code);
+}
+
+/**
+ * A write that the volume could not take (507). The message names what was written (the
+ * caller's reference), the volume (by its role, or its mount point relative to the storage
+ * root — never a server path the operator did not configure) and, when known, the bytes
+ * needed and free.
+ */
+export class InsufficientStorageError extends DomainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INSUFFICIENT_STORAGE', message, {}, options);
+  }
+}
