@@ -43,12 +43,12 @@ async function main(): Promise<void> {
  */
 function sweepStorageRootInBackground(local: LocalStorage, log: Logger): void {
   local.sweepStorageRoot().then(
-    (r) =>
-      log.log(
-        { removed: r.removed.length, bytes: r.bytes, paths: r.removed.slice(0, 50).map((p) => relative(local.storageRoot, p)) },
-        `storage sweep finished: removed ${r.removed.length} leftovers (${r.bytes} bytes)`,
-      ),
-    (e: unknown) => log.warn(`storage sweep failed: ${(e as Error).message}`),
+    (r) => {
+      const paths = r.removed.slice(0, 50).map((p) => relative(local.storageRoot, p));
+      const more = r.removed.length > paths.length ? ', …' : '';
+      log.log(`storage sweep finished: removed ${r.removed.length} leftovers (${r.bytes} bytes)${paths.length ? `: ${paths.join(', ')}${more}` : ''}`, 'Storage');
+    },
+    (e: unknown) => log.warn(`storage sweep failed: ${(e as Error).message}`, 'Storage'),
   );
 }
 

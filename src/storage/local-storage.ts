@@ -123,7 +123,8 @@ export class LocalStorage {
       const pct = v.totalBytes > 0 ? ` (${((100 * v.freeBytes) / v.totalBytes).toFixed(1)}%)` : '';
       const low = v.freeBytes < this.minFreeBytes;
       if (low) ok = false;
-      return `${v.names.join(' and ')}: ${formatBytes(v.freeBytes)} free of ${formatBytes(v.totalBytes)}${pct}${low ? `, below the floor of ${formatBytes(this.minFreeBytes)} (SKIFF_MIN_FREE_BYTES)` : ''}`;
+      const names = v.names.length > 1 ? `${v.names.slice(0, -1).join(', ')} and ${v.names.at(-1)}` : v.names[0];
+      return `${names}: ${formatBytes(v.freeBytes)} free of ${formatBytes(v.totalBytes)}${pct}${low ? `, below the floor of ${formatBytes(this.minFreeBytes)} (SKIFF_MIN_FREE_BYTES)` : ''}`;
     });
     return { ok, detail: parts.join('; ') };
   }

@@ -17,10 +17,16 @@ export interface SkiffService {
   logFile: string;
   /** Typed client generated from the committed openapi/openapi.json. */
   api: Client<paths>;
-  /** SIGTERM (graceful) and wait; removes the data dir unless `keepData`. */
+  /**
+   * SIGTERM (graceful) and wait; removes the data dir unless `keepData`. Throws (after cleaning
+   * up) when the process had died before it was asked to stop — an unhandled rejection or any
+   * crash of the service fails the test that started it.
+   */
   stop(opts?: { keepData?: boolean }): Promise<void>;
-  /** SIGKILL: the process dies mid-work, as in a crash. The data dir is kept. */
+  /** SIGKILL: the process dies mid-work, as in a crash. The data dir is kept. Throws like stop() when it had died already. */
   kill(): Promise<void>;
+  /** Whether the process is still running. */
+  alive(): boolean;
   /** The service log so far (for assertions that secrets never appear). */
   log(): string;
 }
@@ -51,9 +57,14 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
   child.stderr?.pipe(out);
   const url = `http://127.0.0.1:${port}`;
   let exited: number | null = null;
-  child.once('exit', (code) => {
+  let exitSignal: string | null = null;
+  child.once('exit', (code, signal) => {
     exited = code ?? -1;
+    exitSignal = signal;
   });
+  /** The process died on its own (before stop() or kill()): the failure every test must see. */
+  const diedOnItsOwn = (): Error | undefined =>
+    exited === null ? undefined : new Error(`skiff died on its own (exit ${exited}${exitSignal ? `, ${exitSignal}` : ''}); its log:\n${readFileSync(logFile, 'utf8').slice(-8000)}`);
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (exited !== null) throw new Error(`skiff exited with ${exited} during start:\n${readFileSync(logFile, 'utf8')}`);
@@ -74,7 +85,9 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
     logFile,
     api,
     log: () => readFileSync(logFile, 'utf8'),
+    alive: () => exited === null,
     async stop(stopOpts: { keepData?: boolean } = {}) {
+      const died = diedOnItsOwn();
       if (exited === null) {
         const done = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
@@ -85,14 +98,17 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
       }
       out.end();
       if (!stopOpts.keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (died) throw died;
     },
     async kill() {
+      const died = diedOnItsOwn();
       if (exited === null) {
         const done = new Promise((r) => child.once('exit', r));
         child.kill('SIGKILL');
         await done;
       }
       out.end();
+      if (died) throw died;
     },
   };
 }
