@@ -32,7 +32,7 @@ export interface SkiffService {
 }
 
 /**
- * Starts the built service (`node dist/main.js`, as `npm start` does) on a free loopback port
+ * Starts the built service (`node dist/main.js`, the production start) on a free loopback port
  * with its own data directory, and waits until /healthz answers.
  */
 export async function startSkiff(env: Record<string, string> = {}, opts: { dataDir?: string } = {}): Promise<SkiffService> {
@@ -58,13 +58,15 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
   const url = `http://127.0.0.1:${port}`;
   let exited: number | null = null;
   let exitSignal: string | null = null;
+  /** Set once stop() or kill() asked the process to end. */
+  let ended = false;
   child.once('exit', (code, signal) => {
     exited = code ?? -1;
     exitSignal = signal;
   });
   /** The process died on its own (before stop() or kill()): the failure every test must see. */
   const diedOnItsOwn = (): Error | undefined =>
-    exited === null ? undefined : new Error(`skiff died on its own (exit ${exited}${exitSignal ? `, ${exitSignal}` : ''}); its log:\n${readFileSync(logFile, 'utf8').slice(-8000)}`);
+    exited === null || ended ? undefined : new Error(`skiff died on its own (exit ${exited}${exitSignal ? `, ${exitSignal}` : ''}); its log:\n${readFileSync(logFile, 'utf8').slice(-8000)}`);
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (exited !== null) throw new Error(`skiff exited with ${exited} during start:\n${readFileSync(logFile, 'utf8')}`);
@@ -88,6 +90,7 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
     alive: () => exited === null,
     async stop(stopOpts: { keepData?: boolean } = {}) {
       const died = diedOnItsOwn();
+      ended = true;
       if (exited === null) {
         const done = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
@@ -102,6 +105,7 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
     },
     async kill() {
       const died = diedOnItsOwn();
+      ended = true;
       if (exited === null) {
         const done = new Promise((r) => child.once('exit', r));
         child.kill('SIGKILL');
