@@ -7,7 +7,9 @@
  * configured floor and ready again.
  *
  * Needs root to mount (CI runs as root); skipped with the reason otherwise, and a failure under
- * SKIFF_TEST_REQUIRE_DAEMONS=1.
+ * SKIFF_TEST_REQUIRE_DAEMONS=1. The last part needs no root: the service runs under a file-size
+ * limit (prlimit --fsize), so archives fail while being written (EFBIG), after every check
+ * that could refuse them earlier has passed.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync } from 'node:fs';
@@ -69,7 +71,6 @@ async function assertInsufficientStorage(svc: SkiffService, op: Op, volume: RegE
 }
 
 before(async () => {
-  if (tmpfsProblem()) return;
   reg = await startRegistry({ mode: 'plain' });
   // two incompressible layers of 1.25 MiB: 2.5 MiB in all, in every format
   const layers = [0, 1].map((i) => makeLayer({ [`data${i}`]: pseudoRandomBytes(LAYER, `full-disk-${i}`) }));
@@ -209,4 +210,32 @@ describe('a full staging area (the data directory’s tmp/)', () => {
     assert.equal((await readyz(svc)).status, 200);
   });
 
+});
+
+describe('archives that outgrow the file-size limit while being written (EFBIG)', () => {
+  let svc: SkiffService;
+  let root: string;
+  const LIMIT = 2 * MiB;
+  before(async () => {
+    root = await makeTmpDir('skiff-efbig-root-');
+    svc = await startSkiff({ SKIFF_STORAGE_ROOT: root }, { launcher: ['prlimit', `--fsize=${LIMIT}`, '--'] });
+  });
+  after(async () => {
+    await svc?.stop();
+    if (root) await removeTmpDir(root);
+  });
+
+  for (const destination of ['oci-archive:limited.tar:big', 'docker-archive:limited-da.tar']) {
+    it(`a copy to ${destination} whose archive outgrows the limit mid-write is a 507; the service stays up and nothing is left`, async () => {
+      const op = await copy(svc, { source: `docker://${reg.host}/team/big:1`, destination });
+      await assertInsufficientStorage(svc, op, /the file is too large for the storage root's volume \(EFBIG\)/, root);
+      assert.deepEqual(listing(root), []);
+      assert.deepEqual(readdirSync(join(svc.dataDir, 'tmp')), []);
+    });
+  }
+
+  it('files under the limit are written as usual (each layer of a dir: image is one)', async () => {
+    const op = await copy(svc, { source: `docker://${reg.host}/team/big:1`, destination: 'dir:limited-dir' });
+    assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+  });
 });

@@ -20,6 +20,25 @@ after(async () => {
 const past = (path: string, ms: number) => utimesSync(path, new Date(Date.now() - ms), new Date(Date.now() - ms));
 const conflict = (e: { code?: string }) => e.code === 'STORAGE_CONFLICT';
 
+/** `owner` takes the lock and holds it until `release()`; resolves once it holds it. */
+async function hold(lock: string, owner: StorageOwner): Promise<{ holding: Promise<void>; release: () => void }> {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let taken!: () => void;
+  const isHeld = new Promise<void>((r) => (taken = r));
+  const holding = withFileLock(
+    lock,
+    owner,
+    () => {
+      taken();
+      return held;
+    },
+    { what: lock },
+  );
+  await isHeld;
+  return { holding, release };
+}
+
 describe('withFileLock (locks shared by replicas)', () => {
   let a: StorageOwner;
   let b: StorageOwner;
@@ -42,10 +61,7 @@ describe('withFileLock (locks shared by replicas)', () => {
 
   it('a lock held by a live replica is waited for, and given up on with STORAGE_CONFLICT naming the holder', async () => {
     const lock = join(root, 'l2');
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const holding = withFileLock(lock, a, () => held, { what: 'l2' });
-    await new Promise((r) => setTimeout(r, 20));
+    const { holding, release } = await hold(lock, a);
     await assert.rejects(withFileLock(lock, b, async () => 'never', { what: 'the layout oci:x', timeoutMs: 300 }), (e: { code?: string; message?: string }) => {
       assert.ok(conflict(e));
       assert.match(e.message!, new RegExp(`^the layout oci:x is locked by another writer \\(held by skiff replica ${a.id}\\)`));
@@ -58,14 +74,17 @@ describe('withFileLock (locks shared by replicas)', () => {
 
   it('the heartbeat keeps a held lock fresh past its lease period', async () => {
     const short = await start({ leaseMs: 300 });
+    const waiter = await start({ leaseMs: 300 });
     const lock = join(root, 'l3');
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const holding = withFileLock(lock, short, () => held, { what: 'l3' });
-    // waiting 3 lease periods: a renewed lock is never lapsed, so the waiter gives up
-    await assert.rejects(withFileLock(lock, b, async () => 'never', { what: 'l3', timeoutMs: 1_000 }), conflict);
+    const { holding, release } = await hold(lock, short);
+    // waiting over 3 lease periods: the lock is renewed throughout, never lapsed, so the waiter gives up
+    await assert.rejects(withFileLock(lock, waiter, async () => 'never', { what: 'l3', timeoutMs: 1_000 }), conflict);
     release();
     await holding;
+    // without renewal, the same waiter takes a lock over after a lease period
+    writeFileSync(lock, JSON.stringify({ owner: short.id, leaseMs: 300 }));
+    past(lock, 400);
+    assert.equal(await withFileLock(lock, waiter, async () => 'taken', { what: 'l3', timeoutMs: 1_000 }), 'taken');
   });
 
   it('a lock whose heartbeat lapsed (its holder was killed) is taken over', async () => {

@@ -35,12 +35,14 @@ export interface SkiffService {
  * Starts the built service (`node dist/main.js`, the production start) on a free loopback port
  * with its own data directory, and waits until /healthz answers.
  */
-export async function startSkiff(env: Record<string, string> = {}, opts: { dataDir?: string } = {}): Promise<SkiffService> {
+export async function startSkiff(env: Record<string, string> = {}, opts: { dataDir?: string; launcher?: string[] } = {}): Promise<SkiffService> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'skiff-data-'));
   const logFile = join(dataDir, `service-${port}.log`);
   const out = createWriteStream(logFile);
-  const child: ChildProcess = spawn(process.execPath, [join(REPO_ROOT, 'dist/main.js')], {
+  // `launcher`: a command the service is started through, e.g. ['prlimit', '--fsize=…', '--']
+  const [command, ...args] = [...(opts.launcher ?? []), process.execPath, join(REPO_ROOT, 'dist/main.js')];
+  const child: ChildProcess = spawn(command!, args, {
     cwd: dataDir,
     env: {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
