@@ -7,8 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, symlinkSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { onExitSync } from './support/cleanup';
 import { freePort } from './support/free-port';
@@ -65,6 +66,11 @@ before(async () => {
   // the build the suite runs against, for the same sources: fresh in the copy too
   const current = realpathSync(join(REPO_ROOT, 'dist'));
   cpSync(current, join(checkout, '.build', readlinkSync(join(REPO_ROOT, 'dist')).split('/').at(-1)!), { recursive: true });
+  // sources edited since the suite's build (while it runs): build the copy once, so it starts fresh
+  const { ensureBuild } = (await import(pathToFileURL(join(checkout, 'scripts/build.mjs')).href)) as { ensureBuild: (o: { log: (m: string) => void }) => string };
+  ensureBuild({ log: () => undefined });
+  const fresh = realpathSync(join(checkout, 'dist'));
+  for (const b of builds()) if (realpathSync(join(checkout, '.build', b)) !== fresh) rmSync(join(checkout, '.build', b), { recursive: true });
 });
 
 after(async () => {
