@@ -46,7 +46,8 @@ function sweepStorageRootInBackground(local: LocalStorage, log: Logger): void {
     (r) => {
       const paths = r.removed.slice(0, 50).map((p) => relative(local.storageRoot, p));
       const more = r.removed.length > paths.length ? ', …' : '';
-      log.log(`storage sweep finished: removed ${r.removed.length} leftovers (${r.bytes} bytes)${paths.length ? `: ${paths.join(', ')}${more}` : ''}`, 'Storage');
+      const restored = r.restored.length ? `; put back ${r.restored.length} dir: images an interrupted replacement had moved aside: ${r.restored.map((p) => relative(local.storageRoot, p)).join(', ')}` : '';
+      log.log(`storage sweep finished: removed ${r.removed.length} leftovers (${r.bytes} bytes)${paths.length ? `: ${paths.join(', ')}${more}` : ''}${restored}`, 'Storage');
     },
     (e: unknown) => log.warn(`storage sweep failed: ${(e as Error).message}`, 'Storage'),
   );

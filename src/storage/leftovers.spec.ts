@@ -108,6 +108,23 @@ describe('sweeping leftovers', () => {
     assert.deepEqual(readdirSync(join(root, LEASE_DIR)).sort(), [live.id, me.id].sort());
   });
 
+  it('a dir: image moved aside by a writer killed mid-swap is put back, not removed; once replaced, the aside goes', async () => {
+    const dir = join(root, 'swaps');
+    mkdirSync(dir);
+    const dead = 'ffffffff-00000004';
+    const interrupted = join(dir, tempName(dead, 'old-app'));
+    mkdirSync(interrupted);
+    writeFileSync(join(interrupted, 'manifest.json'), '{}');
+    const replaced = join(dir, tempName(dead, 'old-web'));
+    mkdirSync(replaced);
+    mkdirSync(join(dir, 'web'));
+    const r = await sweepDirectory(dir, me);
+    assert.deepEqual(r.restored, [join(dir, 'app')]);
+    assert.deepEqual(r.removed, [replaced]);
+    assert.equal(readdirSync(join(dir, 'app')).join(), 'manifest.json');
+    assert.deepEqual(readdirSync(dir).sort(), ['app', 'web']);
+  });
+
   it('sweepDirectory looks at one directory only', async () => {
     const dir = join(root, 'one');
     mkdirSync(join(dir, 'sub'), { recursive: true });

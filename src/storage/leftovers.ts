@@ -1,5 +1,5 @@
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, rm } from 'node:fs/promises';
+import { lstat, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeLapsedLock } from './lease-lock';
 import { fsErrorCode } from './storage-errors';
@@ -13,13 +13,16 @@ import { LEGACY_GRACE_MS, isLegacyTempName, isLockName, parseTempName } from './
  * whose owner is provably gone (StorageOwner.isGone: an earlier incarnation of this replica, or a
  * lapsed or missing lease), lock files whose lease lapsed, and names of earlier skiff versions
  * untouched for LEGACY_GRACE_MS. A live replica's in-progress files are never removed; files
- * skiff did not make are never removed. Symbolic links are never followed. Errors on single
+ * skiff did not make are never removed; an earlier dir: image that a killed writer had moved
+ * aside and not yet replaced is put back. Symbolic links are never followed. Errors on single
  * entries are skipped (a sweep never fails a caller).
  */
 
 export interface SweepResult {
   /** Paths removed. */
   removed: string[];
+  /** dir: images put back where an interrupted replacement had moved them aside. */
+  restored: string[];
   /** Bytes they held. */
   bytes: number;
 }
@@ -60,10 +63,26 @@ function goneCache(owner: StorageOwner): (id: string) => Promise<boolean> {
   };
 }
 
-/** Whether `name` in its directory is a leftover to remove now. */
-async function isLeftover(dir: string, entry: Dirent, gone: (id: string) => Promise<boolean>): Promise<'remove' | 'lock' | undefined> {
+/**
+ * The hint of a dir: image moved aside while its replacement is swapped in (dir.destination.ts):
+ * `old-NAME`. If the writer died between the two renames, NAME is missing and the aside holds
+ * the only copy of the earlier image: it is put back, never removed.
+ */
+const ASIDE_HINT = 'old-';
+
+/** Whether `name` in its directory is a leftover to remove now ('restore': an image moved aside to put back). */
+async function isLeftover(dir: string, entry: Dirent, names: ReadonlySet<string>, gone: (id: string) => Promise<boolean>): Promise<'remove' | 'lock' | 'restore' | 'keep' | undefined> {
   const parsed = parseTempName(entry.name);
-  if (parsed) return (await gone(parsed.owner)) ? 'remove' : undefined;
+  if (parsed) {
+    if (!(await gone(parsed.owner))) return undefined;
+    if (parsed.hint.startsWith(ASIDE_HINT) && entry.isDirectory()) {
+      const original = parsed.hint.slice(ASIDE_HINT.length);
+      if (names.has(original)) return 'remove';
+      // put back only under a name the hint keeps exactly; otherwise leave it for a person to look at
+      return original !== '' && original.length < 64 && /^[A-Za-z0-9._-]+$/.test(original) && !original.startsWith('.skiff') ? 'restore' : 'keep';
+    }
+    return 'remove';
+  }
   if (isLockName(entry.name) && entry.isFile()) return 'lock';
   if (isLegacyTempName(entry.name)) {
     const changed = await newestChange(join(dir, entry.name)).catch(() => Date.now());
@@ -73,11 +92,17 @@ async function isLeftover(dir: string, entry: Dirent, gone: (id: string) => Prom
 }
 
 async function sweepEntries(dir: string, entries: Dirent[], owner: StorageOwner, gone: (id: string) => Promise<boolean>, result: SweepResult): Promise<void> {
+  const names = new Set(entries.map((e) => e.name));
   for (const entry of entries) {
     const path = join(dir, entry.name);
     try {
-      const verdict = await isLeftover(dir, entry, gone);
-      if (verdict === 'remove') {
+      const verdict = await isLeftover(dir, entry, names, gone);
+      if (verdict === 'restore') {
+        const original = parseTempName(entry.name)!.hint.slice(ASIDE_HINT.length);
+        // fails (EEXIST/ENOTEMPTY) if something took the name meanwhile: then it stays aside
+        await rename(path, join(dir, original));
+        result.restored.push(join(dir, original));
+      } else if (verdict === 'remove') {
         const bytes = await sizeOf(path);
         await rm(path, { recursive: true, force: true, maxRetries: 3 });
         result.removed.push(path);
@@ -107,7 +132,7 @@ async function listDir(dir: string): Promise<Dirent[]> {
 
 /** Sweeps the entries of one directory (not below it): what a writer does before writing there. */
 export async function sweepDirectory(dir: string, owner: StorageOwner): Promise<SweepResult> {
-  const result: SweepResult = { removed: [], bytes: 0 };
+  const result: SweepResult = { removed: [], restored: [], bytes: 0 };
   await sweepEntries(dir, await listDir(dir).catch(() => []), owner, goneCache(owner), result);
   return result;
 }
@@ -118,7 +143,7 @@ export async function sweepDirectory(dir: string, owner: StorageOwner): Promise<
  * leases, links, and anything removed. `signal` stops the walk between directories.
  */
 export async function sweepTree(root: string, owner: StorageOwner, opts: { signal?: AbortSignal; maxDepth?: number } = {}): Promise<SweepResult> {
-  const result: SweepResult = { removed: [], bytes: 0 };
+  const result: SweepResult = { removed: [], restored: [], bytes: 0 };
   const gone = goneCache(owner);
   const maxDepth = opts.maxDepth ?? 64;
   const walk = async (dir: string, depth: number): Promise<void> => {

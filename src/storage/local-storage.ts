@@ -78,7 +78,7 @@ export class LocalStorage {
 
   /** Removes the leftovers of gone owners in `dir` (before writing there). Never rejects. */
   sweepDirectory(dir: string): Promise<SweepResult> {
-    return sweepDirectory(dir, this.owner).catch(() => ({ removed: [], bytes: 0 }));
+    return sweepDirectory(dir, this.owner).catch(() => ({ removed: [], restored: [], bytes: 0 }));
   }
 
   /** Removes the leftovers of gone owners in the whole storage root (at start). */

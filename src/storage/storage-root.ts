@@ -1,6 +1,6 @@
 import { realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
-import { DomainError } from '../errors/domain-error';
+import { DomainError, InvalidArgumentError } from '../errors/domain-error';
 import { fsErrorCode } from './storage-errors';
 
 export class PathEscapesStorageRootError extends DomainError {
@@ -16,9 +16,22 @@ export function isInside(root: string, p: string): boolean {
 }
 
 /**
+ * Names of the storage root that are skiff's own: the replicas' leases (`.skiff/` at the root),
+ * temp files and staging directories (`.skiff-tmp-…`, removed by sweeps) and locks
+ * (`.skiff-lock-…`). A caller's path naming one is refused, so no image is ever stored where
+ * a sweep would take it for a leftover.
+ */
+function reservedSegment(rel: string): string | undefined {
+  const segments = rel.split(sep);
+  if (segments[0] === '.skiff') return '.skiff';
+  return segments.find((s) => s.startsWith('.skiff-tmp-') || s.startsWith('.skiff-lock-'));
+}
+
+/**
  * Resolves a caller's path (from `oci:`, `oci-archive:`, `docker-archive:`, `dir:`) under the
- * storage root. Refused: absolute paths, NUL bytes, `..` that leaves the root, and any path
- * whose existing part resolves (through symlinks) outside the root. The path need not exist.
+ * storage root. Refused: absolute paths, NUL bytes, `..` that leaves the root, names reserved
+ * for skiff's own files (INVALID_ARGUMENT), and any path whose existing part resolves (through
+ * symlinks) outside the root. The path need not exist.
  */
 export async function resolveInStorageRoot(root: string, path: string): Promise<string> {
   if (path.includes('\0')) throw new PathEscapesStorageRootError(path, 'it contains a NUL byte');
@@ -26,6 +39,8 @@ export async function resolveInStorageRoot(root: string, path: string): Promise<
   const realRoot = await realpath(root).catch(() => resolve(root));
   const lexical = resolve(realRoot, normalize(path));
   if (!isInside(realRoot, lexical)) throw new PathEscapesStorageRootError(path, 'it leaves the storage root');
+  const reserved = reservedSegment(relative(realRoot, lexical));
+  if (reserved !== undefined) throw new InvalidArgumentError(`path ${JSON.stringify(path)} is not allowed: ${JSON.stringify(reserved)} is reserved for skiff's own files (leases, temp files, locks)`);
   // Walk up to the deepest existing ancestor and check where it really points.
   let probe = lexical;
   let rest = '';
