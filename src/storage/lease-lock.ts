@@ -49,13 +49,14 @@ function processAlive(pid: number): boolean {
 
 /**
  * Whether the lock in `state` may be taken over by `owner`: its holder is an earlier incarnation
- * of this replica (or this very process, which does not hold it: a release that failed), or a
- * lock of an earlier skiff version held by a dead process of this host, or its heartbeat has not
- * been renewed for a lease period.
+ * of this replica, or a lock of an earlier skiff version held by a dead process of this host, or
+ * its heartbeat has not been renewed for a lease period. A lock of this very process is judged by
+ * its heartbeat too (it may be being taken by another call right now, or be left by a release
+ * that failed), and never while this process holds it.
  */
 export async function lockLapsed(path: string, state: LeaseState, owner: StorageOwner): Promise<boolean> {
   const holder = state.content?.owner;
-  if (holder === owner.id) return !owner.holds(path);
+  if (holder === owner.id) return !owner.holds(path) && owner.lapsed(state);
   if (typeof holder === 'string' && (await owner.isGone(holder)) && holder.startsWith(`${owner.replica}-`)) return true;
   const { host, pid } = state.content ?? {};
   if (holder === undefined && host === hostname() && typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 0 && !processAlive(pid)) return true;

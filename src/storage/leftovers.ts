@@ -78,8 +78,10 @@ async function isLeftover(dir: string, entry: Dirent, names: ReadonlySet<string>
     if (parsed.hint.startsWith(ASIDE_HINT) && entry.isDirectory()) {
       const original = parsed.hint.slice(ASIDE_HINT.length);
       if (names.has(original)) return 'remove';
-      // put back only under a name the hint keeps exactly; otherwise leave it for a person to look at
-      return original !== '' && original.length < 64 && /^[A-Za-z0-9._-]+$/.test(original) && !original.startsWith('.skiff') ? 'restore' : 'keep';
+      // put back only under a name the hint keeps exactly (not cut at 64 characters, nothing
+      // replaced); otherwise leave it for a person to look at
+      const exact = parsed.hint.length < 64 && /^[A-Za-z0-9._-]+$/.test(original) && !original.startsWith('.skiff');
+      return exact ? 'restore' : 'keep';
     }
     return 'remove';
   }
