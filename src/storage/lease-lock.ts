@@ -123,7 +123,7 @@ async function acquire(path: string, owner: StorageOwner, opts: { signal?: Abort
         await unlink(path).catch(() => undefined);
         throw e;
       } finally {
-        await fh?.close();
+        await fh?.close().catch(() => undefined);
       }
     }
     const state = await readLeaseFile(path);
