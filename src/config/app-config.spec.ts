@@ -357,3 +357,24 @@ describe('loadConfig: SKIFF_CONFIG file', () => {
     assert.equal(c.registries[0]!.caFile, join(work, 'conf2/ca.pem'));
   });
 });
+
+describe('loadConfig: local storage', () => {
+  it('defaults to a 128 MiB readiness floor and a 30 s storage lease', () => {
+    assert.deepEqual(loadConfig({}, '/srv').storage, { minFreeBytes: 128 * 1024 * 1024, leaseSeconds: 30 });
+  });
+
+  it('reads SKIFF_MIN_FREE_BYTES (0 disables the floor) and SKIFF_STORAGE_LEASE_SECONDS, or their file keys', () => {
+    assert.deepEqual(loadConfig({ SKIFF_MIN_FREE_BYTES: '0', SKIFF_STORAGE_LEASE_SECONDS: '2' }, '/srv').storage, { minFreeBytes: 0, leaseSeconds: 2 });
+    const file = write('storage.yaml', 'minFreeBytes: 1048576\nstorageLeaseSeconds: 90\n');
+    assert.deepEqual(loadConfig({ SKIFF_CONFIG: file }, '/srv').storage, { minFreeBytes: 1048576, leaseSeconds: 90 });
+  });
+
+  for (const [env, pattern] of [
+    [{ SKIFF_MIN_FREE_BYTES: '1GB' }, /SKIFF_MIN_FREE_BYTES must be an integer/],
+    [{ SKIFF_MIN_FREE_BYTES: '-1' }, /SKIFF_MIN_FREE_BYTES must be an integer/],
+    [{ SKIFF_STORAGE_LEASE_SECONDS: '0' }, /SKIFF_STORAGE_LEASE_SECONDS must be between 1 and 3600/],
+    [{ SKIFF_STORAGE_LEASE_SECONDS: '3601' }, /SKIFF_STORAGE_LEASE_SECONDS must be between 1 and 3600/],
+  ] as const) {
+    it(`refuses ${JSON.stringify(env)}, naming the variable`, () => assertConfigError(() => loadConfig(env, '/srv'), pattern));
+  }
+});

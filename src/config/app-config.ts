@@ -51,6 +51,22 @@ export interface AppConfig {
   archive: { maxEntries: number; maxBytes: number };
   /** Syncs (POST /v1/syncs). */
   sync: SyncSettings;
+  /** Local storage (storage root, staging area): see StorageSettings. */
+  storage: StorageSettings;
+}
+
+export interface StorageSettings {
+  /**
+   * Readiness floor (SKIFF_MIN_FREE_BYTES): /readyz is not ready while the data directory, its
+   * staging area or the storage root has fewer free bytes than this. 0 disables the floor.
+   */
+  minFreeBytes: number;
+  /**
+   * Lease period of a replica's hold on the storage root (SKIFF_STORAGE_LEASE_SECONDS): the
+   * heartbeat of its lease and of the layout locks it holds is renewed every third of it; a
+   * replica silent for longer is taken for gone (its locks taken over, its leftovers swept).
+   */
+  leaseSeconds: number;
 }
 
 export interface SyncSettings {
@@ -292,6 +308,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       verify: get('DOCKER_TLS_VERIFY', 'dockerTlsVerify') !== undefined && get('DOCKER_TLS_VERIFY', 'dockerTlsVerify') !== '' && get('DOCKER_TLS_VERIFY', 'dockerTlsVerify') !== '0',
     },
     containerHost: get('CONTAINER_HOST', 'containerHost') ?? 'unix:///run/podman/podman.sock',
+    storage: {
+      minFreeBytes: parseInteger('SKIFF_MIN_FREE_BYTES', get('SKIFF_MIN_FREE_BYTES', 'minFreeBytes'), 128 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
+      leaseSeconds: parseInteger('SKIFF_STORAGE_LEASE_SECONDS', get('SKIFF_STORAGE_LEASE_SECONDS', 'storageLeaseSeconds'), 30, 1, 3600),
+    },
     operations: {
       maxConcurrent: parseInteger('SKIFF_MAX_CONCURRENT_OPERATIONS', get('SKIFF_MAX_CONCURRENT_OPERATIONS', 'maxConcurrentOperations'), 4, 1, 256),
       shutdownGraceSeconds: parseInteger('SKIFF_SHUTDOWN_GRACE_SECONDS', get('SKIFF_SHUTDOWN_GRACE_SECONDS', 'shutdownGraceSeconds'), 20, 0, 3600),

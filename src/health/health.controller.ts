@@ -4,6 +4,8 @@ import type { Response } from 'express';
 import { access, constants, mkdir } from 'node:fs/promises';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { OperationsService } from '../operations/operations.service';
+import { LocalStorage } from '../storage/local-storage';
+import { fsErrorCode } from '../storage/storage-errors';
 import { ContainersStorageTransport } from '../transports/containers-storage/containers-storage.transport';
 import { DockerDaemonTransport } from '../transports/docker-daemon/docker-daemon.transport';
 
@@ -14,7 +16,7 @@ export class HealthDto {
 }
 
 export class ReadinessCheckDto {
-  /** Check name: operationStore, dataDir, storageRoot; dockerDaemon and podman (informational). */
+  /** Check name: operationStore, dataDir, storageRoot, diskSpace; dockerDaemon and podman (informational). */
   @ApiProperty({ example: 'storageRoot' })
   name: string;
 
@@ -48,6 +50,7 @@ export class HealthController {
     private readonly operations: OperationsService,
     private readonly dockerDaemon: DockerDaemonTransport,
     private readonly containersStorage: ContainersStorageTransport,
+    private readonly storage: LocalStorage,
   ) {}
 
   /** Liveness: the process answers. */
@@ -59,7 +62,9 @@ export class HealthController {
   }
 
   /**
-   * Readiness: the operations store answers; the data directory and the storage root are writable.
+   * Readiness: the operations store answers; the data directory and the storage root are writable;
+   * diskSpace: each of their volumes has at least SKIFF_MIN_FREE_BYTES free (the detail reports
+   * every volume's headroom).
    * The image daemons' reachability (docker-daemon:, containers-storage:) is reported as optional
    * checks that never fail readiness.
    */
@@ -73,6 +78,7 @@ export class HealthController {
     const checks = [
       { name: 'operationStore', ok: storeProblem === undefined, ...(storeProblem ? { detail: storeProblem } : {}) },
       ...(await Promise.all([this.writable('dataDir', this.config.dataDir), this.writable('storageRoot', this.config.storageRoot)])),
+      { name: 'diskSpace', ...(await this.storage.headroomCheck()) },
     ];
     const ok = checks.every((c) => c.ok);
     const daemons = await Promise.all([this.daemon('dockerDaemon', this.dockerDaemon.client), this.daemon('podman', this.containersStorage.client)]);
@@ -95,7 +101,7 @@ export class HealthController {
       await access(dir, constants.W_OK | constants.R_OK);
       return { name, ok: true };
     } catch (e) {
-      return { name, ok: false, detail: `${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      return { name, ok: false, detail: `${dir}: ${fsErrorCode(e) ?? (e as Error).message}` };
     }
   }
 }

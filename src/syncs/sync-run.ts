@@ -8,6 +8,7 @@ import { type DirImageReference, type DockerImageReference, type ImageReference,
 import { type Descriptor, chooseInstance, parseManifest, MANIFEST_SIZE_LIMIT } from '../image-spec/manifest';
 import type { ProblemDto } from '../http/problem';
 import type { OperationProgress } from '../operations/operation-runner';
+import { fsErrorCode } from '../storage/storage-errors';
 import { resolveInStorageRoot } from '../storage/storage-root';
 import type { TransportRegistry } from '../transports/transport-registry';
 import type { CredentialResolver, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transports/transport';
@@ -339,9 +340,9 @@ export class SyncRun {
     const found: string[] = [];
     const walk = async (abs: string, rel: string, depth: number): Promise<void> => {
       this.checkAborted();
-      const entries = await readdir(abs, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT' && depth === 0) throw new DomainError('IMAGE_NOT_FOUND', `dir:${base}: the source directory does not exist`);
-        if (e.code === 'ENOTDIR' && depth === 0) throw new DomainError('INVALID_ARGUMENT', `dir:${base}: the source is not a directory`);
+      const entries = await readdir(abs, { withFileTypes: true }).catch((e: unknown) => {
+        if (fsErrorCode(e) === 'ENOENT' && depth === 0) throw new DomainError('IMAGE_NOT_FOUND', `dir:${base}: the source directory does not exist`);
+        if (fsErrorCode(e) === 'ENOTDIR' && depth === 0) throw new DomainError('INVALID_ARGUMENT', `dir:${base}: the source is not a directory`);
         throw e;
       });
       if (entries.some((e) => e.isFile() && e.name === 'manifest.json')) {

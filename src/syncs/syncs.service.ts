@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig, type RegistrySettings } from '../config/app-config';
 import { CopyEngine } from '../copy-engine/copy-engine';
@@ -14,7 +14,7 @@ import { problemFromError } from '../http/problem';
 import { MetricsService } from '../metrics/metrics.service';
 import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
 import { OperationsService } from '../operations/operations.service';
-import { resolveInStorageRoot } from '../storage/storage-root';
+import { isInside, resolveInStorageRoot } from '../storage/storage-root';
 import { DockerTransport } from '../transports/docker/docker.transport';
 import { RegistryHttp } from '../transports/docker/registry-http';
 import { TransportRegistry } from '../transports/transport-registry';
@@ -37,11 +37,6 @@ interface SyncSecrets {
 
 function stripPrefix(value: string, prefix: string): string {
   return value.startsWith(prefix) ? value.slice(prefix.length) : value;
-}
-
-function inside(root: string, p: string): boolean {
-  const rel = relative(root, p);
-  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
 }
 
 /**
@@ -81,7 +76,7 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     }
     const ok = allowed.some((root) => {
       try {
-        return inside(realpathSync(root), real);
+        return isInside(realpathSync(root), real);
       } catch {
         return false;
       }

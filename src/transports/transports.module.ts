@@ -1,7 +1,8 @@
-import { join } from 'node:path';
 import { Global, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
+import { LocalStorage } from '../storage/local-storage';
+import { StorageModule } from '../storage/storage.module';
 import { DirTransport } from './dir/dir.transport';
 import { ContainersStorageTransport } from './containers-storage/containers-storage.transport';
 import { DockerArchiveTransport } from './docker-archive/docker-archive.transport';
@@ -17,6 +18,7 @@ export const USER_AGENT = 'skiff/0.1 (+containers image operations service)';
 /** Wires the transports (framework-free classes) into Nest. */
 @Global()
 @Module({
+  imports: [StorageModule],
   providers: [
     {
       provide: RegistryHttp,
@@ -27,30 +29,28 @@ export const USER_AGENT = 'skiff/0.1 (+containers image operations service)';
     { provide: DockerTransport, inject: [RegistryHttp], useFactory: (http: RegistryHttp) => new DockerTransport(http) },
     {
       provide: DockerDaemonTransport,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new DockerDaemonTransport({ host: config.dockerHost, tls: config.dockerTls, tempDir: join(config.dataDir, 'tmp') }),
+      inject: [APP_CONFIG, LocalStorage],
+      useFactory: (config: AppConfig, local: LocalStorage) => new DockerDaemonTransport({ host: config.dockerHost, tls: config.dockerTls, local }),
     },
     {
       provide: ContainersStorageTransport,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new ContainersStorageTransport({ host: config.containerHost, tempDir: join(config.dataDir, 'tmp') }),
+      inject: [APP_CONFIG, LocalStorage],
+      useFactory: (config: AppConfig, local: LocalStorage) => new ContainersStorageTransport({ host: config.containerHost, local }),
     },
     {
       provide: TransportRegistry,
-      inject: [DockerTransport, APP_CONFIG, DockerDaemonTransport, ContainersStorageTransport],
-      useFactory: (docker: DockerTransport, config: AppConfig, dockerDaemon: DockerDaemonTransport, containersStorage: ContainersStorageTransport) =>
+      inject: [DockerTransport, APP_CONFIG, DockerDaemonTransport, ContainersStorageTransport, LocalStorage],
+      useFactory: (docker: DockerTransport, config: AppConfig, dockerDaemon: DockerDaemonTransport, containersStorage: ContainersStorageTransport, local: LocalStorage) =>
         new TransportRegistry([
           docker,
-          new OciTransport(config.storageRoot),
+          new OciTransport(local),
           new OciArchiveTransport({
-            storageRoot: config.storageRoot,
-            tempDir: join(config.dataDir, 'tmp'),
+            local,
             limits: { maxEntries: config.archive.maxEntries, maxEntrySize: config.archive.maxBytes, maxTotalSize: config.archive.maxBytes },
           }),
-          new DirTransport(config.storageRoot),
+          new DirTransport(local),
           new DockerArchiveTransport({
-            storageRoot: config.storageRoot,
-            tempDir: join(config.dataDir, 'tmp'),
+            local,
             limits: { maxEntries: config.archive.maxEntries, maxEntrySize: config.archive.maxBytes, maxTotalSize: config.archive.maxBytes },
           }),
           dockerDaemon,
