@@ -2,7 +2,10 @@ import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { access, constants, mkdir } from 'node:fs/promises';
+import type { Principal } from '../auth/principal';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { ANONYMOUS_PRINCIPAL, CurrentPrincipal } from '../http/current-principal.decorator';
+import { TransportRegistry } from '../transports/transport-registry';
 import { OperationsService } from '../operations/operations.service';
 import { ContainersStorageTransport } from '../transports/containers-storage/containers-storage.transport';
 import { DockerDaemonTransport } from '../transports/docker-daemon/docker-daemon.transport';
@@ -48,6 +51,7 @@ export class HealthController {
     private readonly operations: OperationsService,
     private readonly dockerDaemon: DockerDaemonTransport,
     private readonly containersStorage: ContainersStorageTransport,
+    private readonly transports: TransportRegistry,
   ) {}
 
   /** Liveness: the process answers. */
@@ -60,24 +64,30 @@ export class HealthController {
 
   /**
    * Readiness: the operations store answers; the data directory and the storage root are writable.
-   * The image daemons' reachability (docker-daemon:, containers-storage:) is reported as optional
-   * checks that never fail readiness.
+   * The image daemons' reachability (docker-daemon:, containers-storage:, when enabled) is
+   * reported as optional checks that never fail readiness. On a shared service, a caller
+   * without a valid token gets the checks without their details (no paths, no addresses).
    */
   @Get('readyz')
   @HttpCode(200)
   @ApiOperation({ operationId: 'getReadiness', summary: 'Readiness probe' })
   @ApiOkResponse({ type: ReadinessDto })
   @ApiServiceUnavailableResponse({ type: ReadinessDto })
-  async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessDto> {
+  async ready(@Res({ passthrough: true }) res: Response, @CurrentPrincipal() caller: Principal): Promise<ReadinessDto> {
     const storeProblem = this.operations.storeProblem();
     const checks = [
       { name: 'operationStore', ok: storeProblem === undefined, ...(storeProblem ? { detail: storeProblem } : {}) },
       ...(await Promise.all([this.writable('dataDir', this.config.dataDir), this.writable('storageRoot', this.config.storageRoot)])),
     ];
     const ok = checks.every((c) => c.ok);
-    const daemons = await Promise.all([this.daemon('dockerDaemon', this.dockerDaemon.client), this.daemon('podman', this.containersStorage.client)]);
+    const daemons = await Promise.all([
+      ...(this.transports.isEnabled('docker-daemon') ? [this.daemon('dockerDaemon', this.dockerDaemon.client)] : []),
+      ...(this.transports.isEnabled('containers-storage') ? [this.daemon('podman', this.containersStorage.client)] : []),
+    ]);
     res.status(ok ? 200 : 503);
-    return { status: ok ? 'ready' : 'not ready', checks: [...checks, ...daemons] };
+    const all: ReadinessCheckDto[] = [...checks, ...daemons];
+    const shown = caller === ANONYMOUS_PRINCIPAL ? all.map(({ detail: _hidden, ...c }) => c) : all;
+    return { status: ok ? 'ready' : 'not ready', checks: shown };
   }
 
   private async daemon(name: string, client: DockerDaemonTransport['client']): Promise<ReadinessCheckDto> {
