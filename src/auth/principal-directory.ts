@@ -52,12 +52,6 @@ export class PrincipalDirectory {
     return this.byNameMap.get(name);
   }
 
-  /** Names of the principals with `credentials:admin` (`local` when none is configured). */
-  adminNames(): string[] {
-    if (!this.shared) return ['local'];
-    return [...this.byNameMap.values()].filter((p) => p.scopes.has('credentials:admin')).map((p) => p.name);
-  }
-
   has(name: string): boolean {
     return this.byNameMap.has(name);
   }

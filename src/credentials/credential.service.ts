@@ -17,7 +17,7 @@ export interface StoredCredentialSummary {
   username: string;
   /** `stored` = saved through this API; `external` = from REGISTRY_AUTH_FILE (read-only). */
   source: 'stored' | 'external';
-  /** Who may use a stored entry; shown to principals with `credentials:admin` only. */
+  /** Who may use a stored entry, when it names them (absent: the principals with `credentials:admin`); shown to those principals only. */
   usableBy?: string[];
 }
 
@@ -118,7 +118,7 @@ export class CredentialService {
         registry: entry.registry,
         username: entry.auth.kind === 'basic' ? entry.auth.username : entry.auth.kind === 'identityToken' ? (entry.auth.username ?? '<token>') : '',
         source: 'stored',
-        ...(admin ? { usableBy: entry.usableBy ?? this.principals.adminNames() } : {}),
+        ...(admin && entry.usableBy !== undefined ? { usableBy: entry.usableBy } : {}),
       });
     }
     if (this.config.externalAuthFile && admin) {

@@ -62,7 +62,7 @@ export class CredentialSummaryDto {
   @ApiProperty({ enum: ['stored', 'external'] })
   source: 'stored' | 'external';
 
-  /** Principals that may use a stored login; shown to principals with `credentials:admin` only. */
+  /** Principals that may use a stored login, when set at login (absent: the principals with `credentials:admin`); shown to those principals only. */
   @ApiPropertyOptional({ type: [String], example: ['team-a'] })
   usableBy?: string[];
 }

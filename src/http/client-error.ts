@@ -11,7 +11,7 @@ import { chooseRequestId } from './request-observer';
  * already unwritable or mid-answer is only destroyed.
  */
 export function answerClientErrors(server: Server): void {
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {
     if (err.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
       socket.destroy();
       return;
@@ -25,13 +25,15 @@ export function answerClientErrors(server: Server): void {
           : (['MALFORMED_REQUEST', `the request is not valid HTTP/1.1 (${describe(err.code)})`] as const);
     const problem = { ...baseProblem(code, detail, `urn:skiff:request:${requestId}`), requestId };
     const body = JSON.stringify(problem);
+    // A HEAD request's answer has no body, whatever else is wrong with the request.
+    const head = err.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
     socket.end(
       `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? 'Bad Request'}\r\n` +
         'Content-Type: application/problem+json; charset=utf-8\r\n' +
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
         `X-Request-Id: ${requestId}\r\n` +
         'Connection: close\r\n\r\n' +
-        body,
+        (head ? '' : body),
     );
   });
 }

@@ -37,5 +37,13 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
   const doc = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controllerKey, methodKey) => methodKey,
   });
+  // A route documented by several decorators that each require the token lists it once.
+  for (const item of Object.values(doc.paths)) {
+    for (const op of Object.values(item) as { security?: unknown[] }[]) {
+      if (op && typeof op === 'object' && Array.isArray(op.security)) {
+        op.security = [...new Map(op.security.map((s) => [JSON.stringify(s), s])).values()];
+      }
+    }
+  }
   return sortKeys(doc) as OpenAPIObject;
 }

@@ -65,7 +65,7 @@ describe('parseSyncYaml', () => {
     invalid('r.example:\n  images:\n    UPPER: []\n', /not a valid repository/);
     invalid('r.example:\n  images:\n    x:latest: []\n', /names an image/);
     invalid('r.example:\n  images:\n    x: ["-bad"]\n', /neither a tag nor a digest/);
-    invalid('r.example:\n  images-by-tag-regex:\n    x: "(?=a)"\n', /not supported/);
+    invalid('r.example:\n  images-by-tag-regex:\n    x: "(?=a)"\n', /unsupported Perl syntax/);
     invalid('r.example:\n  images-by-tag-regex:\n    x: "(a"\n', /invalid tag regular expression/);
     invalid('r.example:\n  images-by-semver:\n    x: ">= banana"\n', /improper constraint/);
     invalid('r.example:\n  tls-verify: maybe\n', /true or false/);
