@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino, { type Logger } from 'pino';
 import type { AuditLogTarget } from '../config/app-config';
+import { TRANSPORT_NAMES } from '../image-spec/image-reference';
 import type { RequestWithPrincipal } from './current-principal.decorator';
 import { problemCodeOf } from './problem-response';
 import { requestIdOf } from './request-observer';
@@ -34,7 +35,10 @@ export function createAuditLogger(target: AuditLogTarget): Logger | undefined {
 export function auditValue(v: unknown): string | undefined {
   if (typeof v !== 'string') return undefined;
   const cut = v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}…` : v;
-  return cut.replace(/^((?:docker:)?\/\/)?([^/]*)@/, (_all, scheme: string | undefined, host: string) => (host.includes(':') || scheme ? `${scheme ?? ''}[redacted]@` : _all));
+  // A registry host never contains '@': before the first '/', it can only be userinfo.
+  const colon = cut.indexOf(':');
+  if (colon > 0 && !cut.startsWith('docker://') && (TRANSPORT_NAMES as readonly string[]).includes(cut.slice(0, colon))) return cut;
+  return cut.replace(/^(docker:\/\/)?[^/]*@/, (_all, scheme: string | undefined) => `${scheme ?? ''}[redacted]@`);
 }
 
 type AuditedRequest = IncomingMessage &
