@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppModule, createLogger } from './app.module';
 import { PrincipalDirectory } from './auth/principal-directory';
-import type { AppConfig } from './config/app-config';
+import { type AppConfig, isLoopbackHost } from './config/app-config';
 import { ApiValidationPipe } from './http/api-validation.pipe';
 import { auditMiddleware, createAuditLogger } from './http/audit-log';
 import { authenticationMiddleware } from './http/authentication.middleware';
@@ -50,6 +50,7 @@ export async function createApp(config: AppConfig, opts: { logs?: boolean; after
     authenticationMiddleware({
       directory: app.get(PrincipalDirectory),
       metricsPublic: config.security.metricsPublic,
+      checkHost: isLoopbackHost(config.host),
       allowedHosts: [config.host, ...config.security.allowedHosts],
     }),
   );

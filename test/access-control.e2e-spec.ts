@@ -284,6 +284,9 @@ describe('principals, scopes and reference patterns', () => {
     assert.deepEqual(put.body, { registry: basic.host, username: basic.username, source: 'stored', usableBy: ['team-a'] });
     const withStored = await call(svc, TOKENS.teamA, 'GET', inspectPath(image).replace('&tlsVerify=false', ''));
     assert.equal(withStored.status, 200, JSON.stringify(withStored.body));
+    // an operation runs in its submitter's name: the copy uses team-a's stored credentials
+    const copy = await call(svc, TOKENS.teamA, 'POST', '/v1/copies', { source: image, destination: 'oci:team-a/secret:v1' }, { prefer: 'wait=60' });
+    assert.equal(copy.body['state'], 'succeeded', JSON.stringify(copy.body));
     const readerTry = await call(svc, TOKENS.reader, 'GET', inspectPath(image).replace('&tlsVerify=false', ''));
     assert.equal(readerTry.status, 403, 'the reader may not use team-a\'s credentials');
     const adminTry = await call(svc, TOKENS.admin, 'GET', inspectPath(image).replace('&tlsVerify=false', ''));

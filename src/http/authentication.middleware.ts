@@ -14,14 +14,17 @@ import { problemFor, sendProblem } from './problem-response';
  *   of a known principal, else 401. The open list is compared with the raw request path
  *   exactly (case, slashes and encodings included): `/healthz`, `/readyz`, `/openapi.json`,
  *   `/openapi.yaml`, `/docs`, `/docs/` and its asset files, and `/metrics` when configured open.
- * - Local mode (no tokens, no principals): the caller is the local user, with every scope; the
- *   Host header must name a loopback address, `localhost`, SKIFF_HOST or one of
- *   SKIFF_ALLOWED_HOSTS (a browser page of another site reaching the port through DNS
- *   rebinding sends its own host name), else 403.
+ * - Local mode (no tokens, no principals): the caller is the local user, with every scope.
+ *   Listening on loopback, the Host header must name a loopback address, `localhost`,
+ *   SKIFF_HOST or one of SKIFF_ALLOWED_HOSTS (a browser page of another site reaching the port
+ *   through DNS rebinding sends its own host name), else 403. (Listening elsewhere without
+ *   tokens needs SKIFF_ALLOW_INSECURE_BIND: the operator opened it on purpose.)
  */
 export interface AuthenticationOptions {
   directory: PrincipalDirectory;
   metricsPublic: boolean;
+  /** Local mode: check the Host header (the service listens on loopback). */
+  checkHost: boolean;
   /** SKIFF_HOST and SKIFF_ALLOWED_HOSTS, lower-case, without ports. */
   allowedHosts: readonly string[];
 }
@@ -57,7 +60,7 @@ export function authenticationMiddleware(opts: AuthenticationOptions): (req: Inc
     const path = (req.url ?? '').split('?', 1)[0]!;
     if (!directory.shared) {
       const host = req.headers.host;
-      if (host !== undefined) {
+      if (opts.checkHost && host !== undefined) {
         const name = hostNameOf(host);
         if (name === undefined || !(isLoopbackName(name) || allowed.has(name))) {
           sendProblem(req, res, problemFor(req, 'FORBIDDEN', 'this service runs without API tokens and answers only requests addressed to a loopback name (localhost, 127.0.0.1, [::1]), SKIFF_HOST or SKIFF_ALLOWED_HOSTS; the Host header named another'));
