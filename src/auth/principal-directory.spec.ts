@@ -42,3 +42,19 @@ describe('PrincipalDirectory', () => {
     requireReferenceAccess(dir.byName('token-1')!, 'destination', patternTarget(parseImageReference('oci:anything')));
   });
 });
+
+describe('PrincipalDirectory.actingAs (operations run in their submitter\'s name)', () => {
+  it('is the local user without tokens, full access with SKIFF_API_TOKENS only, and nothing for an unknown name otherwise', () => {
+    assert.equal(new PrincipalDirectory({ apiTokens: [], principals: [] }).actingAs(undefined).name, 'local');
+    const tokensOnly = new PrincipalDirectory({ apiTokens: ['first-token-0123456789'], principals: [] });
+    assert.equal(tokensOnly.actingAs('token-1').name, 'token-1');
+    assert.deepEqual([...tokensOnly.actingAs(undefined).scopes].sort(), [...SCOPES].sort());
+    const withFile = new PrincipalDirectory({ apiTokens: [], principals: [{ name: 'a', tokenSha256: sha('a-token-0123456789abc'), scopes: ['images:read'] }] });
+    assert.equal(withFile.actingAs('a').name, 'a');
+    const gone = withFile.actingAs('removed');
+    assert.equal(gone.name, 'removed');
+    assert.equal(gone.scopes.size, 0);
+    assert.deepEqual(gone.sources, []);
+    assert.equal(withFile.actingAs(undefined).scopes.size, 0);
+  });
+});

@@ -13,6 +13,8 @@ import { fullAccessPrincipal, type Principal } from './principal';
 export class PrincipalDirectory {
   private readonly entries: { digest: Buffer; principal: Principal }[] = [];
   private readonly byNameMap = new Map<string, Principal>();
+  /** Whether any principal comes from the principals file (otherwise every principal has full access). */
+  private readonly restricted: boolean;
 
   constructor(opts: { apiTokens: readonly string[]; principals: readonly PrincipalSpec[] }) {
     opts.apiTokens.forEach((token, i) => this.add(createHash('sha256').update(token).digest(), fullAccessPrincipal(`token-${i + 1}`)));
@@ -25,6 +27,7 @@ export class PrincipalDirectory {
       };
       this.add(Buffer.from(p.tokenSha256, 'hex'), principal);
     }
+    this.restricted = opts.principals.length > 0;
   }
 
   private add(digest: Buffer, principal: Principal): void {
@@ -58,12 +61,14 @@ export class PrincipalDirectory {
 
   /**
    * The principal an operation runs in the name of, by the name recorded when it was
-   * submitted: without tokens and principals, the local user; otherwise the configured
+   * submitted: without tokens and principals, the local user; with SKIFF_API_TOKENS only (every
+   * principal has full access), that principal or a full-access one; otherwise the configured
    * principal, or, when the name is unknown (removed from the file, or not recorded), a
    * principal of that name with no scope and no reference, which can use nothing stored.
    */
   actingAs(name: string | undefined): Principal {
     if (!this.shared) return fullAccessPrincipal('local');
+    if (!this.restricted) return (name !== undefined ? this.byNameMap.get(name) : undefined) ?? fullAccessPrincipal(name ?? 'token');
     return (name !== undefined ? this.byNameMap.get(name) : undefined) ?? { name: name ?? 'unknown', scopes: new Set(), sources: [], destinations: [] };
   }
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { baseProblem, type HttpOnlyProblemCode, PROBLEM_KINDS, type ProblemDto } from './problem';
+import { baseProblem, type HttpOnlyProblemCode, type ProblemDto } from './problem';
 import type { DomainErrorCode } from '../errors/domain-error';
 import { requestIdOf } from './request-observer';
 
@@ -43,5 +43,3 @@ export function problemFor(req: IncomingMessage, code: DomainErrorCode | HttpOnl
 export function requestPath(req: IncomingMessage): string {
   return (req.url ?? '').split('?', 1)[0]!;
 }
-
-export { PROBLEM_KINDS };
