@@ -39,10 +39,6 @@ interface SyncSecrets {
   yamlCredentials?: Record<string, SyncYamlCredentials>;
 }
 
-/** At most this many images-by-tag-regex selectors, and selectors of any kind, in one sync document. */
-const MAX_TAG_REGEX_SELECTORS = 100;
-const MAX_SELECTORS = 1000;
-
 function stripPrefix(value: string, prefix: string): string {
   return value.startsWith(prefix) ? value.slice(prefix.length) : value;
 }
@@ -119,7 +115,7 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     if (body.sourceType === 'yaml') {
       if (body.yaml === undefined) throw new InvalidArgumentError('sourceType yaml needs the YAML document in "yaml"');
       if (body.source !== undefined) throw new InvalidArgumentError('sourceType yaml reads its images from "yaml"; "source" must be omitted');
-      const registries = parseSyncYaml(body.yaml, this.certDirRefusal);
+      const registries = await parseSyncYaml(body.yaml, this.certDirRefusal);
       for (const r of registries) if (r.credentials) this.yamlAuth(r.key, r.credentials);
       this.transports.authorize('docker', principal, 'syncing from');
       this.checkSelectors(registries, principal);
@@ -177,14 +173,10 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     return treeTarget('dir', target.location);
   }
 
-  /** Caps the document's selectors and checks every repository and image it names against the source patterns. */
+  /** Checks every repository and image the document names against the source patterns. */
   private checkSelectors(registries: SyncYamlRegistry[], principal: Principal): void {
-    let regexes = 0;
-    let selectors = 0;
     const repository = (r: DockerReference) => requireReferenceAccess(principal, 'source', dockerRepositoryTarget(r));
     for (const registry of registries) {
-      regexes += registry.imagesByTagRegex.length;
-      selectors += registry.images.length + registry.imagesByTagRegex.length + registry.imagesBySemver.length;
       for (const entry of registry.images) {
         if (entry.references.length === 0) repository(entry.repository);
         for (const r of entry.references) {
@@ -195,8 +187,6 @@ export class SyncsService implements OperationRunner, OnModuleInit {
       for (const entry of registry.imagesByTagRegex) repository(entry.repository);
       for (const entry of registry.imagesBySemver) repository(entry.repository);
     }
-    if (regexes > MAX_TAG_REGEX_SELECTORS) throw new InvalidArgumentError(`yaml: ${regexes} images-by-tag-regex selectors; at most ${MAX_TAG_REGEX_SELECTORS} are accepted in one sync`);
-    if (selectors > MAX_SELECTORS) throw new InvalidArgumentError(`yaml: ${selectors} repository selectors; at most ${MAX_SELECTORS} are accepted in one sync`);
   }
 
   async run(stored: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>> {
@@ -204,7 +194,7 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     // Stored credentials apply as for the principal that submitted the sync.
     const principal = this.credentials.actingAs(ctx.principal);
     const secrets = (ctx.secrets ?? {}) as SyncSecrets;
-    const registries = request.sourceType === 'yaml' ? parseSyncYaml(request.yaml ?? '', this.certDirRefusal) : undefined;
+    const registries = request.sourceType === 'yaml' ? await parseSyncYaml(request.yaml ?? '', this.certDirRefusal) : undefined;
     for (const r of registries ?? []) {
       const kept = secrets.yamlCredentials?.[r.key];
       if (kept) r.credentials = kept;
