@@ -20,9 +20,8 @@ import { buildOpenApiDocument } from './openapi/openapi-document';
 
 export const SERVICE_VERSION = '0.1.0';
 
-/** Request bodies: at most this many bytes, nested at most this deep (checked before validation). */
-const BODY_LIMIT_BYTES = 1024 * 1024;
-const BODY_MAX_DEPTH = 32;
+/** Request bodies, checked before validation: bytes, nesting, members of one object or array, members in all. */
+const BODY_LIMITS = { limitBytes: 1024 * 1024, maxDepth: 32, maxMembers: 1000, maxValues: 10_000 };
 
 /** Builds the configured application (not yet listening): used by main.ts and the OpenAPI script. */
 export async function createApp(config: AppConfig, opts: { logs?: boolean; afterShutdown?: () => void } = {}): Promise<NestExpressApplication> {
@@ -54,7 +53,7 @@ export async function createApp(config: AppConfig, opts: { logs?: boolean; after
       allowedHosts: [config.host, ...config.security.allowedHosts],
     }),
   );
-  app.use(jsonBodyMiddleware({ limitBytes: BODY_LIMIT_BYTES, maxDepth: BODY_MAX_DEPTH }));
+  app.use(jsonBodyMiddleware(BODY_LIMITS));
   answerClientErrors(app.getHttpServer() as Server);
   app.disable('x-powered-by');
   app.set('etag', false);

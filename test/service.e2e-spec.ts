@@ -168,13 +168,15 @@ describe('every refused request is a problem', () => {
     assert.equal(none.status, 415);
   });
 
-  it('invalid UTF-8, deep nesting, __proto__ and broken JSON are 400; an oversized body is 413', async () => {
+  it('invalid UTF-8, deep nesting, too many members, __proto__ and broken JSON are 400; an oversized body is 413', async () => {
     const json = { 'content-type': 'application/json' };
     const cases: [string | Buffer, number, RegExp][] = [
       [Buffer.concat([Buffer.from('{"source":"docker://a/b'), Buffer.from([0xff, 0xfe]), Buffer.from(':1","destination":"oci:x"}')]), 400, /not valid UTF-8/],
       ['['.repeat(100_000) + ']'.repeat(100_000), 400, /deeper than 32 levels/],
       ['{"a":'.repeat(5_000) + '1' + '}'.repeat(5_000), 400, /deeper than 32 levels/],
       ['{"__proto__":{"polluted":true},"source":"x","destination":"y"}', 400, /"__proto__" is not allowed/],
+      [JSON.stringify(Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`k${i}`, 1]))), 400, /more than 1000 members/],
+      [JSON.stringify({ source: 'x', destination: 'y', additionalTags: Array.from({ length: 900 }, () => Array.from({ length: 20 }, () => 1)) }), 400, /more than 10000 values/],
       ['{"source":', 400, /not valid JSON/],
       ['{"source":"' + 'a'.repeat(1024 * 1024) + '"}', 413, /at most 1048576/],
     ];

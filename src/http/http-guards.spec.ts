@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { auditValue } from './audit-log';
 import { hostNameOf, isOpenPath } from './authentication.middleware';
-import { jsonDepth } from './json-body.middleware';
+import { jsonShapeRefusal } from './json-body.middleware';
 import { chooseRequestId } from './request-observer';
 
 describe('the open routes of a shared service', () => {
@@ -28,12 +28,15 @@ describe('hostNameOf (the Host check)', () => {
   });
 });
 
-describe('jsonDepth', () => {
-  it('counts nesting of objects and arrays, not brackets inside strings, and stops early', () => {
-    assert.equal(jsonDepth('{"a":[1,{"b":2}]}', 10), 3);
-    assert.equal(jsonDepth('{"a":"[[[[{{{{\\\\"}"}', 10), 1);
-    assert.equal(jsonDepth('"x"', 10), 0);
-    assert.equal(jsonDepth('['.repeat(1_000_000), 32), 33);
+describe('jsonShapeRefusal', () => {
+  const limits = { maxDepth: 3, maxMembers: 4, maxValues: 6 };
+  it('bounds nesting, members of one container and members in all; brackets and commas in strings do not count', () => {
+    assert.equal(jsonShapeRefusal('{"a":[1,{"b":2}]}', limits), undefined);
+    assert.equal(jsonShapeRefusal('{"a":"[[[[{{{{,,,,,,,,\\"}"}', limits), undefined);
+    assert.match(jsonShapeRefusal('[[[[1]]]]', limits) ?? '', /deeper than 3/);
+    assert.match(jsonShapeRefusal('[1,2,3,4,5]', limits) ?? '', /more than 4 members/);
+    assert.match(jsonShapeRefusal('[[1,2,3],[1,2,3],[1,2]]', limits) ?? '', /more than 6 values/);
+    assert.match(jsonShapeRefusal('['.repeat(1_000_000), { ...limits, maxDepth: 32 }) ?? '', /deeper than 32/);
   });
 });
 
