@@ -12,7 +12,7 @@ import { auditMiddleware, createAuditLogger } from './http/audit-log';
 import { authenticationMiddleware } from './http/authentication.middleware';
 import { answerClientErrors } from './http/client-error';
 import { corsMiddleware } from './http/cors.middleware';
-import { jsonBodyMiddleware } from './http/json-body.middleware';
+import { jsonBodyMiddleware, queryLimitMiddleware } from './http/json-body.middleware';
 import { requestObserver } from './http/request-observer';
 import { RequestValidationError } from './http/request-validation.error';
 import { MetricsService } from './metrics/metrics.service';
@@ -22,6 +22,8 @@ export const SERVICE_VERSION = '0.1.0';
 
 /** Request bodies, checked before validation: bytes, nesting, members of one object or array, members in all. */
 const BODY_LIMITS = { limitBytes: 1024 * 1024, maxDepth: 32, maxMembers: 1000, maxValues: 10_000 };
+/** Query parameters per request (no operation takes more than a dozen). */
+const MAX_QUERY_PARAMS = 64;
 
 /** Builds the configured application (not yet listening): used by main.ts and the OpenAPI script. */
 export async function createApp(config: AppConfig, opts: { logs?: boolean; afterShutdown?: () => void } = {}): Promise<NestExpressApplication> {
@@ -53,6 +55,7 @@ export async function createApp(config: AppConfig, opts: { logs?: boolean; after
       allowedHosts: [config.host, ...config.security.allowedHosts],
     }),
   );
+  app.use(queryLimitMiddleware(MAX_QUERY_PARAMS));
   app.use(jsonBodyMiddleware(BODY_LIMITS));
   answerClientErrors(app.getHttpServer() as Server);
   app.disable('x-powered-by');

@@ -187,6 +187,9 @@ describe('every refused request is a problem', () => {
     }
     assert.equal((await fetch(`${svc.url}/healthz`)).status, 200, 'still up');
     assert.doesNotMatch(svc.log(), /Maximum call stack|RangeError/);
+    const manyParams = await fetch(`${svc.url}/v1/images/inspect?image=docker://a/b:1&${Array.from({ length: 100 }, (_, i) => `k${i}=1`).join('&')}`);
+    assert.equal(manyParams.status, 400);
+    assert.match((await problem(manyParams)).detail, /101 parameters; at most 64/);
   });
 
   it('raw malformed HTTP gets problem+json answers where Node lets the server answer', async () => {
