@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -348,6 +348,7 @@ describe('principals, scopes and reference patterns', () => {
     const login = find((l) => l['principal'] === 'admin' && l['action'] === 'PUT /v1/credentials/:registry' && l['outcome'] === 'ok', 'the login');
     assert.equal((login['references'] as Record<string, string>)['registry'], basic.host);
     assert.ok(!lines.some((l) => l['action'] === 'GET /v1/credentials'), 'reads are not audited');
+    assert.equal(statSync(auditFile).mode & 0o777, 0o600, 'the audit file is private');
     const text = readFileSync(auditFile, 'utf8');
     for (const secret of [basic.password!, ...Object.values(TOKENS)]) assert.ok(!text.includes(secret), 'a secret reached the audit log');
     assert.ok(!svc.log().includes('"log":"audit"'), 'audit lines go to their own file, not the service log');

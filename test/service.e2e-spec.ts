@@ -138,6 +138,23 @@ describe('HTTP manners', () => {
     }
   });
 
+  it('mutating calls are audited on stdout by default, as "log":"audit" lines of the local user', async () => {
+    const res = await fetch(`${svc.url}/v1/images?image=oci:no-such-layout:x`, { method: 'DELETE', headers: { 'x-request-id': 'audit-me-1' } });
+    assert.equal(res.status, 404);
+    await new Promise((r) => setTimeout(r, 100));
+    const line = svc
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('"log":"audit"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l['requestId'] === 'audit-me-1');
+    assert.ok(line, 'an audit line');
+    assert.equal(line['principal'], 'local');
+    assert.equal(line['action'], 'DELETE /v1/images');
+    assert.equal(line['outcome'], 'refused');
+    assert.deepEqual(line['references'], { image: 'oci:no-such-layout:x' });
+  });
+
   it('metric labels stay bounded: raw paths never become labels', async () => {
     for (let i = 0; i < 30; i++) await (await fetch(`${svc.url}/v1/random-${i}-${Math.random()}?x=${i}`)).text();
     await (await fetch(`${svc.url}/v1/operations/01JDQ3X4M5N6P7Q8R9S0T1V2W3`)).text();
