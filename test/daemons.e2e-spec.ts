@@ -169,13 +169,15 @@ before(async () => {
     if (DAEMONS_REQUIRED) throw e;
     podmanMissing = (e as Error).message;
   }
-  const env: Record<string, string> = {};
+  // The engine transports are opt-in (SKIFF_TRANSPORTS); these services enable every transport.
+  const transports = 'docker,oci,oci-archive,docker-archive,dir,docker-daemon,containers-storage';
+  const env: Record<string, string> = { SKIFF_TRANSPORTS: transports };
   if (dockerd) env.DOCKER_HOST = dockerd.host;
   if (podman) env.CONTAINER_HOST = `unix://${podman.socket}`;
   const absentDir = await makeTmpDir('skiff-nodaemon-');
   [svc, absentSvc] = await Promise.all([
     startSkiff(env),
-    startSkiff({ DOCKER_HOST: `unix://${absentDir}/docker.sock`, CONTAINER_HOST: `unix://${absentDir}/podman.sock` }),
+    startSkiff({ SKIFF_TRANSPORTS: transports, DOCKER_HOST: `unix://${absentDir}/docker.sock`, CONTAINER_HOST: `unix://${absentDir}/podman.sock` }),
   ]);
 });
 

@@ -378,3 +378,86 @@ describe('loadConfig: local storage', () => {
     it(`refuses ${JSON.stringify(env)}, naming the variable`, () => assertConfigError(() => loadConfig(env, '/srv'), pattern));
   }
 });
+
+describe('loadConfig: shared-service settings', () => {
+  const digest = 'ab'.repeat(32);
+
+  it('defaults: no principals, every transport but the two daemons, metrics behind tokens, generous limits, audit on stdout', () => {
+    const s = loadConfig({}, '/srv').security;
+    assert.deepEqual(s, {
+      principals: [],
+      transports: ['dir', 'docker', 'docker-archive', 'oci', 'oci-archive'],
+      metricsPublic: false,
+      rateLimitPerMinute: 1200,
+      archiveInspectConcurrency: 4,
+      corsOrigins: [],
+      allowedHosts: [],
+      auditLog: { kind: 'stdout' },
+    });
+  });
+
+  it('reads the principals file (YAML or JSON), lower-casing digests', () => {
+    write('principals.yaml', `principals:\n  - name: team-a\n    tokenSha256: ${digest.toUpperCase()}\n    scopes: [images:read, images:write]\n    sources: ["docker://registry.internal/team-a/**"]\n    destinations: []\n`);
+    write('principals.json', JSON.stringify({ principals: [{ name: 'ci', tokenSha256: digest, scopes: ['daemons'] }] }));
+    assert.deepEqual(loadConfig({ SKIFF_PRINCIPALS_FILE: 'principals.yaml' }, work).security.principals, [
+      { name: 'team-a', tokenSha256: digest, scopes: ['images:read', 'images:write'], sources: ['docker://registry.internal/team-a/**'], destinations: [] },
+    ]);
+    assert.deepEqual(loadConfig({ SKIFF_PRINCIPALS_FILE: 'principals.json' }, work).security.principals, [{ name: 'ci', tokenSha256: digest, scopes: ['daemons'] }]);
+  });
+
+  it('allows a non-loopback host with a principals file instead of tokens', () => {
+    write('one.yaml', `principals:\n  - {name: a, tokenSha256: "${digest}", scopes: []}\n`);
+    assert.equal(loadConfig({ SKIFF_HOST: '0.0.0.0', SKIFF_PRINCIPALS_FILE: 'one.yaml' }, work).host, '0.0.0.0');
+  });
+
+  for (const [what, text, pattern] of [
+    ['a raw token instead of its digest', `principals:\n  - {name: a, tokenSha256: my-secret-token-1234, scopes: []}\n`, /tokenSha256.*64 hex/],
+    ['an unknown scope', `principals:\n  - {name: a, tokenSha256: "${digest}", scopes: [images:everything]}\n`, /"scopes" must be a list of/],
+    ['a duplicate name', `principals:\n  - {name: a, tokenSha256: "${digest}"}\n  - {name: a, tokenSha256: "${'cd'.repeat(32)}"}\n`, /duplicate name/],
+    ['a shared digest', `principals:\n  - {name: a, tokenSha256: "${digest}"}\n  - {name: b, tokenSha256: "${digest}"}\n`, /same tokenSha256/],
+    ['a reserved name', `principals:\n  - {name: token-1, tokenSha256: "${digest}"}\n`, /reserved/],
+    ['an unknown key', `principals:\n  - {name: a, tokenSha256: "${digest}", token: x}\n`, /unknown key "token"/],
+    ['a pattern without a transport', `principals:\n  - {name: a, tokenSha256: "${digest}", sources: ["registry.internal/**"]}\n`, /must start with a transport/],
+    ['a path pattern leaving the storage root', `principals:\n  - {name: a, tokenSha256: "${digest}", destinations: ["oci:team-a/../../x"]}\n`, /must not contain "\.\."/],
+  ] as const) {
+    it(`refuses a principals file with ${what}, naming the variable`, () => {
+      write('bad-principals.yaml', text);
+      assertConfigError(() => loadConfig({ SKIFF_PRINCIPALS_FILE: 'bad-principals.yaml' }, work), new RegExp(`SKIFF_PRINCIPALS_FILE .*${pattern.source}`));
+    });
+  }
+
+  it('reads transports, CORS origins, allowed hosts, limits and the audit target', () => {
+    const s = loadConfig(
+      {
+        SKIFF_TRANSPORTS: 'docker, docker-daemon,docker',
+        SKIFF_CORS_ORIGINS: 'https://portal.example, http://localhost:3000',
+        SKIFF_ALLOWED_HOSTS: 'Skiff.Internal',
+        SKIFF_METRICS_PUBLIC: 'true',
+        SKIFF_RATE_LIMIT_PER_MINUTE: '0',
+        SKIFF_ARCHIVE_INSPECT_CONCURRENCY: '1',
+        SKIFF_AUDIT_LOG: 'logs/audit.log',
+      },
+      '/srv',
+    ).security;
+    assert.deepEqual(s.transports, ['docker', 'docker-daemon']);
+    assert.deepEqual(s.corsOrigins, ['https://portal.example', 'http://localhost:3000']);
+    assert.deepEqual(s.allowedHosts, ['skiff.internal']);
+    assert.equal(s.metricsPublic, true);
+    assert.equal(s.rateLimitPerMinute, 0);
+    assert.equal(s.archiveInspectConcurrency, 1);
+    assert.deepEqual(s.auditLog, { kind: 'file', path: '/srv/logs/audit.log' });
+    assert.deepEqual(loadConfig({ SKIFF_AUDIT_LOG: 'off' }, '/srv').security.auditLog, { kind: 'off' });
+  });
+
+  for (const [env, pattern] of [
+    [{ SKIFF_TRANSPORTS: 'docker,ftp' }, /SKIFF_TRANSPORTS: unknown transport "ftp"/],
+    [{ SKIFF_CORS_ORIGINS: 'https://portal.example/app' }, /SKIFF_CORS_ORIGINS: "https:\/\/portal.example\/app" is not an origin/],
+    [{ SKIFF_CORS_ORIGINS: '*' }, /SKIFF_CORS_ORIGINS/],
+    [{ SKIFF_ALLOWED_HOSTS: 'skiff.internal:8080' }, /SKIFF_ALLOWED_HOSTS/],
+    [{ SKIFF_RATE_LIMIT_PER_MINUTE: 'lots' }, /SKIFF_RATE_LIMIT_PER_MINUTE must be an integer/],
+    [{ SKIFF_ARCHIVE_INSPECT_CONCURRENCY: '0' }, /SKIFF_ARCHIVE_INSPECT_CONCURRENCY must be between 1/],
+    [{ SKIFF_PRINCIPALS_FILE: '/nonexistent/principals.yaml' }, /cannot read SKIFF_PRINCIPALS_FILE file/],
+  ] as const) {
+    it(`refuses ${JSON.stringify(env)}, naming the variable`, () => assertConfigError(() => loadConfig(env, '/srv'), pattern));
+  }
+});

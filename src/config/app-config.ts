@@ -2,6 +2,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parsePrincipalsDocument, type PrincipalSpec } from '../auth/principals-file';
+import { TRANSPORT_NAMES, type TransportName } from '../image-spec/image-reference';
 
 /**
  * The whole configuration, parsed and validated once at boot. Only this folder reads
@@ -53,6 +55,8 @@ export interface AppConfig {
   sync: SyncSettings;
   /** Local storage (storage root, staging area): see StorageSettings. */
   storage: StorageSettings;
+  /** Running as a shared service: callers, what they may use, and the limits that keep it up. */
+  security: SecuritySettings;
 }
 
 export interface StorageSettings {
@@ -67,6 +71,84 @@ export interface StorageSettings {
    * replica silent for longer is taken for gone (its locks taken over, its leftovers swept).
    */
   leaseSeconds: number;
+}
+
+/** Where audit lines go: stdout as `"log":"audit"` lines (default), a file of their own, or nowhere. */
+export type AuditLogTarget = { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'off' };
+
+export interface SecuritySettings {
+  /** Callers from SKIFF_PRINCIPALS_FILE (YAML or JSON); empty without the file. */
+  principals: PrincipalSpec[];
+  /** Transports by reference prefix (SKIFF_TRANSPORTS); default: all but docker-daemon and containers-storage. */
+  transports: TransportName[];
+  /** `/metrics` without a token when tokens or principals are configured (SKIFF_METRICS_PUBLIC). */
+  metricsPublic: boolean;
+  /** Requests per minute per principal (SKIFF_RATE_LIMIT_PER_MINUTE); 0 = unlimited. The local user is never limited. */
+  rateLimitPerMinute: number;
+  /** docker-archive:/oci-archive: inspects and tag listings open at once (SKIFF_ARCHIVE_INSPECT_CONCURRENCY); more → 503. */
+  archiveInspectConcurrency: number;
+  /** Browser origins allowed by CORS (SKIFF_CORS_ORIGINS, `scheme://host[:port]`); empty = no CORS headers. */
+  corsOrigins: string[];
+  /** Extra Host header names accepted without tokens, besides loopback names and SKIFF_HOST (SKIFF_ALLOWED_HOSTS). */
+  allowedHosts: string[];
+  /** SKIFF_AUDIT_LOG: `stdout` (default), `off`, or a file path (appended, mode 0600). */
+  auditLog: AuditLogTarget;
+}
+
+/** The transports enabled when SKIFF_TRANSPORTS is unset: the engine (daemon) transports are opt-in. */
+export const DEFAULT_TRANSPORTS: readonly TransportName[] = TRANSPORT_NAMES.filter((t) => t !== 'docker-daemon' && t !== 'containers-storage');
+
+function parseTransports(v: string | undefined): TransportName[] {
+  if (v === undefined) return [...DEFAULT_TRANSPORTS];
+  const list = v.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  for (const t of list) {
+    if (!(TRANSPORT_NAMES as readonly string[]).includes(t)) throw new ConfigError(`SKIFF_TRANSPORTS: unknown transport "${t}" (known: ${TRANSPORT_NAMES.join(', ')})`);
+  }
+  return [...new Set(list as TransportName[])];
+}
+
+function parseOrigins(v: string | undefined): string[] {
+  if (v === undefined) return [];
+  return v.split(',').map((o) => o.trim()).filter((o) => o !== '').map((o) => {
+    let url: URL;
+    try {
+      url = new URL(o);
+    } catch {
+      throw new ConfigError(`SKIFF_CORS_ORIGINS: "${o}" is not an origin (scheme://host[:port])`);
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== o.replace(/\/$/, '') || url.username || url.password) {
+      throw new ConfigError(`SKIFF_CORS_ORIGINS: "${o}" is not an origin (scheme://host[:port], no path)`);
+    }
+    return url.origin;
+  });
+}
+
+function parseSecurity(get: (envName: string, key: string) => string | undefined, cwd: string): SecuritySettings {
+  const principalsPath = get('SKIFF_PRINCIPALS_FILE', 'principalsFile');
+  let principals: PrincipalSpec[] = [];
+  if (principalsPath) {
+    const p = resolve(cwd, principalsPath);
+    try {
+      principals = parsePrincipalsDocument(readStructuredFile(p, 'SKIFF_PRINCIPALS_FILE file'));
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError(`SKIFF_PRINCIPALS_FILE ${p}: ${(e as Error).message}`);
+    }
+  }
+  const audit = get('SKIFF_AUDIT_LOG', 'auditLog') ?? 'stdout';
+  const auditLog: AuditLogTarget = audit === 'stdout' ? { kind: 'stdout' } : audit === 'off' ? { kind: 'off' } : { kind: 'file', path: resolve(cwd, audit) };
+  const allowedHosts = (get('SKIFF_ALLOWED_HOSTS', 'allowedHosts') ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+  for (const h of allowedHosts) if (!isListenHost(h)) throw new ConfigError(`SKIFF_ALLOWED_HOSTS: "${h}" is not a host name or address (no port)`);
+  return {
+    principals,
+    transports: parseTransports(get('SKIFF_TRANSPORTS', 'transports')),
+    metricsPublic: parseBool('SKIFF_METRICS_PUBLIC', get('SKIFF_METRICS_PUBLIC', 'metricsPublic'), false),
+    rateLimitPerMinute: parseInteger('SKIFF_RATE_LIMIT_PER_MINUTE', get('SKIFF_RATE_LIMIT_PER_MINUTE', 'rateLimitPerMinute'), 1200, 0, 1_000_000),
+    archiveInspectConcurrency: parseInteger('SKIFF_ARCHIVE_INSPECT_CONCURRENCY', get('SKIFF_ARCHIVE_INSPECT_CONCURRENCY', 'archiveInspectConcurrency'), 4, 1, 256),
+    corsOrigins: parseOrigins(get('SKIFF_CORS_ORIGINS', 'corsOrigins')),
+    allowedHosts,
+    auditLog,
+  };
 }
 
 export interface SyncSettings {
@@ -258,10 +340,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     if (!/^[\x21-\x7e]+$/.test(t)) throw new ConfigError('SKIFF_API_TOKENS: tokens must be printable ASCII without spaces');
   }
   const allowInsecureBind = parseBool('SKIFF_ALLOW_INSECURE_BIND', get('SKIFF_ALLOW_INSECURE_BIND', 'allowInsecureBind'), false);
-  if (!isLoopbackHost(host) && apiTokens.length === 0 && !allowInsecureBind) {
+  const security = parseSecurity(get, cwd);
+  if (!isLoopbackHost(host) && apiTokens.length === 0 && security.principals.length === 0 && !allowInsecureBind) {
     throw new ConfigError(
       `refusing to listen on non-loopback address ${host} without SKIFF_API_TOKENS; ` +
-        'set tokens, or SKIFF_ALLOW_INSECURE_BIND=true to accept unauthenticated access',
+        'set tokens or a SKIFF_PRINCIPALS_FILE, or SKIFF_ALLOW_INSECURE_BIND=true to accept unauthenticated access',
     );
   }
   const logLevel = (get('SKIFF_LOG_LEVEL', 'logLevel') ?? 'info') as LogLevel;
@@ -317,6 +400,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       shutdownGraceSeconds: parseInteger('SKIFF_SHUTDOWN_GRACE_SECONDS', get('SKIFF_SHUTDOWN_GRACE_SECONDS', 'shutdownGraceSeconds'), 20, 0, 3600),
       retentionHours: parseInteger('SKIFF_OPERATION_RETENTION_HOURS', get('SKIFF_OPERATION_RETENTION_HOURS', 'operationRetentionHours'), 168, 1, 87_600),
     },
+    security,
   };
   for (const key of Object.keys(configFile)) {
     if (!fileKeysRead.has(key)) throw new ConfigError(`SKIFF_CONFIG file: unknown key "${key}"`);

@@ -1,10 +1,13 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { type Principal, requireScope } from '../auth/principal';
+import { referenceTarget, requireReferenceAccess } from '../auth/reference-access';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
 import { toRegistryAuth } from '../credentials/registry-auth-header';
 import { InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
 import { type ImageReference, parseImageReference } from '../image-spec/image-reference';
+import { patternTarget } from '../image-spec/reference-pattern';
 import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
 import { OperationsService } from '../operations/operations.service';
 import { resolveInStorageRoot } from '../storage/storage-root';
@@ -46,14 +49,29 @@ export class CopiesService implements OperationRunner, OnModuleInit {
     return ref;
   }
 
-  /** Checks a request before it is queued; returns what is stored and the secrets kept aside. */
-  async prepare(body: CopyRequestDto): Promise<{ request: StoredCopyRequest; secrets?: Record<string, unknown> }> {
+  /**
+   * Checks a request before it is queued; returns what is stored and the secrets kept aside.
+   * The principal needs `images:write`, the source inside its source patterns, the destination
+   * (and each additional tag) inside its destination patterns, and enabled transports it may use.
+   */
+  async prepare(body: CopyRequestDto, principal: Principal): Promise<{ request: StoredCopyRequest; secrets?: Record<string, unknown> }> {
+    requireScope(principal, 'images:write', 'copying images');
+    const src = parseImageReference(body.source);
+    const dstRef = parseImageReference(body.destination);
+    this.transports.authorize(src.transport, principal, 'copying from');
+    this.transports.authorize(dstRef.transport, principal, 'copying to');
     await this.parse(body.source, 'source');
     const dst = await this.parse(body.destination, 'destination');
     if (body.additionalTags?.length && dst.transport !== 'docker-archive') {
       throw new InvalidArgumentError('additionalTags applies to docker-archive destinations only');
     }
-    parseAdditionalTags(body.additionalTags);
+    const additional = parseAdditionalTags(body.additionalTags);
+    requireReferenceAccess(principal, 'source', await referenceTarget(src, this.config.storageRoot));
+    const dstTarget = await referenceTarget(dst, this.config.storageRoot);
+    requireReferenceAccess(principal, 'destination', dstTarget);
+    for (const named of additional) {
+      requireReferenceAccess(principal, 'destination', patternTarget({ transport: 'docker-archive', path: dstTarget.location, named }, { path: dstTarget.location }));
+    }
     if (body.preserveDigests && (body.format || body.compression)) {
       throw new InvalidArgumentError(`preserveDigests cannot be combined with ${body.format ? 'format' : 'compression'}: it would change the manifest`);
     }
@@ -75,18 +93,20 @@ export class CopiesService implements OperationRunner, OnModuleInit {
 
   async run(stored: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>> {
     const request = stored as unknown as StoredCopyRequest;
+    // Stored credentials apply as for the principal that submitted the copy.
+    const principal = this.credentials.actingAs(ctx.principal);
     const srcRef = await this.parse(request.source, 'source');
     const dstRef = await this.parse(request.destination, 'destination');
     const sourceAuth = ctx.secrets?.['sourceAuth'] as RegistryAuth | undefined;
     const destinationAuth = ctx.secrets?.['destinationAuth'] as RegistryAuth | undefined;
     const source = await this.transports.get(srcRef.transport, 'copy from').openSource(srcRef, {
-      credentials: this.credentials.resolver(sourceAuth),
+      credentials: this.credentials.resolver(principal, sourceAuth),
       tlsVerify: request.sourceTlsVerify,
       signal: ctx.signal,
     });
     try {
       const destination = await this.transports.get(dstRef.transport, 'copy to').openDestination!(dstRef, {
-        credentials: this.credentials.resolver(destinationAuth),
+        credentials: this.credentials.resolver(principal, destinationAuth),
         tlsVerify: request.destinationTlsVerify,
         signal: ctx.signal,
       }, { additionalTags: request.additionalTags });

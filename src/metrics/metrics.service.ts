@@ -1,10 +1,19 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UpstreamObserver, UpstreamRequestEvent } from '../transports/docker/registry-http';
+
+/** Registries not in the registries file that get a label of their own; the rest count as `other`. */
+const MAX_UNCONFIGURED_REGISTRY_LABELS = 32;
 
 /**
  * Prometheus metrics: the API's own requests (by route pattern, never raw URL) and every
  * request to an upstream registry (by registry host and operation), plus process metrics.
+ *
+ * Label values stay bounded whatever callers send: routes are patterns (`unmatched` for no
+ * route), methods and statuses come from Node's parser; a registry named by a caller gets its
+ * own label only when it is in the registries file or among the first
+ * MAX_UNCONFIGURED_REGISTRY_LABELS others seen, else `other`.
  */
 @Injectable()
 export class MetricsService implements UpstreamObserver {
@@ -40,8 +49,19 @@ export class MetricsService implements UpstreamObserver {
     registers: [this.registry],
   });
 
-  constructor() {
+  private readonly configuredRegistries: ReadonlySet<string>;
+  private readonly seenRegistries = new Set<string>();
+
+  constructor(@Optional() @Inject(APP_CONFIG) config?: AppConfig) {
+    this.configuredRegistries = new Set((config?.registries ?? []).map((r) => r.location));
     collectDefaultMetrics({ register: this.registry, prefix: 'skiff_' });
+  }
+
+  private registryLabel(registry: string): string {
+    if (this.configuredRegistries.has(registry) || this.seenRegistries.has(registry)) return registry;
+    if (this.seenRegistries.size >= MAX_UNCONFIGURED_REGISTRY_LABELS) return 'other';
+    this.seenRegistries.add(registry);
+    return registry;
   }
 
   observeHttp(method: string, route: string, status: number, seconds: number): void {
@@ -50,7 +70,8 @@ export class MetricsService implements UpstreamObserver {
   }
 
   onUpstreamRequest(e: UpstreamRequestEvent): void {
-    this.upstreamRequests.inc({ registry: e.registry, operation: e.operation, method: e.method, status: String(e.status) });
-    this.upstreamDuration.observe({ registry: e.registry, operation: e.operation }, e.durationSeconds);
+    const registry = this.registryLabel(e.registry);
+    this.upstreamRequests.inc({ registry, operation: e.operation, method: e.method, status: String(e.status) });
+    this.upstreamDuration.observe({ registry, operation: e.operation }, e.durationSeconds);
   }
 }

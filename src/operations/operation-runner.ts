@@ -50,6 +50,8 @@ export interface OperationRunContext {
   secrets?: Record<string, unknown>;
   /** True when the request carried secrets; with `secrets` undefined, they were lost in a restart. */
   hadSecrets: boolean;
+  /** Name of the principal that submitted the operation; undefined when not known (e.g. after a restart). */
+  principal?: string;
   /** Report progress; the machinery merges, throttles, stores and streams it. */
   progress(update: Partial<OperationProgress>): void;
 }

@@ -12,6 +12,7 @@ import {
 import { APP_CONFIG, type AppConfig, type OperationsSettings } from '../config/app-config';
 import { AbortedError, DomainError, InvalidArgumentError } from '../errors/domain-error';
 import { problemFromError } from '../http/problem';
+import type { Principal } from '../auth/principal';
 import { CredentialsUnavailableError, IdempotencyKeyReusedError, OperationConflictError, OperationNotFoundError } from './operation-errors';
 import { newOperationId, OPERATION_ID_PATTERN } from './operation-id';
 import {
@@ -41,6 +42,12 @@ export interface OperationSubmission {
   secrets?: Record<string, unknown>;
   /** The client's Idempotency-Key, already validated (see SubmitPreferences). */
   idempotencyKey?: string;
+  /**
+   * Who submitted it. Its name reaches the runner (OperationRunContext.principal), which acts in
+   * that principal's name (e.g. which stored credentials it may use). Kept in memory only until
+   * operation ownership is stored with the operation.
+   */
+  principal?: Principal;
 }
 
 export interface SubmitResult {
@@ -164,6 +171,8 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
   private readonly settings: OperationsSettings;
   private readonly runners = new Map<OperationKind, OperationRunner>();
   private readonly secrets = new Map<string, Record<string, unknown>>();
+  /** Who submitted each unfinished operation (by name), for its runner; see OperationSubmission.principal. */
+  private readonly submitters = new Map<string, string>();
   private readonly running = new Map<string, RunEntry>();
   private readonly watchers = new Map<string, Set<Watcher>>();
   /** Aborted once shutdown has drained the worker: ends every stream and wait. */
@@ -313,6 +322,7 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
         throw e;
       }
       if (secrets) this.secrets.set(op.id, secrets);
+      if (submission.principal) this.submitters.set(op.id, submission.principal.name);
       this.publish(op.id, event);
       this.logger.log({ operationId: op.id, kind }, 'operation queued');
       this.schedulePump();
@@ -407,6 +417,7 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
     }
     this.store.delete(id);
     this.secrets.delete(id);
+    this.submitters.delete(id);
     this.endWatchers(id);
     this.logger.log({ operationId: id }, 'operation forgotten');
   }
@@ -555,6 +566,7 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
       signal: entry.controller.signal,
       secrets,
       hadSecrets: op.hadSecrets,
+      principal: this.submitters.get(op.id),
       progress: (update) => this.reportProgress(entry, update),
     };
     entry.done = Promise.resolve()
@@ -618,6 +630,7 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
       } else if (outcome.ok) {
         this.transition(id, { state: 'succeeded', finishedAt: new Date().toISOString(), progress: { ...entry.progress, phase: 'done' }, result: outcome.result }, ['running']);
         this.secrets.delete(id);
+        this.submitters.delete(id);
         this.logger.log({ operationId: id, kind: entry.kind }, 'operation succeeded');
       } else {
         this.finishFailed(id, outcome.error, entry.progress, ['running']);
@@ -656,11 +669,13 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
     result?: Record<string, unknown>,
   ): StoredOperation | undefined {
     this.secrets.delete(id);
+    this.submitters.delete(id);
     return this.transition(id, { state: 'cancelled', finishedAt: new Date().toISOString(), progress: { ...progress, phase: 'cancelled' }, result }, ifState);
   }
 
   private finishFailed(id: string, error: unknown, progress: OperationProgress, ifState: readonly OperationState[]): StoredOperation | undefined {
     this.secrets.delete(id);
+    this.submitters.delete(id);
     const problem = problemFromError(error, `/v1/operations/${id}`);
     if (!(error instanceof DomainError)) {
       this.logger.error({ operationId: id, err: error }, 'operation failed with an unexpected error');

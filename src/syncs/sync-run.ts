@@ -16,7 +16,7 @@ import { semverMatches } from './semver-constraint';
 import { type DestinationNaming, destinationFor, dirSuffix, dockerSuffix } from './sync-naming';
 import { RegistryBlobLocations, SyncDestination } from './sync-destination';
 import type { SyncYamlRegistry } from './sync-yaml';
-import { filterTagsByRegex } from './tag-regex';
+import { filterTagsByRegex, MatchBudget } from './tag-regex';
 
 /**
  * One run of a sync (plain TypeScript; the Nest service builds it): list what the source
@@ -230,6 +230,8 @@ export class SyncRun {
       groups = [this.fromDir(req.source!)];
     } else {
       groups = [];
+      // Every images-by-tag-regex selector of this sync draws on one budget of match time.
+      const budget = new MatchBudget();
       for (const registry of req.yaml ?? []) {
         const access = this.deps.yamlSource(registry);
         for (const entry of registry.images) {
@@ -242,7 +244,7 @@ export class SyncRun {
           );
         }
         for (const entry of registry.imagesByTagRegex) {
-          groups.push(access.then((a) => this.fromRepository(entry.repository, a, registry.key, (tags) => filterTagsByRegex(entry.pattern, tags))));
+          groups.push(access.then((a) => this.fromRepository(entry.repository, a, registry.key, (tags) => filterTagsByRegex(entry.pattern, tags, budget))));
         }
         for (const entry of registry.imagesBySemver) {
           groups.push(access.then((a) => this.fromRepository(entry.repository, a, registry.key, (tags) => tags.filter((t) => semverMatches(entry.constraint, t)))));
@@ -288,7 +290,12 @@ export class SyncRun {
   }
 
   /** Every tag `select` keeps, from the repository's tag list (fetched once per repository and access). */
-  private async fromRepository(repository: DockerReference, access: SourceAccess, accessKey: string, select: (tags: string[]) => string[]): Promise<PlanEntry[]> {
+  private async fromRepository(
+    repository: DockerReference,
+    access: SourceAccess,
+    accessKey: string,
+    select: (tags: string[]) => string[] | Promise<string[]>,
+  ): Promise<PlanEntry[]> {
     const key = `${accessKey}|${repository.domain}/${repository.path}`;
     let list = this.tagLists.get(key);
     if (!list) {
@@ -299,7 +306,7 @@ export class SyncRun {
     }
     let tags: string[];
     try {
-      tags = select(await list);
+      tags = await select(await list);
     } catch (error) {
       if (this.deps.signal.aborted) this.checkAborted();
       return [{ sourceText: `docker://${formatDockerReference(repository)}`, destinationText: this.repositoryDestinationText(repository), error }];

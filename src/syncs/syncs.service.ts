@@ -3,13 +3,17 @@ import { realpathSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { type Principal, requireScope } from '../auth/principal';
+import { referenceTarget, requireReferenceAccess, requireTreeAccess } from '../auth/reference-access';
 import { APP_CONFIG, type AppConfig, type RegistrySettings } from '../config/app-config';
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
 import { toRegistryAuth } from '../credentials/registry-auth-header';
 import { InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
-import { parseDockerReference } from '../image-spec/docker-reference';
+import { type DockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
+import { isDigest } from '../image-spec/digest';
 import { parseImageReference } from '../image-spec/image-reference';
+import { dockerRepositoryTarget, patternTarget, treeTarget } from '../image-spec/reference-pattern';
 import { problemFromError } from '../http/problem';
 import { MetricsService } from '../metrics/metrics.service';
 import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
@@ -88,8 +92,15 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     return toRegistryAuth({ username: c.username, password: c.password ?? '', identitytoken: c.identitytoken }, `yaml: "${key}".credentials`);
   }
 
-  /** Checks a request before it is queued; returns what is stored and the secrets kept aside. */
-  async prepare(body: SyncRequestDto): Promise<{ request: StoredSyncRequest; secrets?: Record<string, unknown> }> {
+  /**
+   * Checks a request before it is queued; returns what is stored and the secrets kept aside.
+   * The principal needs `images:write`; every repository or image the request or its YAML
+   * names must be inside its source patterns (a whole repository when all its tags, a regex or
+   * a semver constraint select from it; a `dir:` source as a tree), and the destination
+   * namespace or directory inside its destination patterns as a tree (`…/**`).
+   */
+  async prepare(body: SyncRequestDto, principal: Principal): Promise<{ request: StoredSyncRequest; secrets?: Record<string, unknown> }> {
+    requireScope(principal, 'images:write', 'syncing images');
     const { sourceAuth, destinationAuth, ...rest } = body;
     const request: StoredSyncRequest = { ...rest };
     const secrets: SyncSecrets = {};
@@ -99,8 +110,10 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     if (body.sourceType === 'yaml') {
       if (body.yaml === undefined) throw new InvalidArgumentError('sourceType yaml needs the YAML document in "yaml"');
       if (body.source !== undefined) throw new InvalidArgumentError('sourceType yaml reads its images from "yaml"; "source" must be omitted');
-      const registries = parseSyncYaml(body.yaml, this.certDirRefusal);
+      const registries = await parseSyncYaml(body.yaml, this.certDirRefusal);
       for (const r of registries) if (r.credentials) this.yamlAuth(r.key, r.credentials);
+      this.transports.authorize('docker', principal, 'syncing from');
+      this.checkSelectors(registries, principal);
       const redacted = redactSyncYaml(body.yaml);
       request.yaml = redacted.text;
       if (Object.keys(redacted.secrets).length > 0) secrets.yamlCredentials = redacted.secrets;
@@ -113,20 +126,30 @@ export class SyncsService implements OperationRunner, OnModuleInit {
         if (ref.tag !== undefined && ref.digest !== undefined) {
           throw new InvalidArgumentError('source: references with both a tag and a digest are not supported (as in skopeo)');
         }
+        this.transports.authorize('docker', principal, 'syncing from');
+        requireReferenceAccess(principal, 'source', isNameOnly(ref) ? dockerRepositoryTarget(ref) : patternTarget({ transport: 'docker', named: ref }));
       } else {
         request.source = stripPrefix(body.source, 'dir:');
         await resolveInStorageRoot(this.config.storageRoot, request.source);
+        this.transports.authorize('dir', principal, 'syncing from');
         this.transports.get('dir', 'sync from');
+        requireTreeAccess(principal, 'source', await this.dirTree(request.source));
       }
     }
     if (body.destinationType === 'docker') {
       request.destination = stripPrefix(body.destination, 'docker://').replace(/\/+$/, '');
-      parseImageReference(`docker://${request.destination}/skiff-probe:latest`);
+      const probe = parseImageReference(`docker://${request.destination}/skiff-probe:latest`);
+      this.transports.authorize('docker', principal, 'syncing to');
+      if (probe.transport === 'docker') {
+        requireTreeAccess(principal, 'destination', treeTarget('docker', `${probe.named.domain}/${probe.named.path.replace(/\/?skiff-probe$/, '')}`.replace(/\/$/, '')));
+      }
     } else {
       request.destination = stripPrefix(body.destination, 'dir:');
       await resolveInStorageRoot(this.config.storageRoot, request.destination);
+      this.transports.authorize('dir', principal, 'syncing to');
       const dir = this.transports.get('dir', 'sync to');
       if (!dir.openDestination) throw new TransportNotImplementedError('dir', 'sync to');
+      requireTreeAccess(principal, 'destination', await this.dirTree(request.destination));
     }
     if (body.preserveDigests && body.format) {
       throw new InvalidArgumentError('preserveDigests cannot be combined with format: it would change the manifests');
@@ -139,15 +162,39 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     };
   }
 
+  /** A `dir:` tree's pattern target, its path resolved under the storage root. */
+  private async dirTree(path: string) {
+    const target = await referenceTarget({ transport: 'dir', path }, this.config.storageRoot);
+    return treeTarget('dir', target.location);
+  }
+
+  /** Checks every repository and image the document names against the source patterns. */
+  private checkSelectors(registries: SyncYamlRegistry[], principal: Principal): void {
+    const repository = (r: DockerReference) => requireReferenceAccess(principal, 'source', dockerRepositoryTarget(r));
+    for (const registry of registries) {
+      for (const entry of registry.images) {
+        if (entry.references.length === 0) repository(entry.repository);
+        for (const r of entry.references) {
+          const named = isDigest(r) ? withDigest(entry.repository, r) : withTag(entry.repository, r);
+          requireReferenceAccess(principal, 'source', patternTarget({ transport: 'docker', named }));
+        }
+      }
+      for (const entry of registry.imagesByTagRegex) repository(entry.repository);
+      for (const entry of registry.imagesBySemver) repository(entry.repository);
+    }
+  }
+
   async run(stored: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>> {
     const request = stored as unknown as StoredSyncRequest;
+    // Stored credentials apply as for the principal that submitted the sync.
+    const principal = this.credentials.actingAs(ctx.principal);
     const secrets = (ctx.secrets ?? {}) as SyncSecrets;
-    const registries = request.sourceType === 'yaml' ? parseSyncYaml(request.yaml ?? '', this.certDirRefusal) : undefined;
+    const registries = request.sourceType === 'yaml' ? await parseSyncYaml(request.yaml ?? '', this.certDirRefusal) : undefined;
     for (const r of registries ?? []) {
       const kept = secrets.yamlCredentials?.[r.key];
       if (kept) r.credentials = kept;
     }
-    const sourceResolver = this.credentials.resolver(secrets.sourceAuth);
+    const sourceResolver = this.credentials.resolver(principal, secrets.sourceAuth);
     const docker = this.transports.get('docker', 'sync from');
     const opened: RegistryHttp[] = [];
     const yamlSource = async (registry: SyncYamlRegistry): Promise<SourceAccess> => {
@@ -181,7 +228,7 @@ export class SyncsService implements OperationRunner, OnModuleInit {
         concurrency: this.config.sync.concurrency,
         defaultSource: { transport: docker, ctx: { credentials: sourceResolver, tlsVerify: request.sourceTlsVerify } },
         yamlSource,
-        destinationCredentials: this.credentials.resolver(secrets.destinationAuth),
+        destinationCredentials: this.credentials.resolver(principal, secrets.destinationAuth),
         signal: ctx.signal,
         progress: (p) => ctx.progress(p),
         problem: (e) => problemFromError(e, `/v1/operations/${ctx.operationId}`),

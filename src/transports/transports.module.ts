@@ -55,7 +55,7 @@ export const USER_AGENT = 'skiff/0.1 (+containers image operations service)';
           }),
           dockerDaemon,
           containersStorage,
-        ]),
+        ], { enabled: config.security.transports }),
     },
   ],
   exports: [RegistryHttp, DockerTransport, TransportRegistry, DockerDaemonTransport, ContainersStorageTransport],
