@@ -257,7 +257,7 @@ describe('docker-daemon: on a full staging area', () => {
     const dataDir = await makeTmpDir('skiff-dd-full-');
     // 128 KiB: less than the 200 KB layer once decompressed for the load
     const staging = mountTmpfs(128 * 1024, { on: join(dataDir, 'tmp') });
-    const full = await startSkiff({ DOCKER_HOST: dockerd!.host }, { dataDir });
+    const full = await startSkiff({ DOCKER_HOST: dockerd!.host, SKIFF_TRANSPORTS: transports }, { dataDir });
     try {
       const { status, op } = await submit({ source: `docker://${reg.host}/team/app:1.0`, destination: 'docker-daemon:example.com/team/full:1', retryTimes: 0 }, full);
       assert.equal(status, 200, JSON.stringify(op));

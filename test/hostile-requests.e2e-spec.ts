@@ -139,7 +139,7 @@ describe('hostile requests', () => {
     const path = join(storage, 'big.tar.gz');
     await writeBigArchive(path, 384 * 1024 * 1024);
     const tmp = join(svc.dataDir, 'tmp');
-    const opening = () => existsSync(tmp) && readdirSync(tmp).some((n) => n.startsWith('docker-archive-src-'));
+    const opening = () => existsSync(tmp) && readdirSync(tmp).some((n) => n.startsWith('.skiff-tmp-') && n.endsWith('-docker-archive-src'));
     let refusedWhileBusy = 0;
     for (let attempt = 0; attempt < 3 && refusedWhileBusy === 0; attempt++) {
       const first = as(HOSTILE, '/v1/images/inspect?image=docker-archive:big.tar.gz');
