@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { UpstreamObserver, UpstreamRequestEvent } from '../transports/docker/registry-http';
+import type { UpstreamObserver, UpstreamRequestEvent } from '../transports/docker/upstream-observer';
 
 /**
  * Prometheus metrics: the API's own requests (by route pattern, never raw URL) and every

@@ -5,7 +5,9 @@ import { normalizeManifestMediaType, MANIFEST_SIZE_LIMIT } from '../../image-spe
 import type { BlobStream, ManifestBlob } from '../transport';
 import { TAG, assertBlobDigest, assertManifestReference, assertRepository } from './registry-names';
 import { ContentCache } from './content-cache';
-import { type RegistryCallContext, type RegistryHttp, type RequestOptions, header } from './registry-http';
+import type { RegistryCallContext } from './registry-auth';
+import { header } from './registry-exchange';
+import type { RegistryHttp, RequestOptions } from './registry-http';
 
 /** A bound on what a (possibly hostile) tag list can make us hold in memory. */
 const MAX_TAGS = 1_000_000;

@@ -4,7 +4,9 @@ import { isDigest } from '../../image-spec/digest';
 import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
 import type { BlobInfo } from '../transport';
 import { assertBlobDigest, assertManifestReference, assertRepository, isRepositoryName } from './registry-names';
-import { type RegistryCallContext, type RegistryHttp, header, readLimited, LIMIT_SMALL } from './registry-http';
+import type { RegistryCallContext } from './registry-auth';
+import { LIMIT_SMALL, header, readLimited } from './registry-exchange';
+import type { RegistryHttp } from './registry-http';
 
 
 /**
