@@ -35,7 +35,7 @@ after(async () => {
 function authenticator(insecureHosts: string[] = []): RegistryAuthenticator {
   return new RegistryAuthenticator({
     userAgent: 'test',
-    retry: new RegistryRetry({ retryTimes: 0, maxRetryAfterMs: 0, baseBackoffMs: 1 }),
+    retry: new RegistryRetry({ retryTimes: 0, maxRetryAfterMs: 0, baseBackoffMs: 1, limits: { connectTimeoutMs: 5000, firstByteTimeoutMs: 5000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 30_000 } }),
     configuredInsecure: (h) => insecureHosts.includes(h),
     dispatcherFor: () => agent,
   });

@@ -5,12 +5,14 @@ import type { AuthChallenge } from './auth-challenge';
 import { LIMIT_SMALL, dispatchBuffered } from './registry-exchange';
 import { registryResponseError } from './registry-errors';
 import type { RegistryRetry } from './registry-retry';
+import type { ThroughputFloor } from './throughput-watch';
+import { ExpiringLru } from './content-cache';
 
 /**
  * Authentication against a registry: the Authorization header for a request from the
  * registry's challenges and the caller's credentials (Basic, a raw registry token, or a
  * Bearer token fetched from the challenge's realm and cached per registry, realm, service,
- * scopes and identity until it expires). Credentials only travel over verified TLS unless the
+ * scopes and identity until it expires, bounded in count). Credentials only travel over verified TLS unless the
  * registry is configured insecure.
  */
 
@@ -35,6 +37,10 @@ export interface RegistryAuthOptions {
   configuredInsecure: (host: string) => boolean;
   /** The dispatcher for a registry's host with its TLS settings (token realms use them too). */
   dispatcherFor: (host: string, verify: boolean) => Dispatcher;
+  /** Throughput floor of token answers. */
+  floor?: ThroughputFloor;
+  /** Most tokens cached at once (least recently used dropped first). */
+  maxTokens?: number;
 }
 
 function authIdentity(auth: RegistryAuth | undefined): string {
@@ -51,9 +57,16 @@ function tokenKey(ep: AuthTarget, ctx: RegistryCallContext, challenge: AuthChall
 }
 
 export class RegistryAuthenticator {
-  private readonly tokens = new Map<string, { token: string; expiresAt: number }>();
+  /** Bounded: a token lives until it expires or goes unused for an hour; at most maxTokens. */
+  private readonly tokens: ExpiringLru<string, { token: string; expiresAt: number }>;
 
-  constructor(private readonly opts: RegistryAuthOptions) {}
+  constructor(private readonly opts: RegistryAuthOptions) {
+    this.tokens = new ExpiringLru({ max: opts.maxTokens ?? 10_000, idleMs: 3600_000 });
+  }
+
+  get cachedTokens(): number {
+    return this.tokens.size;
+  }
 
   private isInsecure(host: string, ctx: RegistryCallContext): boolean {
     return this.opts.configuredInsecure(host) || ctx.tlsVerify === false;
@@ -146,7 +159,7 @@ export class RegistryAuthenticator {
       operation: 'token',
       what,
       signal: ctx.signal,
-      send: () => dispatchBuffered(dispatcher, { origin: url.origin, path: url.pathname + url.search, method, headers, body, signal: ctx.signal }, LIMIT_SMALL),
+      send: (signal) => dispatchBuffered(dispatcher, { origin: url.origin, path: url.pathname + url.search, method, headers, body, signal }, LIMIT_SMALL, this.opts.floor),
     });
     const text = res.buffered?.bytes;
     if (!text) throw new DomainError('BODY_TOO_LARGE', `${what}: body exceeds the ${LIMIT_SMALL}-byte limit`, { registry: ep.host });
@@ -174,13 +187,8 @@ export class RegistryAuthenticator {
     const expiresIn = typeof doc['expires_in'] === 'number' && doc['expires_in'] >= 60 ? doc['expires_in'] : 60;
     const issued = typeof doc['issued_at'] === 'string' ? Date.parse(doc['issued_at']) : NaN;
     const base = Number.isNaN(issued) || issued > Date.now() ? Date.now() : issued;
-    this.tokens.set(key, { token, expiresAt: base + expiresIn * 1000 - 5_000 });
-    if (this.tokens.size > 10_000) this.pruneTokens();
+    const expiresAt = base + expiresIn * 1000 - 5_000;
+    this.tokens.set(key, { token, expiresAt }, expiresAt);
     return token;
-  }
-
-  private pruneTokens(): void {
-    const now = Date.now();
-    for (const [k, v] of this.tokens) if (v.expiresAt <= now) this.tokens.delete(k);
   }
 }

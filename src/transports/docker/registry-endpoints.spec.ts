@@ -31,7 +31,7 @@ after(async () => {
 function endpoints(): RegistryEndpoints {
   return new RegistryEndpoints({
     userAgent: 'test',
-    retry: new RegistryRetry({ retryTimes: 0, maxRetryAfterMs: 0, baseBackoffMs: 1 }),
+    retry: new RegistryRetry({ retryTimes: 0, maxRetryAfterMs: 0, baseBackoffMs: 1, limits: { connectTimeoutMs: 5000, firstByteTimeoutMs: 5000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 30_000 } }),
     isInsecure: (_h, ctx: RegistryCallContext) => ctx.tlsVerify === false,
     dispatcherFor: () => agent,
   });

@@ -1,16 +1,18 @@
 import type { Dispatcher } from 'undici';
 import { DomainError } from '../../errors/domain-error';
+import { ExpiringLru } from './content-cache';
 import { type AuthChallenge, parseWwwAuthenticate } from './auth-challenge';
 import type { RegistryCallContext } from './registry-auth';
 import { LIMIT_SMALL, dispatchBuffered, errorBody } from './registry-exchange';
 import { registryResponseError } from './registry-errors';
+import type { ThroughputFloor } from './throughput-watch';
 import { RETRYABLE_STATUS, type RegistryRetry, retryAfterSeconds } from './registry-retry';
 
 /**
  * Where and how a registry is spoken to: the `/v2/` ping finds the scheme (HTTPS first; when
  * TLS checks are off and HTTPS cannot be spoken at all, plain HTTP, as skopeo does) and the
- * registry's auth challenges. Answers are cached per host and TLS choice for a while;
- * concurrent requests to a registry not yet pinged share one ping.
+ * registry's auth challenges. Answers are cached per host and TLS choice for a while (bounded
+ * in count); concurrent requests to a registry not yet pinged share one ping.
  */
 
 export interface Endpoint {
@@ -18,7 +20,6 @@ export interface Endpoint {
   /** Where requests go (`docker.io` is served by `registry-1.docker.io`). */
   origin: string;
   scheme: 'https' | 'http';
-  dispatcher: Dispatcher;
   challenges: AuthChallenge[];
   expiresAt: number;
 }
@@ -29,8 +30,14 @@ export interface RegistryEndpointsOptions {
   /** TLS checks are off for this call (configured insecure, or tlsVerify=false). */
   isInsecure: (host: string, ctx: RegistryCallContext) => boolean;
   dispatcherFor: (host: string, verify: boolean) => Dispatcher;
+  /** Throughput floor of the ping's body. */
+  floor?: ThroughputFloor;
+  /** Told of every successful ping (its challenges). */
+  onPing?: (host: string, challenges: AuthChallenge[]) => void;
   /** How long a ping's answer is trusted. */
   ttlMs?: number;
+  /** Most registries remembered at once (least recently used forgotten first). */
+  max?: number;
 }
 
 const ENDPOINT_TTL_MS = 10 * 60 * 1000;
@@ -39,11 +46,16 @@ export class RegistryEndpoints {
   /** Pings in flight, shared by the requests that wait for them; by `host|insecure`. */
   private readonly pings = new Map<string, Promise<Endpoint>>();
   /** Registries that answered their ping, until their TTL; by `host|insecure`. */
-  private readonly known = new Map<string, Endpoint>();
+  private readonly known: ExpiringLru<string, Endpoint>;
   private readonly ttlMs: number;
 
   constructor(private readonly opts: RegistryEndpointsOptions) {
     this.ttlMs = opts.ttlMs ?? ENDPOINT_TTL_MS;
+    this.known = new ExpiringLru<string, Endpoint>({ max: opts.max ?? 1000, idleMs: this.ttlMs });
+  }
+
+  get size(): number {
+    return this.known.size;
   }
 
   clear(): void {
@@ -69,7 +81,7 @@ export class RegistryEndpoints {
       this.pings.set(key, pending);
       pending.then(
         (ep) => {
-          this.known.set(key, ep);
+          this.known.set(key, ep, ep.expiresAt);
           this.pings.delete(key);
         },
         () => this.pings.delete(key),
@@ -90,7 +102,7 @@ export class RegistryEndpoints {
         operation: 'ping',
         what,
         signal,
-        send: () => dispatchBuffered(dispatcher, { origin, path: '/v2/', method: 'GET', signal, headers: { 'user-agent': this.opts.userAgent } }, LIMIT_SMALL),
+        send: (s) => dispatchBuffered(dispatcher, { origin, path: '/v2/', method: 'GET', signal: s, headers: { 'user-agent': this.opts.userAgent } }, LIMIT_SMALL, this.opts.floor),
       });
       if (RETRYABLE_STATUS.has(res.status)) {
         // Still busy or down after our retries: unavailable (503) or rate limited (429), not a protocol error.
@@ -99,14 +111,9 @@ export class RegistryEndpoints {
       if (res.status !== 200 && res.status !== 401) {
         throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: invalid status code from registry ${res.status}`, { registry: host, upstreamStatus: res.status });
       }
-      return {
-        host,
-        origin,
-        scheme,
-        dispatcher,
-        challenges: parseWwwAuthenticate(res.headers['www-authenticate']),
-        expiresAt: Date.now() + this.ttlMs,
-      };
+      const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
+      this.opts.onPing?.(host, challenges);
+      return { host, origin, scheme, challenges, expiresAt: Date.now() + this.ttlMs };
     };
     try {
       return await attempt('https');

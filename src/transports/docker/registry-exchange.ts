@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { AbortedError, DomainError } from '../../errors/domain-error';
+import { type ThroughputFloor, ThroughputWatch } from './throughput-watch';
+import { ThroughputStallError } from './upstream-limits';
 
 /**
  * Request and body plumbing of the registry client: one undici request, its answer either
@@ -116,9 +118,10 @@ class BufferedResponse implements RegistryResponse {
  * A body past `limit` (announced or actual) stops the transfer; the answer then comes back
  * with its status and headers but no bytes, so statuses still reach the retry and error
  * logic exactly as streamed answers do. Failures before the end (reset, timeout, abort)
- * reject, like a streamed request's body would.
+ * reject, like a streamed request's body would. With a `floor`, a body slower than it is
+ * stopped and the request rejects with ThroughputStallError.
  */
-export function dispatchBuffered(dispatcher: Dispatcher, opts: Dispatcher.RequestOptions, limit: number): Promise<RegistryResponse> {
+export function dispatchBuffered(dispatcher: Dispatcher, opts: Dispatcher.RequestOptions, limit: number, floor?: ThroughputFloor): Promise<RegistryResponse> {
   const { signal: given, ...rest } = opts;
   const signal = given as AbortSignal | undefined;
   const url = `${String(opts.origin)}${opts.path}`;
@@ -133,9 +136,11 @@ export function dispatchBuffered(dispatcher: Dispatcher, opts: Dispatcher.Reques
     let headers: RegistryResponse['headers'] = {};
     const chunks: Buffer[] = [];
     let total = 0;
+    let watch: ThroughputWatch | undefined;
     const settle = (err?: unknown, overflow = false): void => {
       if (settled) return;
       settled = true;
+      watch?.stop();
       signal?.removeEventListener('abort', onAbort);
       if (err !== undefined) reject(err);
       else resolve(new BufferedResponse(status, headers, url, overflow ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)));
@@ -160,10 +165,22 @@ export function dispatchBuffered(dispatcher: Dispatcher, opts: Dispatcher.Reques
           status = statusCode;
           headers = responseHeaders as RegistryResponse['headers'];
           const announced = Number(header({ headers }, 'content-length'));
-          if (opts.method !== 'HEAD' && Number.isFinite(announced) && announced > limit) stop(c);
+          if (opts.method !== 'HEAD' && Number.isFinite(announced) && announced > limit) {
+            stop(c);
+            return;
+          }
+          if (floor && opts.method !== 'HEAD' && !settled) {
+            watch = new ThroughputWatch(floor, (bytes) => {
+              const err = new ThroughputStallError(bytes);
+              settle(err);
+              c.abort(err);
+            });
+            watch.setWaiting(true);
+          }
         },
         onResponseData(c, chunk) {
           if (settled) return;
+          watch?.add(chunk.length);
           total += chunk.length;
           if (total > limit) stop(c);
           else chunks.push(chunk);

@@ -10,7 +10,7 @@ const answer = (status: number, headers: Record<string, string> = {}): RegistryR
 const reset = (): Error => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
 
 function retrier(events: UpstreamRequestEvent[] = [], retryTimes = 3): RegistryRetry {
-  return new RegistryRetry({ retryTimes, maxRetryAfterMs: 2000, baseBackoffMs: 1, observer: { onUpstreamRequest: (e) => events.push(e) } });
+  return new RegistryRetry({ retryTimes, maxRetryAfterMs: 2000, baseBackoffMs: 1, limits: { connectTimeoutMs: 5000, firstByteTimeoutMs: 5000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 30_000 }, observer: { onUpstreamRequest: (e) => events.push(e) } });
 }
 
 /** A send() that plays the given outcomes in order. */

@@ -1,6 +1,10 @@
+import type { RegistryState } from './registry-state';
+
 /**
  * What the registry client tells whoever watches it (the metrics service): one event per
- * attempt of a request to a registry. Plain values only; no undici type crosses this port.
+ * attempt of a request to a registry, and every change of what is known of a registry listed
+ * in the registries file. Plain values only; no undici type crosses this port. `registry` is
+ * a bounded label: the host for registries in the registries file, `other` for the rest.
  */
 export interface UpstreamRequestEvent {
   registry: string;
@@ -13,4 +17,5 @@ export interface UpstreamRequestEvent {
 
 export interface UpstreamObserver {
   onUpstreamRequest(event: UpstreamRequestEvent): void;
+  onRegistryState?(state: RegistryState): void;
 }
