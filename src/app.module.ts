@@ -15,6 +15,7 @@ import { CopiesModule } from './copies/copies.module';
 import { CopyEngineModule } from './copy-engine/copy-engine.module';
 import { SyncsModule } from './syncs/syncs.module';
 import { TransportsModule } from './transports/transports.module';
+import { RegistriesModule } from './registries/registries.module';
 
 /** Paths redacted from every log line: credentials never reach the logs. */
 export const REDACTED_LOG_PATHS = [
@@ -66,6 +67,7 @@ export class AppModule {
         CopyEngineModule,
         CopiesModule,
         SyncsModule,
+        RegistriesModule,
       ],
       providers: [
         // Without API tokens there is nothing to check: no guard, rather than one that says yes to every request.
