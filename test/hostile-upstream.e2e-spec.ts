@@ -33,6 +33,7 @@ const REPOS = [
   'fail/s503', 'fail/s429', 'fail/s429-long', 'fail/reset', 'fail/reset-mid', 'fail/tags-500',
   'bad/tamper-digest', 'bad/tamper-config', 'bad/huge', 'bad/huge-chunked', 'bad/huge-config', 'bad/layer-digest', 'bad/not-json',
   'bad/not-json-plain', 'bad/lie', 'bad/link', 'bad/link-loop', 'bad/tag', 'bad/tags-shape', 'bad/stall', 'bad/stall-config',
+  'bad/hostile-link', 'ok/neighbour',
 ];
 
 const ref = (repo: string, rest = ':v1') => `docker://${proxy.host}/${repo}${rest}`;
@@ -365,6 +366,39 @@ describe('against a fault-injecting proxy', { concurrency: true }, () => {
     });
   });
 
+});
+
+describe('hostile headers never freeze the service', () => {
+  // ";  x" repeated made the old Link parser backtrack exponentially from ~70 characters on; these
+  // headers are ~12 KB (undici refuses answer headers past 16 KiB). Outcome assertions only.
+  it('a hostile Link on a tag list and a hostile WWW-Authenticate on /v2/ end in an answer or a clear problem, while /healthz and another inspect keep answering', { timeout: 60_000 }, async () => {
+    const repo = 'bad/hostile-link';
+    fault({ method: 'GET', path: tagsPath(repo), times: Infinity, action: { kind: 'headers', headers: { link: `</v2/${repo}/tags/list?n=1>` + ';  x'.repeat(3000) } } });
+    const challenged = await startFaultProxy(registry.url);
+    try {
+      challenged.addRule({
+        method: 'GET',
+        path: /^\/v2\/$/,
+        times: Infinity,
+        action: { kind: 'replace', status: 401, body: '{}', headers: { 'www-authenticate': 'Bearer realm="' + '\\"'.repeat(2000) + '",' + ';  x'.repeat(1500) } },
+      });
+      const tags = svc.api.GET('/v1/images/tags', { params: { query: { repository: `docker://${proxy.host}/${repo}`, tlsVerify: false } } });
+      const challenge = inspect(`docker://${challenged.host}/${repo}:v1`, { noTags: true });
+      const [health, neighbour] = await Promise.all([fetch(`${svc.url}/healthz`), inspect(ref('ok/neighbour'))]);
+      assert.equal(health.status, 200);
+      assert.equal(neighbour.response.status, 200, JSON.stringify(neighbour.error));
+      const listed = await tags;
+      assert.equal(listed.response.status, 200, JSON.stringify(listed.error));
+      assert.deepEqual((listed.data as { Tags: string[] }).Tags, ['v1'], 'the hostile Link names no next page: the list is complete');
+      const challenged1 = await challenge;
+      assert.ok(challenged1.response.status === 200 || challenged1.response.status === 502, JSON.stringify(challenged1.error));
+      if (challenged1.response.status === 502) {
+        await assertProblem(challenged1.response, challenged1.error, { status: 502, code: 'UPSTREAM_PROTOCOL_ERROR' });
+      }
+    } finally {
+      await challenged.close();
+    }
+  });
 });
 
 describe('the service survives', () => {

@@ -28,6 +28,7 @@ export class RegistriesService {
 
   /** A registry name from the path: host[:port] as image references name it (docker.io aliases folded). */
   private normalize(registry: string): string {
+    if (registry.includes('/') || registry.length > 255) throw new InvalidArgumentError(`invalid registry ${JSON.stringify(registry.slice(0, 300))}: expected host[:port]`);
     const host = normalizeRegistryKey(registry);
     let domain: string | undefined;
     try {
@@ -35,7 +36,7 @@ export class RegistriesService {
     } catch {
       domain = undefined;
     }
-    if (domain !== host || registry.length > 255) throw new InvalidArgumentError(`invalid registry ${JSON.stringify(registry.slice(0, 300))}: expected host[:port]`);
+    if (domain !== host) throw new InvalidArgumentError(`invalid registry ${JSON.stringify(registry.slice(0, 300))}: expected host[:port]`);
     return host;
   }
 }

@@ -228,6 +228,15 @@ export class RegistryHttp {
    * A streamed answer body is watched by the throughput floor; so is a streamed request body.
    */
   async request(host: string, ctx: RegistryCallContext, req: RequestOptions): Promise<RegistryResponse> {
+    try {
+      return await this.authenticatedRequest(host, ctx, req);
+    } catch (e) {
+      this.shared.states.onError(host, e);
+      throw e;
+    }
+  }
+
+  private async authenticatedRequest(host: string, ctx: RegistryCallContext, req: RequestOptions): Promise<RegistryResponse> {
     const ep = this.endpoints.cached(host, ctx) ?? (await this.endpoints.endpoint(host, ctx));
     let authorization = this.auth.authorization(ep, ctx, req.scope, false);
     if (authorization instanceof Promise) authorization = await authorization;
@@ -242,9 +251,7 @@ export class RegistryHttp {
     }
     if (req.accept.includes(res.status)) return res;
     const body = req.method === 'HEAD' ? Buffer.alloc(0) : await errorBody(res, LIMIT_SMALL, req.what);
-    const err = registryResponseError(req.what, host, res.status, body, { hadCredentials: ctx.auth !== undefined, retryAfterSeconds: retryAfterSeconds(res) });
-    this.shared.states.onError(host, err);
-    throw err;
+    throw registryResponseError(req.what, host, res.status, body, { hadCredentials: ctx.auth !== undefined, retryAfterSeconds: retryAfterSeconds(res) });
   }
 
   /**

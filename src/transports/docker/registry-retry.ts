@@ -56,7 +56,7 @@ export interface RetryOptions {
   baseBackoffMs: number;
   limits: UpstreamLimits;
   observer?: UpstreamObserver;
-  /** Per-registry knowledge: told of every answer and failure; holds the 429 hold-offs. */
+  /** Per-registry knowledge: told of every answer; holds the 429 hold-offs. */
   states?: RegistryStates;
   /** The metrics label of a host (bounded: see RegistryHttp.metricLabel). */
   label?: (host: string) => string;
@@ -131,8 +131,8 @@ export class RegistryRetry {
     }
   }
 
-  private failed(req: RetriedRequest, e: DomainError): DomainError {
-    this.opts.states?.onError(req.registry, e);
+  /** The error a call ends with. Recording it is the caller's (a ping over HTTPS may fail and fall back). */
+  private failed(_req: RetriedRequest, e: DomainError): DomainError {
     return e;
   }
 
