@@ -97,3 +97,11 @@ describe('RegistryAuthenticator', () => {
     answer = () => ({ status: 200, body: JSON.stringify({ token: 'tok-1', expires_in: 300 }) });
   });
 });
+
+describe('RegistryAuthenticator messages', () => {
+  it('an invalid realm is quoted without its userinfo or control characters', async () => {
+    const a = authenticator();
+    const target: AuthTarget = { host: 'r.example', origin: 'https://r.example', challenges: [{ scheme: 'bearer', params: { realm: 'https://user:secret@[bad\r\n' } }] };
+    await assert.rejects(Promise.resolve(a.authorization(target, {}, undefined, false)), (e: unknown) => e instanceof DomainError && /invalid realm/.test(e.message) && !e.message.includes('secret') && !/[\r\n]/.test(e.message));
+  });
+});

@@ -7,6 +7,7 @@ import { registryResponseError } from './registry-errors';
 import type { RegistryRetry } from './registry-retry';
 import type { ThroughputFloor } from './throughput-watch';
 import { ExpiringLru } from './content-cache';
+import { sanitizeUpstreamText } from './upstream-text';
 
 /**
  * Authentication against a registry: the Authorization header for a request from the
@@ -121,7 +122,7 @@ export class RegistryAuthenticator {
     try {
       realm = new URL(realmRaw);
     } catch {
-      throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: invalid realm ${JSON.stringify(realmRaw)}`, { registry: ep.host });
+      throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: invalid realm ${JSON.stringify(sanitizeUpstreamText(realmRaw, 200))}`, { registry: ep.host });
     }
     if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
       throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: realm must be an http(s) URL`, { registry: ep.host });

@@ -9,6 +9,7 @@ import { nextLink } from './link-header';
 import type { RegistryCallContext } from './registry-auth';
 import { header } from './registry-exchange';
 import type { RegistryHttp, RequestOptions } from './registry-http';
+import type { RateLimitState } from './registry-state';
 
 /** A bound on what a (possibly hostile) tag list can make us hold in memory. */
 const MAX_TAGS = 1_000_000;
@@ -34,6 +35,15 @@ export class RegistryClient {
 
   private scope(repository: string, actions: string): string {
     return `repository:${repository}:${actions}`;
+  }
+
+  /**
+   * The registry's rate limit as its answers last announced it (limit, remaining, window,
+   * reset), without a request: what a sync checks before pulling more. Undefined when the
+   * registry announced none (or skiff has not talked to it).
+   */
+  knownRateLimit(): RateLimitState | undefined {
+    return this.http.rateLimit(this.registry);
   }
 
   /** Checks that the registry answers and that our credentials (if any) are accepted. */
