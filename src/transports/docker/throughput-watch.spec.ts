@@ -59,3 +59,29 @@ describe('watchStream', () => {
     await assert.rejects(pipeline(stuck, neverDrains), /stalled at/);
   });
 });
+
+describe('watchStream of a stream that already finished', () => {
+  it('carries over an error emitted before wrapping', async () => {
+    const src = new PassThrough();
+    src.on('error', () => undefined);
+    src.destroy(new Error('DIGEST_MISMATCH before the upload started'));
+    await sleep(10);
+    const out = watchStream(src, floor, 'upload', stall);
+    await assert.rejects(new Promise((_resolve, reject) => out.once('error', reject)), /DIGEST_MISMATCH before/);
+  });
+
+  it('carries over an end reached before wrapping, and a destroy without error', async () => {
+    const ended = new PassThrough();
+    ended.end();
+    ended.resume();
+    await new Promise((r) => ended.once('end', r));
+    const out = watchStream(ended, floor, 'upload', stall);
+    out.resume();
+    await new Promise((r) => out.once('end', r));
+    const destroyed = new PassThrough();
+    destroyed.destroy();
+    await sleep(10);
+    const out2 = watchStream(destroyed, floor, 'upload', stall);
+    await assert.rejects(new Promise((_resolve, reject) => out2.once('error', reject)), /Premature close/);
+  });
+});

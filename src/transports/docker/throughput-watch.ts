@@ -127,6 +127,17 @@ export function watchStream(src: Readable, floor: ThroughputFloor, direction: 'd
   });
   out.once('end', () => watch.stop());
   out.once('close', () => watch.stop());
+  // `src` may have finished or failed before it was wrapped (a small blob read and verified
+  // whole while the upload was being started): its events are gone, so carry its state over.
+  if (src.errored) {
+    const err = src.errored;
+    process.nextTick(() => out.destroy(err));
+  } else if (src.readableEnded) {
+    srcEnded = true;
+    out.push(null);
+  } else if (src.destroyed) {
+    process.nextTick(() => out.destroy(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })));
+  }
   update();
   return out;
 }
