@@ -14,7 +14,7 @@ import { registryResponseError } from './registry-errors';
 import { RegistryRetry, retryAfterSeconds, upstreamFailure } from './registry-retry';
 import { type RateLimitState, type RegistryState, RegistryStates } from './registry-state';
 import { type ThroughputFloor, watchStream } from './throughput-watch';
-import { type UpstreamLimits, upstreamTimeoutError } from './upstream-limits';
+import { type UpstreamLimits, uploadFirstByteTimeoutMs, upstreamTimeoutError } from './upstream-limits';
 import type { UpstreamObserver } from './upstream-observer';
 import { redactUserinfo } from './upstream-text';
 
@@ -68,6 +68,11 @@ export interface RequestOptions {
   what: string;
   /** Read the whole body with the request, up to this many bytes (see dispatchBuffered). */
   bufferLimit?: number;
+  /**
+   * Bytes of blob this request commits (a blob upload's PUT): its answer may take the
+   * first-byte limit plus one second per 8 MiB (see uploadFirstByteTimeoutMs).
+   */
+  commitsBytes?: number;
 }
 
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
@@ -290,6 +295,7 @@ export class RegistryHttp {
     const dispatcher = this.dispatchers.get(ep.host, !insecure);
     const streamBody = req.body !== undefined && typeof req.body === 'object' && !Buffer.isBuffer(req.body);
     const body = streamBody ? watchStream(req.body as Readable, this.floor, 'upload', this.stallError(req.what, ep.host)) : req.body;
+    const firstByteMs = req.commitsBytes !== undefined ? uploadFirstByteTimeoutMs(this.opts.limits, req.commitsBytes) : undefined;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const sameHost = url.host === new URL(ep.origin).host;
       const headers: Record<string, string> = { 'user-agent': this.opts.userAgent, ...req.headers };
@@ -304,17 +310,27 @@ export class RegistryHttp {
           what: req.what,
           signal: ctx.signal,
           retry: !streamBody,
+          firstByteTimeoutMs: firstByteMs,
           // undici closes the connection after a HEAD unless told otherwise; registries send no
           // body on HEAD, so keeping it alive saves a TCP (and TLS) handshake per blob check.
           send: (signal) => {
-            const opts: Dispatcher.RequestOptions = { origin: target.origin, path: target.pathname + target.search, method: req.method, headers, body, signal, ...(req.method === 'HEAD' ? { reset: false } : {}) };
+            const opts: Dispatcher.RequestOptions = {
+              origin: target.origin,
+              path: target.pathname + target.search,
+              method: req.method,
+              headers,
+              body,
+              signal,
+              ...(req.method === 'HEAD' ? { reset: false } : {}),
+              ...(firstByteMs !== undefined ? { headersTimeout: firstByteMs } : {}),
+            };
             return req.bufferLimit === undefined ? dispatch(dispatcher, opts) : dispatchBuffered(dispatcher, opts, req.bufferLimit, this.floor);
           },
         });
       } catch (e) {
         // An upload body that stalled fails the request with the stall, not with undici's view of it.
         if (body instanceof Readable && body.errored instanceof DomainError) throw body.errored;
-        throw upstreamFailure(e, req.what, ep.host, this.opts.limits);
+        throw upstreamFailure(e, req.what, ep.host, this.opts.limits, firstByteMs);
       }
       res.url = target.toString();
       if (!REDIRECT_STATUS.has(res.status)) {

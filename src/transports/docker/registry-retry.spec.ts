@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { DomainError } from '../../errors/domain-error';
 import type { RegistryResponse } from './registry-exchange';
-import { RegistryRetry, parseRetryAfter } from './registry-retry';
+import { RegistryRetry, parseRetryAfter, upstreamFailure } from './registry-retry';
 import type { UpstreamRequestEvent } from './upstream-observer';
 
 const answer = (status: number, headers: Record<string, string> = {}): RegistryResponse => ({ status, headers, body: Readable.from([]), buffered: { bytes: Buffer.alloc(0) }, url: 'http://r/x' });
@@ -97,5 +97,47 @@ describe('RegistryRetry', () => {
       },
     });
     await assert.rejects(run, (e: unknown) => e instanceof DomainError && e.code === 'ABORTED');
+  });
+});
+
+describe('the call budget', () => {
+  const tight = (retryTimes: number) =>
+    new RegistryRetry({ retryTimes, maxRetryAfterMs: 2000, baseBackoffMs: 1, limits: { connectTimeoutMs: 1000, firstByteTimeoutMs: 100, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 300 } });
+
+  it('ends a call whose attempts never answer with UPSTREAM_TIMEOUT naming SKIFF_UPSTREAM_TIMEOUT_MS, whatever the retries', async () => {
+    let attempts = 0;
+    const never = (signal: AbortSignal | undefined) =>
+      new Promise<RegistryResponse>((_resolve, reject) => {
+        attempts++;
+        signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+      });
+    await assert.rejects(tight(100).run({ ...base, send: never }), (e: unknown) => e instanceof DomainError && e.code === 'UPSTREAM_TIMEOUT' && /SKIFF_UPSTREAM_TIMEOUT_MS=300/.test(e.message));
+    assert.equal(attempts, 1);
+  });
+
+  it('does not start a backoff that would pass the budget: the last answer is handed back', async () => {
+    const s = script([answer(503, { 'retry-after': '1' }), answer(200)]);
+    assert.equal((await tight(5).run({ ...base, send: s.send })).status, 503);
+    assert.equal(s.calls(), 1);
+  });
+
+  it('an upload committing a large blob gets a longer budget', async () => {
+    let aborted = false;
+    const slow = (signal: AbortSignal | undefined) =>
+      new Promise<RegistryResponse>((resolve) => {
+        signal?.addEventListener('abort', () => (aborted = true), { once: true });
+        setTimeout(() => resolve(answer(201)), 500);
+      });
+    assert.equal((await tight(0).run({ ...base, send: slow, firstByteTimeoutMs: 1100 })).status, 201);
+    assert.equal(aborted, false);
+  });
+
+  it('maps undici timeouts to the limit that fired', () => {
+    const limits = { connectTimeoutMs: 5000, firstByteTimeoutMs: 15000, minBytesPerSecond: 262144, throughputWindowSeconds: 30, callTimeoutMs: 30000 };
+    assert.match(upstreamFailure(Object.assign(new Error('x'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), 'w', 'r', limits).message, /could not connect to r within 5 s \(SKIFF_UPSTREAM_CONNECT_TIMEOUT_MS=5000\)/);
+    assert.match(upstreamFailure(Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), 'w', 'r', limits).message, /r sent no answer within 15 s \(SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS=15000\)/);
+    assert.match(upstreamFailure(Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), 'w', 'r', limits, 20000).message, /within 20 s \(SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS=15000, plus 1 s per 8 MiB uploaded\)/);
+    assert.equal(upstreamFailure(Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), 'w', 'r', limits).code, 'UPSTREAM_TIMEOUT');
+    assert.equal(upstreamFailure(Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_OVERFLOW' }), 'w', 'r', limits).code, 'UPSTREAM_PROTOCOL_ERROR');
   });
 });

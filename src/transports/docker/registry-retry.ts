@@ -38,12 +38,12 @@ export function retryAfterSeconds(res: RegistryResponse): number | undefined {
 }
 
 /** A failure to get an answer as a domain error: the limit that fired, or the network failure. */
-export function upstreamFailure(e: unknown, what: string, registry: string, limits: UpstreamLimits): DomainError {
+export function upstreamFailure(e: unknown, what: string, registry: string, limits: UpstreamLimits, firstByteMs?: number): DomainError {
   if (e instanceof DomainError) return e;
   if (e instanceof ThroughputStallError) return upstreamTimeoutError('throughput', what, registry, limits, `${e.bytesInWindow} bytes`);
   const code = (e as { code?: unknown } | null)?.code;
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return upstreamTimeoutError('connect', what, registry, limits);
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return upstreamTimeoutError('first-byte', what, registry, limits);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return upstreamTimeoutError('first-byte', what, registry, limits, undefined, firstByteMs);
   if (code === 'UND_ERR_HEADERS_OVERFLOW') return new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: registry ${registry} answered with headers larger than 16 KiB`, { registry });
   return networkError(what, registry, e);
 }
@@ -73,6 +73,8 @@ export interface RetriedRequest {
   send: (signal: AbortSignal | undefined) => Promise<RegistryResponse>;
   /** False for a request whose body can be sent only once. */
   retry?: boolean;
+  /** This request's first-byte limit when it is not the configured one (an upload's). */
+  firstByteTimeoutMs?: number;
 }
 
 export class RegistryRetry {
@@ -89,7 +91,8 @@ export class RegistryRetry {
   async run(req: RetriedRequest): Promise<RegistryResponse> {
     const once = req.retry === false;
     const retryTimes = once ? 0 : this.opts.retryTimes;
-    const budgetMs = this.opts.limits.callTimeoutMs;
+    // An upload's longer first-byte limit extends its budget by as much.
+    const budgetMs = this.opts.limits.callTimeoutMs + Math.max(0, (req.firstByteTimeoutMs ?? 0) - this.opts.limits.firstByteTimeoutMs);
     const started = performance.now();
     const remaining = (): number => (once ? Number.POSITIVE_INFINITY : budgetMs - (performance.now() - started));
     const budget = new AbortController();
@@ -112,7 +115,7 @@ export class RegistryRetry {
             await this.sleep(delay, signal, req);
             continue;
           }
-          throw this.failed(req, upstreamFailure(e, req.what, req.registry, this.opts.limits));
+          throw this.failed(req, upstreamFailure(e, req.what, req.registry, this.opts.limits, req.firstByteTimeoutMs));
         }
         this.observe(req, res.status, attemptStarted);
         this.opts.states?.onAnswer(req.registry, res.headers);

@@ -97,6 +97,7 @@ export class RegistryWriter {
           body: stream,
           accept: [201],
           what,
+          commitsBytes: blob.known.size,
         });
         put.body.resume();
         return blob.known;
@@ -123,6 +124,7 @@ export class RegistryWriter {
         headers: { 'content-length': '0' },
         accept: [201],
         what,
+        commitsBytes: info.size,
       });
       put.body.resume();
       return info;

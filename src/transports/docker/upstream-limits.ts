@@ -19,19 +19,33 @@ export interface UpstreamLimits {
 
 export type UpstreamLimitName = 'connect' | 'first-byte' | 'throughput' | 'call';
 
+/**
+ * A registry answers a blob upload only once it has stored (hashed, moved) the whole blob,
+ * which for a large layer on object storage takes a while: such a request waits for its
+ * answer the first-byte limit plus one second per COMMIT_BYTES_PER_SECOND of the blob.
+ */
+export const COMMIT_BYTES_PER_SECOND = 8 * 1024 * 1024;
+
+/** The first-byte limit of a request that uploads `size` bytes (see COMMIT_BYTES_PER_SECOND). */
+export function uploadFirstByteTimeoutMs(limits: UpstreamLimits, size: number): number {
+  return limits.firstByteTimeoutMs + Math.ceil(Math.max(0, size) / COMMIT_BYTES_PER_SECOND) * 1000;
+}
+
 function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 /** The UPSTREAM_TIMEOUT error for a limit that fired; `observed` adds what was seen (bytes in the window). */
-export function upstreamTimeoutError(limit: UpstreamLimitName, what: string, registry: string, limits: UpstreamLimits, observed?: string): DomainError {
+export function upstreamTimeoutError(limit: UpstreamLimitName, what: string, registry: string, limits: UpstreamLimits, observed?: string, firstByteMs = limits.firstByteTimeoutMs): DomainError {
   let detail: string;
   switch (limit) {
     case 'connect':
       detail = `could not connect to ${registry} within ${seconds(limits.connectTimeoutMs)} (SKIFF_UPSTREAM_CONNECT_TIMEOUT_MS=${limits.connectTimeoutMs})`;
       break;
     case 'first-byte':
-      detail = `${registry} sent no answer within ${seconds(limits.firstByteTimeoutMs)} (SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS=${limits.firstByteTimeoutMs})`;
+      detail =
+        `${registry} sent no answer within ${seconds(firstByteMs)} (SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS=${limits.firstByteTimeoutMs}` +
+        `${firstByteMs > limits.firstByteTimeoutMs ? ', plus 1 s per 8 MiB uploaded' : ''})`;
       break;
     case 'throughput':
       detail =
