@@ -109,3 +109,17 @@ describe('egressConnector', () => {
     }
   });
 });
+
+describe('egressConnector with several addresses', () => {
+  it('tries the next checked address when one refuses the connection', async () => {
+    const lookup = table({ 'dual.test': ['127.0.0.2', '127.0.0.1'] });
+    // nothing listens on 127.0.0.2:port
+    const agent = agentWith(single, lookup);
+    try {
+      const res = await agent.request({ origin: `http://dual.test:${port}`, path: '/', method: 'GET' });
+      assert.equal(await res.body.text(), `host=dual.test:${port}`);
+    } finally {
+      await agent.close();
+    }
+  });
+});

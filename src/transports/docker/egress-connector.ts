@@ -8,7 +8,7 @@ import { DomainError } from '../../errors/domain-error';
  * The connect function of every registry dispatcher: it resolves the host name itself (all
  * addresses), asks the egress policy about each one, and connects to an address it checked
  * (pinned: DNS is not asked again between the check and the connect, so rebinding cannot
- * slip a forbidden address in). TLS keeps the host name as servername, so certificates are
+ * slip a forbidden address in), trying the next checked address when one refuses. TLS keeps the host name as servername, so certificates are
  * verified against the name, not the address. A refusal is raised before any socket is
  * opened: it says nothing about whether the port was open.
  */
@@ -65,11 +65,16 @@ export function egressConnector(opts: EgressConnectorOptions): buildConnector.co
             return;
           }
         }
-        const pinned = addresses[0]!.address;
-        connect(
-          { ...options, hostname: pinned, servername: isIP(host) ? undefined : (options.servername ?? host) },
-          finish,
-        );
+        // The checked addresses in resolver order, the next one tried when one refuses (a
+        // `localhost` that resolves to ::1 first while the registry listens on 127.0.0.1).
+        const attempt = (i: number): void => {
+          connect({ ...options, hostname: addresses[i]!.address, servername: isIP(host) ? undefined : (options.servername ?? host) }, (err, socket) => {
+            if (err && !done && i + 1 < addresses.length && (err as { code?: string }).code !== 'UND_ERR_CONNECT_TIMEOUT') attempt(i + 1);
+            else if (err) finish(err, null);
+            else finish(null, socket!);
+          });
+        };
+        attempt(0);
       },
       (e: unknown) => finish(e instanceof Error ? e : new Error(String(e)), null),
     );

@@ -84,3 +84,20 @@ describe('per-host state is bounded', () => {
     await d.close();
   });
 });
+
+describe('metric labels', () => {
+  it('name registries of the registries file only, also in a client derived for a sync cert-dir', () => {
+    const http = new RegistryHttp({
+      registries: [{ location: 'listed.example:5000', insecure: false }],
+      retryTimes: 0,
+      limits: { connectTimeoutMs: 1000, firstByteTimeoutMs: 1000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 1000 },
+      userAgent: 'test',
+      egress: new EgressPolicy({ sharedMode: false, listedLocations: [], allowNetworks: [] }),
+    });
+    assert.equal(http.metricLabel('LISTED.example:5000'), 'listed.example:5000');
+    assert.equal(http.metricLabel('caller-chosen.example'), 'other');
+    const derived = http.forRegistry({ location: 'caller-chosen.example', insecure: false });
+    assert.equal(derived.metricLabel('caller-chosen.example'), 'other');
+    assert.ok(derived.settingsFor('caller-chosen.example'), 'its own settings apply');
+  });
+});

@@ -80,6 +80,8 @@ const MAX_REDIRECTS = 5;
 
 /** What the RegistryHttp of one process share, also with the clients derived for one registry. */
 interface SharedState {
+  /** Locations in the registries file: the only hosts named in metric labels. */
+  listed: ReadonlySet<string>;
   states: RegistryStates;
   contentCache: ContentCache;
   tagDigests: BoundedMap<string, string>;
@@ -118,6 +120,7 @@ export class RegistryHttp {
   ) {
     const observer = opts.observer;
     this.shared = shared ?? {
+      listed: new Set(opts.registries.map((r) => r.location.toLowerCase())),
       states: new RegistryStates({ max: opts.bounds?.maxRegistryStates, onChange: observer?.onRegistryState ? (s) => this.reportState(s) : undefined }),
       contentCache: new ContentCache(64 * 1024 * 1024),
       tagDigests: new BoundedMap<string, string>(10_000),
@@ -192,9 +195,12 @@ export class RegistryHttp {
     return this.opts.registries.find((r) => r.location === host.toLowerCase());
   }
 
-  /** The `registry` label of upstream metrics: the host for registries in the registries file, `other` for any other. */
+  /**
+   * The `registry` label of upstream metrics: the host for registries in the registries file,
+   * `other` for any other (also for a sync's cert-dir registry: callers name those).
+   */
   metricLabel(host: string): string {
-    return this.settingsFor(host) ? host.toLowerCase() : 'other';
+    return this.shared.listed.has(host.toLowerCase()) ? host.toLowerCase() : 'other';
   }
 
   /** TLS checks off for this call: the registry is configured insecure or the caller said tlsVerify=false. */
