@@ -370,10 +370,11 @@ describe('upstream deadlines and egress', () => {
     assert.throws(() => loadConfig({ SKIFF_UPSTREAM_TIMEOUT_MS: '1' }, '/srv'), /SKIFF_UPSTREAM_TIMEOUT_MS must be between 100 and/);
   });
 
-  it('shared mode follows API tokens (or a principals file); single-user otherwise', () => {
+  it('shared mode follows API tokens, a principals file or a non-loopback listener; single-user otherwise', () => {
     assert.equal(loadConfig({}, '/srv').egress.sharedMode, false);
     assert.equal(loadConfig({ SKIFF_API_TOKENS: 'token-aaaaaaaaaaaaaaaaaaaaaaaa' }, '/srv').egress.sharedMode, true);
     assert.equal(loadConfig({ SKIFF_PRINCIPALS_FILE: '/etc/skiff/principals.yaml' }, '/srv').egress.sharedMode, true);
+    assert.equal(loadConfig({ SKIFF_HOST: '0.0.0.0', SKIFF_ALLOW_INSECURE_BIND: 'true' }, '/srv').egress.sharedMode, true, 'listening beyond loopback is shared');
     assert.deepEqual(loadConfig({}, '/srv').egress.allowNetworks, []);
   });
 

@@ -82,7 +82,8 @@ export interface UpstreamSettings {
 
 export interface EgressSettings {
   /**
-   * The service is shared (API tokens or a principals file configured): loopback, private,
+   * The service is shared (API tokens or a principals file configured, or it listens beyond
+   * loopback, e.g. with SKIFF_ALLOW_INSECURE_BIND): loopback, private,
    * CGNAT and unique-local addresses are reached only for registries listed in the registries
    * file or addresses inside `allowNetworks`. Single-user (loopback, no tokens) reaches them.
    */
@@ -345,7 +346,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     externalAuthFile: externalAuthFile ? resolve(cwd, externalAuthFile) : undefined,
     upstream: upstreamSettings(get),
     egress: {
-      sharedMode: apiTokens.length > 0 || get('SKIFF_PRINCIPALS_FILE', 'principalsFile') !== undefined,
+      // Single-user is loopback-only without tokens; anything reachable by others is shared.
+      sharedMode: apiTokens.length > 0 || get('SKIFF_PRINCIPALS_FILE', 'principalsFile') !== undefined || !isLoopbackHost(host),
       allowNetworks: egressFile.allowNetworks,
     },
     copy: {
