@@ -17,6 +17,7 @@ import { CopiesModule } from './copies/copies.module';
 import { CopyEngineModule } from './copy-engine/copy-engine.module';
 import { SyncsModule } from './syncs/syncs.module';
 import { TransportsModule } from './transports/transports.module';
+import { RegistriesModule } from './registries/registries.module';
 
 /** Paths redacted from every log line: credentials never reach the logs. */
 export const REDACTED_LOG_PATHS = [
@@ -72,6 +73,7 @@ export class AppModule {
         CopyEngineModule,
         CopiesModule,
         SyncsModule,
+        RegistriesModule,
       ],
       providers: [
         // Who is calling is decided before routing (authenticationMiddleware, bootstrap.ts); this guard only counts.

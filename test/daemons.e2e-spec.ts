@@ -26,6 +26,9 @@ import { makeTmpDir, removeTmpDir } from './support/tmp';
 import { mountTmpfs, requireTmpfs } from './support/tmpfs';
 import { type Operation, type Submitted, submit as submitOperation } from './support/operations';
 
+/** The engine transports are opt-in (SKIFF_TRANSPORTS): the services of these tests enable every transport. */
+const ALL_TRANSPORTS = 'docker,oci,oci-archive,docker-archive,dir,docker-daemon,containers-storage';
+
 let reg: TestRegistry;
 let svc: SkiffService;
 let absentSvc: SkiffService;
@@ -169,15 +172,13 @@ before(async () => {
     if (DAEMONS_REQUIRED) throw e;
     podmanMissing = (e as Error).message;
   }
-  // The engine transports are opt-in (SKIFF_TRANSPORTS); these services enable every transport.
-  const transports = 'docker,oci,oci-archive,docker-archive,dir,docker-daemon,containers-storage';
-  const env: Record<string, string> = { SKIFF_TRANSPORTS: transports };
+  const env: Record<string, string> = { SKIFF_TRANSPORTS: ALL_TRANSPORTS };
   if (dockerd) env.DOCKER_HOST = dockerd.host;
   if (podman) env.CONTAINER_HOST = `unix://${podman.socket}`;
   const absentDir = await makeTmpDir('skiff-nodaemon-');
   [svc, absentSvc] = await Promise.all([
     startSkiff(env),
-    startSkiff({ SKIFF_TRANSPORTS: transports, DOCKER_HOST: `unix://${absentDir}/docker.sock`, CONTAINER_HOST: `unix://${absentDir}/podman.sock` }),
+    startSkiff({ SKIFF_TRANSPORTS: ALL_TRANSPORTS, DOCKER_HOST: `unix://${absentDir}/docker.sock`, CONTAINER_HOST: `unix://${absentDir}/podman.sock` }),
   ]);
 });
 
@@ -257,7 +258,7 @@ describe('docker-daemon: on a full staging area', () => {
     const dataDir = await makeTmpDir('skiff-dd-full-');
     // 128 KiB: less than the 200 KB layer once decompressed for the load
     const staging = mountTmpfs(128 * 1024, { on: join(dataDir, 'tmp') });
-    const full = await startSkiff({ DOCKER_HOST: dockerd!.host, SKIFF_TRANSPORTS: transports }, { dataDir });
+    const full = await startSkiff({ DOCKER_HOST: dockerd!.host, SKIFF_TRANSPORTS: ALL_TRANSPORTS }, { dataDir });
     try {
       const { status, op } = await submit({ source: `docker://${reg.host}/team/app:1.0`, destination: 'docker-daemon:example.com/team/full:1', retryTimes: 0 }, full);
       assert.equal(status, 200, JSON.stringify(op));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -52,7 +52,7 @@ describe('loadConfig defaults', () => {
       logLevel: 'info',
       registries: [],
       externalAuthFile: undefined,
-      upstream: { retryTimes: 3, connectTimeoutMs: 10_000, requestTimeoutMs: 60_000, tagsPageSize: undefined },
+      upstream: { retryTimes: 3, connectTimeoutMs: 5_000, firstByteTimeoutMs: 15_000, minBytesPerSecond: 262_144, throughputWindowSeconds: 30, callTimeoutMs: 30_000, tagsPageSize: undefined },
       dockerHost: 'unix:///var/run/docker.sock',
       containerHost: 'unix:///run/podman/podman.sock',
     });
@@ -97,6 +97,9 @@ describe('loadConfig from the environment', () => {
         SKIFF_UPSTREAM_RETRIES: '0',
         SKIFF_UPSTREAM_CONNECT_TIMEOUT_MS: '100',
         SKIFF_UPSTREAM_TIMEOUT_MS: '3600000',
+        SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '2500',
+        SKIFF_UPSTREAM_MIN_BYTES_PER_SECOND: '1024',
+        SKIFF_UPSTREAM_THROUGHPUT_WINDOW_SECONDS: '5',
         SKIFF_TAGS_PAGE_SIZE: '50',
         DOCKER_HOST: 'unix:///tmp/docker.sock',
         CONTAINER_HOST: 'unix:///tmp/podman.sock',
@@ -105,7 +108,7 @@ describe('loadConfig from the environment', () => {
     );
     assert.equal(c.port, 0);
     assert.equal(c.logLevel, 'debug');
-    assert.deepEqual(c.upstream, { retryTimes: 0, connectTimeoutMs: 100, requestTimeoutMs: 3_600_000, tagsPageSize: 50 });
+    assert.deepEqual(c.upstream, { retryTimes: 0, connectTimeoutMs: 100, firstByteTimeoutMs: 2500, minBytesPerSecond: 1024, throughputWindowSeconds: 5, callTimeoutMs: 3_600_000, tagsPageSize: 50 });
     assert.equal(c.dockerHost, 'unix:///tmp/docker.sock');
     assert.equal(c.containerHost, 'unix:///tmp/podman.sock');
     assert.equal(loadConfig({ SKIFF_PORT: '65535' }, '/srv').port, 65535);
@@ -460,4 +463,43 @@ describe('loadConfig: shared-service settings', () => {
   ] as const) {
     it(`refuses ${JSON.stringify(env)}, naming the variable`, () => assertConfigError(() => loadConfig(env, '/srv'), pattern));
   }
+});
+
+// ---- registry client: upstream deadlines and egress ----
+describe('upstream deadlines and egress', () => {
+  it('validates the deadline settings, naming the variable', () => {
+    assert.throws(() => loadConfig({ SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '50' }, '/srv'), /^Error: SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS must be between 100 and 3600000, got 50$|SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS must be between 100 and 3600000, got 50/);
+    assert.throws(() => loadConfig({ SKIFF_UPSTREAM_MIN_BYTES_PER_SECOND: '0' }, '/srv'), /SKIFF_UPSTREAM_MIN_BYTES_PER_SECOND must be between 1 and/);
+    assert.throws(() => loadConfig({ SKIFF_UPSTREAM_THROUGHPUT_WINDOW_SECONDS: 'soon' }, '/srv'), /SKIFF_UPSTREAM_THROUGHPUT_WINDOW_SECONDS must be an integer/);
+    assert.throws(() => loadConfig({ SKIFF_UPSTREAM_TIMEOUT_MS: '1' }, '/srv'), /SKIFF_UPSTREAM_TIMEOUT_MS must be between 100 and/);
+  });
+
+  it('shared mode follows API tokens, a principals file or a non-loopback listener; single-user otherwise', () => {
+    assert.equal(loadConfig({}, '/srv').egress.sharedMode, false);
+    assert.equal(loadConfig({ SKIFF_API_TOKENS: 'token-aaaaaaaaaaaaaaaaaaaaaaaa' }, '/srv').egress.sharedMode, true);
+    assert.equal(loadConfig({ SKIFF_PRINCIPALS_FILE: '/etc/skiff/principals.yaml' }, '/srv').egress.sharedMode, true);
+    assert.equal(loadConfig({ SKIFF_HOST: '0.0.0.0', SKIFF_ALLOW_INSECURE_BIND: 'true' }, '/srv').egress.sharedMode, true, 'listening beyond loopback is shared');
+    assert.deepEqual(loadConfig({}, '/srv').egress.allowNetworks, []);
+  });
+
+  it('reads egress.allowNetworks from the registries file, normalised, and refuses bad CIDRs and keys', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-egress-conf-'));
+    try {
+      writeFileSync(join(dir, 'ok.yaml'), 'registries:\n  - location: r.example\negress:\n  allowNetworks: ["10.20.0.0/16", " FD12:3456::/32 "]\n');
+      assert.deepEqual(loadConfig({ SKIFF_REGISTRIES_CONFIG: join(dir, 'ok.yaml') }, '/srv').egress.allowNetworks, ['10.20.0.0/16', 'fd12:3456::/32']);
+      const bad: Array<[string, RegExp]> = [
+        ['egress: [1]\n', /^registries config: "egress" must be a mapping$/],
+        ['egress:\n  allowNetworks: 10.0.0.0/8\n', /^registries config: egress\.allowNetworks must be a list of CIDRs$/],
+        ['egress:\n  allowNetworks: ["10.0.0.1/8"]\n', /^registries config: egress\.allowNetworks\[0\] must be a CIDR like 10\.20\.0\.0\/16/],
+        ['egress:\n  allowNetworks: ["example.com"]\n', /egress\.allowNetworks\[0\] must be a CIDR/],
+        ['egress:\n  allow: []\n', /^registries config: egress: unknown key "allow"$/],
+      ];
+      for (const [text, re] of bad) {
+        writeFileSync(join(dir, 'bad.yaml'), text);
+        assert.throws(() => loadConfig({ SKIFF_REGISTRIES_CONFIG: join(dir, 'bad.yaml') }, '/srv'), (e: unknown) => e instanceof ConfigError && re.test(e.message), text);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

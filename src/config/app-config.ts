@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parsePrincipalsDocument, type PrincipalSpec } from '../auth/principals-file';
 import { TRANSPORT_NAMES, type TransportName } from '../image-spec/image-reference';
+import { parseCidr } from '../egress/ip-address';
 
 /**
  * The whole configuration, parsed and validated once at boot. Only this folder reads
@@ -36,8 +37,10 @@ export interface AppConfig {
   registries: RegistrySettings[];
   /** An existing auth file (containers-auth.json / docker config.json) read as a fallback. */
   externalAuthFile?: string;
-  /** Upstream HTTP: retries on 408/429/5xx/resets, and per-request timeouts. */
-  upstream: { retryTimes: number; connectTimeoutMs: number; requestTimeoutMs: number; tagsPageSize?: number };
+  /** Upstream HTTP: retries on 408/429/5xx/resets, deadlines and the throughput floor. */
+  upstream: UpstreamSettings;
+  /** Where the registry client may connect (the egress policy). */
+  egress: EgressSettings;
   dockerHost: string;
   /** Docker CLI TLS settings for a `tcp://` DOCKER_HOST: DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem), DOCKER_TLS_VERIFY. */
   dockerTls: { certPath?: string; verify: boolean };
@@ -150,6 +153,61 @@ function parseSecurity(get: (envName: string, key: string) => string | undefined
     auditLog,
   };
 }
+
+// ---- registry client: upstream deadlines and egress (one block) ----
+/**
+ * Deadlines of upstream registry calls. Defaults: a dead registry fails a call in at most
+ * `callTimeoutMs` (30 s) whatever the retries; a body moving at 256 KiB/s or more (a 1 GB layer
+ * in at most 68 minutes) always finishes; a slower one, measured over 30 s of waiting on the
+ * registry, is a stall.
+ */
+export interface UpstreamSettings {
+  /** Retries of one call on 408/429/5xx and connection failures (SKIFF_UPSTREAM_RETRIES). */
+  retryTimes: number;
+  /** DNS + TCP + TLS of one connection (SKIFF_UPSTREAM_CONNECT_TIMEOUT_MS, default 5 s). */
+  connectTimeoutMs: number;
+  /** From the request sent (its body included) to the answer's headers (SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS, default 15 s). */
+  firstByteTimeoutMs: number;
+  /** Slowest body transfer accepted, either direction, in bytes/s; 1 leaves only complete stalls (SKIFF_UPSTREAM_MIN_BYTES_PER_SECOND, default 262144). */
+  minBytesPerSecond: number;
+  /** The window the floor is measured over, in seconds of waiting on the registry (SKIFF_UPSTREAM_THROUGHPUT_WINDOW_SECONDS, default 30). */
+  throughputWindowSeconds: number;
+  /** One call to its answer, every retry and backoff included (SKIFF_UPSTREAM_TIMEOUT_MS, default 30 s). */
+  callTimeoutMs: number;
+  /** `n` sent with tag-list requests (SKIFF_TAGS_PAGE_SIZE); unset lets the registry choose. */
+  tagsPageSize?: number;
+}
+
+export interface EgressSettings {
+  /**
+   * The service is shared (API tokens or a principals file configured, or it listens beyond
+   * loopback, e.g. with SKIFF_ALLOW_INSECURE_BIND): loopback, private,
+   * CGNAT and unique-local addresses are reached only for registries listed in the registries
+   * file or addresses inside `allowNetworks`. Single-user (loopback, no tokens) reaches them.
+   */
+  sharedMode: boolean;
+  /** CIDRs from the registries file's `egress.allowNetworks`, normalised. */
+  allowNetworks: string[];
+}
+
+/** The registries file's top-level `egress: {allowNetworks: [CIDR…]}`. */
+export function parseEgressConfig(doc: Record<string, unknown>): { allowNetworks: string[] } {
+  const egress = doc['egress'];
+  if (egress === undefined || egress === null) return { allowNetworks: [] };
+  if (typeof egress !== 'object' || Array.isArray(egress)) throw new ConfigError('registries config: "egress" must be a mapping');
+  const e = egress as Record<string, unknown>;
+  for (const k of Object.keys(e)) if (k !== 'allowNetworks') throw new ConfigError(`registries config: egress: unknown key "${k}"`);
+  const list = e['allowNetworks'] ?? [];
+  if (!Array.isArray(list)) throw new ConfigError('registries config: egress.allowNetworks must be a list of CIDRs');
+  return {
+    allowNetworks: list.map((raw, i) => {
+      const cidr = typeof raw === 'string' ? parseCidr(raw.trim()) : undefined;
+      if (!cidr) throw new ConfigError(`registries config: egress.allowNetworks[${i}] must be a CIDR like 10.20.0.0/16 or fd00:1234::/32 (no host bits set), got ${JSON.stringify(raw)}`);
+      return cidr.text;
+    }),
+  };
+}
+// ---- end of the registry client block ----
 
 export interface SyncSettings {
   /** Images one sync copies at once (SKIFF_SYNC_CONCURRENCY); blob transfers stay under the per-host limits. */
@@ -310,6 +368,20 @@ export function parseRegistriesConfig(doc: Record<string, unknown>, baseDir: str
   });
 }
 
+/** The upstream block of AppConfig (see UpstreamSettings for the defaults and why). */
+function upstreamSettings(get: (envName: string, key: string) => string | undefined): UpstreamSettings {
+  const tagsPageSize = get('SKIFF_TAGS_PAGE_SIZE', 'tagsPageSize');
+  return {
+    retryTimes: parseInteger('SKIFF_UPSTREAM_RETRIES', get('SKIFF_UPSTREAM_RETRIES', 'upstreamRetries'), 3, 0, 10),
+    connectTimeoutMs: parseInteger('SKIFF_UPSTREAM_CONNECT_TIMEOUT_MS', get('SKIFF_UPSTREAM_CONNECT_TIMEOUT_MS', 'upstreamConnectTimeoutMs'), 5_000, 100, 600_000),
+    firstByteTimeoutMs: parseInteger('SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', get('SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 'upstreamFirstByteTimeoutMs'), 15_000, 100, 3_600_000),
+    minBytesPerSecond: parseInteger('SKIFF_UPSTREAM_MIN_BYTES_PER_SECOND', get('SKIFF_UPSTREAM_MIN_BYTES_PER_SECOND', 'upstreamMinBytesPerSecond'), 262_144, 1, 10 * 1024 ** 3),
+    throughputWindowSeconds: parseInteger('SKIFF_UPSTREAM_THROUGHPUT_WINDOW_SECONDS', get('SKIFF_UPSTREAM_THROUGHPUT_WINDOW_SECONDS', 'upstreamThroughputWindowSeconds'), 30, 1, 3600),
+    callTimeoutMs: parseInteger('SKIFF_UPSTREAM_TIMEOUT_MS', get('SKIFF_UPSTREAM_TIMEOUT_MS', 'upstreamTimeoutMs'), 30_000, 100, 3_600_000),
+    tagsPageSize: tagsPageSize === undefined ? undefined : parseInteger('SKIFF_TAGS_PAGE_SIZE', tagsPageSize, 0, 1, 10_000),
+  };
+}
+
 /**
  * Builds the configuration from the environment (and the optional `SKIFF_CONFIG` YAML file,
  * whose camelCase keys the environment overrides). Throws ConfigError with a message naming
@@ -352,9 +424,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
 
   const registriesPath = get('SKIFF_REGISTRIES_CONFIG', 'registriesConfig');
   let registries: RegistrySettings[] = [];
+  let egressFile: { allowNetworks: string[] } = { allowNetworks: [] };
   if (registriesPath) {
     const p = resolve(cwd, registriesPath);
-    registries = parseRegistriesConfig(readStructuredFile(p, 'SKIFF_REGISTRIES_CONFIG file'), resolve(p, '..'));
+    const doc = readStructuredFile(p, 'SKIFF_REGISTRIES_CONFIG file');
+    registries = parseRegistriesConfig(doc, resolve(p, '..'));
+    egressFile = parseEgressConfig(doc);
   }
   const externalAuthFile = get('REGISTRY_AUTH_FILE', 'authFile');
 
@@ -368,11 +443,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     logLevel,
     registries,
     externalAuthFile: externalAuthFile ? resolve(cwd, externalAuthFile) : undefined,
-    upstream: {
-      retryTimes: parseInteger('SKIFF_UPSTREAM_RETRIES', get('SKIFF_UPSTREAM_RETRIES', 'upstreamRetries'), 3, 0, 10),
-      connectTimeoutMs: parseInteger('SKIFF_UPSTREAM_CONNECT_TIMEOUT_MS', get('SKIFF_UPSTREAM_CONNECT_TIMEOUT_MS', 'upstreamConnectTimeoutMs'), 10_000, 100, 600_000),
-      requestTimeoutMs: parseInteger('SKIFF_UPSTREAM_TIMEOUT_MS', get('SKIFF_UPSTREAM_TIMEOUT_MS', 'upstreamTimeoutMs'), 60_000, 100, 3_600_000),
-      tagsPageSize: get('SKIFF_TAGS_PAGE_SIZE', 'tagsPageSize') === undefined ? undefined : parseInteger('SKIFF_TAGS_PAGE_SIZE', get('SKIFF_TAGS_PAGE_SIZE', 'tagsPageSize'), 0, 1, 10_000),
+    upstream: upstreamSettings(get),
+    egress: {
+      // Single-user is loopback-only without tokens; anything reachable by others is shared.
+      sharedMode: apiTokens.length > 0 || get('SKIFF_PRINCIPALS_FILE', 'principalsFile') !== undefined || !isLoopbackHost(host),
+      allowNetworks: egressFile.allowNetworks,
     },
     copy: {
       perHostConcurrency: parseInteger('SKIFF_COPY_PER_HOST_CONCURRENCY', get('SKIFF_COPY_PER_HOST_CONCURRENCY', 'copyPerHostConcurrency'), 6, 1, 64),

@@ -1,19 +1,11 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { UpstreamObserver, UpstreamRequestEvent } from '../transports/docker/registry-http';
-
-/** Registries not in the registries file that get a label of their own; the rest count as `other`. */
-const MAX_UNCONFIGURED_REGISTRY_LABELS = 32;
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RegistryState } from '../transports/docker/registry-state';
+import type { UpstreamObserver, UpstreamRequestEvent } from '../transports/docker/upstream-observer';
 
 /**
  * Prometheus metrics: the API's own requests (by route pattern, never raw URL) and every
  * request to an upstream registry (by registry host and operation), plus process metrics.
- *
- * Label values stay bounded whatever callers send: routes are patterns (`unmatched` for no
- * route), methods and statuses come from Node's parser; a registry named by a caller gets its
- * own label only when it is in the registries file or among the first
- * MAX_UNCONFIGURED_REGISTRY_LABELS others seen, else `other`.
  */
 @Injectable()
 export class MetricsService implements UpstreamObserver {
@@ -49,19 +41,14 @@ export class MetricsService implements UpstreamObserver {
     registers: [this.registry],
   });
 
-  private readonly configuredRegistries: ReadonlySet<string>;
-  private readonly seenRegistries = new Set<string>();
+  // Registries listed in the registries file only (the client reports no other): bounded labels.
+  private readonly registryReachable = new Gauge({ name: 'skiff_registry_reachable', help: 'Whether the registry answered the last call (1) or could not be reached (0)', labelNames: ['registry'] as const, registers: [this.registry] });
+  private readonly rateLimitLimit = new Gauge({ name: 'skiff_registry_rate_limit', help: 'Requests per window the registry announces (RateLimit-Limit)', labelNames: ['registry'] as const, registers: [this.registry] });
+  private readonly rateLimitRemaining = new Gauge({ name: 'skiff_registry_rate_limit_remaining', help: 'Requests left in the window, as of the last answer (RateLimit-Remaining)', labelNames: ['registry'] as const, registers: [this.registry] });
+  private readonly rateLimitWindow = new Gauge({ name: 'skiff_registry_rate_limit_window_seconds', help: 'Length of the rate-limit window in seconds', labelNames: ['registry'] as const, registers: [this.registry] });
 
-  constructor(@Optional() @Inject(APP_CONFIG) config?: AppConfig) {
-    this.configuredRegistries = new Set((config?.registries ?? []).map((r) => r.location));
+  constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'skiff_' });
-  }
-
-  private registryLabel(registry: string): string {
-    if (this.configuredRegistries.has(registry) || this.seenRegistries.has(registry)) return registry;
-    if (this.seenRegistries.size >= MAX_UNCONFIGURED_REGISTRY_LABELS) return 'other';
-    this.seenRegistries.add(registry);
-    return registry;
   }
 
   observeHttp(method: string, route: string, status: number, seconds: number): void {
@@ -69,9 +56,16 @@ export class MetricsService implements UpstreamObserver {
     this.httpDuration.observe({ method, route }, seconds);
   }
 
+  /** `e.registry` is already bounded by the client: the host for listed registries, `other` otherwise. */
   onUpstreamRequest(e: UpstreamRequestEvent): void {
-    const registry = this.registryLabel(e.registry);
-    this.upstreamRequests.inc({ registry, operation: e.operation, method: e.method, status: String(e.status) });
-    this.upstreamDuration.observe({ registry, operation: e.operation }, e.durationSeconds);
+    this.upstreamRequests.inc({ registry: e.registry, operation: e.operation, method: e.method, status: String(e.status) });
+    this.upstreamDuration.observe({ registry: e.registry, operation: e.operation }, e.durationSeconds);
+  }
+
+  onRegistryState(s: RegistryState): void {
+    if (s.reachable !== undefined) this.registryReachable.set({ registry: s.registry }, s.reachable ? 1 : 0);
+    if (s.rateLimit?.limit !== undefined) this.rateLimitLimit.set({ registry: s.registry }, s.rateLimit.limit);
+    if (s.rateLimit?.remaining !== undefined) this.rateLimitRemaining.set({ registry: s.registry }, s.rateLimit.remaining);
+    if (s.rateLimit?.windowSeconds !== undefined) this.rateLimitWindow.set({ registry: s.registry }, s.rateLimit.windowSeconds);
   }
 }

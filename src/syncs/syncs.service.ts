@@ -15,7 +15,6 @@ import { isDigest } from '../image-spec/digest';
 import { parseImageReference } from '../image-spec/image-reference';
 import { dockerRepositoryTarget, patternTarget, treeTarget } from '../image-spec/reference-pattern';
 import { problemFromError } from '../http/problem';
-import { MetricsService } from '../metrics/metrics.service';
 import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
 import { OperationsService } from '../operations/operations.service';
 import { isInside, resolveInStorageRoot } from '../storage/storage-root';
@@ -23,7 +22,6 @@ import { DockerTransport } from '../transports/docker/docker.transport';
 import { RegistryHttp } from '../transports/docker/registry-http';
 import { TransportRegistry } from '../transports/transport-registry';
 import type { CredentialResolver, RegistryAuth } from '../transports/transport';
-import { USER_AGENT } from '../transports/transports.module';
 import { type SourceAccess, SyncRun } from './sync-run';
 import { parseSyncYaml, redactSyncYaml, type SyncYamlCredentials, type SyncYamlRegistry } from './sync-yaml';
 import type { SyncRequestDto } from './syncs.dto';
@@ -59,7 +57,7 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     private readonly credentials: CredentialService,
     private readonly operations: OperationsService,
     private readonly engine: CopyEngine,
-    private readonly metrics: MetricsService,
+    private readonly registryHttp: RegistryHttp,
   ) {}
 
   onModuleInit(): void {
@@ -277,6 +275,6 @@ export class SyncsService implements OperationRunner, OnModuleInit {
       clientCertFile: certs[0] ? join(dir, certs[0]) : undefined,
       clientKeyFile: certs[0] ? join(dir, certs[0].replace(/\.cert$/, '.key')) : undefined,
     };
-    return new RegistryHttp({ registries: [settings], ...this.config.upstream, userAgent: USER_AGENT, observer: this.metrics });
+    return this.registryHttp.forRegistry(settings);
   }
 }

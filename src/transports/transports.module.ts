@@ -8,7 +8,7 @@ import { ContainersStorageTransport } from './containers-storage/containers-stor
 import { DockerArchiveTransport } from './docker-archive/docker-archive.transport';
 import { DockerDaemonTransport } from './docker-daemon/docker-daemon.transport';
 import { DockerTransport } from './docker/docker.transport';
-import { RegistryHttp } from './docker/registry-http';
+import { RegistryHttp, registryHttpOptions } from './docker/registry-http';
 import { OciArchiveTransport } from './oci/oci-archive.transport';
 import { OciTransport } from './oci/oci.transport';
 import { TransportRegistry } from './transport-registry';
@@ -24,7 +24,7 @@ export const USER_AGENT = 'skiff/0.1 (+containers image operations service)';
       provide: RegistryHttp,
       inject: [APP_CONFIG, MetricsService],
       useFactory: (config: AppConfig, metrics: MetricsService) =>
-        new RegistryHttp({ registries: config.registries, ...config.upstream, userAgent: USER_AGENT, observer: metrics }),
+        new RegistryHttp(registryHttpOptions(config, { userAgent: USER_AGENT, observer: metrics })),
     },
     { provide: DockerTransport, inject: [RegistryHttp], useFactory: (http: RegistryHttp) => new DockerTransport(http) },
     {
