@@ -104,7 +104,8 @@ before(async () => {
     ].join('\n'),
   );
   const regConf = join(work, 'registries.yaml');
-  writeFileSync(regConf, `registries:\n  - location: "${basic.host}"\n    ca: ${basic.caFile}\n`);
+  // shared mode reaches loopback registries only when the registries file allows them
+  writeFileSync(regConf, `registries:\n  - location: "${basic.host}"\n    ca: ${basic.caFile}\negress:\n  allowNetworks: ["127.0.0.0/8"]\n`);
   svc = await startSkiff({
     SKIFF_PRINCIPALS_FILE: principals,
     SKIFF_API_TOKENS: TOKENS.legacy,

@@ -233,7 +233,7 @@ describe('egress policy', () => {
   });
 
   it('upstream metrics name listed registries by host and every other host as "other"', T, async () => {
-    const text = await (await fetch(`${shared.url}/metrics`)).text();
+    const text = await (await fetch(`${shared.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     const lines = text.split('\n').filter((l) => l.startsWith('skiff_upstream_requests_total{'));
     assert.ok(lines.some((l) => l.includes(`registry="${listed.host}"`)), lines.join('\n'));
     assert.ok(lines.some((l) => l.includes('registry="other"')), lines.join('\n'));

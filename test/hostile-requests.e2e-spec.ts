@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { pack } from 'tar-stream';
 import { makeLayer, pushImage, pushTags } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
-import { startSkiff, type SkiffService } from './support/skiff-service';
+import { loopbackRegistriesConfig, startSkiff, type SkiffService } from './support/skiff-service';
 import { makeTmpDirSync } from './support/tmp';
 
 const HOSTILE = 'hostile-token-0123456789abcdef';
@@ -77,7 +77,7 @@ before(async () => {
     principals,
     `principals:\n  - {name: hostile, tokenSha256: "${sha(HOSTILE)}", scopes: [images:read, images:write]}\n  - {name: victim, tokenSha256: "${sha(VICTIM)}", scopes: [images:read]}\n`,
   );
-  svc = await startSkiff({ SKIFF_PRINCIPALS_FILE: principals, SKIFF_STORAGE_ROOT: storage, SKIFF_ARCHIVE_INSPECT_CONCURRENCY: '1' });
+  svc = await startSkiff({ SKIFF_PRINCIPALS_FILE: principals, SKIFF_REGISTRIES_CONFIG: loopbackRegistriesConfig(), SKIFF_STORAGE_ROOT: storage, SKIFF_ARCHIVE_INSPECT_CONCURRENCY: '1' });
 });
 
 after(async () => {

@@ -477,7 +477,13 @@ describe('upstream deadlines and egress', () => {
   it('shared mode follows API tokens, a principals file or a non-loopback listener; single-user otherwise', () => {
     assert.equal(loadConfig({}, '/srv').egress.sharedMode, false);
     assert.equal(loadConfig({ SKIFF_API_TOKENS: 'token-aaaaaaaaaaaaaaaaaaaaaaaa' }, '/srv').egress.sharedMode, true);
-    assert.equal(loadConfig({ SKIFF_PRINCIPALS_FILE: '/etc/skiff/principals.yaml' }, '/srv').egress.sharedMode, true);
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-shared-mode-'));
+    try {
+      writeFileSync(join(dir, 'principals.yaml'), `principals:\n  - {name: a, tokenSha256: "${'ab'.repeat(32)}", scopes: []}\n`);
+      assert.equal(loadConfig({ SKIFF_PRINCIPALS_FILE: join(dir, 'principals.yaml') }, '/srv').egress.sharedMode, true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     assert.equal(loadConfig({ SKIFF_HOST: '0.0.0.0', SKIFF_ALLOW_INSECURE_BIND: 'true' }, '/srv').egress.sharedMode, true, 'listening beyond loopback is shared');
     assert.deepEqual(loadConfig({}, '/srv').egress.allowNetworks, []);
   });

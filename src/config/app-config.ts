@@ -446,7 +446,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     upstream: upstreamSettings(get),
     egress: {
       // Single-user is loopback-only without tokens; anything reachable by others is shared.
-      sharedMode: apiTokens.length > 0 || get('SKIFF_PRINCIPALS_FILE', 'principalsFile') !== undefined || !isLoopbackHost(host),
+      sharedMode: apiTokens.length > 0 || security.principals.length > 0 || !isLoopbackHost(host),
       allowNetworks: egressFile.allowNetworks,
     },
     copy: {

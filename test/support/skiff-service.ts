@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, createWriteStream, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import createClient, { type Client } from 'openapi-fetch';
@@ -122,4 +122,16 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
 /** base64 JSON for the X-Registry-Auth header. */
 export function registryAuthHeader(auth: Record<string, string>): string {
   return Buffer.from(JSON.stringify(auth)).toString('base64');
+}
+
+/**
+ * A registries file (SKIFF_REGISTRIES_CONFIG) that lets a shared-mode service (tokens or a
+ * principals file) reach the tests' loopback registries: shared mode refuses loopback
+ * addresses unless the registries file lists or allows them.
+ */
+export function loopbackRegistriesConfig(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-registries-'));
+  const file = join(dir, 'registries.yaml');
+  writeFileSync(file, 'egress:\n  allowNetworks: ["127.0.0.0/8", "::1/128"]\n');
+  return file;
 }
