@@ -101,7 +101,8 @@ describe('HTTP manners', () => {
       assert.equal(((await res.json()) as { requestId: string }).requestId, id);
     }
     await fetch(`${svc.url}/v1/nothing-here`, { headers: { 'x-request-id': 'trace-me-123' } });
-    await new Promise((r) => setTimeout(r, 100));
+    // the log reaches the file through the service's stdout: wait for it, boundedly
+    for (let i = 0; i < 100 && !/"id":"trace-me-123"/.test(svc.log()); i++) await new Promise((r) => setTimeout(r, 50));
     assert.match(svc.log(), /"id":"trace-me-123"/);
   });
 
