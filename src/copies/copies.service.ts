@@ -5,16 +5,35 @@ import { CredentialService } from '../credentials/credential.service';
 import { toRegistryAuth } from '../credentials/registry-auth-header';
 import { InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
 import { type ImageReference, parseImageReference } from '../image-spec/image-reference';
-import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
+import type { OperationRunContext, OperationRunner } from '../operations/operation';
 import { OperationsService } from '../operations/operations.service';
 import { resolveInStorageRoot } from '../storage/storage-root';
 import { parseAdditionalTags } from '../transports/docker-archive/docker-archive.transport';
 import { TransportRegistry } from '../transports/transport-registry';
-import type { RegistryAuth } from '../transports/transport';
 import type { CopyRequestDto } from './copies.dto';
+import type { CopyRequest, CopyResult, TransferSecrets } from './copy-request';
 
-/** The stored form of a copy request: the body without its credentials. */
-export type StoredCopyRequest = Omit<CopyRequestDto, 'sourceAuth' | 'destinationAuth'>;
+/**
+ * The stored form of a copy request: defaults applied (so a default spelled out or left out is
+ * the same request, with the same idempotency fingerprint), without credentials or labels.
+ */
+export function normaliseCopyRequest(body: CopyRequestDto): CopyRequest {
+  const request: CopyRequest = {
+    source: body.source,
+    destination: body.destination,
+    sourceTlsVerify: body.sourceTlsVerify ?? true,
+    destinationTlsVerify: body.destinationTlsVerify ?? true,
+    multiArch: body.multiArch ?? 'system',
+    preserveDigests: body.preserveDigests ?? false,
+    removeSignatures: body.removeSignatures ?? false,
+    retryTimes: body.retryTimes ?? 3,
+  };
+  if (body.platform && Object.values(body.platform).some((v) => v !== undefined)) request.platform = JSON.parse(JSON.stringify(body.platform)) as CopyRequest['platform'];
+  if (body.format !== undefined) request.format = body.format;
+  if (body.compression !== undefined) request.compression = JSON.parse(JSON.stringify(body.compression)) as CopyRequest['compression'];
+  if (body.additionalTags?.length) request.additionalTags = [...body.additionalTags];
+  return request;
+}
 
 /**
  * skopeo copy as an operation: validates a request at submit time (bad references and
@@ -22,7 +41,7 @@ export type StoredCopyRequest = Omit<CopyRequestDto, 'sourceAuth' | 'destination
  * engine when the worker picks it up.
  */
 @Injectable()
-export class CopiesService implements OperationRunner, OnModuleInit {
+export class CopiesService implements OperationRunner<'copy'>, OnModuleInit {
   readonly kind = 'copy' as const;
 
   constructor(
@@ -47,7 +66,7 @@ export class CopiesService implements OperationRunner, OnModuleInit {
   }
 
   /** Checks a request before it is queued; returns what is stored and the secrets kept aside. */
-  async prepare(body: CopyRequestDto): Promise<{ request: StoredCopyRequest; secrets?: Record<string, unknown> }> {
+  async prepare(body: CopyRequestDto): Promise<{ request: CopyRequest; secrets?: TransferSecrets }> {
     await this.parse(body.source, 'source');
     const dst = await this.parse(body.destination, 'destination');
     if (body.additionalTags?.length && dst.transport !== 'docker-archive') {
@@ -66,19 +85,17 @@ export class CopiesService implements OperationRunner, OnModuleInit {
     if (body.platform && (body.multiArch ?? 'system') !== 'system') {
       throw new InvalidArgumentError('platform applies to multiArch=system only');
     }
-    const { sourceAuth, destinationAuth, ...request } = body;
-    const secrets: Record<string, unknown> = {};
-    if (sourceAuth) secrets['sourceAuth'] = toRegistryAuth(sourceAuth, 'sourceAuth');
-    if (destinationAuth) secrets['destinationAuth'] = toRegistryAuth(destinationAuth, 'destinationAuth');
-    return { request: JSON.parse(JSON.stringify(request)) as StoredCopyRequest, secrets: Object.keys(secrets).length ? secrets : undefined };
+    const secrets: TransferSecrets = {};
+    if (body.sourceAuth) secrets.sourceAuth = toRegistryAuth(body.sourceAuth, 'sourceAuth');
+    if (body.destinationAuth) secrets.destinationAuth = toRegistryAuth(body.destinationAuth, 'destinationAuth');
+    return { request: normaliseCopyRequest(body), secrets: Object.keys(secrets).length ? secrets : undefined };
   }
 
-  async run(stored: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>> {
-    const request = stored as unknown as StoredCopyRequest;
+  async run(request: CopyRequest, ctx: OperationRunContext): Promise<CopyResult> {
     const srcRef = await this.parse(request.source, 'source');
     const dstRef = await this.parse(request.destination, 'destination');
-    const sourceAuth = ctx.secrets?.['sourceAuth'] as RegistryAuth | undefined;
-    const destinationAuth = ctx.secrets?.['destinationAuth'] as RegistryAuth | undefined;
+    const sourceAuth = ctx.secrets?.sourceAuth;
+    const destinationAuth = ctx.secrets?.destinationAuth;
     const source = await this.transports.get(srcRef.transport, 'copy from').openSource(srcRef, {
       credentials: this.credentials.resolver(sourceAuth),
       tlsVerify: request.sourceTlsVerify,
@@ -105,7 +122,7 @@ export class CopiesService implements OperationRunner, OnModuleInit {
           { signal: ctx.signal, onProgress: (p) => ctx.progress(p) },
         );
         await destination.close();
-        return { ...result };
+        return result;
       } catch (e) {
         // Cleaning up after a failure must not replace the failure the caller needs to see.
         await destination.close().catch(() => undefined);

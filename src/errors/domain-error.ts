@@ -60,7 +60,8 @@ export type DomainErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'INSUFFICIENT_STORAGE'
   | 'UPSTREAM_TIMEOUT'
-  | 'STORE_UNAVAILABLE';
+  | 'STORE_UNAVAILABLE'
+  | 'DEADLINE_EXCEEDED';
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;

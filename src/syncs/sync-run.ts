@@ -6,8 +6,7 @@ import { digestOf, isDigest } from '../image-spec/digest';
 import { type DockerReference, formatDockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
 import { type DirImageReference, type DockerImageReference, type ImageReference, formatImageReference } from '../image-spec/image-reference';
 import { type Descriptor, chooseInstance, parseManifest, MANIFEST_SIZE_LIMIT } from '../image-spec/manifest';
-import type { ProblemDto } from '../http/problem';
-import type { OperationProgress } from '../operations/operation-runner';
+import type { OperationError, OperationProgress } from '../operations/operation';
 import { resolveInStorageRoot } from '../storage/storage-root';
 import type { TransportRegistry } from '../transports/transport-registry';
 import type { CredentialResolver, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transports/transport';
@@ -15,6 +14,7 @@ import { semverMatches } from './semver-constraint';
 import { type DestinationNaming, destinationFor, dirSuffix, dockerSuffix } from './sync-naming';
 import { RegistryBlobLocations, SyncDestination } from './sync-destination';
 import type { SyncYamlRegistry } from './sync-yaml';
+import type { SyncImageResult, SyncImageState, SyncResult } from './sync-request';
 import { filterTagsByRegex } from './tag-regex';
 
 /**
@@ -68,27 +68,11 @@ export interface SyncRunDeps {
   destinationCredentials: CredentialResolver;
   signal: AbortSignal;
   progress(update: Partial<OperationProgress>): void;
-  problem(error: unknown): ProblemDto;
+  /** An image's failure as the value stored in its result. */
+  problem(error: unknown): OperationError;
 }
 
-export type SyncImageState = 'copied' | 'skipped' | 'failed' | 'planned';
-
-export interface SyncImageResult {
-  source: string;
-  destination: string;
-  state: SyncImageState;
-  digest?: string;
-  bytes?: number;
-  error?: ProblemDto;
-}
-
-export interface SyncResult extends Record<string, unknown> {
-  images: SyncImageResult[];
-  /** How many images ended in each state. */
-  counts: Record<SyncImageState, number>;
-  /** Blob bytes transferred (dry run: that a real run would transfer). */
-  bytes: number;
-}
+export type { SyncImageResult, SyncImageState, SyncResult };
 
 /** The first failure of a run without keepGoing, with what was done until then. */
 export class SyncStoppedError extends DomainError {

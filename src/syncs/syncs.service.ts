@@ -10,30 +10,20 @@ import { toRegistryAuth } from '../credentials/registry-auth-header';
 import { InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
 import { parseDockerReference } from '../image-spec/docker-reference';
 import { parseImageReference } from '../image-spec/image-reference';
-import { problemFromError } from '../http/problem';
 import { MetricsService } from '../metrics/metrics.service';
-import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
+import { operationErrorOf, type OperationRunContext, type OperationRunner } from '../operations/operation';
 import { OperationsService } from '../operations/operations.service';
 import { resolveInStorageRoot } from '../storage/storage-root';
 import { DockerTransport } from '../transports/docker/docker.transport';
 import { RegistryHttp } from '../transports/docker/registry-http';
 import { TransportRegistry } from '../transports/transport-registry';
 import type { CredentialResolver, RegistryAuth } from '../transports/transport';
+import type { TransferSecrets } from '../copies/copy-request';
 import { USER_AGENT } from '../transports/transports.module';
 import { type SourceAccess, SyncRun } from './sync-run';
 import { parseSyncYaml, redactSyncYaml, type SyncYamlCredentials, type SyncYamlRegistry } from './sync-yaml';
+import type { SyncRequest, SyncResult } from './sync-request';
 import type { SyncRequestDto } from './syncs.dto';
-
-/** The stored form of a sync request: the body without its credentials (YAML passwords `[redacted]`). */
-export type StoredSyncRequest = Omit<SyncRequestDto, 'sourceAuth' | 'destinationAuth'>;
-
-/** Secrets of a sync, held in memory by the operations machinery. */
-interface SyncSecrets {
-  sourceAuth?: RegistryAuth;
-  destinationAuth?: RegistryAuth;
-  /** YAML `credentials`, by registry key, as written. */
-  yamlCredentials?: Record<string, SyncYamlCredentials>;
-}
 
 function stripPrefix(value: string, prefix: string): string {
   return value.startsWith(prefix) ? value.slice(prefix.length) : value;
@@ -51,7 +41,7 @@ function inside(root: string, p: string): boolean {
  * copies) when the worker picks the operation up.
  */
 @Injectable()
-export class SyncsService implements OperationRunner, OnModuleInit {
+export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
   readonly kind = 'sync' as const;
 
   constructor(
@@ -94,10 +84,26 @@ export class SyncsService implements OperationRunner, OnModuleInit {
   }
 
   /** Checks a request before it is queued; returns what is stored and the secrets kept aside. */
-  async prepare(body: SyncRequestDto): Promise<{ request: StoredSyncRequest; secrets?: Record<string, unknown> }> {
-    const { sourceAuth, destinationAuth, ...rest } = body;
-    const request: StoredSyncRequest = { ...rest };
-    const secrets: SyncSecrets = {};
+  async prepare(body: SyncRequestDto): Promise<{ request: SyncRequest; secrets?: TransferSecrets }> {
+    const { sourceAuth, destinationAuth } = body;
+    // Defaults applied: a default spelled out or left out is the same request (and fingerprint).
+    const request: SyncRequest = {
+      sourceType: body.sourceType,
+      destination: body.destination,
+      destinationType: body.destinationType,
+      scoped: body.scoped ?? false,
+      all: body.all ?? false,
+      dryRun: body.dryRun ?? false,
+      keepGoing: body.keepGoing ?? false,
+      preserveDigests: body.preserveDigests ?? false,
+      sourceTlsVerify: body.sourceTlsVerify ?? true,
+      destinationTlsVerify: body.destinationTlsVerify ?? true,
+      removeSignatures: body.removeSignatures ?? false,
+      retryTimes: body.retryTimes ?? 3,
+    };
+    if (body.appendSuffix !== undefined && body.appendSuffix !== '') request.appendSuffix = body.appendSuffix;
+    if (body.format !== undefined) request.format = body.format;
+    const secrets: TransferSecrets = {};
     if (body.sourceType === 'dir' && body.destinationType === 'dir') {
       throw new InvalidArgumentError('sync from dir to dir is not supported (as in skopeo): copy the directory instead');
     }
@@ -138,15 +144,11 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     }
     if (sourceAuth) secrets.sourceAuth = toRegistryAuth(sourceAuth, 'sourceAuth');
     if (destinationAuth) secrets.destinationAuth = toRegistryAuth(destinationAuth, 'destinationAuth');
-    return {
-      request: JSON.parse(JSON.stringify(request)) as StoredSyncRequest,
-      secrets: Object.keys(secrets).length > 0 ? (secrets as Record<string, unknown>) : undefined,
-    };
+    return { request, secrets: Object.keys(secrets).length > 0 ? secrets : undefined };
   }
 
-  async run(stored: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>> {
-    const request = stored as unknown as StoredSyncRequest;
-    const secrets = (ctx.secrets ?? {}) as SyncSecrets;
+  async run(request: SyncRequest, ctx: OperationRunContext): Promise<SyncResult> {
+    const secrets = ctx.secrets ?? {};
     const registries = request.sourceType === 'yaml' ? parseSyncYaml(request.yaml ?? '', this.certDirRefusal) : undefined;
     for (const r of registries ?? []) {
       const kept = secrets.yamlCredentials?.[r.key];
@@ -189,7 +191,7 @@ export class SyncsService implements OperationRunner, OnModuleInit {
         destinationCredentials: this.credentials.resolver(secrets.destinationAuth),
         signal: ctx.signal,
         progress: (p) => ctx.progress(p),
-        problem: (e) => problemFromError(e, `/v1/operations/${ctx.operationId}`),
+        problem: (e) => operationErrorOf(e),
       },
     );
     try {
