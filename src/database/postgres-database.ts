@@ -27,6 +27,13 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** An error as its message and code only (pg errors carry their whole client). */
+function compact(e: unknown): { message: string; code?: string } | undefined {
+  if (e === undefined) return undefined;
+  const err = e as { message?: unknown; code?: unknown };
+  return { message: typeof err.message === 'string' ? err.message : String(e), ...(typeof err.code === 'string' ? { code: err.code } : {}) };
+}
+
 /** The server URL without its password, for messages. */
 export function redactUrl(url: string): string {
   try {
@@ -58,7 +65,7 @@ export class PostgresDatabase implements Queryable {
       statement_timeout: STATEMENT_TIMEOUT_MS,
       application_name: 'skiff',
     });
-    this.pool.on('error', (e) => options.warn?.('an idle PostgreSQL connection failed; it is replaced on the next query', e));
+    this.pool.on('error', (e) => options.warn?.('an idle PostgreSQL connection failed; it is replaced on the next query', compact(e)));
   }
 
   /** Connects (retrying while the server starts), migrates under the advisory lock. */
@@ -78,7 +85,7 @@ export class PostgresDatabase implements Queryable {
           await db.close();
           throw new StartupRefusedError(`cannot use the PostgreSQL database ${redactUrl(options.url)} (SKIFF_DATABASE_URL): ${(e as Error).message}`);
         }
-        options.warn?.(`PostgreSQL ${redactUrl(options.url)} not usable yet; retrying`, e);
+        options.warn?.(`PostgreSQL ${redactUrl(options.url)} not usable yet; retrying`, compact(e));
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
@@ -148,6 +155,13 @@ export class PostgresDatabase implements Queryable {
     } catch (e) {
       throw storeErrorOf(e, 'PostgreSQL');
     }
+    // A checked-out client whose connection dies between statements emits 'error': without a
+    // listener that would end the process. The next statement fails instead.
+    let broken = false;
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
     const tx: Queryable = {
       query: async <R extends QueryResultRow>(text: string, params: unknown[] = []) => {
         try {
@@ -164,7 +178,6 @@ export class PostgresDatabase implements Queryable {
         }
       },
     };
-    let broken = false;
     try {
       await tx.query('BEGIN');
       const out = await fn(tx);
@@ -178,6 +191,7 @@ export class PostgresDatabase implements Queryable {
       }
       throw e;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
@@ -220,7 +234,7 @@ export class PostgresDatabase implements Queryable {
         c.on('error', () => undefined);
         c.end().catch(() => undefined);
         if (stopped) return;
-        this.options.warn?.('the PostgreSQL LISTEN connection was lost; reconnecting', e);
+        this.options.warn?.('the PostgreSQL LISTEN connection was lost; reconnecting', compact(e));
         schedule();
       };
       c.on('error', lost);

@@ -1,0 +1,211 @@
+/**
+ * Three skiff replicas on one real PostgreSQL, next to real registries: any replica answers for
+ * any operation, each operation runs once, a killed replica's copy is taken over and finished,
+ * a database restart loses nothing, a cancel reaches the replica running the copy, SSE on one
+ * replica shows progress made on another, idempotency keys hold across replicas.
+ * Copies are made slow with the fault proxy (stalled blob reads), never with sleeps.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
+import { startFleet, type Fleet } from './support/fleet';
+import { makeLayer, pseudoRandomBytes, pushImage, type PushedImage } from './support/images';
+import { type Operation, submit, waitForOperation } from './support/operations';
+import { postgresSkip, startPostgres, type TestPostgres } from './support/postgres';
+import { startRegistry, stopAll, type TestRegistry } from './support/registry';
+import type { SkiffService } from './support/skiff-service';
+import { skopeo } from './support/skopeo';
+
+type Op = Operation<{ digest: string }> & { replicaId?: string; attempts?: number };
+
+const skip = postgresSkip();
+let pg: TestPostgres;
+let fleet: Fleet;
+let src: TestRegistry;
+let dst: TestRegistry;
+let proxy: FaultProxy;
+let small: PushedImage;
+let big: PushedImage;
+
+const D = (r: string) => `docker://${dst.host}/${r}`;
+const viaProxy = (r: string) => `docker://${proxy.host}/${r}`;
+const plain = { sourceTlsVerify: false, destinationTlsVerify: false };
+
+async function get(svc: SkiffService, id: string): Promise<Op> {
+  return (await (await fetch(`${svc.url}/v1/operations/${id}`)).json()) as Op;
+}
+
+/** Polls (through `svc`) until the operation runs; answers it with the replica running it. */
+async function whenRunning(svc: SkiffService, id: string): Promise<Op> {
+  for (let i = 0; i < 400; i++) {
+    const op = await get(svc, id);
+    if (op.state === 'running' && op.replicaId) return op;
+    if (['succeeded', 'failed', 'cancelled'].includes(op.state)) assert.fail(`operation ended before it was seen running: ${JSON.stringify(op)}`);
+    await sleep(25);
+  }
+  assert.fail(`operation ${id} never ran`);
+}
+
+async function rawDigest(ref: string): Promise<string | undefined> {
+  const r = await skopeo(['inspect', '--raw', '--tls-verify=false', ref]);
+  return r.code === 0 ? 'sha256:' + createHash('sha256').update(r.stdoutBytes).digest('hex') : undefined;
+}
+
+interface SseEvent {
+  id: number;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+async function readEvents(svc: SkiffService, id: string, headers: Record<string, string> = {}): Promise<SseEvent[]> {
+  const res = await fetch(`${svc.url}/v1/operations/${id}/events`, { headers });
+  assert.equal(res.status, 200);
+  const events: SseEvent[] = [];
+  for (const block of (await res.text()).split('\n\n')) {
+    if (!block.trim() || block.startsWith(':')) continue;
+    const f = Object.fromEntries(block.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+    events.push({ id: Number(f['id']), event: f['event']!, data: JSON.parse(f['data']!) as Record<string, unknown> });
+  }
+  return events;
+}
+
+const layerPath = (img: PushedImage, i: number) => new RegExp(`/blobs/${img.layers[i]!.digest}`);
+
+describe('a fleet of three replicas on PostgreSQL', { skip }, () => {
+  before(async () => {
+    [pg, src, dst] = await Promise.all([startPostgres(), startRegistry({ mode: 'plain' }), startRegistry({ mode: 'plain', deleteEnabled: true })]);
+    proxy = await startFaultProxy(src.url);
+    small = await pushImage(src, 'team/small', 'v1', { layers: [makeLayer({ a: pseudoRandomBytes(50_000, 'fleet-small') })], os: 'linux', architecture: 'amd64', format: 'oci' });
+    big = await pushImage(src, 'team/big', 'v1', {
+      layers: Array.from({ length: 4 }, (_, i) => makeLayer({ [`l${i}`]: pseudoRandomBytes(2 * 1024 * 1024, `fleet-big-${i}`) })),
+      os: 'linux',
+      architecture: 'amd64',
+      format: 'v2s2',
+    });
+    const url = await pg.createDatabase('fleet');
+    // Short leases so a takeover happens within seconds; a stalled blob read times out in 4 s and is retried.
+    fleet = await startFleet(url, 3, { SKIFF_LEASE_SECONDS: '6', SKIFF_UPSTREAM_TIMEOUT_MS: '4000' });
+  });
+
+  after(async () => {
+    await fleet?.stop();
+    await proxy?.close();
+    await stopAll();
+    await pg?.stop();
+  });
+
+  it('operations submitted round-robin to the replicas each run exactly once, and any replica answers for each', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      const { res, op } = await submit(fleet.replicas[i % 3]!, 'copies', { source: `docker://${src.host}/team/small:v1`, destination: D(`rr/app${i}:v1`), ...plain });
+      assert.equal(res.status, 202, JSON.stringify(op));
+      ids.push(op.id);
+    }
+    const runners = new Set<string>();
+    for (const [i, id] of ids.entries()) {
+      const done = (await waitForOperation(fleet.replicas[(i + 1) % 3]!, id, 60)) as Op;
+      assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+      assert.equal(done.attempts, 1);
+      runners.add(done.replicaId!);
+      const events = await readEvents(fleet.replicas[(i + 2) % 3]!, id, { 'last-event-id': '0' });
+      const runs = events.filter((e) => e.event === 'state' && e.data['state'] === 'running');
+      assert.equal(runs.length, 1, `operation ${id} ran once: ${events.map((e) => `${e.event}:${String(e.data['state'] ?? '')}`).join(' ')}`);
+      assert.equal(await rawDigest(D(`rr/app${i}:v1`)), small.digest);
+    }
+    const list = (await (await fetch(`${fleet.replicas[0]!.url}/v1/operations?pageSize=20`)).json()) as { operations: Op[] };
+    for (const id of ids) assert.ok(list.operations.some((o) => o.id === id), 'every replica lists every operation');
+    assert.ok(runners.size >= 1);
+  });
+
+  it('idempotency keys hold across replicas, by meaning: defaults spelled out or left out are the same request', async () => {
+    const body = { source: `docker://${src.host}/team/small:v1`, destination: D('idem/app:v1'), ...plain };
+    const key = { 'Idempotency-Key': `fleet-${Date.now()}` };
+    const a = await submit(fleet.replicas[0]!, 'copies', body, { headers: key });
+    const b = await submit(fleet.replicas[1]!, 'copies', { ...body, multiArch: 'system', retryTimes: 3, preserveDigests: false }, { headers: key });
+    assert.equal(a.res.status, 202);
+    assert.equal(b.op.id, a.op.id);
+    assert.equal(b.res.headers.get('idempotent-replayed'), 'true');
+    const c = await submit(fleet.replicas[2]!, 'copies', { ...body, multiArch: 'all' }, { headers: key });
+    assert.equal(c.res.status, 422);
+    assert.equal(c.op.code, 'IDEMPOTENCY_KEY_REUSED');
+    await waitForOperation(fleet.replicas[2]!, a.op.id, 60);
+  });
+
+  it('SSE on one replica shows the progress another replica makes', async () => {
+    proxy.clearRules();
+    proxy.addRule({ method: 'GET', path: layerPath(big, 3), times: 1, action: { kind: 'stall' } });
+    const { op } = await submit(fleet.replicas[0]!, 'copies', { source: viaProxy('team/big:v1'), destination: D('sse/big:v1'), ...plain });
+    const running = await whenRunning(fleet.replicas[0]!, op.id);
+    const watcher = fleet.replicas.find((r) => r !== fleet.byId(running.replicaId!))!;
+    const events = await readEvents(watcher, op.id);
+    const last = events.at(-1)!;
+    assert.equal(last.event, 'state');
+    assert.equal(last.data['state'], 'succeeded', JSON.stringify(last.data));
+    assert.equal(last.data['replicaId'], running.replicaId);
+    assert.ok(events.some((e) => e.event === 'progress' && Number(e.data['bytesDone']) > 0), `progress streamed: ${events.map((e) => e.event).join(' ')}`);
+    assert.ok(events.some((e) => e.event === 'result'));
+    assert.equal(await rawDigest(D('sse/big:v1')), big.digest);
+    proxy.clearRules();
+  });
+
+  it('a cancel sent to a replica that does not run the copy stops it; no tag is left', async () => {
+    proxy.clearRules();
+    proxy.addRule({ method: 'GET', path: /\/blobs\/sha256:/, times: Infinity, action: { kind: 'stall' } });
+    const { op } = await submit(fleet.replicas[1]!, 'copies', { source: viaProxy('team/big:v1'), destination: D('cancel/big:v1'), ...plain });
+    const running = await whenRunning(fleet.replicas[1]!, op.id);
+    const other = fleet.replicas.find((r) => r !== fleet.byId(running.replicaId!))!;
+    const res = await fetch(`${other.url}/v1/operations/${op.id}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'fleet test' }) });
+    assert.equal(res.status, 202);
+    const done = (await waitForOperation(other, op.id, 30)) as Op & { cancellation?: { reason?: string } };
+    assert.equal(done.state, 'cancelled');
+    assert.equal(done.cancellation?.reason, 'fleet test');
+    assert.equal(await rawDigest(D('cancel/big:v1')), undefined);
+    proxy.clearRules();
+  });
+
+  it('a PostgreSQL restart during a run loses nothing; readiness dips and comes back by itself', async () => {
+    proxy.clearRules();
+    proxy.addRule({ method: 'GET', path: layerPath(big, 2), times: 1, action: { kind: 'stall' } });
+    const { op } = await submit(fleet.replicas[2]!, 'copies', { source: viaProxy('team/big:v1'), destination: D('pgrestart/big:v1'), ...plain });
+    await whenRunning(fleet.replicas[2]!, op.id);
+    await pg.pause();
+    const during = await fetch(`${fleet.replicas[0]!.url}/readyz`);
+    assert.equal(during.status, 503);
+    const body = (await during.json()) as { checks: { name: string; ok: boolean }[] };
+    assert.equal(body.checks.find((c) => c.name === 'operationStore')?.ok, false);
+    await pg.resume();
+    for (const r of fleet.replicas) {
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 200; i++) {
+        status = (await fetch(`${r.url}/readyz`)).status;
+        if (status !== 200) await sleep(100);
+      }
+      assert.equal(status, 200, 'ready again');
+    }
+    const done = await waitForOperation(fleet.replicas[0]!, op.id, 90);
+    assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+    assert.equal(await rawDigest(D('pgrestart/big:v1')), big.digest);
+    proxy.clearRules();
+  });
+
+  it('kill -9 of the replica running a copy: another takes it over once the lease lapses and finishes it; no tag on a partial image', async () => {
+    proxy.clearRules();
+    // The first reads of every layer stall: the replica that runs first is killed holding them.
+    for (let i = 0; i < big.layers.length; i++) proxy.addRule({ method: 'GET', path: layerPath(big, i), times: 1, action: { kind: 'stall' } });
+    const { op } = await submit(fleet.replicas[0]!, 'copies', { source: viaProxy('team/big:v1'), destination: D('killed/big:v1'), ...plain });
+    const running = await whenRunning(fleet.replicas[0]!, op.id);
+    for (let i = 0; i < 200 && proxy.requests.filter((r) => r.status === 'stalled').length === 0; i++) await sleep(25);
+    const victim = fleet.byId(running.replicaId!)!;
+    await victim.kill();
+    const survivor = fleet.replicas.find((r) => r !== victim)!;
+    assert.equal(await rawDigest(D('killed/big:v1')), undefined, 'no tag while the copy is unfinished');
+    const done = (await waitForOperation(survivor, op.id, 90)) as Op;
+    assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+    assert.notEqual(done.replicaId, running.replicaId);
+    assert.equal(done.attempts, 2);
+    assert.equal(await rawDigest(D('killed/big:v1')), big.digest);
+    proxy.clearRules();
+  });
+});
