@@ -209,3 +209,69 @@ describe('a fleet of three replicas on PostgreSQL', { skip }, () => {
     proxy.clearRules();
   });
 });
+
+describe('a 60-image sync on three replicas', { skip }, () => {
+  let pg2: TestPostgres;
+  let fleet2: Fleet;
+  let from: TestRegistry;
+  let to: TestRegistry;
+  let toProxy: FaultProxy;
+  const TAGS = Array.from({ length: 60 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+  const digests = new Map<string, string>();
+  const base = makeLayer({ base: pseudoRandomBytes(256 * 1024, 'many-base') });
+
+  before(async () => {
+    [pg2, from, to] = await Promise.all([startPostgres(), startRegistry({ mode: 'plain' }), startRegistry({ mode: 'plain' })]);
+    toProxy = await startFaultProxy(to.url);
+    // One at a time: the same base blob pushed twice at once races in the registry.
+    for (const tag of TAGS) {
+      const img = await pushImage(from, 'many/app', tag, { layers: [base, makeLayer({ [tag]: pseudoRandomBytes(20_000, `many-${tag}`) })], os: 'linux', architecture: 'amd64', format: 'oci' });
+      digests.set(tag, img.digest);
+    }
+    fleet2 = await startFleet(await pg2.createDatabase('sync'), 3, { SKIFF_SYNC_CONCURRENCY: '4' });
+  });
+
+  after(async () => {
+    await fleet2?.stop();
+    await toProxy?.close();
+    await from?.stop();
+    await to?.stop();
+    await pg2?.stop();
+  });
+
+  it('copies each image exactly once, spread over the replicas; its images are paged from any replica', async () => {
+    const { res, op } = await submit(fleet2.replicas[0]!, 'syncs', { source: `${from.host}/many/app`, sourceType: 'docker', destination: `${toProxy.host}/mirror`, destinationType: 'docker', ...plain });
+    assert.equal(res.status, 202, JSON.stringify(op));
+    const done = (await waitForOperation(fleet2.replicas[1]!, op.id, 120)) as Operation<{ counts: Record<string, number>; images: unknown[]; imagesOmitted?: number }>;
+    assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+    assert.deepEqual(done.result!.counts, { copied: 60, skipped: 0, failed: 0, planned: 0 });
+    assert.equal(done.progress['imagesDone'], 60);
+    // Every manifest was pushed once: one PUT per tag, whichever replica copied it.
+    const puts = toProxy.requests.filter((r) => r.method === 'PUT' && /\/manifests\//.test(r.path));
+    assert.deepEqual(puts.map((r) => r.path.split('/').pop()).sort(), [...TAGS].sort());
+    // The base layer every image shares was uploaded once, though all replicas copied images at once.
+    const baseUploads = toProxy.requests.filter((r) => r.method === 'PUT' && r.path.includes(`digest=${encodeURIComponent(base.digest)}`) || (r.method === 'PUT' && r.path.includes(`digest=${base.digest}`)));
+    assert.equal(baseUploads.length, 1, `base layer uploads: ${baseUploads.map((r) => r.path).join(', ')}`);
+    const seen: { index: number; state: string; destination: string; digest?: string; replicaId?: string }[] = [];
+    let token: string | undefined;
+    let page = 0;
+    do {
+      const url = `${fleet2.replicas[page % 3]!.url}/v1/operations/${op.id}/images?pageSize=25${token ? `&pageToken=${token}` : ''}`;
+      const body = (await (await fetch(url)).json()) as { images: typeof seen; nextPageToken?: string };
+      seen.push(...body.images);
+      token = body.nextPageToken;
+      page++;
+    } while (token);
+    assert.equal(page, 3);
+    assert.deepEqual(seen.map((i) => i.index), TAGS.map((_, i) => i));
+    for (const image of seen) {
+      const tag = image.destination.split(':').pop()!;
+      assert.equal(image.state, 'copied');
+      assert.equal(image.digest, digests.get(tag));
+    }
+    const helpers = new Set(seen.map((i) => i.replicaId));
+    assert.ok(helpers.size >= 2, `images copied by ${[...helpers].join(', ')}`);
+    const failedOnly = (await (await fetch(`${fleet2.replicas[2]!.url}/v1/operations/${op.id}/images?state=failed`)).json()) as { images: unknown[] };
+    assert.deepEqual(failedOnly.images, []);
+  });
+});

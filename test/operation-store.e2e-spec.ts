@@ -229,6 +229,65 @@ function contract(name: string, open: () => Promise<OperationStore>, openSecond?
       assert.equal(await store.delete(b.id), false);
     });
 
+    it("a sync's images: added as rows, claimed one at a time by any claimer, fenced, counted, paged, dropped", async () => {
+      await clear(store);
+      const sync = { ...draft(), kind: 'sync' } as Operation;
+      await insert(store, sync);
+      const rows = Array.from({ length: 5 }, (_, index) => ({ index, source: `docker://s/r:${index}`, destination: `docker://d/r:${index}`, accessKey: 'default', state: 'pending' as const }));
+      await store.addSyncImages(sync.id, [...rows, { index: 5, source: 's', destination: 'd', accessKey: 'default', state: 'failed', error: { code: 'IMAGE_NOT_FOUND', message: 'gone' } }]);
+      assert.equal(await store.claimSyncImage('r1', 60_000), undefined, 'images of a sync that is not running wait');
+      const c = await store.claim({ owner: 'r0', ...LEASE });
+      assert.equal(c?.operation.id, sync.id);
+      const a = await store.claimSyncImage('r1', 60_000);
+      const b = await store.claimSyncImage('r2', 60_000);
+      assert.deepEqual([a?.image.index, b?.image.index], [0, 1]);
+      assert.equal(a?.image.state, 'running');
+      assert.equal(await store.finishSyncImage(sync.id, 0, a!.leaseVersion, { state: 'copied', destination: 'docker://d/r:0', digest: 'sha256:x', bytes: 10, counters: { bytesTotal: 10, bytesSkipped: 0, blobsTotal: 2, blobsDone: 2, blobsSkipped: 0, blobsMounted: 1 } }), true);
+      assert.equal(await store.finishSyncImage(sync.id, 0, a!.leaseVersion, { state: 'failed', destination: 'x' }), false, 'an image ends once');
+      // r2 dies: once its lease lapses another claimer takes the image, and r2's late write is refused.
+      assert.deepEqual((await store.renewSyncImages('r2', 60_000)).map((l) => [l.index, l.syncState]), [[1, 'running']]);
+      await store.expireLeases('r2');
+      const again = await store.claimSyncImage('r3', 60_000);
+      assert.equal(again?.image.index, 1);
+      assert.equal(await store.finishSyncImage(sync.id, 1, b!.leaseVersion, { state: 'copied', destination: 'd' }), false);
+      assert.equal(await store.finishSyncImage(sync.id, 1, again!.leaseVersion, { state: 'skipped', destination: 'docker://d/r:1', bytes: 0 }), true);
+      // Pinned images go to their replica only.
+      const pinnedSync = { ...draft(), kind: 'sync' } as Operation;
+      await insert(store, pinnedSync);
+      await store.claim({ owner: 'r0', ...LEASE });
+      await store.addSyncImages(pinnedSync.id, [{ index: 0, source: 'dir:a', destination: 'dir:b', accessKey: 'dir', state: 'pending' }], 'r0');
+      const counts = await store.countSyncImages(sync.id);
+      assert.deepEqual([counts.pending, counts.running, counts.copied, counts.skipped, counts.failed, counts.bytes, counts.blobsDone, counts.blobsMounted], [3, 0, 1, 1, 1, 10, 2, 1]);
+      assert.deepEqual((await store.listSyncImages(sync.id, { limit: 2 })).map((r) => r.index), [0, 1]);
+      assert.deepEqual((await store.listSyncImages(sync.id, { afterIndex: 1, limit: 10 })).map((r) => r.index), [2, 3, 4, 5]);
+      const failed = await store.listSyncImages(sync.id, { state: 'failed', limit: 10 });
+      assert.deepEqual(failed.map((r) => [r.index, r.error?.code]), [[5, 'IMAGE_NOT_FOUND']]);
+      assert.equal(await store.dropPendingSyncImages(sync.id), 3);
+      for (let i = 0; i < 3; i++) {
+        const other = await store.claimSyncImage('r9', 60_000);
+        assert.notEqual(other?.image.operationId, pinnedSync.id, 'pinned to r0');
+      }
+      const mine = await store.claimSyncImage('r0', 60_000);
+      assert.equal(mine?.image.operationId, pinnedSync.id);
+      await store.repinSyncImages(pinnedSync.id, 'r7');
+      assert.equal(await store.delete(sync.id), true);
+      assert.deepEqual(await store.listSyncImages(sync.id, { limit: 10 }), []);
+    });
+
+    it('blob transfer leases: one holder per key, taken over once lapsed, released', async () => {
+      const key = `docker://reg/repo|sha256:${Date.now()}`;
+      assert.equal(await store.acquireTransfer(key, 'r1', 60_000), true);
+      assert.equal(await store.acquireTransfer(key, 'r2', 60_000), false);
+      await store.renewTransfer(key, 'r1', 60_000);
+      await store.releaseTransfer(key, 'r2');
+      assert.equal(await store.acquireTransfer(key, 'r2', 60_000), false, 'only the holder releases');
+      await store.releaseTransfer(key, 'r1');
+      assert.equal(await store.acquireTransfer(key, 'r2', 1), true);
+      await sleep(20);
+      assert.equal(await store.acquireTransfer(key, 'r3', 60_000), true, 'a lapsed holder is replaced');
+      await store.releaseTransfer(key, 'r3');
+    });
+
     it('answers health', async () => {
       assert.equal(await store.health(), undefined);
     });

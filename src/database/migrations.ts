@@ -113,19 +113,33 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
-    name: "a sync's per-image results",
+    name: "a sync's images: one row each, claimed image by image by any replica",
     sql: `CREATE TABLE sync_images (
-       operation_id TEXT NOT NULL,
-       idx          INTEGER NOT NULL,
-       source       TEXT NOT NULL,
-       destination  TEXT NOT NULL,
-       state        TEXT NOT NULL,
-       digest       TEXT,
-       bytes        INTEGER,
-       error        TEXT,
+       operation_id     TEXT NOT NULL,
+       idx              INTEGER NOT NULL,
+       source           TEXT NOT NULL,
+       destination      TEXT NOT NULL,
+       access_key       TEXT NOT NULL,
+       state            TEXT NOT NULL,
+       digest           TEXT,
+       bytes            INTEGER,
+       error            TEXT,
+       bytes_total      INTEGER NOT NULL DEFAULT 0,
+       bytes_skipped    INTEGER NOT NULL DEFAULT 0,
+       blobs_total      INTEGER NOT NULL DEFAULT 0,
+       blobs_done       INTEGER NOT NULL DEFAULT 0,
+       blobs_skipped    INTEGER NOT NULL DEFAULT 0,
+       blobs_mounted    INTEGER NOT NULL DEFAULT 0,
+       pinned_to        TEXT,
+       replica_id       TEXT,
+       lease_owner      TEXT,
+       lease_version    INTEGER NOT NULL DEFAULT 0,
+       lease_expires_at INTEGER,
        PRIMARY KEY (operation_id, idx)
      ) STRICT, WITHOUT ROWID;
-     CREATE INDEX sync_images_state ON sync_images (operation_id, state, idx);`,
+     CREATE INDEX sync_images_state ON sync_images (operation_id, state, idx);
+     CREATE INDEX sync_images_open ON sync_images (state, operation_id, idx) WHERE state IN ('pending', 'running');
+     CREATE TABLE blob_transfers (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL) STRICT;`,
   },
 ];
 
@@ -186,18 +200,32 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
-    name: "a sync's per-image results",
+    name: "a sync's images: one row each, claimed image by image by any replica",
     sql: `CREATE TABLE sync_images (
-       operation_id text NOT NULL,
-       idx          integer NOT NULL,
-       source       text NOT NULL,
-       destination  text NOT NULL,
-       state        text NOT NULL,
-       digest       text,
-       bytes        bigint,
-       error        text,
+       operation_id     text NOT NULL,
+       idx              integer NOT NULL,
+       source           text NOT NULL,
+       destination      text NOT NULL,
+       access_key       text NOT NULL,
+       state            text NOT NULL,
+       digest           text,
+       bytes            bigint,
+       error            text,
+       bytes_total      bigint NOT NULL DEFAULT 0,
+       bytes_skipped    bigint NOT NULL DEFAULT 0,
+       blobs_total      integer NOT NULL DEFAULT 0,
+       blobs_done       integer NOT NULL DEFAULT 0,
+       blobs_skipped    integer NOT NULL DEFAULT 0,
+       blobs_mounted    integer NOT NULL DEFAULT 0,
+       pinned_to        text,
+       replica_id       text,
+       lease_owner      text,
+       lease_version    integer NOT NULL DEFAULT 0,
+       lease_expires_at bigint,
        PRIMARY KEY (operation_id, idx)
      );
-     CREATE INDEX sync_images_state ON sync_images (operation_id, state, idx);`,
+     CREATE INDEX sync_images_state ON sync_images (operation_id, state, idx);
+     CREATE INDEX sync_images_open ON sync_images (state, operation_id, idx) WHERE state IN ('pending', 'running');
+     CREATE TABLE blob_transfers (key text PRIMARY KEY, owner text NOT NULL, expires_at bigint NOT NULL);`,
   },
 ];

@@ -1,3 +1,4 @@
+import type { SyncImageState } from '../syncs/sync-request';
 import type { Cancellation, Operation, OperationError, OperationProgress, OperationResult, OperationState } from './operation';
 
 /**
@@ -127,7 +128,63 @@ export interface LeaseStatus {
   state: OperationState;
 }
 
-export type StoreSignal = { type: 'event'; id: string; seq: number } | { type: 'cancel'; id: string } | { type: 'queued' } | { type: 'reconnected' };
+export type StoreSignal =
+  | { type: 'event'; id: string; seq: number }
+  | { type: 'cancel'; id: string }
+  | { type: 'queued' }
+  /** An image of sync `id` finished (its coordinator recounts). */
+  | { type: 'image'; id: string }
+  | { type: 'reconnected' };
+
+/** A sync image's state: waiting, being copied, or how it ended. */
+export type SyncImageTaskState = 'pending' | 'running' | SyncImageState;
+
+/** One image of a sync, as a row: planned by the sync's run, claimed and copied by any replica. */
+export interface SyncImageRow {
+  operationId: string;
+  /** Position in the sync's plan (the order skopeo lists them). */
+  index: number;
+  source: string;
+  destination: string;
+  /** Which source settings read it (see SyncRun). */
+  accessKey: string;
+  state: SyncImageTaskState;
+  digest?: string;
+  bytes?: number;
+  error?: OperationError;
+  /** The copy's blob counters (summed into the sync's progress). */
+  counters?: SyncImageCounters;
+  /** The replica that copies it (or copied it last). */
+  replicaId?: string;
+}
+
+export interface SyncImageCounters {
+  bytesTotal: number;
+  bytesSkipped: number;
+  blobsTotal: number;
+  blobsDone: number;
+  blobsSkipped: number;
+  blobsMounted: number;
+}
+
+/** How an image ended. */
+export type SyncImageOutcome = Pick<SyncImageRow, 'state' | 'destination' | 'digest' | 'bytes' | 'error' | 'counters'>;
+
+/** A claimed sync image: copy it, then `finishSyncImage` with its lease version. */
+export interface SyncImageClaim {
+  image: SyncImageRow;
+  leaseVersion: number;
+}
+
+/** Images per state, and the sums of their bytes and counters. */
+export type SyncImageCounts = Record<SyncImageTaskState, number> & { bytes: number } & SyncImageCounters;
+
+export interface SyncImageFilter {
+  state?: SyncImageTaskState;
+  /** Only images after this index (the cursor of the previous page). */
+  afterIndex?: number;
+  limit: number;
+}
 
 export interface OperationStore {
   readonly engine: 'sqlite' | 'postgres';
@@ -165,6 +222,31 @@ export interface OperationStore {
   delete(id: string): Promise<boolean>;
   /** Deletes finished operations that finished before `before` (ISO); returns their ids. */
   pruneFinishedBefore(before: string): Promise<string[]>;
+
+  // ---- a sync's images ----
+  /** Adds a sync's planned images; `pinnedTo` keeps them on one replica (local paths, credentials only it holds). */
+  addSyncImages(operationId: string, images: readonly Omit<SyncImageRow, 'operationId'>[], pinnedTo?: string): Promise<void>;
+  /** Re-pins a sync's unfinished images to `owner` (a new coordinator after a takeover). */
+  repinSyncImages(operationId: string, owner: string): Promise<void>;
+  /**
+   * Takes the first image, of any running sync, that is pending (or running under a lapsed
+   * lease) and not pinned to another replica; leases it to `owner`.
+   */
+  claimSyncImage(owner: string, leaseMs: number): Promise<SyncImageClaim | undefined>;
+  /** Records how an image ended (fenced by its lease version); false when the lease was lost. */
+  finishSyncImage(operationId: string, index: number, leaseVersion: number, outcome: SyncImageOutcome): Promise<boolean>;
+  /** Extends `owner`'s image leases; answers each with its sync's state now. */
+  renewSyncImages(owner: string, leaseMs: number): Promise<{ operationId: string; index: number; leaseVersion: number; syncState: OperationState }[]>;
+  /** Drops a sync's images that have not started (a stopped or cancelled sync); returns how many. */
+  dropPendingSyncImages(operationId: string): Promise<number>;
+  countSyncImages(operationId: string): Promise<SyncImageCounts>;
+  listSyncImages(operationId: string, filter: SyncImageFilter): Promise<SyncImageRow[]>;
+
+  // ---- blob transfers across the fleet ----
+  /** Takes the transfer lease on `key` if nobody holds it (or its holder's lapsed); true when taken. */
+  acquireTransfer(key: string, owner: string, ttlMs: number): Promise<boolean>;
+  renewTransfer(key: string, owner: string, ttlMs: number): Promise<void>;
+  releaseTransfer(key: string, owner: string): Promise<void>;
 
   /** Sends a signal to the other processes sharing the store. */
   signal(signal: StoreSignal): Promise<void>;

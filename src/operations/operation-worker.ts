@@ -15,11 +15,13 @@ import {
   type OperationRunner,
   partialResultOf,
   type ProgressUpdate,
+  type SyncImageRunner,
+  type SyncImageTasks,
   type TransferSecrets,
 } from './operation';
 import { CredentialsUnavailableError, DeadlineExceededError } from './operation-errors';
 import type { OperationEventHub } from './operation-event-hub';
-import type { Claim, OperationEvent, OperationPatch, OperationStore, StoredOperation, TransitionCondition } from './operation-store';
+import type { Claim, OperationEvent, OperationPatch, OperationStore, StoredOperation, SyncImageClaim, TransitionCondition } from './operation-store';
 
 /** Progress is written and streamed at most this often per operation (and at every state change). */
 const PROGRESS_INTERVAL_MS = 250;
@@ -49,6 +51,16 @@ interface RunEntry {
   done: Promise<void>;
 }
 
+/** One sync image this process is copying. */
+interface ImageEntry {
+  operationId: string;
+  index: number;
+  leaseVersion: number;
+  controller: AbortController;
+  /** The lease was lost or the sync stopped: write nothing. */
+  abandoned: boolean;
+}
+
 /** What the worker reports to metrics. */
 export interface WorkerObserver {
   claimed(claim: Claim, latencySeconds: number): void;
@@ -63,6 +75,11 @@ export interface WorkerDeps {
   /** Inline credentials this process holds in memory (no key configured), by operation id. */
   memorySecrets: Map<string, TransferSecrets>;
   observer?: WorkerObserver;
+  /** Sync images copied at once by this process (SKIFF_SYNC_CONCURRENCY). */
+  imageSlots: number;
+  /** Wait for / announce the end of a sync's image (the service routes signals). */
+  imageChanged(operationId: string, ms: number, signal: AbortSignal): Promise<void>;
+  imageDone(operationId: string): void;
 }
 
 /**
@@ -84,6 +101,10 @@ export interface WorkerDeps {
 export class OperationWorker {
   private readonly runners = new Map<OperationKind, OperationRunner<OperationKind>>();
   private readonly running = new Map<string, RunEntry>();
+  private readonly images = new Map<string, ImageEntry>();
+  private imageRunner: SyncImageRunner | undefined;
+  private pumpingImages = false;
+  private pumpImagesAgain = false;
   private started = false;
   private stopped = false;
   private pumping = false;
@@ -103,6 +124,10 @@ export class OperationWorker {
     this.runners.set(runner.kind, runner as unknown as OperationRunner<OperationKind>);
   }
 
+  registerImageRunner(runner: SyncImageRunner): void {
+    this.imageRunner = runner;
+  }
+
   hasRunner(kind: OperationKind): boolean {
     return this.runners.has(kind);
   }
@@ -118,8 +143,9 @@ export class OperationWorker {
     this.pump();
   }
 
-  /** Claims work while slots are free. Safe to call any time; calls coalesce. */
+  /** Claims work (operations, then sync images) while slots are free. Safe to call any time; calls coalesce. */
   pump(): void {
+    this.pumpImages();
     if (!this.started || this.stopped) return;
     if (this.pumping) {
       this.pumpAgain = true;
@@ -144,8 +170,98 @@ export class OperationWorker {
     });
   }
 
+  /** Claims sync images while image slots are free. */
+  private pumpImages(): void {
+    if (!this.started || this.stopped || !this.imageRunner) return;
+    if (this.pumpingImages) {
+      this.pumpImagesAgain = true;
+      return;
+    }
+    this.pumpingImages = true;
+    void this.outsideRequests(async () => {
+      try {
+        do {
+          this.pumpImagesAgain = false;
+          while (!this.stopped && this.images.size < this.deps.imageSlots) {
+            const claim = await this.deps.store.claimSyncImage(this.deps.settings.replicaId, this.leaseMs);
+            if (!claim) break;
+            this.startImage(claim);
+          }
+        } while (this.pumpImagesAgain && !this.stopped);
+      } catch (e) {
+        this.deps.logger.warn({ err: e }, 'the operations worker could not claim sync images; it retries at the next tick');
+      } finally {
+        this.pumpingImages = false;
+      }
+    });
+  }
+
+  private startImage(claim: SyncImageClaim): void {
+    const { image } = claim;
+    const entry: ImageEntry = { operationId: image.operationId, index: image.index, leaseVersion: claim.leaseVersion, controller: new AbortController(), abandoned: false };
+    const key = `${image.operationId}#${image.index}`;
+    this.images.set(key, entry);
+    void (async () => {
+      let outcome: Awaited<ReturnType<SyncImageRunner>>;
+      try {
+        const op = await this.deps.store.get(image.operationId);
+        if (!op || op.kind !== 'sync' || op.state !== 'running') throw new AbortedError('the sync is no longer running');
+        let secrets: TransferSecrets | undefined;
+        if (op.hadSecrets) {
+          secrets = op.sealedSecrets ? this.deps.box.open<TransferSecrets>(op.sealedSecrets, op.id) : this.deps.memorySecrets.get(op.id);
+          if (!secrets) throw new CredentialsUnavailableError();
+        }
+        outcome = await this.imageRunner!({ image, request: op.request, secrets, signal: entry.controller.signal });
+      } catch (e) {
+        outcome = { state: 'failed', destination: image.destination, error: operationErrorOf(e) };
+      }
+      this.images.delete(key);
+      if (!entry.abandoned) {
+        try {
+          await this.deps.store.finishSyncImage(image.operationId, image.index, entry.leaseVersion, outcome);
+          this.deps.imageDone(image.operationId);
+        } catch (e) {
+          this.deps.logger.warn({ operationId: image.operationId, index: image.index, err: e }, 'could not record the end of a sync image; it is copied again once its lease lapses');
+        }
+      }
+      this.pump();
+    })();
+  }
+
+  private abandonImage(entry: ImageEntry, why: string): void {
+    if (entry.abandoned) return;
+    entry.abandoned = true;
+    entry.controller.abort(new AbortedError(why));
+  }
+
+  /** The facility a sync run uses to spread its images over the fleet. */
+  private imageTasks(op: StoredOperation, signal: AbortSignal): SyncImageTasks {
+    const store = this.deps.store;
+    const me = this.deps.settings.replicaId;
+    return {
+      secretsPinned: op.hadSecrets && !op.sealedSecrets,
+      planned: async () => {
+        const c = await store.countSyncImages(op.id);
+        return c.pending + c.running + c.copied + c.skipped + c.failed + c.planned;
+      },
+      add: async (images, options) => {
+        await store.addSyncImages(op.id, images, options.pinned ? me : undefined);
+        this.pump();
+        await store.signal({ type: 'queued' }).catch(() => undefined);
+      },
+      repin: () => store.repinSyncImages(op.id, me),
+      counts: () => store.countSyncImages(op.id),
+      list: (filter) => store.listSyncImages(op.id, filter),
+      dropPending: async () => {
+        await store.dropPendingSyncImages(op.id);
+      },
+      changed: (ms) => this.deps.imageChanged(op.id, ms, signal),
+    };
+  }
+
   /** A cancel reached this replica (its own API or another's signal): abort the run if it is here. */
   cancelLocal(id: string): void {
+    for (const image of this.images.values()) if (image.operationId === id) this.abandonImage(image, 'the sync was cancelled');
     const entry = this.running.get(id);
     if (!entry || entry.reason) return;
     entry.reason = 'cancel';
@@ -164,10 +280,22 @@ export class OperationWorker {
         if (!status || status.leaseVersion !== entry.leaseVersion) this.leaseLost(entry, 'another replica took it over');
         else if (status.state === 'cancelling') this.cancelLocal(entry.id);
       }
+      if (this.images.size > 0) {
+        const imageLeases = await this.deps.store.renewSyncImages(this.deps.settings.replicaId, this.leaseMs);
+        const byKey = new Map(imageLeases.map((l) => [`${l.operationId}#${l.index}`, l]));
+        for (const [key, entry] of this.images) {
+          const lease = byKey.get(key);
+          if (!lease || lease.leaseVersion !== entry.leaseVersion) this.abandonImage(entry, "the image's lease was lost");
+          else if (lease.syncState !== 'running') this.abandonImage(entry, 'the sync stopped');
+        }
+      }
     } catch (e) {
       const silentMs = Date.now() - this.lastRenewal;
       this.deps.logger.warn({ err: e }, `could not renew leases (last renewed ${Math.round(silentMs / 1000)} s ago)`);
-      if (silentMs >= this.leaseMs) for (const entry of this.running.values()) this.leaseLost(entry, 'its lease could not be renewed for a whole lease period');
+      if (silentMs >= this.leaseMs) {
+        for (const entry of this.running.values()) this.leaseLost(entry, 'its lease could not be renewed for a whole lease period');
+        for (const image of this.images.values()) this.abandonImage(image, "the image's lease could not be renewed");
+      }
     }
     this.pump();
   }
@@ -256,6 +384,7 @@ export class OperationWorker {
       signal: entry.controller.signal,
       secrets,
       progress: (update) => this.reportProgress(entry, update),
+      ...(op.kind === 'sync' ? { images: this.imageTasks(op, entry.controller.signal) } : {}),
     };
     entry.done = Promise.resolve()
       .then(() => runner.run(op.request, ctx))
@@ -378,6 +507,9 @@ export class OperationWorker {
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     clearInterval(this.tick);
+    // Sync images are short and idempotent: hand them back at once (their leases lapse, or the
+    // next start expires them) rather than hold the shutdown.
+    for (const image of this.images.values()) this.abandonImage(image, 'the service is shutting down');
     if (this.running.size > 0 && graceMs > 0) {
       this.deps.logger.log({ running: [...this.running.keys()] }, `waiting up to ${graceMs / 1000}s for running operations`);
       await settledWithin([...this.running.values()].map((e) => e.done), graceMs);

@@ -1,6 +1,7 @@
 import type { CopyRequest, CopyResult, TransferSecrets } from '../copies/copy-request';
 import { DomainError, type DomainErrorCode, type UpstreamDetails } from '../errors/domain-error';
 import type { SyncRequest, SyncResult } from '../syncs/sync-request';
+import type { SyncImageCounts, SyncImageFilter, SyncImageOutcome, SyncImageRow } from './operation-store';
 
 /**
  * The operation model, as domain values: what the store keeps, the runners receive and return,
@@ -116,6 +117,27 @@ export function domainErrorOf(e: OperationError): DomainError {
 /** What a runner may report; the machinery merges, throttles, stores and streams it. */
 export type ProgressUpdate = Partial<OperationProgress>;
 
+/**
+ * A sync's images as shared work (given to sync runs): the run plans them once, every
+ * replica's worker claims and copies them one by one, the run waits for them and sums up.
+ */
+export interface SyncImageTasks {
+  /** Images already planned (a run that took over continues them instead of planning again). */
+  planned(): Promise<number>;
+  /** Adds the plan; `pinned` keeps the images on this replica (local paths, credentials only it holds). */
+  add(images: readonly Omit<SyncImageRow, 'operationId'>[], options: { pinned: boolean }): Promise<void>;
+  /** Moves pinned unfinished images to this replica (after a takeover). */
+  repin(): Promise<void>;
+  counts(): Promise<SyncImageCounts>;
+  list(filter: SyncImageFilter): Promise<SyncImageRow[]>;
+  /** Drops the images not started yet (the sync stops at a failure, or is cancelled). */
+  dropPending(): Promise<void>;
+  /** Resolves when an image of this sync ends, after `ms`, or when the run's signal aborts. */
+  changed(ms: number): Promise<void>;
+  /** Credentials only this replica holds (no key): the images must stay here. */
+  readonly secretsPinned: boolean;
+}
+
 export interface OperationRunContext {
   operationId: string;
   /** Aborted on cancel, shutdown, lease loss and the deadline; every network and file call must take it. */
@@ -127,7 +149,17 @@ export interface OperationRunContext {
    */
   secrets?: TransferSecrets;
   progress(update: ProgressUpdate): void;
+  /** Syncs: their images as work for the whole fleet. */
+  images?: SyncImageTasks;
 }
+
+/** Copies one image of a sync (registered by the syncs feature; run by any replica's worker). */
+export type SyncImageRunner = (task: {
+  image: SyncImageRow;
+  request: SyncRequest;
+  secrets?: TransferSecrets;
+  signal: AbortSignal;
+}) => Promise<SyncImageOutcome>;
 
 /** Runs the operations of one kind; registered with the operations service by its feature. */
 export interface OperationRunner<K extends OperationKind> {

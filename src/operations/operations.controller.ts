@@ -21,6 +21,7 @@ import {
   toOperationDto,
 } from './operations.dto';
 import { type OperationEvent, OperationsService } from './operations.service';
+import { SyncImagePageDto, SyncImagesQueryDto } from '../syncs/sync-operation.dto';
 
 /** A comment line is sent this often on an idle event stream, so proxies keep it open. */
 export const SSE_HEARTBEAT_MS = 15_000;
@@ -152,6 +153,29 @@ export class OperationsController {
       await events.return?.();
       res.end();
     }
+  }
+
+  /** A sync's images, a page at a time in plan order, optionally in one state (`pending`, `running`, `copied`, `skipped`, `failed`, `planned`). */
+  @Get(':id/images')
+  @ApiOperation({ operationId: 'listSyncImages', summary: "List a sync's images and how each ended" })
+  @ApiParam(ID_PARAM)
+  @ApiResponse({ status: 200, type: SyncImagePageDto, description: 'A page of the sync’s images' })
+  @ApiProblems(400, 404, 503)
+  async listSyncImages(@Param('id') id: string, @Query() q: SyncImagesQueryDto, @CurrentPrincipal() principal: Principal): Promise<SyncImagePageDto> {
+    const page = await this.operations.images(principal, id, { state: q.state, pageSize: q.pageSize, pageToken: q.pageToken });
+    return {
+      images: page.images.map((i) => ({
+        index: i.index,
+        source: i.source,
+        destination: i.destination,
+        state: i.state,
+        ...(i.digest ? { digest: i.digest } : {}),
+        ...(i.bytes !== undefined ? { bytes: i.bytes } : {}),
+        ...(i.error ? { error: problemOf(i.error, `/v1/operations/${id}`) } : {}),
+        ...(i.replicaId ? { replicaId: i.replicaId } : {}),
+      })),
+      ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
+    };
   }
 
   /** Forgets a finished operation and its events (409 while it is queued, running or cancelling). */

@@ -60,6 +60,6 @@ async function openOrExit(config: AppConfig): Promise<OperationStore> {
 @Module({
   controllers: [OperationsController],
   providers: [{ provide: OPERATION_STORE, useFactory: openOrExit, inject: [APP_CONFIG] }, OperationsService, OperationBackups],
-  exports: [OperationsService],
+  exports: [OperationsService, OPERATION_STORE],
 })
 export class OperationsModule {}

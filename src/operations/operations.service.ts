@@ -22,6 +22,7 @@ import {
   type OperationKind,
   type OperationRunner,
   type OperationState,
+  type SyncImageRunner,
   type TransferSecrets,
 } from './operation';
 import { validateLabels } from './operation-labels';
@@ -29,7 +30,7 @@ import { IdempotencyKeyReusedError, OperationConflictError, OperationNotFoundErr
 import { OperationEventHub, type Watcher } from './operation-event-hub';
 import { newOperationId, OPERATION_ID_PATTERN } from './operation-id';
 import { publicOperation } from './operation-row';
-import { OPERATION_STORE, type OperationEvent, type OperationStore, type StoreSignal, type StoredOperation } from './operation-store';
+import { OPERATION_STORE, type OperationEvent, type OperationStore, type StoreSignal, type StoredOperation, type SyncImageRow, type SyncImageTaskState } from './operation-store';
 import { OperationWorker } from './operation-worker';
 import { OperationsMetrics } from './operations-metrics';
 
@@ -182,6 +183,8 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
   private stopping: Promise<void> | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
+  /** Sync runs waiting for one of their images to end, by operation id. */
+  private readonly imageWaiters = new Map<string, Set<() => void>>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -192,7 +195,21 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
     this.box = new SecretBox(config.secretKeys);
     this.hub = new OperationEventHub(store, this.logger);
     const observer = metrics ? new OperationsMetrics(metrics.registry, store, () => this.worker.runningCount, this.settings.replicaId) : undefined;
-    this.worker = new OperationWorker({ store, hub: this.hub, settings: this.settings, box: this.box, logger: this.logger, memorySecrets: this.memorySecrets, observer });
+    this.worker = new OperationWorker({
+      store,
+      hub: this.hub,
+      settings: this.settings,
+      box: this.box,
+      logger: this.logger,
+      memorySecrets: this.memorySecrets,
+      observer,
+      imageSlots: config.sync.concurrency,
+      imageChanged: (id, ms, signal) => this.imageChanged(id, ms, signal),
+      imageDone: (id) => {
+        this.wakeImageWaiters(id);
+        this.store.signal({ type: 'image', id }).catch(() => undefined);
+      },
+    });
     this.streams = new WatchBudget('event streams', this.settings.maxEventStreams, this.settings.maxEventStreamsPerPrincipal);
     this.waits = new WatchBudget('long-polls', this.settings.maxLongPolls, this.settings.maxLongPollsPerPrincipal);
   }
@@ -205,6 +222,33 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
   /** Readiness: undefined when the store answers, else why not. */
   storeProblem(): Promise<string | undefined> {
     return this.store.health();
+  }
+
+  /** Makes `runner` copy sync images claimed by this replica. */
+  registerSyncImageRunner(runner: SyncImageRunner): void {
+    this.worker.registerImageRunner(runner);
+    this.worker.pump();
+  }
+
+  private imageChanged(id: string, ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.imageWaiters.get(id);
+      if (!set) this.imageWaiters.set(id, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0) this.imageWaiters.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      set.add(done);
+    });
+  }
+
+  private wakeImageWaiters(id: string): void {
+    for (const wake of [...(this.imageWaiters.get(id) ?? [])]) wake();
   }
 
   /** Makes `runner` run the operations of its kind. One runner per kind. */
@@ -269,6 +313,9 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
         break;
       case 'queued':
         this.worker.pump();
+        break;
+      case 'image':
+        this.wakeImageWaiters(signal.id);
         break;
       case 'reconnected':
         this.hub.reconnected();
@@ -557,6 +604,36 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
       [Symbol.asyncIterator]: () => iterator,
     };
     return iterator;
+  }
+
+  /**
+   * A sync's images, a page at a time in plan order, optionally in one state. A sync finished
+   * before images were stored as rows pages over its result's list.
+   */
+  async images(principal: Principal, id: string, query: { state?: SyncImageTaskState; pageSize?: number; pageToken?: string } = {}): Promise<{ operation: Operation; images: SyncImageRow[]; nextPageToken?: string }> {
+    const op = await this.visible(principal, id);
+    if (op.kind !== 'sync') throw new InvalidArgumentError(`operation ${id} is a ${op.kind}; only syncs have images`);
+    const pageSize = query.pageSize ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw new InvalidArgumentError(`pageSize must be an integer between 1 and ${MAX_PAGE_SIZE}`);
+    let afterIndex: number | undefined;
+    if (query.pageToken !== undefined) {
+      const text = /^[A-Za-z0-9_-]{1,16}$/.test(query.pageToken) ? Buffer.from(query.pageToken, 'base64url').toString('utf8') : '';
+      if (!/^i\d{1,9}$/.test(text)) throw new InvalidArgumentError('pageToken is not a token this service issued');
+      afterIndex = Number(text.slice(1));
+    }
+    const counts = await this.store.countSyncImages(id);
+    const stored = Object.entries(counts).some(([k, n]) => k !== 'bytes' && n > 0);
+    const rows: SyncImageRow[] =
+      !stored && op.result
+        ? // Stored before per-image rows: page over the result's own list.
+          op.result.images
+            .map((image, index) => ({ operationId: id, index, accessKey: 'default', ...image }))
+            .filter((r) => (query.state === undefined || r.state === query.state) && (afterIndex === undefined || r.index > afterIndex))
+            .slice(0, pageSize + 1)
+        : await this.store.listSyncImages(id, { state: query.state, afterIndex, limit: pageSize + 1 });
+    const page = rows.slice(0, pageSize);
+    const next = rows.length > pageSize ? Buffer.from(`i${page[page.length - 1]!.index}`, 'utf8').toString('base64url') : undefined;
+    return { operation: publicOperation(op), images: page, ...(next ? { nextPageToken: next } : {}) };
   }
 
   /** Deletes operations that finished more than the retention period ago. Never throws. */

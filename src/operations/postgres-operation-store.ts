@@ -25,6 +25,8 @@ function encode(signal: StoreSignal): string {
       return `e:${signal.id}:${signal.seq}`;
     case 'cancel':
       return `c:${signal.id}`;
+    case 'image':
+      return `i:${signal.id}`;
     default:
       return signal.type === 'queued' ? 'q' : 'r';
   }
@@ -34,6 +36,7 @@ function decode(payload: string): StoreSignal | undefined {
   const [t, id, seq] = payload.split(':');
   if (t === 'e' && id && seq) return { type: 'event', id, seq: Number(seq) };
   if (t === 'c' && id) return { type: 'cancel', id };
+  if (t === 'i' && id) return { type: 'image', id };
   if (t === 'q') return { type: 'queued' };
   return undefined;
 }

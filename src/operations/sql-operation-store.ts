@@ -1,6 +1,6 @@
 import { emptyProgress, type OperationError, type OperationProgress, type OperationState } from './operation';
 import { operationIdTimePrefix } from './operation-id';
-import { COLUMNS, json, publicOperation, type Row, toEvent, toStored } from './operation-row';
+import { COLUMNS, json, publicOperation, readError, type Row, toEvent, toStored } from './operation-row';
 import type {
   Claim,
   ClaimRequest,
@@ -8,6 +8,12 @@ import type {
   LeaseStatus,
   ListFilter,
   NewOperation,
+  SyncImageClaim,
+  SyncImageCounts,
+  SyncImageFilter,
+  SyncImageOutcome,
+  SyncImageRow,
+  SyncImageTaskState,
   OperationEvent,
   OperationPatch,
   OperationStore,
@@ -23,6 +29,25 @@ export interface SqlRunner {
 }
 
 const PRUNE_BATCH = 500;
+const IMAGE_COLUMNS = 'operation_id, idx, source, destination, access_key, state, digest, bytes, error, replica_id';
+const IMAGE_INSERT_BATCH = 200;
+
+function toImage(r: Row): SyncImageRow {
+  const image: SyncImageRow = {
+    operationId: String(r['operation_id']),
+    index: Number(r['idx']),
+    source: String(r['source']),
+    destination: String(r['destination']),
+    accessKey: String(r['access_key']),
+    state: r['state'] as SyncImageTaskState,
+  };
+  if (r['digest'] !== null && r['digest'] !== undefined) image.digest = String(r['digest']);
+  if (r['bytes'] !== null && r['bytes'] !== undefined) image.bytes = Number(r['bytes']);
+  const error = readError(r['error']);
+  if (error) image.error = error;
+  if (r['replica_id'] !== null && r['replica_id'] !== undefined) image.replicaId = String(r['replica_id']);
+  return image;
+}
 
 function inList(values: readonly unknown[], params: unknown[]): string {
   params.push(...values);
@@ -238,11 +263,14 @@ export abstract class SqlOperationStore implements OperationStore {
   }
 
   expireLeases(owner: string | undefined): Promise<number> {
-    return this.tx((q) =>
-      owner === undefined
-        ? q.run(`UPDATE operations SET lease_expires_at = 0 WHERE lease_owner IS NOT NULL AND state IN ('queued', 'running', 'cancelling')`)
-        : q.run(`UPDATE operations SET lease_expires_at = 0 WHERE lease_owner = ? AND state IN ('queued', 'running', 'cancelling')`, [owner]),
-    );
+    return this.tx(async (q) => {
+      if (owner === undefined) {
+        await q.run(`UPDATE sync_images SET lease_expires_at = 0 WHERE state = 'running'`);
+        return q.run(`UPDATE operations SET lease_expires_at = 0 WHERE lease_owner IS NOT NULL AND state IN ('queued', 'running', 'cancelling')`);
+      }
+      await q.run(`UPDATE sync_images SET lease_expires_at = 0 WHERE lease_owner = ? AND state = 'running'`, [owner]);
+      return q.run(`UPDATE operations SET lease_expires_at = 0 WHERE lease_owner = ? AND state IN ('queued', 'running', 'cancelling')`, [owner]);
+    });
   }
 
   delete(id: string): Promise<boolean> {
@@ -272,6 +300,162 @@ export abstract class SqlOperationStore implements OperationStore {
       pruned.push(...ids);
       if (ids.length < PRUNE_BATCH) return pruned;
     }
+  }
+
+  // ---- a sync's images ---------------------------------------------------------------------
+
+  addSyncImages(operationId: string, images: readonly Omit<SyncImageRow, 'operationId'>[], pinnedTo?: string): Promise<void> {
+    return this.tx(async (q) => {
+      for (let i = 0; i < images.length; i += IMAGE_INSERT_BATCH) {
+        const batch = images.slice(i, i + IMAGE_INSERT_BATCH);
+        const params: unknown[] = [];
+        const values = batch.map((img) => {
+          params.push(operationId, img.index, img.source, img.destination, img.accessKey, img.state, img.digest ?? null, img.bytes ?? null, json(img.error), null, pinnedTo ?? null);
+          return '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+        });
+        await q.run(`INSERT INTO sync_images (${IMAGE_COLUMNS}, pinned_to) VALUES ${values.join(', ')}`, params);
+      }
+    });
+  }
+
+  async repinSyncImages(operationId: string, owner: string): Promise<void> {
+    await this.tx((q) => q.run(`UPDATE sync_images SET pinned_to = ? WHERE operation_id = ? AND pinned_to IS NOT NULL AND state IN ('pending', 'running')`, [owner, operationId]));
+  }
+
+  claimSyncImage(owner: string, leaseMs: number): Promise<SyncImageClaim | undefined> {
+    return this.tx(async (q) => {
+      const params: unknown[] = [owner];
+      const now = this.nowMs(params);
+      const [row] = await q.all(
+        `SELECT si.operation_id, si.idx, si.lease_version FROM sync_images si JOIN operations o ON o.id = si.operation_id
+         WHERE o.state = 'running' AND (si.pinned_to IS NULL OR si.pinned_to = ?)
+           AND (si.state = 'pending' OR (si.state = 'running' AND si.lease_expires_at < ${now}))
+         ORDER BY si.operation_id, si.idx LIMIT 1 ${this.claimLock ? 'FOR UPDATE OF si SKIP LOCKED' : ''}`,
+        params,
+      );
+      if (!row) return undefined;
+      const lease: unknown[] = [owner, owner];
+      const expires = `${this.nowMs(lease)} + ?`;
+      lease.push(leaseMs, row['operation_id'], row['idx'], row['lease_version']);
+      const [updated] = await q.all(
+        `UPDATE sync_images SET state = 'running', lease_owner = ?, replica_id = ?, lease_version = lease_version + 1, lease_expires_at = ${expires}
+         WHERE operation_id = ? AND idx = ? AND lease_version = ? RETURNING ${IMAGE_COLUMNS}, lease_version`,
+        lease,
+      );
+      return updated ? { image: toImage(updated), leaseVersion: Number(updated['lease_version']) } : undefined;
+    });
+  }
+
+  async finishSyncImage(operationId: string, index: number, leaseVersion: number, outcome: SyncImageOutcome): Promise<boolean> {
+    const c = outcome.counters;
+    const changed = await this.tx((q) =>
+      q.run(
+        `UPDATE sync_images SET state = ?, destination = ?, digest = ?, bytes = ?, error = ?, lease_owner = NULL, lease_expires_at = NULL,
+                bytes_total = ?, bytes_skipped = ?, blobs_total = ?, blobs_done = ?, blobs_skipped = ?, blobs_mounted = ?
+         WHERE operation_id = ? AND idx = ? AND lease_version = ? AND state = 'running'`,
+        [
+          outcome.state,
+          outcome.destination,
+          outcome.digest ?? null,
+          outcome.bytes ?? null,
+          json(outcome.error),
+          c?.bytesTotal ?? 0,
+          c?.bytesSkipped ?? 0,
+          c?.blobsTotal ?? 0,
+          c?.blobsDone ?? 0,
+          c?.blobsSkipped ?? 0,
+          c?.blobsMounted ?? 0,
+          operationId,
+          index,
+          leaseVersion,
+        ],
+      ),
+    );
+    return changed > 0;
+  }
+
+  async renewSyncImages(owner: string, leaseMs: number): Promise<{ operationId: string; index: number; leaseVersion: number; syncState: OperationState }[]> {
+    const params: unknown[] = [];
+    const expires = `${this.nowMs(params)} + ?`;
+    params.push(leaseMs, owner);
+    const rows = await this.tx(async (q) => {
+      await q.run(`UPDATE sync_images SET lease_expires_at = ${expires} WHERE lease_owner = ? AND state = 'running'`, params);
+      return q.all(
+        `SELECT si.operation_id, si.idx, si.lease_version, o.state AS sync_state FROM sync_images si JOIN operations o ON o.id = si.operation_id WHERE si.lease_owner = ? AND si.state = 'running'`,
+        [owner],
+      );
+    });
+    return rows.map((r) => ({ operationId: String(r['operation_id']), index: Number(r['idx']), leaseVersion: Number(r['lease_version']), syncState: r['sync_state'] as OperationState }));
+  }
+
+  dropPendingSyncImages(operationId: string): Promise<number> {
+    return this.tx((q) => q.run(`DELETE FROM sync_images WHERE operation_id = ? AND state = 'pending'`, [operationId]));
+  }
+
+  async countSyncImages(operationId: string): Promise<SyncImageCounts> {
+    const rows = await this.q.all(
+      `SELECT state, count(*) AS n, COALESCE(sum(bytes), 0) AS bytes, sum(bytes_total) AS bt, sum(bytes_skipped) AS bs, sum(blobs_total) AS lt,
+              sum(blobs_done) AS ld, sum(blobs_skipped) AS ls, sum(blobs_mounted) AS lm
+       FROM sync_images WHERE operation_id = ? GROUP BY state`,
+      [operationId],
+    );
+    const counts: SyncImageCounts = { pending: 0, running: 0, copied: 0, skipped: 0, failed: 0, planned: 0, bytes: 0, bytesTotal: 0, bytesSkipped: 0, blobsTotal: 0, blobsDone: 0, blobsSkipped: 0, blobsMounted: 0 };
+    for (const r of rows) {
+      counts[r['state'] as SyncImageTaskState] = Number(r['n']);
+      counts.bytes += Number(r['bytes']);
+      counts.bytesTotal += Number(r['bt'] ?? 0);
+      counts.bytesSkipped += Number(r['bs'] ?? 0);
+      counts.blobsTotal += Number(r['lt'] ?? 0);
+      counts.blobsDone += Number(r['ld'] ?? 0);
+      counts.blobsSkipped += Number(r['ls'] ?? 0);
+      counts.blobsMounted += Number(r['lm'] ?? 0);
+    }
+    return counts;
+  }
+
+  async listSyncImages(operationId: string, filter: SyncImageFilter): Promise<SyncImageRow[]> {
+    const params: unknown[] = [operationId];
+    let where = 'operation_id = ?';
+    if (filter.state !== undefined) {
+      where += ' AND state = ?';
+      params.push(filter.state);
+    }
+    if (filter.afterIndex !== undefined) {
+      where += ' AND idx > ?';
+      params.push(filter.afterIndex);
+    }
+    params.push(filter.limit);
+    return (await this.q.all(`SELECT ${IMAGE_COLUMNS} FROM sync_images WHERE ${where} ORDER BY idx LIMIT ?`, params)).map(toImage);
+  }
+
+  // ---- blob transfers ------------------------------------------------------------------------
+
+  acquireTransfer(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.tx(async (q) => {
+      const p1: unknown[] = [key, owner];
+      const expires = `${this.nowMs(p1)} + ?`;
+      p1.push(ttlMs);
+      const p2: unknown[] = [];
+      const now = this.nowMs(p2);
+      const rows = await q.all(
+        `INSERT INTO blob_transfers (key, owner, expires_at) VALUES (?, ?, ${expires})
+         ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at WHERE blob_transfers.expires_at < ${now}
+         RETURNING owner`,
+        [...p1, ...p2],
+      );
+      return rows.length > 0;
+    });
+  }
+
+  async renewTransfer(key: string, owner: string, ttlMs: number): Promise<void> {
+    const params: unknown[] = [];
+    const expires = `${this.nowMs(params)} + ?`;
+    params.push(ttlMs, key, owner);
+    await this.tx((q) => q.run(`UPDATE blob_transfers SET expires_at = ${expires} WHERE key = ? AND owner = ?`, params));
+  }
+
+  async releaseTransfer(key: string, owner: string): Promise<void> {
+    await this.tx((q) => q.run('DELETE FROM blob_transfers WHERE key = ? AND owner = ?', [key, owner]));
   }
 
   // ---- reads -----------------------------------------------------------------------------

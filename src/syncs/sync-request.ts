@@ -43,4 +43,6 @@ export interface SyncResult {
   counts: Record<SyncImageState, number>;
   /** Blob bytes transferred (dry run: that a real run would transfer). */
   bytes: number;
+  /** Images not listed here (the list holds the first 100 in plan order; all are at /v1/operations/{id}/images). */
+  imagesOmitted?: number;
 }

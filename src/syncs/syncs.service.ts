@@ -7,11 +7,20 @@ import { APP_CONFIG, type AppConfig, type RegistrySettings } from '../config/app
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
 import { toRegistryAuth } from '../credentials/registry-auth-header';
-import { InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
 import { parseDockerReference } from '../image-spec/docker-reference';
 import { parseImageReference } from '../image-spec/image-reference';
 import { MetricsService } from '../metrics/metrics.service';
-import { operationErrorOf, type OperationRunContext, type OperationRunner } from '../operations/operation';
+import { AbortedError, DomainError, InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
+import {
+  domainErrorOf,
+  operationErrorOf,
+  type OperationRunContext,
+  type OperationRunner,
+  type ProgressUpdate,
+  type SyncImageRunner,
+  type SyncImageTasks,
+} from '../operations/operation';
+import type { SyncImageRow } from '../operations/operation-store';
 import { OperationsService } from '../operations/operations.service';
 import { resolveInStorageRoot } from '../storage/storage-root';
 import { DockerTransport } from '../transports/docker/docker.transport';
@@ -20,9 +29,16 @@ import { TransportRegistry } from '../transports/transport-registry';
 import type { CredentialResolver, RegistryAuth } from '../transports/transport';
 import type { TransferSecrets } from '../copies/copy-request';
 import { USER_AGENT } from '../transports/transports.module';
-import { type SourceAccess, SyncRun } from './sync-run';
+import { type SourceAccess, SyncRun, SyncStoppedError } from './sync-run';
 import { parseSyncYaml, redactSyncYaml, type SyncYamlCredentials, type SyncYamlRegistry } from './sync-yaml';
-import type { SyncRequest, SyncResult } from './sync-request';
+import type { SyncImageResult, SyncRequest, SyncResult } from './sync-request';
+
+/** How often a sync's run recounts its images when no signal came (signals normally wake it first). */
+const IMAGE_POLL_MS = 5000;
+/** Images listed in a sync's result; all of them are paged at /v1/operations/{id}/images. */
+const RESULT_IMAGES = 100;
+/** A sync's SyncRun is kept this long after its last image here ended. */
+const IMAGE_RUN_IDLE_MS = 30_000;
 import type { SyncRequestDto } from './syncs.dto';
 
 function stripPrefix(value: string, prefix: string): string {
@@ -55,6 +71,7 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
 
   onModuleInit(): void {
     this.operations.registerRunner(this);
+    this.operations.registerSyncImageRunner(this.runImage);
   }
 
   /** Why a YAML `cert-dir` may not be used, or undefined when the server allows it. */
@@ -147,8 +164,144 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
     return { request, secrets: Object.keys(secrets).length > 0 ? secrets : undefined };
   }
 
+  /**
+   * Runs a sync as the coordinator of its images: plans them once (a run that took over
+   * continues the plan it finds), hands them to the fleet as rows every replica's worker claims
+   * (runImage), follows their ends, stops at the first failure unless keepGoing (images in
+   * flight finish, the rest are dropped), and sums up. Images stay on this replica when they
+   * involve its local storage root, a YAML cert-dir, or credentials only it holds.
+   */
   async run(request: SyncRequest, ctx: OperationRunContext): Promise<SyncResult> {
-    const secrets = ctx.secrets ?? {};
+    const images = ctx.images;
+    const built = this.buildRun(request, ctx.secrets, ctx.signal, (p) => ctx.progress(p));
+    try {
+      if (!images) return await built.run.execute();
+      const pinned = this.mustPin(request, built.registries, images);
+      ctx.progress({ phase: 'listing' });
+      if ((await images.planned()) === 0) {
+        const entries = await built.run.planEntries();
+        const rows = entries.map((e, index) => ({
+          index,
+          source: e.source,
+          destination: e.destination,
+          accessKey: e.accessKey,
+          state: e.error === undefined ? ('pending' as const) : ('failed' as const),
+          ...(e.error === undefined ? {} : { error: operationErrorOf(e.error) }),
+        }));
+        const firstFailure = entries.find((e) => e.error !== undefined);
+        if (firstFailure && !request.keepGoing) {
+          await images.add(rows.filter((r) => r.state === 'failed'), { pinned: false });
+          throw new SyncStoppedError(firstFailure.error, `listing ${firstFailure.source}`, await this.summary(images));
+        }
+        await images.add(rows, { pinned });
+      } else if (pinned) {
+        await images.repin();
+      }
+      let stopped: SyncImageRow | undefined;
+      for (;;) {
+        if (ctx.signal.aborted) break;
+        const c = await images.counts();
+        const total = c.pending + c.running + c.copied + c.skipped + c.failed + c.planned;
+        ctx.progress({
+          phase: request.dryRun ? 'planning' : 'copying',
+          imagesTotal: total,
+          imagesDone: total - c.pending - c.running,
+          // a dry run transfers nothing: what it would transfer is its total
+          bytesDone: request.dryRun ? 0 : c.bytes,
+          bytesTotal: c.bytesTotal,
+          bytesSkipped: c.bytesSkipped,
+          blobsTotal: c.blobsTotal,
+          blobsDone: c.blobsDone,
+          blobsSkipped: c.blobsSkipped,
+          blobsMounted: c.blobsMounted,
+        });
+        if (c.failed > 0 && !request.keepGoing && !stopped) {
+          await images.dropPending();
+          stopped = (await images.list({ state: 'failed', limit: 1 }))[0];
+          continue;
+        }
+        if (c.pending + c.running === 0) break;
+        await images.changed(IMAGE_POLL_MS);
+      }
+      if (ctx.signal.aborted) {
+        await images.dropPending().catch(() => undefined);
+        const reason: unknown = ctx.signal.reason;
+        throw reason instanceof DomainError ? reason : new AbortedError('the sync was cancelled');
+      }
+      const result = await this.summary(images);
+      if (stopped) {
+        const what = `${request.dryRun ? 'planning' : 'syncing'} ${stopped.source} to ${stopped.destination}`;
+        throw new SyncStoppedError(stopped.error ? domainErrorOf(stopped.error) : new AbortedError('the image failed'), what, result);
+      }
+      ctx.progress({ phase: 'done' });
+      return result;
+    } finally {
+      await built.close();
+    }
+  }
+
+  /** The sync's result: counts, bytes and the first images in plan order (all of them at /v1/operations/{id}/images). */
+  private async summary(images: SyncImageTasks): Promise<SyncResult> {
+    const c = await images.counts();
+    const listed = await images.list({ limit: RESULT_IMAGES });
+    const total = c.copied + c.skipped + c.failed + c.planned;
+    const result: SyncResult = {
+      images: listed
+        .filter((r) => r.state !== 'pending' && r.state !== 'running')
+        .map((r) => ({ source: r.source, destination: r.destination, state: r.state as SyncImageResult['state'], ...(r.digest ? { digest: r.digest } : {}), ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.error ? { error: r.error } : {}) })),
+      counts: { copied: c.copied, skipped: c.skipped, failed: c.failed, planned: c.planned },
+      bytes: c.bytes,
+    };
+    if (total > result.images.length) result.imagesOmitted = total - result.images.length;
+    return result;
+  }
+
+  /** Images must stay on this replica: local paths, a YAML cert-dir, credentials only it holds. */
+  private mustPin(request: SyncRequest, registries: SyncYamlRegistry[] | undefined, images: SyncImageTasks): boolean {
+    return request.sourceType === 'dir' || request.destinationType === 'dir' || images.secretsPinned || (registries ?? []).some((r) => r.certDir !== undefined);
+  }
+
+  /**
+   * Copies one image claimed by this replica's worker, with a SyncRun kept per sync while its
+   * images run here (so blobs written to one repository are mounted into the next).
+   */
+  readonly runImage: SyncImageRunner = async ({ image, request, secrets, signal }) => {
+    let entry = this.imageRuns.get(image.operationId);
+    if (!entry) {
+      const never = new AbortController();
+      entry = { ...this.buildRun(request, secrets, never.signal, () => undefined), refs: 0 };
+      this.imageRuns.set(image.operationId, entry);
+    }
+    clearTimeout(entry.idle);
+    entry.refs++;
+    try {
+      const { result } = await entry.run.runOne({ source: image.source, destination: image.destination, accessKey: image.accessKey }, image.index, signal);
+      return {
+        state: result.state,
+        destination: result.destination,
+        counters: entry.run.countersOf(image.index, result),
+        ...(result.digest ? { digest: result.digest } : {}),
+        ...(result.bytes !== undefined ? { bytes: result.bytes } : {}),
+        ...(result.error ? { error: result.error } : {}),
+      };
+    } finally {
+      const e = entry;
+      if (--e.refs === 0) {
+        e.idle = setTimeout(() => {
+          if (e.refs > 0 || this.imageRuns.get(image.operationId) !== e) return;
+          this.imageRuns.delete(image.operationId);
+          void e.close();
+        }, IMAGE_RUN_IDLE_MS);
+        e.idle.unref();
+      }
+    }
+  };
+
+  private readonly imageRuns = new Map<string, { run: SyncRun; close: () => Promise<void>; refs: number; idle?: NodeJS.Timeout }>();
+
+  /** A SyncRun for this request and its credentials; `close` releases the cert-dir clients it opened. */
+  private buildRun(request: SyncRequest, given: TransferSecrets | undefined, signal: AbortSignal, progress: (p: ProgressUpdate) => void): { run: SyncRun; registries?: SyncYamlRegistry[]; close: () => Promise<void> } {
+    const secrets = given ?? {};
     const registries = request.sourceType === 'yaml' ? parseSyncYaml(request.yaml ?? '', this.certDirRefusal) : undefined;
     for (const r of registries ?? []) {
       const kept = secrets.yamlCredentials?.[r.key];
@@ -171,11 +324,11 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
         sourceType: request.sourceType,
         source: request.source,
         yaml: registries,
-        naming: { destinationType: request.destinationType, destination: request.destination, scoped: request.scoped ?? false, appendSuffix: request.appendSuffix },
-        all: request.all ?? false,
-        dryRun: request.dryRun ?? false,
-        keepGoing: request.keepGoing ?? false,
-        preserveDigests: request.preserveDigests ?? false,
+        naming: { destinationType: request.destinationType, destination: request.destination, scoped: request.scoped, appendSuffix: request.appendSuffix },
+        all: request.all,
+        dryRun: request.dryRun,
+        keepGoing: request.keepGoing,
+        preserveDigests: request.preserveDigests,
         format: request.format,
         retryTimes: request.retryTimes,
         sourceTlsVerify: request.sourceTlsVerify,
@@ -189,16 +342,12 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
         defaultSource: { transport: docker, ctx: { credentials: sourceResolver, tlsVerify: request.sourceTlsVerify } },
         yamlSource,
         destinationCredentials: this.credentials.resolver(secrets.destinationAuth),
-        signal: ctx.signal,
-        progress: (p) => ctx.progress(p),
+        signal,
+        progress,
         problem: (e) => operationErrorOf(e),
       },
     );
-    try {
-      return await run.execute();
-    } finally {
-      await Promise.all(opened.map((h) => h.close().catch(() => undefined)));
-    }
+    return { run, registries, close: async () => void (await Promise.all(opened.map((h) => h.close().catch(() => undefined)))) };
   }
 
   /**
