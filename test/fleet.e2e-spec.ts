@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
@@ -17,6 +19,7 @@ import { postgresSkip, startPostgres, type TestPostgres } from './support/postgr
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import type { SkiffService } from './support/skiff-service';
 import { skopeo } from './support/skopeo';
+import { makeTmpDirSync } from './support/tmp';
 
 type Op = Operation<{ digest: string }> & { replicaId?: string; attempts?: number };
 
@@ -196,7 +199,8 @@ describe('a fleet of three replicas on PostgreSQL', { skip }, () => {
     for (let i = 0; i < big.layers.length; i++) proxy.addRule({ method: 'GET', path: layerPath(big, i), times: 1, action: { kind: 'stall' } });
     const { op } = await submit(fleet.replicas[0]!, 'copies', { source: viaProxy('team/big:v1'), destination: D('killed/big:v1'), ...plain });
     const running = await whenRunning(fleet.replicas[0]!, op.id);
-    for (let i = 0; i < 200 && proxy.requests.filter((r) => r.status === 'stalled').length === 0; i++) await sleep(25);
+    // Killed once it holds every stalled read (else the survivor would meet the rest).
+    for (let i = 0; i < 400 && proxy.requests.filter((r) => r.status === 'stalled').length < big.layers.length; i++) await sleep(25);
     const victim = fleet.byId(running.replicaId!)!;
     await victim.kill();
     const survivor = fleet.replicas.find((r) => r !== victim)!;
@@ -273,5 +277,66 @@ describe('a 60-image sync on three replicas', { skip }, () => {
     assert.ok(helpers.size >= 2, `images copied by ${[...helpers].join(', ')}`);
     const failedOnly = (await (await fetch(`${fleet2.replicas[2]!.url}/v1/operations/${op.id}/images?state=failed`)).json()) as { images: unknown[] };
     assert.deepEqual(failedOnly.images, []);
+  });
+});
+
+describe('inline credentials across the fleet, sealed with SKIFF_SECRET_KEY', { skip }, () => {
+  let pg3: TestPostgres;
+  let pair: Fleet;
+  let source: TestRegistry;
+  let basic: TestRegistry;
+  let slow: FaultProxy;
+  let image: PushedImage;
+  let databaseUrl: string;
+
+  before(async () => {
+    [pg3, source, basic] = await Promise.all([startPostgres(), startRegistry({ mode: 'plain' }), startRegistry({ mode: 'basic' })]);
+    slow = await startFaultProxy(source.url);
+    image = await pushImage(source, 'sec/app', 'v1', {
+      layers: Array.from({ length: 2 }, (_, i) => makeLayer({ [`s${i}`]: pseudoRandomBytes(1024 * 1024, `fleet-sec-${i}`) })),
+      os: 'linux',
+      architecture: 'amd64',
+      format: 'oci',
+    });
+    const conf = join(makeTmpDirSync('skiff-fleet-conf-'), 'registries.yaml');
+    writeFileSync(conf, `registries:\n  - location: "${basic.host}"\n    ca: ${basic.caFile}\n`);
+    databaseUrl = await pg3.createDatabase('secrets');
+    pair = await startFleet(databaseUrl, 2, { SKIFF_LEASE_SECONDS: '4', SKIFF_UPSTREAM_TIMEOUT_MS: '4000', SKIFF_SECRET_KEY: 'c0ffee'.repeat(10) + 'c0ff', SKIFF_REGISTRIES_CONFIG: conf });
+  });
+
+  after(async () => {
+    await pair?.stop();
+    await slow?.close();
+    await source?.stop();
+    await basic?.stop();
+    await pg3?.stop();
+  });
+
+  it("a copy with inline credentials survives its replica's death; the secret is in no log and gone from the database once done", async () => {
+    for (let i = 0; i < image.layers.length; i++) slow.addRule({ method: 'GET', path: layerPath(image, i), times: 1, action: { kind: 'stall' } });
+    const { res, op } = await submit(pair.replicas[0]!, 'copies', {
+      source: `docker://${slow.host}/sec/app:v1`,
+      destination: `docker://${basic.host}/sec/app:v1`,
+      sourceTlsVerify: false,
+      destinationAuth: { username: basic.username, password: basic.password },
+    });
+    assert.equal(res.status, 202, JSON.stringify(op));
+    const running = await whenRunning(pair.replicas[0]!, op.id);
+    for (let i = 0; i < 400 && slow.requests.filter((r) => r.status === 'stalled').length < image.layers.length; i++) await sleep(25);
+    const [row] = (await pg3.sql(`SELECT secrets FROM operations WHERE id = '${op.id}'`, databaseUrl)) as { secrets: string | null }[];
+    assert.match(row?.secrets ?? '', /^v1\./, 'sealed while the copy lives');
+    assert.ok(!row!.secrets!.includes(basic.password!));
+    const victim = pair.byId(running.replicaId!)!;
+    await victim.kill();
+    const survivor = pair.replicas.find((r) => r !== victim)!;
+    const done = (await waitForOperation(survivor, op.id, 90)) as Op;
+    assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+    assert.notEqual(done.replicaId, running.replicaId);
+    const r = await skopeo(['inspect', '--raw', '--cert-dir', basic.certDir!, '--creds', `${basic.username}:${basic.password}`, `docker://${basic.host}/sec/app:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal('sha256:' + createHash('sha256').update(r.stdoutBytes).digest('hex'), image.digest);
+    for (const replica of pair.replicas) assert.ok(!replica.log().includes(basic.password!), 'the password is in no log');
+    const [after] = (await pg3.sql(`SELECT secrets FROM operations WHERE id = '${op.id}'`, databaseUrl)) as { secrets: string | null }[];
+    assert.equal(after?.secrets, null, 'erased once the copy ended');
   });
 });
