@@ -57,8 +57,10 @@ interface ImageEntry {
   index: number;
   leaseVersion: number;
   controller: AbortController;
-  /** The lease was lost or the sync stopped: write nothing. */
+  /** The lease was lost: write nothing (another replica owns the image now). */
   abandoned: boolean;
+  /** The sync stopped (cancelled, failed, handed back): record the image as aborted. */
+  stopped: boolean;
 }
 
 /** What the worker reports to metrics. */
@@ -198,7 +200,7 @@ export class OperationWorker {
 
   private startImage(claim: SyncImageClaim): void {
     const { image } = claim;
-    const entry: ImageEntry = { operationId: image.operationId, index: image.index, leaseVersion: claim.leaseVersion, controller: new AbortController(), abandoned: false };
+    const entry: ImageEntry = { operationId: image.operationId, index: image.index, leaseVersion: claim.leaseVersion, controller: new AbortController(), abandoned: false, stopped: false };
     const key = `${image.operationId}#${image.index}`;
     this.images.set(key, entry);
     void (async () => {
@@ -228,9 +230,11 @@ export class OperationWorker {
     })();
   }
 
-  private abandonImage(entry: ImageEntry, why: string): void {
-    if (entry.abandoned) return;
-    entry.abandoned = true;
+  /** Stops an image: `lease-lost` writes nothing; `stopped` records it as aborted. */
+  private abandonImage(entry: ImageEntry, why: string, kind: 'lease-lost' | 'stopped' = 'lease-lost'): void {
+    if (entry.abandoned || entry.stopped) return;
+    if (kind === 'lease-lost') entry.abandoned = true;
+    else entry.stopped = true;
     entry.controller.abort(new AbortedError(why));
   }
 
@@ -261,7 +265,7 @@ export class OperationWorker {
 
   /** A cancel reached this replica (its own API or another's signal): abort the run if it is here. */
   cancelLocal(id: string): void {
-    for (const image of this.images.values()) if (image.operationId === id) this.abandonImage(image, 'the sync was cancelled');
+    for (const image of this.images.values()) if (image.operationId === id) this.abandonImage(image, 'the sync was cancelled', 'stopped');
     const entry = this.running.get(id);
     if (!entry || entry.reason) return;
     entry.reason = 'cancel';
@@ -286,7 +290,7 @@ export class OperationWorker {
         for (const [key, entry] of this.images) {
           const lease = byKey.get(key);
           if (!lease || lease.leaseVersion !== entry.leaseVersion) this.abandonImage(entry, "the image's lease was lost");
-          else if (lease.syncState !== 'running') this.abandonImage(entry, 'the sync stopped');
+          else if (lease.syncState !== 'running') this.abandonImage(entry, 'the sync stopped', 'stopped');
         }
       }
     } catch (e) {
