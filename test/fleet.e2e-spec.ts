@@ -220,6 +220,7 @@ describe('a 60-image sync on three replicas', { skip }, () => {
   let from: TestRegistry;
   let to: TestRegistry;
   let toProxy: FaultProxy;
+  let fromProxy: FaultProxy;
   const TAGS = Array.from({ length: 60 }, (_, i) => `t${String(i).padStart(2, '0')}`);
   const digests = new Map<string, string>();
   const base = makeLayer({ base: pseudoRandomBytes(256 * 1024, 'many-base') });
@@ -227,17 +228,19 @@ describe('a 60-image sync on three replicas', { skip }, () => {
   before(async () => {
     [pg2, from, to] = await Promise.all([startPostgres(), startRegistry({ mode: 'plain' }), startRegistry({ mode: 'plain' })]);
     toProxy = await startFaultProxy(to.url);
+    fromProxy = await startFaultProxy(from.url);
     // One at a time: the same base blob pushed twice at once races in the registry.
     for (const tag of TAGS) {
       const img = await pushImage(from, 'many/app', tag, { layers: [base, makeLayer({ [tag]: pseudoRandomBytes(20_000, `many-${tag}`) })], os: 'linux', architecture: 'amd64', format: 'oci' });
       digests.set(tag, img.digest);
     }
-    fleet2 = await startFleet(await pg2.createDatabase('sync'), 3, { SKIFF_SYNC_CONCURRENCY: '4' });
+    fleet2 = await startFleet(await pg2.createDatabase('sync'), 3, { SKIFF_SYNC_CONCURRENCY: '4', SKIFF_LEASE_SECONDS: '4', SKIFF_UPSTREAM_TIMEOUT_MS: '4000' });
   });
 
   after(async () => {
     await fleet2?.stop();
     await toProxy?.close();
+    await fromProxy?.close();
     await from?.stop();
     await to?.stop();
     await pg2?.stop();
@@ -277,6 +280,23 @@ describe('a 60-image sync on three replicas', { skip }, () => {
     assert.ok(helpers.size >= 2, `images copied by ${[...helpers].join(', ')}`);
     const failedOnly = (await (await fetch(`${fleet2.replicas[2]!.url}/v1/operations/${op.id}/images?state=failed`)).json()) as { images: unknown[] };
     assert.deepEqual(failedOnly.images, []);
+  });
+
+  it('the replica coordinating a sync dies: another takes the sync over, continues its plan, and every image ends copied', async () => {
+    // The first manifest reads of ten images stall (until the 4 s upstream timeout retries them): the sync is mid-way when killed.
+    for (const tag of TAGS.slice(0, 10)) fromProxy.addRule({ method: 'GET', path: new RegExp(`/manifests/${tag}$`), times: 1, action: { kind: 'stall' } });
+    const { op } = await submit(fleet2.replicas[0]!, 'syncs', { source: `${fromProxy.host}/many/app`, sourceType: 'docker', destination: `${to.host}/takeover`, destinationType: 'docker', ...plain });
+    const running = await whenRunning(fleet2.replicas[0]!, op.id);
+    for (let i = 0; i < 400 && fromProxy.requests.filter((r) => r.status === 'stalled' && /\/manifests\/t0/.test(r.path)).length === 0; i++) await sleep(25);
+    const coordinator = fleet2.byId(running.replicaId!)!;
+    await coordinator.kill();
+    const survivor = fleet2.replicas.find((r) => r !== coordinator)!;
+    const done = (await waitForOperation(survivor, op.id, 120)) as Operation<{ counts: Record<string, number> }> & { attempts?: number; replicaId?: string };
+    assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+    assert.equal(done.attempts, 2);
+    assert.notEqual(done.replicaId, running.replicaId);
+    assert.deepEqual(done.result!.counts, { copied: 60, skipped: 0, failed: 0, planned: 0 });
+    for (const tag of ['t00', 't09', 't59']) assert.equal(await rawDigest(`docker://${to.host}/takeover/app:${tag}`), digests.get(tag));
   });
 });
 

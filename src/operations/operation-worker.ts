@@ -483,6 +483,7 @@ export class OperationWorker {
       await this.flushProgress(entry);
       const cond: TransitionCondition = { states: ['running', 'cancelling'], leaseVersion: entry.leaseVersion };
       if (entry.reason === 'cancel') {
+        if (entry.kind === 'sync') await this.deps.store.dropPendingSyncImages(entry.id).catch(() => undefined);
         await this.finish(entry.id, this.cancelledPatch(entry.progress, outcome.ok ? outcome.result : undefined), cond);
         this.deps.logger.log({ operationId: entry.id }, 'operation cancelled');
       } else if (entry.reason === 'shutdown' && !outcome.ok) {

@@ -224,7 +224,8 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
         await images.changed(IMAGE_POLL_MS);
       }
       if (ctx.signal.aborted) {
-        await images.dropPending().catch(() => undefined);
+        // Images not started stay planned: a sync handed back (shutdown, lease lost) continues
+        // them when it runs again; a cancelled one has them dropped by the worker.
         const reason: unknown = ctx.signal.reason;
         throw reason instanceof DomainError ? reason : new AbortedError('the sync was cancelled');
       }
