@@ -283,6 +283,10 @@ export abstract class SqlOperationStore implements OperationStore {
   }
 
   async pruneFinishedBefore(before: string): Promise<string[]> {
+    // Transfer leases whose holder died without releasing them (long lapsed) go too.
+    const params: unknown[] = [];
+    const now = this.nowMs(params);
+    await this.tx((q) => q.run(`DELETE FROM blob_transfers WHERE expires_at < ${now} - 3600000`, params));
     const pruned: string[] = [];
     for (;;) {
       const ids = await this.tx(async (q) => {
