@@ -7,8 +7,8 @@
 //   (c) replay of a 10,000-event operation (SSE with Last-Event-ID: 0)
 // Goal: list page under 20 ms p50 and over 300 submits/s for both. Run with
 // `npm run bench:operations` (it builds first). PostgreSQL comes from test/support/postgres.ts
-// (a real server on loopback, fsync off as in the tests: read the PostgreSQL figures as the
-// store's own cost, not the disk's).
+// (a real server on loopback) with its durable defaults (fsync, synchronous commit), as SQLite
+// runs with synchronous=FULL; BENCH_PG_FAST=1 uses the tests' fsync-off settings instead.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,7 +206,7 @@ const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-ops-'));
 try {
   console.log(`seeding ${OPERATIONS} finished operations in SQLite…`);
   results.push(await measure('SQLite', new SqliteOperationStore(SqliteDatabase.open(join(dir, 'skiff.db'))), dir));
-  const pg = await startPostgres();
+  const pg = await startPostgres({ durable: process.env.BENCH_PG_FAST !== '1' });
   try {
     console.log(`seeding ${OPERATIONS} finished operations in PostgreSQL…`);
     const url = await pg.createDatabase('bench');

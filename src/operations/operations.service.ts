@@ -265,13 +265,31 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
    * worker takes them over at bootstrap; old operations are pruned; signals are followed.
    */
   async onModuleInit(): Promise<void> {
-    const expired = await this.store.expireLeases(this.store.engine === 'sqlite' ? undefined : this.settings.replicaId);
-    if (expired > 0) this.logger.log({ count: expired }, 'operations left by a previous run of this replica are taken over');
+    // A damaged or unreachable store must not stop the start: readiness reports it, and the
+    // worker's next tick retries.
+    try {
+      const expired = await this.store.expireLeases(this.store.engine === 'sqlite' ? undefined : this.settings.replicaId);
+      if (expired > 0) this.logger.log({ count: expired }, 'operations left by a previous run of this replica are taken over');
+    } catch (e) {
+      this.logger.error({ err: e }, 'could not take over what a previous run of this replica left; the store is not usable (see /readyz)');
+    }
     await this.prune();
     this.pruneTimer = setInterval(() => void this.prune(), PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
-    this.unsubscribe = await this.store.subscribe((s) => this.onSignal(s));
+    await this.follow();
     this.logger.log({ replicaId: this.settings.replicaId, store: this.store.engine }, 'operations store ready');
+  }
+
+  /** Follows the store's signals; retried every few seconds until the store answers. */
+  private async follow(): Promise<void> {
+    if (this.closing.signal.aborted) return;
+    try {
+      this.unsubscribe = await this.store.subscribe((s) => this.onSignal(s));
+    } catch (e) {
+      this.logger.error({ err: e }, 'cannot follow the operations store yet; retrying');
+      const retry = setTimeout(() => void this.follow(), 5000);
+      retry.unref();
+    }
   }
 
   onApplicationBootstrap(): void {
@@ -307,6 +325,8 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
     switch (signal.type) {
       case 'event':
         this.hub.signalled(signal.id, signal.seq);
+        // An operation's first event is its submission: work to claim.
+        if (signal.seq === 1) this.worker.pump();
         break;
       case 'cancel':
         this.worker.cancelLocal(signal.id);
@@ -379,8 +399,8 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
     }
     this.hub.publish(id, [outcome.event]);
     this.logger.log({ operationId: id, kind: draft.kind, principal: principal.name }, 'operation queued');
+    // Other replicas learn of it from its first event's signal (PostgreSQL NOTIFY at commit).
     this.worker.pump();
-    if (!secrets || sealed) this.store.signal({ type: 'queued' }).catch(() => undefined);
     return { operation: publicOperation(outcome.operation), created: true };
   }
 

@@ -106,17 +106,18 @@ export abstract class SqlOperationStore implements OperationStore {
           n.lease?.owner ?? null,
           n.lease?.expiresAt ?? null,
         ];
-        await q.run(
+        const [row] = await q.all(
           `INSERT INTO operations (id, kind, state, principal, created_at, request, progress, labels, idempotency_key, request_hash, had_secrets, secrets, lease_owner, lease_expires_at, last_seq)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING ${COLUMNS}`,
           params,
         );
-        for (const [key, value] of Object.entries(op.labels)) {
-          await q.run('INSERT INTO operation_labels (operation_id, key, value) VALUES (?, ?, ?)', [op.id, key, value]);
+        const labels = Object.entries(op.labels);
+        if (labels.length > 0) {
+          const lp: unknown[] = [];
+          await q.run(`INSERT INTO operation_labels (operation_id, key, value) VALUES ${labels.map(([k, v]) => (lp.push(op.id, k, v), '(?, ?, ?)')).join(', ')}`, lp);
         }
         const event: OperationEvent = { seq: 1, type: 'state', data: publicOperation(op), at: op.createdAt };
         await this.appendEvents(q, op.id, [event]);
-        const [row] = await q.all(`SELECT ${COLUMNS} FROM operations WHERE id = ?`, [op.id]);
         return { created: true, operation: toStored(row!), event };
       });
     try {

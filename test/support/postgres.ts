@@ -90,7 +90,11 @@ async function run(bin: string, args: string[]): Promise<string> {
 
 let counter = 0;
 
-export async function startPostgres(): Promise<TestPostgres> {
+/**
+ * `durable`: keep PostgreSQL's defaults (fsync, synchronous commit, full page writes) instead of
+ * the tests' unsafe-but-fast settings, for benchmarks whose figures must include the disk.
+ */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<TestPostgres> {
   const bin = postgresBinDir();
   if (!bin) throw new Error(postgresUnavailable());
   const dir = mkdtempSync(join(process.env['SKIFF_TEST_TMPDIR'] || tmpdir(), 'skiff-pg-'));
@@ -105,7 +109,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   let port = 0;
   const pgCtl = join(bin, 'pg_ctl');
   const startServer = async (): Promise<void> => {
-    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+    const fast = options.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200${fast}`;
     await run(pgCtl, ['-D', dataDir, '-l', logFile, '-o', opts, '-w', '-t', '60', 'start']);
   };
   for (let attempt = 0; ; attempt++) {
