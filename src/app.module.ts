@@ -35,7 +35,8 @@ export const REDACTED_LOG_PATHS = [
 
 /** The process's one pino logger: Nest's logs (through nestjs-pino) and the access log (requestObserver). */
 export function createLogger(config: AppConfig): Logger {
-  return pino({ level: config.logLevel, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } });
+  // The replica id is on every line, so a fleet's logs say which replica wrote them.
+  return pino({ level: config.logLevel, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' }, mixin: () => ({ replicaId: config.operations.replicaId }) });
 }
 
 const AFTER_SHUTDOWN = Symbol('AFTER_SHUTDOWN');

@@ -509,3 +509,71 @@ describe('upstream deadlines and egress', () => {
     }
   });
 });
+
+// ---- operations fleet: database, replicas, secrets (one block) ----
+describe('loadConfig: operations fleet', () => {
+  it('defaults: embedded SQLite, no key, a replica id from host and pid, bounded queue and watchers', () => {
+    const c = loadConfig({}, '/srv/skiff');
+    assert.equal(c.database.url, undefined);
+    assert.equal(c.database.startFresh, false);
+    assert.deepEqual(c.database.backup, { dir: '/srv/skiff/data/backups', intervalHours: 0, keep: 7 });
+    assert.deepEqual(c.secretKeys, []);
+    assert.match(c.operations.replicaId, new RegExp(`-${process.pid}$`));
+    assert.equal(c.operations.leaseSeconds, 30);
+    assert.equal(c.operations.maxAttempts, 3);
+    assert.equal(c.operations.deadlineSeconds, 86_400);
+    assert.equal(c.operations.queueMax, 10_000);
+    assert.equal(c.operations.maxEventStreams, 1000);
+    assert.equal(c.operations.maxLongPollsPerPrincipal, 100);
+  });
+
+  it('reads every setting from the environment and the file', () => {
+    const key = 'ab'.repeat(32);
+    const c = loadConfig(
+      {
+        SKIFF_DATABASE_URL: 'postgres://skiff:pw@db:5432/skiff',
+        SKIFF_SECRET_KEY: `${key}, ${'cd'.repeat(32)}`,
+        SKIFF_REPLICA_ID: 'skiff-0',
+        SKIFF_LEASE_SECONDS: '10',
+        SKIFF_OPERATION_MAX_ATTEMPTS: '5',
+        SKIFF_OPERATION_DEADLINE_SECONDS: '600',
+        SKIFF_QUEUE_MAX: '50',
+        SKIFF_MAX_EVENT_STREAMS: '7',
+        SKIFF_MAX_EVENT_STREAMS_PER_PRINCIPAL: '3',
+        SKIFF_MAX_LONG_POLLS: '8',
+        SKIFF_MAX_LONG_POLLS_PER_PRINCIPAL: '2',
+        SKIFF_BACKUP_DIR: 'bk',
+        SKIFF_BACKUP_INTERVAL_HOURS: '6',
+        SKIFF_START_FRESH: 'true',
+      },
+      '/srv',
+    );
+    assert.equal(c.database.url, 'postgres://skiff:pw@db:5432/skiff');
+    assert.deepEqual(c.secretKeys.map((k) => k.toString('hex')), [key, 'cd'.repeat(32)]);
+    assert.equal(c.operations.replicaId, 'skiff-0');
+    assert.deepEqual(
+      [c.operations.leaseSeconds, c.operations.maxAttempts, c.operations.deadlineSeconds, c.operations.queueMax, c.operations.maxEventStreams, c.operations.maxEventStreamsPerPrincipal, c.operations.maxLongPolls, c.operations.maxLongPollsPerPrincipal],
+      [10, 5, 600, 50, 7, 3, 8, 2],
+    );
+    assert.deepEqual(c.database.backup, { dir: '/srv/bk', intervalHours: 6, keep: 7 });
+    assert.equal(c.database.startFresh, true);
+    const keyFile = write('fleet/key', `${key}\n`);
+    write('fleet/skiff.yaml', `secretKeyFile: ${keyFile}\nreplicaId: from-file\n`);
+    const f = loadConfig({ SKIFF_CONFIG: 'fleet/skiff.yaml' }, work);
+    assert.equal(f.secretKeys[0]!.toString('hex'), key);
+    assert.equal(f.operations.replicaId, 'from-file');
+  });
+
+  it('refuses bad values, naming the variable and never echoing a key', () => {
+    assertConfigError(() => loadConfig({ SKIFF_DATABASE_URL: 'mysql://x' }), /^SKIFF_DATABASE_URL must start with postgres:\/\//);
+    assertConfigError(() => loadConfig({ SKIFF_DATABASE_URL: 'not a url' }), /^SKIFF_DATABASE_URL must be/);
+    assertConfigError(() => loadConfig({ SKIFF_SECRET_KEY: 'abc123' }), /^SKIFF_SECRET_KEY: key 1 must be 64 hexadecimal characters/);
+    assert.throws(() => loadConfig({ SKIFF_SECRET_KEY: 'zz'.repeat(32) }), (e: unknown) => e instanceof ConfigError && !e.message.includes('zz'.repeat(32)));
+    assertConfigError(() => loadConfig({ SKIFF_SECRET_KEY: 'ab'.repeat(32), SKIFF_SECRET_KEY_FILE: '/x' }), /not both/);
+    assertConfigError(() => loadConfig({ SKIFF_SECRET_KEY_FILE: '/nonexistent/key' }), /^SKIFF_SECRET_KEY_FILE: cannot read/);
+    assertConfigError(() => loadConfig({ SKIFF_REPLICA_ID: 'has space' }), /^SKIFF_REPLICA_ID/);
+    assertConfigError(() => loadConfig({ SKIFF_LEASE_SECONDS: '1' }), /^SKIFF_LEASE_SECONDS must be between 2/);
+    assertConfigError(() => loadConfig({ SKIFF_QUEUE_MAX: '0' }), /^SKIFF_QUEUE_MAX/);
+    assertConfigError(() => loadConfig({ SKIFF_START_FRESH: 'maybe' }), /^SKIFF_START_FRESH must be true or false/);
+  });
+});

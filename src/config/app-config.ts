@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parsePrincipalsDocument, type PrincipalSpec } from '../auth/principals-file';
@@ -60,6 +61,39 @@ export interface AppConfig {
   storage: StorageSettings;
   /** Running as a shared service: callers, what they may use, and the limits that keep it up. */
   security: SecuritySettings;
+  // ---- operations fleet: database, replicas, secrets (one block) ----
+  /** Where operations live: embedded SQLite in the data directory, or PostgreSQL shared by replicas. */
+  database: DatabaseSettings;
+  /**
+   * AES-256 keys (SKIFF_SECRET_KEY or SKIFF_SECRET_KEY_FILE, 64 hex characters each, a
+   * comma-separated list): the first encrypts, every one decrypts. Empty: no key.
+   */
+  secretKeys: Buffer[];
+}
+
+/** The operations database. */
+export interface DatabaseSettings {
+  /** `postgres://…` (SKIFF_DATABASE_URL): PostgreSQL shared by every replica; undefined: SQLite in the data directory. */
+  url?: string;
+  /** Start on an empty database even though the data directory held operations (SKIFF_START_FRESH). */
+  startFresh: boolean;
+  /** SQLite backups (`VACUUM INTO`): where (SKIFF_BACKUP_DIR), how often (SKIFF_BACKUP_INTERVAL_HOURS, 0 = never), how many kept (SKIFF_BACKUP_KEEP). */
+  backup: { dir: string; intervalHours: number; keep: number };
+  /** PostgreSQL connections per process (SKIFF_DATABASE_POOL_SIZE). */
+  poolSize: number;
+}
+
+/** 64 hex characters → 32 bytes; a comma-separated list gives several keys (the first encrypts). */
+export function parseSecretKeys(name: string, text: string): Buffer[] {
+  const keys = text
+    .split(/[,\s]+/)
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
+  if (keys.length === 0) throw new ConfigError(`${name} holds no key`);
+  return keys.map((k, i) => {
+    if (!/^[0-9a-fA-F]{64}$/.test(k)) throw new ConfigError(`${name}: key ${i + 1} must be 64 hexadecimal characters (32 random bytes), e.g. from "openssl rand -hex 32"`);
+    return Buffer.from(k, 'hex');
+  });
 }
 
 export interface StorageSettings {
@@ -227,6 +261,23 @@ export interface OperationsSettings {
   shutdownGraceSeconds: number;
   /** Finished operations (and their events) are deleted this long after they finished. */
   retentionHours: number;
+  // ---- operations fleet (one block) ----
+  /** This process's name in logs and in the operations it runs (SKIFF_REPLICA_ID; default host name and pid). */
+  replicaId: string;
+  /** A running operation's lease (SKIFF_LEASE_SECONDS): renewed every third of it; another replica takes over once it lapses. */
+  leaseSeconds: number;
+  /** Runs an operation may start (SKIFF_OPERATION_MAX_ATTEMPTS); interrupted more often, it fails with its last error. */
+  maxAttempts: number;
+  /** Longest an operation may run from its first start (SKIFF_OPERATION_DEADLINE_SECONDS); then it fails saying so. */
+  deadlineSeconds: number;
+  /** Most operations queued at once (SKIFF_QUEUE_MAX); beyond, submissions are 429 QUEUE_FULL with Retry-After. */
+  queueMax: number;
+  /** Open event streams: per process (SKIFF_MAX_EVENT_STREAMS) and per principal (SKIFF_MAX_EVENT_STREAMS_PER_PRINCIPAL). */
+  maxEventStreams: number;
+  maxEventStreamsPerPrincipal: number;
+  /** Waiting long-polls (`waitSeconds`, `Prefer: wait`): per process (SKIFF_MAX_LONG_POLLS) and per principal (SKIFF_MAX_LONG_POLLS_PER_PRINCIPAL). */
+  maxLongPolls: number;
+  maxLongPollsPerPrincipal: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -433,6 +484,64 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   }
   const externalAuthFile = get('REGISTRY_AUTH_FILE', 'authFile');
 
+  // ---- operations fleet: database, replicas, secrets (one block) ----
+  const fleet = (() => {
+    const url = get('SKIFF_DATABASE_URL', 'databaseUrl');
+    if (url !== undefined) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw new ConfigError('SKIFF_DATABASE_URL must be a postgres://user:password@host:port/database URL');
+      }
+      if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+        throw new ConfigError(`SKIFF_DATABASE_URL must start with postgres:// or postgresql:// (unset it for the embedded SQLite store), got "${parsed.protocol}//…"`);
+      }
+    }
+    const keyText = get('SKIFF_SECRET_KEY', 'secretKey');
+    const keyFile = get('SKIFF_SECRET_KEY_FILE', 'secretKeyFile');
+    if (keyText !== undefined && keyFile !== undefined) throw new ConfigError('set SKIFF_SECRET_KEY or SKIFF_SECRET_KEY_FILE, not both');
+    let secretKeys: Buffer[] = [];
+    if (keyText !== undefined) secretKeys = parseSecretKeys('SKIFF_SECRET_KEY', keyText);
+    if (keyFile !== undefined) {
+      const p = resolve(cwd, keyFile);
+      let text: string;
+      try {
+        text = readFileSync(p, 'utf8');
+      } catch (e) {
+        throw new ConfigError(`SKIFF_SECRET_KEY_FILE: cannot read ${p}: ${(e as Error).message}`);
+      }
+      secretKeys = parseSecretKeys(`SKIFF_SECRET_KEY_FILE (${p})`, text);
+    }
+    const replicaId = get('SKIFF_REPLICA_ID', 'replicaId') ?? `${hostname()}-${process.pid}`;
+    if (!/^[\w.:@-]{1,128}$/.test(replicaId)) throw new ConfigError('SKIFF_REPLICA_ID must be 1 to 128 letters, digits or "_.:@-"');
+    const int = (envName: string, key: string, dflt: number, min: number, max: number) => parseInteger(envName, get(envName, key), dflt, min, max);
+    return {
+      database: {
+        url,
+        startFresh: parseBool('SKIFF_START_FRESH', get('SKIFF_START_FRESH', 'startFresh'), false),
+        backup: {
+          dir: resolve(cwd, get('SKIFF_BACKUP_DIR', 'backupDir') ?? resolve(dataDir, 'backups')),
+          intervalHours: int('SKIFF_BACKUP_INTERVAL_HOURS', 'backupIntervalHours', 0, 0, 8760),
+          keep: int('SKIFF_BACKUP_KEEP', 'backupKeep', 7, 1, 1000),
+        },
+        poolSize: int('SKIFF_DATABASE_POOL_SIZE', 'databasePoolSize', 10, 2, 200),
+      },
+      secretKeys,
+      operations: {
+        replicaId,
+        leaseSeconds: int('SKIFF_LEASE_SECONDS', 'leaseSeconds', 30, 2, 3600),
+        maxAttempts: int('SKIFF_OPERATION_MAX_ATTEMPTS', 'operationMaxAttempts', 3, 1, 100),
+        deadlineSeconds: int('SKIFF_OPERATION_DEADLINE_SECONDS', 'operationDeadlineSeconds', 86_400, 1, 30 * 86_400),
+        queueMax: int('SKIFF_QUEUE_MAX', 'queueMax', 10_000, 1, 10_000_000),
+        maxEventStreams: int('SKIFF_MAX_EVENT_STREAMS', 'maxEventStreams', 1000, 1, 100_000),
+        maxEventStreamsPerPrincipal: int('SKIFF_MAX_EVENT_STREAMS_PER_PRINCIPAL', 'maxEventStreamsPerPrincipal', 100, 1, 100_000),
+        maxLongPolls: int('SKIFF_MAX_LONG_POLLS', 'maxLongPolls', 1000, 1, 100_000),
+        maxLongPollsPerPrincipal: int('SKIFF_MAX_LONG_POLLS_PER_PRINCIPAL', 'maxLongPollsPerPrincipal', 100, 1, 100_000),
+      },
+    };
+  })();
+
   const config: AppConfig = {
     host,
     port,
@@ -474,8 +583,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxConcurrent: parseInteger('SKIFF_MAX_CONCURRENT_OPERATIONS', get('SKIFF_MAX_CONCURRENT_OPERATIONS', 'maxConcurrentOperations'), 4, 1, 256),
       shutdownGraceSeconds: parseInteger('SKIFF_SHUTDOWN_GRACE_SECONDS', get('SKIFF_SHUTDOWN_GRACE_SECONDS', 'shutdownGraceSeconds'), 20, 0, 3600),
       retentionHours: parseInteger('SKIFF_OPERATION_RETENTION_HOURS', get('SKIFF_OPERATION_RETENTION_HOURS', 'operationRetentionHours'), 168, 1, 87_600),
+      ...fleet.operations,
     },
     security,
+    database: fleet.database,
+    secretKeys: fleet.secretKeys,
   };
   for (const key of Object.keys(configFile)) {
     if (!fileKeysRead.has(key)) throw new ConfigError(`SKIFF_CONFIG file: unknown key "${key}"`);

@@ -30,6 +30,6 @@ export class CopiesController {
     @CurrentPrincipal() principal: Principal,
   ): Promise<OperationDto> {
     const { request, secrets } = await this.copies.prepare(body, principal);
-    return answerSubmit(this.operations, res, { kind: 'copy', request: request as Record<string, unknown>, secrets, principal }, prefs);
+    return answerSubmit(this.operations, res, { principal, draft: { kind: 'copy', request }, labels: body.labels, secrets }, prefs);
   }
 }

@@ -38,12 +38,12 @@ export class PlatformDto {
 
 /** Layer recompression (skopeo --dest-compress-format / --dest-compress-level). */
 export class CompressionDto {
-  @ApiProperty({ enum: ['gzip', 'zstd'] })
+  @ApiProperty({ enum: ['gzip', 'zstd'], enumName: 'CompressionFormat' })
   @IsIn(['gzip', 'zstd'])
   format: 'gzip' | 'zstd';
 
   /** gzip 1–9, zstd 1–22; the library default when omitted. */
-  @ApiPropertyOptional({ minimum: 1, maximum: 22 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 22 })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -72,7 +72,7 @@ export class CopyRequestDto extends TransferOptionsDto {
 
 
   /** skopeo --multi-arch: `system` (one instance), `all` (every instance and the index), `index-only`. */
-  @ApiPropertyOptional({ enum: ['system', 'all', 'index-only'], default: 'system' })
+  @ApiPropertyOptional({ enum: ['system', 'all', 'index-only'], enumName: 'MultiArch', default: 'system' })
   @IsOptional()
   @IsIn(['system', 'all', 'index-only'])
   multiArch?: 'system' | 'all' | 'index-only';

@@ -8,16 +8,35 @@ import { toRegistryAuth } from '../credentials/registry-auth-header';
 import { InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
 import { type ImageReference, parseImageReference } from '../image-spec/image-reference';
 import { patternTarget } from '../image-spec/reference-pattern';
-import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
+import type { OperationRunContext, OperationRunner } from '../operations/operation';
 import { OperationsService } from '../operations/operations.service';
 import { resolveInStorageRoot } from '../storage/storage-root';
 import { parseAdditionalTags } from '../transports/docker-archive/docker-archive.transport';
 import { TransportRegistry } from '../transports/transport-registry';
-import type { RegistryAuth } from '../transports/transport';
 import type { CopyRequestDto } from './copies.dto';
+import type { CopyRequest, CopyResult, TransferSecrets } from './copy-request';
 
-/** The stored form of a copy request: the body without its credentials. */
-export type StoredCopyRequest = Omit<CopyRequestDto, 'sourceAuth' | 'destinationAuth'>;
+/**
+ * The stored form of a copy request: defaults applied (so a default spelled out or left out is
+ * the same request, with the same idempotency fingerprint), without credentials or labels.
+ */
+export function normaliseCopyRequest(body: CopyRequestDto): CopyRequest {
+  const request: CopyRequest = {
+    source: body.source,
+    destination: body.destination,
+    sourceTlsVerify: body.sourceTlsVerify ?? true,
+    destinationTlsVerify: body.destinationTlsVerify ?? true,
+    multiArch: body.multiArch ?? 'system',
+    preserveDigests: body.preserveDigests ?? false,
+    removeSignatures: body.removeSignatures ?? false,
+    retryTimes: body.retryTimes ?? 3,
+  };
+  if (body.platform && Object.values(body.platform).some((v) => v !== undefined)) request.platform = JSON.parse(JSON.stringify(body.platform)) as CopyRequest['platform'];
+  if (body.format !== undefined) request.format = body.format;
+  if (body.compression !== undefined) request.compression = JSON.parse(JSON.stringify(body.compression)) as CopyRequest['compression'];
+  if (body.additionalTags?.length) request.additionalTags = [...body.additionalTags];
+  return request;
+}
 
 /**
  * skopeo copy as an operation: validates a request at submit time (bad references and
@@ -25,7 +44,7 @@ export type StoredCopyRequest = Omit<CopyRequestDto, 'sourceAuth' | 'destination
  * engine when the worker picks it up.
  */
 @Injectable()
-export class CopiesService implements OperationRunner, OnModuleInit {
+export class CopiesService implements OperationRunner<'copy'>, OnModuleInit {
   readonly kind = 'copy' as const;
 
   constructor(
@@ -54,7 +73,7 @@ export class CopiesService implements OperationRunner, OnModuleInit {
    * The principal needs `images:write`, the source inside its source patterns, the destination
    * (and each additional tag) inside its destination patterns, and enabled transports it may use.
    */
-  async prepare(body: CopyRequestDto, principal: Principal): Promise<{ request: StoredCopyRequest; secrets?: Record<string, unknown> }> {
+  async prepare(body: CopyRequestDto, principal: Principal): Promise<{ request: CopyRequest; secrets?: TransferSecrets }> {
     requireScope(principal, 'images:write', 'copying images');
     const src = parseImageReference(body.source);
     const dstRef = parseImageReference(body.destination);
@@ -84,21 +103,19 @@ export class CopiesService implements OperationRunner, OnModuleInit {
     if (body.platform && (body.multiArch ?? 'system') !== 'system') {
       throw new InvalidArgumentError('platform applies to multiArch=system only');
     }
-    const { sourceAuth, destinationAuth, ...request } = body;
-    const secrets: Record<string, unknown> = {};
-    if (sourceAuth) secrets['sourceAuth'] = toRegistryAuth(sourceAuth, 'sourceAuth');
-    if (destinationAuth) secrets['destinationAuth'] = toRegistryAuth(destinationAuth, 'destinationAuth');
-    return { request: JSON.parse(JSON.stringify(request)) as StoredCopyRequest, secrets: Object.keys(secrets).length ? secrets : undefined };
+    const secrets: TransferSecrets = {};
+    if (body.sourceAuth) secrets.sourceAuth = toRegistryAuth(body.sourceAuth, 'sourceAuth');
+    if (body.destinationAuth) secrets.destinationAuth = toRegistryAuth(body.destinationAuth, 'destinationAuth');
+    return { request: normaliseCopyRequest(body), secrets: Object.keys(secrets).length ? secrets : undefined };
   }
 
-  async run(stored: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>> {
-    const request = stored as unknown as StoredCopyRequest;
+  async run(request: CopyRequest, ctx: OperationRunContext): Promise<CopyResult> {
     // Stored credentials apply as for the principal that submitted the copy.
-    const principal = this.credentials.actingAs(ctx.principal);
+    const principal = this.credentials.actingAs(ctx.owner);
     const srcRef = await this.parse(request.source, 'source');
     const dstRef = await this.parse(request.destination, 'destination');
-    const sourceAuth = ctx.secrets?.['sourceAuth'] as RegistryAuth | undefined;
-    const destinationAuth = ctx.secrets?.['destinationAuth'] as RegistryAuth | undefined;
+    const sourceAuth = ctx.secrets?.sourceAuth;
+    const destinationAuth = ctx.secrets?.destinationAuth;
     const source = await this.transports.get(srcRef.transport, 'copy from').openSource(srcRef, {
       credentials: this.credentials.resolver(principal, sourceAuth),
       tlsVerify: request.sourceTlsVerify,
@@ -125,7 +142,7 @@ export class CopiesService implements OperationRunner, OnModuleInit {
           { signal: ctx.signal, onProgress: (p) => ctx.progress(p) },
         );
         await destination.close();
-        return { ...result };
+        return result;
       } catch (e) {
         // Cleaning up after a failure must not replace the failure the caller needs to see.
         await destination.close().catch(() => undefined);

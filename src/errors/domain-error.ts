@@ -62,7 +62,8 @@ export type DomainErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'STORE_UNAVAILABLE'
   /** A bounded resource of the service (e.g. archive inspects at once) is in use; retry after Retry-After. */
-  | 'SERVICE_BUSY';
+  | 'SERVICE_BUSY'
+  | 'DEADLINE_EXCEEDED';
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;

@@ -79,7 +79,7 @@ export class HealthController {
   @ApiOkResponse({ type: ReadinessDto })
   @ApiServiceUnavailableResponse({ type: ReadinessDto })
   async ready(@Res({ passthrough: true }) res: Response, @CurrentPrincipal() caller: Principal): Promise<ReadinessDto> {
-    const storeProblem = this.operations.storeProblem();
+    const storeProblem = await this.operations.storeProblem();
     const checks = [
       { name: 'operationStore', ok: storeProblem === undefined, ...(storeProblem ? { detail: storeProblem } : {}) },
       ...(await Promise.all([this.writable('dataDir', this.config.dataDir), this.writable('storageRoot', this.config.storageRoot)])),

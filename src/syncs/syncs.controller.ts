@@ -35,6 +35,6 @@ export class SyncsController {
     @CurrentPrincipal() principal: Principal,
   ): Promise<OperationDto> {
     const { request, secrets } = await this.syncs.prepare(body, principal);
-    return answerSubmit(this.operations, res, { kind: 'sync', request: request as Record<string, unknown>, secrets, principal }, prefs);
+    return answerSubmit(this.operations, res, { principal, draft: { kind: 'sync', request }, labels: body.labels, secrets }, prefs);
   }
 }

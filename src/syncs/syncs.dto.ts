@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { TransferOptionsDto } from '../copies/transfer-options.dto';
+import { ProblemDto } from '../http/problem';
 
 export const SYNC_SOURCE_TYPES = ['docker', 'dir', 'yaml'] as const;
 export const SYNC_DESTINATION_TYPES = ['docker', 'dir'] as const;
@@ -23,7 +24,7 @@ export class SyncRequestDto extends TransferOptionsDto {
   source?: string;
 
   /** skopeo sync --src: `docker`, `dir` or `yaml`. */
-  @ApiProperty({ enum: SYNC_SOURCE_TYPES, example: 'docker' })
+  @ApiProperty({ enum: SYNC_SOURCE_TYPES, enumName: 'SyncSourceType', example: 'docker' })
   @IsIn(SYNC_SOURCE_TYPES)
   sourceType: SyncSourceType;
 
@@ -53,7 +54,7 @@ export class SyncRequestDto extends TransferOptionsDto {
   destination: string;
 
   /** skopeo sync --dest: `docker` or `dir`. */
-  @ApiProperty({ enum: SYNC_DESTINATION_TYPES, example: 'docker' })
+  @ApiProperty({ enum: SYNC_DESTINATION_TYPES, enumName: 'SyncDestinationType', example: 'docker' })
   @IsIn(SYNC_DESTINATION_TYPES)
   destinationType: SyncDestinationType;
 
@@ -121,7 +122,7 @@ export class SyncImageResultDto {
   destination: string;
 
   /** `copied`, `skipped` (the destination already had this manifest), `failed`, or `planned` (dry run). */
-  @ApiProperty({ enum: ['copied', 'skipped', 'failed', 'planned'], example: 'copied' })
+  @ApiProperty({ enum: ['copied', 'skipped', 'failed', 'planned'], enumName: 'SyncImageState', example: 'copied' })
   state: 'copied' | 'skipped' | 'failed' | 'planned';
 
   /** Digest of the manifest written (or, in a dry run, of the manifest that would be copied). */
@@ -133,6 +134,6 @@ export class SyncImageResultDto {
   bytes?: number;
 
   /** Why it failed (a problem object). */
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  error?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: ProblemDto })
+  error?: ProblemDto;
 }

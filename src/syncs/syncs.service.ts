@@ -3,39 +3,45 @@ import { realpathSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { type Principal, requireScope } from '../auth/principal';
-import { referenceTarget, requireReferenceAccess, requireTreeAccess } from '../auth/reference-access';
 import { APP_CONFIG, type AppConfig, type RegistrySettings } from '../config/app-config';
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
 import { toRegistryAuth } from '../credentials/registry-auth-header';
-import { InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
+import { type Principal, requireScope } from '../auth/principal';
+import { referenceTarget, requireReferenceAccess, requireTreeAccess } from '../auth/reference-access';
 import { type DockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
 import { isDigest } from '../image-spec/digest';
-import { parseImageReference } from '../image-spec/image-reference';
 import { dockerRepositoryTarget, patternTarget, treeTarget } from '../image-spec/reference-pattern';
-import { problemFromError } from '../http/problem';
-import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
+import { parseImageReference } from '../image-spec/image-reference';
+import { AbortedError, DomainError, InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
+import {
+  domainErrorOf,
+  operationErrorOf,
+  type OperationRunContext,
+  type OperationRunner,
+  type ProgressUpdate,
+  type SyncImageRunner,
+  type SyncImageTasks,
+} from '../operations/operation';
+import type { SyncImageRow } from '../operations/operation-store';
 import { OperationsService } from '../operations/operations.service';
 import { isInside, resolveInStorageRoot } from '../storage/storage-root';
 import { DockerTransport } from '../transports/docker/docker.transport';
 import { RegistryHttp } from '../transports/docker/registry-http';
 import { TransportRegistry } from '../transports/transport-registry';
 import type { CredentialResolver, RegistryAuth } from '../transports/transport';
-import { type SourceAccess, SyncRun } from './sync-run';
+import type { TransferSecrets } from '../copies/copy-request';
+import { type SourceAccess, SyncRun, SyncStoppedError } from './sync-run';
 import { parseSyncYaml, redactSyncYaml, type SyncYamlCredentials, type SyncYamlRegistry } from './sync-yaml';
+import type { SyncImageResult, SyncRequest, SyncResult } from './sync-request';
+
+/** How often a sync's run recounts its images when no signal came (signals normally wake it first). */
+const IMAGE_POLL_MS = 5000;
+/** Images listed in a sync's result; all of them are paged at /v1/operations/{id}/images. */
+const RESULT_IMAGES = 100;
+/** A sync's SyncRun is kept this long after its last image here ended. */
+const IMAGE_RUN_IDLE_MS = 30_000;
 import type { SyncRequestDto } from './syncs.dto';
-
-/** The stored form of a sync request: the body without its credentials (YAML passwords `[redacted]`). */
-export type StoredSyncRequest = Omit<SyncRequestDto, 'sourceAuth' | 'destinationAuth'>;
-
-/** Secrets of a sync, held in memory by the operations machinery. */
-interface SyncSecrets {
-  sourceAuth?: RegistryAuth;
-  destinationAuth?: RegistryAuth;
-  /** YAML `credentials`, by registry key, as written. */
-  yamlCredentials?: Record<string, SyncYamlCredentials>;
-}
 
 function stripPrefix(value: string, prefix: string): string {
   return value.startsWith(prefix) ? value.slice(prefix.length) : value;
@@ -47,8 +53,24 @@ function stripPrefix(value: string, prefix: string): string {
  * builds a SyncRun with the process-wide copy engine (the same HostLimiter and InFlightBlobs as
  * copies) when the worker picks the operation up.
  */
+/** A sync's SyncRun kept on this replica while its images run here. */
+interface ImageRun {
+  run: SyncRun;
+  close: () => Promise<void>;
+  refs: number;
+  idle?: NodeJS.Timeout;
+}
+
+interface BuildRunOptions {
+  secrets?: TransferSecrets;
+  /** The principal that submitted the sync (by name): stored credentials apply as for it. */
+  owner: string;
+  signal: AbortSignal;
+  progress: (p: ProgressUpdate) => void;
+}
+
 @Injectable()
-export class SyncsService implements OperationRunner, OnModuleInit {
+export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
   readonly kind = 'sync' as const;
 
   constructor(
@@ -62,6 +84,7 @@ export class SyncsService implements OperationRunner, OnModuleInit {
 
   onModuleInit(): void {
     this.operations.registerRunner(this);
+    this.operations.registerSyncImageRunner(this.runImage);
   }
 
   /** Why a YAML `cert-dir` may not be used, or undefined when the server allows it. */
@@ -97,11 +120,27 @@ export class SyncsService implements OperationRunner, OnModuleInit {
    * a semver constraint select from it; a `dir:` source as a tree), and the destination
    * namespace or directory inside its destination patterns as a tree (`…/**`).
    */
-  async prepare(body: SyncRequestDto, principal: Principal): Promise<{ request: StoredSyncRequest; secrets?: Record<string, unknown> }> {
+  async prepare(body: SyncRequestDto, principal: Principal): Promise<{ request: SyncRequest; secrets?: TransferSecrets }> {
     requireScope(principal, 'images:write', 'syncing images');
-    const { sourceAuth, destinationAuth, ...rest } = body;
-    const request: StoredSyncRequest = { ...rest };
-    const secrets: SyncSecrets = {};
+    const { sourceAuth, destinationAuth } = body;
+    // Defaults applied: a default spelled out or left out is the same request (and fingerprint).
+    const request: SyncRequest = {
+      sourceType: body.sourceType,
+      destination: body.destination,
+      destinationType: body.destinationType,
+      scoped: body.scoped ?? false,
+      all: body.all ?? false,
+      dryRun: body.dryRun ?? false,
+      keepGoing: body.keepGoing ?? false,
+      preserveDigests: body.preserveDigests ?? false,
+      sourceTlsVerify: body.sourceTlsVerify ?? true,
+      destinationTlsVerify: body.destinationTlsVerify ?? true,
+      removeSignatures: body.removeSignatures ?? false,
+      retryTimes: body.retryTimes ?? 3,
+    };
+    if (body.appendSuffix !== undefined && body.appendSuffix !== '') request.appendSuffix = body.appendSuffix;
+    if (body.format !== undefined) request.format = body.format;
+    const secrets: TransferSecrets = {};
     if (body.sourceType === 'dir' && body.destinationType === 'dir') {
       throw new InvalidArgumentError('sync from dir to dir is not supported (as in skopeo): copy the directory instead');
     }
@@ -154,10 +193,7 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     }
     if (sourceAuth) secrets.sourceAuth = toRegistryAuth(sourceAuth, 'sourceAuth');
     if (destinationAuth) secrets.destinationAuth = toRegistryAuth(destinationAuth, 'destinationAuth');
-    return {
-      request: JSON.parse(JSON.stringify(request)) as StoredSyncRequest,
-      secrets: Object.keys(secrets).length > 0 ? (secrets as Record<string, unknown>) : undefined,
-    };
+    return { request, secrets: Object.keys(secrets).length > 0 ? secrets : undefined };
   }
 
   /** A `dir:` tree's pattern target, its path resolved under the storage root. */
@@ -182,11 +218,154 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     }
   }
 
-  async run(stored: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>> {
-    const request = stored as unknown as StoredSyncRequest;
+  /**
+   * Runs a sync as the coordinator of its images: plans them once (a run that took over
+   * continues the plan it finds), hands them to the fleet as rows every replica's worker claims
+   * (runImage), follows their ends, stops at the first failure unless keepGoing (images in
+   * flight finish, the rest are dropped), and sums up. Images stay on this replica when they
+   * involve its local storage root, a YAML cert-dir, or credentials only it holds.
+   */
+  async run(request: SyncRequest, ctx: OperationRunContext): Promise<SyncResult> {
+    const images = ctx.images;
+    const built = await this.buildRun(request, { secrets: ctx.secrets, owner: ctx.owner, signal: ctx.signal, progress: (p) => ctx.progress(p) });
+    try {
+      if (!images) return await built.run.execute();
+      const pinned = this.mustPin(request, built.registries, images);
+      ctx.progress({ phase: 'listing' });
+      if ((await images.planned()) === 0) {
+        const entries = await built.run.planEntries();
+        const rows = entries.map((e, index) => ({
+          index,
+          source: e.source,
+          destination: e.destination,
+          accessKey: e.accessKey,
+          state: e.error === undefined ? ('pending' as const) : ('failed' as const),
+          ...(e.error === undefined ? {} : { error: operationErrorOf(e.error) }),
+        }));
+        const firstFailure = entries.find((e) => e.error !== undefined);
+        if (firstFailure && !request.keepGoing) {
+          await images.add(rows.filter((r) => r.state === 'failed'), { pinned: false });
+          throw new SyncStoppedError(firstFailure.error, `listing ${firstFailure.source}`, await this.summary(images));
+        }
+        await images.add(rows, { pinned });
+      } else if (pinned) {
+        await images.repin();
+      }
+      let stopped: SyncImageRow | undefined;
+      for (;;) {
+        if (ctx.signal.aborted) break;
+        const c = await images.counts();
+        const total = c.pending + c.running + c.copied + c.skipped + c.failed + c.planned;
+        ctx.progress({
+          phase: request.dryRun ? 'planning' : 'copying',
+          imagesTotal: total,
+          imagesDone: total - c.pending - c.running,
+          // a dry run transfers nothing: what it would transfer is its total
+          bytesDone: request.dryRun ? 0 : c.bytes,
+          bytesTotal: c.bytesTotal,
+          bytesSkipped: c.bytesSkipped,
+          blobsTotal: c.blobsTotal,
+          blobsDone: c.blobsDone,
+          blobsSkipped: c.blobsSkipped,
+          blobsMounted: c.blobsMounted,
+        });
+        if (c.failed > 0 && !request.keepGoing && !stopped) {
+          await images.dropPending();
+          stopped = (await images.list({ state: 'failed', limit: 1 }))[0];
+          continue;
+        }
+        if (c.pending + c.running === 0) break;
+        await images.changed(IMAGE_POLL_MS);
+      }
+      if (ctx.signal.aborted) {
+        // Images not started stay planned: a sync handed back (shutdown, lease lost) continues
+        // them when it runs again; a cancelled one has them dropped by the worker.
+        const reason: unknown = ctx.signal.reason;
+        throw reason instanceof DomainError ? reason : new AbortedError('the sync was cancelled');
+      }
+      const result = await this.summary(images);
+      if (stopped) {
+        const what = `${request.dryRun ? 'planning' : 'syncing'} ${stopped.source} to ${stopped.destination}`;
+        throw new SyncStoppedError(stopped.error ? domainErrorOf(stopped.error) : new AbortedError('the image failed'), what, result);
+      }
+      ctx.progress({ phase: 'done' });
+      return result;
+    } finally {
+      await built.close();
+    }
+  }
+
+  /** The sync's result: counts, bytes and the first images in plan order (all of them at /v1/operations/{id}/images). */
+  private async summary(images: SyncImageTasks): Promise<SyncResult> {
+    const c = await images.counts();
+    const listed = await images.list({ limit: RESULT_IMAGES });
+    const total = c.copied + c.skipped + c.failed + c.planned;
+    const result: SyncResult = {
+      images: listed
+        .filter((r) => r.state !== 'pending' && r.state !== 'running')
+        .map((r) => ({ source: r.source, destination: r.destination, state: r.state as SyncImageResult['state'], ...(r.digest ? { digest: r.digest } : {}), ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.error ? { error: r.error } : {}) })),
+      counts: { copied: c.copied, skipped: c.skipped, failed: c.failed, planned: c.planned },
+      bytes: c.bytes,
+    };
+    if (total > result.images.length) result.imagesOmitted = total - result.images.length;
+    return result;
+  }
+
+  /** Images must stay on this replica: local paths, a YAML cert-dir, credentials only it holds. */
+  private mustPin(request: SyncRequest, registries: SyncYamlRegistry[] | undefined, images: SyncImageTasks): boolean {
+    return request.sourceType === 'dir' || request.destinationType === 'dir' || images.secretsPinned || (registries ?? []).some((r) => r.certDir !== undefined);
+  }
+
+  /**
+   * Copies one image claimed by this replica's worker, with a SyncRun kept per sync while its
+   * images run here (so blobs written to one repository are mounted into the next).
+   */
+  readonly runImage: SyncImageRunner = async ({ image, request, owner, secrets, signal }) => {
+    let pending = this.imageRuns.get(image.operationId);
+    if (!pending) {
+      const never = new AbortController();
+      const created = this.buildRun(request, { secrets, owner, signal: never.signal, progress: () => undefined }).then((built) => ({ ...built, refs: 0 }) as ImageRun);
+      pending = created;
+      this.imageRuns.set(image.operationId, created);
+      created.catch(() => {
+        if (this.imageRuns.get(image.operationId) === created) this.imageRuns.delete(image.operationId);
+      });
+    }
+    const entry = await pending;
+    const mine = pending;
+    clearTimeout(entry.idle);
+    entry.refs++;
+    try {
+      const { result } = await entry.run.runOne({ source: image.source, destination: image.destination, accessKey: image.accessKey }, image.index, signal);
+      return {
+        state: result.state,
+        destination: result.destination,
+        counters: entry.run.countersOf(image.index, result),
+        ...(result.digest ? { digest: result.digest } : {}),
+        ...(result.bytes !== undefined ? { bytes: result.bytes } : {}),
+        ...(result.error ? { error: result.error } : {}),
+      };
+    } finally {
+      const e = entry;
+      if (--e.refs === 0) {
+        e.idle = setTimeout(() => {
+          if (e.refs > 0 || this.imageRuns.get(image.operationId) !== mine) return;
+          this.imageRuns.delete(image.operationId);
+          void e.close();
+        }, IMAGE_RUN_IDLE_MS);
+        e.idle.unref();
+      }
+    }
+  };
+
+  private readonly imageRuns = new Map<string, Promise<ImageRun>>();
+
+  /** A SyncRun for this request and its credentials; `close` releases the cert-dir clients it opened. */
+  private async buildRun(request: SyncRequest, opts: BuildRunOptions): Promise<{ run: SyncRun; registries?: SyncYamlRegistry[]; close: () => Promise<void> }> {
+    const { signal, progress } = opts;
+    const secrets = opts.secrets ?? {};
     // Stored credentials apply as for the principal that submitted the sync.
-    const principal = this.credentials.actingAs(ctx.principal);
-    const secrets = (ctx.secrets ?? {}) as SyncSecrets;
+    const principal = this.credentials.actingAs(opts.owner);
     const registries = request.sourceType === 'yaml' ? await parseSyncYaml(request.yaml ?? '', this.certDirRefusal) : undefined;
     for (const r of registries ?? []) {
       const kept = secrets.yamlCredentials?.[r.key];
@@ -209,11 +388,11 @@ export class SyncsService implements OperationRunner, OnModuleInit {
         sourceType: request.sourceType,
         source: request.source,
         yaml: registries,
-        naming: { destinationType: request.destinationType, destination: request.destination, scoped: request.scoped ?? false, appendSuffix: request.appendSuffix },
-        all: request.all ?? false,
-        dryRun: request.dryRun ?? false,
-        keepGoing: request.keepGoing ?? false,
-        preserveDigests: request.preserveDigests ?? false,
+        naming: { destinationType: request.destinationType, destination: request.destination, scoped: request.scoped, appendSuffix: request.appendSuffix },
+        all: request.all,
+        dryRun: request.dryRun,
+        keepGoing: request.keepGoing,
+        preserveDigests: request.preserveDigests,
         format: request.format,
         retryTimes: request.retryTimes,
         sourceTlsVerify: request.sourceTlsVerify,
@@ -227,16 +406,12 @@ export class SyncsService implements OperationRunner, OnModuleInit {
         defaultSource: { transport: docker, ctx: { credentials: sourceResolver, tlsVerify: request.sourceTlsVerify } },
         yamlSource,
         destinationCredentials: this.credentials.resolver(principal, secrets.destinationAuth),
-        signal: ctx.signal,
-        progress: (p) => ctx.progress(p),
-        problem: (e) => problemFromError(e, `/v1/operations/${ctx.operationId}`),
+        signal,
+        progress,
+        problem: (e) => operationErrorOf(e),
       },
     );
-    try {
-      return await run.execute();
-    } finally {
-      await Promise.all(opened.map((h) => h.close().catch(() => undefined)));
-    }
+    return { run, registries, close: async () => void (await Promise.all(opened.map((h) => h.close().catch(() => undefined)))) };
   }
 
   /**

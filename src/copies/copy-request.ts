@@ -1,0 +1,33 @@
+import type { CopyResult as EngineCopyResult } from '../copy-engine/copy-engine';
+import type { SyncYamlCredentials } from '../syncs/sync-yaml';
+import type { RegistryAuth } from '../transports/transport';
+
+/**
+ * A copy as the operations store keeps it: the request after defaults are applied (so the
+ * same meaning has one form and one idempotency fingerprint), without credentials.
+ */
+export interface CopyRequest {
+  source: string;
+  destination: string;
+  sourceTlsVerify: boolean;
+  destinationTlsVerify: boolean;
+  multiArch: 'system' | 'all' | 'index-only';
+  platform?: { os?: string; architecture?: string; variant?: string };
+  preserveDigests: boolean;
+  format?: 'oci' | 'v2s2';
+  compression?: { format: 'gzip' | 'zstd'; level?: number };
+  removeSignatures: boolean;
+  additionalTags?: string[];
+  retryTimes: number;
+}
+
+/** What a finished copy produced. */
+export type CopyResult = EngineCopyResult;
+
+/** Credentials given inline with a copy or sync: kept apart from the request (sealed or in memory). */
+export interface TransferSecrets {
+  sourceAuth?: RegistryAuth;
+  destinationAuth?: RegistryAuth;
+  /** A sync's YAML `credentials`, by registry key, as written. */
+  yamlCredentials?: Record<string, SyncYamlCredentials>;
+}
