@@ -20,7 +20,19 @@ TEST_DEPS=(
   "dockerd:docker.io"
   # the Podman API service for the containers-storage tests: test/daemons.e2e-spec.ts
   "podman:podman"
+  # PostgreSQL for the shared operations store: test/support/postgres.ts (initdb/pg_ctl live in
+  # /usr/lib/postgresql/<version>/bin, off the PATH: see has_cmd)
+  "pg_ctl:postgresql"
 )
+
+# Whether a test dependency's command is there; pg_ctl is looked for where Debian puts it.
+has_cmd() {
+  if [ "$1" = "pg_ctl" ]; then
+    compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null 2>&1
+    return
+  fi
+  command -v "$1" >/dev/null 2>&1
+}
 
 missing_cmds=()
 TEST_DEPS_PACKAGES=()
@@ -28,7 +40,7 @@ for dep in "${TEST_DEPS[@]}"; do
   cmd="${dep%%:*}"
   pkg="${dep#*:}"
   TEST_DEPS_PACKAGES+=("$pkg")
-  if ! command -v "$cmd" >/dev/null 2>&1; then
+  if ! has_cmd "$cmd"; then
     missing_cmds+=("$cmd")
   fi
 done
@@ -54,7 +66,7 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${TES
 still_missing=()
 for dep in "${TEST_DEPS[@]}"; do
   cmd="${dep%%:*}"
-  command -v "$cmd" >/dev/null 2>&1 || still_missing+=("$cmd")
+  has_cmd "$cmd" || still_missing+=("$cmd")
 done
 if [ "${#still_missing[@]}" -ne 0 ]; then
   echo "ensure-test-deps: still missing after install: ${still_missing[*]}" >&2

@@ -1,12 +1,14 @@
 import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import pino, { type Logger } from 'pino';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { CredentialsModule } from './credentials/credentials.module';
 import { HealthModule } from './health/health.module';
-import { ApiTokenGuard } from './http/api-token.guard';
+import { AuthModule } from './auth/auth.module';
+import { RateLimitGuard } from './http/rate-limit.guard';
 import { ProblemFilter } from './http/problem.filter';
 import { ImagesModule } from './images/images.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -19,6 +21,7 @@ import { ArtifactsModule } from './artifacts/artifacts.module';
 import { ReferrersModule } from './referrers/referrers.module';
 import { RepositoriesModule } from './repositories/repositories.module';
 import { TagsModule } from './tags/tags.module';
+import { RegistriesModule } from './registries/registries.module';
 
 /** Paths redacted from every log line: credentials never reach the logs. */
 export const REDACTED_LOG_PATHS = [
@@ -36,7 +39,8 @@ export const REDACTED_LOG_PATHS = [
 
 /** The process's one pino logger: Nest's logs (through nestjs-pino) and the access log (requestObserver). */
 export function createLogger(config: AppConfig): Logger {
-  return pino({ level: config.logLevel, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } });
+  // The replica id is on every line, so a fleet's logs say which replica wrote them.
+  return pino({ level: config.logLevel, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' }, mixin: () => ({ replicaId: config.operations.replicaId }) });
 }
 
 const AFTER_SHUTDOWN = Symbol('AFTER_SHUTDOWN');
@@ -54,6 +58,8 @@ class AfterShutdown implements OnApplicationShutdown {
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, logger: Logger = createLogger(config), afterShutdown?: () => void): DynamicModule {
+    // Rate limits apply to authenticated principals: only when tokens or principals exist.
+    const rateLimited = config.security.rateLimitPerMinute > 0 && (config.apiTokens.length > 0 || config.security.principals.length > 0);
     return {
       module: AppModule,
       imports: [
@@ -61,6 +67,8 @@ export class AppModule {
         // Nest's logs go through this pino instance; the access log is requestObserver's, so
         // nestjs-pino's own per-request middleware is not mounted on any route.
         LoggerModule.forRoot({ pinoHttp: { logger }, forRoutes: [] }),
+        AuthModule,
+        ...(rateLimited ? [ThrottlerModule.forRoot({ throttlers: [{ name: 'default', ttl: 60_000, limit: config.security.rateLimitPerMinute }] })] : []),
         MetricsModule,
         TransportsModule,
         HealthModule,
@@ -74,10 +82,11 @@ export class AppModule {
         ReferrersModule,
         TagsModule,
         RepositoriesModule,
+        RegistriesModule,
       ],
       providers: [
-        // Without API tokens there is nothing to check: no guard, rather than one that says yes to every request.
-        ...(config.apiTokens.length > 0 ? [{ provide: APP_GUARD, useClass: ApiTokenGuard }] : []),
+        // Who is calling is decided before routing (authenticationMiddleware, bootstrap.ts); this guard only counts.
+        ...(rateLimited ? [{ provide: APP_GUARD, useClass: RateLimitGuard }] : []),
         { provide: APP_FILTER, useClass: ProblemFilter },
         ...(afterShutdown ? [{ provide: AFTER_SHUTDOWN, useValue: afterShutdown }, AfterShutdown] : []),
       ],

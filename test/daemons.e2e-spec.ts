@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -22,7 +23,11 @@ import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
 import { skopeo } from './support/skopeo';
 import { makeTmpDir, removeTmpDir } from './support/tmp';
+import { mountTmpfs, requireTmpfs } from './support/tmpfs';
 import { type Operation, type Submitted, submit as submitOperation } from './support/operations';
+
+/** The engine transports are opt-in (SKIFF_TRANSPORTS): the services of these tests enable every transport. */
+const ALL_TRANSPORTS = 'docker,oci,oci-archive,docker-archive,dir,docker-daemon,containers-storage';
 
 let reg: TestRegistry;
 let svc: SkiffService;
@@ -167,13 +172,13 @@ before(async () => {
     if (DAEMONS_REQUIRED) throw e;
     podmanMissing = (e as Error).message;
   }
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { SKIFF_TRANSPORTS: ALL_TRANSPORTS };
   if (dockerd) env.DOCKER_HOST = dockerd.host;
   if (podman) env.CONTAINER_HOST = `unix://${podman.socket}`;
   const absentDir = await makeTmpDir('skiff-nodaemon-');
   [svc, absentSvc] = await Promise.all([
     startSkiff(env),
-    startSkiff({ DOCKER_HOST: `unix://${absentDir}/docker.sock`, CONTAINER_HOST: `unix://${absentDir}/podman.sock` }),
+    startSkiff({ SKIFF_TRANSPORTS: ALL_TRANSPORTS, DOCKER_HOST: `unix://${absentDir}/docker.sock`, CONTAINER_HOST: `unix://${absentDir}/podman.sock` }),
   ]);
 });
 
@@ -244,6 +249,32 @@ describe('docker-daemon:', () => {
     assert.equal(r.body.code, 'IMAGE_NOT_FOUND');
     const { status, op } = await submit({ source: `docker://${reg.host}/team/app:1.0`, destination: `docker-daemon:${app.configDigest}` });
     assert.ok(status === 400 || op.error?.status === 400, JSON.stringify(op));
+  });
+});
+
+describe('docker-daemon: on a full staging area', () => {
+  it("a load whose blobs do not fit in the data directory's staging area is a 507; the daemon gets nothing and nothing is left", async (t) => {
+    if (!needDocker(t) || !requireTmpfs(t)) return;
+    const dataDir = await makeTmpDir('skiff-dd-full-');
+    // 128 KiB: less than the 200 KB layer once decompressed for the load
+    const staging = mountTmpfs(128 * 1024, { on: join(dataDir, 'tmp') });
+    const full = await startSkiff({ DOCKER_HOST: dockerd!.host, SKIFF_TRANSPORTS: ALL_TRANSPORTS }, { dataDir });
+    try {
+      const { status, op } = await submit({ source: `docker://${reg.host}/team/app:1.0`, destination: 'docker-daemon:example.com/team/full:1', retryTimes: 0 }, full);
+      assert.equal(status, 200, JSON.stringify(op));
+      assert.equal(op.state, 'failed');
+      assert.equal(op.error?.status, 507, JSON.stringify(op.error));
+      assert.equal(op.error?.code, 'INSUFFICIENT_STORAGE');
+      assert.match(op.error!.detail, /^docker-daemon:example\.com\/team\/full:1: staging blob .*the data directory's volume/);
+      assert.equal(op.error!.detail.includes(dataDir), false);
+      assert.notEqual((await dockerd!.docker(['image', 'inspect', 'example.com/team/full:1'])).code, 0, 'nothing was loaded');
+      assert.deepEqual(readdirSync(staging.dir), []);
+      assert.equal(full.alive(), true);
+    } finally {
+      await full.stop({ keepData: true });
+      staging.unmount();
+      await removeTmpDir(dataDir);
+    }
   });
 });
 

@@ -1,13 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { type Principal, requireScope } from '../auth/principal';
-import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { Injectable } from '@nestjs/common';
+import type { Principal } from '../auth/principal';
+import { ReferenceAuthorizer } from '../auth/reference-authorizer';
 import { CredentialService } from '../credentials/credential.service';
 import { DomainError } from '../errors/domain-error';
 import { type ArtifactDescription, describeManifest, platformOfConfig } from '../image-spec/artifact-descriptor';
-import { type ImageReference, parseImageReference } from '../image-spec/image-reference';
 import { type PlatformChoice, chooseInstance, parseManifest } from '../image-spec/manifest';
 import { isImageConfigMediaType, isIndexMediaType } from '../image-spec/media-types';
-import { resolveInStorageRoot } from '../storage/storage-root';
 import { DockerTransport } from '../transports/docker/docker.transport';
 import { TransportRegistry } from '../transports/transport-registry';
 import type { RegistryAuth, TransportContext } from '../transports/transport';
@@ -25,27 +23,20 @@ export interface ArtifactAccess {
 @Injectable()
 export class ArtifactsService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly transports: TransportRegistry,
     private readonly docker: DockerTransport,
     private readonly credentials: CredentialService,
+    private readonly authorizer: ReferenceAuthorizer,
   ) {}
 
-  private async parse(image: string): Promise<ImageReference> {
-    const ref = parseImageReference(image);
-    if ('path' in ref) await resolveInStorageRoot(this.config.storageRoot, ref.path);
-    return ref;
-  }
-
-  private context(access: ArtifactAccess): TransportContext {
-    return { credentials: this.credentials.resolver(access.auth), tlsVerify: access.tlsVerify, signal: access.signal };
+  private context(principal: Principal, access: ArtifactAccess): TransportContext {
+    return { credentials: this.credentials.resolver(principal, access.auth), tlsVerify: access.tlsVerify, signal: access.signal };
   }
 
   /** The top-level manifest as descriptors; an image's platform read from its (image) config. */
   async describe(principal: Principal, image: string, access: ArtifactAccess): Promise<ArtifactDescription> {
-    requireScope(principal, 'images:read', 'describing an image');
-    const ref = await this.parse(image);
-    const source = await this.transports.get(ref.transport, 'describe').openSource(ref, this.context(access));
+    const ref = await this.authorizer.authorize(image, principal, { scope: 'images:read', side: 'source', action: 'describing an image' });
+    const source = await this.transports.get(ref.transport, 'describe').openSource(ref, this.context(principal, access));
     try {
       const top = await source.getManifest({ signal: access.signal });
       const manifest = parseManifest(top.bytes, top.mediaType);
@@ -64,18 +55,17 @@ export class ArtifactsService {
    * does not say the digest, or to choose an instance of an index); elsewhere the manifest read.
    */
   async digest(principal: Principal, image: string, platform: PlatformChoice | undefined, access: ArtifactAccess): Promise<{ image: string; digest: string; mediaType: string; indexDigest?: string }> {
-    requireScope(principal, 'images:read', 'resolving a digest');
-    const ref = await this.parse(image);
+    const ref = await this.authorizer.authorize(image, principal, { scope: 'images:read', side: 'source', action: 'resolving a digest' });
     const choose = platform && (platform.os || platform.architecture || platform.variant) ? platform : undefined;
     if (ref.transport === 'docker' && (!ref.named.digest || !choose)) {
-      const client = await this.docker.client(ref.named.domain, this.context(access));
+      const client = await this.docker.client(ref.named.domain, this.context(principal, access));
       const reference = ref.named.digest ?? ref.named.tag ?? 'latest';
       const head = await client.headManifest(ref.named.path, reference, access.signal);
       if (!head) throw new DomainError('IMAGE_NOT_FOUND', `${image}: no manifest ${reference} in ${ref.named.domain}/${ref.named.path}`, { registry: ref.named.domain, upstreamStatus: 404 });
       const mediaType = head.mediaType?.split(';')[0]!.trim().toLowerCase();
       if (head.digest && mediaType && (!choose || !isIndexMediaType(mediaType))) return { image, digest: head.digest, mediaType };
     }
-    const source = await this.transports.get(ref.transport, 'resolve a digest').openSource(ref, this.context(access));
+    const source = await this.transports.get(ref.transport, 'resolve a digest').openSource(ref, this.context(principal, access));
     try {
       const top = await source.getManifest({ signal: access.signal });
       if (!choose) return { image, digest: top.digest, mediaType: top.mediaType };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -52,7 +52,7 @@ describe('loadConfig defaults', () => {
       logLevel: 'info',
       registries: [],
       externalAuthFile: undefined,
-      upstream: { retryTimes: 3, connectTimeoutMs: 10_000, requestTimeoutMs: 60_000, tagsPageSize: undefined },
+      upstream: { retryTimes: 3, connectTimeoutMs: 5_000, firstByteTimeoutMs: 15_000, minBytesPerSecond: 262_144, throughputWindowSeconds: 30, callTimeoutMs: 30_000, tagsPageSize: undefined },
       dockerHost: 'unix:///var/run/docker.sock',
       containerHost: 'unix:///run/podman/podman.sock',
     });
@@ -97,6 +97,9 @@ describe('loadConfig from the environment', () => {
         SKIFF_UPSTREAM_RETRIES: '0',
         SKIFF_UPSTREAM_CONNECT_TIMEOUT_MS: '100',
         SKIFF_UPSTREAM_TIMEOUT_MS: '3600000',
+        SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '2500',
+        SKIFF_UPSTREAM_MIN_BYTES_PER_SECOND: '1024',
+        SKIFF_UPSTREAM_THROUGHPUT_WINDOW_SECONDS: '5',
         SKIFF_TAGS_PAGE_SIZE: '50',
         DOCKER_HOST: 'unix:///tmp/docker.sock',
         CONTAINER_HOST: 'unix:///tmp/podman.sock',
@@ -105,7 +108,7 @@ describe('loadConfig from the environment', () => {
     );
     assert.equal(c.port, 0);
     assert.equal(c.logLevel, 'debug');
-    assert.deepEqual(c.upstream, { retryTimes: 0, connectTimeoutMs: 100, requestTimeoutMs: 3_600_000, tagsPageSize: 50 });
+    assert.deepEqual(c.upstream, { retryTimes: 0, connectTimeoutMs: 100, firstByteTimeoutMs: 2500, minBytesPerSecond: 1024, throughputWindowSeconds: 5, callTimeoutMs: 3_600_000, tagsPageSize: 50 });
     assert.equal(c.dockerHost, 'unix:///tmp/docker.sock');
     assert.equal(c.containerHost, 'unix:///tmp/podman.sock');
     assert.equal(loadConfig({ SKIFF_PORT: '65535' }, '/srv').port, 65535);
@@ -355,5 +358,222 @@ describe('loadConfig: SKIFF_CONFIG file', () => {
     write('conf2/skiff.yaml', `registriesConfig: ${join(work, 'conf2/registries.yaml')}\n`);
     const c = loadConfig({ SKIFF_CONFIG: 'conf2/skiff.yaml' }, work);
     assert.equal(c.registries[0]!.caFile, join(work, 'conf2/ca.pem'));
+  });
+});
+
+describe('loadConfig: local storage', () => {
+  it('defaults to a 128 MiB readiness floor and a 30 s storage lease', () => {
+    assert.deepEqual(loadConfig({}, '/srv').storage, { minFreeBytes: 128 * 1024 * 1024, leaseSeconds: 30 });
+  });
+
+  it('reads SKIFF_MIN_FREE_BYTES (0 disables the floor) and SKIFF_STORAGE_LEASE_SECONDS, or their file keys', () => {
+    assert.deepEqual(loadConfig({ SKIFF_MIN_FREE_BYTES: '0', SKIFF_STORAGE_LEASE_SECONDS: '2' }, '/srv').storage, { minFreeBytes: 0, leaseSeconds: 2 });
+    const file = write('storage.yaml', 'minFreeBytes: 1048576\nstorageLeaseSeconds: 90\n');
+    assert.deepEqual(loadConfig({ SKIFF_CONFIG: file }, '/srv').storage, { minFreeBytes: 1048576, leaseSeconds: 90 });
+  });
+
+  for (const [env, pattern] of [
+    [{ SKIFF_MIN_FREE_BYTES: '1GB' }, /SKIFF_MIN_FREE_BYTES must be an integer/],
+    [{ SKIFF_MIN_FREE_BYTES: '-1' }, /SKIFF_MIN_FREE_BYTES must be an integer/],
+    [{ SKIFF_STORAGE_LEASE_SECONDS: '0' }, /SKIFF_STORAGE_LEASE_SECONDS must be between 1 and 3600/],
+    [{ SKIFF_STORAGE_LEASE_SECONDS: '3601' }, /SKIFF_STORAGE_LEASE_SECONDS must be between 1 and 3600/],
+  ] as const) {
+    it(`refuses ${JSON.stringify(env)}, naming the variable`, () => assertConfigError(() => loadConfig(env, '/srv'), pattern));
+  }
+});
+
+describe('loadConfig: shared-service settings', () => {
+  const digest = 'ab'.repeat(32);
+
+  it('defaults: no principals, every transport but the two daemons, metrics behind tokens, generous limits, audit on stdout', () => {
+    const s = loadConfig({}, '/srv').security;
+    assert.deepEqual(s, {
+      principals: [],
+      transports: ['dir', 'docker', 'docker-archive', 'oci', 'oci-archive'],
+      metricsPublic: false,
+      rateLimitPerMinute: 1200,
+      archiveInspectConcurrency: 4,
+      corsOrigins: [],
+      allowedHosts: [],
+      auditLog: { kind: 'stdout' },
+    });
+  });
+
+  it('reads the principals file (YAML or JSON), lower-casing digests', () => {
+    write('principals.yaml', `principals:\n  - name: team-a\n    tokenSha256: ${digest.toUpperCase()}\n    scopes: [images:read, images:write]\n    sources: ["docker://registry.internal/team-a/**"]\n    destinations: []\n`);
+    write('principals.json', JSON.stringify({ principals: [{ name: 'ci', tokenSha256: digest, scopes: ['daemons'] }] }));
+    assert.deepEqual(loadConfig({ SKIFF_PRINCIPALS_FILE: 'principals.yaml' }, work).security.principals, [
+      { name: 'team-a', tokenSha256: digest, scopes: ['images:read', 'images:write'], sources: ['docker://registry.internal/team-a/**'], destinations: [] },
+    ]);
+    assert.deepEqual(loadConfig({ SKIFF_PRINCIPALS_FILE: 'principals.json' }, work).security.principals, [{ name: 'ci', tokenSha256: digest, scopes: ['daemons'] }]);
+  });
+
+  it('allows a non-loopback host with a principals file instead of tokens', () => {
+    write('one.yaml', `principals:\n  - {name: a, tokenSha256: "${digest}", scopes: []}\n`);
+    assert.equal(loadConfig({ SKIFF_HOST: '0.0.0.0', SKIFF_PRINCIPALS_FILE: 'one.yaml' }, work).host, '0.0.0.0');
+  });
+
+  for (const [what, text, pattern] of [
+    ['a raw token instead of its digest', `principals:\n  - {name: a, tokenSha256: my-secret-token-1234, scopes: []}\n`, /tokenSha256.*64 hex/],
+    ['an unknown scope', `principals:\n  - {name: a, tokenSha256: "${digest}", scopes: [images:everything]}\n`, /"scopes" must be a list of/],
+    ['a duplicate name', `principals:\n  - {name: a, tokenSha256: "${digest}"}\n  - {name: a, tokenSha256: "${'cd'.repeat(32)}"}\n`, /duplicate name/],
+    ['a shared digest', `principals:\n  - {name: a, tokenSha256: "${digest}"}\n  - {name: b, tokenSha256: "${digest}"}\n`, /same tokenSha256/],
+    ['a reserved name', `principals:\n  - {name: token-1, tokenSha256: "${digest}"}\n`, /reserved/],
+    ['an unknown key', `principals:\n  - {name: a, tokenSha256: "${digest}", token: x}\n`, /unknown key "token"/],
+    ['a pattern without a transport', `principals:\n  - {name: a, tokenSha256: "${digest}", sources: ["registry.internal/**"]}\n`, /must start with a transport/],
+    ['a path pattern leaving the storage root', `principals:\n  - {name: a, tokenSha256: "${digest}", destinations: ["oci:team-a/../../x"]}\n`, /must not contain "\.\."/],
+  ] as const) {
+    it(`refuses a principals file with ${what}, naming the variable`, () => {
+      write('bad-principals.yaml', text);
+      assertConfigError(() => loadConfig({ SKIFF_PRINCIPALS_FILE: 'bad-principals.yaml' }, work), new RegExp(`SKIFF_PRINCIPALS_FILE .*${pattern.source}`));
+    });
+  }
+
+  it('reads transports, CORS origins, allowed hosts, limits and the audit target', () => {
+    const s = loadConfig(
+      {
+        SKIFF_TRANSPORTS: 'docker, docker-daemon,docker',
+        SKIFF_CORS_ORIGINS: 'https://portal.example, http://localhost:3000',
+        SKIFF_ALLOWED_HOSTS: 'Skiff.Internal',
+        SKIFF_METRICS_PUBLIC: 'true',
+        SKIFF_RATE_LIMIT_PER_MINUTE: '0',
+        SKIFF_ARCHIVE_INSPECT_CONCURRENCY: '1',
+        SKIFF_AUDIT_LOG: 'logs/audit.log',
+      },
+      '/srv',
+    ).security;
+    assert.deepEqual(s.transports, ['docker', 'docker-daemon']);
+    assert.deepEqual(s.corsOrigins, ['https://portal.example', 'http://localhost:3000']);
+    assert.deepEqual(s.allowedHosts, ['skiff.internal']);
+    assert.equal(s.metricsPublic, true);
+    assert.equal(s.rateLimitPerMinute, 0);
+    assert.equal(s.archiveInspectConcurrency, 1);
+    assert.deepEqual(s.auditLog, { kind: 'file', path: '/srv/logs/audit.log' });
+    assert.deepEqual(loadConfig({ SKIFF_AUDIT_LOG: 'off' }, '/srv').security.auditLog, { kind: 'off' });
+  });
+
+  for (const [env, pattern] of [
+    [{ SKIFF_TRANSPORTS: 'docker,ftp' }, /SKIFF_TRANSPORTS: unknown transport "ftp"/],
+    [{ SKIFF_CORS_ORIGINS: 'https://portal.example/app' }, /SKIFF_CORS_ORIGINS: "https:\/\/portal.example\/app" is not an origin/],
+    [{ SKIFF_CORS_ORIGINS: '*' }, /SKIFF_CORS_ORIGINS/],
+    [{ SKIFF_ALLOWED_HOSTS: 'skiff.internal:8080' }, /SKIFF_ALLOWED_HOSTS/],
+    [{ SKIFF_RATE_LIMIT_PER_MINUTE: 'lots' }, /SKIFF_RATE_LIMIT_PER_MINUTE must be an integer/],
+    [{ SKIFF_ARCHIVE_INSPECT_CONCURRENCY: '0' }, /SKIFF_ARCHIVE_INSPECT_CONCURRENCY must be between 1/],
+    [{ SKIFF_PRINCIPALS_FILE: '/nonexistent/principals.yaml' }, /cannot read SKIFF_PRINCIPALS_FILE file/],
+  ] as const) {
+    it(`refuses ${JSON.stringify(env)}, naming the variable`, () => assertConfigError(() => loadConfig(env, '/srv'), pattern));
+  }
+});
+
+// ---- registry client: upstream deadlines and egress ----
+describe('upstream deadlines and egress', () => {
+  it('validates the deadline settings, naming the variable', () => {
+    assert.throws(() => loadConfig({ SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '50' }, '/srv'), /^Error: SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS must be between 100 and 3600000, got 50$|SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS must be between 100 and 3600000, got 50/);
+    assert.throws(() => loadConfig({ SKIFF_UPSTREAM_MIN_BYTES_PER_SECOND: '0' }, '/srv'), /SKIFF_UPSTREAM_MIN_BYTES_PER_SECOND must be between 1 and/);
+    assert.throws(() => loadConfig({ SKIFF_UPSTREAM_THROUGHPUT_WINDOW_SECONDS: 'soon' }, '/srv'), /SKIFF_UPSTREAM_THROUGHPUT_WINDOW_SECONDS must be an integer/);
+    assert.throws(() => loadConfig({ SKIFF_UPSTREAM_TIMEOUT_MS: '1' }, '/srv'), /SKIFF_UPSTREAM_TIMEOUT_MS must be between 100 and/);
+  });
+
+  it('shared mode follows API tokens, a principals file or a non-loopback listener; single-user otherwise', () => {
+    assert.equal(loadConfig({}, '/srv').egress.sharedMode, false);
+    assert.equal(loadConfig({ SKIFF_API_TOKENS: 'token-aaaaaaaaaaaaaaaaaaaaaaaa' }, '/srv').egress.sharedMode, true);
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-shared-mode-'));
+    try {
+      writeFileSync(join(dir, 'principals.yaml'), `principals:\n  - {name: a, tokenSha256: "${'ab'.repeat(32)}", scopes: []}\n`);
+      assert.equal(loadConfig({ SKIFF_PRINCIPALS_FILE: join(dir, 'principals.yaml') }, '/srv').egress.sharedMode, true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.equal(loadConfig({ SKIFF_HOST: '0.0.0.0', SKIFF_ALLOW_INSECURE_BIND: 'true' }, '/srv').egress.sharedMode, true, 'listening beyond loopback is shared');
+    assert.deepEqual(loadConfig({}, '/srv').egress.allowNetworks, []);
+  });
+
+  it('reads egress.allowNetworks from the registries file, normalised, and refuses bad CIDRs and keys', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-egress-conf-'));
+    try {
+      writeFileSync(join(dir, 'ok.yaml'), 'registries:\n  - location: r.example\negress:\n  allowNetworks: ["10.20.0.0/16", " FD12:3456::/32 "]\n');
+      assert.deepEqual(loadConfig({ SKIFF_REGISTRIES_CONFIG: join(dir, 'ok.yaml') }, '/srv').egress.allowNetworks, ['10.20.0.0/16', 'fd12:3456::/32']);
+      const bad: Array<[string, RegExp]> = [
+        ['egress: [1]\n', /^registries config: "egress" must be a mapping$/],
+        ['egress:\n  allowNetworks: 10.0.0.0/8\n', /^registries config: egress\.allowNetworks must be a list of CIDRs$/],
+        ['egress:\n  allowNetworks: ["10.0.0.1/8"]\n', /^registries config: egress\.allowNetworks\[0\] must be a CIDR like 10\.20\.0\.0\/16/],
+        ['egress:\n  allowNetworks: ["example.com"]\n', /egress\.allowNetworks\[0\] must be a CIDR/],
+        ['egress:\n  allow: []\n', /^registries config: egress: unknown key "allow"$/],
+      ];
+      for (const [text, re] of bad) {
+        writeFileSync(join(dir, 'bad.yaml'), text);
+        assert.throws(() => loadConfig({ SKIFF_REGISTRIES_CONFIG: join(dir, 'bad.yaml') }, '/srv'), (e: unknown) => e instanceof ConfigError && re.test(e.message), text);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// ---- operations fleet: database, replicas, secrets (one block) ----
+describe('loadConfig: operations fleet', () => {
+  it('defaults: embedded SQLite, no key, a replica id from host and pid, bounded queue and watchers', () => {
+    const c = loadConfig({}, '/srv/skiff');
+    assert.equal(c.database.url, undefined);
+    assert.equal(c.database.startFresh, false);
+    assert.deepEqual(c.database.backup, { dir: '/srv/skiff/data/backups', intervalHours: 0, keep: 7 });
+    assert.deepEqual(c.secretKeys, []);
+    assert.match(c.operations.replicaId, new RegExp(`-${process.pid}$`));
+    assert.equal(c.operations.leaseSeconds, 30);
+    assert.equal(c.operations.maxAttempts, 3);
+    assert.equal(c.operations.deadlineSeconds, 86_400);
+    assert.equal(c.operations.queueMax, 10_000);
+    assert.equal(c.operations.maxEventStreams, 1000);
+    assert.equal(c.operations.maxLongPollsPerPrincipal, 100);
+  });
+
+  it('reads every setting from the environment and the file', () => {
+    const key = 'ab'.repeat(32);
+    const c = loadConfig(
+      {
+        SKIFF_DATABASE_URL: 'postgres://skiff:pw@db:5432/skiff',
+        SKIFF_SECRET_KEY: `${key}, ${'cd'.repeat(32)}`,
+        SKIFF_REPLICA_ID: 'skiff-0',
+        SKIFF_LEASE_SECONDS: '10',
+        SKIFF_OPERATION_MAX_ATTEMPTS: '5',
+        SKIFF_OPERATION_DEADLINE_SECONDS: '600',
+        SKIFF_QUEUE_MAX: '50',
+        SKIFF_MAX_EVENT_STREAMS: '7',
+        SKIFF_MAX_EVENT_STREAMS_PER_PRINCIPAL: '3',
+        SKIFF_MAX_LONG_POLLS: '8',
+        SKIFF_MAX_LONG_POLLS_PER_PRINCIPAL: '2',
+        SKIFF_BACKUP_DIR: 'bk',
+        SKIFF_BACKUP_INTERVAL_HOURS: '6',
+        SKIFF_START_FRESH: 'true',
+      },
+      '/srv',
+    );
+    assert.equal(c.database.url, 'postgres://skiff:pw@db:5432/skiff');
+    assert.deepEqual(c.secretKeys.map((k) => k.toString('hex')), [key, 'cd'.repeat(32)]);
+    assert.equal(c.operations.replicaId, 'skiff-0');
+    assert.deepEqual(
+      [c.operations.leaseSeconds, c.operations.maxAttempts, c.operations.deadlineSeconds, c.operations.queueMax, c.operations.maxEventStreams, c.operations.maxEventStreamsPerPrincipal, c.operations.maxLongPolls, c.operations.maxLongPollsPerPrincipal],
+      [10, 5, 600, 50, 7, 3, 8, 2],
+    );
+    assert.deepEqual(c.database.backup, { dir: '/srv/bk', intervalHours: 6, keep: 7 });
+    assert.equal(c.database.startFresh, true);
+    const keyFile = write('fleet/key', `${key}\n`);
+    write('fleet/skiff.yaml', `secretKeyFile: ${keyFile}\nreplicaId: from-file\n`);
+    const f = loadConfig({ SKIFF_CONFIG: 'fleet/skiff.yaml' }, work);
+    assert.equal(f.secretKeys[0]!.toString('hex'), key);
+    assert.equal(f.operations.replicaId, 'from-file');
+  });
+
+  it('refuses bad values, naming the variable and never echoing a key', () => {
+    assertConfigError(() => loadConfig({ SKIFF_DATABASE_URL: 'mysql://x' }), /^SKIFF_DATABASE_URL must start with postgres:\/\//);
+    assertConfigError(() => loadConfig({ SKIFF_DATABASE_URL: 'not a url' }), /^SKIFF_DATABASE_URL must be/);
+    assertConfigError(() => loadConfig({ SKIFF_SECRET_KEY: 'abc123' }), /^SKIFF_SECRET_KEY: key 1 must be 64 hexadecimal characters/);
+    assert.throws(() => loadConfig({ SKIFF_SECRET_KEY: 'zz'.repeat(32) }), (e: unknown) => e instanceof ConfigError && !e.message.includes('zz'.repeat(32)));
+    assertConfigError(() => loadConfig({ SKIFF_SECRET_KEY: 'ab'.repeat(32), SKIFF_SECRET_KEY_FILE: '/x' }), /not both/);
+    assertConfigError(() => loadConfig({ SKIFF_SECRET_KEY_FILE: '/nonexistent/key' }), /^SKIFF_SECRET_KEY_FILE: cannot read/);
+    assertConfigError(() => loadConfig({ SKIFF_REPLICA_ID: 'has space' }), /^SKIFF_REPLICA_ID/);
+    assertConfigError(() => loadConfig({ SKIFF_LEASE_SECONDS: '1' }), /^SKIFF_LEASE_SECONDS must be between 2/);
+    assertConfigError(() => loadConfig({ SKIFF_QUEUE_MAX: '0' }), /^SKIFF_QUEUE_MAX/);
+    assertConfigError(() => loadConfig({ SKIFF_START_FRESH: 'maybe' }), /^SKIFF_START_FRESH must be true or false/);
   });
 });

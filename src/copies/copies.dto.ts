@@ -44,12 +44,12 @@ export class PlatformDto {
 
 /** Layer recompression (skopeo --dest-compress-format / --dest-compress-level). */
 export class CompressionDto {
-  @ApiProperty({ enum: ['gzip', 'zstd'] })
+  @ApiProperty({ enum: ['gzip', 'zstd'], enumName: 'CompressionFormat' })
   @IsIn(['gzip', 'zstd'])
   format: 'gzip' | 'zstd';
 
   /** gzip 1–9, zstd 1–22; the library default when omitted. */
-  @ApiPropertyOptional({ minimum: 1, maximum: 22 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 22 })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -83,7 +83,7 @@ export class CopyRequestDto extends TransferOptionsDto {
    * a new digest, the source's in `result.sourceDigest`) or `sparse` (those instances and the
    * source index unchanged, digest kept; a registry that checks an index's instances refuses it).
    */
-  @ApiPropertyOptional({ enum: MULTI_ARCH_MODES, default: 'system' })
+  @ApiPropertyOptional({ enum: MULTI_ARCH_MODES, enumName: 'MultiArch', default: 'system' })
   @IsOptional()
   @IsIn(MULTI_ARCH_MODES)
   multiArch?: (typeof MULTI_ARCH_MODES)[number];

@@ -1,22 +1,48 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { type Principal, requireScope } from '../auth/principal';
+import { referenceTarget, requireReferenceAccess } from '../auth/reference-access';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
 import { toRegistryAuth } from '../credentials/registry-auth-header';
 import { InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
+import { withTag } from '../image-spec/docker-reference';
 import { type ImageReference, parseImageReference } from '../image-spec/image-reference';
-import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
+import { patternTarget } from '../image-spec/reference-pattern';
+import type { OperationRunContext, OperationRunner } from '../operations/operation';
 import { OperationsService } from '../operations/operations.service';
 import { resolveInStorageRoot } from '../storage/storage-root';
 import { parseAdditionalTags } from '../transports/docker-archive/docker-archive.transport';
 import { TransportRegistry } from '../transports/transport-registry';
-import type { RegistryAuth } from '../transports/transport';
 import { ReferrersService } from '../referrers/referrers.service';
 import type { CopyRequestDto } from './copies.dto';
+import type { CopyRequest, CopyResult, TransferSecrets } from './copy-request';
 import { checkRegistryAdditionalTags, checkTransferExtensions, platformChoices } from './transfer-extensions';
 
-/** The stored form of a copy request: the body without its credentials. */
-export type StoredCopyRequest = Omit<CopyRequestDto, 'sourceAuth' | 'destinationAuth'>;
+/**
+ * The stored form of a copy request: defaults applied (so a default spelled out or left out is
+ * the same request, with the same idempotency fingerprint), without credentials or labels.
+ */
+export function normaliseCopyRequest(body: CopyRequestDto): CopyRequest {
+  const request: CopyRequest = {
+    source: body.source,
+    destination: body.destination,
+    sourceTlsVerify: body.sourceTlsVerify ?? true,
+    destinationTlsVerify: body.destinationTlsVerify ?? true,
+    multiArch: body.multiArch ?? 'system',
+    preserveDigests: body.preserveDigests ?? false,
+    removeSignatures: body.removeSignatures ?? false,
+    retryTimes: body.retryTimes ?? 3,
+    referrers: body.referrers ?? 'none',
+  };
+  if (body.platform && Object.values(body.platform).some((v) => v !== undefined)) request.platform = JSON.parse(JSON.stringify(body.platform)) as CopyRequest['platform'];
+  if (body.format !== undefined) request.format = body.format;
+  if (body.compression !== undefined) request.compression = JSON.parse(JSON.stringify(body.compression)) as CopyRequest['compression'];
+  if (body.additionalTags?.length) request.additionalTags = [...body.additionalTags];
+  if (body.platforms?.length) request.platforms = [...body.platforms];
+  if (body.artifactTypes?.length) request.artifactTypes = [...body.artifactTypes];
+  return request;
+}
 
 /**
  * skopeo copy as an operation: validates a request at submit time (bad references and
@@ -24,7 +50,7 @@ export type StoredCopyRequest = Omit<CopyRequestDto, 'sourceAuth' | 'destination
  * engine when the worker picks it up.
  */
 @Injectable()
-export class CopiesService implements OperationRunner, OnModuleInit {
+export class CopiesService implements OperationRunner<'copy'>, OnModuleInit {
   readonly kind = 'copy' as const;
 
   constructor(
@@ -49,14 +75,33 @@ export class CopiesService implements OperationRunner, OnModuleInit {
     return ref;
   }
 
-  /** Checks a request before it is queued; returns what is stored and the secrets kept aside. */
-  async prepare(body: CopyRequestDto): Promise<{ request: StoredCopyRequest; secrets?: Record<string, unknown> }> {
-    const src = await this.parse(body.source, 'source');
+  /**
+   * Checks a request before it is queued; returns what is stored and the secrets kept aside.
+   * The principal needs `images:write`, the source inside its source patterns, the destination
+   * (and each additional tag) inside its destination patterns, and enabled transports it may use.
+   */
+  async prepare(body: CopyRequestDto, principal: Principal): Promise<{ request: CopyRequest; secrets?: TransferSecrets }> {
+    requireScope(principal, 'images:write', 'copying images');
+    const src = parseImageReference(body.source);
+    const dstRef = parseImageReference(body.destination);
+    this.transports.authorize(src.transport, principal, 'copying from');
+    this.transports.authorize(dstRef.transport, principal, 'copying to');
+    await this.parse(body.source, 'source');
     const dst = await this.parse(body.destination, 'destination');
+    requireReferenceAccess(principal, 'source', await referenceTarget(src, this.config.storageRoot));
+    const dstTarget = await referenceTarget(dst, this.config.storageRoot);
+    requireReferenceAccess(principal, 'destination', dstTarget);
     if (body.additionalTags?.length) {
-      if (dst.transport === 'docker') checkRegistryAdditionalTags(body.additionalTags);
-      else if (dst.transport !== 'docker-archive') throw new InvalidArgumentError('additionalTags applies to docker-archive and registry (docker://) destinations only');
-      else parseAdditionalTags(body.additionalTags);
+      if (dst.transport === 'docker') {
+        checkRegistryAdditionalTags(body.additionalTags);
+        for (const tag of body.additionalTags) requireReferenceAccess(principal, 'destination', patternTarget({ transport: 'docker', named: withTag(dst.named, tag) }));
+      } else if (dst.transport === 'docker-archive') {
+        for (const named of parseAdditionalTags(body.additionalTags)) {
+          requireReferenceAccess(principal, 'destination', patternTarget({ transport: 'docker-archive', path: dstTarget.location, named }, { path: dstTarget.location }));
+        }
+      } else {
+        throw new InvalidArgumentError('additionalTags applies to docker-archive and registry (docker://) destinations only');
+      }
     }
     checkTransferExtensions(body);
     if (body.referrers === 'all') this.referrers.assertSupported(src, dst);
@@ -72,21 +117,21 @@ export class CopiesService implements OperationRunner, OnModuleInit {
     if (body.platform && (body.multiArch ?? 'system') !== 'system') {
       throw new InvalidArgumentError('platform applies to multiArch=system only');
     }
-    const { sourceAuth, destinationAuth, ...request } = body;
-    const secrets: Record<string, unknown> = {};
-    if (sourceAuth) secrets['sourceAuth'] = toRegistryAuth(sourceAuth, 'sourceAuth');
-    if (destinationAuth) secrets['destinationAuth'] = toRegistryAuth(destinationAuth, 'destinationAuth');
-    return { request: JSON.parse(JSON.stringify(request)) as StoredCopyRequest, secrets: Object.keys(secrets).length ? secrets : undefined };
+    const secrets: TransferSecrets = {};
+    if (body.sourceAuth) secrets.sourceAuth = toRegistryAuth(body.sourceAuth, 'sourceAuth');
+    if (body.destinationAuth) secrets.destinationAuth = toRegistryAuth(body.destinationAuth, 'destinationAuth');
+    return { request: normaliseCopyRequest(body), secrets: Object.keys(secrets).length ? secrets : undefined };
   }
 
-  async run(stored: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>> {
-    const request = stored as unknown as StoredCopyRequest;
+  async run(request: CopyRequest, ctx: OperationRunContext): Promise<CopyResult> {
+    // Stored credentials apply as for the principal that submitted the copy.
+    const principal = this.credentials.actingAs(ctx.owner);
     const srcRef = await this.parse(request.source, 'source');
     const dstRef = await this.parse(request.destination, 'destination');
-    const sourceAuth = ctx.secrets?.['sourceAuth'] as RegistryAuth | undefined;
-    const destinationAuth = ctx.secrets?.['destinationAuth'] as RegistryAuth | undefined;
-    const sourceContext = { credentials: this.credentials.resolver(sourceAuth), tlsVerify: request.sourceTlsVerify, signal: ctx.signal };
-    const destinationContext = { credentials: this.credentials.resolver(destinationAuth), tlsVerify: request.destinationTlsVerify, signal: ctx.signal };
+    const sourceAuth = ctx.secrets?.sourceAuth;
+    const destinationAuth = ctx.secrets?.destinationAuth;
+    const sourceContext = { credentials: this.credentials.resolver(principal, sourceAuth), tlsVerify: request.sourceTlsVerify, signal: ctx.signal };
+    const destinationContext = { credentials: this.credentials.resolver(principal, destinationAuth), tlsVerify: request.destinationTlsVerify, signal: ctx.signal };
     const source = await this.transports.get(srcRef.transport, 'copy from').openSource(srcRef, sourceContext);
     try {
       const destination = await this.transports.get(dstRef.transport, 'copy to').openDestination!(dstRef, destinationContext, { additionalTags: request.additionalTags });
@@ -111,7 +156,7 @@ export class CopiesService implements OperationRunner, OnModuleInit {
           { signal: ctx.signal, onProgress: (p) => ctx.progress(p) },
         );
         await destination.close();
-        return { ...result };
+        return result;
       } catch (e) {
         // Cleaning up after a failure must not replace the failure the caller needs to see.
         await destination.close().catch(() => undefined);

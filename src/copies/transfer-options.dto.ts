@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 
 /** Registry credentials for one side of a job. Write-only: never echoed, logged or stored. */
 export class RegistryAuthDto {
@@ -66,7 +66,7 @@ export abstract class TransferOptionsDto {
   preserveDigests?: boolean;
 
   /** Force the manifest type (skopeo --format): `oci` or `v2s2`. */
-  @ApiPropertyOptional({ enum: ['oci', 'v2s2'] })
+  @ApiPropertyOptional({ enum: ['oci', 'v2s2'], enumName: 'ManifestFormat' })
   @IsOptional()
   @IsIn(['oci', 'v2s2'])
   format?: 'oci' | 'v2s2';
@@ -78,10 +78,20 @@ export abstract class TransferOptionsDto {
   removeSignatures?: boolean;
 
   /** Extra attempts for a blob transfer that fails for a retryable reason (default 3). */
-  @ApiPropertyOptional({ minimum: 0, maximum: 10, default: 3 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 10, default: 3 })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(10)
   retryTimes?: number;
+
+  /**
+   * Labels of the operation: a string map, filterable with `label=key=value` on GET
+   * /v1/operations. Keys 1–63 letters, digits, `.`, `_`, `-`, `/`; values at most 128
+   * characters of letters, digits and `._-:/@+,=`; at most 32 labels.
+   */
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, example: { team: 'platform', ticket: 'OPS-42' } })
+  @IsOptional()
+  @IsObject()
+  labels?: Record<string, string>;
 }

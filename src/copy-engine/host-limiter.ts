@@ -56,6 +56,11 @@ export class HostLimiter {
   }
 }
 
+/** Runs work on one key at a time across processes (implemented by the operations fleet). */
+export interface BlobTransferGate {
+  run<T>(key: string, fn: () => Promise<T>): Promise<T>;
+}
+
 /**
  * Makes concurrent jobs transfer the same blob to the same destination once: the first caller
  * runs the transfer, later callers for the same key wait for its outcome. A failed transfer
@@ -63,6 +68,13 @@ export class HostLimiter {
  */
 export class InFlightBlobs {
   private readonly inflight = new Map<string, Promise<unknown>>();
+
+  /**
+   * `gate`, when given, also serialises transfers to registries (`docker://` keys) across the
+   * processes of a fleet: the same blob pushed to the same repository by two replicas at once
+   * is pushed by one; the other then finds it present.
+   */
+  constructor(private readonly gate?: BlobTransferGate) {}
 
   async once<T>(key: string, fn: () => Promise<T>): Promise<{ value: T; shared: boolean }> {
     const existing = this.inflight.get(key) as Promise<T> | undefined;
@@ -73,7 +85,7 @@ export class InFlightBlobs {
         // the other job's transfer failed; try ourselves
       }
     }
-    const p = fn();
+    const p = this.gate && key.startsWith('docker://') ? this.gate.run(key, fn) : fn();
     this.inflight.set(key, p);
     try {
       return { value: await p, shared: false };

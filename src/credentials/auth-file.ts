@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DomainError } from '../errors/domain-error';
 import { writeFileAtomic } from '../storage/atomic-write';
+import { fsErrorCode } from '../storage/storage-errors';
 import type { RegistryAuth } from '../transports/transport';
 
 /**
@@ -89,7 +90,7 @@ export async function readAuthFile(path: string): Promise<AuthFileDoc> {
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if (fsErrorCode(e) === 'ENOENT') return {};
     throw e;
   }
   if (text.trim() === '') return {};

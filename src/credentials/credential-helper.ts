@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { DomainError } from '../errors/domain-error';
+import { fsErrorCode } from '../storage/storage-errors';
 import type { RegistryAuth } from '../transports/transport';
 
 const HELPER_NAME = /^[a-zA-Z0-9_.-]+$/;
@@ -18,7 +19,7 @@ export function getFromCredentialHelper(name: string, registry: string, timeoutM
     const child = execFile(program, ['get'], { timeout: timeoutMs, maxBuffer: 1024 * 1024 }, (err, stdout) => {
       if (err) {
         if (/credentials not found/i.test(String(stdout))) return resolve(undefined);
-        const code = (err as NodeJS.ErrnoException).code;
+        const code = fsErrorCode(err);
         return reject(
           new DomainError(
             'CREDENTIAL_HELPER_FAILED',

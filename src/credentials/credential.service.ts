@@ -1,12 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { join } from 'node:path';
+import { hasScope, type Principal, requireScope } from '../auth/principal';
+import { PrincipalDirectory } from '../auth/principal-directory';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { DomainError, InvalidArgumentError } from '../errors/domain-error';
 import { parseDockerReference } from '../image-spec/docker-reference';
 import { DockerTransport } from '../transports/docker/docker.transport';
 import type { CredentialResolver, RegistryAuth } from '../transports/transport';
-import { type AuthFileDoc, encodeEntry, findEntry, decodeEntry, normalizeRegistryKey, readAuthFile, usernameOf, writeAuthFile } from './auth-file';
+import { type AuthFileDoc, decodeEntry, findEntry, normalizeRegistryKey, readAuthFile, usernameOf } from './auth-file';
 import { getFromCredentialHelper } from './credential-helper';
+import { CREDENTIAL_STORE, type CredentialStore, type StoredCredential } from './credential-store';
 
 const EXTERNAL_REREAD_MS = 2_000;
 
@@ -15,40 +17,47 @@ export interface StoredCredentialSummary {
   username: string;
   /** `stored` = saved through this API; `external` = from REGISTRY_AUTH_FILE (read-only). */
   source: 'stored' | 'external';
+  /** Who may use a stored entry, when it names them (absent: the principals with `credentials:admin`); shown to those principals only. */
+  usableBy?: string[];
 }
 
 /**
- * Resolves registry credentials for every transport: the request's own (X-Registry-Auth or
- * a job's sourceAuth/destinationAuth), then those stored through /v1/credentials, then the
- * external auth file (with its credHelpers / credsStore), then anonymous.
+ * Resolves registry credentials for every transport, in the name of a principal: the
+ * request's own (X-Registry-Auth or a job's sourceAuth/destinationAuth), then those stored
+ * through /v1/credentials that this principal may use, then the external auth file (with its
+ * credHelpers / credsStore), then anonymous.
+ *
+ * Who may use what: a stored entry names its principals in `usableBy`; without it, and for
+ * everything from the external auth file, only principals with `credentials:admin` (the local
+ * user and SKIFF_API_TOKENS principals have it). Storing and forgetting need `credentials:admin`.
  */
 @Injectable()
 export class CredentialService {
-  private readonly storePath: string;
-  private writeChain: Promise<unknown> = Promise.resolve();
-  /** Our own store: this process is its only writer, so it is read once and kept. */
-  private stored?: Promise<AuthFileDoc>;
   /** The external auth file may change under us: re-read at most every few seconds. */
   private external?: { doc: Promise<AuthFileDoc>; readAt: number };
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly docker: DockerTransport,
-  ) {
-    this.storePath = join(config.dataDir, 'auth.json');
+    @Inject(CREDENTIAL_STORE) private readonly store: CredentialStore,
+    private readonly principals: PrincipalDirectory,
+  ) {}
+
+  /** A resolver for a transport context acting for `principal`; `requestAuth` wins for every registry of the request. */
+  resolver(principal: Principal, requestAuth?: RegistryAuth): CredentialResolver {
+    return async (registry: string) => requestAuth ?? (await this.lookup(registry, principal));
   }
 
-  /** A resolver for a transport context; `requestAuth` wins for every registry of the request. */
-  resolver(requestAuth?: RegistryAuth): CredentialResolver {
-    return async (registry: string) => requestAuth ?? (await this.lookup(registry));
+  /** The principal an operation runs for (by the name recorded at submit time). */
+  actingAs(name: string | undefined): Principal {
+    return this.principals.actingAs(name);
   }
 
-  async lookup(registry: string): Promise<RegistryAuth | undefined> {
+  async lookup(registry: string, principal: Principal): Promise<RegistryAuth | undefined> {
     const host = normalizeRegistryKey(registry);
-    const stored = findEntry(await this.storedDoc(), host);
-    const fromStore = stored ? decodeEntry(stored) : undefined;
-    if (fromStore) return fromStore;
-    if (!this.config.externalAuthFile) return undefined;
+    const stored = await this.store.get(host);
+    if (stored && usableBy(stored, principal)) return stored.auth;
+    if (!this.config.externalAuthFile || !hasScope(principal, 'credentials:admin')) return undefined;
     let external: AuthFileDoc;
     try {
       external = await this.externalDoc();
@@ -77,42 +86,42 @@ export class CredentialService {
     return host;
   }
 
-  /** skopeo login: checks the credentials against the registry, then stores them. */
-  async login(registry: string, auth: RegistryAuth, opts: { tlsVerify?: boolean }): Promise<StoredCredentialSummary> {
+  /** skopeo login: checks the credentials against the registry, then stores them for `usableBy` (default: the admins). */
+  async login(principal: Principal, registry: string, auth: RegistryAuth, opts: { tlsVerify?: boolean; usableBy?: string[] }): Promise<StoredCredentialSummary> {
+    requireScope(principal, 'credentials:admin', 'storing registry credentials');
     const host = this.normalizeRegistry(registry);
+    if (auth.kind === 'registryToken') throw new InvalidArgumentError('registry tokens are short-lived and cannot be stored');
+    const usable = opts.usableBy === undefined ? undefined : [...new Set(opts.usableBy)];
+    for (const name of usable ?? []) {
+      if (!this.principals.has(name)) throw new InvalidArgumentError(`usableBy: no principal is named ${JSON.stringify(name)}`);
+    }
     const client = await this.docker.client(host, { credentials: async () => auth, tlsVerify: opts.tlsVerify });
     await client.checkAccess();
-    await this.update((doc) => {
-      const auths = { ...(doc.auths ?? {}) };
-      for (const k of Object.keys(auths)) if (normalizeRegistryKey(k) === host) delete auths[k];
-      auths[host] = encodeEntry(auth);
-      return { ...doc, auths };
-    });
-    return { registry: host, username: auth.kind === 'basic' ? auth.username : auth.kind === 'identityToken' ? (auth.username ?? '<token>') : '', source: 'stored' };
+    await this.store.put({ registry: host, auth, ...(usable !== undefined ? { usableBy: usable } : {}) });
+    return { registry: host, username: auth.kind === 'basic' ? auth.username : (auth.username ?? '<token>'), source: 'stored', ...(usable !== undefined ? { usableBy: usable } : {}) };
   }
 
-  /** skopeo logout: forgets stored credentials; IMAGE_NOT_FOUND-like error when there are none. */
-  async logout(registry: string): Promise<void> {
+  /** skopeo logout: forgets stored credentials; CREDENTIALS_NOT_FOUND when there are none. */
+  async logout(principal: Principal, registry: string): Promise<void> {
+    requireScope(principal, 'credentials:admin', 'forgetting registry credentials');
     const host = this.normalizeRegistry(registry);
-    let removed = false;
-    await this.update((doc) => {
-      const auths = { ...(doc.auths ?? {}) };
-      for (const k of Object.keys(auths)) {
-        if (normalizeRegistryKey(k) === host) {
-          delete auths[k];
-          removed = true;
-        }
-      }
-      return { ...doc, auths };
-    });
-    if (!removed) throw new DomainError('CREDENTIALS_NOT_FOUND', `not logged into ${host}`);
+    if (!(await this.store.delete(host))) throw new DomainError('CREDENTIALS_NOT_FOUND', `not logged into ${host}`);
   }
 
-  async list(): Promise<StoredCredentialSummary[]> {
+  /** The logins this principal may use (admins: all, with who may use them), never a secret. */
+  async list(principal: Principal): Promise<StoredCredentialSummary[]> {
+    const admin = hasScope(principal, 'credentials:admin');
     const out: StoredCredentialSummary[] = [];
-    const stored = await this.storedDoc();
-    for (const [k, v] of Object.entries(stored.auths ?? {})) out.push({ registry: normalizeRegistryKey(k), username: usernameOf(v), source: 'stored' });
-    if (this.config.externalAuthFile) {
+    for (const entry of await this.store.list()) {
+      if (!admin && !usableBy(entry, principal)) continue;
+      out.push({
+        registry: entry.registry,
+        username: entry.auth.kind === 'basic' ? entry.auth.username : entry.auth.kind === 'identityToken' ? (entry.auth.username ?? '<token>') : '',
+        source: 'stored',
+        ...(admin && entry.usableBy !== undefined ? { usableBy: entry.usableBy } : {}),
+      });
+    }
+    if (this.config.externalAuthFile && admin) {
       const external = await this.externalDoc().catch(() => ({}) as AuthFileDoc);
       for (const [k, v] of Object.entries(external.auths ?? {})) {
         const registry = normalizeRegistryKey(k);
@@ -120,14 +129,6 @@ export class CredentialService {
       }
     }
     return out.sort((a, b) => a.registry.localeCompare(b.registry));
-  }
-
-  private storedDoc(): Promise<AuthFileDoc> {
-    if (!this.stored) {
-      this.stored = readAuthFile(this.storePath);
-      this.stored.catch(() => (this.stored = undefined));
-    }
-    return this.stored;
   }
 
   private externalDoc(): Promise<AuthFileDoc> {
@@ -138,15 +139,8 @@ export class CredentialService {
     }
     return this.external.doc;
   }
+}
 
-  /** Read-modify-write of the store, serialised within the process. */
-  private update(change: (doc: AuthFileDoc) => AuthFileDoc): Promise<void> {
-    const next = this.writeChain.then(async () => {
-      const doc = change(await readAuthFile(this.storePath));
-      await writeAuthFile(this.storePath, doc);
-      this.stored = Promise.resolve(doc);
-    });
-    this.writeChain = next.catch(() => undefined);
-    return next;
-  }
+function usableBy(entry: StoredCredential, principal: Principal): boolean {
+  return entry.usableBy !== undefined ? entry.usableBy.includes(principal.name) : hasScope(principal, 'credentials:admin');
 }

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsNotEmpty, IsOptional, IsString, MaxLength, ValidateIf } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
 import { QueryBoolean } from '../http/query-boolean';
 
 /** Body of PUT /v1/credentials/{registry}: a username and password, or an identity token. */
@@ -27,6 +27,18 @@ export class LoginDto {
   @IsNotEmpty()
   @MaxLength(65536)
   identityToken?: string;
+
+  /**
+   * Names of the principals that may use these credentials (their copies, syncs and reads
+   * through this registry). Default: the principals with the `credentials:admin` scope.
+   */
+  @ApiPropertyOptional({ type: [String], example: ['team-a', 'ci'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(256)
+  @IsString({ each: true })
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { each: true, message: 'each usableBy entry must be a principal name' })
+  usableBy?: string[];
 }
 
 export class LoginQueryDto {
@@ -49,4 +61,8 @@ export class CredentialSummaryDto {
   /** `stored` = saved through this API; `external` = read from REGISTRY_AUTH_FILE. */
   @ApiProperty({ enum: ['stored', 'external'] })
   source: 'stored' | 'external';
+
+  /** Principals that may use a stored login, when set at login (absent: the principals with `credentials:admin`); shown to those principals only. */
+  @ApiPropertyOptional({ type: [String], example: ['team-a'] })
+  usableBy?: string[];
 }

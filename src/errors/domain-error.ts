@@ -60,7 +60,10 @@ export type DomainErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'INSUFFICIENT_STORAGE'
   | 'UPSTREAM_TIMEOUT'
-  | 'STORE_UNAVAILABLE';
+  | 'STORE_UNAVAILABLE'
+  /** A bounded resource of the service (e.g. archive inspects at once) is in use; retry after Retry-After. */
+  | 'SERVICE_BUSY'
+  | 'DEADLINE_EXCEEDED';
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;

@@ -2,8 +2,13 @@ import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { access, constants, mkdir } from 'node:fs/promises';
+import type { Principal } from '../auth/principal';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { ANONYMOUS_PRINCIPAL, CurrentPrincipal } from '../http/current-principal.decorator';
+import { TransportRegistry } from '../transports/transport-registry';
 import { OperationsService } from '../operations/operations.service';
+import { LocalStorage } from '../storage/local-storage';
+import { fsErrorCode } from '../storage/storage-errors';
 import { ContainersStorageTransport } from '../transports/containers-storage/containers-storage.transport';
 import { DockerDaemonTransport } from '../transports/docker-daemon/docker-daemon.transport';
 
@@ -14,7 +19,7 @@ export class HealthDto {
 }
 
 export class ReadinessCheckDto {
-  /** Check name: operationStore, dataDir, storageRoot; dockerDaemon and podman (informational). */
+  /** Check name: operationStore, dataDir, storageRoot, diskSpace; dockerDaemon and podman (informational). */
   @ApiProperty({ example: 'storageRoot' })
   name: string;
 
@@ -48,6 +53,8 @@ export class HealthController {
     private readonly operations: OperationsService,
     private readonly dockerDaemon: DockerDaemonTransport,
     private readonly containersStorage: ContainersStorageTransport,
+    private readonly storage: LocalStorage,
+    private readonly transports: TransportRegistry,
   ) {}
 
   /** Liveness: the process answers. */
@@ -59,25 +66,34 @@ export class HealthController {
   }
 
   /**
-   * Readiness: the operations store answers; the data directory and the storage root are writable.
-   * The image daemons' reachability (docker-daemon:, containers-storage:) is reported as optional
-   * checks that never fail readiness.
+   * Readiness: the operations store answers; the data directory and the storage root are writable;
+   * diskSpace: each of their volumes has at least SKIFF_MIN_FREE_BYTES free (the detail reports
+   * every volume's headroom).
+   * The image daemons' reachability (docker-daemon:, containers-storage:, when enabled) is
+   * reported as optional checks that never fail readiness. On a shared service, a caller
+   * without a valid token gets the checks without their details (no paths, no addresses).
    */
   @Get('readyz')
   @HttpCode(200)
   @ApiOperation({ operationId: 'getReadiness', summary: 'Readiness probe' })
   @ApiOkResponse({ type: ReadinessDto })
   @ApiServiceUnavailableResponse({ type: ReadinessDto })
-  async ready(@Res({ passthrough: true }) res: Response): Promise<ReadinessDto> {
-    const storeProblem = this.operations.storeProblem();
+  async ready(@Res({ passthrough: true }) res: Response, @CurrentPrincipal() caller: Principal): Promise<ReadinessDto> {
+    const storeProblem = await this.operations.storeProblem();
     const checks = [
       { name: 'operationStore', ok: storeProblem === undefined, ...(storeProblem ? { detail: storeProblem } : {}) },
       ...(await Promise.all([this.writable('dataDir', this.config.dataDir), this.writable('storageRoot', this.config.storageRoot)])),
+      { name: 'diskSpace', ...(await this.storage.headroomCheck()) },
     ];
     const ok = checks.every((c) => c.ok);
-    const daemons = await Promise.all([this.daemon('dockerDaemon', this.dockerDaemon.client), this.daemon('podman', this.containersStorage.client)]);
+    const daemons = await Promise.all([
+      ...(this.transports.isEnabled('docker-daemon') ? [this.daemon('dockerDaemon', this.dockerDaemon.client)] : []),
+      ...(this.transports.isEnabled('containers-storage') ? [this.daemon('podman', this.containersStorage.client)] : []),
+    ]);
     res.status(ok ? 200 : 503);
-    return { status: ok ? 'ready' : 'not ready', checks: [...checks, ...daemons] };
+    const all: ReadinessCheckDto[] = [...checks, ...daemons];
+    const shown = caller === ANONYMOUS_PRINCIPAL ? all.map(({ detail: _hidden, ...c }) => c) : all;
+    return { status: ok ? 'ready' : 'not ready', checks: shown };
   }
 
   private async daemon(name: string, client: DockerDaemonTransport['client']): Promise<ReadinessCheckDto> {
@@ -95,7 +111,7 @@ export class HealthController {
       await access(dir, constants.W_OK | constants.R_OK);
       return { name, ok: true };
     } catch (e) {
-      return { name, ok: false, detail: `${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+      return { name, ok: false, detail: `${dir}: ${fsErrorCode(e) ?? (e as Error).message}` };
     }
   }
 }

@@ -9,9 +9,15 @@ export interface RequestWithPrincipal {
 /** Without any API token or principals file, the one caller is the local user, with every scope. */
 export const LOCAL_PRINCIPAL: Principal = fullAccessPrincipal('local');
 
-/** The principal the request was authenticated as (the local user when no tokens are configured). */
+/**
+ * A caller without a (valid) token on one of the open routes of a shared service (probes,
+ * docs): no scope, no reference. Also what a request nobody authenticated counts as.
+ */
+export const ANONYMOUS_PRINCIPAL: Principal = { name: 'anonymous', scopes: new Set(), sources: [], destinations: [] };
+
+/** The principal the request was authenticated as; anonymous when no authentication step set one (deny by default). */
 export function principalOf(req: RequestWithPrincipal): Principal {
-  return req.principal ?? LOCAL_PRINCIPAL;
+  return req.principal ?? ANONYMOUS_PRINCIPAL;
 }
 
 /** Parameter decorator: the calling Principal, for the use case to check scopes and patterns. */

@@ -2,6 +2,8 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs
 import type { Request, Response } from 'express';
 import { DomainError } from '../errors/domain-error';
 import { problemFromError } from './problem';
+import { sendProblem } from './problem-response';
+import { requestIdOf } from './request-observer';
 
 /**
  * The one place errors become HTTP answers: DomainErrors by their code, validation failures
@@ -14,20 +16,17 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const req = ctx.getRequest<Request & { id?: number }>();
+    const req = ctx.getRequest<Request>();
     const res = ctx.getResponse<Response>();
     const problem = problemFromError(exception, req.path);
     if (problem.status >= 500) {
-      this.logger.error({ err: exception, code: problem.code, reqId: req.id, path: req.path }, problem.detail);
+      this.logger.error({ err: exception, code: problem.code, reqId: requestIdOf(req), path: req.path }, problem.detail);
     }
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    if (exception instanceof DomainError && exception.upstream.retryAfterSeconds !== undefined && (problem.status === 429 || problem.status === 503)) {
-      res.setHeader('Retry-After', String(exception.upstream.retryAfterSeconds));
-    }
-    if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="skiff"');
-    res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+    const retryAfterSeconds = exception instanceof DomainError ? exception.upstream.retryAfterSeconds : undefined;
+    sendProblem(req, res, problem, { retryAfterSeconds });
   }
 }

@@ -59,6 +59,10 @@ export class ProblemDto {
   /** Whether retrying the same request later may succeed. */
   @ApiPropertyOptional()
   retryable?: boolean;
+
+  /** The request's `X-Request-Id` (the caller's, when it sent a sane one, else generated): quote it when reporting a problem. */
+  @ApiPropertyOptional({ example: '3f2c1a9e-6d1b-4c55-9a0e-2b8f0f1c7d41' })
+  requestId?: string;
 }
 
 interface ProblemKind {
@@ -66,8 +70,10 @@ interface ProblemKind {
   title: string;
 }
 
+export type HttpOnlyProblemCode = 'NOT_FOUND' | 'INTERNAL' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'HEADERS_TOO_LARGE' | 'REQUEST_TIMEOUT' | 'MALFORMED_REQUEST';
+
 /** code → HTTP status and title; the only place domain codes meet HTTP. */
-export const PROBLEM_KINDS: Record<DomainErrorCode | 'NOT_FOUND' | 'INTERNAL' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE', ProblemKind> = {
+export const PROBLEM_KINDS: Record<DomainErrorCode | HttpOnlyProblemCode, ProblemKind> = {
   INVALID_REFERENCE: { status: 400, title: 'Invalid image reference' },
   INVALID_ARGUMENT: { status: 400, title: 'Invalid request' },
   INVALID_TEMPLATE: { status: 400, title: 'Invalid format template' },
@@ -109,9 +115,14 @@ export const PROBLEM_KINDS: Record<DomainErrorCode | 'NOT_FOUND' | 'INTERNAL' | 
   INSUFFICIENT_STORAGE: { status: 507, title: 'Insufficient storage' },
   UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream too slow' },
   STORE_UNAVAILABLE: { status: 503, title: 'Operations store unavailable' },
+  SERVICE_BUSY: { status: 503, title: 'Service busy' },
+  DEADLINE_EXCEEDED: { status: 504, title: 'Operation deadline exceeded' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
+  REQUEST_TIMEOUT: { status: 408, title: 'Request not received in time' },
+  MALFORMED_REQUEST: { status: 400, title: 'Malformed HTTP request' },
   INTERNAL: { status: 500, title: 'Internal error' },
 };
 
@@ -119,7 +130,7 @@ export function problemType(code: string): string {
   return `urn:skiff:problem:${code.toLowerCase().replace(/_/g, '-')}`;
 }
 
-function baseProblem(code: keyof typeof PROBLEM_KINDS, detail: string, instance: string): ProblemDto {
+export function baseProblem(code: keyof typeof PROBLEM_KINDS, detail: string, instance: string): ProblemDto {
   const kind = PROBLEM_KINDS[code];
   return { type: problemType(code), title: kind.title, status: kind.status, detail, instance, code };
 }

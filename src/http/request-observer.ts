@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { MetricsService } from '../metrics/metrics.service';
@@ -5,25 +6,42 @@ import type { MetricsService } from '../metrics/metrics.service';
 /** Probes and scrapes: counted in the metrics, never written to the access log. */
 const UNLOGGED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
-type ObservedRequest = IncomingMessage & { id?: number; route?: { path?: unknown }; baseUrl?: string; originalUrl?: string };
+type ObservedRequest = IncomingMessage & { id?: string; route?: { path?: unknown }; baseUrl?: string; originalUrl?: string };
+
+/** A caller's X-Request-Id is kept when it is this sane; otherwise one is generated. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:+=@/-]{0,127}$/;
+
+/** The request's id (X-Request-Id), once requestObserver has seen it. */
+export function requestIdOf(req: IncomingMessage): string | undefined {
+  return (req as ObservedRequest).id;
+}
+
+/** The caller's X-Request-Id when sane, else a new UUID. */
+export function chooseRequestId(header: string | string[] | undefined): string {
+  const given = Array.isArray(header) ? header[0] : header;
+  return given !== undefined && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+}
 
 /**
- * The access log and the request metrics, from one plain middleware that runs before
- * routing. It replaces pino-http's per-request child logger and Nest's route-matched
- * middleware wrapper: both cost more than the rest of a warm inspect's framework work,
- * for log lines that are dropped anyway at the default level.
+ * The request id, the access log and the request metrics, from one plain middleware that
+ * runs before routing (and before authentication). It replaces pino-http's per-request child
+ * logger and Nest's route-matched middleware wrapper: both cost more than the rest of a warm
+ * inspect's framework work, for log lines that are dropped anyway at the default level.
+ *
+ * Every answer carries `X-Request-Id`: the caller's when sane (1–128 of `[A-Za-z0-9._:+=@/-]`),
+ * else a generated UUID; the same id is in the access log line and in problems.
  *
  * One line per finished or aborted request (`request completed` / `request aborted`): info
  * below 400, warn for 4xx, error for 5xx. `req` holds only id, method and URL, never headers;
  * the logger's redaction still applies to every line. The metrics take the matched route
- * pattern, never the raw URL.
+ * pattern, never the raw URL: a request no route took is counted as `unmatched`.
  */
 export function requestObserver(log: Logger, metrics: MetricsService): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
-  let lastId = 0;
   return (incoming, res, next) => {
     const req = incoming as ObservedRequest;
     const started = performance.now();
-    req.id = lastId = (lastId + 1) & 0x7fffffff;
+    req.id = chooseRequestId(req.headers['x-request-id']);
+    res.setHeader('X-Request-Id', req.id);
     const url = req.url ?? '';
     const done = (): void => {
       res.off('finish', done);

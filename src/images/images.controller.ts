@@ -1,7 +1,9 @@
 import { Controller, Delete, Get, Query, Res, StreamableFile } from '@nestjs/common';
 import { ApiExtraModels, ApiHeader, ApiOkResponse, ApiOperation, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { Principal } from '../auth/principal';
 import { ApiProblems } from '../http/api-problems.decorator';
+import { CurrentPrincipal } from '../http/current-principal.decorator';
 import { RegistryAuthHeader } from '../http/registry-auth.decorator';
 import { RequestSignal } from '../http/request-signal.decorator';
 import type { RegistryAuth } from '../transports/transport';
@@ -39,8 +41,10 @@ export class ImagesController {
     @RegistryAuthHeader() auth: RegistryAuth | undefined,
     @RequestSignal() signal: AbortSignal,
     @Res({ passthrough: true }) res: Response,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<InspectOutputDto | Record<string, unknown> | StreamableFile | string> {
     const result = await this.images.inspect({
+      principal,
       image: q.image,
       raw: q.raw,
       config: q.config,
@@ -71,8 +75,13 @@ export class ImagesController {
   @ApiHeader(REGISTRY_AUTH_HEADER)
   @ApiOkResponse({ type: TagListDto })
   @ApiProblems(400, 403, 404, 409, 422, 429, 501, 502, 503)
-  listTags(@Query() q: TagsQueryDto, @RegistryAuthHeader() auth: RegistryAuth | undefined, @RequestSignal() signal: AbortSignal): Promise<TagListDto> {
-    return this.images.listTags(q.repository, { auth, tlsVerify: q.tlsVerify, signal }, { include: q.include, exclude: q.exclude, excludeDigestTags: q.excludeDigestTags });
+  listTags(
+    @Query() q: TagsQueryDto,
+    @RegistryAuthHeader() auth: RegistryAuth | undefined,
+    @RequestSignal() signal: AbortSignal,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<TagListDto> {
+    return this.images.listTags(q.repository, { principal, auth, tlsVerify: q.tlsVerify, signal }, { include: q.include, exclude: q.exclude, excludeDigestTags: q.excludeDigestTags });
   }
 
   /** skopeo delete: deletes the manifest a tag or digest points at. */
@@ -81,7 +90,12 @@ export class ImagesController {
   @ApiHeader(REGISTRY_AUTH_HEADER)
   @ApiOkResponse({ type: DeletedImageDto })
   @ApiProblems(400, 403, 404, 409, 422, 429, 501, 502, 503)
-  deleteImage(@Query() q: DeleteQueryDto, @RegistryAuthHeader() auth: RegistryAuth | undefined, @RequestSignal() signal: AbortSignal): Promise<DeletedImageDto> {
-    return this.images.delete(q.image, { auth, tlsVerify: q.tlsVerify, signal });
+  deleteImage(
+    @Query() q: DeleteQueryDto,
+    @RegistryAuthHeader() auth: RegistryAuth | undefined,
+    @RequestSignal() signal: AbortSignal,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<DeletedImageDto> {
+    return this.images.delete(q.image, { principal, auth, tlsVerify: q.tlsVerify, signal });
   }
 }

@@ -1,9 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { type Principal, requireScope } from '../auth/principal';
+import { referenceAllowed, referenceTarget, requireReferenceAccess } from '../auth/reference-access';
+import { type ReferenceCheck, ReferenceAuthorizer } from '../auth/reference-authorizer';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { resolveInStorageRoot } from '../storage/storage-root';
+import { dockerRepositoryTarget } from '../image-spec/reference-pattern';
+import { BusyLimit } from './busy-limit';
 import { CredentialService } from '../credentials/credential.service';
 import { DomainError, OperationNotSupportedError } from '../errors/domain-error';
-import { isNameOnly, parseDockerReference, repositoryName } from '../image-spec/docker-reference';
+import { isNameOnly, parseDockerReference, repositoryName, trimNamed } from '../image-spec/docker-reference';
 import { InvalidReferenceError } from '../image-spec/invalid-reference-error';
 import { parseImageReference, type ImageReference } from '../image-spec/image-reference';
 import { chooseInstance, type ImageManifest, type Manifest, type PlatformChoice, parseManifest } from '../image-spec/manifest';
@@ -38,6 +42,8 @@ function parseManifestOnce(bytes: Uint8Array, mediaType: string): Manifest {
 }
 
 export interface ImageAccess {
+  /** Who is asking: scopes, reference patterns, and which stored credentials apply. */
+  principal: Principal;
   auth?: RegistryAuth;
   tlsVerify?: boolean;
   signal?: AbortSignal;
@@ -62,36 +68,74 @@ export type InspectResult =
 /**
  * skopeo inspect / list-tags / delete over any transport. Transport-agnostic: the transport
  * registry supplies sources; the rules (which instance, which fields) are skopeo's.
+ *
+ * Access: reads need `images:read` and a reference inside the principal's source patterns
+ * (list-tags: the whole repository or archive); delete needs `images:delete` and a reference
+ * inside its destination patterns; a transport must be enabled (and the daemon ones need
+ * `daemons`). Opening an archive (docker-archive:, oci-archive:) is bounded
+ * (SKIFF_ARCHIVE_INSPECT_CONCURRENCY): beyond it, 503 SERVICE_BUSY with Retry-After.
  */
 @Injectable()
 export class ImagesService {
+  private readonly archiveOpens: BusyLimit;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly transports: TransportRegistry,
     private readonly credentials: CredentialService,
-  ) {}
+    private readonly authorizer: ReferenceAuthorizer,
+  ) {
+    const max = config.security.archiveInspectConcurrency;
+    this.archiveOpens = new BusyLimit({
+      max,
+      perCaller: Math.max(1, Math.ceil(max / 2)),
+      what: 'archive inspects',
+      setting: 'SKIFF_ARCHIVE_INSPECT_CONCURRENCY',
+      retryAfterSeconds: 5,
+    });
+  }
 
-  /** Parses a reference and refuses paths that leave the storage root (400 before anything else). */
-  private async parse(image: string): Promise<ImageReference> {
-    const ref = parseImageReference(image);
-    if ('path' in ref) await resolveInStorageRoot(this.config.storageRoot, ref.path);
-    return ref;
+  /** Parses a reference and checks scope, transport, storage path and patterns for `side` (see ReferenceAuthorizer). */
+  private authorize(image: string, access: ImageAccess, check: ReferenceCheck): Promise<ImageReference> {
+    return this.authorizer.authorize(image, access.principal, check);
+  }
+
+  /** Runs `work` under the archive bound when the transport opens whole archives. */
+  private async bounded<T>(ref: ImageReference, principal: Principal, work: () => Promise<T>): Promise<T> {
+    if (!this.transports.opensArchive(ref.transport)) return work();
+    const release = this.archiveOpens.acquire(principal.name);
+    try {
+      return await work();
+    } finally {
+      release();
+    }
   }
 
   private context(access: ImageAccess): TransportContext {
-    return { credentials: this.credentials.resolver(access.auth), tlsVerify: access.tlsVerify, signal: access.signal };
+    return { credentials: this.credentials.resolver(access.principal, access.auth), tlsVerify: access.tlsVerify, signal: access.signal };
   }
 
   async inspect(req: InspectRequest): Promise<InspectResult> {
     if (req.format !== undefined && (req.raw || req.config)) {
       throw new DomainError('INVALID_ARGUMENT', 'format cannot be combined with raw or config');
     }
-    const ref = await this.parse(req.image);
+    const ref = await this.authorize(req.image, req, { scope: 'images:read', side: 'source', action: 'inspecting images' });
+    return this.bounded(ref, req.principal, () => this.inspectReference(ref, req));
+  }
+
+  private async inspectReference(ref: ImageReference, req: InspectRequest): Promise<InspectResult> {
     const transport = this.transports.get(ref.transport, 'inspect');
     const ctx = this.context(req);
     const source = await transport.openSource(ref, ctx);
     try {
-      const wantTags = ref.transport === 'docker' && !req.noTags && !req.raw && !req.config && transport.listTags !== undefined;
+      // RepoTags lists the whole repository: only for a caller whose patterns cover all of it.
+      const wantTags =
+        ref.transport === 'docker' &&
+        !req.noTags &&
+        !req.raw &&
+        !req.config &&
+        transport.listTags !== undefined &&
+        referenceAllowed(req.principal, 'source', dockerRepositoryTarget(trimNamed(ref.named)));
       const tagsPromise = wantTags ? this.repoTagsForInspect(ref, ctx) : Promise.resolve([] as string[]);
       tagsPromise.catch(() => undefined);
 
@@ -164,6 +208,8 @@ export class ImagesService {
 
   /** skopeo list-tags: `docker://NAME` (no tag or digest) or a docker-archive. */
   async listTags(repository: string, access: ImageAccess, filter: TagFilter = {}): Promise<{ Repository: string; Tags: string[] }> {
+    const action = 'listing tags';
+    requireScope(access.principal, 'images:read', action);
     checkTagFilter(filter);
     let ref: ImageReference;
     if (repository.startsWith('docker://')) {
@@ -172,21 +218,27 @@ export class ImagesService {
         throw new InvalidReferenceError({ input: repository, subject: 'image name', reason: 'no tag or digest allowed in a repository reference' });
       }
       ref = { transport: 'docker', named };
+      this.transports.authorize(ref.transport, access.principal, action);
+      requireReferenceAccess(access.principal, 'source', dockerRepositoryTarget(named));
     } else {
-      ref = await this.parse(repository);
+      ref = parseImageReference(repository);
+      this.transports.authorize(ref.transport, access.principal, action);
+      const target = await referenceTarget(ref, this.config.storageRoot);
       if (ref.transport !== 'docker-archive') {
         throw new OperationNotSupportedError(`listing tags is not supported for the "${ref.transport}" transport (skopeo supports docker:// and docker-archive:)`);
       }
+      requireReferenceAccess(access.principal, 'source', { ...target, item: undefined });
     }
     const transport = this.transports.get(ref.transport, 'list-tags');
     if (!transport.listTags) throw new OperationNotSupportedError(`listing tags is not supported for the "${ref.transport}" transport`);
-    const { repository: name, tags } = await transport.listTags(ref, this.context(access));
+    const listTags = transport.listTags.bind(transport);
+    const { repository: name, tags } = await this.bounded(ref, access.principal, () => listTags(ref, this.context(access)));
     return { Repository: name, Tags: await filterTags(tags, filter) };
   }
 
   /** skopeo delete: resolves a tag to its digest and deletes that manifest. */
   async delete(image: string, access: ImageAccess): Promise<{ image: string; digest: string }> {
-    const ref = await this.parse(image);
+    const ref = await this.authorize(image, access, { scope: 'images:delete', side: 'destination', action: 'deleting images' });
     const transport = this.transports.get(ref.transport, 'delete');
     if (!transport.deleteImage) throw new OperationNotSupportedError(`deleting images is not supported for the "${ref.transport}" transport`);
     const digest = await transport.deleteImage(ref, this.context(access));

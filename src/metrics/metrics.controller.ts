@@ -1,5 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ProblemDto } from '../http/problem';
 import { MetricsService } from './metrics.service';
 
 @ApiTags('service')
@@ -7,12 +8,17 @@ import { MetricsService } from './metrics.service';
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
-  /** Prometheus metrics (text exposition format). */
+  /** Prometheus metrics (text exposition format). Needs a token on a shared service unless SKIFF_METRICS_PUBLIC=true. */
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ operationId: 'getMetrics', summary: 'Prometheus metrics' })
+  @ApiOperation({ operationId: 'getMetrics', summary: 'Prometheus metrics', security: [{}, { apiToken: [] }] })
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Metrics in the Prometheus text format', schema: { type: 'string' } })
+  @ApiResponse({
+    status: 401,
+    description: 'Missing or invalid API token (a shared service without SKIFF_METRICS_PUBLIC)',
+    content: { 'application/problem+json': { schema: { $ref: getSchemaPath(ProblemDto) } } },
+  })
   getMetrics(): Promise<string> {
     return this.metrics.registry.metrics();
   }

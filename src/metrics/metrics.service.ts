@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { UpstreamObserver, UpstreamRequestEvent } from '../transports/docker/registry-http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RegistryState } from '../transports/docker/registry-state';
+import type { UpstreamObserver, UpstreamRequestEvent } from '../transports/docker/upstream-observer';
 
 /**
  * Prometheus metrics: the API's own requests (by route pattern, never raw URL) and every
@@ -40,6 +41,12 @@ export class MetricsService implements UpstreamObserver {
     registers: [this.registry],
   });
 
+  // Registries listed in the registries file only (the client reports no other): bounded labels.
+  private readonly registryReachable = new Gauge({ name: 'skiff_registry_reachable', help: 'Whether the registry answered the last call (1) or could not be reached (0)', labelNames: ['registry'] as const, registers: [this.registry] });
+  private readonly rateLimitLimit = new Gauge({ name: 'skiff_registry_rate_limit', help: 'Requests per window the registry announces (RateLimit-Limit)', labelNames: ['registry'] as const, registers: [this.registry] });
+  private readonly rateLimitRemaining = new Gauge({ name: 'skiff_registry_rate_limit_remaining', help: 'Requests left in the window, as of the last answer (RateLimit-Remaining)', labelNames: ['registry'] as const, registers: [this.registry] });
+  private readonly rateLimitWindow = new Gauge({ name: 'skiff_registry_rate_limit_window_seconds', help: 'Length of the rate-limit window in seconds', labelNames: ['registry'] as const, registers: [this.registry] });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'skiff_' });
   }
@@ -49,8 +56,16 @@ export class MetricsService implements UpstreamObserver {
     this.httpDuration.observe({ method, route }, seconds);
   }
 
+  /** `e.registry` is already bounded by the client: the host for listed registries, `other` otherwise. */
   onUpstreamRequest(e: UpstreamRequestEvent): void {
     this.upstreamRequests.inc({ registry: e.registry, operation: e.operation, method: e.method, status: String(e.status) });
     this.upstreamDuration.observe({ registry: e.registry, operation: e.operation }, e.durationSeconds);
+  }
+
+  onRegistryState(s: RegistryState): void {
+    if (s.reachable !== undefined) this.registryReachable.set({ registry: s.registry }, s.reachable ? 1 : 0);
+    if (s.rateLimit?.limit !== undefined) this.rateLimitLimit.set({ registry: s.registry }, s.rateLimit.limit);
+    if (s.rateLimit?.remaining !== undefined) this.rateLimitRemaining.set({ registry: s.registry }, s.rateLimit.remaining);
+    if (s.rateLimit?.windowSeconds !== undefined) this.rateLimitWindow.set({ registry: s.registry }, s.rateLimit.windowSeconds);
   }
 }

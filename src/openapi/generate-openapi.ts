@@ -1,10 +1,18 @@
 import 'reflect-metadata';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createApp, SERVICE_VERSION } from '../bootstrap';
 import { loadConfig } from '../config/app-config';
 import { buildOpenApiDocument } from './openapi-document';
+
+/** The checkout this build belongs to: the nearest ancestor with a package.json (builds live in .build/<hash>/, reached through dist/). */
+function checkoutRoot(): string {
+  for (let d = __dirname; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    if (dirname(d) === d) throw new Error(`no package.json above ${__dirname}`);
+  }
+}
 
 /**
  * Writes openapi/openapi.json from the code (`npm run openapi`), or with `--check` exits 1
@@ -12,7 +20,7 @@ import { buildOpenApiDocument } from './openapi-document';
  */
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
-  const target = resolve(__dirname, '../../openapi/openapi.json');
+  const target = join(checkoutRoot(), 'openapi/openapi.json');
   const dataDir = mkdtempSync(join(tmpdir(), 'skiff-openapi-'));
   try {
     const app = await createApp(loadConfig({ SKIFF_DATA_DIR: dataDir, SKIFF_LOG_LEVEL: 'silent' }), { logs: false });

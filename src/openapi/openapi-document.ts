@@ -26,11 +26,24 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
         'Errors are RFC 9457 problem+json. Registry credentials go in X-Registry-Auth (reads) or sourceAuth/destinationAuth (jobs), never in URLs.',
     )
     .setVersion(version)
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API token (SKIFF_API_TOKENS), when configured' }, 'apiToken')
-    .addSecurityRequirements('apiToken')
+    // Opaque tokens (no bearerFormat). Required per operation, on the routes that need one
+    // (ApiProblems); probes and docs are open, /metrics unless SKIFF_METRICS_PUBLIC.
+    .addSecurity('apiToken', {
+      type: 'http',
+      scheme: 'bearer',
+      description: 'An API token: a SKIFF_API_TOKENS entry, or the token of a principal of SKIFF_PRINCIPALS_FILE. Needed when the service is configured with either.',
+    })
     .build();
   const doc = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controllerKey, methodKey) => methodKey,
   });
+  // A route documented by several decorators that each require the token lists it once.
+  for (const item of Object.values(doc.paths)) {
+    for (const op of Object.values(item) as { security?: unknown[] }[]) {
+      if (op && typeof op === 'object' && Array.isArray(op.security)) {
+        op.security = [...new Map(op.security.map((s) => [JSON.stringify(s), s])).values()];
+      }
+    }
+  }
   return sortKeys(doc) as OpenAPIObject;
 }

@@ -35,3 +35,8 @@ export function newOperationId(now: number = Date.now()): string {
   lastTime = time;
   return encode(BigInt(time), 10) + encode(lastRandom, 16);
 }
+
+/** The 10-character time prefix of the ids made at `ms` (ids made at or after it sort at or above it). */
+export function operationIdTimePrefix(ms: number): string {
+  return encode(BigInt(Math.max(0, Math.floor(ms))), 10);
+}

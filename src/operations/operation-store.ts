@@ -1,365 +1,262 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import type { ProblemDto } from '../http/problem';
-import type { Operation, OperationKind, OperationProgress, OperationState } from './operation-runner';
+import type { SyncImageState } from '../syncs/sync-request';
+import type { Cancellation, Operation, OperationError, OperationProgress, OperationResult, OperationState } from './operation';
 
 /**
- * Durable state of operations on embedded SQLite (`node:sqlite`, WAL). The only code that
- * touches SQL. Plain TypeScript, synchronous: every call is one short statement (or one
- * transaction through `transaction()`), so a caller that makes several calls without awaiting
- * in between sees no interleaving from this process. Several processes may open the same file
- * (busy_timeout covers lock waits), but only one of them should run the worker.
+ * The operations store port: one adapter per engine (SqliteOperationStore,
+ * PostgresOperationStore), both held to one contract suite (test/operation-store.e2e-spec.ts).
+ * Plain TypeScript, async, domain values in and out; engine errors leave as
+ * INSUFFICIENT_STORAGE / STORE_UNAVAILABLE domain errors (src/database/database-errors.ts).
+ *
+ * Contracts shared by both adapters:
+ * - Every state change is one transaction that also appends its events: a `state` event
+ *   carrying the whole Operation (preceded by a `result` event when it succeeds). Event
+ *   sequence numbers count from 1 per operation, without gaps, whoever writes.
+ * - Leases fence the runner: `claim` gives the claimer a new lease version; every later write
+ *   of the run names that version and does nothing when another replica has claimed since.
+ * - `claim` never hands one operation to two claimers at once (SQLite: one write transaction;
+ *   PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+ * - Signals (`signal`/`subscribe`) reach the other processes sharing the store (PostgreSQL
+ *   NOTIFY/LISTEN; event signals are sent by the store itself at commit). SQLite is one
+ *   process: signals are a no-op there and the caller handles its own.
  */
 
 /** An operation with the bookkeeping that is never shown to clients. */
-export interface StoredOperation extends Operation {
+export type StoredOperation = Operation & Bookkeeping;
+
+export interface Bookkeeping {
   idempotencyKey?: string;
-  /** sha256 of the canonical JSON of (kind, request). */
+  /** sha256 of the canonical JSON of (kind, normalised request, labels). */
   requestHash: string;
-  /** The request carried secrets (they live in memory only, never here). */
+  /** The request carried inline credentials. */
   hadSecrets: boolean;
+  /** The credentials, sealed (secret-box.ts), while the operation lives; absent without a key. */
+  sealedSecrets?: string;
+  leaseOwner?: string;
+  leaseVersion: number;
+  /** Epoch ms. */
+  leaseExpiresAt?: number;
+  /** Why the previous run ended without settling (its replica died, it was handed back). */
+  lastError?: OperationError;
+  /** When the operation must have finished (set at its first claim). */
+  deadlineAt?: string;
+  /** Seq of its latest event. */
+  lastSeq: number;
 }
 
 export type OperationEventType = 'state' | 'progress' | 'result';
 
 /** One entry of an operation's event log; `seq` counts from 1 per operation. */
-export interface OperationEvent {
-  seq: number;
-  type: OperationEventType;
-  data: unknown;
-  at: string;
-}
+export type OperationEvent =
+  | { seq: number; type: 'state'; data: Operation; at: string }
+  | { seq: number; type: 'progress'; data: OperationProgress; at: string }
+  | { seq: number; type: 'result'; data: OperationResult; at: string };
 
-/** Fields an update may change; `null` clears a column. */
+/** Fields a transition may change; `null` clears. */
 export interface OperationPatch {
   state?: OperationState;
   startedAt?: string | null;
   finishedAt?: string | null;
   progress?: OperationProgress;
-  result?: Record<string, unknown> | null;
-  error?: ProblemDto | null;
+  result?: OperationResult | null;
+  error?: OperationError | null;
+  cancellation?: Cancellation;
+  sealedSecrets?: null;
+  /** Set or clear the lease (clearing also hands the operation to anyone). */
+  lease?: { owner: string; expiresAt: number } | null;
+  /** Added to `attempts` (−1 when a run is handed back unfinished). */
+  attemptsDelta?: number;
+  lastError?: OperationError | null;
 }
 
+/** When a transition applies. */
+export interface TransitionCondition {
+  states: readonly OperationState[];
+  /** The run's lease version (fencing); omitted for changes any replica may make (cancel). */
+  leaseVersion?: number;
+}
+
+export interface NewOperation {
+  operation: Operation;
+  idempotencyKey?: string;
+  requestHash: string;
+  hadSecrets: boolean;
+  sealedSecrets?: string;
+  /** A lease held from the start: inline credentials only this process knows pin it here. */
+  lease?: { owner: string; expiresAt: number };
+}
+
+export type InsertOutcome = { created: true; operation: StoredOperation; event: OperationEvent } | { created: false; operation: StoredOperation };
+
 export interface ListFilter {
+  /** Only this principal's operations; undefined: everyone's. */
+  owner?: string;
   state?: OperationState;
-  kind?: OperationKind;
+  kind?: Operation['kind'];
+  /** Every pair must match. */
+  labels?: readonly (readonly [string, string])[];
+  /** ISO-8601, exclusive bounds on createdAt. */
+  createdAfter?: string;
+  createdBefore?: string;
   /** Only ids strictly below this one (the cursor of the previous page). */
   beforeId?: string;
   limit: number;
 }
 
-/** The schema, one entry per version; `PRAGMA user_version` records how many were applied. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE operations (
-     id              TEXT PRIMARY KEY,
-     kind            TEXT NOT NULL,
-     state           TEXT NOT NULL,
-     created_at      TEXT NOT NULL,
-     started_at      TEXT,
-     finished_at     TEXT,
-     request         TEXT NOT NULL,
-     progress        TEXT NOT NULL,
-     result          TEXT,
-     error           TEXT,
-     idempotency_key TEXT UNIQUE,
-     request_hash    TEXT NOT NULL,
-     had_secrets     INTEGER NOT NULL DEFAULT 0
-   ) STRICT;
-   CREATE INDEX operations_state_id ON operations (state, id);
-   CREATE INDEX operations_kind_id ON operations (kind, id);
-   CREATE INDEX operations_finished_at ON operations (finished_at) WHERE finished_at IS NOT NULL;
-   CREATE TABLE operation_events (
-     operation_id TEXT NOT NULL REFERENCES operations (id) ON DELETE CASCADE,
-     seq          INTEGER NOT NULL,
-     type         TEXT NOT NULL,
-     data         TEXT NOT NULL,
-     at           TEXT NOT NULL,
-     PRIMARY KEY (operation_id, seq)
-   ) STRICT, WITHOUT ROWID;`,
-];
-
-const COLUMNS = 'id, kind, state, created_at, started_at, finished_at, request, progress, result, error, idempotency_key, request_hash, had_secrets';
-
-type Row = Record<string, unknown>;
-
-function json(v: unknown): string | null {
-  return v === undefined || v === null ? null : JSON.stringify(v);
+export interface ClaimRequest {
+  owner: string;
+  leaseMs: number;
+  /** Deadline for operations claimed for the first time. */
+  deadlineMs: number;
 }
 
-function toOperation(row: Row): StoredOperation {
-  const op: StoredOperation = {
-    id: row['id'] as string,
-    kind: row['kind'] as OperationKind,
-    state: row['state'] as OperationState,
-    createdAt: row['created_at'] as string,
-    request: JSON.parse(row['request'] as string) as Record<string, unknown>,
-    progress: JSON.parse(row['progress'] as string) as OperationProgress,
-    requestHash: row['request_hash'] as string,
-    hadSecrets: row['had_secrets'] === 1,
-  };
-  if (row['started_at'] !== null) op.startedAt = row['started_at'] as string;
-  if (row['finished_at'] !== null) op.finishedAt = row['finished_at'] as string;
-  if (row['result'] !== null) op.result = JSON.parse(row['result'] as string) as Record<string, unknown>;
-  if (row['error'] !== null) op.error = JSON.parse(row['error'] as string) as ProblemDto;
-  if (row['idempotency_key'] !== null) op.idempotencyKey = row['idempotency_key'] as string;
-  return op;
+/** What `claim` took: the operation as it is now (`running`, or still `cancelling`), leased to the claimer. */
+export interface Claim {
+  operation: StoredOperation;
+  /** The lease version every write of this run must name. */
+  leaseVersion: number;
+  /** It was running (or cancelling) under a lease that lapsed: its replica died. */
+  takeover: boolean;
+  /** The replica whose lease lapsed (takeover) or that pinned it. */
+  previousOwner?: string;
+  event: OperationEvent;
 }
 
-/** The client-facing Operation (without the store's bookkeeping). */
-export function publicOperation(op: StoredOperation): Operation {
-  const { idempotencyKey: _k, requestHash: _h, hadSecrets: _s, ...rest } = op;
-  return rest;
+/** A lease the renewal found: the operation, its lease version and state now. */
+export interface LeaseStatus {
+  id: string;
+  leaseVersion: number;
+  state: OperationState;
 }
 
-export class IdempotencyKeyTakenError extends Error {
-  constructor(readonly idempotencyKey: string) {
-    super(`idempotency key already used: ${idempotencyKey}`);
-  }
+export type StoreSignal =
+  | { type: 'event'; id: string; seq: number }
+  | { type: 'cancel'; id: string }
+  | { type: 'queued' }
+  /** An image of sync `id` finished (its coordinator recounts). */
+  | { type: 'image'; id: string }
+  | { type: 'reconnected' };
+
+/** A sync image's state: waiting, being copied, or how it ended. */
+export type SyncImageTaskState = 'pending' | 'running' | SyncImageState;
+
+/** One image of a sync, as a row: planned by the sync's run, claimed and copied by any replica. */
+export interface SyncImageRow {
+  operationId: string;
+  /** Position in the sync's plan (the order skopeo lists them). */
+  index: number;
+  source: string;
+  destination: string;
+  /** Which source settings read it (see SyncRun). */
+  accessKey: string;
+  state: SyncImageTaskState;
+  digest?: string;
+  bytes?: number;
+  error?: OperationError;
+  /** The copy's blob counters (summed into the sync's progress). */
+  counters?: SyncImageCounters;
+  /** The replica that copies it (or copied it last). */
+  replicaId?: string;
 }
 
-export class OperationStore {
-  private readonly db: DatabaseSync;
-  private readonly stmt: {
-    get: StatementSync;
-    byKey: StatementSync;
-    insert: StatementSync;
-    nextQueued: StatementSync;
-    byStates: StatementSync;
-    appendEvent: StatementSync;
-    eventsAfter: StatementSync;
-    lastSeq: StatementSync;
-    deleteEvents: StatementSync;
-    deleteOperation: StatementSync;
-    prune: StatementSync;
-  };
-  /** Statements whose SQL depends on the call (update, list), prepared once per shape. */
-  private readonly dynamic = new Map<string, StatementSync>();
-  private txDepth = 0;
-  private closed = false;
+export interface SyncImageCounters {
+  bytesTotal: number;
+  bytesSkipped: number;
+  blobsTotal: number;
+  blobsDone: number;
+  blobsSkipped: number;
+  blobsMounted: number;
+}
 
-  private constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.db = new DatabaseSync(path, { timeout: 5000, enableForeignKeyConstraints: true });
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-    this.migrate();
-    this.stmt = {
-      get: this.db.prepare(`SELECT ${COLUMNS} FROM operations WHERE id = ?`),
-      byKey: this.db.prepare(`SELECT ${COLUMNS} FROM operations WHERE idempotency_key = ?`),
-      insert: this.db.prepare(
-        `INSERT INTO operations (${COLUMNS}) VALUES (:id, :kind, :state, :created_at, :started_at, :finished_at, :request, :progress, :result, :error, :idempotency_key, :request_hash, :had_secrets)`,
-      ),
-      nextQueued: this.db.prepare(`SELECT ${COLUMNS} FROM operations WHERE state = 'queued' ORDER BY id LIMIT 1`),
-      byStates: this.db.prepare(`SELECT ${COLUMNS} FROM operations WHERE state IN (SELECT value FROM json_each(?)) ORDER BY id`),
-      appendEvent: this.db.prepare(
-        `INSERT INTO operation_events (operation_id, seq, type, data, at)
-         SELECT :id, COALESCE(MAX(seq), 0) + 1, :type, :data, :at FROM operation_events WHERE operation_id = :id
-         RETURNING seq`,
-      ),
-      eventsAfter: this.db.prepare('SELECT seq, type, data, at FROM operation_events WHERE operation_id = ? AND seq > ? ORDER BY seq'),
-      lastSeq: this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM operation_events WHERE operation_id = ?'),
-      deleteEvents: this.db.prepare('DELETE FROM operation_events WHERE operation_id = ?'),
-      deleteOperation: this.db.prepare('DELETE FROM operations WHERE id = ?'),
-      prune: this.db.prepare(`SELECT id FROM operations WHERE finished_at IS NOT NULL AND finished_at < ? AND state IN ('succeeded', 'failed', 'cancelled')`),
-    };
-  }
+/** How an image ended. */
+export type SyncImageOutcome = Pick<SyncImageRow, 'state' | 'destination' | 'digest' | 'bytes' | 'error' | 'counters'>;
 
-  /** Opens (creating or migrating) the database at `path`. */
-  static open(path: string): OperationStore {
-    return new OperationStore(path);
-  }
+/** A claimed sync image: copy it, then `finishSyncImage` with its lease version. */
+export interface SyncImageClaim {
+  image: SyncImageRow;
+  leaseVersion: number;
+}
 
-  get schemaVersion(): number {
-    return Number((this.db.prepare('PRAGMA user_version').get() as Row)['user_version']);
-  }
+/** Images per state, and the sums of their bytes and counters. */
+export type SyncImageCounts = Record<SyncImageTaskState, number> & { bytes: number } & SyncImageCounters;
 
-  private migrate(): void {
-    const current = this.schemaVersion;
-    if (current > MIGRATIONS.length) {
-      throw new Error(`${this.path}: schema version ${current} is newer than this skiff understands (${MIGRATIONS.length}); use a newer skiff`);
-    }
-    for (let v = current; v < MIGRATIONS.length; v++) {
-      this.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.exec(`PRAGMA user_version = ${v + 1}`);
-      });
-    }
-  }
+export interface SyncImageFilter {
+  state?: SyncImageTaskState;
+  /** Only images after this index (the cursor of the previous page). */
+  afterIndex?: number;
+  limit: number;
+}
 
-  private prepared(sql: string): StatementSync {
-    let stmt = this.dynamic.get(sql);
-    if (!stmt) {
-      stmt = this.db.prepare(sql);
-      this.dynamic.set(sql, stmt);
-    }
-    return stmt;
-  }
+export interface OperationStore {
+  readonly engine: 'sqlite' | 'postgres';
 
-  /** Runs `fn` in one transaction (nested calls join the outer one); rolls back if it throws. */
-  transaction<T>(fn: () => T): T {
-    if (this.txDepth > 0) return fn();
-    this.db.exec('BEGIN IMMEDIATE');
-    this.txDepth++;
-    try {
-      const out = fn();
-      this.db.exec('COMMIT');
-      return out;
-    } catch (e) {
-      this.db.exec('ROLLBACK');
-      throw e;
-    } finally {
-      this.txDepth--;
-    }
-  }
-
-  /** Inserts a new operation; throws IdempotencyKeyTakenError when its key is already used. */
-  insert(op: StoredOperation): void {
-    try {
-      this.stmt.insert.run({
-        id: op.id,
-        kind: op.kind,
-        state: op.state,
-        created_at: op.createdAt,
-        started_at: op.startedAt ?? null,
-        finished_at: op.finishedAt ?? null,
-        request: JSON.stringify(op.request),
-        progress: JSON.stringify(op.progress),
-        result: json(op.result),
-        error: json(op.error),
-        idempotency_key: op.idempotencyKey ?? null,
-        request_hash: op.requestHash,
-        had_secrets: op.hadSecrets ? 1 : 0,
-      });
-    } catch (e) {
-      if (op.idempotencyKey !== undefined && /UNIQUE constraint failed: operations\.idempotency_key/.test((e as Error).message)) {
-        throw new IdempotencyKeyTakenError(op.idempotencyKey);
-      }
-      throw e;
-    }
-  }
-
-  get(id: string): StoredOperation | undefined {
-    const row = this.stmt.get.get(id) as Row | undefined;
-    return row && toOperation(row);
-  }
-
-  findByIdempotencyKey(key: string): StoredOperation | undefined {
-    const row = this.stmt.byKey.get(key) as Row | undefined;
-    return row && toOperation(row);
-  }
+  /** Inserts a new `queued` operation with its first `state` event, or finds the one its (owner, idempotency key) names. */
+  insert(op: NewOperation): Promise<InsertOutcome>;
+  get(id: string): Promise<StoredOperation | undefined>;
+  findByIdempotencyKey(owner: string, key: string): Promise<StoredOperation | undefined>;
+  /** Newest first (by id). */
+  list(filter: ListFilter): Promise<StoredOperation[]>;
+  countByState(state: OperationState): Promise<number>;
+  /** Running operations by the replica holding their lease. */
+  runningByReplica(): Promise<Map<string, number>>;
 
   /**
-   * Applies `patch` to the operation, only if its state is one of `ifState` (when given).
-   * Returns the updated operation, or undefined when it does not exist or the condition failed.
+   * Takes the oldest operation the claimer may run: queued and not pinned to another live
+   * lease, or running/cancelling under a lapsed lease (a takeover). Increments `attempts`,
+   * sets `startedAt`, `replicaId` and (first time) `deadlineAt`, leases it to `owner`.
    */
-  update(id: string, patch: OperationPatch, ifState?: readonly OperationState[]): StoredOperation | undefined {
-    const sets: string[] = [];
-    const params: Record<string, SQLInputValue> = { id };
-    const column = (name: string, value: SQLInputValue) => {
-      sets.push(`${name} = :${name}`);
-      params[name] = value;
-    };
-    if (patch.state !== undefined) column('state', patch.state);
-    if (patch.startedAt !== undefined) column('started_at', patch.startedAt);
-    if (patch.finishedAt !== undefined) column('finished_at', patch.finishedAt);
-    if (patch.progress !== undefined) column('progress', JSON.stringify(patch.progress));
-    if (patch.result !== undefined) column('result', json(patch.result));
-    if (patch.error !== undefined) column('error', json(patch.error));
-    if (sets.length === 0) return this.get(id);
-    let where = 'id = :id';
-    if (ifState !== undefined) {
-      where += ' AND state IN (SELECT value FROM json_each(:states))';
-      params['states'] = JSON.stringify(ifState);
-    }
-    const row = this.prepared(`UPDATE operations SET ${sets.join(', ')} WHERE ${where} RETURNING ${COLUMNS}`).get(params) as Row | undefined;
-    return row && toOperation(row);
-  }
+  claim(request: ClaimRequest): Promise<Claim | undefined>;
+  /** Extends every lease `owner` holds; answers what it holds now. */
+  renew(owner: string, leaseMs: number): Promise<LeaseStatus[]>;
+  /** Makes every lease `owner` (or anyone, with undefined) holds lapse now: at start, a dead predecessor's. */
+  expireLeases(owner: string | undefined): Promise<number>;
 
-  /** Newest first (by id), filtered, at most `limit` rows. */
-  list(filter: ListFilter): StoredOperation[] {
-    const where: string[] = [];
-    const params: Record<string, SQLInputValue> = { limit: filter.limit };
-    if (filter.state !== undefined) {
-      where.push('state = :state');
-      params['state'] = filter.state;
-    }
-    if (filter.kind !== undefined) {
-      where.push('kind = :kind');
-      params['kind'] = filter.kind;
-    }
-    if (filter.beforeId !== undefined) {
-      where.push('id < :before');
-      params['before'] = filter.beforeId;
-    }
-    const sql = `SELECT ${COLUMNS} FROM operations ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT :limit`;
-    return (this.prepared(sql).all(params) as Row[]).map(toOperation);
-  }
+  /** Applies `patch` when `condition` holds, appending its events; undefined when it did not hold. */
+  transition(id: string, patch: OperationPatch, condition: TransitionCondition): Promise<{ operation: StoredOperation; events: OperationEvent[] } | undefined>;
+  /** Stores progress and appends its event, fenced by the lease version. */
+  recordProgress(id: string, leaseVersion: number, progress: OperationProgress): Promise<OperationEvent | undefined>;
 
-  /** The oldest queued operation (FIFO by id). */
-  nextQueued(): StoredOperation | undefined {
-    const row = this.stmt.nextQueued.get() as Row | undefined;
-    return row && toOperation(row);
-  }
+  /** The events with seq > afterSeq, in order, at most `limit`. */
+  eventsAfter(id: string, afterSeq: number, limit?: number): Promise<OperationEvent[]>;
 
-  /** Every operation in one of `states`, oldest first. */
-  findByStates(states: readonly OperationState[]): StoredOperation[] {
-    return (this.stmt.byStates.all(JSON.stringify(states)) as Row[]).map(toOperation);
-  }
+  /** Deletes the operation, its events and labels; false when there was none. */
+  delete(id: string): Promise<boolean>;
+  /** Deletes finished operations that finished before `before` (ISO); returns their ids. */
+  pruneFinishedBefore(before: string): Promise<string[]>;
 
-  /** Appends an event to the operation's log and returns it with its sequence number. */
-  appendEvent(id: string, type: OperationEventType, data: unknown, at: string): OperationEvent {
-    const row = this.stmt.appendEvent.get({ id, type, data: JSON.stringify(data), at }) as Row;
-    return { seq: Number(row['seq']), type, data, at };
-  }
+  // ---- a sync's images ----
+  /** Adds a sync's planned images; `pinnedTo` keeps them on one replica (local paths, credentials only it holds). */
+  addSyncImages(operationId: string, images: readonly Omit<SyncImageRow, 'operationId'>[], pinnedTo?: string): Promise<void>;
+  /** Re-pins a sync's unfinished images to `owner` (a new coordinator after a takeover). */
+  repinSyncImages(operationId: string, owner: string): Promise<void>;
+  /**
+   * Takes the first image, of any running sync, that is pending (or running under a lapsed
+   * lease) and not pinned to another replica; leases it to `owner`.
+   */
+  claimSyncImage(owner: string, leaseMs: number): Promise<SyncImageClaim | undefined>;
+  /** Records how an image ended (fenced by its lease version); false when the lease was lost. */
+  finishSyncImage(operationId: string, index: number, leaseVersion: number, outcome: SyncImageOutcome): Promise<boolean>;
+  /** Extends `owner`'s image leases; answers each with its sync's state now. */
+  renewSyncImages(owner: string, leaseMs: number): Promise<{ operationId: string; index: number; leaseVersion: number; syncState: OperationState }[]>;
+  /** Drops a sync's images that have not started (a stopped or cancelled sync); returns how many. */
+  dropPendingSyncImages(operationId: string): Promise<number>;
+  countSyncImages(operationId: string): Promise<SyncImageCounts>;
+  listSyncImages(operationId: string, filter: SyncImageFilter): Promise<SyncImageRow[]>;
 
-  /** The operation's events with seq > afterSeq, in order. */
-  eventsAfter(id: string, afterSeq: number): OperationEvent[] {
-    return (this.stmt.eventsAfter.all(id, afterSeq) as Row[]).map((r) => ({
-      seq: Number(r['seq']),
-      type: r['type'] as OperationEventType,
-      data: JSON.parse(r['data'] as string) as unknown,
-      at: r['at'] as string,
-    }));
-  }
+  // ---- blob transfers across the fleet ----
+  /** Takes the transfer lease on `key` if nobody holds it (or its holder's lapsed); true when taken. */
+  acquireTransfer(key: string, owner: string, ttlMs: number): Promise<boolean>;
+  renewTransfer(key: string, owner: string, ttlMs: number): Promise<void>;
+  releaseTransfer(key: string, owner: string): Promise<void>;
 
-  /** The sequence number of the operation's latest event (0 when none). */
-  lastSeq(id: string): number {
-    return Number((this.stmt.lastSeq.get(id) as Row)['seq']);
-  }
+  /** Sends a signal to the other processes sharing the store. */
+  signal(signal: StoreSignal): Promise<void>;
+  /** Receives the other processes' signals (and, on PostgreSQL, this one's event signals). */
+  subscribe(handler: (signal: StoreSignal) => void): Promise<() => Promise<void>>;
 
-  /** Deletes the operation and its events; false when it did not exist. */
-  delete(id: string): boolean {
-    return this.transaction(() => {
-      this.stmt.deleteEvents.run(id);
-      return Number(this.stmt.deleteOperation.run(id).changes) > 0;
-    });
-  }
-
-  /** Deletes finished operations (and their events) that finished before `before`; returns their ids. */
-  pruneFinishedBefore(before: string): string[] {
-    return this.transaction(() => {
-      const ids = (this.stmt.prune.all(before) as Row[]).map((r) => r['id'] as string);
-      for (const id of ids) {
-        this.stmt.deleteEvents.run(id);
-        this.stmt.deleteOperation.run(id);
-      }
-      return ids;
-    });
-  }
-
-  /** True until close(). */
-  /** A trivial read, for readiness checks; throws when the database is unusable. */
-  ping(): void {
-    this.prepared('SELECT count(*) AS n FROM operations').get();
-  }
-
-  get isOpen(): boolean {
-    return !this.closed;
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.db.close();
-  }
+  /** Undefined when the store is usable, else why not (readiness). */
+  health(): Promise<string | undefined>;
+  close(): Promise<void>;
 }
+
+/** Nest token of the OperationStore (the adapter chosen by configuration). */
+export const OPERATION_STORE = Symbol('OPERATION_STORE');

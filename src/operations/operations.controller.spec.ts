@@ -13,11 +13,17 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { IsIn, IsObject, IsOptional, IsString } from 'class-validator';
 import type { Response } from 'express';
+import type { NextFunction, Request } from 'express';
+import type { Principal, Scope } from '../auth/principal';
+import type { CopyRequest } from '../copies/copy-request';
 import { loadConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
+import { CurrentPrincipal, LOCAL_PRINCIPAL } from '../http/current-principal.decorator';
 import { ProblemFilter } from '../http/problem.filter';
 import { RequestValidationError } from '../http/request-validation.error';
-import type { Operation, OperationRunContext } from './operation-runner';
+import type { TransferSecrets } from './operation';
+import type { OperationRunContext } from './operation';
+import type { OperationDto as Operation } from './operations.dto';
 import { OperationsModule } from './operations.module';
 import { OperationsService } from './operations.service';
 import { answerSubmit, ApiSubmitResponses, parseIdempotencyKey, parsePreferWait, SubmitPreferences, type SubmitPreferencesValue } from './submit-response';
@@ -33,29 +39,50 @@ class TestSubmitDto {
   @IsOptional()
   @IsObject()
   sourceAuth?: Record<string, unknown>;
+
+  @IsOptional()
+  @IsObject()
+  labels?: Record<string, string>;
 }
+
+/**
+ * Tests set the caller with `x-test-principal: NAME[|scope,scope]`; without the header it is the
+ * local user, as the authentication middleware (not mounted here) decides without tokens.
+ */
+function testPrincipal(req: Request & { principal?: Principal }, _res: unknown, next: NextFunction): void {
+  const header = req.headers['x-test-principal'];
+  if (typeof header === 'string') {
+    const [name, scopes = ''] = header.split('|');
+    req.principal = { name: name!, scopes: new Set(scopes.split(',').filter(Boolean) as Scope[]) };
+  } else {
+    req.principal = LOCAL_PRINCIPAL;
+  }
+  next();
+}
+
 
 /** Blocking runs wait for their signal; `slow` ones take 300 ms. */
 @Injectable()
 class TestRunnerRegistration implements OnModuleInit {
   readonly signals = new Map<string, AbortSignal>();
-  readonly secrets = new Map<string, Record<string, unknown> | undefined>();
+  readonly secrets = new Map<string, TransferSecrets | undefined>();
 
   constructor(private readonly operations: OperationsService) {}
 
   onModuleInit(): void {
     this.operations.registerRunner({
       kind: 'copy',
-      run: async (request: Record<string, unknown>, ctx: OperationRunContext) => {
+      run: async (request: CopyRequest, ctx: OperationRunContext) => {
         this.signals.set(ctx.operationId, ctx.signal);
         this.secrets.set(ctx.operationId, ctx.secrets);
-        if (request['mode'] === 'fail') throw new RequestValidationError([{ field: 'source', message: 'nope' }]);
-        if (request['mode'] === 'slow') await sleep(300);
-        if (request['mode'] === 'block') {
+        const mode = request.source.replace(/^test:/, '');
+        if (mode === 'fail') throw new RequestValidationError([{ field: 'source', message: 'nope' }]);
+        if (mode === 'slow') await sleep(300);
+        if (mode === 'block') {
           ctx.progress({ phase: 'copying', bytesTotal: 10 });
           await new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true }));
         }
-        return { digest: 'sha256:test' };
+        return { digest: 'sha256:test', mediaType: 'm', manifests: [] };
       },
     });
   }
@@ -67,9 +94,20 @@ class TestSubmitController {
 
   @Post()
   @ApiSubmitResponses()
-  create(@Body() body: TestSubmitDto, @SubmitPreferences() prefs: SubmitPreferencesValue, @Res({ passthrough: true }) res: Response) {
-    const { sourceAuth, ...request } = body;
-    return answerSubmit(this.operations, res, { kind: 'copy', request, secrets: sourceAuth ? { sourceAuth } : undefined }, prefs);
+  create(@Body() body: TestSubmitDto, @SubmitPreferences() prefs: SubmitPreferencesValue, @Res({ passthrough: true }) res: Response, @CurrentPrincipal() principal: Principal) {
+    const request: CopyRequest = {
+      source: `test:${body.mode}`,
+      destination: `n:${body.tag ?? ''}`,
+      sourceTlsVerify: true,
+      destinationTlsVerify: true,
+      multiArch: 'system',
+      preserveDigests: false,
+      removeSignatures: false,
+      retryTimes: 3,
+      referrers: 'none',
+    };
+    const secrets = body.sourceAuth ? ({ sourceAuth: body.sourceAuth } as unknown as TransferSecrets) : undefined;
+    return answerSubmit(this.operations, res, { principal, draft: { kind: 'copy', request }, labels: body.labels, secrets }, prefs);
   }
 }
 
@@ -87,6 +125,7 @@ before(async () => {
   })
   class TestModule {}
   app = await NestFactory.create<NestExpressApplication>(TestModule, { logger: false });
+  app.use(testPrincipal);
   app.set('query parser', 'simple');
   app.useGlobalPipes(
     new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true, exceptionFactory: (errors) => RequestValidationError.fromClassValidator(errors) }),
@@ -152,10 +191,12 @@ describe('submit answers', () => {
     assert.equal(res.headers.get('preference-applied'), null);
     assert.equal(body.state, 'queued');
     assert.equal(body.kind, 'copy');
-    assert.deepEqual(body.request, { mode: 'succeed', tag: 'a' });
+    assert.deepEqual(body.request, { source: 'test:succeed', destination: 'n:a', sourceTlsVerify: true, destinationTlsVerify: true, multiArch: 'system', preserveDigests: false, removeSignatures: false, retryTimes: 3, referrers: 'none' });
+    assert.equal(body.owner, 'local');
+    assert.equal(body.attempts, 0);
     const done = await getJson<Operation>(`${res.headers.get('location')}?waitSeconds=5`);
     assert.equal(done.body.state, 'succeeded');
-    assert.deepEqual(done.body.result, { digest: 'sha256:test' });
+    assert.deepEqual(done.body.result, { digest: 'sha256:test', mediaType: 'm', manifests: [] });
     assert.deepEqual(registration.secrets.get(body.id), { sourceAuth: { username: 'u', password: 'pw-secret' } });
     assert.doesNotMatch(JSON.stringify(done.body), /pw-secret/);
   });
@@ -224,9 +265,10 @@ describe('/v1/operations', () => {
     const del = await getJson<{ code: string }>(`/v1/operations/${op.id}`, { method: 'DELETE' });
     assert.equal(del.res.status, 409);
     assert.equal(del.body.code, 'OPERATION_CONFLICT');
-    const cancel = await getJson<Operation>(`/v1/operations/${op.id}/cancel`, { method: 'POST' });
+    const cancel = await getJson<Operation>(`/v1/operations/${op.id}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'changed my mind' }) });
     assert.equal(cancel.res.status, 202);
     assert.equal(cancel.body.state, 'cancelling');
+    assert.deepEqual([cancel.body.cancellation?.by, cancel.body.cancellation?.reason], ['local', 'changed my mind']);
     assert.ok(registration.signals.get(op.id)?.aborted);
     const final = await getJson<Operation>(`/v1/operations/${op.id}?waitSeconds=5`);
     assert.equal(final.body.state, 'cancelled');
@@ -242,7 +284,7 @@ describe('/v1/operations', () => {
   });
 
   it('validates queries', async () => {
-    for (const q of ['pageSize=0', 'pageSize=501', 'pageSize=ten', 'state=done', 'kind=move', 'pageToken=%21%21', 'unknown=1']) {
+    for (const q of ['pageSize=0', 'pageSize=501', 'pageSize=ten', 'state=done', 'kind=move', 'pageToken=%21%21', 'unknown=1', 'label=novalue', 'label=a%20b=c', 'createdAfter=yesterday']) {
       const r = await getJson<{ code: string }>(`/v1/operations?${q}`);
       assert.equal(r.res.status, 400, q);
       assert.equal(r.body.code, 'INVALID_ARGUMENT', q);
@@ -264,6 +306,49 @@ describe('/v1/operations', () => {
     assert.deepEqual(page2.body.operations.map((o) => o.id), [ids[2], ids[1]]);
     const none = await getJson<{ operations: Operation[]; nextPageToken?: string }>('/v1/operations?kind=sync');
     assert.deepEqual(none.body, { operations: [] });
+  });
+
+  it('filters by repeated label=key=value and by creation time', async () => {
+    const a = (await submit({ mode: 'succeed', labels: { team: 'red', env: 'prod' } })).body;
+    const b = (await submit({ mode: 'succeed', labels: { team: 'red', env: 'dev' } })).body;
+    const both = await getJson<{ operations: Operation[] }>('/v1/operations?label=team=red');
+    assert.deepEqual(both.body.operations.map((o) => o.id), [b.id, a.id]);
+    const prod = await getJson<{ operations: Operation[] }>('/v1/operations?label=team=red&label=env=prod');
+    assert.deepEqual(prod.body.operations.map((o) => o.id), [a.id]);
+    assert.deepEqual(prod.body.operations[0]!.labels, { env: 'prod', team: 'red' });
+    const later = await getJson<{ operations: Operation[] }>(`/v1/operations?label=team=red&createdAfter=${encodeURIComponent(a.createdAt)}`);
+    assert.deepEqual(later.body.operations.map((o) => o.id), [b.id]);
+    const bad = await submit({ mode: 'succeed', labels: { 'not ok': 'x' } });
+    assert.equal(bad.res.status, 400);
+    assert.equal(bad.body.code, 'INVALID_ARGUMENT');
+  });
+
+  it('ownership: another principal gets 404 for everything; operations:read-all sees it', async () => {
+    const alice = { 'x-test-principal': 'alice|images:write' };
+    const { body: op } = await submit({ mode: 'block' }, alice);
+    assert.equal(op.owner, 'alice');
+    const bob = { 'x-test-principal': 'bob|images:write' };
+    for (const [path, method] of [
+      [`/v1/operations/${op.id}`, 'GET'],
+      [`/v1/operations/${op.id}?waitSeconds=1`, 'GET'],
+      [`/v1/operations/${op.id}/events`, 'GET'],
+      [`/v1/operations/${op.id}/cancel`, 'POST'],
+      [`/v1/operations/${op.id}`, 'DELETE'],
+    ] as const) {
+      const r = await getJson<{ code: string }>(path, { method, headers: bob });
+      assert.equal(r.res.status, 404, `${method} ${path}`);
+      assert.equal(r.body.code, 'OPERATION_NOT_FOUND');
+    }
+    assert.deepEqual((await getJson<{ operations: Operation[] }>('/v1/operations', { headers: bob })).body.operations, []);
+    const ops = { 'x-test-principal': 'ops|operations:read-all' };
+    assert.ok((await getJson<{ operations: Operation[] }>('/v1/operations', { headers: ops })).body.operations.some((o) => o.id === op.id));
+    // Idempotency keys are per principal: the same key from bob is a new operation.
+    const k = { 'idempotency-key': `shared-${Date.now()}` };
+    const fromAlice = await submit({ mode: 'succeed' }, { ...alice, ...k });
+    const fromBob = await submit({ mode: 'succeed' }, { ...bob, ...k });
+    assert.notEqual(fromAlice.body.id, fromBob.body.id);
+    const cancelled = await getJson<Operation>(`/v1/operations/${op.id}/cancel`, { method: 'POST', headers: alice });
+    assert.equal(cancelled.res.status, 202);
   });
 
   it('streams events: current state first, live events, the end; resumes with Last-Event-ID', async () => {

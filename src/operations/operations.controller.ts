@@ -1,12 +1,27 @@
 import { once } from 'node:events';
-import { Controller, Delete, Get, Headers, HttpCode, Logger, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Logger, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiNoContentResponse, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { Principal } from '../auth/principal';
 import { ApiProblems } from '../http/api-problems.decorator';
+import { CurrentPrincipal } from '../http/current-principal.decorator';
 import { RequestSignal } from '../http/request-signal.decorator';
 import { RequestValidationError } from '../http/request-validation.error';
-import { GetOperationQueryDto, ListOperationsQueryDto, OperationDto, OperationListDto } from './operations.dto';
+import type { OperationResult } from './operation';
+import { parseLabelFilter } from './operation-labels';
+import {
+  ApiOperationModels,
+  CancelOperationDto,
+  GetOperationQueryDto,
+  ListOperationsQueryDto,
+  OPERATION_SCHEMA,
+  type OperationDto,
+  OperationListDto,
+  problemOf,
+  toOperationDto,
+} from './operations.dto';
 import { type OperationEvent, OperationsService } from './operations.service';
+import { SyncImagePageDto, SyncImagesQueryDto } from '../syncs/sync-operation.dto';
 
 /** A comment line is sent this often on an idle event stream, so proxies keep it open. */
 export const SSE_HEARTBEAT_MS = 15_000;
@@ -21,48 +36,70 @@ function parseLastEventId(header: string | undefined): number | undefined {
   return Number(header.trim());
 }
 
-function sseFrame(event: OperationEvent): string {
-  return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+/** An event's data as the API shows it (operations and errors as DTOs). */
+function eventData(id: string, event: OperationEvent): unknown {
+  if (event.type === 'state') return toOperationDto(event.data);
+  if (event.type === 'result') {
+    const result = event.data as OperationResult;
+    if ('images' in result) return { ...result, images: result.images.map((i) => ({ ...i, error: i.error ? problemOf(i.error, `/v1/operations/${id}`) : undefined })) };
+  }
+  return event.data;
+}
+
+function sseFrame(id: string, event: OperationEvent): string {
+  return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(eventData(id, event))}\n\n`;
 }
 
 @ApiTags('operations')
+@ApiOperationModels()
 @Controller('v1/operations')
 export class OperationsController {
   private readonly logger = new Logger('Operations');
 
   constructor(private readonly operations: OperationsService) {}
 
-  /** Copies and syncs, newest first, a page at a time. */
+  /** The caller's copies and syncs (everyone's with `operations:read-all`), newest first, a page at a time. */
   @Get()
   @ApiOperation({ operationId: 'listOperations', summary: 'List operations' })
-  @ApiOkResponse({ type: OperationListDto })
-  @ApiProblems(400)
-  listOperations(@Query() q: ListOperationsQueryDto): Promise<OperationListDto> {
-    return this.operations.list({ state: q.state, kind: q.kind, pageSize: q.pageSize, pageToken: q.pageToken });
+  @ApiResponse({ status: 200, type: OperationListDto, description: 'A page of operations, newest first' })
+  @ApiProblems(400, 503)
+  async listOperations(@Query() q: ListOperationsQueryDto, @CurrentPrincipal() principal: Principal): Promise<OperationListDto> {
+    const page = await this.operations.list(principal, {
+      state: q.state,
+      kind: q.kind,
+      labels: (q.label ?? []).map(parseLabelFilter),
+      createdAfter: q.createdAfter,
+      createdBefore: q.createdBefore,
+      pageSize: q.pageSize,
+      pageToken: q.pageToken,
+    });
+    return { operations: page.operations.map(toOperationDto), ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
   }
 
   /** One operation; with `waitSeconds`, answers as soon as it has finished or when the time has passed. */
   @Get(':id')
   @ApiOperation({ operationId: 'getOperation', summary: 'Get an operation (optionally long-polling until it finishes)' })
   @ApiParam(ID_PARAM)
-  @ApiOkResponse({ type: OperationDto })
-  @ApiProblems(400, 404)
-  getOperation(@Param('id') id: string, @Query() q: GetOperationQueryDto, @RequestSignal() signal: AbortSignal): Promise<OperationDto> {
-    return this.operations.waitFor(id, q.waitSeconds ?? 0, signal);
+  @ApiResponse({ status: 200, schema: OPERATION_SCHEMA, description: 'The operation' })
+  @ApiProblems(400, 404, 429, 503)
+  async getOperation(@Param('id') id: string, @Query() q: GetOperationQueryDto, @RequestSignal() signal: AbortSignal, @CurrentPrincipal() principal: Principal): Promise<OperationDto> {
+    return toOperationDto(await this.operations.waitFor(principal, id, q.waitSeconds ?? 0, signal));
   }
 
   /**
    * Cancels: a queued operation is cancelled at once; a running one becomes `cancelling`, its
-   * transfers stop at once, and it ends as `cancelled` (no tag is left pointing at a partial image).
+   * transfers stop at once (on whichever replica runs it), and it ends as `cancelled` (no tag is
+   * left pointing at a partial image). The optional body says why; the operation records who.
    */
   @Post(':id/cancel')
   @HttpCode(202)
   @ApiOperation({ operationId: 'cancelOperation', summary: 'Cancel an operation' })
   @ApiParam(ID_PARAM)
-  @ApiAcceptedResponse({ type: OperationDto, description: 'The operation, now `cancelled` or `cancelling`' })
-  @ApiProblems(404, 409)
-  cancelOperation(@Param('id') id: string): Promise<OperationDto> {
-    return this.operations.cancel(id);
+  @ApiBody({ type: CancelOperationDto, required: false })
+  @ApiResponse({ status: 202, schema: OPERATION_SCHEMA, description: 'The operation, now `cancelled` or `cancelling`' })
+  @ApiProblems(404, 409, 503)
+  async cancelOperation(@Param('id') id: string, @Body() body: CancelOperationDto | undefined, @CurrentPrincipal() principal: Principal): Promise<OperationDto> {
+    return toOperationDto(await this.operations.cancel(principal, id, body?.reason));
   }
 
   /**
@@ -71,7 +108,7 @@ export class OperationsController {
    * (just before the final `state`). Without `Last-Event-ID` the stream opens with a `state`
    * event of the current Operation; with it, the events after that one are replayed. The
    * stream ends after the final `state` event (succeeded, failed, cancelled); comment lines
-   * are sent every 15 s while idle.
+   * are sent every 15 s while idle. Events come from whichever replica runs the operation.
    */
   @Get(':id/events')
   @ApiOperation({
@@ -86,14 +123,15 @@ export class OperationsController {
   @ApiParam(ID_PARAM)
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (sent back by EventSource on reconnect)' })
   @ApiProduces('text/event-stream')
-  @ApiOkResponse({
+  @ApiResponse({
+    status: 200,
     description: 'An event stream',
     content: { 'text/event-stream': { schema: { type: 'string', example: 'id: 3\nevent: progress\ndata: {"phase":"copying","bytesDone":1024,…}\n\n' } } },
   })
-  @ApiProblems(400, 404)
-  async streamOperationEvents(@Param('id') id: string, @Headers('last-event-id') lastEventId: string | undefined, @Res() res: Response): Promise<void> {
+  @ApiProblems(400, 404, 429, 503)
+  async streamOperationEvents(@Param('id') id: string, @Headers('last-event-id') lastEventId: string | undefined, @Res() res: Response, @CurrentPrincipal() principal: Principal): Promise<void> {
     const gone = new AbortController();
-    const events = await this.operations.events(id, { afterSeq: parseLastEventId(lastEventId), signal: gone.signal });
+    const events = await this.operations.events(principal, id, { afterSeq: parseLastEventId(lastEventId), signal: gone.signal });
     let heartbeat: NodeJS.Timeout | undefined;
     try {
       res.once('close', () => gone.abort());
@@ -106,7 +144,7 @@ export class OperationsController {
         if (!gone.signal.aborted) res.write(': keep-alive\n\n');
       }, SSE_HEARTBEAT_MS);
       for await (const event of events) {
-        if (!res.write(sseFrame(event))) await once(res, 'drain', { signal: gone.signal });
+        if (!res.write(sseFrame(id, event))) await once(res, 'drain', { signal: gone.signal });
       }
     } catch (e) {
       if (!gone.signal.aborted) this.logger.error({ operationId: id, err: e }, 'event stream failed');
@@ -117,14 +155,37 @@ export class OperationsController {
     }
   }
 
+  /** A sync's images, a page at a time in plan order, optionally in one state (`pending`, `running`, `copied`, `skipped`, `failed`, `planned`). */
+  @Get(':id/images')
+  @ApiOperation({ operationId: 'listSyncImages', summary: "List a sync's images and how each ended" })
+  @ApiParam(ID_PARAM)
+  @ApiResponse({ status: 200, type: SyncImagePageDto, description: 'A page of the sync’s images' })
+  @ApiProblems(400, 404, 503)
+  async listSyncImages(@Param('id') id: string, @Query() q: SyncImagesQueryDto, @CurrentPrincipal() principal: Principal): Promise<SyncImagePageDto> {
+    const page = await this.operations.images(principal, id, { state: q.state, pageSize: q.pageSize, pageToken: q.pageToken });
+    return {
+      images: page.images.map((i) => ({
+        index: i.index,
+        source: i.source,
+        destination: i.destination,
+        state: i.state,
+        ...(i.digest ? { digest: i.digest } : {}),
+        ...(i.bytes !== undefined ? { bytes: i.bytes } : {}),
+        ...(i.error ? { error: problemOf(i.error, `/v1/operations/${id}`) } : {}),
+        ...(i.replicaId ? { replicaId: i.replicaId } : {}),
+      })),
+      ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
+    };
+  }
+
   /** Forgets a finished operation and its events (409 while it is queued, running or cancelling). */
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ operationId: 'deleteOperation', summary: 'Forget a finished operation' })
   @ApiParam(ID_PARAM)
   @ApiNoContentResponse({ description: 'Forgotten' })
-  @ApiProblems(404, 409)
-  async deleteOperation(@Param('id') id: string): Promise<void> {
-    await this.operations.forget(id);
+  @ApiProblems(404, 409, 503)
+  async deleteOperation(@Param('id') id: string, @CurrentPrincipal() principal: Principal): Promise<void> {
+    await this.operations.forget(principal, id);
   }
 }

@@ -1,11 +1,10 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { ProblemDto } from '../http/problem';
-import type { OperationKind, OperationState } from './operation-runner';
-
-export const OPERATION_KINDS: readonly OperationKind[] = ['copy', 'sync'];
-export const OPERATION_STATES: readonly OperationState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelling', 'cancelled'];
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { CopyRequestEchoDto, CopyResultDto } from '../copies/copy-operation.dto';
+import { PROBLEM_KINDS, ProblemDto, problemType } from '../http/problem';
+import { SyncRequestEchoDto, SyncResultDto } from '../syncs/sync-operation.dto';
+import { OPERATION_KINDS, OPERATION_STATES, type Operation, type OperationError, type OperationKind, type OperationState } from './operation';
 
 /** How far an operation has got. Byte and blob counts cover every image of the operation. */
 export class OperationProgressDto {
@@ -14,61 +13,79 @@ export class OperationProgressDto {
   phase: string;
 
   /** Bytes of every blob to transfer (known once planned). */
-  @ApiProperty({ example: 52428800 })
+  @ApiProperty({ type: 'integer', example: 52428800 })
   bytesTotal: number;
 
   /** Bytes transferred so far. */
-  @ApiProperty({ example: 10485760 })
+  @ApiProperty({ type: 'integer', example: 10485760 })
   bytesDone: number;
 
   /** Bytes not transferred because the destination already had (or mounted) them. */
-  @ApiProperty({ example: 0 })
+  @ApiProperty({ type: 'integer', example: 0 })
   bytesSkipped: number;
 
   /** Blobs (layers and configs) to handle. */
-  @ApiProperty({ example: 6 })
+  @ApiProperty({ type: 'integer', example: 6 })
   blobsTotal: number;
 
   /** Blobs handled so far (transferred, skipped or mounted). */
-  @ApiProperty({ example: 2 })
+  @ApiProperty({ type: 'integer', example: 2 })
   blobsDone: number;
 
   /** Blobs the destination already had. */
-  @ApiProperty({ example: 1 })
+  @ApiProperty({ type: 'integer', example: 1 })
   blobsSkipped: number;
 
   /** Blobs mounted from another repository of the same registry instead of uploaded. */
-  @ApiProperty({ example: 0 })
+  @ApiProperty({ type: 'integer', example: 0 })
   blobsMounted: number;
 
   /** Images (manifests) to copy: several for a multi-arch copy or a sync. */
-  @ApiProperty({ example: 1 })
+  @ApiProperty({ type: 'integer', example: 1 })
   imagesTotal: number;
 
   /** Images finished so far. */
-  @ApiProperty({ example: 0 })
+  @ApiProperty({ type: 'integer', example: 0 })
   imagesDone: number;
 }
 
-/** A copy or sync tracked as an operation. */
-export class OperationDto {
+/** Who cancelled an operation, and why. */
+export class CancellationDto {
+  /** The principal that cancelled it. */
+  @ApiProperty({ example: 'local' })
+  by: string;
+
+  /** The reason it gave (`reason` of the cancel request). */
+  @ApiPropertyOptional({ example: 'superseded by a newer release' })
+  reason?: string;
+
+  @ApiProperty({ format: 'date-time' })
+  at: string;
+}
+
+/** What every operation has, whatever its kind. */
+abstract class OperationBaseDto {
   /** Operation id: a ULID, sortable by creation time. */
   @ApiProperty({ example: '01JDQ3X4M5N6P7Q8R9S0T1V2W3' })
   id: string;
-
-  /** What the operation does. */
-  @ApiProperty({ enum: OPERATION_KINDS, enumName: 'OperationKind', example: 'copy' })
-  kind: OperationKind;
 
   /** `queued` → `running` → `succeeded` | `failed`; cancel moves `queued` to `cancelled` and `running` to `cancelling`, then `cancelled`. */
   @ApiProperty({ enum: OPERATION_STATES, enumName: 'OperationState', example: 'running' })
   state: OperationState;
 
-  /** When it was accepted (RFC 3339). */
+  /** The principal that submitted it. */
+  @ApiProperty({ example: 'local' })
+  owner: string;
+
+  /** Labels set at submit. */
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, example: { team: 'platform' } })
+  labels: Record<string, string>;
+
+  /** When it was accepted. */
   @ApiProperty({ format: 'date-time', example: '2025-01-02T03:04:05.678Z' })
   createdAt: string;
 
-  /** When its current run started; absent while queued. */
+  /** When its current (or last) run started; absent while queued. */
   @ApiPropertyOptional({ format: 'date-time', example: '2025-01-02T03:04:05.789Z' })
   startedAt?: string;
 
@@ -76,25 +93,70 @@ export class OperationDto {
   @ApiPropertyOptional({ format: 'date-time', example: '2025-01-02T03:04:09.012Z' })
   finishedAt?: string;
 
-  /** The request as accepted, without secrets (sourceAuth/destinationAuth are never echoed). */
-  @ApiProperty({ type: 'object', additionalProperties: true, example: { source: 'docker://127.0.0.1:5000/app:1.0', destination: 'oci:layouts/app:1.0' } })
-  request: Record<string, unknown>;
-
   @ApiProperty({ type: OperationProgressDto })
   progress: OperationProgressDto;
-
-  /** What it produced, once succeeded. A copy: `{digest, mediaType, manifests[]}`; a sync: `{images: [{source, destination, state, digest, error}]}`. */
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { digest: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' } })
-  result?: Record<string, unknown>;
 
   /** Why it failed (a problem object, as the API answers errors). */
   @ApiPropertyOptional({ type: ProblemDto })
   error?: ProblemDto;
+
+  /** Set once cancelled (or being cancelled): by whom and why. */
+  @ApiPropertyOptional({ type: CancellationDto })
+  cancellation?: CancellationDto;
+
+  /** The replica running it now, or that ran it last. */
+  @ApiPropertyOptional({ example: 'skiff-0' })
+  replicaId?: string;
+
+  /** Runs started so far: more than one after a replica running it died and another took it over. */
+  @ApiProperty({ type: 'integer', example: 1 })
+  attempts: number;
 }
 
+/** A copy tracked as an operation. */
+export class CopyOperationDto extends OperationBaseDto {
+  @ApiProperty({ enum: ['copy'], example: 'copy' })
+  kind: 'copy';
+
+  /** The request as accepted, defaults applied, without credentials. */
+  @ApiProperty({ type: CopyRequestEchoDto })
+  request: CopyRequestEchoDto;
+
+  /** What it produced, once succeeded. */
+  @ApiPropertyOptional({ type: CopyResultDto })
+  result?: CopyResultDto;
+}
+
+/** A sync tracked as an operation. */
+export class SyncOperationDto extends OperationBaseDto {
+  @ApiProperty({ enum: ['sync'], example: 'sync' })
+  kind: 'sync';
+
+  /** The request as accepted, defaults applied, without credentials (YAML passwords `[redacted]`). */
+  @ApiProperty({ type: SyncRequestEchoDto })
+  request: SyncRequestEchoDto;
+
+  /** What it produced (also set, with the images done, when it failed part-way). */
+  @ApiPropertyOptional({ type: SyncResultDto })
+  result?: SyncResultDto;
+}
+
+/** A copy or a sync, by `kind`. */
+export type OperationDto = CopyOperationDto | SyncOperationDto;
+
+/** OpenAPI: an Operation is `oneOf` CopyOperation / SyncOperation, discriminated by `kind`. */
+export const OPERATION_SCHEMA = {
+  oneOf: [{ $ref: getSchemaPath(CopyOperationDto) }, { $ref: getSchemaPath(SyncOperationDto) }],
+  discriminator: { propertyName: 'kind', mapping: { copy: getSchemaPath(CopyOperationDto), sync: getSchemaPath(SyncOperationDto) } },
+};
+
+/** Registers the operation schemas with the document (put on controllers that answer operations). */
+export const ApiOperationModels = (): ClassDecorator & MethodDecorator => ApiExtraModels(CopyOperationDto, SyncOperationDto, ProblemDto);
+
 /** A page of operations, newest first. */
+@ApiExtraModels(CopyOperationDto, SyncOperationDto)
 export class OperationListDto {
-  @ApiProperty({ type: [OperationDto] })
+  @ApiProperty({ type: 'array', items: OPERATION_SCHEMA })
   operations: OperationDto[];
 
   /** Pass as `pageToken` for the next (older) page; absent on the last page. */
@@ -115,6 +177,28 @@ export class ListOperationsQueryDto {
   @IsOptional()
   @IsIn(OPERATION_KINDS)
   kind?: OperationKind;
+
+  /** Only operations with this label, as `key=value`; repeat for several (all must match). */
+  @ApiPropertyOptional({ type: [String], example: ['team=platform'] })
+  @IsOptional()
+  @Transform(({ value }: { value: unknown }) => (value === undefined ? undefined : Array.isArray(value) ? value : [value]))
+  @IsArray()
+  @ArrayMaxSize(16)
+  @IsString({ each: true })
+  @MaxLength(200, { each: true })
+  label?: string[];
+
+  /** Only operations created after this time (RFC 3339). */
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  createdAfter?: string;
+
+  /** Only operations created before this time (RFC 3339). */
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  createdBefore?: string;
 
   /** Operations per page. */
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 500, default: 50 })
@@ -143,4 +227,40 @@ export class GetOperationQueryDto {
   @Min(0)
   @Max(300)
   waitSeconds?: number;
+}
+
+/** Body of POST /v1/operations/{id}/cancel (optional). */
+export class CancelOperationDto {
+  /** Why it is cancelled (kept with the operation). */
+  @ApiPropertyOptional({ maxLength: 500, example: 'superseded by a newer release' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  reason?: string;
+}
+
+/** An OperationError as the problem object the API shows. */
+export function problemOf(error: OperationError, instance: string): ProblemDto {
+  const kind = PROBLEM_KINDS[error.code] ?? PROBLEM_KINDS.INTERNAL;
+  const p: ProblemDto = { type: problemType(error.code), title: kind.title, status: kind.status, detail: error.message, instance, code: error.code };
+  if (error.registry !== undefined) p.registry = error.registry;
+  if (error.upstreamStatus !== undefined) p.upstreamStatus = error.upstreamStatus;
+  if (error.upstreamCode !== undefined) p.upstreamCode = error.upstreamCode;
+  if (error.retryable !== undefined) p.retryable = error.retryable;
+  return p;
+}
+
+/** The DTO of an Operation: errors (the operation's and each sync image's) as problem objects. */
+export function toOperationDto(op: Operation): OperationDto {
+  const instance = `/v1/operations/${op.id}`;
+  const { error, ...rest } = op;
+  const dto = { ...rest } as OperationDto;
+  if (error) dto.error = problemOf(error, instance);
+  if (op.kind === 'sync' && op.result) {
+    (dto as SyncOperationDto).result = {
+      ...op.result,
+      images: op.result.images.map((i) => ({ ...i, error: i.error ? problemOf(i.error, instance) : undefined })),
+    };
+  }
+  return dto;
 }

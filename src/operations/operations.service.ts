@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import {
   type BeforeApplicationShutdown,
@@ -8,38 +7,44 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
   type OnModuleInit,
+  Optional,
 } from '@nestjs/common';
+import { hasScope, type Principal } from '../auth/principal';
 import { APP_CONFIG, type AppConfig, type OperationsSettings } from '../config/app-config';
-import { AbortedError, DomainError, InvalidArgumentError } from '../errors/domain-error';
-import { problemFromError } from '../http/problem';
-import { CredentialsUnavailableError, IdempotencyKeyReusedError, OperationConflictError, OperationNotFoundError } from './operation-errors';
-import { newOperationId, OPERATION_ID_PATTERN } from './operation-id';
+import { InvalidArgumentError } from '../errors/domain-error';
+import { MetricsService } from '../metrics/metrics.service';
+import { SecretBox } from '../secrets/secret-box';
 import {
   emptyProgress,
-  FINISHED_STATES,
+  isFinished,
   type Operation,
+  type OperationDraft,
   type OperationKind,
-  type OperationProgress,
-  type OperationRunContext,
   type OperationRunner,
   type OperationState,
-  partialResultOf,
-} from './operation-runner';
-import { IdempotencyKeyTakenError, type OperationEvent, type OperationPatch, OperationStore, publicOperation, type StoredOperation } from './operation-store';
+  type SyncImageRunner,
+  type TransferSecrets,
+} from './operation';
+import { validateLabels } from './operation-labels';
+import { IdempotencyKeyReusedError, OperationConflictError, OperationNotFoundError, QueueFullError, TooManyWatchersError } from './operation-errors';
+import { OperationEventHub, type Watcher } from './operation-event-hub';
+import { newOperationId, OPERATION_ID_PATTERN } from './operation-id';
+import { publicOperation } from './operation-row';
+import { OPERATION_STORE, type OperationEvent, type OperationStore, type StoreSignal, type StoredOperation, type SyncImageRow, type SyncImageTaskState } from './operation-store';
+import { OperationWorker } from './operation-worker';
+import { OperationsMetrics } from './operations-metrics';
 
 export type { OperationEvent } from './operation-store';
 
 /** What a feature hands to `submit`. */
 export interface OperationSubmission {
-  kind: OperationKind;
-  /** The request without secrets: stored, hashed for idempotency and echoed as `request`. */
-  request: Record<string, unknown>;
-  /**
-   * Secrets of the request (sourceAuth/destinationAuth). Held in memory until the operation
-   * finishes and passed to the runner; never stored, never echoed, never part of the hash.
-   */
-  secrets?: Record<string, unknown>;
-  /** The client's Idempotency-Key, already validated (see SubmitPreferences). */
+  principal: Principal;
+  /** The kind and its request, normalised (defaults applied): stored, fingerprinted and echoed. */
+  draft: OperationDraft;
+  labels?: Record<string, string>;
+  /** Inline credentials: sealed with the configured key, or held in this process's memory. Never echoed, never part of the fingerprint. */
+  secrets?: TransferSecrets;
+  /** The client's Idempotency-Key, already validated (see SubmitPreferences); unique per principal. */
   idempotencyKey?: string;
 }
 
@@ -52,15 +57,17 @@ export interface SubmitResult {
 export interface ListOperationsQuery {
   state?: OperationState;
   kind?: OperationKind;
+  /** `key=value` pairs that must all match. */
+  labels?: readonly (readonly [string, string])[];
+  createdAfter?: string;
+  createdBefore?: string;
   /** 1..500, default 50. */
   pageSize?: number;
-  /** `nextPageToken` of the previous page. */
   pageToken?: string;
 }
 
 export interface OperationPage {
   operations: Operation[];
-  /** Present when there are more (older) operations. */
   nextPageToken?: string;
 }
 
@@ -71,7 +78,6 @@ export interface EventStreamOptions {
    * `state` event carrying the current Operation, whose seq is that of the latest event.
    */
   afterSeq?: number;
-  /** Ends the stream (e.g. the client went away). */
   signal?: AbortSignal;
 }
 
@@ -79,16 +85,9 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
 /** Longest wait of `waitFor` through the API (`waitSeconds`, `Prefer: wait`). */
 export const MAX_WAIT_SECONDS = 300;
-/** Progress is written and streamed at most this often per operation (and at every state change). */
-const PROGRESS_INTERVAL_MS = 250;
-/** After aborting runs at shutdown, how long they may take to unwind before their state is forced. */
-const ABORT_SETTLE_MS = 5000;
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
-const PROGRESS_KEYS = Object.keys(emptyProgress()) as (keyof OperationProgress)[];
 
-export function isFinished(state: OperationState): boolean {
-  return FINISHED_STATES.includes(state);
-}
+export { isFinished };
 
 /** JSON with object keys sorted and undefined members dropped: equal values, equal text. */
 export function canonicalJson(value: unknown): string {
@@ -103,9 +102,13 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** The idempotency fingerprint of a submission: sha256 of the canonical JSON of (kind, request). */
-export function requestHash(kind: OperationKind, request: Record<string, unknown>): string {
-  return createHash('sha256').update(canonicalJson({ kind, request })).digest('hex');
+/**
+ * The idempotency fingerprint: sha256 of the canonical JSON of (kind, request, labels). The
+ * features normalise the request first (defaults applied), so spelling a default out or leaving
+ * it out gives the same fingerprint.
+ */
+export function requestHash(kind: OperationKind, request: unknown, labels: Record<string, string> = {}): string {
+  return createHash('sha256').update(canonicalJson({ kind, request, labels })).digest('hex');
 }
 
 function encodePageToken(lastId: string): string {
@@ -118,309 +121,429 @@ function decodePageToken(token: string): string {
   return id;
 }
 
-type Outcome = { ok: true; result: Record<string, unknown> } | { ok: false; error: unknown };
+/** Counts open long-lived requests per process and per principal against their caps. */
+class WatchBudget {
+  private total = 0;
+  private readonly byPrincipal = new Map<string, number>();
 
-/** The in-memory side of one running operation. */
-interface RunEntry {
-  id: string;
-  kind: OperationKind;
-  controller: AbortController;
-  progress: OperationProgress;
-  /** progress changed since it was last written. */
-  dirty: boolean;
-  lastFlush: number;
-  timer?: NodeJS.Timeout;
-  cancelRequested: boolean;
-  /** Aborted because the service stops: a failure puts it back to queued. */
-  shutdownRequested: boolean;
-  /** Shutdown gave up waiting and wrote its state; whatever the run does later is ignored. */
-  detached: boolean;
-  settled: boolean;
-  done: Promise<void>;
+  constructor(
+    private readonly what: string,
+    private readonly max: number,
+    private readonly maxPerPrincipal: number,
+  ) {}
+
+  /** Takes one; throws TooManyWatchersError over a cap. Returns the release function (idempotent). */
+  take(principal: string): () => void {
+    const mine = this.byPrincipal.get(principal) ?? 0;
+    if (this.total >= this.max) throw new TooManyWatchersError(this.what, this.max, 'service');
+    if (mine >= this.maxPerPrincipal) throw new TooManyWatchersError(this.what, this.maxPerPrincipal, 'principal');
+    this.total++;
+    this.byPrincipal.set(principal, mine + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total--;
+      const n = (this.byPrincipal.get(principal) ?? 1) - 1;
+      if (n <= 0) this.byPrincipal.delete(principal);
+      else this.byPrincipal.set(principal, n);
+    };
+  }
 }
 
-/** Receives each event of one operation as it is stored; `null` = no more (forgotten, or the service stops). */
-type Watcher = (event: OperationEvent | null) => void;
-
 /**
- * The operations machinery: accepts submissions, runs them through the registered runners
- * with bounded concurrency (FIFO), records state, progress and events in the OperationStore
- * and lets callers wait for and follow them.
+ * The operations façade: submit, read, list, wait, cancel, forget, events. It owns the worker
+ * (claim, lease, run, settle: operation-worker.ts) and the event hub (publish, replay, watch:
+ * operation-event-hub.ts) over one OperationStore (SQLite or PostgreSQL).
  *
  * Contracts:
  * - States move only `queued → running → succeeded | failed`, `queued → cancelled`,
- *   `running → cancelling → cancelled` (and back to `queued` when a restart or shutdown
- *   interrupts a run). Every change is one store transaction that also appends a `state`
- *   event carrying the whole Operation (a `result` event precedes `state: succeeded`).
- * - Runners are registered by features during module init; the worker starts at application
- *   bootstrap, after every runner is in place.
- * - Secrets stay in this process's memory only; an operation that had secrets cannot run
- *   after a restart and fails with CREDENTIALS_UNAVAILABLE.
- * - One process runs the worker for a data directory.
+ *   `running → cancelling → cancelled`, and back to `queued` when a run is handed back
+ *   (shutdown) — or taken over by another replica once its lease lapses.
+ * - Any replica answers for any operation: reads come from the store, waits and streams are
+ *   woken by the hub (store signals), a cancel reaches the replica running the operation.
+ * - A caller sees its own operations; `operations:read-all` sees, cancels and forgets all.
+ *   Anyone else's operation is OPERATION_NOT_FOUND, never FORBIDDEN (ids do not leak).
+ * - Inline credentials are sealed in the store with the configured key (and erased when the
+ *   operation ends), or without a key held in this process's memory only: the operation is
+ *   then pinned to this replica and fails with CREDENTIALS_UNAVAILABLE if it has to run elsewhere.
  */
 @Injectable()
 export class OperationsService implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Operations');
   private readonly settings: OperationsSettings;
-  private readonly runners = new Map<OperationKind, OperationRunner>();
-  private readonly secrets = new Map<string, Record<string, unknown>>();
-  private readonly running = new Map<string, RunEntry>();
-  private readonly watchers = new Map<string, Set<Watcher>>();
+  private readonly box: SecretBox;
+  private readonly memorySecrets = new Map<string, TransferSecrets>();
+  private readonly hub: OperationEventHub;
+  private readonly worker: OperationWorker;
+  private readonly streams: WatchBudget;
+  private readonly waits: WatchBudget;
   /** Aborted once shutdown has drained the worker: ends every stream and wait. */
   private readonly closing = new AbortController();
-  private started = false;
-  /** Set when shutdown begins: nothing new starts. */
-  private stopped = false;
   private stopping: Promise<void> | undefined;
-  private pumpScheduled = false;
   private pruneTimer: NodeJS.Timeout | undefined;
-  /**
-   * Runs a function in the async context the service was created in, so runs started while a
-   * request is being served do not inherit that request's context (e.g. its log bindings).
-   */
-  private readonly outsideRequests = AsyncLocalStorage.snapshot();
+  private unsubscribe: (() => Promise<void>) | undefined;
+  /** Sync runs waiting for one of their images to end, by operation id. */
+  private readonly imageWaiters = new Map<string, Set<() => void>>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
-    private readonly store: OperationStore,
+    @Inject(OPERATION_STORE) private readonly store: OperationStore,
+    @Optional() metrics?: MetricsService,
   ) {
     this.settings = config.operations;
+    this.box = new SecretBox(config.secretKeys);
+    this.hub = new OperationEventHub(store, this.logger);
+    const observer = metrics ? new OperationsMetrics(metrics.registry, store, () => this.worker.runningCount, this.settings.replicaId) : undefined;
+    this.worker = new OperationWorker({
+      store,
+      hub: this.hub,
+      settings: this.settings,
+      box: this.box,
+      logger: this.logger,
+      memorySecrets: this.memorySecrets,
+      observer,
+      imageSlots: config.sync.concurrency,
+      imageChanged: (id, ms, signal) => this.imageChanged(id, ms, signal),
+      imageDone: (id) => {
+        this.wakeImageWaiters(id);
+        this.store.signal({ type: 'image', id }).catch(() => undefined);
+      },
+    });
+    this.streams = new WatchBudget('event streams', this.settings.maxEventStreams, this.settings.maxEventStreamsPerPrincipal);
+    this.waits = new WatchBudget('long-polls', this.settings.maxLongPolls, this.settings.maxLongPollsPerPrincipal);
   }
 
-  /** Readiness: the store answers a query. Undefined when fine, else why not. */
-  storeProblem(): string | undefined {
-    try {
-      this.store.ping();
-      return undefined;
-    } catch (e) {
-      return e instanceof Error ? e.message : String(e);
-    }
+  /** The store's engine (for logs and readiness). */
+  get engine(): 'sqlite' | 'postgres' {
+    return this.store.engine;
+  }
+
+  /** Readiness: undefined when the store answers, else why not. */
+  storeProblem(): Promise<string | undefined> {
+    return this.store.health();
+  }
+
+  /** Makes `runner` copy sync images claimed by this replica. */
+  registerSyncImageRunner(runner: SyncImageRunner): void {
+    this.worker.registerImageRunner(runner);
+    this.worker.pump();
+  }
+
+  private imageChanged(id: string, ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.imageWaiters.get(id);
+      if (!set) this.imageWaiters.set(id, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0) this.imageWaiters.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      set.add(done);
+    });
+  }
+
+  private wakeImageWaiters(id: string): void {
+    for (const wake of [...(this.imageWaiters.get(id) ?? [])]) wake();
   }
 
   /** Makes `runner` run the operations of its kind. One runner per kind. */
-  registerRunner(runner: OperationRunner): void {
-    if (this.runners.has(runner.kind)) throw new Error(`a runner for operations of kind "${runner.kind}" is already registered`);
-    this.runners.set(runner.kind, runner);
-    this.schedulePump();
+  registerRunner<K extends OperationKind>(runner: OperationRunner<K>): void {
+    this.worker.register(runner);
+    this.worker.pump();
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
 
-  /** Recovers what a dead process left behind and prunes old operations (before any request). */
-  onModuleInit(): void {
-    this.recover();
-    this.prune();
-    this.pruneTimer = setInterval(() => this.prune(), PRUNE_INTERVAL_MS);
+  /**
+   * Before any request: leases a dead predecessor held lapse at once (SQLite: one process per
+   * data directory, so every lease; PostgreSQL: those held under this replica id), so the
+   * worker takes them over at bootstrap; old operations are pruned; signals are followed.
+   */
+  async onModuleInit(): Promise<void> {
+    // A damaged or unreachable store must not stop the start: readiness reports it, and the
+    // worker's next tick retries.
+    try {
+      const expired = await this.store.expireLeases(this.store.engine === 'sqlite' ? undefined : this.settings.replicaId);
+      if (expired > 0) this.logger.log({ count: expired }, 'operations left by a previous run of this replica are taken over');
+    } catch (e) {
+      this.logger.error({ err: e }, 'could not take over what a previous run of this replica left; the store is not usable (see /readyz)');
+    }
+    await this.prune();
+    this.pruneTimer = setInterval(() => void this.prune(), PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
+    await this.follow();
+    this.logger.log({ replicaId: this.settings.replicaId, store: this.store.engine }, 'operations store ready');
   }
 
-  /** Starts the worker (every feature has registered its runner by now). */
+  /** Follows the store's signals; retried every few seconds until the store answers. */
+  private async follow(): Promise<void> {
+    if (this.closing.signal.aborted) return;
+    try {
+      this.unsubscribe = await this.store.subscribe((s) => this.onSignal(s));
+    } catch (e) {
+      this.logger.error({ err: e }, 'cannot follow the operations store yet; retrying');
+      const retry = setTimeout(() => void this.follow(), 5000);
+      retry.unref();
+    }
+  }
+
   onApplicationBootstrap(): void {
-    this.started = true;
-    this.schedulePump();
+    this.worker.start();
   }
 
   beforeApplicationShutdown(): Promise<void> {
     return this.stop();
   }
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     clearInterval(this.pruneTimer);
-    for (const entry of this.running.values()) clearTimeout(entry.timer);
-    this.store.close();
+    await this.unsubscribe?.().catch(() => undefined);
+    await this.store.close();
   }
 
   /**
-   * Stops the worker: starts nothing new, lets running operations finish for up to the grace
-   * period, then aborts them and puts them back to `queued` (those being cancelled end as
-   * `cancelled`), so they run again at the next start. Then ends every event stream and wait.
-   * Submissions are still accepted meanwhile; they stay queued.
+   * Stops the worker (see OperationWorker.stop): running operations get the grace period,
+   * then are handed back at once. Then ends every event stream and wait. Submissions are
+   * still accepted meanwhile; they stay queued.
    */
   stop(): Promise<void> {
-    this.stopping ??= this.drain();
+    this.stopping ??= (async () => {
+      clearInterval(this.pruneTimer);
+      await this.worker.stop(this.settings.shutdownGraceSeconds * 1000);
+      this.closing.abort();
+      this.hub.close();
+    })();
     return this.stopping;
   }
 
-  private async drain(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.pruneTimer);
-    const graceMs = this.settings.shutdownGraceSeconds * 1000;
-    if (this.running.size > 0 && graceMs > 0) {
-      this.logger.log({ running: [...this.running.keys()] }, `waiting up to ${this.settings.shutdownGraceSeconds}s for running operations`);
-      await settledWithin([...this.running.values()].map((e) => e.done), graceMs);
+  private onSignal(signal: StoreSignal): void {
+    switch (signal.type) {
+      case 'event':
+        this.hub.signalled(signal.id, signal.seq);
+        // An operation's first event is its submission: work to claim.
+        if (signal.seq === 1) this.worker.pump();
+        break;
+      case 'cancel':
+        this.worker.cancelLocal(signal.id);
+        break;
+      case 'queued':
+        this.worker.pump();
+        break;
+      case 'image':
+        this.wakeImageWaiters(signal.id);
+        break;
+      case 'reconnected':
+        this.hub.reconnected();
+        this.worker.pump();
+        break;
     }
-    const interrupted = [...this.running.values()];
-    for (const entry of interrupted) {
-      entry.shutdownRequested = true;
-      this.logger.warn({ operationId: entry.id }, 'operation interrupted by shutdown; it runs again at the next start');
-      entry.controller.abort(new AbortedError('the service is shutting down; the operation runs again at the next start'));
-    }
-    if (interrupted.length > 0) await settledWithin(interrupted.map((e) => e.done), ABORT_SETTLE_MS);
-    for (const entry of [...this.running.values()]) {
-      this.logger.error({ operationId: entry.id }, 'operation did not stop after abort; its state is written without it');
-      entry.detached = true;
-      this.running.delete(entry.id);
-      clearTimeout(entry.timer);
-      this.flushProgress(entry);
-      if (entry.cancelRequested) this.finishCancelled(entry.id, entry.progress);
-      else this.requeue(entry.id);
-    }
-    this.closing.abort();
   }
 
   // ---- submissions and queries -------------------------------------------------------------
 
   /**
-   * Records a new operation as `queued` (it starts when a worker slot is free), or, when
-   * `idempotencyKey` already names an operation made from the same (kind, request), returns
-   * that one. The same key with a different request is IDEMPOTENCY_KEY_REUSED.
+   * Records a new operation as `queued`, or, when the principal's `idempotencyKey` already names
+   * an operation with the same fingerprint, returns that one (a different fingerprint is
+   * IDEMPOTENCY_KEY_REUSED). QUEUE_FULL beyond SKIFF_QUEUE_MAX.
    */
   async submit(submission: OperationSubmission): Promise<SubmitResult> {
-    const { kind, idempotencyKey } = submission;
-    if (!this.runners.has(kind)) throw new Error(`no runner is registered for operations of kind "${kind}"`);
-    const request = JSON.parse(JSON.stringify(submission.request)) as Record<string, unknown>;
-    const hash = requestHash(kind, request);
-    const secrets = submission.secrets && Object.keys(submission.secrets).length > 0 ? submission.secrets : undefined;
-    for (let attempt = 0; ; attempt++) {
-      if (idempotencyKey !== undefined) {
-        const existing = this.store.findByIdempotencyKey(idempotencyKey);
-        if (existing) {
-          if (existing.requestHash !== hash) throw new IdempotencyKeyReusedError(existing.id);
-          return { operation: publicOperation(existing), created: false };
-        }
-      }
-      const now = new Date().toISOString();
-      const op: StoredOperation = {
-        id: newOperationId(),
-        kind,
-        state: 'queued',
-        createdAt: now,
-        request,
-        progress: emptyProgress('queued'),
+    const { principal, draft, idempotencyKey } = submission;
+    if (!this.worker.hasRunner(draft.kind)) throw new Error(`no runner is registered for operations of kind "${draft.kind}"`);
+    const labels = validateLabels(submission.labels ?? {});
+    const request = JSON.parse(JSON.stringify(draft.request)) as typeof draft.request;
+    const hash = requestHash(draft.kind, request, labels);
+    if (idempotencyKey !== undefined) {
+      const existing = await this.store.findByIdempotencyKey(principal.name, idempotencyKey);
+      if (existing) return this.replay(existing, hash);
+    }
+    const queued = await this.store.countByState('queued');
+    if (queued >= this.settings.queueMax) throw new QueueFullError(this.settings.queueMax);
+    const id = newOperationId();
+    const secrets = submission.secrets && Object.values(submission.secrets).some((v) => v !== undefined) ? submission.secrets : undefined;
+    const sealed = secrets && this.box.enabled ? this.box.seal(secrets, id) : undefined;
+    const operation = {
+      id,
+      kind: draft.kind,
+      state: 'queued',
+      owner: principal.name,
+      labels,
+      createdAt: new Date().toISOString(),
+      request,
+      progress: emptyProgress('queued'),
+      attempts: 0,
+    } as Operation;
+    if (secrets && !sealed) this.memorySecrets.set(id, secrets);
+    let outcome;
+    try {
+      outcome = await this.store.insert({
+        operation,
         idempotencyKey,
         requestHash: hash,
         hadSecrets: secrets !== undefined,
-      };
-      let event: OperationEvent;
-      try {
-        event = this.store.transaction(() => {
-          this.store.insert(op);
-          return this.store.appendEvent(op.id, 'state', publicOperation(op), now);
-        });
-      } catch (e) {
-        // Another process took the key between the lookup and the insert: answer as for a retry.
-        if (e instanceof IdempotencyKeyTakenError && attempt === 0) continue;
-        throw e;
-      }
-      if (secrets) this.secrets.set(op.id, secrets);
-      this.publish(op.id, event);
-      this.logger.log({ operationId: op.id, kind }, 'operation queued');
-      this.schedulePump();
-      return { operation: publicOperation(op), created: true };
+        sealedSecrets: sealed,
+        // Credentials only this process knows pin the operation here while it lives.
+        lease: secrets && !sealed ? { owner: this.settings.replicaId, expiresAt: Date.now() + this.settings.leaseSeconds * 1000 } : undefined,
+      });
+    } catch (e) {
+      this.memorySecrets.delete(id);
+      throw e;
     }
+    if (!outcome.created) {
+      this.memorySecrets.delete(id);
+      return this.replay(outcome.operation, hash);
+    }
+    this.hub.publish(id, [outcome.event]);
+    this.logger.log({ operationId: id, kind: draft.kind, principal: principal.name }, 'operation queued');
+    // Other replicas learn of it from its first event's signal (PostgreSQL NOTIFY at commit).
+    this.worker.pump();
+    return { operation: publicOperation(outcome.operation), created: true };
   }
 
-  async get(id: string): Promise<Operation> {
-    return publicOperation(this.getStored(id));
+  private replay(existing: StoredOperation, hash: string): SubmitResult {
+    if (existing.requestHash !== hash) throw new IdempotencyKeyReusedError(existing.id);
+    return { operation: publicOperation(existing), created: false };
+  }
+
+  /** The operation if the principal may see it; OPERATION_NOT_FOUND otherwise. */
+  private async visible(principal: Principal, id: string): Promise<StoredOperation> {
+    const op = OPERATION_ID_PATTERN.test(id) ? await this.store.get(id) : undefined;
+    if (!op || (op.owner !== principal.name && !hasScope(principal, 'operations:read-all'))) throw new OperationNotFoundError(id);
+    return op;
+  }
+
+  async get(principal: Principal, id: string): Promise<Operation> {
+    return publicOperation(await this.visible(principal, id));
   }
 
   /**
    * The operation once it has finished, or as it is when `seconds` have passed, `signal` is
-   * aborted or the service stops, whichever comes first.
+   * aborted or the service stops, whichever comes first. Counts against the long-poll caps.
    */
-  async waitFor(id: string, seconds: number, signal?: AbortSignal): Promise<Operation> {
-    const op = this.getStored(id);
+  async waitFor(principal: Principal, id: string, seconds: number, signal?: AbortSignal): Promise<Operation> {
+    const op = await this.visible(principal, id);
     if (isFinished(op.state) || seconds <= 0 || signal?.aborted || this.closing.signal.aborted) return publicOperation(op);
-    let last: Operation = publicOperation(op);
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.unwatch(id, watcher);
-        signal?.removeEventListener('abort', done);
-        this.closing.signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const watcher: Watcher = (event) => {
-        if (event?.type === 'state') last = event.data as Operation;
-        if (event === null || isFinished(last.state)) done();
-      };
-      const timer = setTimeout(done, seconds * 1000);
-      this.watch(id, watcher);
-      signal?.addEventListener('abort', done, { once: true });
-      this.closing.signal.addEventListener('abort', done, { once: true });
-    });
-    const now = this.store.isOpen ? this.store.get(id) : undefined;
-    return now ? publicOperation(now) : last;
+    const release = this.waits.take(principal.name);
+    try {
+      let last: Operation = publicOperation(op);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.hub.unwatch(id, watcher);
+          signal?.removeEventListener('abort', done);
+          this.closing.signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const watcher: Watcher = (event) => {
+          if (event?.type === 'state') last = event.data;
+          if (event === null || isFinished(last.state)) done();
+        };
+        const timer = setTimeout(done, seconds * 1000);
+        signal?.addEventListener('abort', done, { once: true });
+        this.closing.signal.addEventListener('abort', done, { once: true });
+        this.hub.watch(id, op.lastSeq, watcher);
+      });
+      const now = await this.store.get(id).catch(() => undefined);
+      return now ? publicOperation(now) : last;
+    } finally {
+      release();
+    }
   }
 
-  /** Newest first; `nextPageToken` continues after the last one of this page. */
-  async list(query: ListOperationsQuery = {}): Promise<OperationPage> {
+  /** Newest first; the principal's own unless it has `operations:read-all`. */
+  async list(principal: Principal, query: ListOperationsQuery = {}): Promise<OperationPage> {
     const pageSize = query.pageSize ?? DEFAULT_PAGE_SIZE;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
       throw new InvalidArgumentError(`pageSize must be an integer between 1 and ${MAX_PAGE_SIZE}`);
     }
-    const beforeId = query.pageToken === undefined ? undefined : decodePageToken(query.pageToken);
-    const rows = this.store.list({ state: query.state, kind: query.kind, beforeId, limit: pageSize + 1 });
-    const page: OperationPage = { operations: rows.slice(0, pageSize).map(publicOperation) };
-    if (rows.length > pageSize) page.nextPageToken = encodePageToken(rows[pageSize - 1]!.id);
-    return page;
+    for (const [name, value] of [['createdAfter', query.createdAfter], ['createdBefore', query.createdBefore]] as const) {
+      if (value !== undefined && Number.isNaN(Date.parse(value))) throw new InvalidArgumentError(`${name} must be an RFC 3339 date-time`);
+    }
+    const rows = await this.store.list({
+      owner: hasScope(principal, 'operations:read-all') ? undefined : principal.name,
+      state: query.state,
+      kind: query.kind,
+      labels: query.labels,
+      createdAfter: query.createdAfter === undefined ? undefined : new Date(query.createdAfter).toISOString(),
+      createdBefore: query.createdBefore === undefined ? undefined : new Date(query.createdBefore).toISOString(),
+      beforeId: query.pageToken === undefined ? undefined : decodePageToken(query.pageToken),
+      limit: pageSize + 1,
+    });
+    const page = rows.slice(0, pageSize).map(publicOperation);
+    return rows.length > pageSize ? { operations: page, nextPageToken: encodePageToken(page[page.length - 1]!.id) } : { operations: page };
+  }
+
+  /** May the principal change it (cancel, forget)? Its owner, or an `operations:read-all` operator: exactly who sees it. */
+  private changeable(principal: Principal, id: string): Promise<StoredOperation> {
+    return this.visible(principal, id);
   }
 
   /**
-   * Cancels: a queued operation becomes `cancelled` at once; a running one becomes
-   * `cancelling`, its signal is aborted at once, and it becomes `cancelled` when its run has
-   * unwound. Cancelling a `cancelling` operation changes nothing. A finished one is a conflict.
+   * Cancels: a queued operation at once; a running one becomes `cancelling` and the replica
+   * running it (this one or another, told through the store) stops it; `cancelling` stays as it
+   * is; a finished one is a conflict. Records who cancelled and why.
    */
-  async cancel(id: string): Promise<Operation> {
-    const op = this.getStored(id);
-    switch (op.state) {
-      case 'queued': {
-        const cancelled = this.finishCancelled(id, op.progress, ['queued']);
-        if (!cancelled) return this.cancel(id);
-        this.logger.log({ operationId: id }, 'queued operation cancelled');
-        return publicOperation(cancelled);
-      }
-      case 'running': {
-        const entry = this.running.get(id);
-        if (!entry) {
-          // A running row with no run in this process (interrupted elsewhere): nothing to wait for.
-          return publicOperation(this.finishCancelled(id, op.progress, ['running']) ?? this.getStored(id));
+  async cancel(principal: Principal, id: string, reason?: string): Promise<Operation> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const op = await this.changeable(principal, id);
+      const cancellation = { by: principal.name, at: new Date().toISOString(), ...(reason ? { reason } : {}) };
+      switch (op.state) {
+        case 'queued': {
+          const out = await this.store.transition(
+            id,
+            { state: 'cancelled', finishedAt: cancellation.at, progress: { ...op.progress, phase: 'cancelled' }, cancellation, sealedSecrets: null, lease: null },
+            { states: ['queued'] },
+          );
+          if (!out) continue; // claimed meanwhile: cancel it as running
+          this.hub.publish(id, out.events);
+          this.memorySecrets.delete(id);
+          this.logger.log({ operationId: id, by: principal.name }, 'queued operation cancelled');
+          return publicOperation(out.operation);
         }
-        entry.cancelRequested = true;
-        const cancelling = this.transition(id, { state: 'cancelling' }, ['running']);
-        this.logger.log({ operationId: id }, 'cancelling running operation');
-        entry.controller.abort(new AbortedError('the operation was cancelled'));
-        return publicOperation(cancelling ?? this.getStored(id));
+        case 'running': {
+          const out = await this.store.transition(id, { state: 'cancelling', cancellation }, { states: ['running'] });
+          if (!out) continue;
+          this.hub.publish(id, out.events);
+          this.worker.cancelLocal(id);
+          await this.store.signal({ type: 'cancel', id }).catch((e: unknown) => this.logger.warn({ operationId: id, err: e }, 'could not signal the cancel; the running replica sees it at its next lease renewal'));
+          return publicOperation(out.operation);
+        }
+        case 'cancelling':
+          return publicOperation(op);
+        default:
+          throw new OperationConflictError(`operation ${id} has already ${op.state === 'cancelled' ? 'been cancelled' : op.state}; only queued or running operations can be cancelled`);
       }
-      case 'cancelling':
-        return publicOperation(op);
-      default:
-        throw new OperationConflictError(`operation ${id} has already ${op.state === 'cancelled' ? 'been cancelled' : op.state}; only queued or running operations can be cancelled`);
     }
+    return publicOperation(await this.visible(principal, id));
   }
 
   /** Deletes a finished operation and its events; an unfinished one is a conflict. */
-  async forget(id: string): Promise<void> {
-    const op = this.getStored(id);
+  async forget(principal: Principal, id: string): Promise<void> {
+    const op = await this.changeable(principal, id);
     if (!isFinished(op.state)) {
       throw new OperationConflictError(`operation ${id} is ${op.state}; cancel it and wait until it has finished before deleting it`);
     }
-    this.store.delete(id);
-    this.secrets.delete(id);
-    this.endWatchers(id);
-    this.logger.log({ operationId: id }, 'operation forgotten');
+    await this.store.delete(id);
+    this.memorySecrets.delete(id);
+    this.hub.end(id);
+    this.logger.log({ operationId: id, by: principal.name }, 'operation forgotten');
   }
 
   /**
    * The operation's events, for SSE: first what `options.afterSeq` asks for (see
-   * EventStreamOptions), then each new event as it is stored. The iteration ends after the
-   * final `state` event (succeeded, failed, cancelled), when the operation is forgotten, when
-   * `options.signal` aborts, or when the service stops. Unknown id → OperationNotFoundError,
-   * thrown here, before anything is iterated. Events stored from this call on are delivered;
-   * a consumer that stops early must call `return()` (for-await does).
+   * EventStreamOptions), then each new event as it is stored, whichever replica wrote it. The
+   * iteration ends after the final `state` event, when the operation is forgotten, when
+   * `options.signal` aborts, or when the service stops. Unknown id → OPERATION_NOT_FOUND and
+   * over a cap → TOO_MANY_REQUESTS, both thrown here, before anything is iterated. A consumer
+   * that stops early must call `return()` (for-await does).
    */
-  async events(id: string, options: EventStreamOptions = {}): Promise<AsyncIterableIterator<OperationEvent>> {
-    const op = this.getStored(id);
+  async events(principal: Principal, id: string, options: EventStreamOptions = {}): Promise<AsyncIterableIterator<OperationEvent>> {
+    const op = await this.visible(principal, id);
+    const release = this.streams.take(principal.name);
     const queue: OperationEvent[] = [];
     let ended = this.closing.signal.aborted;
     let wake: (() => void) | undefined;
@@ -433,29 +556,42 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
       ended = true;
       wake?.();
     };
-    // Registering and reading happen in one synchronous step: no event falls in between.
-    this.watch(id, watcher);
-    const lastSeq = this.store.lastSeq(id);
+    const lastSeq = op.lastSeq;
     const resume = options.afterSeq !== undefined && options.afterSeq <= lastSeq;
-    const initial: OperationEvent[] = resume
-      ? this.store.eventsAfter(id, options.afterSeq!)
-      : [{ seq: lastSeq, type: 'state', data: publicOperation(op), at: new Date().toISOString() }];
     const finishedAtOpen = isFinished(op.state);
+    this.hub.watch(id, lastSeq, watcher);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     this.closing.signal.addEventListener('abort', onAbort, { once: true });
     const cleanup = () => {
-      this.unwatch(id, watcher);
+      this.hub.unwatch(id, watcher);
       options.signal?.removeEventListener('abort', onAbort);
       this.closing.signal.removeEventListener('abort', onAbort);
+      release();
     };
-    const isFinal = (e: OperationEvent) => e.type === 'state' && isFinished((e.data as Operation).state);
+    const isFinal = (e: OperationEvent) => e.type === 'state' && isFinished(e.data.state);
+    const store = this.store;
+    const REPLAY_PAGE = 1000;
 
     const stream = (async function* (): AsyncGenerator<OperationEvent> {
       try {
-        let seen = resume ? options.afterSeq! : lastSeq;
-        for (const event of initial) {
+        let seen: number;
+        if (resume) {
+          seen = options.afterSeq!;
+          // Replayed a page at a time up to the seq seen at open; later ones come from the hub.
+          while (seen < lastSeq) {
+            const page = await store.eventsAfter(id, seen, REPLAY_PAGE);
+            if (page.length === 0) break;
+            for (const event of page) {
+              if (event.seq > lastSeq) break;
+              yield event;
+              seen = event.seq;
+              if (isFinal(event)) return;
+            }
+          }
+        } else {
+          seen = lastSeq;
+          const event: OperationEvent = { seq: lastSeq, type: 'state', data: publicOperation(op), at: new Date().toISOString() };
           yield event;
-          seen = event.seq;
           if (isFinal(event)) return;
         }
         if (finishedAtOpen) return;
@@ -475,8 +611,6 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
         cleanup();
       }
     })();
-    // return() releases the watcher even when iteration never started (a generator's finally
-    // only runs once its body has).
     const iterator: AsyncIterableIterator<OperationEvent> = {
       next: () => stream.next(),
       return: (value?: unknown) => {
@@ -492,215 +626,42 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
     return iterator;
   }
 
-  // ---- the worker ------------------------------------------------------------------------
-
-  private schedulePump(): void {
-    if (this.pumpScheduled || !this.started) return;
-    this.pumpScheduled = true;
-    setImmediate(() =>
-      this.outsideRequests(() => {
-        this.pumpScheduled = false;
-        this.pump();
-      }),
-    );
-  }
-
-  /** Starts queued operations, oldest first, while slots are free. */
-  private pump(): void {
-    if (!this.started || this.stopped || !this.store.isOpen) return;
-    const tried = new Set<string>();
-    try {
-      while (this.running.size < this.settings.maxConcurrent) {
-        const next = this.store.nextQueued();
-        if (!next || tried.has(next.id)) return;
-        tried.add(next.id);
-        this.startRun(next);
-      }
-    } catch (e) {
-      this.logger.error({ err: e }, 'the operations worker failed to start an operation; retrying shortly');
-      setTimeout(() => this.schedulePump(), 1000).unref();
-    }
-  }
-
-  private startRun(op: StoredOperation): void {
-    const runner = this.runners.get(op.kind);
-    if (!runner) {
-      this.finishFailed(op.id, new DomainError('OPERATION_NOT_SUPPORTED', `this service has no runner for operations of kind "${op.kind}"`), op.progress, ['queued']);
-      return;
-    }
-    const secrets = this.secrets.get(op.id);
-    if (op.hadSecrets && !secrets) {
-      this.finishFailed(op.id, new CredentialsUnavailableError(), op.progress, ['queued']);
-      return;
-    }
-    const entry: RunEntry = {
-      id: op.id,
-      kind: op.kind,
-      controller: new AbortController(),
-      progress: emptyProgress('starting'),
-      dirty: false,
-      lastFlush: 0,
-      cancelRequested: false,
-      shutdownRequested: false,
-      detached: false,
-      settled: false,
-      done: Promise.resolve(),
-    };
-    const started = this.transition(op.id, { state: 'running', startedAt: new Date().toISOString(), finishedAt: null, progress: entry.progress }, ['queued']);
-    if (!started) return;
-    this.running.set(op.id, entry);
-    this.logger.log({ operationId: op.id, kind: op.kind }, 'operation started');
-    const ctx: OperationRunContext = {
-      operationId: op.id,
-      signal: entry.controller.signal,
-      secrets,
-      hadSecrets: op.hadSecrets,
-      progress: (update) => this.reportProgress(entry, update),
-    };
-    entry.done = Promise.resolve()
-      .then(() => runner.run(op.request, ctx))
-      .then(
-        (result): Outcome => ({ ok: true, result: result ?? {} }),
-        (error: unknown): Outcome => ({ ok: false, error }),
-      )
-      .then((outcome) => this.settle(entry, outcome));
-  }
-
-  private reportProgress(entry: RunEntry, update: Partial<OperationProgress>): void {
-    if (entry.settled || entry.detached) return;
-    for (const key of PROGRESS_KEYS) {
-      const value = update[key];
-      if (value !== undefined) (entry.progress as unknown as Record<string, unknown>)[key] = value;
-    }
-    entry.dirty = true;
-    const wait = PROGRESS_INTERVAL_MS - (Date.now() - entry.lastFlush);
-    if (wait <= 0) this.flushProgress(entry);
-    else if (!entry.timer) {
-      entry.timer = setTimeout(() => this.flushProgress(entry), wait);
-      entry.timer.unref();
-    }
-  }
-
-  /** Writes pending progress and publishes it as a `progress` event. Never throws. */
-  private flushProgress(entry: RunEntry): void {
-    clearTimeout(entry.timer);
-    entry.timer = undefined;
-    if (!entry.dirty || !this.store.isOpen) return;
-    entry.dirty = false;
-    entry.lastFlush = Date.now();
-    const progress = { ...entry.progress };
-    try {
-      const event = this.store.transaction(() => {
-        const op = this.store.update(entry.id, { progress }, ['running', 'cancelling']);
-        return op && this.store.appendEvent(entry.id, 'progress', progress, new Date().toISOString());
-      });
-      if (event) this.publish(entry.id, event);
-    } catch (e) {
-      this.logger.warn({ operationId: entry.id, err: e }, 'could not record progress');
-    }
-  }
-
-  /** Records how a run ended. Never throws. */
-  private settle(entry: RunEntry, outcome: Outcome): void {
-    entry.settled = true;
-    clearTimeout(entry.timer);
-    if (entry.detached) return;
-    this.running.delete(entry.id);
-    try {
-      if (!this.store.isOpen) return;
-      this.flushProgress(entry);
-      const id = entry.id;
-      if (entry.cancelRequested) {
-        this.finishCancelled(id, entry.progress, ['cancelling', 'running'], outcome.ok ? outcome.result : undefined);
-        this.logger.log({ operationId: id }, 'operation cancelled');
-      } else if (entry.shutdownRequested && !outcome.ok) {
-        this.requeue(id);
-      } else if (outcome.ok) {
-        this.transition(id, { state: 'succeeded', finishedAt: new Date().toISOString(), progress: { ...entry.progress, phase: 'done' }, result: outcome.result }, ['running']);
-        this.secrets.delete(id);
-        this.logger.log({ operationId: id, kind: entry.kind }, 'operation succeeded');
-      } else {
-        this.finishFailed(id, outcome.error, entry.progress, ['running']);
-      }
-    } catch (e) {
-      this.logger.error({ operationId: entry.id, err: e }, 'could not record the end of an operation');
-    } finally {
-      this.schedulePump();
-    }
-  }
-
-  // ---- state changes -----------------------------------------------------------------------
-
   /**
-   * Applies `patch` (only from the `ifState` states) and appends its `state` event, preceded
-   * by a `result` event when it succeeds; publishes them. Undefined when the condition failed.
+   * A sync's images, a page at a time in plan order, optionally in one state. A sync finished
+   * before images were stored as rows pages over its result's list.
    */
-  private transition(id: string, patch: OperationPatch, ifState: readonly OperationState[]): StoredOperation | undefined {
-    const events: OperationEvent[] = [];
-    const updated = this.store.transaction(() => {
-      const op = this.store.update(id, patch, ifState);
-      if (!op) return undefined;
-      const at = new Date().toISOString();
-      if (patch.state === 'succeeded' && op.result) events.push(this.store.appendEvent(id, 'result', op.result, at));
-      events.push(this.store.appendEvent(id, 'state', publicOperation(op), at));
-      return op;
-    });
-    for (const event of events) this.publish(id, event);
-    return updated;
-  }
-
-  private finishCancelled(
-    id: string,
-    progress: OperationProgress,
-    ifState: readonly OperationState[] = ['cancelling', 'running', 'queued'],
-    result?: Record<string, unknown>,
-  ): StoredOperation | undefined {
-    this.secrets.delete(id);
-    return this.transition(id, { state: 'cancelled', finishedAt: new Date().toISOString(), progress: { ...progress, phase: 'cancelled' }, result }, ifState);
-  }
-
-  private finishFailed(id: string, error: unknown, progress: OperationProgress, ifState: readonly OperationState[]): StoredOperation | undefined {
-    this.secrets.delete(id);
-    const problem = problemFromError(error, `/v1/operations/${id}`);
-    if (!(error instanceof DomainError)) {
-      this.logger.error({ operationId: id, err: error }, 'operation failed with an unexpected error');
-    } else {
-      this.logger.warn({ operationId: id, code: problem.code }, `operation failed: ${problem.detail}`);
+  async images(principal: Principal, id: string, query: { state?: SyncImageTaskState; pageSize?: number; pageToken?: string } = {}): Promise<{ operation: Operation; images: SyncImageRow[]; nextPageToken?: string }> {
+    const op = await this.visible(principal, id);
+    if (op.kind !== 'sync') throw new InvalidArgumentError(`operation ${id} is a ${op.kind}; only syncs have images`);
+    const pageSize = query.pageSize ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw new InvalidArgumentError(`pageSize must be an integer between 1 and ${MAX_PAGE_SIZE}`);
+    let afterIndex: number | undefined;
+    if (query.pageToken !== undefined) {
+      const text = /^[A-Za-z0-9_-]{1,16}$/.test(query.pageToken) ? Buffer.from(query.pageToken, 'base64url').toString('utf8') : '';
+      if (!/^i\d{1,9}$/.test(text)) throw new InvalidArgumentError('pageToken is not a token this service issued');
+      afterIndex = Number(text.slice(1));
     }
-    const result = partialResultOf(error);
-    return this.transition(id, { state: 'failed', finishedAt: new Date().toISOString(), progress: { ...progress, phase: 'failed' }, error: problem, ...(result ? { result } : {}) }, ifState);
+    const counts = await this.store.countSyncImages(id);
+    const stored = Object.entries(counts).some(([k, n]) => k !== 'bytes' && n > 0);
+    const rows: SyncImageRow[] =
+      !stored && op.result
+        ? // Stored before per-image rows: page over the result's own list.
+          op.result.images
+            .map((image, index) => ({ operationId: id, index, accessKey: 'default', ...image }))
+            .filter((r) => (query.state === undefined || r.state === query.state) && (afterIndex === undefined || r.index > afterIndex))
+            .slice(0, pageSize + 1)
+        : await this.store.listSyncImages(id, { state: query.state, afterIndex, limit: pageSize + 1 });
+    const page = rows.slice(0, pageSize);
+    const next = rows.length > pageSize ? Buffer.from(`i${page[page.length - 1]!.index}`, 'utf8').toString('base64url') : undefined;
+    return { operation: publicOperation(op), images: page, ...(next ? { nextPageToken: next } : {}) };
   }
 
-  /** Back to `queued` (interrupted by shutdown or a dead process); it runs again from the start. */
-  private requeue(id: string): void {
-    this.transition(id, { state: 'queued', startedAt: null, finishedAt: null, progress: emptyProgress('queued') }, ['running']);
-  }
-
-  /**
-   * After a process died: `cancelling` → cancelled; queued or running with inline secrets
-   * (lost with the process) → failed with CREDENTIALS_UNAVAILABLE; running → queued again.
-   */
-  private recover(): void {
-    for (const op of this.store.findByStates(['queued', 'running', 'cancelling'])) {
-      if (this.running.has(op.id)) continue;
-      if (op.state === 'cancelling') {
-        this.finishCancelled(op.id, op.progress, ['cancelling']);
-        this.logger.log({ operationId: op.id }, 'operation was being cancelled when the service stopped: cancelled');
-      } else if (op.hadSecrets && !this.secrets.has(op.id)) {
-        this.finishFailed(op.id, new CredentialsUnavailableError(), op.progress, ['queued', 'running']);
-      } else if (op.state === 'running') {
-        this.requeue(op.id);
-        this.logger.log({ operationId: op.id }, 'operation was interrupted by a restart: queued to run again');
-      }
-    }
-  }
-
-  /** Deletes operations that finished more than the retention period ago. */
-  prune(): number {
+  /** Deletes operations that finished more than the retention period ago. Never throws. */
+  async prune(): Promise<number> {
     try {
       const before = new Date(Date.now() - this.settings.retentionHours * 3_600_000).toISOString();
-      const ids = this.store.pruneFinishedBefore(before);
-      for (const id of ids) this.endWatchers(id);
+      const ids = await this.store.pruneFinishedBefore(before);
+      for (const id of ids) this.hub.end(id);
       if (ids.length > 0) this.logger.log({ count: ids.length }, `pruned operations finished before ${before}`);
       return ids.length;
     } catch (e) {
@@ -708,40 +669,4 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
       return 0;
     }
   }
-
-  // ---- watchers ----------------------------------------------------------------------------
-
-  private getStored(id: string): StoredOperation {
-    const op = OPERATION_ID_PATTERN.test(id) ? this.store.get(id) : undefined;
-    if (!op) throw new OperationNotFoundError(id);
-    return op;
-  }
-
-  private watch(id: string, watcher: Watcher): void {
-    let set = this.watchers.get(id);
-    if (!set) this.watchers.set(id, (set = new Set()));
-    set.add(watcher);
-  }
-
-  private unwatch(id: string, watcher: Watcher): void {
-    const set = this.watchers.get(id);
-    if (!set) return;
-    set.delete(watcher);
-    if (set.size === 0) this.watchers.delete(id);
-  }
-
-  private publish(id: string, event: OperationEvent): void {
-    for (const watcher of [...(this.watchers.get(id) ?? [])]) watcher(event);
-  }
-
-  private endWatchers(id: string): void {
-    for (const watcher of [...(this.watchers.get(id) ?? [])]) watcher(null);
-  }
-}
-
-/** Resolves when every promise has settled or after `ms`, whichever is first. */
-async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.allSettled(promises), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }

@@ -1,11 +1,11 @@
 import { applyDecorators, createParamDecorator, type ExecutionContext, HttpCode } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiHeader, ApiOkResponse } from '@nestjs/swagger';
+import { ApiHeader, ApiResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiProblems } from '../http/api-problems.decorator';
 import { RequestValidationError } from '../http/request-validation.error';
-import type { Operation } from './operation-runner';
-import { OperationDto } from './operations.dto';
-import { isFinished, MAX_WAIT_SECONDS, type OperationsService, type OperationSubmission } from './operations.service';
+import { isFinished, type Operation } from './operation';
+import { ApiOperationModels, OPERATION_SCHEMA, type OperationDto, toOperationDto } from './operations.dto';
+import { MAX_WAIT_SECONDS, type OperationsService, type OperationSubmission } from './operations.service';
 
 /**
  * How feature controllers (copies, syncs) answer a submission, the way API.md says:
@@ -21,7 +21,7 @@ import { isFinished, MAX_WAIT_SECONDS, type OperationsService, type OperationSub
  * @ApiSubmitResponses()
  * @ApiProblems(…feature statuses…)
  * create(@Body() body: CopyRequestDto, @SubmitPreferences() prefs: SubmitPreferencesValue, @Res({ passthrough: true }) res: Response) {
- *   return answerSubmit(this.operations, res, { kind: 'copy', request, secrets }, prefs);
+ *   return answerSubmit(this.operations, res, { principal, draft: { kind: 'copy', request }, labels, secrets }, prefs);
  * }
  * ```
  */
@@ -98,9 +98,10 @@ export function ApiSubmitResponses(): MethodDecorator {
       description: '`wait=N` (seconds, at most 300): answer 200 with the finished operation if it finishes within N seconds, else 202.',
       schema: { type: 'string', example: 'wait=30' },
     }),
-    ApiAcceptedResponse({ type: OperationDto, description: 'Accepted; follow it at Location', headers: SUBMIT_HEADERS }),
-    ApiOkResponse({ type: OperationDto, description: 'Finished within the `Prefer: wait` time (or an idempotent retry of a finished operation)', headers: SUBMIT_HEADERS }),
-    ApiProblems(400, 422),
+    ApiOperationModels(),
+    ApiResponse({ status: 202, schema: OPERATION_SCHEMA, description: 'Accepted; follow it at Location', headers: SUBMIT_HEADERS }),
+    ApiResponse({ status: 200, schema: OPERATION_SCHEMA, description: 'Finished within the `Prefer: wait` time (or an idempotent retry of a finished operation)', headers: SUBMIT_HEADERS }),
+    ApiProblems(400, 422, 429, 503, 507),
   ) as MethodDecorator;
 }
 
@@ -125,12 +126,12 @@ export async function answerSubmit(
     const onClose = () => gone.abort();
     res.once('close', onClose);
     try {
-      answer = await operations.waitFor(operation.id, preferences.waitSeconds, gone.signal);
+      answer = await operations.waitFor(submission.principal, operation.id, preferences.waitSeconds, gone.signal);
     } finally {
       res.off('close', onClose);
     }
   }
   if (preferences.waitSeconds !== undefined) res.setHeader('Preference-Applied', `wait=${preferences.waitSeconds}`);
   res.status(isFinished(answer.state) ? 200 : 202);
-  return answer;
+  return toOperationDto(answer);
 }

@@ -27,11 +27,7 @@ export interface KnownRateLimit {
 /** Reads the registry client's known state for a registry host; never makes a request. */
 export type RateLimitGauge = (registry: string) => KnownRateLimit | undefined;
 
-/**
- * Nest token of the RateLimitGauge (optional). The registry client's state
- * (`RegistryHttp.rateLimit(host)`) provides it; without a provider a sync refuses
- * `rateLimitFloor` rather than ignoring it.
- */
+/** Nest token of the RateLimitGauge, provided from the registry client's state (`RegistryHttp.rateLimit(host)`). */
 export const RATE_LIMIT_GAUGE = Symbol('RATE_LIMIT_GAUGE');
 
 export interface RateLimitFloorOptions {

@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { type Principal, requireScope } from '../auth/principal';
+import type { Principal } from '../auth/principal';
+import { ReferenceAuthorizer } from '../auth/reference-authorizer';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
 import { DomainError, OperationNotSupportedError } from '../errors/domain-error';
-import { type ImageReference, parseImageReference } from '../image-spec/image-reference';
+import type { ImageReference } from '../image-spec/image-reference';
 import { type ReferrerDescriptor, matchesArtifactTypes } from '../image-spec/referrers';
-import { resolveInStorageRoot } from '../storage/storage-root';
 import { DockerTransport } from '../transports/docker/docker.transport';
 import { TransportRegistry } from '../transports/transport-registry';
 import type { ImageTransport, RegistryAuth, TransportContext } from '../transports/transport';
@@ -63,13 +63,8 @@ export class ReferrersService {
     private readonly docker: DockerTransport,
     private readonly credentials: CredentialService,
     private readonly engine: CopyEngine,
+    private readonly authorizer: ReferenceAuthorizer,
   ) {}
-
-  private async parse(image: string): Promise<ImageReference> {
-    const ref = parseImageReference(image);
-    if ('path' in ref) await resolveInStorageRoot(this.config.storageRoot, ref.path);
-    return ref;
-  }
 
   /** Refuses (at submit time) a copy with referrers between transports that cannot hold them. */
   assertSupported(source: ImageReference, destination: ImageReference): void {
@@ -81,9 +76,8 @@ export class ReferrersService {
   }
 
   async list(principal: Principal, req: ListReferrersRequest): Promise<ReferrersAnswer> {
-    requireScope(principal, 'images:read', 'listing referrers');
-    const ref = await this.parse(req.image);
-    const ctx: TransportContext = { credentials: this.credentials.resolver(req.auth), tlsVerify: req.tlsVerify, signal: req.signal };
+    const ref = await this.authorizer.authorize(req.image, principal, { scope: 'images:read', side: 'source', action: 'listing referrers' });
+    const ctx: TransportContext = { credentials: this.credentials.resolver(principal, req.auth), tlsVerify: req.tlsVerify, signal: req.signal };
     let side: ReferrersSource;
     let digest: string;
     if (ref.transport === 'docker') {

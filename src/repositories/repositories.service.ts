@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type Principal, requireScope } from '../auth/principal';
+import { referenceAllowed } from '../auth/reference-access';
+import { dockerRepositoryTarget } from '../image-spec/reference-pattern';
 import { CredentialService } from '../credentials/credential.service';
 import { InvalidArgumentError } from '../errors/domain-error';
 import { parseDockerReference } from '../image-spec/docker-reference';
@@ -34,9 +36,11 @@ export class RepositoriesService {
     if (domain !== req.registry.toLowerCase() || domain === '') {
       throw new InvalidArgumentError(`registry must be a registry host, host[:port] (got ${JSON.stringify(req.registry.slice(0, 300))})`);
     }
-    const ext = await this.docker.extensions(domain, { credentials: this.credentials.resolver(req.auth), tlsVerify: req.tlsVerify, signal: req.signal });
+    const ext = await this.docker.extensions(domain, { credentials: this.credentials.resolver(principal, req.auth), tlsVerify: req.tlsVerify, signal: req.signal });
     const page = await ext.catalog({ pageSize: req.pageSize, last: req.pageToken, signal: req.signal });
     const last = page.repositories.at(-1);
-    return { registry: req.registry, repositories: page.repositories, ...(page.more && last ? { nextPageToken: last } : {}) };
+    // A principal sees the repositories its source patterns cover; paging still follows the registry's pages.
+    const visible = page.repositories.filter((r) => referenceAllowed(principal, 'source', dockerRepositoryTarget(parseDockerReference(`${domain}/${r}`))));
+    return { registry: req.registry, repositories: visible, ...(page.more && last ? { nextPageToken: last } : {}) };
   }
 }

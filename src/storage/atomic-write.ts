@@ -5,12 +5,15 @@ import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DomainError } from '../errors/domain-error';
+import { tempName } from './temp-names';
+import type { StorageVolume } from './volume';
 
 /**
  * Temp-file-then-rename writing for the file transports. Contract: a file is visible under its
  * final name only complete and flushed to disk; a failed or aborted write removes its temp file.
- * Temp files are hidden (`.NAME.skiff-<random>.tmp`) and live in the directory of the final
- * file (or a directory the caller names on the same file system), so the rename is atomic.
+ * Temp files are named by temp-names.ts (`.skiff-tmp-<owner>-<random>-NAME`) and live in the
+ * directory of the final file (or a directory the caller names on the same file system), so the
+ * rename is atomic and a sweep can tell whose they are.
  */
 
 /**
@@ -22,30 +25,58 @@ import { DomainError } from '../errors/domain-error';
  */
 export const FILE_WRITE_HIGH_WATER_MARK = 4 * 1024 * 1024;
 
-/** A fresh hidden temp path in `dir`, derived from `base`. */
-export function tempPath(dir: string, base: string): string {
-  return join(dir, `.${base}.skiff-${randomBytes(8).toString('hex')}.tmp`);
+/**
+ * The owner id of temp files written without one: files in this process's private data
+ * directory (credentials), which only its own start-up sweep looks at. Writes into the shared
+ * storage root always name their StorageOwner.
+ */
+const PRIVATE_OWNER = `00000000-${randomBytes(4).toString('hex')}`;
+
+/** A fresh temp path in `dir` for `owner` (temp-names.ts), derived from `base`. */
+export function tempPath(dir: string, base: string, owner: string = PRIVATE_OWNER): string {
+  return join(dir, tempName(owner, base));
+}
+
+/**
+ * Where and as whom a file is written: `owner` names the temp files (StorageOwner id);
+ * `volume` turns out-of-space errors into INSUFFICIENT_STORAGE naming `what` (the caller's
+ * name for the file: a reference and a blob, never a server path).
+ */
+export interface WriteTarget {
+  owner: string;
+  volume: StorageVolume;
+  what: string;
 }
 
 /**
  * Streams `stream` into a new temp file in `dir` (created exclusively, flushed before close).
  * Resolves once the stream ended cleanly; on any error (the source stream's verdict included)
- * the temp file is removed and the error rethrown. The caller renames or removes the file.
+ * the temp file is removed and the error rethrown, an out-of-space error as
+ * INSUFFICIENT_STORAGE (also as the stream's own error, so the engine's verifying stream
+ * reports the same). The caller renames or removes the file.
  */
 export async function streamToTempFile(
   stream: Readable,
   dir: string,
-  opts: { signal?: AbortSignal; base?: string; durable?: boolean; mode?: number } = {},
+  target: WriteTarget,
+  opts: { signal?: AbortSignal; base?: string; durable?: boolean; mode?: number; needed?: number } = {},
 ): Promise<{ path: string; size: number }> {
-  const path = tempPath(dir, opts.base ?? 'blob');
-  const out = createWriteStream(path, { flags: 'wx', mode: opts.mode ?? 0o644, flush: opts.durable ?? true, highWaterMark: FILE_WRITE_HIGH_WATER_MARK });
+  const path = tempPath(dir, opts.base ?? 'blob', target.owner);
+  const ctx = { what: target.what, dir, needed: opts.needed };
+  const out = createWriteStream(path, {
+    flags: 'wx',
+    mode: opts.mode ?? 0o644,
+    flush: opts.durable ?? true,
+    highWaterMark: FILE_WRITE_HIGH_WATER_MARK,
+    fs: target.volume.writeStreamFs(ctx),
+  });
   try {
     await pipeline(stream, out, { signal: opts.signal });
   } catch (e) {
     stream.destroy();
     out.destroy();
     await rm(path, { force: true });
-    throw e;
+    throw await target.volume.explain(e, ctx);
   }
   return { path, size: out.bytesWritten };
 }
@@ -53,17 +84,28 @@ export async function streamToTempFile(
 /**
  * A blob streamed into a temp file in `dir`, its size checked against the blob's (known, or
  * final once the stream has ended: a mismatch is DIGEST_MISMATCH), then given to `place`, which
- * moves it where it belongs. On any failure the temp file is removed. `durable: false` skips
- * the flush for files that are only staged; `mode` defaults to 0644.
+ * moves it where it belongs. A known size that does not fit in the volume's free space fails
+ * at once (INSUFFICIENT_STORAGE, the stream destroyed unread). On any failure the temp file is
+ * removed. `durable: false` skips the flush for files that are only staged; `mode` defaults to 0644.
  */
 export async function writeBlobFile(
   stream: Readable,
   dir: string,
   blob: { known?: { digest: string; size: number }; final: () => { digest: string; size: number } },
   place: (tempFile: string, digest: string) => Promise<void>,
+  target: WriteTarget,
   opts: { signal?: AbortSignal; durable?: boolean; mode?: number } = {},
 ): Promise<{ digest: string; size: number }> {
-  const temp = await streamToTempFile(stream, dir, opts);
+  const needed = blob.known && blob.known.size >= 0 ? blob.known.size : undefined;
+  if (needed !== undefined) {
+    try {
+      await target.volume.ensureRoom({ what: target.what, dir, needed });
+    } catch (e) {
+      stream.destroy();
+      throw e;
+    }
+  }
+  const temp = await streamToTempFile(stream, dir, target, { ...opts, needed });
   try {
     const info = blob.known ?? blob.final();
     if (info.size >= 0 && info.size !== temp.size) {
@@ -73,16 +115,18 @@ export async function writeBlobFile(
     return { digest: info.digest, size: temp.size };
   } catch (e) {
     await rm(temp.path, { force: true });
-    throw e;
+    throw await target.volume.explain(e, { what: target.what, dir, needed });
   }
 }
 
 /**
  * Writes `bytes` to `path` atomically: temp file (in `tempDir`, default the file's directory;
  * same file system), fsync, rename. `mode` (default 0644) is set exactly, whatever the umask.
+ * With a `target`, temp files carry its owner and out-of-space errors are INSUFFICIENT_STORAGE.
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array | string, opts: { tempDir?: string; mode?: number } = {}): Promise<void> {
-  const tmp = tempPath(opts.tempDir ?? dirname(path), basename(path));
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string, opts: { tempDir?: string; mode?: number; target?: WriteTarget } = {}): Promise<void> {
+  const dir = opts.tempDir ?? dirname(path);
+  const tmp = tempPath(dir, basename(path), opts.target?.owner);
   try {
     const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
     try {
@@ -95,6 +139,6 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string, 
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e;
+    throw opts.target ? await opts.target.volume.explain(e, { what: opts.target.what, dir, needed: bytes.length }) : e;
   }
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DataDirInUseError, lockDataDir, resetTempDir } from './data-dir';
+import { DataDirInUseError, lockDataDir, replicaIdOf, resetTempDir, sweepDataDir } from './data-dir';
 
 const dirs: string[] = [];
 const fresh = () => {
@@ -77,5 +77,51 @@ describe('resetTempDir', () => {
     assert.equal(existsSync(join(d, 'tmp')), true);
     assert.throws(() => resetTempDir(d, join(d, 'tmp', 'images')), /must not be inside/);
     assert.throws(() => resetTempDir(d, join(d, 'tmp')), /must not be inside/);
+  });
+});
+
+describe('sweepDataDir', () => {
+  it('removes the temp files of interrupted atomic writes, and nothing else', () => {
+    const d = fresh();
+    const mine = ['.skiff-tmp-00000000-0123abcd-0123456789ab-auth.json', '.auth.json.skiff-0123456789abcdef.tmp'];
+    const theirs = ['auth.json', 'skiff.db', '.skiff-tmp-notes', 'auth.json.tmp', '.auth.json.swp'];
+    for (const n of [...mine, ...theirs]) writeFileSync(join(d, n), 'x');
+    assert.deepEqual(sweepDataDir(d).sort(), [...mine].sort());
+    assert.deepEqual(readdirSync(d).sort(), [...theirs].sort());
+  });
+});
+
+describe('resetTempDir keeps the directory (it may be a mount point)', () => {
+  it('empties tmp/ without removing it', () => {
+    const d = fresh();
+    mkdirSync(join(d, 'tmp'));
+    const ino = statSync(join(d, 'tmp')).ino;
+    writeFileSync(join(d, 'tmp', 'x'), 'x');
+    resetTempDir(d, join(d, 'images'));
+    assert.equal(statSync(join(d, 'tmp')).ino, ino);
+    assert.deepEqual(readdirSync(join(d, 'tmp')), []);
+  });
+});
+
+describe('replicaIdOf', () => {
+  it('creates an id once and reads the same one at every later start', () => {
+    const d = fresh();
+    const id = replicaIdOf(d);
+    assert.match(id, /^[0-9a-f]{8}$/);
+    assert.equal(readFileSync(join(d, 'storage-replica-id'), 'utf8'), `${id}\n`);
+    assert.equal(replicaIdOf(d), id);
+    assert.deepEqual(readdirSync(d), ['storage-replica-id'], 'no temp file left');
+  });
+
+  it('replaces an unreadable id, and says so when it cannot keep one', () => {
+    const d = fresh();
+    writeFileSync(join(d, 'storage-replica-id'), 'not an id');
+    const id = replicaIdOf(d);
+    assert.match(id, /^[0-9a-f]{8}$/);
+    assert.equal(replicaIdOf(d), id);
+    const warnings: string[] = [];
+    const gone = join(d, 'no-such-dir');
+    assert.match(replicaIdOf(gone, (m) => warnings.push(m)), /^[0-9a-f]{8}$/);
+    assert.match(warnings.join('\n'), /cannot keep the replica id/);
   });
 });

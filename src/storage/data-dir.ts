@@ -1,5 +1,9 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { join, relative, isAbsolute } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fsErrorCode } from './storage-errors';
+import { isInside } from './storage-root';
+import { parseTempName, tempName } from './temp-names';
 
 /** The data directory is owned by another live process. */
 export class DataDirInUseError extends Error {
@@ -16,7 +20,7 @@ function liveService(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    if (fsErrorCode(e) !== 'EPERM') return false;
   }
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node');
@@ -40,7 +44,7 @@ export function lockDataDir(dataDir: string): () => void {
     try {
       fd = openSync(path, 'wx', 0o600);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+      if (fsErrorCode(e) !== 'EEXIST' || attempt > 0) throw e;
       const owner = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && liveService(owner)) throw new DataDirInUseError(dataDir, owner);
       unlinkSync(path);
@@ -62,15 +66,58 @@ export function lockDataDir(dataDir: string): () => void {
 
 /**
  * Empties `$SKIFF_DATA_DIR/tmp` (staged layers, unpacked archives) at start: only this
- * service writes there, and whatever a crashed or killed process left is of no use.
+ * service writes there, and whatever a crashed or killed process left is of no use. The
+ * directory itself stays (it may be a mount point of its own); its contents are removed.
  */
 export function resetTempDir(dataDir: string, storageRoot: string): string {
   const dir = join(dataDir, 'tmp');
-  const rel = relative(dir, storageRoot);
-  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+  if (isInside(dir, storageRoot)) {
     throw new Error(`SKIFF_STORAGE_ROOT (${storageRoot}) must not be inside ${dir}, which is emptied at every start`);
   }
-  rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true, maxRetries: 3 });
   return dir;
+}
+
+/**
+ * Removes the temp files of interrupted atomic writes (credentials, the replica id) from the
+ * data directory itself at start: names skiff makes (temp-names.ts, and those of earlier
+ * versions), nothing else. The data directory belongs to this process alone (lockDataDir), so
+ * every such file there is a leftover. Returns the names removed.
+ */
+export function sweepDataDir(dataDir: string): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(dataDir)) {
+    if (parseTempName(name) === undefined && !/^\..+\.skiff-[0-9a-f]{16}\.tmp$/s.test(name)) continue;
+    rmSync(join(dataDir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+const REPLICA_ID_FILE = 'storage-replica-id';
+
+/**
+ * This replica's id for the storage root (8 hex digits, see StorageOwner): read from
+ * `$SKIFF_DATA_DIR/storage-replica-id`, created there on first start. When it cannot be kept
+ * (the data directory is full or read-only) a fresh id is used for this run, and `warn` says so.
+ */
+export function replicaIdOf(dataDir: string, warn: (message: string) => void = () => undefined): string {
+  const path = join(dataDir, REPLICA_ID_FILE);
+  try {
+    const id = readFileSync(path, 'utf8').trim();
+    if (/^[0-9a-f]{8}$/.test(id)) return id;
+  } catch (e) {
+    if (fsErrorCode(e) !== 'ENOENT') warn(`cannot read ${REPLICA_ID_FILE}: ${(e as Error).message}`);
+  }
+  const id = randomBytes(4).toString('hex');
+  const tmp = join(dataDir, tempName(`${id}-00000000`, REPLICA_ID_FILE));
+  try {
+    writeFileSync(tmp, `${id}\n`, { mode: 0o644, flag: 'wx' });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    warn(`cannot keep the replica id in ${REPLICA_ID_FILE} (${(e as Error).message}); this run uses ${id}`);
+  }
+  return id;
 }

@@ -22,3 +22,11 @@ test('refuses absolute paths, .. escapes, symlinks out and NUL bytes', async () 
     await assert.rejects(resolveInStorageRoot(root, p), (e: { code?: string }) => e.code === 'PATH_ESCAPES_STORAGE_ROOT', p);
   }
 });
+
+test("refuses names reserved for skiff's own files: the lease directory, temp and lock names", async () => {
+  for (const p of ['.skiff', '.skiff/leases/x', 'a/.skiff-tmp-0000aaaa-0000bbbb-000000000000-x', '.skiff-lock-app', 'x/../.skiff/y']) {
+    await assert.rejects(resolveInStorageRoot(root, p), (e: { code?: string; message?: string }) => e.code === 'INVALID_ARGUMENT' && /reserved for skiff's own files/.test(e.message ?? ''), p);
+  }
+  assert.equal(await resolveInStorageRoot(root, 'a/.skiff'), join(root, 'a/.skiff'));
+  assert.equal(await resolveInStorageRoot(root, '.skiffy'), join(root, '.skiffy'));
+});

@@ -8,7 +8,13 @@
  * - constraints: `||` between alternatives, `,` or spaces between conjuncts, operators
  *   `= != > < >= => <= =< ~ ~> ^` (none = `=`), wildcards `x X *`, hyphen ranges `1.2 - 1.4.5`;
  * - a prerelease version only matches a conjunct whose own version has a prerelease.
+ *
+ * Masterminds parses with Go regular expressions (RE2: leftmost-first, linear time). The same
+ * expressions run here on RE2JS, a port of Go's regexp, so parsing is as linear as in Go and
+ * picks the same submatches; JavaScript's backtracking engine took exponential time on some
+ * 50-character constraints.
  */
+import { RE2JS } from 're2js';
 
 export interface SemverVersion {
   major: number;
@@ -35,20 +41,37 @@ export interface SemverConstraint {
 
 const NUM = '(0|[1-9]\\d*)';
 const PRE_ID = '(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)';
-const VERSION_RE = new RegExp(`^v?${NUM}(?:\\.${NUM})?(?:\\.${NUM})?(?:-(${PRE_ID}(?:\\.${PRE_ID})*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$`);
+const VERSION_RE = RE2JS.compile(`^v?${NUM}(?:\\.${NUM})?(?:\\.${NUM})?(?:-(${PRE_ID}(?:\\.${PRE_ID})*))?(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$`);
 
 const CV = 'v?([0-9|x|X|\\*]+)(\\.[0-9|x|X|\\*]+)?(\\.[0-9|x|X|\\*]+)?(-([0-9A-Za-z\\-]+(\\.[0-9A-Za-z\\-]+)*))?(\\+([0-9A-Za-z\\-]+(\\.[0-9A-Za-z\\-]+)*))?';
 const OPS = '=||!=|>|<|>=|=>|<=|=<|~|~>|\\^';
-const CONSTRAINT_RE = new RegExp(`^\\s*(${OPS})\\s*(${CV})\\s*$`);
-const RANGE_RE = new RegExp(`\\s*(${CV})\\s+-\\s+(${CV})\\s*`, 'g');
-const FIND_RE = new RegExp(`(${OPS})\\s*(${CV})`, 'g');
-const VALID_RE = new RegExp(`^(\\s*(${OPS})\\s*(${CV})\\s*)((?:\\s+|,\\s*)(${OPS})\\s*(${CV})\\s*)*$`);
+const CONSTRAINT_RE = RE2JS.compile(`^\\s*(${OPS})\\s*(${CV})\\s*$`);
+const RANGE_RE = RE2JS.compile(`\\s*(${CV})\\s+-\\s+(${CV})\\s*`);
+const FIND_RE = RE2JS.compile(`(${OPS})\\s*(${CV})`);
+const VALID_RE = RE2JS.compile(`^(\\s*(${OPS})\\s*(${CV})\\s*)((?:\\s+|,\\s*)(${OPS})\\s*(${CV})\\s*)*$`);
 const CONSTRAINT_MAX = 1024;
+
+/** Go's FindAllStringSubmatch: every leftmost-first match, groups that did not take part as ''. */
+function findAll(re: RE2JS, s: string): string[][] {
+  const m = re.matcher(s);
+  const out: string[][] = [];
+  while (m.find()) {
+    const groups: string[] = [];
+    for (let g = 0; g <= m.groupCount(); g++) groups.push(m.group(g) ?? '');
+    out.push(groups);
+  }
+  return out;
+}
+
+/** Go's FindStringSubmatch; undefined without a match. */
+function find(re: RE2JS, s: string): string[] | undefined {
+  return findAll(re, s)[0];
+}
 
 /** Masterminds NewVersion; undefined when `s` is not a version. */
 export function parseSemverVersion(s: string): SemverVersion | undefined {
   if (s.length > 256) return undefined;
-  const m = VERSION_RE.exec(s);
+  const m = find(VERSION_RE, s);
   if (!m) return undefined;
   const n = (x: string | undefined) => (x === undefined ? 0 : Number(x));
   const v = { major: n(m[1]), minor: n(m[2]), patch: n(m[3]), pre: m[4] ?? '', original: s };
@@ -87,7 +110,7 @@ export function compareSemver(a: SemverVersion, b: SemverVersion): number {
 const isX = (s: string | undefined) => s === 'x' || s === 'X' || s === '*';
 
 function parseConjunct(text: string): Conjunct {
-  const m = CONSTRAINT_RE.exec(text);
+  const m = find(CONSTRAINT_RE, text);
   if (!m) throw new Error(`improper constraint: ${text}`);
   const [, op = '', orig = '', major = '', minorPart = '', patchPart = '', prePart = ''] = m;
   let ver = orig;
@@ -112,10 +135,12 @@ function parseConjunct(text: string): Conjunct {
 /** Masterminds NewConstraint; throws with its message when the text is not a constraint. */
 export function parseSemverConstraint(text: string): SemverConstraint {
   if (text.length > CONSTRAINT_MAX) throw new Error(`constraint longer than ${CONSTRAINT_MAX} characters`);
-  const rewritten = text.replace(RANGE_RE, (_all, from: string, ...rest: string[]) => `>= ${from}, <= ${rest[9]}`);
+  // rewriteRange: each `A - B` becomes `>= A, <= B ` (first occurrence of the matched text, as strings.Replace).
+  let rewritten = text;
+  for (const m of findAll(RANGE_RE, text)) rewritten = rewritten.replace(m[0]!, () => `>= ${m[1]}, <= ${m[11]} `);
   const alternatives = rewritten.split('||').map((alt) => {
-    if (!VALID_RE.test(alt)) throw new Error(`improper constraint: ${alt.trim() || text}`);
-    const found = [...alt.matchAll(FIND_RE)].map((m) => m[0]);
+    if (find(VALID_RE, alt) === undefined) throw new Error(`improper constraint: ${alt.trim() || text}`);
+    const found = findAll(FIND_RE, alt).map((m) => m[0]!);
     return (found.length > 0 ? found : [alt]).map(parseConjunct);
   });
   return { source: text, alternatives };

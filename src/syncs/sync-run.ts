@@ -7,10 +7,10 @@ import { choosePlatformInstances, filterIndexDocument } from '../image-spec/plat
 import { AbortedError, DomainError } from '../errors/domain-error';
 import { digestOf, isDigest } from '../image-spec/digest';
 import { type DockerReference, formatDockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
-import { type DirImageReference, type DockerImageReference, type ImageReference, formatImageReference } from '../image-spec/image-reference';
+import { type DirImageReference, type DockerImageReference, type ImageReference, formatImageReference, parseImageReference } from '../image-spec/image-reference';
 import { type Descriptor, type PlatformChoice, chooseInstance, parseManifest, MANIFEST_SIZE_LIMIT } from '../image-spec/manifest';
-import type { ProblemDto } from '../http/problem';
-import type { OperationProgress } from '../operations/operation-runner';
+import type { OperationError, OperationProgress } from '../operations/operation';
+import { fsErrorCode } from '../storage/storage-errors';
 import { resolveInStorageRoot } from '../storage/storage-root';
 import type { TransportRegistry } from '../transports/transport-registry';
 import type { CredentialResolver, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transports/transport';
@@ -18,7 +18,8 @@ import { semverMatches } from './semver-constraint';
 import { type DestinationNaming, destinationFor, dirSuffix, dockerSuffix } from './sync-naming';
 import { RegistryBlobLocations, SyncDestination } from './sync-destination';
 import type { SyncYamlRegistry } from './sync-yaml';
-import { filterTagsByRegex } from './tag-regex';
+import type { SyncImageResult, SyncImageState, SyncResult } from './sync-request';
+import { filterTagsByRegex, MatchBudget } from './tag-regex';
 
 /**
  * One run of a sync (plain TypeScript; the Nest service builds it): list what the source
@@ -41,6 +42,19 @@ import { filterTagsByRegex } from './tag-regex';
 export interface SourceAccess {
   transport: ImageTransport;
   ctx: TransportContext;
+  /** Names this access in a plan entry (`default`, `dir`, `yaml:<registry key>`), so another run can rebuild it. */
+  key?: string;
+}
+
+/**
+ * One image of a plan, as text another process can run (runOne): the source and destination
+ * references and the key of the source access; or why the selection failed.
+ */
+export interface SyncPlanEntry {
+  source: string;
+  destination: string;
+  accessKey: string;
+  error?: unknown;
 }
 
 export interface SyncRunRequest {
@@ -76,35 +90,15 @@ export interface SyncRunDeps {
   destinationCredentials: CredentialResolver;
   signal: AbortSignal;
   progress(update: Partial<OperationProgress>): void;
-  problem(error: unknown): ProblemDto;
+  /** An image's failure as the value stored in its result. */
+  problem(error: unknown): OperationError;
   /** The referrers step of one image's copy (request.referrers). */
   referrersStep?(image: { source: ImageReference; destination: ImageReference; access: SourceAccess; destinationContext: TransportContext }): Promise<ReferrersStep>;
   /** Waits before pulling from a registry whose remaining pulls are at the floor (request rateLimitFloor). */
   rateLimitFloor?: RateLimitFloor;
 }
 
-export type SyncImageState = 'copied' | 'skipped' | 'failed' | 'planned';
-
-export interface SyncImageResult {
-  source: string;
-  destination: string;
-  state: SyncImageState;
-  digest?: string;
-  bytes?: number;
-  error?: ProblemDto;
-  /** Referrers brought along with the image (request.referrers). */
-  referrers?: number;
-  /** multiArch=filtered: the source index the written one (`digest`) was filtered from. */
-  sourceDigest?: string;
-}
-
-export interface SyncResult extends Record<string, unknown> {
-  images: SyncImageResult[];
-  /** How many images ended in each state. */
-  counts: Record<SyncImageState, number>;
-  /** Blob bytes transferred (dry run: that a real run would transfer). */
-  bytes: number;
-}
+export type { SyncImageResult, SyncImageState, SyncResult };
 
 /** The first failure of a run without keepGoing, with what was done until then. */
 export class SyncStoppedError extends DomainError {
@@ -131,6 +125,9 @@ interface PlannedImage {
   destinationText: string;
   access: SourceAccess;
 }
+
+const DEFAULT_ACCESS = 'default';
+const DIR_ACCESS = 'dir';
 
 /** A selection that could not become images (a tag list that failed, a bad name). */
 interface PlanFailure {
@@ -216,9 +213,9 @@ export class SyncRun {
     return { images, counts, bytes: images.reduce((n, i) => n + (i.bytes ?? 0), 0) };
   }
 
-  private checkAborted(): void {
-    if (this.deps.signal.aborted) {
-      const reason: unknown = this.deps.signal.reason;
+  private checkAborted(signal: AbortSignal = this.deps.signal): void {
+    if (signal.aborted) {
+      const reason: unknown = signal.reason;
       throw reason instanceof DomainError ? reason : new AbortedError('the sync was cancelled');
     }
   }
@@ -236,17 +233,73 @@ export class SyncRun {
 
   // ---- listing ---------------------------------------------------------------------------
 
+  /**
+   * Lists what the source holds and names each image's destination (as execute() does first),
+   * as entries another run may execute one by one with runOne().
+   */
+  async planEntries(): Promise<SyncPlanEntry[]> {
+    const entries = await this.plan();
+    return entries.map((e) =>
+      isFailure(e)
+        ? { source: e.sourceText, destination: e.destinationText, accessKey: DEFAULT_ACCESS, error: e.error }
+        : { source: e.sourceText, destination: e.destinationText, accessKey: e.access.key ?? DEFAULT_ACCESS },
+    );
+  }
+
+  private readonly accesses = new Map<string, Promise<SourceAccess>>();
+
+  private accessFor(key: string): Promise<SourceAccess> {
+    let access = this.accesses.get(key);
+    if (!access) {
+      if (key === DIR_ACCESS) access = Promise.resolve({ transport: this.deps.transports.get('dir', 'sync from'), ctx: this.deps.defaultSource.ctx, key });
+      else if (key.startsWith('yaml:')) {
+        const registry = (this.request.yaml ?? []).find((r) => `yaml:${r.key}` === key);
+        if (!registry) return Promise.reject(new DomainError('INVALID_ARGUMENT', `the sync's YAML has no registry "${key.slice(5)}"`));
+        access = this.deps.yamlSource(registry).then((a) => ({ ...a, key }));
+      } else access = Promise.resolve({ ...this.deps.defaultSource, key: DEFAULT_ACCESS });
+      access.catch(() => undefined);
+      this.accesses.set(key, access);
+    }
+    return access;
+  }
+
+  /** The copy engine's last counters for the image at `index` (what a dry run plans counts as bytesTotal). */
+  countersOf(index: number, result: SyncImageResult): { bytesTotal: number; bytesSkipped: number; blobsTotal: number; blobsDone: number; blobsSkipped: number; blobsMounted: number } {
+    const p = this.perImage.get(index);
+    if (!p) return { bytesTotal: result.state === 'planned' ? (result.bytes ?? 0) : 0, bytesSkipped: 0, blobsTotal: 0, blobsDone: 0, blobsSkipped: 0, blobsMounted: 0 };
+    return { bytesTotal: p.bytesTotal, bytesSkipped: p.bytesSkipped, blobsTotal: p.blobsTotal, blobsDone: p.blobsDone, blobsSkipped: p.blobsSkipped, blobsMounted: p.blobsMounted };
+  }
+
+  /**
+   * Copies (or, in a dry run, plans) one image of a plan made by planEntries(), possibly in
+   * another process, under its own `signal`. Never throws but for an abort: a failure is the
+   * image's result.
+   */
+  async runOne(entry: Omit<SyncPlanEntry, 'error'>, index: number, signal: AbortSignal): Promise<{ result: SyncImageResult; error?: unknown }> {
+    let image: PlannedImage;
+    try {
+      const source = parseImageReference(entry.source);
+      const destination = parseImageReference(entry.destination);
+      image = { source, sourceText: entry.source, destination, destinationText: entry.destination, access: await this.accessFor(entry.accessKey) };
+    } catch (error) {
+      return { result: { source: entry.source, destination: entry.destination, state: 'failed', error: this.deps.problem(error) }, error };
+    }
+    return this.handle(image, index, signal);
+  }
+
   private async plan(): Promise<PlanEntry[]> {
     const req = this.request;
     let groups: Promise<PlanEntry[]>[];
     if (req.sourceType === 'docker') {
-      groups = [this.fromDocker(req.source!, this.deps.defaultSource)];
+      groups = [this.fromDocker(req.source!, { ...this.deps.defaultSource, key: DEFAULT_ACCESS })];
     } else if (req.sourceType === 'dir') {
       groups = [this.fromDir(req.source!)];
     } else {
       groups = [];
+      // Every images-by-tag-regex selector of this sync draws on one budget of match time.
+      const budget = new MatchBudget();
       for (const registry of req.yaml ?? []) {
-        const access = this.deps.yamlSource(registry);
+        const access = this.deps.yamlSource(registry).then((a) => ({ ...a, key: `yaml:${registry.key}` }));
         for (const entry of registry.images) {
           groups.push(
             access.then((a) =>
@@ -257,7 +310,7 @@ export class SyncRun {
           );
         }
         for (const entry of registry.imagesByTagRegex) {
-          groups.push(access.then((a) => this.fromRepository(entry.repository, a, registry.key, (tags) => filterTagsByRegex(entry.pattern, tags))));
+          groups.push(access.then((a) => this.fromRepository(entry.repository, a, registry.key, (tags) => filterTagsByRegex(entry.pattern, tags, budget))));
         }
         for (const entry of registry.imagesBySemver) {
           groups.push(access.then((a) => this.fromRepository(entry.repository, a, registry.key, (tags) => tags.filter((t) => semverMatches(entry.constraint, t)))));
@@ -303,7 +356,12 @@ export class SyncRun {
   }
 
   /** Every tag `select` keeps, from the repository's tag list (fetched once per repository and access). */
-  private async fromRepository(repository: DockerReference, access: SourceAccess, accessKey: string, select: (tags: string[]) => string[]): Promise<PlanEntry[]> {
+  private async fromRepository(
+    repository: DockerReference,
+    access: SourceAccess,
+    accessKey: string,
+    select: (tags: string[]) => string[] | Promise<string[]>,
+  ): Promise<PlanEntry[]> {
     const key = `${accessKey}|${repository.domain}/${repository.path}`;
     let list = this.tagLists.get(key);
     if (!list) {
@@ -314,7 +372,7 @@ export class SyncRun {
     }
     let tags: string[];
     try {
-      tags = select(await list);
+      tags = await select(await list);
     } catch (error) {
       if (this.deps.signal.aborted) this.checkAborted();
       return [{ sourceText: `docker://${formatDockerReference(repository)}`, destinationText: this.repositoryDestinationText(repository), error }];
@@ -355,9 +413,9 @@ export class SyncRun {
     const found: string[] = [];
     const walk = async (abs: string, rel: string, depth: number): Promise<void> => {
       this.checkAborted();
-      const entries = await readdir(abs, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT' && depth === 0) throw new DomainError('IMAGE_NOT_FOUND', `dir:${base}: the source directory does not exist`);
-        if (e.code === 'ENOTDIR' && depth === 0) throw new DomainError('INVALID_ARGUMENT', `dir:${base}: the source is not a directory`);
+      const entries = await readdir(abs, { withFileTypes: true }).catch((e: unknown) => {
+        if (fsErrorCode(e) === 'ENOENT' && depth === 0) throw new DomainError('IMAGE_NOT_FOUND', `dir:${base}: the source directory does not exist`);
+        if (fsErrorCode(e) === 'ENOTDIR' && depth === 0) throw new DomainError('INVALID_ARGUMENT', `dir:${base}: the source is not a directory`);
         throw e;
       });
       if (entries.some((e) => e.isFile() && e.name === 'manifest.json')) {
@@ -370,7 +428,7 @@ export class SyncRun {
     };
     await walk(root, '', 0);
     if (found.length === 0) throw new DomainError('IMAGE_NOT_FOUND', `no images to sync found in dir:${base}`);
-    const access = { transport: this.deps.transports.get('dir', 'sync from'), ctx: this.deps.defaultSource.ctx };
+    const access = { transport: this.deps.transports.get('dir', 'sync from'), ctx: this.deps.defaultSource.ctx, key: DIR_ACCESS };
     return found.map((rel) => {
       const path = rel === '' ? base : posix.join(base, rel);
       const ref: DirImageReference = { transport: 'dir', path };
@@ -380,14 +438,14 @@ export class SyncRun {
 
   // ---- one image -------------------------------------------------------------------------
 
-  private async handle(image: PlannedImage, index: number): Promise<{ result: SyncImageResult; error?: unknown }> {
+  private async handle(image: PlannedImage, index: number, signal: AbortSignal = this.deps.signal): Promise<{ result: SyncImageResult; error?: unknown }> {
     let source: ImageSource | undefined;
     try {
-      source = await image.access.transport.openSource(image.source, { ...image.access.ctx, signal: this.deps.signal });
-      const r = this.request.dryRun ? await this.planImage(image, source) : await this.copyImage(image, source, index);
+      source = await image.access.transport.openSource(image.source, { ...image.access.ctx, signal });
+      const r = this.request.dryRun ? await this.planImage(image, source, signal) : await this.copyImage(image, source, index, signal);
       return { result: { source: image.sourceText, destination: image.destinationText, ...r } };
     } catch (error) {
-      this.checkAborted();
+      this.checkAborted(signal);
       return { result: { source: image.sourceText, destination: image.destinationText, state: 'failed', error: this.deps.problem(error) }, error };
     } finally {
       await source?.close().catch(() => undefined);
@@ -406,8 +464,8 @@ export class SyncRun {
   }
 
   /** The digest the engine would write for this source, when it writes the manifest unchanged. */
-  private async expectedDigest(source: ImageSource): Promise<{ digest: string; blobs: Descriptor[] }> {
-    const top = await source.getManifest({ signal: this.deps.signal });
+  private async expectedDigest(source: ImageSource, signal: AbortSignal): Promise<{ digest: string; blobs: Descriptor[] }> {
+    const top = await source.getManifest({ signal });
     const parsed = parseManifest(top.bytes, top.mediaType);
     if (parsed.kind === 'schema1') throw new DomainError('OPERATION_NOT_SUPPORTED', 'copying Docker schema1 images is not supported (convert them with a newer tool first)');
     if (parsed.kind === 'image') return { digest: top.digest, blobs: [parsed.config, ...parsed.layers] };
@@ -416,7 +474,7 @@ export class SyncRun {
     const blobs: Descriptor[] = [];
     let digest = subset && this.request.multiArch !== 'sparse' ? digestOf(filterIndexDocument(top.bytes, parsed, subset)) : top.digest;
     for (const d of instances) {
-      const inner = await source.getManifest({ instanceDigest: d.digest, signal: this.deps.signal });
+      const inner = await source.getManifest({ instanceDigest: d.digest, signal });
       const m = parseManifest(inner.bytes, inner.mediaType);
       if (m.kind !== 'image') throw new DomainError('OPERATION_NOT_SUPPORTED', `instance ${d.digest} is not an image manifest (nested indexes are not supported)`);
       blobs.push(m.config, ...m.layers);
@@ -432,29 +490,29 @@ export class SyncRun {
     return bytes && bytes.length <= MANIFEST_SIZE_LIMIT ? digestOf(bytes) : undefined;
   }
 
-  private destinationContext(): TransportContext {
-    return { credentials: this.deps.destinationCredentials, tlsVerify: this.request.destinationTlsVerify, signal: this.deps.signal };
+  private destinationContext(signal: AbortSignal): TransportContext {
+    return { credentials: this.deps.destinationCredentials, tlsVerify: this.request.destinationTlsVerify, signal };
   }
 
-  private async copyImage(image: PlannedImage, source: ImageSource, index: number): Promise<Omit<SyncImageResult, 'source' | 'destination'>> {
+  private async copyImage(image: PlannedImage, source: ImageSource, index: number, signal: AbortSignal): Promise<Omit<SyncImageResult, 'source' | 'destination'>> {
     const transport = this.deps.transports.get(image.destination.transport, 'sync to');
     // A dir: destination cannot tell what it holds; the sync looks before opening it (which stages a new copy).
     if (image.destination.transport === 'dir' && !this.request.format) {
       await this.beforePull(image);
-      const [want, have] = await Promise.all([this.expectedDigest(source), this.dirManifestDigest(image.destination)]);
+      const [want, have] = await Promise.all([this.expectedDigest(source, signal), this.dirManifestDigest(image.destination)]);
       if (have === want.digest) {
         this.skippedBlobs(index, want.blobs);
         return { state: 'skipped', digest: want.digest, bytes: 0 };
       }
     }
-    const inner = await transport.openDestination!(image.destination, this.destinationContext());
+    const inner = await transport.openDestination!(image.destination, this.destinationContext(signal));
     const dest = new SyncDestination(inner, this.locations, (b) => digestOf(b));
     try {
       const referrers = this.request.referrers && this.deps.referrersStep
-        ? await this.deps.referrersStep({ source: image.source, destination: image.destination, access: image.access, destinationContext: this.destinationContext() })
+        ? await this.deps.referrersStep({ source: image.source, destination: image.destination, access: image.access, destinationContext: this.destinationContext(signal) })
         : undefined;
       const options: CopyOptions = { ...this.copyOptions(), ...(referrers ? { referrers } : {}), beforePull: () => this.beforePull(image) };
-      const result = await this.deps.engine.copy(source, dest, options, { signal: this.deps.signal, onProgress: (p) => this.onEngineProgress(index, p) });
+      const result = await this.deps.engine.copy(source, dest, options, { signal, onProgress: (p) => this.onEngineProgress(index, p) });
       const bytes = this.perImage.get(index)?.bytesDone ?? 0;
       const extra = { ...(result.referrers ? { referrers: result.referrers.copied.length } : {}), ...(result.sourceDigest ? { sourceDigest: result.sourceDigest } : {}) };
       if (!dest.written) return { state: 'skipped', digest: result.digest, bytes, ...extra };
@@ -477,9 +535,9 @@ export class SyncRun {
   }
 
   /** Dry run: what a copy would do, from the manifests and HEAD requests; nothing is written. */
-  private async planImage(image: PlannedImage, source: ImageSource): Promise<Omit<SyncImageResult, 'source' | 'destination'>> {
+  private async planImage(image: PlannedImage, source: ImageSource, signal: AbortSignal): Promise<Omit<SyncImageResult, 'source' | 'destination'>> {
     await this.beforePull(image);
-    const { digest, blobs } = await this.expectedDigest(source);
+    const { digest, blobs } = await this.expectedDigest(source, signal);
     const unique = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
     const dest = image.destination;
     if (dest.transport === 'dir') {
@@ -487,9 +545,9 @@ export class SyncRun {
       return { state: 'planned', digest, bytes: unique.reduce((n, b) => n + b.size, 0) };
     }
     // Opening a registry destination makes no request; only HEADs are sent through it.
-    const inner: ImageDestination = await this.deps.transports.get('docker', 'sync to').openDestination!(dest, this.destinationContext());
+    const inner: ImageDestination = await this.deps.transports.get('docker', 'sync to').openDestination!(dest, this.destinationContext(signal));
     try {
-      if (!this.request.format && inner.currentManifestDigest && (await inner.currentManifestDigest({ signal: this.deps.signal })) === digest) {
+      if (!this.request.format && inner.currentManifestDigest && (await inner.currentManifestDigest({ signal })) === digest) {
         return { state: 'skipped', digest, bytes: 0 };
       }
       const host = (dest as DockerImageReference).named.domain;
@@ -497,7 +555,7 @@ export class SyncRun {
         unique.map(async (b) => {
           const key = `${host}|${b.digest}`;
           if (this.plannedBlobs.has(key)) return 0;
-          if (await inner.tryReuseBlob({ digest: b.digest, size: b.size }, { signal: this.deps.signal })) return 0;
+          if (await inner.tryReuseBlob({ digest: b.digest, size: b.size }, { signal })) return 0;
           if (this.plannedBlobs.has(key)) return 0;
           this.plannedBlobs.add(key);
           return b.size;

@@ -6,9 +6,9 @@ import { parseSyncYaml, REDACTED, redactSyncYaml } from './sync-yaml';
 
 const noCertDirs = () => 'cert-dir is not allowed';
 
-function invalid(text: string, pattern: RegExp, allowed: (d: string) => string | undefined = noCertDirs): void {
-  assert.throws(
-    () => parseSyncYaml(text, allowed),
+async function invalid(text: string, pattern: RegExp, allowed: (d: string) => string | undefined = noCertDirs): Promise<void> {
+  await assert.rejects(
+    parseSyncYaml(text, allowed),
     (e: unknown) => {
       assert.ok(e instanceof DomainError, String(e));
       assert.equal(e.code, 'INVALID_ARGUMENT');
@@ -19,8 +19,8 @@ function invalid(text: string, pattern: RegExp, allowed: (d: string) => string |
 }
 
 describe('parseSyncYaml', () => {
-  it('reads registries, images, regex and semver selectors, tls-verify and credentials', () => {
-    const regs = parseSyncYaml(
+  it('reads registries, images, regex and semver selectors, tls-verify and credentials', async () => {
+    const regs = await parseSyncYaml(
       [
         'registry.example.com:5000:',
         '  images:',
@@ -60,36 +60,44 @@ describe('parseSyncYaml', () => {
     assert.equal(b!.tlsVerify, undefined);
   });
 
-  it('refuses what skopeo would skip or ignore: unknown keys, bad names, tags, patterns and constraints', () => {
-    invalid('r.example:\n  image:\n    x: []\n', /unknown key "image"/);
-    invalid('r.example:\n  images:\n    UPPER: []\n', /not a valid repository/);
-    invalid('r.example:\n  images:\n    x:latest: []\n', /names an image/);
-    invalid('r.example:\n  images:\n    x: ["-bad"]\n', /neither a tag nor a digest/);
-    invalid('r.example:\n  images-by-tag-regex:\n    x: "(?=a)"\n', /not supported/);
-    invalid('r.example:\n  images-by-tag-regex:\n    x: "(a"\n', /invalid tag regular expression/);
-    invalid('r.example:\n  images-by-semver:\n    x: ">= banana"\n', /improper constraint/);
-    invalid('r.example:\n  tls-verify: maybe\n', /true or false/);
-    invalid('r.example:\n  credentials: {user: x}\n', /unknown key "user"/);
-    invalid('r.example:\n  cert-dir: /etc/certs\n', /cert-dir is not allowed/);
-    invalid('', /empty/);
-    invalid('- a\n- b\n', /mapping of registries/);
-    invalid('a: [', /not a valid YAML document/);
-    invalid('a: {}\na: {}\n', /not a valid YAML document/);
+  it('refuses what skopeo would skip or ignore: unknown keys, bad names, tags, patterns and constraints', async () => {
+    await invalid('r.example:\n  image:\n    x: []\n', /unknown key "image"/);
+    await invalid('r.example:\n  images:\n    UPPER: []\n', /not a valid repository/);
+    await invalid('r.example:\n  images:\n    x:latest: []\n', /names an image/);
+    await invalid('r.example:\n  images:\n    x: ["-bad"]\n', /neither a tag nor a digest/);
+    await invalid('r.example:\n  images-by-tag-regex:\n    x: "(?=a)"\n', /unsupported Perl syntax/);
+    await invalid('r.example:\n  images-by-tag-regex:\n    x: "(a"\n', /invalid tag regular expression/);
+    await invalid('r.example:\n  images-by-semver:\n    x: ">= banana"\n', /improper constraint/);
+    await invalid('r.example:\n  tls-verify: maybe\n', /true or false/);
+    await invalid('r.example:\n  credentials: {user: x}\n', /unknown key "user"/);
+    await invalid('r.example:\n  cert-dir: /etc/certs\n', /cert-dir is not allowed/);
+    await invalid('', /empty/);
+    await invalid('- a\n- b\n', /mapping of registries/);
+    await invalid('a: [', /not a valid YAML document/);
+    await invalid('a: {}\na: {}\n', /not a valid YAML document/);
   });
 
-  it('accepts a cert-dir the server allows', () => {
-    const regs = parseSyncYaml('r.example:\n  cert-dir: /ok\n', (d) => (d === '/ok' ? undefined : 'no'));
+  it('caps the selectors of a document before compiling anything', async () => {
+    const regexes = (n: number) => `r.example:\n  images-by-tag-regex:\n${Array.from({ length: n }, (_, i) => `    r${i}: "^v${i}"`).join('\n')}\n`;
+    assert.equal((await parseSyncYaml(regexes(100), noCertDirs))[0]!.imagesByTagRegex.length, 100);
+    await invalid(regexes(101) + '    broken: "(a"\n', /102 images-by-tag-regex selectors; at most 100/);
+    const images = Array.from({ length: 1001 }, (_, i) => `    r${i}: []`).join('\n');
+    await invalid(`r.example:\n  images:\n${images}\n`, /1001 repository selectors; at most 1000/);
+  });
+
+  it('accepts a cert-dir the server allows', async () => {
+    const regs = await parseSyncYaml('r.example:\n  cert-dir: /ok\n', (d) => (d === '/ok' ? undefined : 'no'));
     assert.equal(regs[0]!.certDir, '/ok');
   });
 });
 
 describe('redactSyncYaml', () => {
-  it('leaves a document without secrets byte for byte', () => {
+  it('leaves a document without secrets byte for byte', async () => {
     const text = '# comment\nr.example:\n  images:\n    x: [1.0]\n';
     assert.deepEqual(redactSyncYaml(text), { text, secrets: {} });
   });
 
-  it('takes passwords and identity tokens out, keeps usernames, and the result parses the same otherwise', () => {
+  it('takes passwords and identity tokens out, keeps usernames, and the result parses the same otherwise', async () => {
     const text = 'p.example:\n  credentials: &c {username: u, password: s3cret}\nr.example:\n  images:\n    x: [1.0]\n  credentials: *c\nq.example:\n  credentials: {identitytoken: tok}\n';
     const { text: stored, secrets } = redactSyncYaml(text);
     assert.ok(!stored.includes('s3cret') && !stored.includes('tok\n') && !/identitytoken: tok/.test(stored), stored);

@@ -118,12 +118,39 @@ function parseText(text: string): { value: Record<string, Plain> } {
   return { value };
 }
 
+/** At most this many images-by-tag-regex selectors, and selectors of any kind, in one document. */
+export const MAX_TAG_REGEX_SELECTORS = 100;
+export const MAX_SELECTORS = 1000;
+/** CPU time compiling one document's regular expressions may take (a large RE2 program takes tens of ms). */
+const REGEX_COMPILE_BUDGET_MS = 2_000;
+
+/** Counts the document's selectors before anything is compiled; INVALID_ARGUMENT beyond the caps. */
+function checkSelectorCounts(value: Record<string, Plain>): void {
+  let regexes = 0;
+  let selectors = 0;
+  for (const raw of Object.values(value)) {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) continue;
+    const count = (k: string) => (typeof raw[k] === 'object' && raw[k] !== null && !Array.isArray(raw[k]) ? Object.keys(raw[k]).length : 0);
+    regexes += count('images-by-tag-regex');
+    selectors += count('images') + count('images-by-tag-regex') + count('images-by-semver');
+  }
+  if (regexes > MAX_TAG_REGEX_SELECTORS) throw new InvalidArgumentError(`yaml: ${regexes} images-by-tag-regex selectors; at most ${MAX_TAG_REGEX_SELECTORS} are accepted in one sync`);
+  if (selectors > MAX_SELECTORS) throw new InvalidArgumentError(`yaml: ${selectors} repository selectors; at most ${MAX_SELECTORS} are accepted in one sync`);
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * Parses and validates the document. `allowedCertDir` decides whether a `cert-dir` may be
  * used (the server's SKIFF_SYNC_CERT_DIRS); it returns an error message when not.
+ *
+ * Selectors are counted first (caps above); the tag regular expressions are then compiled one
+ * at a time, yielding to the event loop between them, within a budget of compile time.
  */
-export function parseSyncYaml(text: string, allowedCertDir: (dir: string) => string | undefined): SyncYamlRegistry[] {
+export async function parseSyncYaml(text: string, allowedCertDir: (dir: string) => string | undefined): Promise<SyncYamlRegistry[]> {
   const { value } = parseText(text);
+  checkSelectorCounts(value);
+  let compileMs = 0;
   const registries: SyncYamlRegistry[] = [];
   for (const [key, raw] of Object.entries(value)) {
     const at = JSON.stringify(key);
@@ -149,11 +176,16 @@ export function parseSyncYaml(text: string, allowedCertDir: (dir: string) => str
       const where = `${at}.images-by-tag-regex.${JSON.stringify(name)}`;
       const repository = repositoryOf(key, name, where);
       let pattern: TagRegex;
+      if (compileMs > REGEX_COMPILE_BUDGET_MS) fail(where, `the document's tag regular expressions take more than ${REGEX_COMPILE_BUDGET_MS} ms to compile; use fewer or smaller ones`);
+      await yieldToEventLoop();
+      const started = performance.now();
       try {
         pattern = compileTagRegex(scalar(patternRaw, where));
       } catch (e) {
         if (e instanceof InvalidArgumentError) throw e;
         fail(where, (e as Error).message);
+      } finally {
+        compileMs += performance.now() - started;
       }
       reg.imagesByTagRegex.push({ repository, name, pattern });
     }

@@ -1,7 +1,9 @@
 import { Body, Controller, Post, Res } from '@nestjs/common';
 import { ApiExtraModels, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { Principal } from '../auth/principal';
 import { ApiProblems } from '../http/api-problems.decorator';
+import { CurrentPrincipal } from '../http/current-principal.decorator';
 import type { OperationDto } from '../operations/operations.dto';
 import { OperationsService } from '../operations/operations.service';
 import { answerSubmit, ApiSubmitResponses, SubmitPreferences, type SubmitPreferencesValue } from '../operations/submit-response';
@@ -25,9 +27,14 @@ export class SyncsController {
   @Post()
   @ApiOperation({ operationId: 'createSync', summary: 'Mirror repositories or registries (skopeo sync) as a tracked operation' })
   @ApiSubmitResponses()
-  @ApiProblems(400, 501)
-  async createSync(@Body() body: SyncRequestDto, @SubmitPreferences() prefs: SubmitPreferencesValue, @Res({ passthrough: true }) res: Response): Promise<OperationDto> {
-    const { request, secrets } = await this.syncs.prepare(body);
-    return answerSubmit(this.operations, res, { kind: 'sync', request: request as Record<string, unknown>, secrets }, prefs);
+  @ApiProblems(400, 413, 415, 501)
+  async createSync(
+    @Body() body: SyncRequestDto,
+    @SubmitPreferences() prefs: SubmitPreferencesValue,
+    @Res({ passthrough: true }) res: Response,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<OperationDto> {
+    const { request, secrets } = await this.syncs.prepare(body, principal);
+    return answerSubmit(this.operations, res, { principal, draft: { kind: 'sync', request }, labels: body.labels, secrets }, prefs);
   }
 }

@@ -3,6 +3,7 @@ import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty
 import { TransferOptionsDto } from '../copies/transfer-options.dto';
 import { MEDIA_TYPE } from '../image-spec/media-types';
 import { PLATFORM_SPEC } from '../image-spec/platform-list';
+import { ProblemDto } from '../http/problem';
 
 export const SYNC_SOURCE_TYPES = ['docker', 'dir', 'yaml'] as const;
 export const SYNC_DESTINATION_TYPES = ['docker', 'dir'] as const;
@@ -25,7 +26,7 @@ export class SyncRequestDto extends TransferOptionsDto {
   source?: string;
 
   /** skopeo sync --src: `docker`, `dir` or `yaml`. */
-  @ApiProperty({ enum: SYNC_SOURCE_TYPES, example: 'docker' })
+  @ApiProperty({ enum: SYNC_SOURCE_TYPES, enumName: 'SyncSourceType', example: 'docker' })
   @IsIn(SYNC_SOURCE_TYPES)
   sourceType: SyncSourceType;
 
@@ -55,7 +56,7 @@ export class SyncRequestDto extends TransferOptionsDto {
   destination: string;
 
   /** skopeo sync --dest: `docker` or `dir`. */
-  @ApiProperty({ enum: SYNC_DESTINATION_TYPES, example: 'docker' })
+  @ApiProperty({ enum: SYNC_DESTINATION_TYPES, enumName: 'SyncDestinationType', example: 'docker' })
   @IsIn(SYNC_DESTINATION_TYPES)
   destinationType: SyncDestinationType;
 
@@ -163,7 +164,7 @@ export class SyncImageResultDto {
   destination: string;
 
   /** `copied`, `skipped` (the destination already had this manifest), `failed`, or `planned` (dry run). */
-  @ApiProperty({ enum: ['copied', 'skipped', 'failed', 'planned'], example: 'copied' })
+  @ApiProperty({ enum: ['copied', 'skipped', 'failed', 'planned'], enumName: 'SyncImageState', example: 'copied' })
   state: 'copied' | 'skipped' | 'failed' | 'planned';
 
   /** Digest of the manifest written (or, in a dry run, of the manifest that would be copied). */
@@ -175,8 +176,8 @@ export class SyncImageResultDto {
   bytes?: number;
 
   /** Why it failed (a problem object). */
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  error?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: ProblemDto })
+  error?: ProblemDto;
 
   /** How many referrers came along (referrers `all`). */
   @ApiPropertyOptional({ type: 'integer', example: 2 })

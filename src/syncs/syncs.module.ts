@@ -1,9 +1,19 @@
 import { Module } from '@nestjs/common';
 import { CredentialsModule } from '../credentials/credentials.module';
 import { OperationsModule } from '../operations/operations.module';
+import { RATE_LIMIT_GAUGE, type RateLimitGauge } from '../rate-limits/rate-limit-floor';
 import { ReferrersModule } from '../referrers/referrers.module';
+import { RegistryHttp } from '../transports/docker/registry-http';
 import { SyncsController } from './syncs.controller';
 import { SyncsService } from './syncs.service';
 
-@Module({ imports: [CredentialsModule, OperationsModule, ReferrersModule], controllers: [SyncsController], providers: [SyncsService] })
+@Module({
+  imports: [CredentialsModule, OperationsModule, ReferrersModule],
+  controllers: [SyncsController],
+  providers: [
+    SyncsService,
+    // What the registry client knows of each registry's rate limit: a sync's rateLimitFloor reads it, never asking the registry.
+    { provide: RATE_LIMIT_GAUGE, inject: [RegistryHttp], useFactory: (http: RegistryHttp): RateLimitGauge => (registry) => http.rateLimit(registry) },
+  ],
+})
 export class SyncsModule {}

@@ -1,50 +1,53 @@
 import { createHash } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
-import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
+import { isAbsolute, join } from 'node:path';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig, type RegistrySettings } from '../config/app-config';
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
 import { toRegistryAuth } from '../credentials/registry-auth-header';
-import { DomainError, InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
 import { checkTransferExtensions, platformChoices } from '../copies/transfer-extensions';
 import { RATE_LIMIT_GAUGE, RateLimitFloor, type RateLimitGauge } from '../rate-limits/rate-limit-floor';
 import { ReferrersService } from '../referrers/referrers.service';
-import { parseDockerReference } from '../image-spec/docker-reference';
+import { type Principal, requireScope } from '../auth/principal';
+import { referenceTarget, requireReferenceAccess, requireTreeAccess } from '../auth/reference-access';
+import { type DockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
+import { isDigest } from '../image-spec/digest';
+import { dockerRepositoryTarget, patternTarget, treeTarget } from '../image-spec/reference-pattern';
 import { parseImageReference } from '../image-spec/image-reference';
-import { problemFromError } from '../http/problem';
-import { MetricsService } from '../metrics/metrics.service';
-import type { OperationRunContext, OperationRunner } from '../operations/operation-runner';
+import { AbortedError, DomainError, InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
+import {
+  domainErrorOf,
+  operationErrorOf,
+  type OperationRunContext,
+  type OperationRunner,
+  type ProgressUpdate,
+  type SyncImageRunner,
+  type SyncImageTasks,
+} from '../operations/operation';
+import type { SyncImageRow } from '../operations/operation-store';
 import { OperationsService } from '../operations/operations.service';
-import { resolveInStorageRoot } from '../storage/storage-root';
+import { isInside, resolveInStorageRoot } from '../storage/storage-root';
 import { DockerTransport } from '../transports/docker/docker.transport';
 import { RegistryHttp } from '../transports/docker/registry-http';
 import { TransportRegistry } from '../transports/transport-registry';
 import type { CredentialResolver, RegistryAuth } from '../transports/transport';
-import { USER_AGENT } from '../transports/transports.module';
-import { type SourceAccess, SyncRun } from './sync-run';
+import type { TransferSecrets } from '../copies/copy-request';
+import { type SourceAccess, SyncRun, SyncStoppedError } from './sync-run';
 import { parseSyncYaml, redactSyncYaml, type SyncYamlCredentials, type SyncYamlRegistry } from './sync-yaml';
+import type { SyncImageResult, SyncRequest, SyncResult } from './sync-request';
+
+/** How often a sync's run recounts its images when no signal came (signals normally wake it first). */
+const IMAGE_POLL_MS = 5000;
+/** Images listed in a sync's result; all of them are paged at /v1/operations/{id}/images. */
+const RESULT_IMAGES = 100;
+/** A sync's SyncRun is kept this long after its last image here ended. */
+const IMAGE_RUN_IDLE_MS = 30_000;
 import type { SyncRequestDto } from './syncs.dto';
-
-/** The stored form of a sync request: the body without its credentials (YAML passwords `[redacted]`). */
-export type StoredSyncRequest = Omit<SyncRequestDto, 'sourceAuth' | 'destinationAuth'>;
-
-/** Secrets of a sync, held in memory by the operations machinery. */
-interface SyncSecrets {
-  sourceAuth?: RegistryAuth;
-  destinationAuth?: RegistryAuth;
-  /** YAML `credentials`, by registry key, as written. */
-  yamlCredentials?: Record<string, SyncYamlCredentials>;
-}
 
 function stripPrefix(value: string, prefix: string): string {
   return value.startsWith(prefix) ? value.slice(prefix.length) : value;
-}
-
-function inside(root: string, p: string): boolean {
-  const rel = relative(root, p);
-  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
 }
 
 /**
@@ -53,8 +56,24 @@ function inside(root: string, p: string): boolean {
  * builds a SyncRun with the process-wide copy engine (the same HostLimiter and InFlightBlobs as
  * copies) when the worker picks the operation up.
  */
+/** A sync's SyncRun kept on this replica while its images run here. */
+interface ImageRun {
+  run: SyncRun;
+  close: () => Promise<void>;
+  refs: number;
+  idle?: NodeJS.Timeout;
+}
+
+interface BuildRunOptions {
+  secrets?: TransferSecrets;
+  /** The principal that submitted the sync (by name): stored credentials apply as for it. */
+  owner: string;
+  signal: AbortSignal;
+  progress: (p: ProgressUpdate) => void;
+}
+
 @Injectable()
-export class SyncsService implements OperationRunner, OnModuleInit {
+export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
   readonly kind = 'sync' as const;
 
   constructor(
@@ -63,13 +82,14 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     private readonly credentials: CredentialService,
     private readonly operations: OperationsService,
     private readonly engine: CopyEngine,
-    private readonly metrics: MetricsService,
+    private readonly registryHttp: RegistryHttp,
     private readonly referrers: ReferrersService,
-    @Optional() @Inject(RATE_LIMIT_GAUGE) private readonly rateLimitGauge?: RateLimitGauge,
+    @Inject(RATE_LIMIT_GAUGE) private readonly rateLimitGauge: RateLimitGauge,
   ) {}
 
   onModuleInit(): void {
     this.operations.registerRunner(this);
+    this.operations.registerSyncImageRunner(this.runImage);
   }
 
   /** Why a YAML `cert-dir` may not be used, or undefined when the server allows it. */
@@ -86,7 +106,7 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     }
     const ok = allowed.some((root) => {
       try {
-        return inside(realpathSync(root), real);
+        return isInside(realpathSync(root), real);
       } catch {
         return false;
       }
@@ -98,19 +118,51 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     return toRegistryAuth({ username: c.username, password: c.password ?? '', identitytoken: c.identitytoken }, `yaml: "${key}".credentials`);
   }
 
-  /** Checks a request before it is queued; returns what is stored and the secrets kept aside. */
-  async prepare(body: SyncRequestDto): Promise<{ request: StoredSyncRequest; secrets?: Record<string, unknown> }> {
-    const { sourceAuth, destinationAuth, ...rest } = body;
-    const request: StoredSyncRequest = { ...rest };
-    const secrets: SyncSecrets = {};
+  /**
+   * Checks a request before it is queued; returns what is stored and the secrets kept aside.
+   * The principal needs `images:write`; every repository or image the request or its YAML
+   * names must be inside its source patterns (a whole repository when all its tags, a regex or
+   * a semver constraint select from it; a `dir:` source as a tree), and the destination
+   * namespace or directory inside its destination patterns as a tree (`…/**`).
+   */
+  async prepare(body: SyncRequestDto, principal: Principal): Promise<{ request: SyncRequest; secrets?: TransferSecrets }> {
+    requireScope(principal, 'images:write', 'syncing images');
+    const { sourceAuth, destinationAuth } = body;
+    // Defaults applied: a default spelled out or left out is the same request (and fingerprint).
+    const request: SyncRequest = {
+      sourceType: body.sourceType,
+      destination: body.destination,
+      destinationType: body.destinationType,
+      scoped: body.scoped ?? false,
+      all: body.all ?? false,
+      dryRun: body.dryRun ?? false,
+      keepGoing: body.keepGoing ?? false,
+      preserveDigests: body.preserveDigests ?? false,
+      sourceTlsVerify: body.sourceTlsVerify ?? true,
+      destinationTlsVerify: body.destinationTlsVerify ?? true,
+      removeSignatures: body.removeSignatures ?? false,
+      retryTimes: body.retryTimes ?? 3,
+      referrers: body.referrers ?? 'none',
+    };
+    if (body.appendSuffix !== undefined && body.appendSuffix !== '') request.appendSuffix = body.appendSuffix;
+    if (body.format !== undefined) request.format = body.format;
+    if (body.platforms?.length) {
+      request.platforms = [...body.platforms];
+      request.multiArch = body.multiArch ?? 'filtered';
+    }
+    if (body.artifactTypes?.length) request.artifactTypes = [...body.artifactTypes];
+    if (body.rateLimitFloor !== undefined) request.rateLimitFloor = body.rateLimitFloor;
+    const secrets: TransferSecrets = {};
     if (body.sourceType === 'dir' && body.destinationType === 'dir') {
       throw new InvalidArgumentError('sync from dir to dir is not supported (as in skopeo): copy the directory instead');
     }
     if (body.sourceType === 'yaml') {
       if (body.yaml === undefined) throw new InvalidArgumentError('sourceType yaml needs the YAML document in "yaml"');
       if (body.source !== undefined) throw new InvalidArgumentError('sourceType yaml reads its images from "yaml"; "source" must be omitted');
-      const registries = parseSyncYaml(body.yaml, this.certDirRefusal);
+      const registries = await parseSyncYaml(body.yaml, this.certDirRefusal);
       for (const r of registries) if (r.credentials) this.yamlAuth(r.key, r.credentials);
+      this.transports.authorize('docker', principal, 'syncing from');
+      this.checkSelectors(registries, principal);
       const redacted = redactSyncYaml(body.yaml);
       request.yaml = redacted.text;
       if (Object.keys(redacted.secrets).length > 0) secrets.yamlCredentials = redacted.secrets;
@@ -123,20 +175,30 @@ export class SyncsService implements OperationRunner, OnModuleInit {
         if (ref.tag !== undefined && ref.digest !== undefined) {
           throw new InvalidArgumentError('source: references with both a tag and a digest are not supported (as in skopeo)');
         }
+        this.transports.authorize('docker', principal, 'syncing from');
+        requireReferenceAccess(principal, 'source', isNameOnly(ref) ? dockerRepositoryTarget(ref) : patternTarget({ transport: 'docker', named: ref }));
       } else {
         request.source = stripPrefix(body.source, 'dir:');
         await resolveInStorageRoot(this.config.storageRoot, request.source);
+        this.transports.authorize('dir', principal, 'syncing from');
         this.transports.get('dir', 'sync from');
+        requireTreeAccess(principal, 'source', await this.dirTree(request.source));
       }
     }
     if (body.destinationType === 'docker') {
       request.destination = stripPrefix(body.destination, 'docker://').replace(/\/+$/, '');
-      parseImageReference(`docker://${request.destination}/skiff-probe:latest`);
+      const probe = parseImageReference(`docker://${request.destination}/skiff-probe:latest`);
+      this.transports.authorize('docker', principal, 'syncing to');
+      if (probe.transport === 'docker') {
+        requireTreeAccess(principal, 'destination', treeTarget('docker', `${probe.named.domain}/${probe.named.path.replace(/\/?skiff-probe$/, '')}`.replace(/\/$/, '')));
+      }
     } else {
       request.destination = stripPrefix(body.destination, 'dir:');
       await resolveInStorageRoot(this.config.storageRoot, request.destination);
+      this.transports.authorize('dir', principal, 'syncing to');
       const dir = this.transports.get('dir', 'sync to');
       if (!dir.openDestination) throw new TransportNotImplementedError('dir', 'sync to');
+      requireTreeAccess(principal, 'destination', await this.dirTree(request.destination));
     }
     if (body.preserveDigests && body.format) {
       throw new InvalidArgumentError('preserveDigests cannot be combined with format: it would change the manifests');
@@ -147,26 +209,187 @@ export class SyncsService implements OperationRunner, OnModuleInit {
     if (body.referrers === 'all' && (body.sourceType === 'dir' || body.destinationType !== 'docker')) {
       throw new InvalidArgumentError('referrers can be synced from registries to registries only');
     }
-    if (body.rateLimitFloor !== undefined && !this.rateLimitGauge) {
-      throw new DomainError('OPERATION_NOT_SUPPORTED', "rateLimitFloor needs the registry client's rate-limit state, which this build does not provide yet");
-    }
     if (sourceAuth) secrets.sourceAuth = toRegistryAuth(sourceAuth, 'sourceAuth');
     if (destinationAuth) secrets.destinationAuth = toRegistryAuth(destinationAuth, 'destinationAuth');
-    return {
-      request: JSON.parse(JSON.stringify(request)) as StoredSyncRequest,
-      secrets: Object.keys(secrets).length > 0 ? (secrets as Record<string, unknown>) : undefined,
-    };
+    return { request, secrets: Object.keys(secrets).length > 0 ? secrets : undefined };
   }
 
-  async run(stored: Record<string, unknown>, ctx: OperationRunContext): Promise<Record<string, unknown>> {
-    const request = stored as unknown as StoredSyncRequest;
-    const secrets = (ctx.secrets ?? {}) as SyncSecrets;
-    const registries = request.sourceType === 'yaml' ? parseSyncYaml(request.yaml ?? '', this.certDirRefusal) : undefined;
+  /** A `dir:` tree's pattern target, its path resolved under the storage root. */
+  private async dirTree(path: string) {
+    const target = await referenceTarget({ transport: 'dir', path }, this.config.storageRoot);
+    return treeTarget('dir', target.location);
+  }
+
+  /** Checks every repository and image the document names against the source patterns. */
+  private checkSelectors(registries: SyncYamlRegistry[], principal: Principal): void {
+    const repository = (r: DockerReference) => requireReferenceAccess(principal, 'source', dockerRepositoryTarget(r));
+    for (const registry of registries) {
+      for (const entry of registry.images) {
+        if (entry.references.length === 0) repository(entry.repository);
+        for (const r of entry.references) {
+          const named = isDigest(r) ? withDigest(entry.repository, r) : withTag(entry.repository, r);
+          requireReferenceAccess(principal, 'source', patternTarget({ transport: 'docker', named }));
+        }
+      }
+      for (const entry of registry.imagesByTagRegex) repository(entry.repository);
+      for (const entry of registry.imagesBySemver) repository(entry.repository);
+    }
+  }
+
+  /**
+   * Runs a sync as the coordinator of its images: plans them once (a run that took over
+   * continues the plan it finds), hands them to the fleet as rows every replica's worker claims
+   * (runImage), follows their ends, stops at the first failure unless keepGoing (images in
+   * flight finish, the rest are dropped), and sums up. Images stay on this replica when they
+   * involve its local storage root, a YAML cert-dir, or credentials only it holds.
+   */
+  async run(request: SyncRequest, ctx: OperationRunContext): Promise<SyncResult> {
+    const images = ctx.images;
+    const built = await this.buildRun(request, { secrets: ctx.secrets, owner: ctx.owner, signal: ctx.signal, progress: (p) => ctx.progress(p) });
+    try {
+      if (!images) return await built.run.execute();
+      const pinned = this.mustPin(request, built.registries, images);
+      ctx.progress({ phase: 'listing' });
+      if ((await images.planned()) === 0) {
+        const entries = await built.run.planEntries();
+        const rows = entries.map((e, index) => ({
+          index,
+          source: e.source,
+          destination: e.destination,
+          accessKey: e.accessKey,
+          state: e.error === undefined ? ('pending' as const) : ('failed' as const),
+          ...(e.error === undefined ? {} : { error: operationErrorOf(e.error) }),
+        }));
+        const firstFailure = entries.find((e) => e.error !== undefined);
+        if (firstFailure && !request.keepGoing) {
+          await images.add(rows.filter((r) => r.state === 'failed'), { pinned: false });
+          throw new SyncStoppedError(firstFailure.error, `listing ${firstFailure.source}`, await this.summary(images));
+        }
+        await images.add(rows, { pinned });
+      } else if (pinned) {
+        await images.repin();
+      }
+      let stopped: SyncImageRow | undefined;
+      for (;;) {
+        if (ctx.signal.aborted) break;
+        const c = await images.counts();
+        const total = c.pending + c.running + c.copied + c.skipped + c.failed + c.planned;
+        ctx.progress({
+          phase: request.dryRun ? 'planning' : 'copying',
+          imagesTotal: total,
+          imagesDone: total - c.pending - c.running,
+          // a dry run transfers nothing: what it would transfer is its total
+          bytesDone: request.dryRun ? 0 : c.bytes,
+          bytesTotal: c.bytesTotal,
+          bytesSkipped: c.bytesSkipped,
+          blobsTotal: c.blobsTotal,
+          blobsDone: c.blobsDone,
+          blobsSkipped: c.blobsSkipped,
+          blobsMounted: c.blobsMounted,
+        });
+        if (c.failed > 0 && !request.keepGoing && !stopped) {
+          await images.dropPending();
+          stopped = (await images.list({ state: 'failed', limit: 1 }))[0];
+          continue;
+        }
+        if (c.pending + c.running === 0) break;
+        await images.changed(IMAGE_POLL_MS);
+      }
+      if (ctx.signal.aborted) {
+        // Images not started stay planned: a sync handed back (shutdown, lease lost) continues
+        // them when it runs again; a cancelled one has them dropped by the worker.
+        const reason: unknown = ctx.signal.reason;
+        throw reason instanceof DomainError ? reason : new AbortedError('the sync was cancelled');
+      }
+      const result = await this.summary(images);
+      if (stopped) {
+        const what = `${request.dryRun ? 'planning' : 'syncing'} ${stopped.source} to ${stopped.destination}`;
+        throw new SyncStoppedError(stopped.error ? domainErrorOf(stopped.error) : new AbortedError('the image failed'), what, result);
+      }
+      ctx.progress({ phase: 'done' });
+      return result;
+    } finally {
+      await built.close();
+    }
+  }
+
+  /** The sync's result: counts, bytes and the first images in plan order (all of them at /v1/operations/{id}/images). */
+  private async summary(images: SyncImageTasks): Promise<SyncResult> {
+    const c = await images.counts();
+    const listed = await images.list({ limit: RESULT_IMAGES });
+    const total = c.copied + c.skipped + c.failed + c.planned;
+    const result: SyncResult = {
+      images: listed
+        .filter((r) => r.state !== 'pending' && r.state !== 'running')
+        .map((r) => ({ source: r.source, destination: r.destination, state: r.state as SyncImageResult['state'], ...(r.digest ? { digest: r.digest } : {}), ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.error ? { error: r.error } : {}) })),
+      counts: { copied: c.copied, skipped: c.skipped, failed: c.failed, planned: c.planned },
+      bytes: c.bytes,
+    };
+    if (total > result.images.length) result.imagesOmitted = total - result.images.length;
+    return result;
+  }
+
+  /** Images must stay on this replica: local paths, a YAML cert-dir, credentials only it holds. */
+  private mustPin(request: SyncRequest, registries: SyncYamlRegistry[] | undefined, images: SyncImageTasks): boolean {
+    return request.sourceType === 'dir' || request.destinationType === 'dir' || images.secretsPinned || (registries ?? []).some((r) => r.certDir !== undefined);
+  }
+
+  /**
+   * Copies one image claimed by this replica's worker, with a SyncRun kept per sync while its
+   * images run here (so blobs written to one repository are mounted into the next).
+   */
+  readonly runImage: SyncImageRunner = async ({ image, request, owner, secrets, signal }) => {
+    let pending = this.imageRuns.get(image.operationId);
+    if (!pending) {
+      const never = new AbortController();
+      const created = this.buildRun(request, { secrets, owner, signal: never.signal, progress: () => undefined }).then((built) => ({ ...built, refs: 0 }) as ImageRun);
+      pending = created;
+      this.imageRuns.set(image.operationId, created);
+      created.catch(() => {
+        if (this.imageRuns.get(image.operationId) === created) this.imageRuns.delete(image.operationId);
+      });
+    }
+    const entry = await pending;
+    const mine = pending;
+    clearTimeout(entry.idle);
+    entry.refs++;
+    try {
+      const { result } = await entry.run.runOne({ source: image.source, destination: image.destination, accessKey: image.accessKey }, image.index, signal);
+      return {
+        state: result.state,
+        destination: result.destination,
+        counters: entry.run.countersOf(image.index, result),
+        ...(result.digest ? { digest: result.digest } : {}),
+        ...(result.bytes !== undefined ? { bytes: result.bytes } : {}),
+        ...(result.error ? { error: result.error } : {}),
+      };
+    } finally {
+      const e = entry;
+      if (--e.refs === 0) {
+        e.idle = setTimeout(() => {
+          if (e.refs > 0 || this.imageRuns.get(image.operationId) !== mine) return;
+          this.imageRuns.delete(image.operationId);
+          void e.close();
+        }, IMAGE_RUN_IDLE_MS);
+        e.idle.unref();
+      }
+    }
+  };
+
+  private readonly imageRuns = new Map<string, Promise<ImageRun>>();
+
+  /** A SyncRun for this request and its credentials; `close` releases the cert-dir clients it opened. */
+  private async buildRun(request: SyncRequest, opts: BuildRunOptions): Promise<{ run: SyncRun; registries?: SyncYamlRegistry[]; close: () => Promise<void> }> {
+    const { signal, progress } = opts;
+    const secrets = opts.secrets ?? {};
+    // Stored credentials apply as for the principal that submitted the sync.
+    const principal = this.credentials.actingAs(opts.owner);
+    const registries = request.sourceType === 'yaml' ? await parseSyncYaml(request.yaml ?? '', this.certDirRefusal) : undefined;
     for (const r of registries ?? []) {
       const kept = secrets.yamlCredentials?.[r.key];
       if (kept) r.credentials = kept;
     }
-    const sourceResolver = this.credentials.resolver(secrets.sourceAuth);
+    const sourceResolver = this.credentials.resolver(principal, secrets.sourceAuth);
     const docker = this.transports.get('docker', 'sync from');
     const opened: RegistryHttp[] = [];
     const yamlSource = async (registry: SyncYamlRegistry): Promise<SourceAccess> => {
@@ -183,11 +406,11 @@ export class SyncsService implements OperationRunner, OnModuleInit {
         sourceType: request.sourceType,
         source: request.source,
         yaml: registries,
-        naming: { destinationType: request.destinationType, destination: request.destination, scoped: request.scoped ?? false, appendSuffix: request.appendSuffix },
-        all: request.all ?? false,
-        dryRun: request.dryRun ?? false,
-        keepGoing: request.keepGoing ?? false,
-        preserveDigests: request.preserveDigests ?? false,
+        naming: { destinationType: request.destinationType, destination: request.destination, scoped: request.scoped, appendSuffix: request.appendSuffix },
+        all: request.all,
+        dryRun: request.dryRun,
+        keepGoing: request.keepGoing,
+        preserveDigests: request.preserveDigests,
         format: request.format,
         retryTimes: request.retryTimes,
         sourceTlsVerify: request.sourceTlsVerify,
@@ -203,22 +426,18 @@ export class SyncsService implements OperationRunner, OnModuleInit {
         concurrency: this.config.sync.concurrency,
         defaultSource: { transport: docker, ctx: { credentials: sourceResolver, tlsVerify: request.sourceTlsVerify } },
         yamlSource,
-        destinationCredentials: this.credentials.resolver(secrets.destinationAuth),
-        signal: ctx.signal,
-        progress: (p) => ctx.progress(p),
-        problem: (e) => problemFromError(e, `/v1/operations/${ctx.operationId}`),
+        destinationCredentials: this.credentials.resolver(principal, secrets.destinationAuth),
+        signal,
+        progress,
+        problem: (e) => operationErrorOf(e),
         referrersStep: ({ source, destination, access, destinationContext }) =>
           this.referrers.step({ source, destination, sourceContext: access.ctx, destinationContext, sourceTransport: access.transport, artifactTypes: request.artifactTypes, retryTimes: request.retryTimes }),
-        ...(request.rateLimitFloor !== undefined && this.rateLimitGauge
-          ? { rateLimitFloor: new RateLimitFloor(this.rateLimitGauge, request.rateLimitFloor, { onWait: () => ctx.progress({ phase: 'waiting-for-rate-limit' }) }) }
+        ...(request.rateLimitFloor !== undefined
+          ? { rateLimitFloor: new RateLimitFloor(this.rateLimitGauge, request.rateLimitFloor, { onWait: () => progress({ phase: 'waiting-for-rate-limit' }) }) }
           : {}),
       },
     );
-    try {
-      return await run.execute();
-    } finally {
-      await Promise.all(opened.map((h) => h.close().catch(() => undefined)));
-    }
+    return { run, registries, close: async () => void (await Promise.all(opened.map((h) => h.close().catch(() => undefined)))) };
   }
 
   /**
@@ -257,6 +476,6 @@ export class SyncsService implements OperationRunner, OnModuleInit {
       clientCertFile: certs[0] ? join(dir, certs[0]) : undefined,
       clientKeyFile: certs[0] ? join(dir, certs[0].replace(/\.cert$/, '.key')) : undefined,
     };
-    return new RegistryHttp({ registries: [settings], ...this.config.upstream, userAgent: USER_AGENT, observer: this.metrics });
+    return this.registryHttp.forRegistry(settings);
   }
 }

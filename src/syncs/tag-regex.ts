@@ -1,159 +1,88 @@
-import { runInNewContext } from 'node:vm';
+import { RE2JS, RE2JSSyntaxException } from 're2js';
 import { InvalidArgumentError } from '../errors/domain-error';
 
 /**
- * `images-by-tag-regex` patterns: Go RE2 syntax (skopeo compiles them with regexp.Compile and
- * keeps the tags where MatchString is true, i.e. an unanchored search), run on JavaScript's
- * engine after a translation of the RE2 constructs JavaScript spells differently. RE2 features
- * with no JavaScript equivalent, and JavaScript features RE2 refuses (backreferences,
- * lookaround), are refused, so a pattern means the same in both or is rejected.
+ * `images-by-tag-regex` patterns, with Go's semantics: skopeo compiles them with
+ * regexp.Compile (RE2 syntax) and keeps the tags where MatchString is true, an unanchored
+ * search. They run on RE2JS, a JavaScript port of RE2/J, itself a port of Go's regexp: the same
+ * syntax (`(?i)`, `(?P<name>…)`, `[[:alpha:]]`, `\pL`, `\Q…\E`, `(?U)`, `\A`, `\z`; no
+ * backreferences or lookaround), the same repeat limit (1000), and matching in time linear in
+ * the tag's length, so no pattern can backtrack catastrophically.
  *
- * JavaScript regular expressions backtrack (RE2 does not): matching runs in a separate V8
- * context with a time limit, so a pathological pattern fails the sync instead of stalling the
- * service.
+ * Linear is not free: a large pattern costs per character. Matching therefore runs in slices
+ * that yield to the event loop, against a budget of match time shared by every selector of one
+ * sync (a runaway set of selectors fails the sync, it never holds the service).
  */
 export interface TagRegex {
   /** The pattern as written (Go syntax). */
   readonly source: string;
-  /** The JavaScript translation and its flags. */
-  readonly js: string;
-  readonly flags: string;
+  readonly re: RE2JS;
 }
 
-/** How long filtering one repository's tag list may take. */
-const MATCH_TIMEOUT_MS = 2_000;
-const PATTERN_MAX = 1024;
-
-const POSIX_CLASSES: Record<string, string> = {
-  alnum: '0-9A-Za-z',
-  alpha: 'A-Za-z',
-  ascii: '\\x00-\\x7F',
-  blank: '\\t ',
-  cntrl: '\\x00-\\x1F\\x7F',
-  digit: '0-9',
-  graph: '!-~',
-  lower: 'a-z',
-  print: ' -~',
-  punct: '!-\\/:-@\\[-`{-~',
-  space: '\\t\\n\\v\\f\\r ',
-  upper: 'A-Z',
-  word: '0-9A-Za-z_',
-  xdigit: '0-9A-Fa-f',
-};
+/** Longest pattern accepted. */
+export const TAG_REGEX_MAX_LENGTH = 1024;
+/** Largest compiled program accepted (RE2 instructions; `(a|b|c){1000}` is about 3000). */
+const MAX_PROGRAM_SIZE = 10_000;
+/** Matching yields to the event loop after this long. */
+const SLICE_MS = 10;
+/** Default budget of match time for one sync, over all its selectors. */
+export const DEFAULT_MATCH_BUDGET_MS = 10_000;
 
 function refuse(pattern: string, why: string): never {
-  throw new InvalidArgumentError(`invalid tag regular expression ${JSON.stringify(pattern)}: ${why}`);
+  const shown = pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern;
+  throw new InvalidArgumentError(`invalid tag regular expression ${JSON.stringify(shown)}: ${why}`);
 }
 
-/** Translates a Go RE2 pattern; throws INVALID_ARGUMENT for what cannot be translated faithfully. */
+/** Compiles a Go RE2 pattern; throws INVALID_ARGUMENT for what Go's regexp.Compile refuses, or a pattern over the size limits. */
 export function compileTagRegex(pattern: string): TagRegex {
-  if (pattern.length > PATTERN_MAX) refuse(pattern.slice(0, 40) + '…', `longer than ${PATTERN_MAX} characters`);
-  let flags = '';
-  let rest = pattern;
-  const leading = /^\(\?([imsU]+)\)/.exec(rest);
-  if (leading) {
-    if (leading[1]!.includes('U')) refuse(pattern, 'the U (ungreedy) flag is not supported');
-    flags = [...new Set(leading[1]!)].join('');
-    rest = rest.slice(leading[0].length);
-  }
-  let out = '';
-  let inClass = false;
-  for (let i = 0; i < rest.length; i++) {
-    const c = rest[i]!;
-    if (c === '\\') {
-      const n = rest[i + 1];
-      if (n === undefined) refuse(pattern, 'trailing backslash');
-      if (/[1-9]/.test(n)) refuse(pattern, 'backreferences are not supported by RE2');
-      if (n === 'z' && !inClass) {
-        out += '$(?![\\s\\S])';
-        i++;
-        continue;
-      }
-      if (n === 'A' && !inClass) {
-        out += '^(?<![\\s\\S])';
-        i++;
-        continue;
-      }
-      if (n === 'Q' || n === 'C' || n === 'p' || n === 'P') refuse(pattern, `\\${n} is not supported`);
-      out += c + n;
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === '[' && rest[i + 1] === ':') {
-        const m = /^\[:(\^?)([a-z]+):\]/.exec(rest.slice(i));
-        if (m) {
-          const set = POSIX_CLASSES[m[2]!];
-          if (!set) refuse(pattern, `unknown character class [:${m[2]}:]`);
-          if (m[1]) refuse(pattern, 'negated POSIX classes are not supported');
-          out += set;
-          i += m[0].length - 1;
-          continue;
-        }
-      }
-      if (c === '[') {
-        out += '\\[';
-        continue;
-      }
-      if (c === ']') inClass = false;
-      out += c;
-      continue;
-    }
-    if (c === '[') {
-      inClass = true;
-      out += c;
-      if (rest[i + 1] === '^') {
-        out += '^';
-        i++;
-      }
-      if (rest[i + 1] === ']') {
-        out += '\\]';
-        i++;
-      }
-      continue;
-    }
-    if (c === '(' && rest[i + 1] === '?') {
-      const group = rest.slice(i);
-      const named = /^\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(group);
-      if (named) {
-        out += `(?<${named[1]}>`;
-        i += named[0].length - 1;
-        continue;
-      }
-      if (group.startsWith('(?:')) {
-        out += '(?:';
-        i += 2;
-        continue;
-      }
-      const modifier = /^\(\?([ims]+):/.exec(group);
-      if (modifier) {
-        out += `(?${[...new Set(modifier[1]!)].join('')}:`;
-        i += modifier[0].length - 1;
-        continue;
-      }
-      refuse(pattern, `the group syntax ${JSON.stringify(group.slice(0, 6))} is not supported (RE2 has no lookaround; inline flags only at the start or as (?flags:…))`);
-    }
-    out += c;
-  }
+  if (pattern.length > TAG_REGEX_MAX_LENGTH) refuse(pattern, `longer than ${TAG_REGEX_MAX_LENGTH} characters`);
+  let re: RE2JS;
   try {
-    new RegExp(out, flags);
+    re = RE2JS.compile(pattern);
   } catch (e) {
-    refuse(pattern, (e as Error).message.replace(/^Invalid regular expression: /, ''));
-  }
-  return { source: pattern, js: out, flags };
-}
-
-/** The tags the pattern matches (unanchored, as Go's MatchString), in their order. */
-export function filterTagsByRegex(regex: TagRegex, tags: readonly string[]): string[] {
-  let matched: unknown;
-  try {
-    matched = runInNewContext('const re = new RegExp(src, flags); tags.filter((t) => re.test(t)).join("\\n")', { src: regex.js, flags: regex.flags, tags: [...tags] }, { timeout: MATCH_TIMEOUT_MS });
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
-      throw new InvalidArgumentError(`the tag regular expression ${JSON.stringify(regex.source)} took longer than ${MATCH_TIMEOUT_MS} ms on ${tags.length} tags; simplify it`);
-    }
+    if (e instanceof RE2JSSyntaxException) refuse(pattern, e.message.replace(/^error parsing regexp: /, ''));
     throw e;
   }
-  const text = String(matched);
-  return text === '' ? [] : text.split('\n');
+  if (re.programSize() > MAX_PROGRAM_SIZE) refuse(pattern, `the expression is too large (${re.programSize()} instructions, at most ${MAX_PROGRAM_SIZE})`);
+  return { source: pattern, re };
+}
+
+/** Match time left for one sync; shared by its selectors. */
+export class MatchBudget {
+  private spentMs = 0;
+  constructor(readonly totalMs: number = DEFAULT_MATCH_BUDGET_MS) {}
+
+  charge(ms: number): void {
+    this.spentMs += ms;
+  }
+
+  get exhausted(): boolean {
+    return this.spentMs > this.totalMs;
+  }
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The tags the pattern matches (unanchored, as Go's MatchString), in their order. Yields to
+ * the event loop every few milliseconds; INVALID_ARGUMENT once `budget` is spent.
+ */
+export async function filterTagsByRegex(regex: TagRegex, tags: readonly string[], budget: MatchBudget = new MatchBudget()): Promise<string[]> {
+  const out: string[] = [];
+  let i = 0;
+  while (i < tags.length) {
+    const started = performance.now();
+    while (i < tags.length && performance.now() - started < SLICE_MS) {
+      const tag = tags[i++]!;
+      if (regex.re.matcher(tag).find()) out.push(tag);
+    }
+    budget.charge(performance.now() - started);
+    if (budget.exhausted && i < tags.length) {
+      throw new InvalidArgumentError(
+        `matching tags against ${JSON.stringify(regex.source.length > 80 ? `${regex.source.slice(0, 80)}…` : regex.source)} used up this sync's ${budget.totalMs} ms of regular-expression matching; use fewer or simpler images-by-tag-regex patterns`,
+      );
+    }
+    if (i < tags.length) await yieldToEventLoop();
+  }
+  return out;
 }

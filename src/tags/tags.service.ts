@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { type Principal, requireScope } from '../auth/principal';
+import type { Principal } from '../auth/principal';
+import { ReferenceAuthorizer } from '../auth/reference-authorizer';
 import { CredentialService } from '../credentials/credential.service';
 import { DomainError, InvalidArgumentError } from '../errors/domain-error';
 import { digestOf } from '../image-spec/digest';
-import { parseImageReference } from '../image-spec/image-reference';
 import { MediaType } from '../image-spec/media-types';
 import { DockerTransport } from '../transports/docker/docker.transport';
 import type { RegistryAuth } from '../transports/transport';
@@ -54,16 +54,16 @@ export class TagsService {
   constructor(
     private readonly docker: DockerTransport,
     private readonly credentials: CredentialService,
+    private readonly authorizer: ReferenceAuthorizer,
   ) {}
 
   async deleteTag(principal: Principal, image: string, access: TagAccess): Promise<{ image: string; digest: string; method: 'tag-delete' | 'placeholder' }> {
-    requireScope(principal, 'images:delete', 'deleting a tag');
-    const ref = parseImageReference(image);
+    const ref = await this.authorizer.authorize(image, principal, { scope: 'images:delete', side: 'destination', action: 'deleting a tag' });
     if (ref.transport !== 'docker' || ref.named.digest !== undefined || ref.named.tag === undefined) {
       throw new InvalidArgumentError(`DELETE /v1/tags takes a registry tag, docker://REPOSITORY:TAG (got ${JSON.stringify(image.slice(0, 300))}); DELETE /v1/images deletes a manifest by digest`);
     }
     const { domain, path, tag } = ref.named;
-    const ctx = { credentials: this.credentials.resolver(access.auth), tlsVerify: access.tlsVerify, signal: access.signal };
+    const ctx = { credentials: this.credentials.resolver(principal, access.auth), tlsVerify: access.tlsVerify, signal: access.signal };
     const client = await this.docker.client(domain, ctx);
     const ext = await this.docker.extensions(domain, ctx);
     const head = await client.headManifest(path, tag, access.signal);

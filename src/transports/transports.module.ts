@@ -1,13 +1,15 @@
-import { join } from 'node:path';
 import { Global, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { ReferenceAuthorizer } from '../auth/reference-authorizer';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
+import { LocalStorage } from '../storage/local-storage';
+import { StorageModule } from '../storage/storage.module';
 import { DirTransport } from './dir/dir.transport';
 import { ContainersStorageTransport } from './containers-storage/containers-storage.transport';
 import { DockerArchiveTransport } from './docker-archive/docker-archive.transport';
 import { DockerDaemonTransport } from './docker-daemon/docker-daemon.transport';
 import { DockerTransport } from './docker/docker.transport';
-import { RegistryHttp } from './docker/registry-http';
+import { RegistryHttp, registryHttpOptions } from './docker/registry-http';
 import { OciArchiveTransport } from './oci/oci-archive.transport';
 import { OciTransport } from './oci/oci.transport';
 import { TransportRegistry } from './transport-registry';
@@ -17,48 +19,49 @@ export const USER_AGENT = 'skiff/0.1 (+containers image operations service)';
 /** Wires the transports (framework-free classes) into Nest. */
 @Global()
 @Module({
+  imports: [StorageModule],
   providers: [
+    // The check every image use case makes before touching a reference (scope, transport, storage path, patterns).
+    { provide: ReferenceAuthorizer, inject: [APP_CONFIG, TransportRegistry], useFactory: (config: AppConfig, transports: TransportRegistry) => new ReferenceAuthorizer(config.storageRoot, transports) },
     {
       provide: RegistryHttp,
       inject: [APP_CONFIG, MetricsService],
       useFactory: (config: AppConfig, metrics: MetricsService) =>
-        new RegistryHttp({ registries: config.registries, ...config.upstream, userAgent: USER_AGENT, observer: metrics }),
+        new RegistryHttp(registryHttpOptions(config, { userAgent: USER_AGENT, observer: metrics })),
     },
     { provide: DockerTransport, inject: [RegistryHttp], useFactory: (http: RegistryHttp) => new DockerTransport(http) },
     {
       provide: DockerDaemonTransport,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new DockerDaemonTransport({ host: config.dockerHost, tls: config.dockerTls, tempDir: join(config.dataDir, 'tmp') }),
+      inject: [APP_CONFIG, LocalStorage],
+      useFactory: (config: AppConfig, local: LocalStorage) => new DockerDaemonTransport({ host: config.dockerHost, tls: config.dockerTls, local }),
     },
     {
       provide: ContainersStorageTransport,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new ContainersStorageTransport({ host: config.containerHost, tempDir: join(config.dataDir, 'tmp') }),
+      inject: [APP_CONFIG, LocalStorage],
+      useFactory: (config: AppConfig, local: LocalStorage) => new ContainersStorageTransport({ host: config.containerHost, local }),
     },
     {
       provide: TransportRegistry,
-      inject: [DockerTransport, APP_CONFIG, DockerDaemonTransport, ContainersStorageTransport],
-      useFactory: (docker: DockerTransport, config: AppConfig, dockerDaemon: DockerDaemonTransport, containersStorage: ContainersStorageTransport) =>
+      inject: [DockerTransport, APP_CONFIG, DockerDaemonTransport, ContainersStorageTransport, LocalStorage],
+      useFactory: (docker: DockerTransport, config: AppConfig, dockerDaemon: DockerDaemonTransport, containersStorage: ContainersStorageTransport, local: LocalStorage) =>
         new TransportRegistry([
           docker,
-          new OciTransport(config.storageRoot),
+          new OciTransport(local),
           new OciArchiveTransport({
-            storageRoot: config.storageRoot,
-            tempDir: join(config.dataDir, 'tmp'),
+            local,
             limits: { maxEntries: config.archive.maxEntries, maxEntrySize: config.archive.maxBytes, maxTotalSize: config.archive.maxBytes },
           }),
-          new DirTransport(config.storageRoot),
+          new DirTransport(local),
           new DockerArchiveTransport({
-            storageRoot: config.storageRoot,
-            tempDir: join(config.dataDir, 'tmp'),
+            local,
             limits: { maxEntries: config.archive.maxEntries, maxEntrySize: config.archive.maxBytes, maxTotalSize: config.archive.maxBytes },
           }),
           dockerDaemon,
           containersStorage,
-        ]),
+        ], { enabled: config.security.transports }),
     },
   ],
-  exports: [RegistryHttp, DockerTransport, TransportRegistry, DockerDaemonTransport, ContainersStorageTransport],
+  exports: [RegistryHttp, DockerTransport, TransportRegistry, DockerDaemonTransport, ContainersStorageTransport, ReferenceAuthorizer],
 })
 export class TransportsModule implements OnApplicationShutdown {
   constructor(

@@ -64,7 +64,16 @@ export type FaultAction =
    * Hold matching requests until `count` of them have arrived, then forward them all at once
    * (concurrent clients made to read the same state before any of them writes).
    */
-  | { kind: 'gather'; count: number };
+  | { kind: 'gather'; count: number }
+  /**
+   * A slow transfer. `response` (default): the upstream's answer is forwarded with its headers
+   * at once, then its body at `bytesPerSecond` after the first `afterBytes` (default 0) at full
+   * speed; 0 bytes/s stops sending there, the connection left open. `request`: the request
+   * body is read at `bytesPerSecond` before anything is forwarded.
+   */
+  | { kind: 'trickle'; bytesPerSecond: number; afterBytes?: number; direction?: 'response' | 'request' }
+  /** Forward unchanged, with these headers set on the answer. */
+  | { kind: 'headers'; headers: Record<string, string> };
 
 export interface FaultRule {
   /** Upper-case HTTP method; any when absent. */
@@ -115,6 +124,38 @@ function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
     stream.on('end', () => resolve(Buffer.concat(chunks)));
     stream.on('error', reject);
   });
+}
+
+/** Reads a request body at `bytesPerSecond` (its own pace, so the client's writes back up). */
+async function readSlowly(stream: http.IncomingMessage, bytesPerSecond: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    await new Promise((r) => setTimeout(r, Math.max(1, (chunk.length / Math.max(1, bytesPerSecond)) * 1000)));
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Writes `body` after `afterBytes` at `bytesPerSecond` (0: never more), in 100 ms slices; stops when the socket closes. */
+function writeSlowly(res: http.ServerResponse, body: Buffer, bytesPerSecond: number, afterBytes: number): void {
+  let sent = Math.min(afterBytes, body.length);
+  if (sent > 0) res.write(body.subarray(0, sent));
+  if (bytesPerSecond <= 0) return;
+  const slice = Math.max(1, Math.floor(bytesPerSecond / 10));
+  const timer = setInterval(() => {
+    if (res.destroyed || res.socket?.destroyed) {
+      clearInterval(timer);
+      return;
+    }
+    const next = Math.min(body.length, sent + slice);
+    if (next > sent) res.write(body.subarray(sent, next));
+    sent = next;
+    if (sent >= body.length) {
+      clearInterval(timer);
+      res.end();
+    }
+  }, 100);
+  res.once('close', () => clearInterval(timer));
 }
 
 function tamper(body: Buffer): Buffer {
@@ -194,7 +235,7 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
     const action = rule?.action;
     if (action) record.fault = action.kind;
     res.on('error', () => undefined);
-    const reqBody = await readAll(req);
+    const reqBody = action?.kind === 'trickle' && action.direction === 'request' ? await readSlowly(req, action.bytesPerSecond) : await readAll(req);
 
     if (action?.kind === 'stall') return;
     if (action?.kind === 'gather') await gatherAt(action);
@@ -264,6 +305,9 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
       case 'digest':
         headers['docker-content-digest'] = action.digest ?? sha256Digest('lie');
         break;
+      case 'headers':
+        Object.assign(headers, action.headers);
+        break;
       default:
         break;
     }
@@ -274,6 +318,11 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
     }
     record.status = status;
     res.writeHead(status, headers);
+    if (action?.kind === 'trickle' && action.direction !== 'request' && method !== 'HEAD') {
+      res.flushHeaders();
+      writeSlowly(res, body, action.bytesPerSecond, action.afterBytes ?? 0);
+      return;
+    }
     if (action?.kind === 'reset') {
       record.status = 'reset';
       if (action.when === 'after-headers') {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, createWriteStream, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import createClient, { type Client } from 'openapi-fetch';
@@ -17,24 +17,32 @@ export interface SkiffService {
   logFile: string;
   /** Typed client generated from the committed openapi/openapi.json. */
   api: Client<paths>;
-  /** SIGTERM (graceful) and wait; removes the data dir unless `keepData`. */
+  /**
+   * SIGTERM (graceful) and wait; removes the data dir unless `keepData`. Throws (after cleaning
+   * up) when the process had died before it was asked to stop — an unhandled rejection or any
+   * crash of the service fails the test that started it.
+   */
   stop(opts?: { keepData?: boolean }): Promise<void>;
-  /** SIGKILL: the process dies mid-work, as in a crash. The data dir is kept. */
+  /** SIGKILL: the process dies mid-work, as in a crash. The data dir is kept. Throws like stop() when it had died already. */
   kill(): Promise<void>;
+  /** Whether the process is still running. */
+  alive(): boolean;
   /** The service log so far (for assertions that secrets never appear). */
   log(): string;
 }
 
 /**
- * Starts the built service (`node dist/main.js`, as `npm start` does) on a free loopback port
+ * Starts the built service (`node dist/main.js`, the production start) on a free loopback port
  * with its own data directory, and waits until /healthz answers.
  */
-export async function startSkiff(env: Record<string, string> = {}, opts: { dataDir?: string } = {}): Promise<SkiffService> {
+export async function startSkiff(env: Record<string, string> = {}, opts: { dataDir?: string; launcher?: string[] } = {}): Promise<SkiffService> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'skiff-data-'));
   const logFile = join(dataDir, `service-${port}.log`);
   const out = createWriteStream(logFile);
-  const child: ChildProcess = spawn(process.execPath, [join(REPO_ROOT, 'dist/main.js')], {
+  // `launcher`: a command the service is started through, e.g. ['prlimit', '--fsize=…', '--']
+  const [command, ...args] = [...(opts.launcher ?? []), process.execPath, join(REPO_ROOT, 'dist/main.js')];
+  const child: ChildProcess = spawn(command!, args, {
     cwd: dataDir,
     env: {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -51,9 +59,16 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
   child.stderr?.pipe(out);
   const url = `http://127.0.0.1:${port}`;
   let exited: number | null = null;
-  child.once('exit', (code) => {
+  let exitSignal: string | null = null;
+  /** Set once stop() or kill() asked the process to end. */
+  let ended = false;
+  child.once('exit', (code, signal) => {
     exited = code ?? -1;
+    exitSignal = signal;
   });
+  /** The process died on its own (before stop() or kill()): the failure every test must see. */
+  const diedOnItsOwn = (): Error | undefined =>
+    exited === null || ended ? undefined : new Error(`skiff died on its own (exit ${exited}${exitSignal ? `, ${exitSignal}` : ''}); its log:\n${readFileSync(logFile, 'utf8').slice(-8000)}`);
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (exited !== null) throw new Error(`skiff exited with ${exited} during start:\n${readFileSync(logFile, 'utf8')}`);
@@ -74,7 +89,10 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
     logFile,
     api,
     log: () => readFileSync(logFile, 'utf8'),
+    alive: () => exited === null,
     async stop(stopOpts: { keepData?: boolean } = {}) {
+      const died = diedOnItsOwn();
+      ended = true;
       if (exited === null) {
         const done = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
@@ -85,14 +103,18 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
       }
       out.end();
       if (!stopOpts.keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (died) throw died;
     },
     async kill() {
+      const died = diedOnItsOwn();
+      ended = true;
       if (exited === null) {
         const done = new Promise((r) => child.once('exit', r));
         child.kill('SIGKILL');
         await done;
       }
       out.end();
+      if (died) throw died;
     },
   };
 }
@@ -100,4 +122,16 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
 /** base64 JSON for the X-Registry-Auth header. */
 export function registryAuthHeader(auth: Record<string, string>): string {
   return Buffer.from(JSON.stringify(auth)).toString('base64');
+}
+
+/**
+ * A registries file (SKIFF_REGISTRIES_CONFIG) that lets a shared-mode service (tokens or a
+ * principals file) reach the tests' loopback registries: shared mode refuses loopback
+ * addresses unless the registries file lists or allows them.
+ */
+export function loopbackRegistriesConfig(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-registries-'));
+  const file = join(dir, 'registries.yaml');
+  writeFileSync(file, 'egress:\n  allowNetworks: ["127.0.0.0/8", "::1/128"]\n');
+  return file;
 }

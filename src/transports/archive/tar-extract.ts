@@ -1,11 +1,13 @@
 import { constants as fsConstants } from 'node:fs';
 import { link, mkdir, open, realpath, symlink } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { AbortedError, DomainError } from '../../errors/domain-error';
+import { fsErrorCode } from '../../storage/storage-errors';
+import { isInside } from '../../storage/storage-root';
 import { type Admission, type ArchiveLimits, ArchiveInvalidError, DecompressedSizeCap, TarEntryPolicy } from './tar-policy';
 
 export { ArchiveInvalidError, DEFAULT_ARCHIVE_LIMITS, archiveLimits, normalizeEntryName, type ArchiveLimits } from './tar-policy';
@@ -78,14 +80,9 @@ function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Reada
   });
 }
 
-function inside(root: string, p: string): boolean {
-  const rel = relative(root, p);
-  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
-}
-
 /** Maps a file-system failure for one entry: name-level errors are the archive's fault. */
 function entryFsError(name: string, e: unknown): unknown {
-  const code = (e as NodeJS.ErrnoException).code;
+  const code = fsErrorCode(e);
   if (code === 'ENAMETOOLONG' || code === 'EEXIST' || code === 'ELOOP' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'EINVAL') {
     return new ArchiveInvalidError(`entry ${JSON.stringify(name)}: cannot be created (${code})`, { cause: e });
   }
@@ -195,7 +192,7 @@ export async function extractTar(input: Readable, destDir: string, opts: Extract
     const e = refusal ?? parseError ?? otherError;
     if (signal?.aborted) throw new AbortedError('extracting the archive was cancelled');
     if (e instanceof DomainError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = fsErrorCode(e);
     if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code?.startsWith('ERR_ZLIB') || /tar|Unexpected end of data|Invalid header|Header exceeds/i.test((e as Error).message ?? '')) {
       throw new ArchiveInvalidError(`not a valid ${gzipped ? 'gzip-compressed ' : ''}tar archive: ${(e as Error).message}`, { cause: e });
     }
@@ -206,6 +203,6 @@ export async function extractTar(input: Readable, destDir: string, opts: Extract
   policy.checkLinks();
   for (const name of policy.symlinks()) {
     const real = await realpath(join(root, name)).catch(() => undefined);
-    if (real === undefined || !inside(root, real)) throw new ArchiveInvalidError(`entry ${JSON.stringify(name)}: symbolic link resolves outside the archive`);
+    if (real === undefined || !isInside(root, real)) throw new ArchiveInvalidError(`entry ${JSON.stringify(name)}: symbolic link resolves outside the archive`);
   }
 }

@@ -3,6 +3,7 @@ import { type Writable, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { AbortedError, DomainError } from '../../errors/domain-error';
+import { fsErrorCode } from '../../storage/storage-errors';
 import { type ArchiveLimits, ArchiveInvalidError, TarEntryPolicy } from './tar-policy';
 
 /** Where the body of a regular file lies in the (uncompressed) tar file. */
@@ -59,7 +60,7 @@ export class TarIndex {
       if (opts.signal?.aborted) throw new AbortedError('reading the archive was cancelled');
       if (refusal) throw refusal;
       if (e instanceof DomainError) throw e;
-      if ((e as NodeJS.ErrnoException).code === undefined || /tar|Unexpected end of data|Invalid header|Header exceeds/i.test((e as Error).message)) {
+      if (fsErrorCode(e) === undefined || /tar|Unexpected end of data|Invalid header|Header exceeds/i.test((e as Error).message)) {
         throw new ArchiveInvalidError(`not a valid tar archive: ${(e as Error).message}`, { cause: e });
       }
       throw e;

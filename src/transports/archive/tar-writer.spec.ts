@@ -72,3 +72,21 @@ describe('TarWriter.addFile', () => {
     }
   });
 });
+
+describe('TarWriter.toStream onto a reader that went away', () => {
+  it('fails at once instead of waiting for a drain that never comes', async () => {
+    const out = new PassThrough({ highWaterMark: 1024 });
+    const w = TarWriter.toStream(out);
+    out.destroy();
+    await new Promise((r) => setImmediate(r)); // its 'close' has been emitted
+    await assert.rejects(w.addBytes('big', Buffer.alloc(64 * 1024)), /the reader stopped reading the archive/);
+  });
+
+  it('fails when the reader goes away while it waits for a drain', async () => {
+    const out = new PassThrough({ highWaterMark: 1024 });
+    const w = TarWriter.toStream(out);
+    const writing = w.addBytes('big', Buffer.alloc(64 * 1024));
+    setImmediate(() => out.destroy());
+    await assert.rejects(writing, /the reader stopped reading the archive/);
+  });
+});

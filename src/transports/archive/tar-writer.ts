@@ -42,7 +42,10 @@ export class TarWriter {
    */
   static toStream(out: PassThrough, signal?: AbortSignal): TarWriter {
     return new TarWriter(async (buf) => {
+      // a destroyed stream takes nothing and emits no more events: waiting for them would hang
+      if (out.destroyed) throw new Error('the reader stopped reading the archive');
       if (out.write(Buffer.from(buf))) return;
+      if (out.destroyed) throw new Error('the reader stopped reading the archive');
       await new Promise<void>((resolve, reject) => {
         const onDrain = () => {
           out.off('close', onClose);

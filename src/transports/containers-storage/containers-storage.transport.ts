@@ -4,12 +4,14 @@ import { type ContainersStorageImageReference, type ImageReference, type StoreSp
 import { DaemonExportSource } from '../docker-daemon/daemon-export.source';
 import { openLoadDestination } from '../docker-daemon/docker-daemon.transport';
 import { EngineClient } from '../docker-daemon/engine-client';
+import type { LocalStorage } from '../../storage/local-storage';
 import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
 
 export interface ContainersStorageTransportOptions {
   /** CONTAINER_HOST syntax (`unix:///run/podman/podman.sock`). Server configuration only. */
   host: string;
-  tempDir: string;
+  /** Where destinations stage blobs (the data directory's staging area). */
+  local: LocalStorage;
 }
 
 interface PodmanInfo {
@@ -58,7 +60,7 @@ export class ContainersStorageTransport implements ImageTransport {
       throw new InvalidArgumentError(`${formatImageReference(cs)}: a containers-storage destination must be NAME[:TAG] (skiff cannot choose an image ID or digest through the Podman API)`);
     }
     await this.checkStore(cs, ctx.signal);
-    return openLoadDestination(cs, this.client, this.opts.tempDir, [cs.named], 'daemon:podman');
+    return openLoadDestination(cs, this.client, this.opts.local, [cs.named], 'daemon:podman');
   }
 
   async close(): Promise<void> {

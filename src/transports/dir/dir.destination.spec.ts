@@ -4,15 +4,26 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpath
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { VerifyingStream } from '../../copy-engine/verifying-stream';
+import { LocalStorage } from '../../storage/local-storage';
 import type { ImageDestination } from '../transport';
 import { DIR_VERSION_CONTENT } from './dir-format';
 import { DirTransport } from './dir.transport';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-dir-unit-')));
-after(() => rmSync(root, { recursive: true, force: true }));
-const transport = new DirTransport(root);
+const data = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-dir-unit-data-')));
+let local: LocalStorage;
+let transport: DirTransport;
+before(async () => {
+  local = await LocalStorage.open({ storageRoot: root, dataDir: data, leaseMs: 30_000, minFreeBytes: 0 });
+  transport = new DirTransport(local);
+});
+after(async () => {
+  await local.close();
+  rmSync(root, { recursive: true, force: true });
+  rmSync(data, { recursive: true, force: true });
+});
 const ctx = { credentials: async () => undefined };
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const V2S2 = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -49,7 +60,8 @@ async function write(path: string, img: ReturnType<typeof image>, opts: { failBe
 }
 
 const listing = (dir: string) => readdirSync(join(root, dir)).sort();
-const hidden = () => readdirSync(root).filter((n) => n.startsWith('.'));
+/** Hidden entries in the storage root other than the replicas' lease directory (.skiff). */
+const hidden = () => readdirSync(root).filter((n) => n.startsWith('.') && n !== '.skiff');
 
 describe('dir: destination', () => {
   it("writes skopeo's layout: version, hex-named blobs, manifest.json", async () => {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { lstat, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -7,10 +6,12 @@ import { digestOf } from '../../image-spec/digest';
 import type { DirImageReference } from '../../image-spec/image-reference';
 import { MANIFEST_MEDIA_TYPES, isSchema1MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
-import { writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
+import { type WriteTarget, writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
+import { withFileLock, withPathMutex } from '../../storage/lease-lock';
+import type { LocalStorage } from '../../storage/local-storage';
 import { PendingWrites } from '../../storage/pending-writes';
-import { withPathMutex } from '../oci/layout-lock';
-import { StorageConflictError, fsErrorCode } from '../oci/storage-errors';
+import { StorageConflictError, fsErrorCode } from '../../storage/storage-errors';
+import { entryLockName, tempName } from '../../storage/temp-names';
 import { DIR_VERSION_CONTENT, dirBlobPath, dirManifestPath, dirVersionPath } from './dir-format';
 
 /**
@@ -41,13 +42,15 @@ export async function checkReplaceable(target: string, name: string): Promise<'a
  * every manifest type is accepted, as containers/image's directory destination does.
  *
  * Contract (stronger than skopeo's, which empties an existing directory first): everything is
- * written into a hidden staging directory next to PATH (`.NAME.skiff-<random>`); blobs go to a
- * temp file and are renamed to their hex name only after the verifying stream ended.
+ * written into a staging directory next to PATH (`.skiff-tmp-<owner>-…-NAME`); blobs go to a
+ * temp file and are renamed to their hex name only after the verifying stream ended (a blob of
+ * known size that cannot fit is refused first; out of space is INSUFFICIENT_STORAGE).
  * putManifest() without instanceDigest writes manifest.json last and then swaps the staging
  * directory into place (an earlier dir: image at PATH is moved aside and removed; an empty
- * directory is replaced), under an in-process mutex keyed by PATH. A copy that fails or is
- * cancelled leaves PATH untouched; close() waits for putBlob() calls still running, then
- * removes the staging directory.
+ * directory is replaced), under an in-process mutex keyed by PATH and the lease lock
+ * `.skiff-lock-NAME` beside it (other replicas sharing the storage root wait too). A copy that
+ * fails or is cancelled leaves PATH untouched; close() waits for putBlob() calls still running,
+ * then removes the staging directory.
  */
 export class DirDestination implements ImageDestination {
   readonly layerCompression = 'preserve' as const;
@@ -62,8 +65,13 @@ export class DirDestination implements ImageDestination {
     readonly reference: DirImageReference,
     private readonly target: string,
     private readonly staging: string,
+    private readonly local: LocalStorage,
   ) {
     this.blobScope = `dir:${staging}`;
+  }
+
+  private writeTarget(what: string): WriteTarget {
+    return this.local.storageTarget(`${this.name}: ${what}`);
   }
 
   private get name(): string {
@@ -88,19 +96,23 @@ export class DirDestination implements ImageDestination {
   }
 
   private async writeBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
-    return writeBlobFile(stream, this.staging, blob, (file, digest) => rename(file, dirBlobPath(this.staging, digest)), { signal: opts.signal });
+    const target = this.writeTarget(`blob ${blob.known?.digest ?? '(recompressed layer)'}`);
+    return writeBlobFile(stream, this.staging, blob, (file, digest) => rename(file, dirBlobPath(this.staging, digest)), target, { signal: opts.signal });
   }
 
   async putManifest(bytes: Buffer, _mediaType: string, opts: { instanceDigest?: string; signal?: AbortSignal }): Promise<void> {
     if (opts.instanceDigest) {
       const digest = digestOf(bytes);
       if (digest !== opts.instanceDigest) throw new DomainError('DIGEST_MISMATCH', `instance manifest ${opts.instanceDigest}: the bytes hash to ${digest}`);
-      await writeFileAtomic(dirManifestPath(this.staging, opts.instanceDigest), bytes);
+      await writeFileAtomic(dirManifestPath(this.staging, opts.instanceDigest), bytes, { target: this.writeTarget(`manifest ${opts.instanceDigest}`) });
       return;
     }
-    await writeFileAtomic(dirManifestPath(this.staging), bytes);
+    await writeFileAtomic(dirManifestPath(this.staging), bytes, { target: this.writeTarget('manifest.json') });
     if (opts.signal?.aborted) throw new DomainError('ABORTED', 'the copy was cancelled');
-    await withPathMutex(`dir:${this.target}`, () => this.swapIntoPlace());
+    const lock = join(dirname(this.target), entryLockName(basename(this.target)));
+    await this.local.storage.guard({ what: this.name, dir: dirname(this.target) }, () =>
+      withPathMutex(`dir:${this.target}`, () => withFileLock(lock, this.local.owner, () => this.swapIntoPlace(), { signal: opts.signal, what: this.name })),
+    );
     this.committed = true;
   }
 
@@ -117,7 +129,7 @@ export class DirDestination implements ImageDestination {
         await checkReplaceable(this.target, this.name);
       }
     }
-    const aside = join(dirname(this.target), `.${basename(this.target)}.skiff-old-${randomBytes(8).toString('hex')}`);
+    const aside = join(dirname(this.target), tempName(this.local.owner.id, `old-${basename(this.target)}`));
     await rename(this.target, aside);
     try {
       await rename(this.staging, this.target);
@@ -136,6 +148,6 @@ export class DirDestination implements ImageDestination {
 }
 
 /** The version file every dir: image starts with. */
-export function writeDirVersion(staging: string): Promise<void> {
-  return writeFileAtomic(dirVersionPath(staging), DIR_VERSION_CONTENT);
+export function writeDirVersion(staging: string, target: WriteTarget): Promise<void> {
+  return writeFileAtomic(dirVersionPath(staging), DIR_VERSION_CONTENT, { target });
 }

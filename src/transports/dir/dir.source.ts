@@ -4,8 +4,8 @@ import { digestOf } from '../../image-spec/digest';
 import type { DirImageReference } from '../../image-spec/image-reference';
 import { guessManifestMediaType, MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../transport';
-import { LayoutInvalidError, fsErrorCode } from '../oci/storage-errors';
-import { confinedPath, readSmallFile } from '../oci/verified-read';
+import { LayoutInvalidError, fsErrorCode } from '../../storage/storage-errors';
+import { confinedPath, readSmallFile } from '../../storage/verified-read';
 import { dirBlobPath, dirManifestPath } from './dir-format';
 
 function missing(e: unknown): boolean {

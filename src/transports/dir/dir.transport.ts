@@ -1,9 +1,11 @@
-import { chmod, mkdir, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type ImageReference, expectTransport } from '../../image-spec/image-reference';
+import type { LocalStorage } from '../../storage/local-storage';
+import { StorageConflictError } from '../../storage/storage-errors';
 import { resolveInStorageRoot } from '../../storage/storage-root';
+import { tempName } from '../../storage/temp-names';
 import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
-import { StorageConflictError } from '../oci/storage-errors';
 import { DirDestination, checkReplaceable, writeDirVersion } from './dir.destination';
 import { DirSource } from './dir.source';
 
@@ -11,24 +13,39 @@ import { DirSource } from './dir.source';
 export class DirTransport implements ImageTransport {
   readonly name = 'dir' as const;
 
-  constructor(private readonly storageRoot: string) {}
-
+  constructor(private readonly local: LocalStorage) {}
 
   async openSource(ref: ImageReference, _ctx: TransportContext): Promise<ImageSource> {
     const dir = expectTransport(ref, 'dir');
-    return new DirSource(dir, await resolveInStorageRoot(this.storageRoot, dir.path), this.storageRoot);
+    return new DirSource(dir, await resolveInStorageRoot(this.local.storageRoot, dir.path), this.local.storageRoot);
   }
 
+  /**
+   * Sweeps what gone writers left beside PATH, then stages a new image in a temp directory next
+   * to it (see DirDestination). A staging directory that cannot be set up (out of space:
+   * INSUFFICIENT_STORAGE) is removed again.
+   */
   async openDestination(ref: ImageReference, _ctx: TransportContext): Promise<ImageDestination> {
     const dir = expectTransport(ref, 'dir');
-    const target = await resolveInStorageRoot(this.storageRoot, dir.path);
-    const root = await resolveInStorageRoot(this.storageRoot, '.');
-    if (target === root) throw new StorageConflictError(`dir:${dir.path}: the storage root itself cannot be replaced by an image`);
-    await checkReplaceable(target, `dir:${dir.path}`);
-    await mkdir(dirname(target), { recursive: true });
-    const staging = await mkdtemp(join(dirname(target), `.${basename(target)}.skiff-`));
-    await chmod(staging, 0o755);
-    await writeDirVersion(staging);
-    return new DirDestination(dir, target, staging);
+    const name = `dir:${dir.path}`;
+    const target = await resolveInStorageRoot(this.local.storageRoot, dir.path);
+    const root = await resolveInStorageRoot(this.local.storageRoot, '.');
+    if (target === root) throw new StorageConflictError(`${name}: the storage root itself cannot be replaced by an image`);
+    await checkReplaceable(target, name);
+    const parent = dirname(target);
+    const staging = join(parent, tempName(this.local.owner.id, basename(target)));
+    await this.local.storage.guard({ what: name, dir: root }, async () => {
+      await mkdir(parent, { recursive: true });
+      await this.local.sweepDirectory(parent);
+      try {
+        await mkdir(staging, { mode: 0o755 });
+        await chmod(staging, 0o755);
+        await writeDirVersion(staging, this.local.storageTarget(`${name}: version`));
+      } catch (e) {
+        await rm(staging, { recursive: true, force: true });
+        throw e;
+      }
+    });
+    return new DirDestination(dir, target, staging, this.local);
   }
 }

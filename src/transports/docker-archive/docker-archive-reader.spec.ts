@@ -1,4 +1,4 @@
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -6,13 +6,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseDockerReference } from '../../image-spec/docker-reference';
+import { LocalStorage } from '../../storage/local-storage';
 import { DEFAULT_ARCHIVE_LIMITS } from '../archive/tar-policy';
 import { TarWriter } from '../archive/tar-writer';
 import { DockerArchiveReader, parseManifestJson } from './docker-archive-reader';
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-da-reader-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
 const tempDir = join(dir, 'tmp');
+let local: LocalStorage;
+before(async () => {
+  local = await LocalStorage.open({ storageRoot: dir, dataDir: dir, leaseMs: 30_000, minFreeBytes: 0 });
+});
+after(async () => {
+  await local.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 let n = 0;
 
 async function archive(manifest: unknown, opts: { gzip?: boolean } = {}): Promise<string> {
@@ -29,7 +37,7 @@ async function archive(manifest: unknown, opts: { gzip?: boolean } = {}): Promis
   return path;
 }
 
-const open_ = (path: string) => DockerArchiveReader.open(path, { tempDir, limits: DEFAULT_ARCHIVE_LIMITS, displayName: 'docker-archive:test' });
+const open_ = (path: string) => DockerArchiveReader.open(path, { local, limits: DEFAULT_ARCHIVE_LIMITS, displayName: 'docker-archive:test' });
 const item = (tags: string[] | null) => ({ Config: 'c.json', RepoTags: tags, Layers: ['l.tar'] });
 
 test('list-tags as skopeo 1.9.3 prints it: the first stored spelling of each tag, @N for untagged images', async () => {

@@ -1,20 +1,23 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { AbortedError, DomainError } from '../../errors/domain-error';
+import { fsErrorCode } from '../../storage/storage-errors';
 import { type DockerReference, formatDockerReference, parseDockerReference } from '../../image-spec/docker-reference';
 import { goFieldValues } from '../../image-spec/go-json';
 import { InvalidReferenceError } from '../../image-spec/invalid-reference-error';
 import { TarIndex } from '../archive/tar-index';
 import { type ArchiveLimits, ArchiveInvalidError, DecompressedSizeCap } from '../archive/tar-policy';
 import { MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
+import type { LocalStorage } from '../../storage/local-storage';
 
 /**
  * Opens a `docker save` archive (containers/image docker/internal/tarfile Reader): a plain tar
- * is indexed in place; a gzip-compressed one is first decompressed into a private temp file
- * (as containers/image does), removed by close(). manifest.json is parsed as Go's json.Unmarshal
+ * is indexed in place; a gzip-compressed one is first decompressed into a private staging
+ * directory (as containers/image does; out of space there is INSUFFICIENT_STORAGE), removed by
+ * close(), or at once when opening fails. manifest.json is parsed as Go's json.Unmarshal
  * into []ManifestItem would, and images are chosen and listed by containers/image's rules.
  */
 
@@ -26,8 +29,8 @@ export interface ManifestItem {
 }
 
 export interface OpenArchiveOptions {
-  /** Directory for private temp files (created if missing). */
-  tempDir: string;
+  /** Where private staging directories are made. */
+  local: LocalStorage;
   limits: Required<ArchiveLimits>;
   signal?: AbortSignal;
   /** What the archive is called in messages (the reference as the caller gave it). */
@@ -48,7 +51,7 @@ export class DockerArchiveReader {
     try {
       info = await stat(path);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      if (fsErrorCode(e) === 'ENOENT' || fsErrorCode(e) === 'ENOTDIR') {
         throw new DomainError('IMAGE_NOT_FOUND', `${what}: no such archive in the storage root`);
       }
       throw e;
@@ -59,15 +62,20 @@ export class DockerArchiveReader {
     try {
       let tarPath = path;
       if (await isGzip(path)) {
-        await mkdir(opts.tempDir, { recursive: true, mode: 0o700 });
-        tempDir = await mkdtemp(join(opts.tempDir, 'docker-archive-src-'));
+        const decompressing = `${what}: decompressing the archive`;
+        tempDir = await opts.local.makeStagingDir('docker-archive-src', decompressing);
         tarPath = join(tempDir, 'archive.tar');
+        // at least as many bytes as the compressed file
+        await opts.local.staging.ensureRoom({ what: decompressing, dir: tempDir, needed: info.size });
         try {
-          await pipeline(createReadStream(path), createGunzip(), new DecompressedSizeCap(opts.limits, what), (await open(tarPath, 'wx', 0o600)).createWriteStream(), { signal: opts.signal });
+          const out = (await open(tarPath, 'wx', 0o600)).createWriteStream();
+          await pipeline(createReadStream(path), createGunzip(), new DecompressedSizeCap(opts.limits, what), out, { signal: opts.signal });
         } catch (e) {
           if (opts.signal?.aborted) throw new AbortedError('reading the archive was cancelled');
           if (e instanceof DomainError) throw e;
-          if (/^Z_|ERR_ZLIB/.test(String((e as NodeJS.ErrnoException).code))) throw new ArchiveInvalidError(`${what}: broken gzip compression: ${(e as Error).message}`, { cause: e });
+          const full = await opts.local.staging.explain(e, { what: decompressing, dir: tempDir });
+          if (full instanceof DomainError) throw full;
+          if (/^Z_|ERR_ZLIB/.test(String(fsErrorCode(e)))) throw new ArchiveInvalidError(`${what}: broken gzip compression: ${(e as Error).message}`, { cause: e });
           throw e;
         }
       }

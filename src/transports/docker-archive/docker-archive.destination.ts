@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AbortedError, DomainError } from '../../errors/domain-error';
+import { fsErrorCode } from '../../storage/storage-errors';
 import type { DockerReference } from '../../image-spec/docker-reference';
 import type { DockerArchiveImageReference } from '../../image-spec/image-reference';
 import { MediaType } from '../../image-spec/media-types';
+import type { LocalStorage } from '../../storage/local-storage';
+import { tempName } from '../../storage/temp-names';
 import { TarWriter } from '../archive/tar-writer';
 import type { BlobInfo, ImageDestination } from '../transport';
 import { StagedBlobs } from './docker-save-writer';
@@ -17,12 +20,14 @@ import { StagedBlobs } from './docker-save-writer';
  * reference's name plus the additional tags. Docker v2s2 manifests only, no manifest lists.
  *
  * Contract:
- * - putBlob() may run concurrently: each blob is staged in a private temp directory (under the
- *   service's data directory) and only recorded once its stream ended cleanly (the engine's
+ * - putBlob() may run concurrently: each blob is staged in a private staging directory (under
+ *   the service's data directory) and only recorded once its stream ended cleanly (the engine's
  *   verifying stream); a failed stream leaves no staged file.
- * - putManifest() is the commit: the whole archive is written into a temp file next to PATH
- *   (same directory, so the final step is atomic), synced, then put in place without ever
- *   replacing a non-empty file. Until then nothing exists at PATH.
+ * - putManifest() is the commit: the archive's size is checked against the storage root's free
+ *   space, then the whole archive is written into a temp file next to PATH
+ *   (`.skiff-tmp-<owner>-…`, same directory, so the final step is atomic), synced, then put in
+ *   place without ever replacing a non-empty file. Until then nothing exists at PATH. Out of
+ *   space, here or while staging, is INSUFFICIENT_STORAGE naming the volume.
  * - close() removes the staging directory and, without a commit, any unfinished archive: a
  *   failed or cancelled copy leaves neither an archive nor temp files.
  */
@@ -41,8 +46,9 @@ export class DockerArchiveDestination implements ImageDestination {
     private readonly path: string,
     private readonly stagingDir: string,
     private readonly repoTags: readonly DockerReference[],
+    private readonly local: LocalStorage,
   ) {
-    this.staged = new StagedBlobs(stagingDir);
+    this.staged = new StagedBlobs(stagingDir, local.stagingTarget(`docker-archive:${reference.path}`));
   }
 
   supportedManifestTypes(): readonly string[] {
@@ -59,22 +65,30 @@ export class DockerArchiveDestination implements ImageDestination {
 
   async putManifest(bytes: Buffer, mediaType: string, opts: { instanceDigest?: string; signal?: AbortSignal }): Promise<void> {
     const image = await this.staged.prepare(bytes, mediaType, opts, 'a docker-archive');
-    await mkdir(dirname(this.path), { recursive: true });
-    const partial = join(dirname(this.path), `.${basename(this.path)}.skiff-${randomUUID()}.partial`);
+    const dir = dirname(this.path);
+    const what = `docker-archive:${this.reference.path}`;
+    const needed = this.staged.archiveSize(image);
+    await this.local.storage.ensureRoom({ what, dir, needed });
+    await this.local.storage.guard({ what, dir, needed }, () => this.writeArchive(image, opts.signal));
+  }
+
+  private async writeArchive(image: Awaited<ReturnType<StagedBlobs['prepare']>>, signal?: AbortSignal): Promise<void> {
+    const partial = join(dirname(this.path), tempName(this.local.owner.id, basename(this.path)));
     this.partialArchive = partial;
-    const fh = await open(partial, 'wx', 0o644);
+    let fh;
     try {
-      await this.staged.writeArchive(TarWriter.toFile(fh, opts.signal), image, this.repoTags);
+      fh = await open(partial, 'wx', 0o644);
+      await this.staged.writeArchive(TarWriter.toFile(fh, signal), image, this.repoTags);
       await fh.sync();
     } catch (e) {
-      await fh.close();
+      await fh?.close().catch(() => undefined);
       await rm(partial, { force: true });
       this.partialArchive = undefined;
-      if (opts.signal?.aborted) throw new AbortedError('the copy was cancelled');
+      if (signal?.aborted) throw new AbortedError('the copy was cancelled');
       throw e;
     }
     await fh.close();
-    if (opts.signal?.aborted) throw new AbortedError('the copy was cancelled');
+    if (signal?.aborted) throw new AbortedError('the copy was cancelled');
     await this.publish(partial);
     this.partialArchive = undefined;
   }
@@ -86,7 +100,7 @@ export class DockerArchiveDestination implements ImageDestination {
       await unlink(partial);
       return;
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = fsErrorCode(e);
       if (code === 'EEXIST') {
         const existing = await stat(this.path).catch(() => undefined);
         if (existing?.isFile() && existing.size === 0) {

@@ -1,9 +1,11 @@
-import { mkdir, mkdtemp, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { DomainError, InvalidArgumentError } from '../../errors/domain-error';
+import { fsErrorCode } from '../../storage/storage-errors';
 import { type DockerReference, familiarString, parseDockerReference } from '../../image-spec/docker-reference';
 import { type DockerArchiveImageReference, type ImageReference, formatImageReference, expectTransport } from '../../image-spec/image-reference';
 import { InvalidReferenceError } from '../../image-spec/invalid-reference-error';
+import type { LocalStorage } from '../../storage/local-storage';
 import { resolveInStorageRoot } from '../../storage/storage-root';
 import type { ArchiveLimits } from '../archive/tar-policy';
 import type { DestinationOptions, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
@@ -12,10 +14,8 @@ import { DockerArchiveDestination, existingArchiveError } from './docker-archive
 import { DockerArchiveSource } from './docker-archive.source';
 
 export interface DockerArchiveTransportOptions {
-  /** Root every archive path is relative to. */
-  storageRoot: string;
-  /** Directory for private temp files (staged blobs, decompressed archives); created on demand. */
-  tempDir: string;
+  /** The storage root (every archive path is relative to it) and the staging area (staged blobs, decompressed archives). */
+  local: LocalStorage;
   limits: Required<ArchiveLimits>;
 }
 
@@ -49,12 +49,12 @@ export class DockerArchiveTransport implements ImageTransport {
 
 
   private openReader(ref: DockerArchiveImageReference, ctx: TransportContext, path: string): Promise<DockerArchiveReader> {
-    return DockerArchiveReader.open(path, { tempDir: this.opts.tempDir, limits: this.opts.limits, signal: ctx.signal, displayName: `docker-archive:${ref.path}` });
+    return DockerArchiveReader.open(path, { local: this.opts.local, limits: this.opts.limits, signal: ctx.signal, displayName: `docker-archive:${ref.path}` });
   }
 
   async openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource> {
     const archive = expectTransport(ref, 'docker-archive');
-    const path = await resolveInStorageRoot(this.opts.storageRoot, archive.path);
+    const path = await resolveInStorageRoot(this.opts.local.storageRoot, archive.path);
     const reader = await this.openReader(archive, ctx, path);
     try {
       return await DockerArchiveSource.open(archive, reader, ctx.signal);
@@ -70,24 +70,32 @@ export class DockerArchiveTransport implements ImageTransport {
       throw new InvalidArgumentError(`${formatImageReference(archive)}: a destination reference must not contain an image index @${archive.sourceIndex}`);
     }
     const repoTags = [...(archive.named ? [archive.named] : []), ...parseAdditionalTags(options.additionalTags)];
-    const path = await resolveInStorageRoot(this.opts.storageRoot, archive.path);
-    const existing = await stat(path).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return undefined;
+    const local = this.opts.local;
+    const path = await resolveInStorageRoot(local.storageRoot, archive.path);
+    const existing = await stat(path).catch((e: unknown) => {
+      if (fsErrorCode(e) === 'ENOENT') return undefined;
       throw e;
     });
     if (existing && !(existing.isFile() && existing.size === 0)) {
       if (existing.isDirectory()) throw new DomainError('STORAGE_CONFLICT', `docker-archive:${archive.path} is a directory, not an archive file`);
       throw existingArchiveError(archive.path);
     }
-    await mkdir(this.opts.tempDir, { recursive: true, mode: 0o700 });
-    const stagingDir = await mkdtemp(join(this.opts.tempDir, 'docker-archive-dst-'));
-    return new DockerArchiveDestination(archive, path, stagingDir, dedupe(repoTags));
+    const name = `docker-archive:${archive.path}`;
+    await local.storage.guard({ what: name, dir: local.storageRoot }, () => mkdir(dirname(path), { recursive: true }));
+    await local.sweepDirectory(dirname(path));
+    const stagingDir = await local.makeStagingDir('docker-archive-dst', name);
+    try {
+      return new DockerArchiveDestination(archive, path, stagingDir, dedupe(repoTags), local);
+    } catch (e) {
+      await rm(stagingDir, { recursive: true, force: true });
+      throw e;
+    }
   }
 
   /** skopeo list-tags docker-archive:PATH — every image's tags as stored, `@N` for untagged images. */
   async listTags(ref: ImageReference, ctx: TransportContext): Promise<{ repository: string; tags: string[] }> {
     const archive = expectTransport(ref, 'docker-archive');
-    const path = await resolveInStorageRoot(this.opts.storageRoot, archive.path);
+    const path = await resolveInStorageRoot(this.opts.local.storageRoot, archive.path);
     const reader = await this.openReader(archive, ctx, path);
     try {
       // skopeo prints no Repository for an archive (the field is empty and omitted)

@@ -6,7 +6,7 @@ import { digestHex } from '../../image-spec/digest';
 import type { DockerReference } from '../../image-spec/docker-reference';
 import { type ImageManifest, parseManifest, MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 import { MediaType } from '../../image-spec/media-types';
-import { writeBlobFile } from '../../storage/atomic-write';
+import { type WriteTarget, writeBlobFile } from '../../storage/atomic-write';
 import type { TarWriter } from '../archive/tar-writer';
 import type { BlobInfo } from '../transport';
 import { configFileName, layerFileName, legacyLayers, manifestJson, repoTagString, repositoriesJson } from './legacy-metadata';
@@ -14,13 +14,29 @@ import { configFileName, layerFileName, legacyLayers, manifestJson, repoTagStrin
 /**
  * Blobs staged for a `docker save` archive (docker-archive files and daemon loads). Contract:
  * put() may run concurrently; a blob is recorded only after its verified stream ended and its
- * size matched, under a name derived from its digest; a failed put leaves no file. The
+ * size matched, under a name derived from its digest; a failed put leaves no file; a known
+ * size that cannot fit, or a staging area that runs out of space, is INSUFFICIENT_STORAGE. The
  * caller removes the directory when done.
  */
 export class StagedBlobs {
   private readonly staged = new Map<string, { file: string; size: number }>();
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    /** Who stages and where (the data directory's staging area); `what` names the destination. */
+    private readonly target: WriteTarget,
+  ) {}
+
+  /** Bytes the archive of `image` takes: each distinct layer and the config padded to 512-byte blocks, headers and small entries. */
+  archiveSize(image: { manifest: ImageManifest; configBytes: Buffer }): number {
+    const pad = (n: number) => Math.ceil(n / 512) * 512;
+    const layers = new Set(image.manifest.layers.map((l) => l.digest));
+    let total = 0;
+    for (const d of layers) total += 512 + pad(this.staged.get(d)?.size ?? 0);
+    // config, the legacy directories (symlink, VERSION, json per layer), manifest.json, repositories
+    total += 512 + pad(image.configBytes.length) + image.manifest.layers.length * 3 * 1024 + 64 * 1024 + 1024;
+    return total;
+  }
 
   has(digest: string): boolean {
     return this.staged.has(digest);
@@ -30,7 +46,8 @@ export class StagedBlobs {
     const fileOf = (digest: string) => join(this.dir, `blob-${digestHex(digest)}`);
     try {
       // staged for one archive, never published: no flush, readable by this service only
-      const info = await writeBlobFile(stream, this.dir, blob, (partial, digest) => rename(partial, fileOf(digest)), { signal: opts.signal, durable: false, mode: 0o600 });
+      const target = { ...this.target, what: `${this.target.what}: staging blob ${blob.known?.digest ?? '(decompressed layer)'}` };
+      const info = await writeBlobFile(stream, this.dir, blob, (partial, digest) => rename(partial, fileOf(digest)), target, { signal: opts.signal, durable: false, mode: 0o600 });
       this.staged.set(info.digest, { file: fileOf(info.digest), size: info.size });
       return info;
     } catch (e) {

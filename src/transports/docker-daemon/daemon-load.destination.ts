@@ -5,7 +5,7 @@ import { AbortedError, DomainError } from '../../errors/domain-error';
 import type { DockerReference } from '../../image-spec/docker-reference';
 import type { ImageReference } from '../../image-spec/image-reference';
 import { MediaType } from '../../image-spec/media-types';
-import { FILE_WRITE_HIGH_WATER_MARK } from '../../storage/atomic-write';
+import { FILE_WRITE_HIGH_WATER_MARK, type WriteTarget } from '../../storage/atomic-write';
 import { TarWriter } from '../archive/tar-writer';
 import { StagedBlobs } from '../docker-archive/docker-save-writer';
 import type { BlobInfo, ImageDestination } from '../transport';
@@ -13,12 +13,14 @@ import type { EngineClient } from './engine-client';
 
 /**
  * ImageDestination loading an image into a daemon (`POST /images/load`). Blobs are staged as
- * docker-archive's destination stages them (private temp directory, a blob recorded only after
- * its verified stream ended); putManifest() is the commit: the `docker save` tar docker-archive
+ * docker-archive's destination stages them (private staging directory, a blob recorded only
+ * after its verified stream ended; out of space is INSUFFICIENT_STORAGE); putManifest() is the
+ * commit: the `docker save` tar docker-archive
  * would write (same entries, same headers) is generated on the fly as the request body — never a
  * file of the whole archive — and the daemon's answer is checked for an error message. The daemon
- * tags the image with `repoTags` when (and only when) the load succeeds. close() removes the staging
- * directory.
+ * tags the image with `repoTags` when (and only when) the load succeeds. The archive producer and
+ * the request are awaited together: whichever fails first fails the commit, and the other is
+ * stopped and observed (no rejection is left unhandled). close() removes the staging directory.
  */
 export class DaemonLoadDestination implements ImageDestination {
   readonly layerCompression = 'decompress' as const;
@@ -33,8 +35,9 @@ export class DaemonLoadDestination implements ImageDestination {
     private readonly stagingDir: string,
     private readonly repoTags: readonly DockerReference[],
     private readonly displayName: string,
+    staging: WriteTarget,
   ) {
-    this.staged = new StagedBlobs(stagingDir);
+    this.staged = new StagedBlobs(stagingDir, staging);
   }
 
   supportedManifestTypes(): readonly string[] {
@@ -56,19 +59,25 @@ export class DaemonLoadDestination implements ImageDestination {
       await this.staged.writeArchive(TarWriter.toStream(body, opts.signal), image, this.repoTags);
       body.end();
     };
+    let produceError: { error: unknown } | undefined;
+    // Observed from the start: the producer may fail while the request is still being answered.
     const producing = produce().catch((e: unknown) => {
+      produceError = { error: e };
       body.destroy(e as Error);
-      throw e;
     });
     let answer: string;
     try {
       answer = await this.client.post('/images/load?quiet=1', body, this.displayName, opts.signal);
     } catch (e) {
-      await producing.catch(() => undefined);
+      // the producer's failure is the cause only when it came first (the request then broke because of it)
+      const producerFirst = produceError;
+      body.destroy();
+      await producing;
       if (opts.signal?.aborted) throw new AbortedError('the copy was cancelled');
-      throw e;
+      throw producerFirst ? producerFirst.error : e;
     }
     await producing;
+    if (produceError) throw produceError.error;
     const failure = loadError(answer);
     if (failure) throw new DomainError('DAEMON_ERROR', `${this.displayName}: the daemon refused the image: ${failure}`);
   }

@@ -1,8 +1,7 @@
-import { mkdir, mkdtemp } from 'node:fs/promises';
-import { join } from 'node:path';
 import { InvalidArgumentError } from '../../errors/domain-error';
 import { type DockerReference, formatDockerReference } from '../../image-spec/docker-reference';
 import { type ImageReference, expectTransport, formatImageReference } from '../../image-spec/image-reference';
+import type { LocalStorage } from '../../storage/local-storage';
 import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
 import { DaemonExportSource } from './daemon-export.source';
 import { DaemonLoadDestination } from './daemon-load.destination';
@@ -12,8 +11,8 @@ export interface DaemonTransportOptions {
   /** DOCKER_HOST syntax: `unix:///var/run/docker.sock`, `tcp://host:2376`. Server configuration only. */
   host: string;
   tls?: { certPath?: string; verify: boolean };
-  /** Directory for staged blobs of destinations; created on demand. */
-  tempDir: string;
+  /** Where destinations stage blobs (the data directory's staging area). */
+  local: LocalStorage;
 }
 
 /**
@@ -42,7 +41,7 @@ export class DockerDaemonTransport implements ImageTransport {
     if (!daemon.named) throw new InvalidArgumentError(`${formatImageReference(daemon)}: a docker-daemon destination must be NAME:TAG, not an image ID`);
     // fail fast (before any blob is copied) when the daemon is not there
     await this.client.ping(ctx.signal);
-    return openLoadDestination(daemon, this.client, this.opts.tempDir, [daemon.named], 'daemon:docker');
+    return openLoadDestination(daemon, this.client, this.opts.local, [daemon.named], 'daemon:docker');
   }
 
   async close(): Promise<void> {
@@ -54,12 +53,12 @@ export class DockerDaemonTransport implements ImageTransport {
 export async function openLoadDestination(
   ref: ImageReference,
   client: EngineClient,
-  tempDir: string,
+  local: LocalStorage,
   repoTags: readonly DockerReference[],
   hostKey: string,
 ): Promise<DaemonLoadDestination> {
-  await mkdir(tempDir, { recursive: true, mode: 0o700 });
-  const stagingDir = await mkdtemp(join(tempDir, 'daemon-load-'));
+  const name = formatImageReference(ref);
+  const stagingDir = await local.makeStagingDir('daemon-load', name);
   const seen = new Set<string>();
   const tags = repoTags.filter((r) => {
     const k = formatDockerReference(r);
@@ -67,5 +66,5 @@ export async function openLoadDestination(
     seen.add(k);
     return true;
   });
-  return new DaemonLoadDestination(ref, hostKey, client, stagingDir, tags, formatImageReference(ref));
+  return new DaemonLoadDestination(ref, hostKey, client, stagingDir, tags, name, local.stagingTarget(name));
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import { AbortedError, DomainError } from '../../errors/domain-error';
+import { fsErrorCode } from '../../storage/storage-errors';
 
 /**
  * A small Docker Engine API client (a pool of up to 16 connections: each layer read is its own export request) (also used for Podman's Docker-compatible API), over a unix
@@ -64,7 +65,7 @@ export class EngineClient {
   private failure(e: unknown, signal?: AbortSignal): Error {
     if (e instanceof DomainError) return e;
     if (signal?.aborted) return new AbortedError('the request to the daemon was cancelled');
-    const code = (e as NodeJS.ErrnoException).code ?? '';
+    const code = fsErrorCode(e) ?? '';
     const msg = (e as Error).message;
     if (/ENOENT|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EACCES|UND_ERR_SOCKET|UND_ERR_CONNECT|UND_ERR_CLOSED/.test(code) || e instanceof undiciErrors.UndiciError) {
       return new DomainError('DAEMON_UNAVAILABLE', `${this.where()} is not reachable (${code || msg}); is the daemon running?`, { registry: this.endpoint.host, retryable: true }, { cause: e });

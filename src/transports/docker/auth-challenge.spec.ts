@@ -20,3 +20,28 @@ test('tolerates escapes and garbage', () => {
   assert.deepEqual(parseWwwAuthenticate(undefined), []);
   assert.deepEqual(parseWwwAuthenticate('==='), []);
 });
+
+// Upstream headers are hostile input: linear time, bounded output. The timeout only turns a
+// hang into a failure (no timing assertion).
+test('hostile WWW-Authenticate headers of 100 KB end quickly with bounded challenges', { timeout: 20_000 }, () => {
+  const hostile = [
+    'Bearer ' + 'realm="x",'.repeat(10_000),
+    'Bearer realm="' + '\\"'.repeat(50_000) + '"',
+    'Bearer realm="' + 'a'.repeat(100_000),
+    'Basic, '.repeat(15_000),
+    ', '.repeat(50_000),
+    '='.repeat(100_000),
+    'Bearer ' + 'a=b '.repeat(25_000),
+    ';  x'.repeat(25_000),
+  ];
+  for (const h of hostile) {
+    const cs = parseWwwAuthenticate(h);
+    assert.ok(cs.length <= 16, `${cs.length} challenges`);
+    for (const c of cs) assert.ok(Object.keys(c.params).length <= 32);
+  }
+  assert.equal(parseWwwAuthenticate('Bearer realm="' + '\\"'.repeat(50_000) + '"')[0]!.params['realm']!.length, 50_000);
+});
+
+test('escapes inside quoted values are kept as the character they escape', () => {
+  assert.equal(parseWwwAuthenticate('Bearer realm="a\\\\b\\"c",service="s"')[0]!.params['realm'], 'a\\b"c');
+});

@@ -1,7 +1,10 @@
 /**
  * Parses `WWW-Authenticate` headers (RFC 7235) into challenges. Only what registries send is
  * needed: `Basic realm="…"` and `Bearer realm="…",service="…",scope="…"`, possibly several
- * challenges in one header.
+ * challenges in one header. The header is upstream input: one left-to-right scan (the only
+ * regular expression is a sticky token match at the current position), at most MAX_CHALLENGES
+ * challenges and MAX_PARAMS parameters each are kept, so a hostile value costs linear time and
+ * bounded memory.
  */
 export interface AuthChallenge {
   scheme: string;
@@ -9,12 +12,19 @@ export interface AuthChallenge {
 }
 
 const TOKEN = /[!#$%&'*+.^_`|~0-9A-Za-z-]+/y;
+const MAX_CHALLENGES = 16;
+const MAX_PARAMS = 32;
 
 export function parseWwwAuthenticate(headers: string | string[] | undefined): AuthChallenge[] {
   if (headers === undefined) return [];
   const list = Array.isArray(headers) ? headers : [headers];
   const out: AuthChallenge[] = [];
-  for (const header of list) out.push(...parseOne(header));
+  for (const header of list) {
+    for (const c of parseOne(header)) {
+      if (out.length >= MAX_CHALLENGES) return out;
+      out.push(c);
+    }
+  }
   return out;
 }
 
@@ -48,20 +58,28 @@ function parseOne(input: string): AuthChallenge[] {
       let value = '';
       if (input[i] === '"') {
         i++;
+        const parts: string[] = [];
+        let from = i;
         while (i < input.length && input[i] !== '"') {
-          if (input[i] === '\\' && i + 1 < input.length) i++;
-          value += input[i];
+          if (input[i] === '\\' && i + 1 < input.length) {
+            parts.push(input.slice(from, i));
+            i++;
+            from = i;
+          }
           i++;
         }
+        parts.push(input.slice(from, i));
+        value = parts.join('');
         i++;
       } else {
         value = readToken() ?? '';
       }
-      if (current) current.params[tok.toLowerCase()] = value;
+      if (current && Object.keys(current.params).length < MAX_PARAMS) current.params[tok.toLowerCase()] = value;
       continue;
     }
     if (start === i) break;
     current = { scheme: tok.toLowerCase(), params: {} };
+    if (out.length >= MAX_CHALLENGES) break;
     out.push(current);
   }
   return out;

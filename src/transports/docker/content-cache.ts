@@ -56,3 +56,76 @@ export class BoundedMap<K, V> {
     if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
   }
 }
+
+/**
+ * A Map bounded in time and count, for per-host state: an entry not used (read or written)
+ * for `idleMs`, or past its own `expiresAt`, is gone; beyond `max` entries the least recently
+ * used goes first. `onEvict` is told of every entry that leaves other than by delete().
+ * Expired entries are swept on writes, so memory follows the live set, not the history.
+ */
+export class ExpiringLru<K, V> {
+  private readonly map = new Map<K, { value: V; usedAt: number; expiresAt: number }>();
+  private lastSweep = 0;
+
+  constructor(private readonly opts: { max: number; idleMs: number; onEvict?: (key: K, value: V) => void; now?: () => number }) {}
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: K): V | undefined {
+    const e = this.map.get(key);
+    if (!e) return undefined;
+    const now = this.now();
+    if (now >= e.expiresAt || now - e.usedAt >= this.opts.idleMs) {
+      this.map.delete(key);
+      this.opts.onEvict?.(key, e.value);
+      return undefined;
+    }
+    e.usedAt = now;
+    this.map.delete(key);
+    this.map.set(key, e);
+    return e.value;
+  }
+
+  /** Stores `value`; `expiresAt` (epoch ms) ends it sooner than the idle time. */
+  set(key: K, value: V, expiresAt = Number.POSITIVE_INFINITY): void {
+    const now = this.now();
+    const old = this.map.get(key);
+    this.map.delete(key);
+    if (old && old.value !== value) this.opts.onEvict?.(key, old.value);
+    this.map.set(key, { value, usedAt: now, expiresAt });
+    if (now - this.lastSweep >= Math.min(this.opts.idleMs, 60_000)) this.sweep(now);
+    while (this.map.size > this.opts.max) {
+      const [k, e] = this.map.entries().next().value as [K, { value: V }];
+      this.map.delete(k);
+      this.opts.onEvict?.(k, e.value);
+    }
+  }
+
+  delete(key: K): void {
+    this.map.delete(key);
+  }
+
+  values(): V[] {
+    return [...this.map.values()].map((e) => e.value);
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+
+  private sweep(now: number): void {
+    this.lastSweep = now;
+    for (const [k, e] of this.map) {
+      if (now >= e.expiresAt || now - e.usedAt >= this.opts.idleMs) {
+        this.map.delete(k);
+        this.opts.onEvict?.(k, e.value);
+      }
+    }
+  }
+}

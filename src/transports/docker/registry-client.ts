@@ -5,7 +5,11 @@ import { normalizeManifestMediaType, MANIFEST_SIZE_LIMIT } from '../../image-spe
 import type { BlobStream, ManifestBlob } from '../transport';
 import { TAG, assertBlobDigest, assertManifestReference, assertRepository } from './registry-names';
 import { ContentCache } from './content-cache';
-import { type RegistryCallContext, type RegistryHttp, type RequestOptions, header } from './registry-http';
+import { nextLink } from './link-header';
+import type { RegistryCallContext } from './registry-auth';
+import { header } from './registry-exchange';
+import type { RegistryHttp, RequestOptions } from './registry-http';
+import type { RateLimitState } from './registry-state';
 
 /** A bound on what a (possibly hostile) tag list can make us hold in memory. */
 const MAX_TAGS = 1_000_000;
@@ -31,6 +35,15 @@ export class RegistryClient {
 
   private scope(repository: string, actions: string): string {
     return `repository:${repository}:${actions}`;
+  }
+
+  /**
+   * The registry's rate limit as its answers last announced it (limit, remaining, window,
+   * reset), without a request: what a sync checks before pulling more. Undefined when the
+   * registry announced none (or skiff has not talked to it).
+   */
+  knownRateLimit(): RateLimitState | undefined {
+    return this.http.rateLimit(this.registry);
   }
 
   /** Checks that the registry answers and that our credentials (if any) are accepted. */
@@ -211,36 +224,4 @@ export class RegistryClient {
     });
     res.body.resume();
   }
-}
-
-/**
- * Extracts the `rel="next"` target of a Link header (RFC 8288), resolved against the current
- * URL `base`. A link's first `rel` parameter (quoted or not) is a whitespace-separated list of
- * relation types, each compared whole and case-insensitively with `next` ("prev next" is next,
- * "next-archive" is not). Returns undefined when no link is next. Throws
- * DomainError('UPSTREAM_PROTOCOL_ERROR') when the next link's target is not a valid URL.
- */
-export function nextLink(link: string | undefined, base: string): string | undefined {
-  if (!link) return undefined;
-  for (const part of link.split(/,(?=\s*<)/)) {
-    const m = /^\s*<([^>]*)>\s*((?:;\s*[^;]+)*)$/.exec(part);
-    if (!m) continue;
-    let rel: string | undefined;
-    for (const param of (m[2] ?? '').split(';').slice(1)) {
-      const p = /^\s*([^=\s]+)\s*(?:=\s*(?:"([^"]*)"|(\S*)))?\s*$/.exec(param);
-      if (p && p[1]!.toLowerCase() === 'rel') {
-        rel = p[2] ?? p[3] ?? '';
-        break;
-      }
-    }
-    if (rel === undefined || !rel.split(/\s+/).some((t) => t.toLowerCase() === 'next')) continue;
-    const target = m[1]!;
-    if (!URL.canParse(target, base)) {
-      throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `the registry's Link header has an invalid next target ${JSON.stringify(target.slice(0, 200))}`, {
-        ...(URL.canParse(base) ? { registry: new URL(base).host } : {}),
-      });
-    }
-    return new URL(target, base).toString();
-  }
-  return undefined;
 }

@@ -1,4 +1,5 @@
 import { DomainError, type DomainErrorCode, type UpstreamDetails } from '../../errors/domain-error';
+import { redactUserinfo, sanitizeUpstreamText } from './upstream-text';
 
 /** One entry of a registry's `{"errors":[…]}` body (distribution spec). */
 export interface RegistryErrorEntry {
@@ -6,13 +7,18 @@ export interface RegistryErrorEntry {
   message: string;
 }
 
+/** The `errors` of a registry's error body: at most 16, codes and messages cleaned and capped. */
 export function parseRegistryErrors(body: Buffer): RegistryErrorEntry[] {
   try {
     const doc = JSON.parse(body.toString('utf8')) as unknown;
     if (typeof doc === 'object' && doc !== null && Array.isArray((doc as { errors?: unknown }).errors)) {
       return ((doc as { errors: unknown[] }).errors)
         .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
-        .map((e) => ({ code: typeof e['code'] === 'string' ? e['code'] : '', message: typeof e['message'] === 'string' ? e['message'] : '' }));
+        .slice(0, 16)
+        .map((e) => ({
+          code: typeof e['code'] === 'string' ? sanitizeUpstreamText(e['code'], 64) : '',
+          message: typeof e['message'] === 'string' ? sanitizeUpstreamText(e['message'], 512) : '',
+        }));
     }
   } catch {
     // not JSON: the status alone describes the failure
@@ -100,8 +106,8 @@ function tlsReason(message: string): string {
 /** Maps a failure to reach a registry (socket, DNS, TLS) to a domain error. */
 export function networkError(what: string, registry: string, e: unknown): DomainError {
   if (e instanceof DomainError) return e;
-  const c = errorCode(e) ?? '';
-  const message = e instanceof Error ? e.message : String(e);
+  const c = sanitizeUpstreamText(errorCode(e) ?? '', 64);
+  const message = sanitizeUpstreamText(redactUserinfo(e instanceof Error ? e.message : String(e)), 512);
   if (TLS_CODES.test(c) || /certificate|SSL|TLS|wrong version number/i.test(message)) {
     const hint = CLIENT_CERT_ALERT.test(`${c} ${message}`)
       ? 'the registry asks for a client certificate or refuses the one given: configure clientCert and clientKey for it in SKIFF_REGISTRIES_CONFIG'

@@ -4,7 +4,9 @@ import { isDigest } from '../../image-spec/digest';
 import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
 import type { BlobInfo } from '../transport';
 import { assertBlobDigest, assertManifestReference, assertRepository, isRepositoryName } from './registry-names';
-import { type RegistryCallContext, type RegistryHttp, header, readLimited, LIMIT_SMALL } from './registry-http';
+import type { RegistryCallContext } from './registry-auth';
+import { LIMIT_SMALL, header, readLimited } from './registry-exchange';
+import type { RegistryHttp } from './registry-http';
 
 
 /**
@@ -95,6 +97,7 @@ export class RegistryWriter {
           body: stream,
           accept: [201],
           what,
+          commitsBytes: blob.known.size,
         });
         put.body.resume();
         return blob.known;
@@ -121,6 +124,7 @@ export class RegistryWriter {
         headers: { 'content-length': '0' },
         accept: [201],
         what,
+        commitsBytes: info.size,
       });
       put.body.resume();
       return info;

@@ -6,7 +6,9 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import type { OciArchiveImageReference } from '../../image-spec/image-reference';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
-import { FILE_WRITE_HIGH_WATER_MARK, tempPath } from '../../storage/atomic-write';
+import { FILE_WRITE_HIGH_WATER_MARK } from '../../storage/atomic-write';
+import type { LocalStorage } from '../../storage/local-storage';
+import { tempName } from '../../storage/temp-names';
 import { removeTree } from './oci-layout';
 import type { OciDestination } from './oci.destination';
 
@@ -14,13 +16,14 @@ import type { OciDestination } from './oci.destination';
  * Packs the directory tree `dir` into a tar stream as containers/storage's archive.Tar does for
  * skopeo's oci-archive: paths relative to `dir`, in filepath.Walk order (lexical per
  * directory), directories with a trailing slash, owner 0:0 root, modes 0755/0644, mtimes of the
- * files. Hidden temp files (`.…skiff-….tmp`) and lock files are never in it: packing starts
- * after the layout's commit.
+ * files. Temp files, writer markers and lock files are never in it: the layout is private
+ * (no other writer), packing starts after its commit and skips names starting with `.skiff-`.
  */
 async function packTree(dir: string, pack: tar.Pack, signal?: AbortSignal): Promise<void> {
   const walk = async (rel: string): Promise<void> => {
     const names = (await readdir(join(dir, rel))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     for (const name of names) {
+      if (name.startsWith('.skiff-') || name === 'index.json.lock') continue;
       if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
       const path = rel ? `${rel}/${name}` : name;
       const st = await stat(join(dir, path));
@@ -37,13 +40,32 @@ async function packTree(dir: string, pack: tar.Pack, signal?: AbortSignal): Prom
   await walk('');
 }
 
+/** Bytes of the files of a tree (what packing it needs, before tar headers). */
+async function treeSize(dir: string): Promise<{ bytes: number; entries: number }> {
+  let bytes = 0;
+  let entries = 0;
+  for (const name of await readdir(dir)) {
+    const st = await stat(join(dir, name));
+    entries++;
+    if (st.isDirectory()) {
+      const sub = await treeSize(join(dir, name));
+      bytes += sub.bytes;
+      entries += sub.entries;
+    } else if (st.isFile()) bytes += st.size;
+  }
+  return { bytes, entries };
+}
+
 /**
  * ImageDestination into an OCI archive, as skopeo's oci-archive destination: the image is
- * written into a private layout (a temp directory under the data directory) by an
- * OciDestination; the commit (top-level putManifest) commits that layout, then tars it into a
- * hidden temp file next to PATH and renames it onto PATH. The archive holds only the new image:
+ * written into a private layout (a staging directory under the data directory) by an
+ * OciDestination; the commit (top-level putManifest) commits that layout, checks that the
+ * archive fits in the storage root's free space, then tars it into a temp file next to PATH
+ * (`.skiff-tmp-<owner>-…`) and renames it onto PATH. The archive holds only the new image:
  * an existing archive at PATH is replaced, not extended (skopeo writes a new archive too).
- * close() removes the private layout and any unfinished temp archive.
+ * Every failure of the packing — out of space included, as INSUFFICIENT_STORAGE — is the
+ * commit's rejection (no promise of it is left unobserved); close() removes the private layout
+ * and any unfinished temp archive.
  */
 export class OciArchiveDestination implements ImageDestination {
   readonly layerCompression = 'compress' as const;
@@ -55,8 +77,7 @@ export class OciArchiveDestination implements ImageDestination {
   constructor(
     readonly reference: OciArchiveImageReference,
     private readonly inner: OciDestination,
-    private readonly archivePath: string,
-    private readonly layoutDir: string,
+    private readonly out: { archivePath: string; layoutDir: string; local: LocalStorage },
   ) {
     this.blobScope = inner.blobScope;
   }
@@ -76,21 +97,36 @@ export class OciArchiveDestination implements ImageDestination {
   async putManifest(bytes: Buffer, mediaType: string, opts: { instanceDigest?: string; signal?: AbortSignal }): Promise<void> {
     await this.inner.putManifest(bytes, mediaType, opts);
     if (opts.instanceDigest) return;
-    const temp = tempPath(dirname(this.archivePath), basename(this.archivePath));
-    this.tempArchive = temp;
-    const pack = tar.pack();
-    const written = pipeline(pack, createWriteStream(temp, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: FILE_WRITE_HIGH_WATER_MARK }), { signal: opts.signal });
-    try {
-      await packTree(this.layoutDir, pack, opts.signal);
-      pack.finalize();
-    } catch (e) {
-      pack.destroy(e as Error);
-      await written.catch(() => undefined);
-      throw e;
-    }
-    await written;
-    await rename(temp, this.archivePath);
-    this.tempArchive = undefined;
+    const { archivePath, layoutDir, local } = this.out;
+    const dir = dirname(archivePath);
+    const what = `oci-archive:${this.reference.path}`;
+    const tree = await treeSize(layoutDir);
+    // tar: a 512-byte header per entry, each file padded to 512 bytes, two closing blocks
+    const needed = tree.bytes + tree.entries * 1024 + 1024;
+    await local.storage.ensureRoom({ what, dir, needed });
+    await local.storage.guard({ what, dir, needed }, async () => {
+      const temp = join(dir, tempName(local.owner.id, basename(archivePath)));
+      this.tempArchive = temp;
+      const pack = tar.pack();
+      const file = createWriteStream(temp, { flags: 'wx', mode: 0o644, flush: true, highWaterMark: FILE_WRITE_HIGH_WATER_MARK, fs: local.storage.writeStreamFs({ what, dir, needed }) });
+      const written = pipeline(pack, file, { signal: opts.signal });
+      // Observed at once: the file may fail (ENOSPC) while the tree is still being packed.
+      written.catch(() => undefined);
+      try {
+        await packTree(layoutDir, pack, opts.signal);
+        pack.finalize();
+      } catch (e) {
+        pack.destroy(e as Error);
+        // the file's own failure (out of space) is the cause when packing broke because of it
+        throw await written.then(
+          () => e,
+          (writeError: unknown) => writeError,
+        );
+      }
+      await written;
+      await rename(temp, archivePath);
+      this.tempArchive = undefined;
+    });
   }
 
   async close(): Promise<void> {
@@ -98,7 +134,7 @@ export class OciArchiveDestination implements ImageDestination {
       await this.inner.close();
     } finally {
       if (this.tempArchive) await rm(this.tempArchive, { force: true });
-      await removeTree(this.layoutDir);
+      await removeTree(this.out.layoutDir);
     }
   }
 }

@@ -2,7 +2,7 @@ import { isDigest } from '../../image-spec/digest';
 import { goJson } from '../../image-spec/go-json';
 import { MediaType } from '../../image-spec/media-types';
 import { sortedMap } from '../../image-spec/oci-config';
-import { LayoutInvalidError } from './storage-errors';
+import { LayoutInvalidError } from '../../storage/storage-errors';
 
 /**
  * An OCI layout's index.json, read and written as containers/image 5.23 (skopeo 1.9) does:

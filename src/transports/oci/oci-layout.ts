@@ -1,12 +1,15 @@
-import { readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { open, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestAlgorithm, digestHex } from '../../image-spec/digest';
 import { guessManifestMediaType, parseManifest, MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 import { MediaType } from '../../image-spec/media-types';
 import { writeFileAtomic } from '../../storage/atomic-write';
+import type { StorageOwner } from '../../storage/storage-owner';
+import { parseTempName, tempName } from '../../storage/temp-names';
+import type { StorageVolume } from '../../storage/volume';
 import { type IndexEntry, OCI_LAYOUT_FILE_CONTENT, type OciIndex, parseOciIndex, serializeOciIndex } from './oci-index';
-import { LayoutInvalidError, fsErrorCode } from './storage-errors';
-import { LIMIT_INDEX_FILE, confinedPath, readSmallFile } from './verified-read';
+import { LayoutInvalidError, fsErrorCode } from '../../storage/storage-errors';
+import { LIMIT_INDEX_FILE, confinedPath, readSmallFile } from '../../storage/verified-read';
 
 const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerV2S2, MediaType.dockerManifestList]);
 
@@ -16,13 +19,21 @@ const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaType.ociManifest, Medi
  * the layout; every path opened below it is checked to stay inside `root` (the storage root,
  * or the private directory an archive was extracted to) even through symbolic links.
  * `name` is how the layout is called in messages (the caller's reference, never a server path).
+ * `io` (who writes, onto which volume) is needed for writing: temp files and locks carry the
+ * owner's id, and out-of-space errors are INSUFFICIENT_STORAGE naming the volume.
  */
 export class OciLayout {
   constructor(
     readonly dir: string,
     private readonly root: string,
     readonly name: string,
+    readonly io?: LayoutIo,
   ) {}
+
+  private get writer(): LayoutIo {
+    if (!this.io) throw new Error(`${this.name}: opened for reading only`);
+    return this.io;
+  }
 
   get indexPath(): string {
     return join(this.dir, 'index.json');
@@ -71,8 +82,11 @@ export class OciLayout {
   async writeIndex(index: OciIndex): Promise<void> {
     const layoutFile = join(this.dir, 'oci-layout');
     const current = await readSmallFile(layoutFile, { limit: 4096, what: 'oci-layout' }).catch(() => undefined);
-    if (current?.toString('utf8') !== OCI_LAYOUT_FILE_CONTENT) await writeFileAtomic(layoutFile, OCI_LAYOUT_FILE_CONTENT);
-    await writeFileAtomic(this.indexPath, serializeOciIndex(index));
+    const { owner, volume } = this.writer;
+    if (current?.toString('utf8') !== OCI_LAYOUT_FILE_CONTENT) {
+      await writeFileAtomic(layoutFile, OCI_LAYOUT_FILE_CONTENT, { target: { owner: owner.id, volume, what: `${this.name}: oci-layout` } });
+    }
+    await writeFileAtomic(this.indexPath, serializeOciIndex(index), { target: { owner: owner.id, volume, what: `${this.name}: index.json` } });
   }
 
   /** The size of a blob file, or undefined when it is not there (or not a regular file). */
@@ -175,6 +189,43 @@ export class OciLayout {
       // not empty: something else lives there
     }
   }
+}
+
+/** Who writes into a layout and onto which volume. */
+export interface LayoutIo {
+  owner: StorageOwner;
+  volume: StorageVolume;
+}
+
+const WRITER_HINT = 'writer';
+
+/**
+ * Writer markers: an empty file `.skiff-tmp-<owner>-<random>-writer` in the layout directory
+ * while a destination of that owner writes into the layout. Blob collection (a failed copy's
+ * cleanup, delete) skips the collection while a live writer of another process has a marker
+ * (its image may share blobs not yet in index.json); a dead owner's marker is swept like any
+ * of its temp files.
+ */
+export async function addWriterMarker(layout: OciLayout): Promise<string> {
+  const io = layout.io;
+  if (!io) throw new Error(`${layout.name}: opened for reading only`);
+  return io.volume.guard({ what: layout.name, dir: layout.dir }, async () => {
+    const path = join(layout.dir, tempName(io.owner.id, WRITER_HINT));
+    await (await open(path, 'wx', 0o644)).close();
+    return path;
+  });
+}
+
+/** How many live writers of other processes (other replicas included) have a marker in the layout. */
+export async function foreignWriters(layout: OciLayout): Promise<number> {
+  const owner = layout.io?.owner;
+  if (!owner) return 0;
+  let n = 0;
+  for (const name of await readdir(layout.dir).catch(() => [] as string[])) {
+    const t = parseTempName(name);
+    if (t && t.hint === WRITER_HINT && t.owner !== owner.id && !(await owner.isGone(t.owner))) n++;
+  }
+  return n;
 }
 
 /** Removes a directory tree (for temporary layouts). */

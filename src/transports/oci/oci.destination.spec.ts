@@ -4,16 +4,27 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { VerifyingStream } from '../../copy-engine/verifying-stream';
+import { LocalStorage } from '../../storage/local-storage';
 import type { ImageDestination } from '../transport';
 import { LOCK_FILE_NAME, withLayoutLock } from './layout-lock';
 import { OciTransport } from './oci.transport';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-oci-unit-')));
-const transport = new OciTransport(root);
+const data = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-oci-unit-data-')));
+let local: LocalStorage;
+let transport: OciTransport;
 const ctx = { credentials: async () => undefined };
-after(() => rmSync(root, { recursive: true, force: true }));
+before(async () => {
+  local = await LocalStorage.open({ storageRoot: root, dataDir: data, leaseMs: 30_000, minFreeBytes: 0 });
+  transport = new OciTransport(local);
+});
+after(async () => {
+  await local.close();
+  rmSync(root, { recursive: true, force: true });
+  rmSync(data, { recursive: true, force: true });
+});
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** As the engine does: the blob through a verifying stream into putBlob. */
@@ -63,7 +74,7 @@ describe('OCI layout destination', () => {
     const bytes = Buffer.from('not what was announced');
     await assert.rejects(put(dest, bytes, { digest: sha('other'), size: bytes.length }), (e: { code?: string }) => e.code === 'DIGEST_MISMATCH');
     assert.deepEqual(readdirSync(join(root, 'bad/blobs/sha256')), []);
-    assert.deepEqual(readdirSync(join(root, 'bad')).filter((n) => n.endsWith('.tmp')), []);
+    assert.deepEqual(readdirSync(join(root, 'bad')).filter((n) => n.startsWith('.skiff-tmp-') && !n.endsWith('-writer')), []);
     await dest.close();
     assert.equal(existsSync(join(root, 'bad')), false, 'the layout it created and left empty is removed');
   });
@@ -145,13 +156,14 @@ describe('OCI layout destination', () => {
 });
 
 describe('layout lock', () => {
-  it('breaks a lock left by a dead process and times out on a live one', async () => {
+  it('breaks a lock an earlier version left for a dead process of this host, and times out on a live holder', async () => {
     const dir = join(root, 'locked');
     await write('locked', 'x', image('locked'));
     writeFileSync(join(dir, LOCK_FILE_NAME), JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname(), token: 't', createdAt: '' }));
-    assert.equal(await withLayoutLock(dir, async () => 'ran'), 'ran');
+    assert.equal(await withLayoutLock(dir, local.owner, async () => 'ran'), 'ran');
     assert.equal(existsSync(join(dir, LOCK_FILE_NAME)), false);
-    writeFileSync(join(dir, LOCK_FILE_NAME), JSON.stringify({ pid: process.pid, host: 'another-host', token: 't', createdAt: '' }));
-    await assert.rejects(withLayoutLock(dir, async () => 'ran', { timeoutMs: 200 }), (e: { code?: string }) => e.code === 'STORAGE_CONFLICT');
+    // a fresh lock of another replica: its heartbeat is live, so it is waited for
+    writeFileSync(join(dir, LOCK_FILE_NAME), JSON.stringify({ owner: '0badcafe-00000001', host: 'another-host', token: 't' }));
+    await assert.rejects(withLayoutLock(dir, local.owner, async () => 'ran', { timeoutMs: 200 }), (e: { code?: string; message?: string }) => e.code === 'STORAGE_CONFLICT' && /0badcafe-00000001/.test(e.message ?? ''));
   });
 });

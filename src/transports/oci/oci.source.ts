@@ -6,7 +6,7 @@ import { isIndexMediaType } from '../../image-spec/media-types';
 import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../transport';
 import type { IndexEntry } from './oci-index';
 import type { OciLayout } from './oci-layout';
-import { LayoutInvalidError, fsErrorCode } from './storage-errors';
+import { LayoutInvalidError, fsErrorCode } from '../../storage/storage-errors';
 
 /**
  * ImageSource over one entry of an OCI layout's index.json. Every manifest is read with a

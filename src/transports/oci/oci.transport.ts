@@ -1,15 +1,17 @@
 import { mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { DomainError } from '../../errors/domain-error';
 import { type ImageReference, type OciImageReference, formatImageReference, expectTransport } from '../../image-spec/image-reference';
 import { InvalidReferenceError } from '../../image-spec/invalid-reference-error';
+import type { LocalStorage } from '../../storage/local-storage';
+import { StorageConflictError, fsErrorCode } from '../../storage/storage-errors';
 import { resolveInStorageRoot } from '../../storage/storage-root';
 import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
 import { withLayoutLock } from './layout-lock';
 import { type IndexEntry, type OciIndex, type IndexSelector, selectIndexEntry } from './oci-index';
 import { OciLayout } from './oci-layout';
-import { OciDestination, openWritersOn } from './oci.destination';
+import { OciDestination, othersWriting } from './oci.destination';
 import { OciSource } from './oci.source';
-import { StorageConflictError, fsErrorCode } from './storage-errors';
 
 /** What a layout's index.json selects for a reference, or the matching domain error. */
 export function selectOrThrow(index: OciIndex, sel: IndexSelector, layout: OciLayout, reference: string): { entry: IndexEntry; position: number } {
@@ -29,7 +31,8 @@ export async function readExistingIndex(layout: OciLayout): Promise<OciIndex> {
 /**
  * Prepares `dir` as a layout to write into: refuses a path that is a file (STORAGE_CONFLICT)
  * and an existing index.json that is not valid (LAYOUT_INVALID, as skopeo fails on it too);
- * creates the directory and blobs/sha256. Returns whether the directory was created.
+ * creates the directory and blobs/sha256 (out of space: INSUFFICIENT_STORAGE, and a directory
+ * it created is removed again). Returns whether the directory was created.
  */
 export async function prepareLayoutForWriting(layout: OciLayout): Promise<{ createdDir: boolean }> {
   let createdDir = false;
@@ -41,8 +44,14 @@ export async function prepareLayoutForWriting(layout: OciLayout): Promise<{ crea
     createdDir = true;
   }
   if (!createdDir) await layout.readIndex();
-  await mkdir(layout.dir, { recursive: true });
-  await mkdir(await layout.confinedBlobDir('sha256'), { recursive: true });
+  const volume = layout.io?.volume;
+  try {
+    await mkdir(layout.dir, { recursive: true });
+    await mkdir(await layout.confinedBlobDir('sha256'), { recursive: true });
+  } catch (e) {
+    if (createdDir) await layout.removeIfEmpty();
+    throw volume ? await volume.explain(e, { what: layout.name, dir: dirname(layout.dir) }) : e;
+  }
   return { createdDir };
 }
 
@@ -54,12 +63,11 @@ export async function prepareLayoutForWriting(layout: OciLayout): Promise<{ crea
 export class OciTransport implements ImageTransport {
   readonly name = 'oci' as const;
 
-  constructor(private readonly storageRoot: string) {}
-
+  constructor(private readonly local: LocalStorage) {}
 
   private async layoutOf(ref: OciImageReference): Promise<OciLayout> {
-    const dir = await resolveInStorageRoot(this.storageRoot, ref.path);
-    return new OciLayout(dir, this.storageRoot, `oci:${ref.path}`);
+    const dir = await resolveInStorageRoot(this.local.storageRoot, ref.path);
+    return new OciLayout(dir, this.local.storageRoot, `oci:${ref.path}`, { owner: this.local.owner, volume: this.local.storage });
   }
 
   async openSource(ref: ImageReference, _ctx: TransportContext): Promise<ImageSource> {
@@ -76,27 +84,29 @@ export class OciTransport implements ImageTransport {
     }
     const layout = await this.layoutOf(oci);
     const { createdDir } = await prepareLayoutForWriting(layout);
-    return new OciDestination(oci, layout, { createdDir, image: oci.image });
+    return OciDestination.open(oci, layout, { createdDir, image: oci.image });
   }
 
   /**
    * Removes the entry the reference selects from index.json (atomically, first), then deletes
    * the blobs reachable from it that no remaining entry reaches, under the layout lock. Blobs
-   * are kept when another destination of this process is writing into the layout, or when a
-   * remaining manifest cannot be read (a collector never guesses). Returns the entry's digest.
+   * are kept when a destination (of this process, or a live one of another replica) is writing
+   * into the layout, or when a remaining manifest cannot be read (a collector never guesses).
+   * Returns the entry's digest.
    */
   async deleteImage(ref: ImageReference, ctx: TransportContext): Promise<string> {
     const oci = expectTransport(ref, 'oci');
     const layout = await this.layoutOf(oci);
     await readExistingIndex(layout);
-    return withLayoutLock(
+    const collect = () => withLayoutLock(
       layout.dir,
+      this.local.owner,
       async () => {
         const index = await readExistingIndex(layout);
         const { entry, position } = selectOrThrow(index, oci, layout, formatImageReference(oci));
         const remaining = index.manifests.filter((_, i) => i !== position);
         await layout.writeIndex({ ...index, manifests: remaining });
-        if (openWritersOn(layout.dir) > 0) return entry.digest;
+        if (await othersWriting(layout, 0)) return entry.digest;
         let keep: Map<string, number>;
         try {
           keep = await layout.reachableBlobs(remaining, { strict: false });
@@ -107,7 +117,8 @@ export class OciTransport implements ImageTransport {
         await layout.removeBlobs([...mine.keys()].filter((d) => !keep.has(d)));
         return entry.digest;
       },
-      { signal: ctx.signal },
+      { signal: ctx.signal, name: layout.name },
     );
+    return this.local.storage.guard({ what: layout.name, dir: layout.dir }, collect);
   }
 }

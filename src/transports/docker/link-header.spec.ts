@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DomainError } from '../../errors/domain-error';
-import { nextLink } from './registry-client';
+import { nextLink } from './link-header';
 
 const BASE = 'https://reg.example:5000/v2/team/app/tags/list?n=2';
 
@@ -69,5 +69,43 @@ describe('nextLink', () => {
       return;
     }
     assert.equal(result, undefined);
+  });
+});
+
+// Upstream headers are hostile input: the parser must take time linear in their length. The
+// old regex backtracked exponentially on ~70 characters of ";  x" repeated; each case below
+// would not finish under it. The timeout only turns a hang into a failure (no timing assertion).
+describe('nextLink on hostile headers (100 KB)', { timeout: 20_000 }, () => {
+  const hostile: Array<[string, string]> = [
+    ['";  x" repeated after a target', '</v2/a?p=2>' + ';  x'.repeat(25_000)],
+    ['";  x" repeated, then rel="next"', '</v2/a?p=2>' + ';  x'.repeat(25_000) + '; rel="next"'],
+    ['spaces and semicolons only', '</v2/a>' + '; '.repeat(50_000)],
+    ['an unterminated quote', '</v2/a>; rel="' + 'n'.repeat(100_000)],
+    ['"<" without ">"', '<'.repeat(100_000)],
+    ['commas and spaces', '</v2/a>; rel=prev' + ', '.repeat(50_000)],
+    ['many links, none next', '</v2/a>; rel=prev, '.repeat(5_000)],
+    ['an escaped-quote storm', '</v2/a>; x="' + '\\"'.repeat(50_000)],
+  ];
+  for (const [label, value] of hostile) {
+    it(label, () => {
+      let out: string | undefined;
+      try {
+        out = nextLink(value, BASE);
+      } catch (e) {
+        assert.ok(e instanceof DomainError);
+        return;
+      }
+      if (out !== undefined) assert.equal(out, 'https://reg.example:5000/v2/a?p=2');
+    });
+  }
+
+  it('finds the next link after 100 KB of other links', () => {
+    const header = '</v2/a?p=0>; rel="prev", '.repeat(4_000) + '</v2/a?p=2>; rel="next"';
+    assert.ok(header.length > 100_000);
+    assert.equal(nextLink(header, BASE), 'https://reg.example:5000/v2/a?p=2');
+  });
+
+  it('never shows userinfo of a broken target', () => {
+    assert.throws(() => nextLink('<http://user:secret@[not-an-ip>; rel="next"', BASE), (e: unknown) => e instanceof DomainError && !e.message.includes('secret'));
   });
 });

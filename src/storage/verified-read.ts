@@ -1,7 +1,7 @@
 import { open, realpath } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { digestAlgorithm, digestOf } from '../../image-spec/digest';
-import { resolveInStorageRoot } from '../../storage/storage-root';
+import { digestAlgorithm, digestOf } from '../image-spec/digest';
+import { resolveInStorageRoot } from './storage-root';
 import { LayoutInvalidError } from './storage-errors';
 
 /** index.json may list many images. */

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fullAccessPrincipal, type Principal } from '../auth/principal';
+import { DomainError } from '../errors/domain-error';
+import { EgressPolicy } from '../egress/egress-policy';
+import { RegistryHttp } from '../transports/docker/registry-http';
+import { RegistriesService } from './registries.service';
+
+const http = new RegistryHttp({
+  registries: [],
+  retryTimes: 0,
+  limits: { connectTimeoutMs: 1000, firstByteTimeoutMs: 1000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 1000 },
+  userAgent: 'test',
+  egress: new EgressPolicy({ sharedMode: false, listedLocations: [], allowNetworks: [] }),
+});
+
+describe('RegistriesService', () => {
+  it('needs images:read', () => {
+    const svc = new RegistriesService(http);
+    const writer: Principal = { name: 'writer', scopes: new Set(['images:write']) };
+    assert.throws(() => svc.status(writer, 'docker.io'), (e: unknown) => e instanceof DomainError && e.code === 'FORBIDDEN' && /images:read/.test(e.message));
+    assert.deepEqual(svc.status(fullAccessPrincipal('local'), 'docker.io'), { registry: 'docker.io' });
+  });
+
+  it('refuses what is not host[:port]', () => {
+    const svc = new RegistriesService(http);
+    for (const bad of ['a/b', 'http://x', 'UPPER CASE', '', 'x'.repeat(300)]) {
+      assert.throws(() => svc.status(fullAccessPrincipal('local'), bad), (e: unknown) => e instanceof DomainError && e.code === 'INVALID_ARGUMENT', bad);
+    }
+  });
+});

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { EgressPolicy } from '../../egress/egress-policy';
+import { DomainError } from '../../errors/domain-error';
+import { RegistryDispatchers } from './registry-dispatchers';
+import { RegistryHttp, type RegistryHttpOptions } from './registry-http';
+
+let server: Server;
+let port: number;
+
+before(async () => {
+  // A registry answering for any host name: /v2/ asks for a bearer token from its own /token.
+  server = createServer((req, res) => {
+    const host = req.headers.host ?? '';
+    if (req.url?.startsWith('/token')) return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `t-${host}`, expires_in: 300 }));
+    if (req.headers.authorization !== `Bearer t-${host}`) {
+      return res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="s"` }).end('{}');
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as AddressInfo).port;
+});
+
+after(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+function client(lookupTo: string, bounds: RegistryHttpOptions['bounds']): RegistryHttp {
+  return new RegistryHttp({
+    registries: [],
+    retryTimes: 0,
+    limits: { connectTimeoutMs: 2000, firstByteTimeoutMs: 2000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 5000 },
+    userAgent: 'test',
+    egress: new EgressPolicy({ sharedMode: false, listedLocations: [], allowNetworks: [] }),
+    lookup: async () => [{ address: lookupTo, family: 4 }],
+    bounds,
+  });
+}
+
+describe('per-host state is bounded', () => {
+  it('10,000 different hosts (refused by the egress policy) leave at most the bound of pools and registry states', { timeout: 120_000 }, async () => {
+    const http = client('169.254.1.1', { maxDispatchers: 32, maxRegistryStates: 64 });
+    try {
+      for (let i = 0; i < 10_000; i++) {
+        await assert.rejects(
+          http.request(`h${i}.example:5000`, { tlsVerify: false }, { method: 'GET', path: '/v2/a/manifests/x', operation: 'manifest', accept: [200], what: 'x' }),
+          (e: unknown) => e instanceof DomainError && e.code === 'EGRESS_REFUSED',
+        );
+      }
+      assert.ok(http.stateSizes.dispatchers <= 32, JSON.stringify(http.stateSizes));
+      assert.equal(http.registryState('h0.example:5000'), undefined, 'the oldest registries were forgotten');
+      assert.equal(http.registryState('h9999.example:5000')?.lastError?.code, 'EGRESS_REFUSED');
+    } finally {
+      await http.close();
+    }
+  });
+
+  it('hosts that answer: pools, endpoints and tokens stay within their bounds', { timeout: 120_000 }, async () => {
+    const http = client('127.0.0.1', { maxDispatchers: 16, maxEndpoints: 16, maxTokens: 16 });
+    try {
+      for (let i = 0; i < 300; i++) {
+        const res = await http.request(`h${i}.example:${port}`, { tlsVerify: false }, { method: 'GET', path: '/v2/a/tags/list', scope: 'repository:a:pull', operation: 'tags', accept: [200], what: 'x', bufferLimit: 1024 });
+        assert.equal(res.status, 200);
+      }
+      const sizes = http.stateSizes;
+      assert.ok(sizes.dispatchers <= 16 && sizes.endpoints <= 16 && sizes.tokens <= 16, JSON.stringify(sizes));
+    } finally {
+      await http.close();
+    }
+  });
+
+  it('an evicted pool is closed', async () => {
+    const d = new RegistryDispatchers({ settingsFor: () => undefined, policy: new EgressPolicy({ sharedMode: false, listedLocations: [], allowNetworks: [] }), connectTimeoutMs: 1000, firstByteTimeoutMs: 1000, max: 2 });
+    const first = d.get('a.example', true);
+    d.get('b.example', true);
+    d.get('c.example', true);
+    assert.equal(d.size, 2);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(first.closed, true);
+    assert.notEqual(d.get('a.example', true), first, 'a new pool replaces it');
+    await d.close();
+  });
+});
+
+describe('metric labels', () => {
+  it('name registries of the registries file only, also in a client derived for a sync cert-dir', () => {
+    const http = new RegistryHttp({
+      registries: [{ location: 'listed.example:5000', insecure: false }],
+      retryTimes: 0,
+      limits: { connectTimeoutMs: 1000, firstByteTimeoutMs: 1000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 1000 },
+      userAgent: 'test',
+      egress: new EgressPolicy({ sharedMode: false, listedLocations: [], allowNetworks: [] }),
+    });
+    assert.equal(http.metricLabel('LISTED.example:5000'), 'listed.example:5000');
+    assert.equal(http.metricLabel('caller-chosen.example'), 'other');
+    const derived = http.forRegistry({ location: 'caller-chosen.example', insecure: false });
+    assert.equal(derived.metricLabel('caller-chosen.example'), 'other');
+    assert.ok(derived.settingsFor('caller-chosen.example'), 'its own settings apply');
+  });
+});

@@ -1,0 +1,151 @@
+import { DomainError } from '../../errors/domain-error';
+import { ExpiringLru } from './content-cache';
+import { header } from './registry-exchange';
+
+/**
+ * What this process knows of each registry it talked to: reachable (last ping or answer),
+ * the auth scheme of its `/v2/` challenge, its rate limit as announced in answer headers
+ * (`RateLimit-Limit: 100;w=21600`, `RateLimit-Remaining`, `RateLimit-Reset`, or the
+ * `X-RateLimit-*` spellings), and the last error. Also the per-host 429 hold-off: after a
+ * `Retry-After`, every request to that host waits (or fails fast) instead of hammering it.
+ * Bounded: registries not heard of for a day are forgotten, and at most `max` are kept.
+ */
+
+export interface RateLimitState {
+  limit?: number;
+  remaining?: number;
+  windowSeconds?: number;
+  /** When the window resets (ISO 8601), when the registry said. */
+  resetAt?: string;
+}
+
+export interface RegistryState {
+  registry: string;
+  reachable?: boolean;
+  authScheme?: 'bearer' | 'basic' | 'none';
+  rateLimit?: RateLimitState;
+  lastError?: { code: string; detail: string; at: string };
+  /** Last time the registry answered anything (ISO 8601). */
+  lastSeenAt?: string;
+}
+
+interface Entry {
+  state: RegistryState;
+  holdUntil: number;
+}
+
+/** Reads `N` or `N;w=SECONDS` (params in any order, other params ignored); linear, no regex on the whole value. */
+export function parseRateLimitValue(raw: string | undefined): { value: number; windowSeconds?: number } | undefined {
+  if (raw === undefined) return undefined;
+  const first = raw.slice(0, 256).split(',')[0]!;
+  const parts = first.split(';');
+  const value = Number(parts[0]!.trim());
+  if (parts[0]!.trim() === '' || !Number.isSafeInteger(value) || value < 0) return undefined;
+  let windowSeconds: number | undefined;
+  for (const p of parts.slice(1)) {
+    const eq = p.indexOf('=');
+    if (eq === -1) continue;
+    if (p.slice(0, eq).trim().toLowerCase() === 'w') {
+      const w = Number(p.slice(eq + 1).trim());
+      if (Number.isSafeInteger(w) && w > 0) windowSeconds = w;
+    }
+  }
+  return { value, windowSeconds };
+}
+
+/** `RateLimit-Reset`: seconds from now, or (X-RateLimit-Reset style) epoch seconds. */
+function parseReset(raw: string | undefined, now: number): string | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw.trim().slice(0, 32));
+  if (!Number.isFinite(n) || n < 0) return undefined;
+  const at = n > 1_000_000_000 ? n * 1000 : now + n * 1000;
+  return new Date(at).toISOString();
+}
+
+/** The rate limit announced by an answer's headers, or undefined when it announces none. */
+export function rateLimitFromHeaders(headers: Record<string, string | string[] | undefined>, now = Date.now()): RateLimitState | undefined {
+  const h = { headers };
+  const limit = parseRateLimitValue(header(h, 'ratelimit-limit') ?? header(h, 'x-ratelimit-limit'));
+  const remaining = parseRateLimitValue(header(h, 'ratelimit-remaining') ?? header(h, 'x-ratelimit-remaining'));
+  if (!limit && !remaining) return undefined;
+  const resetAt = parseReset(header(h, 'ratelimit-reset') ?? header(h, 'x-ratelimit-reset'), now);
+  return {
+    ...(limit ? { limit: limit.value } : {}),
+    ...(remaining ? { remaining: remaining.value } : {}),
+    ...((limit?.windowSeconds ?? remaining?.windowSeconds) !== undefined ? { windowSeconds: limit?.windowSeconds ?? remaining?.windowSeconds } : {}),
+    ...(resetAt ? { resetAt } : {}),
+  };
+}
+
+export interface RegistryStatesOptions {
+  max?: number;
+  idleMs?: number;
+  /** Told of every change of a registry's state (gauges). */
+  onChange?: (state: RegistryState) => void;
+}
+
+export class RegistryStates {
+  private readonly entries: ExpiringLru<string, Entry>;
+
+  constructor(private readonly opts: RegistryStatesOptions = {}) {
+    this.entries = new ExpiringLru<string, Entry>({ max: opts.max ?? 1000, idleMs: opts.idleMs ?? 24 * 3600_000 });
+  }
+
+  private entry(host: string): Entry {
+    let e = this.entries.get(host);
+    if (!e) {
+      e = { state: { registry: host }, holdUntil: 0 };
+      this.entries.set(host, e);
+    }
+    return e;
+  }
+
+  private changed(e: Entry): void {
+    this.opts.onChange?.(e.state);
+  }
+
+  /** A copy of what is known, or undefined for a registry never talked to (or forgotten). */
+  get(host: string): RegistryState | undefined {
+    const e = this.entries.get(host);
+    return e ? structuredClone(e.state) : undefined;
+  }
+
+  /** Every answer from the registry: it is reachable; its rate-limit headers are read. */
+  onAnswer(host: string, headers: Record<string, string | string[] | undefined>): void {
+    const e = this.entry(host);
+    e.state.reachable = true;
+    e.state.lastSeenAt = new Date().toISOString();
+    const rl = rateLimitFromHeaders(headers);
+    if (rl) e.state.rateLimit = { ...e.state.rateLimit, ...rl };
+    this.changed(e);
+  }
+
+  onPing(host: string, challenges: Array<{ scheme: string }>): void {
+    const e = this.entry(host);
+    e.state.authScheme = challenges.some((c) => c.scheme === 'bearer') ? 'bearer' : challenges.some((c) => c.scheme === 'basic') ? 'basic' : 'none';
+    this.changed(e);
+  }
+
+  /** A failed call: remembered as the last error; a registry that could not be reached is unreachable. */
+  onError(host: string, error: unknown): void {
+    if (!(error instanceof DomainError) || error.code === 'ABORTED') return;
+    const e = this.entry(host);
+    e.state.lastError = { code: error.code, detail: error.message, at: new Date().toISOString() };
+    if (error.upstream.upstreamStatus === undefined && ['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_TLS_ERROR', 'EGRESS_REFUSED'].includes(error.code)) {
+      e.state.reachable = false;
+    }
+    this.changed(e);
+  }
+
+  /** After a 429: nobody sends to `host` before `untilMs` (epoch ms). */
+  holdOff(host: string, untilMs: number): void {
+    const e = this.entry(host);
+    e.holdUntil = Math.max(e.holdUntil, untilMs);
+  }
+
+  /** Milliseconds to wait before sending to `host` (0: go). */
+  heldFor(host: string): number {
+    const e = this.entries.get(host);
+    return e ? Math.max(0, e.holdUntil - Date.now()) : 0;
+  }
+}

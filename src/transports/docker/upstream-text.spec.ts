@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { redactUserinfo, sanitizeUpstreamText } from './upstream-text';
+
+describe('redactUserinfo', () => {
+  it('drops user:pass@ from every URL, keeps the rest', () => {
+    assert.equal(redactUserinfo('https://user:pass@host.example:5000/v2/?q=1'), 'https://host.example:5000/v2/?q=1');
+    assert.equal(redactUserinfo('see <http://a@b.example/x> and "https://u:p@c.example"'), 'see <http://b.example/x> and "https://c.example"');
+    assert.equal(redactUserinfo('https://host.example/path@not-userinfo'), 'https://host.example/path@not-userinfo');
+    assert.equal(redactUserinfo('no url here: a@b'), 'no url here: a@b');
+  });
+
+  it('is linear on hostile input (the timeout turns a hang into a failure)', { timeout: 10_000 }, () => {
+    const s = 'a://'.repeat(50_000) + 'x'.repeat(100_000);
+    assert.equal(redactUserinfo(s).length, s.length);
+    assert.equal(redactUserinfo('h://' + 'u'.repeat(100_000) + '@host').length, 'h://host'.length);
+  });
+});
+
+describe('sanitizeUpstreamText', () => {
+  it('replaces control and bidi-override characters, caps the length, redacts URLs', () => {
+    assert.equal(sanitizeUpstreamText('bad\r\nthing\u202e\u0007!'), 'bad  thing  !');
+    const long = sanitizeUpstreamText('x'.repeat(10_000), 100);
+    assert.equal(long.length, 101);
+    assert.ok(long.endsWith('…'));
+    assert.equal(sanitizeUpstreamText('denied at https://bob:hunter2@auth.example/token'), 'denied at https://auth.example/token');
+  });
+});
