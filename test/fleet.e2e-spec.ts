@@ -89,7 +89,7 @@ describe('a fleet of three replicas on PostgreSQL', { skip }, () => {
     });
     const url = await pg.createDatabase('fleet');
     // Short leases so a takeover happens within seconds; a stalled blob read times out in 4 s and is retried.
-    fleet = await startFleet(url, 3, { SKIFF_LEASE_SECONDS: '6', SKIFF_UPSTREAM_TIMEOUT_MS: '4000' });
+    fleet = await startFleet(url, 3, { SKIFF_LEASE_SECONDS: '6', SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '4000' });
   });
 
   after(async () => {
@@ -234,7 +234,7 @@ describe('a 60-image sync on three replicas', { skip }, () => {
       const img = await pushImage(from, 'many/app', tag, { layers: [base, makeLayer({ [tag]: pseudoRandomBytes(20_000, `many-${tag}`) })], os: 'linux', architecture: 'amd64', format: 'oci' });
       digests.set(tag, img.digest);
     }
-    fleet2 = await startFleet(await pg2.createDatabase('sync'), 3, { SKIFF_SYNC_CONCURRENCY: '4', SKIFF_LEASE_SECONDS: '4', SKIFF_UPSTREAM_TIMEOUT_MS: '4000' });
+    fleet2 = await startFleet(await pg2.createDatabase('sync'), 3, { SKIFF_SYNC_CONCURRENCY: '4', SKIFF_LEASE_SECONDS: '4', SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '4000' });
   });
 
   after(async () => {
@@ -321,7 +321,7 @@ describe('inline credentials across the fleet, sealed with SKIFF_SECRET_KEY', { 
     const conf = join(makeTmpDirSync('skiff-fleet-conf-'), 'registries.yaml');
     writeFileSync(conf, `registries:\n  - location: "${basic.host}"\n    ca: ${basic.caFile}\n`);
     databaseUrl = await pg3.createDatabase('secrets');
-    pair = await startFleet(databaseUrl, 2, { SKIFF_LEASE_SECONDS: '4', SKIFF_UPSTREAM_TIMEOUT_MS: '4000', SKIFF_SECRET_KEY: 'c0ffee'.repeat(10) + 'c0ff', SKIFF_REGISTRIES_CONFIG: conf });
+    pair = await startFleet(databaseUrl, 2, { SKIFF_LEASE_SECONDS: '4', SKIFF_UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '4000', SKIFF_SECRET_KEY: 'c0ffee'.repeat(10) + 'c0ff', SKIFF_REGISTRIES_CONFIG: conf });
   });
 
   after(async () => {
