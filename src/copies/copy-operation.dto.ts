@@ -65,28 +65,6 @@ export class WrittenManifestDto {
   platform?: PlatformDto;
 }
 
-/** What a finished copy produced. */
-export class CopyResultDto {
-  /** Digest of the manifest written under the destination reference. */
-  @ApiProperty({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
-  digest: string;
-
-  @ApiProperty({ example: 'application/vnd.oci.image.index.v1+json' })
-  mediaType: string;
-
-  /** The instances written (multiArch=all, filtered, sparse), in index order. */
-  @ApiProperty({ type: [WrittenManifestDto] })
-  manifests: WrittenManifestDto[];
-
-  /** multiArch=filtered: the digest of the source index; `digest` is the new index holding only the chosen platforms. */
-  @ApiPropertyOptional({ example: 'sha256:eb54fc01d6c61272c5a442976f798b1bdf19f9e86f2895cb5c51aecc309df0bb' })
-  sourceDigest?: string;
-
-  /** referrers=all: what came along. */
-  @ApiPropertyOptional({ type: () => ReferrersReportDto })
-  referrers?: ReferrersReportDto;
-}
-
 /** A referrer (signature, SBOM, attestation) a copy brought along. */
 export class CopiedReferrerDto {
   @ApiProperty({ example: 'sha256:2badff32c0ffee2badff32c0ffee2badff32c0ffee2badff32c0ffee2badff3' })
@@ -140,4 +118,26 @@ export class ReferrersReportDto {
 
   @ApiProperty({ type: [NotCopiedReferrersDto] })
   notCopied: NotCopiedReferrersDto[];
+}
+
+/** What a finished copy produced. */
+export class CopyResultDto {
+  /** Digest of the manifest written under the destination reference. */
+  @ApiProperty({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
+  digest: string;
+
+  @ApiProperty({ example: 'application/vnd.oci.image.index.v1+json' })
+  mediaType: string;
+
+  /** The instances written (multiArch=all, filtered, sparse), in index order. */
+  @ApiProperty({ type: [WrittenManifestDto] })
+  manifests: WrittenManifestDto[];
+
+  /** multiArch=filtered: the digest of the source index; `digest` is the new index holding only the chosen platforms. */
+  @ApiPropertyOptional({ example: 'sha256:eb54fc01d6c61272c5a442976f798b1bdf19f9e86f2895cb5c51aecc309df0bb' })
+  sourceDigest?: string;
+
+  /** referrers=all: what came along. */
+  @ApiPropertyOptional({ type: ReferrersReportDto })
+  referrers?: ReferrersReportDto;
 }
