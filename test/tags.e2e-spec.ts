@@ -321,10 +321,23 @@ describe('through the generated client', () => {
     assert.equal(problem.response.status, 400);
   });
 
-  it('a sync refuses rateLimitFloor while the registry client\'s rate-limit state is not wired in', async () => {
-    const { res, op } = await submit(svc, 'syncs', { source: `${reg.host}/team/app`, sourceType: 'docker', destination: `${dst.host}/rl`, destinationType: 'docker', rateLimitFloor: 10, sourceTlsVerify: false, destinationTlsVerify: false });
-    assert.equal(res.status, 400, JSON.stringify(op));
-    assert.match(op.detail!, /rateLimitFloor/);
+  it('a sync below its rateLimitFloor waits for the registry\'s window instead of pulling, then finishes', async () => {
+    // The source announces 2 pulls left in a 2-second window on its tag list: below a floor of 10,
+    // the sync waits for the window (phase waiting-for-rate-limit) before it pulls, then copies.
+    proxy.addRule({ method: 'GET', path: /^\/v2\/team\/app\/tags\/list/, times: 1, action: { kind: 'headers', headers: { 'RateLimit-Limit': '100;w=2', 'RateLimit-Remaining': '2;w=2' } } });
+    proxy.addRule({ method: 'GET', path: /^\/v2\/team\/app\/manifests\//, times: Infinity, action: { kind: 'headers', headers: { 'RateLimit-Limit': '100;w=2', 'RateLimit-Remaining': '90;w=2' } } });
+    try {
+      const { res, op } = await submit(svc, 'syncs', { source: `${proxy.host}/team/app`, sourceType: 'docker', destination: `${dst.host}/rl`, destinationType: 'docker', rateLimitFloor: 10, keepGoing: true, sourceTlsVerify: false, destinationTlsVerify: false });
+      assert.equal(res.status, 202, JSON.stringify(op));
+      const done = await waitForOperation(svc, op.id);
+      assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+      // Outcome, not timing: the first pull comes after the announced window (a lower bound that load only lengthens).
+      const listed = proxy.requestsTo(/^\/v2\/team\/app\/tags\/list/, 'GET')[0]!;
+      const firstPull = proxy.requestsTo(/^\/v2\/team\/app\/manifests\//, 'GET')[0]!;
+      assert.ok(firstPull.at - listed.at >= 1500, `the first pull waited for the 2 s window (${firstPull.at - listed.at} ms)`);
+    } finally {
+      proxy.clearRules();
+    }
   });
 
   it('a sync moves an artifact unchanged', async () => {

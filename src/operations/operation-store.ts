@@ -152,6 +152,10 @@ export interface SyncImageRow {
   digest?: string;
   bytes?: number;
   error?: OperationError;
+  /** multiArch=filtered: the source index the written one (`digest`) was filtered from. */
+  sourceDigest?: string;
+  /** Referrers brought along with the image (request referrers `all`). */
+  referrers?: number;
   /** The copy's blob counters (summed into the sync's progress). */
   counters?: SyncImageCounters;
   /** The replica that copies it (or copied it last). */
@@ -168,7 +172,7 @@ export interface SyncImageCounters {
 }
 
 /** How an image ended. */
-export type SyncImageOutcome = Pick<SyncImageRow, 'state' | 'destination' | 'digest' | 'bytes' | 'error' | 'counters'>;
+export type SyncImageOutcome = Pick<SyncImageRow, 'state' | 'destination' | 'digest' | 'bytes' | 'error' | 'sourceDigest' | 'referrers' | 'counters'>;
 
 /** A claimed sync image: copy it, then `finishSyncImage` with its lease version. */
 export interface SyncImageClaim {

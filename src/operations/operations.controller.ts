@@ -172,6 +172,8 @@ export class OperationsController {
         ...(i.digest ? { digest: i.digest } : {}),
         ...(i.bytes !== undefined ? { bytes: i.bytes } : {}),
         ...(i.error ? { error: problemOf(i.error, `/v1/operations/${id}`) } : {}),
+        ...(i.referrers !== undefined ? { referrers: i.referrers } : {}),
+        ...(i.sourceDigest ? { sourceDigest: i.sourceDigest } : {}),
         ...(i.replicaId ? { replicaId: i.replicaId } : {}),
       })),
       ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),

@@ -29,7 +29,7 @@ export interface SqlRunner {
 }
 
 const PRUNE_BATCH = 500;
-const IMAGE_COLUMNS = 'operation_id, idx, source, destination, access_key, state, digest, bytes, error, replica_id';
+const IMAGE_COLUMNS = 'operation_id, idx, source, destination, access_key, state, digest, bytes, error, source_digest, referrers, replica_id';
 const IMAGE_INSERT_BATCH = 200;
 
 function toImage(r: Row): SyncImageRow {
@@ -45,6 +45,8 @@ function toImage(r: Row): SyncImageRow {
   if (r['bytes'] !== null && r['bytes'] !== undefined) image.bytes = Number(r['bytes']);
   const error = readError(r['error']);
   if (error) image.error = error;
+  if (r['source_digest'] !== null && r['source_digest'] !== undefined) image.sourceDigest = String(r['source_digest']);
+  if (r['referrers'] !== null && r['referrers'] !== undefined) image.referrers = Number(r['referrers']);
   if (r['replica_id'] !== null && r['replica_id'] !== undefined) image.replicaId = String(r['replica_id']);
   return image;
 }
@@ -315,8 +317,8 @@ export abstract class SqlOperationStore implements OperationStore {
         const batch = images.slice(i, i + IMAGE_INSERT_BATCH);
         const params: unknown[] = [];
         const values = batch.map((img) => {
-          params.push(operationId, img.index, img.source, img.destination, img.accessKey, img.state, img.digest ?? null, img.bytes ?? null, json(img.error), null, pinnedTo ?? null);
-          return '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+          params.push(operationId, img.index, img.source, img.destination, img.accessKey, img.state, img.digest ?? null, img.bytes ?? null, json(img.error), img.sourceDigest ?? null, img.referrers ?? null, null, pinnedTo ?? null);
+          return '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
         });
         await q.run(`INSERT INTO sync_images (${IMAGE_COLUMNS}, pinned_to) VALUES ${values.join(', ')}`, params);
       }
@@ -355,7 +357,7 @@ export abstract class SqlOperationStore implements OperationStore {
     const c = outcome.counters;
     const changed = await this.tx((q) =>
       q.run(
-        `UPDATE sync_images SET state = ?, destination = ?, digest = ?, bytes = ?, error = ?, lease_owner = NULL, lease_expires_at = NULL,
+        `UPDATE sync_images SET state = ?, destination = ?, digest = ?, bytes = ?, error = ?, source_digest = ?, referrers = ?, lease_owner = NULL, lease_expires_at = NULL,
                 bytes_total = ?, bytes_skipped = ?, blobs_total = ?, blobs_done = ?, blobs_skipped = ?, blobs_mounted = ?
          WHERE operation_id = ? AND idx = ? AND lease_version = ? AND state = 'running'`,
         [
@@ -364,6 +366,8 @@ export abstract class SqlOperationStore implements OperationStore {
           outcome.digest ?? null,
           outcome.bytes ?? null,
           json(outcome.error),
+          outcome.sourceDigest ?? null,
+          outcome.referrers ?? null,
           c?.bytesTotal ?? 0,
           c?.bytesSkipped ?? 0,
           c?.blobsTotal ?? 0,

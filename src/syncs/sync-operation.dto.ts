@@ -115,6 +115,14 @@ export class SyncImageDto {
   @ApiPropertyOptional({ type: ProblemDto })
   error?: ProblemDto;
 
+  /** How many referrers came along (referrers `all`). */
+  @ApiPropertyOptional({ type: 'integer', example: 2 })
+  referrers?: number;
+
+  /** multiArch `filtered`: the digest of the source index the written one (`digest`) keeps some platforms of. */
+  @ApiPropertyOptional({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
+  sourceDigest?: string;
+
   /** The replica copying it, or that copied it. */
   @ApiPropertyOptional({ example: 'skiff-1' })
   replicaId?: string;

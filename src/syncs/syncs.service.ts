@@ -321,7 +321,7 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
     const result: SyncResult = {
       images: listed
         .filter((r) => r.state !== 'pending' && r.state !== 'running')
-        .map((r) => ({ source: r.source, destination: r.destination, state: r.state as SyncImageResult['state'], ...(r.digest ? { digest: r.digest } : {}), ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.error ? { error: r.error } : {}) })),
+        .map((r) => ({ source: r.source, destination: r.destination, state: r.state as SyncImageResult['state'], ...(r.digest ? { digest: r.digest } : {}), ...(r.bytes !== undefined ? { bytes: r.bytes } : {}), ...(r.error ? { error: r.error } : {}), ...(r.sourceDigest ? { sourceDigest: r.sourceDigest } : {}), ...(r.referrers !== undefined ? { referrers: r.referrers } : {}) })),
       counts: { copied: c.copied, skipped: c.skipped, failed: c.failed, planned: c.planned },
       bytes: c.bytes,
     };
@@ -362,6 +362,8 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
         ...(result.digest ? { digest: result.digest } : {}),
         ...(result.bytes !== undefined ? { bytes: result.bytes } : {}),
         ...(result.error ? { error: result.error } : {}),
+        ...(result.sourceDigest ? { sourceDigest: result.sourceDigest } : {}),
+        ...(result.referrers !== undefined ? { referrers: result.referrers } : {}),
       };
     } finally {
       const e = entry;

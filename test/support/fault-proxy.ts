@@ -94,6 +94,8 @@ export interface ProxiedRequest {
   fault?: FaultAction['kind'];
   /** The request's `Authorization` header, if it had one. */
   authorization?: string;
+  /** When it arrived (Date.now()). */
+  at: number;
 }
 
 export interface FaultProxy {
@@ -229,7 +231,7 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    const record: ProxiedRequest = { method, path, status: 'stalled', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
+    const record: ProxiedRequest = { method, path, status: 'stalled', at: Date.now(), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) };
     requests.push(record);
     const rule = take(method, path);
     const action = rule?.action;

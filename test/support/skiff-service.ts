@@ -18,7 +18,7 @@ export interface SkiffService {
   /** Typed client generated from the committed openapi/openapi.json. */
   api: Client<paths>;
   /**
-   * SIGTERM (graceful) and wait; removes the data dir unless `keepData`. Throws (after cleaning
+   * SIGTERM (graceful) and wait; removes the data dir unless `keepData` (or SKIFF_TEST_KEEP_DATA is set, to read logs after a failure). Throws (after cleaning
    * up) when the process had died before it was asked to stop — an unhandled rejection or any
    * crash of the service fails the test that started it.
    */
@@ -102,7 +102,7 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
         if (exited === null) child.kill('SIGKILL');
       }
       out.end();
-      if (!stopOpts.keepData) rmSync(dataDir, { recursive: true, force: true });
+      if (!stopOpts.keepData && !process.env['SKIFF_TEST_KEEP_DATA']) rmSync(dataDir, { recursive: true, force: true });
       if (died) throw died;
     },
     async kill() {
