@@ -23,6 +23,8 @@ TEST_DEPS=(
   # PostgreSQL for the shared operations store: test/support/postgres.ts (initdb/pg_ctl live in
   # /usr/lib/postgresql/<version>/bin, off the PATH: see has_cmd)
   "pg_ctl:postgresql"
+  # ip (iproute2): the egress test adds 169.254.169.254 to lo to prove it is never reached
+  "ip:iproute2"
 )
 
 # Whether a test dependency's command is there; pg_ctl is looked for where Debian puts it.

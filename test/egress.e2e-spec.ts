@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -51,13 +51,18 @@ function problem(error: unknown): { code: string; detail: string; status: number
   return error as { code: string; detail: string; status: number };
 }
 
+/** iproute2's `ip`, by absolute path where it is (a non-login root shell's PATH may lack /usr/sbin). */
+function ipCommand(): string {
+  return ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p)) ?? 'ip';
+}
+
 async function startMetadataListener(): Promise<void> {
   if (process.getuid?.() !== 0) {
     metadataSkip = 'not root: cannot add 169.254.169.254 to lo, so the "never reached" check has no listener there (the refusal is still checked)';
     return;
   }
   try {
-    execFileSync('ip', ['addr', 'add', `${METADATA}/32`, 'dev', 'lo'], { stdio: 'pipe' });
+    execFileSync(ipCommand(), ['addr', 'add', `${METADATA}/32`, 'dev', 'lo'], { stdio: 'pipe' });
     addedAddress = true;
   } catch (e) {
     if (!/File exists/.test(String((e as { stderr?: Buffer }).stderr ?? e))) {
@@ -111,7 +116,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all([local?.stop(), shared?.stop(), allowing?.stop(), listed?.close(), unlisted?.close(), metadata?.close()]);
-  if (addedAddress) execFileSync('ip', ['addr', 'del', `${METADATA}/32`, 'dev', 'lo'], { stdio: 'pipe' });
+  if (addedAddress) execFileSync(ipCommand(), ['addr', 'del', `${METADATA}/32`, 'dev', 'lo'], { stdio: 'pipe' });
   await stopAll();
 });
 

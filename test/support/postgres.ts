@@ -11,7 +11,7 @@
  * skip when the binaries are absent, unless SKIFF_TEST_REQUIRE_POSTGRES=1 (CI).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -76,10 +76,15 @@ function hasUser(name: string): boolean {
 /** argv that runs `bin` as the unprivileged server user when we are root. */
 function asServerUser(bin: string, args: string[]): [string, string[]] {
   if (userInfo().uid !== 0) return [bin, args];
-  if (existsSync('/usr/sbin/runuser') || existsSync('/sbin/runuser')) return ['runuser', ['-u', 'postgres', '--', bin, ...args]];
-  const uid = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
-  const gid = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
-  return ['setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', bin, ...args]];
+  // Absolute paths: a non-login root shell's PATH may lack the sbin directories.
+  const runuser = ['/usr/sbin/runuser', '/sbin/runuser'].find((p) => existsSync(p));
+  if (runuser) return [runuser, ['-u', 'postgres', '--', bin, ...args]];
+  // The account from /etc/passwd itself (an `id` program on the PATH is not to be trusted here).
+  const entry = readFileSync('/etc/passwd', 'utf8').split('\n').find((line) => line.startsWith('postgres:'));
+  if (!entry) throw new Error('no postgres user in /etc/passwd (the postgresql package creates it)');
+  const [, , uid, gid] = entry.split(':');
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? 'setpriv';
+  return [setpriv, [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', bin, ...args]];
 }
 
 async function run(bin: string, args: string[]): Promise<string> {
