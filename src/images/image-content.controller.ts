@@ -1,6 +1,7 @@
 import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { Readable } from 'node:stream';
 import type { Principal } from '../auth/principal';
 import { MANIFEST_MEDIA_TYPES } from '../image-spec/media-types';
 import { ApiProblems, upstreamReadAnswers } from '../http/api-problems.decorator';
@@ -19,6 +20,33 @@ const IF_NONE_MATCH = {
   description: 'An ETag of an earlier answer: 304 Not Modified (no body) when the content is still the same.',
   schema: { type: 'string', example: '"sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"' },
 };
+
+/** The first chunk of `stream` (null when it ends empty), leaving the stream paused; rejects with its error. */
+function firstChunk(stream: Readable): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const settle = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      settle();
+      stream.pause();
+      resolve(chunk);
+    };
+    const onEnd = () => {
+      settle();
+      resolve(null);
+    };
+    const onError = (e: Error) => {
+      settle();
+      reject(e);
+    };
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onError);
+  });
+}
 
 const DIGEST_EXAMPLE = 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae';
 
@@ -195,15 +223,29 @@ export class ImageContentController {
       blob.stream.destroy();
       return notModified(res, etag);
     }
+    // Nothing is sent before the first verified chunk: a small blob that does not match (the
+    // verifying stream holds its only chunk back) is still a 502 problem, not a broken answer.
+    let first: Buffer | null;
+    try {
+      first = await firstChunk(blob.stream);
+    } catch (e) {
+      blob.stream.destroy();
+      throw e;
+    }
     res.status(200);
     res.setHeader('Content-Type', OCTET_STREAM);
     if (blob.size >= 0) res.setHeader('Content-Length', blob.size);
     res.setHeader('Docker-Content-Digest', blob.digest);
     res.setHeader('ETag', etag);
     setPassthroughHeaders(res);
+    if (first === null) {
+      res.end();
+      return;
+    }
     res.once('close', () => blob.stream.destroy());
-    // A stream that fails (digest mismatch, upstream gone) breaks the connection: the answer is never complete.
+    // A stream that fails later (digest mismatch, upstream gone) breaks the connection: the answer is never complete.
     blob.stream.once('error', () => res.destroy());
+    res.write(first);
     blob.stream.pipe(res);
   }
 }

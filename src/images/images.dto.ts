@@ -9,10 +9,10 @@ import { PLATFORM_WORD } from '../image-spec/manifest';
 
 /**
  * A query parameter that is gone (0.x): present at all, it is a 400 whose message names the
- * operation that replaced it. Hidden from the OpenAPI document.
+ * operation that replaced it. Each use also needs @ApiHideProperty() (the swagger plugin only sees it written out).
  */
 function Replaced(message: string): PropertyDecorator {
-  return applyDecorators(ApiHideProperty(), ValidateIf(() => true), Equals(undefined, { message }));
+  return applyDecorators(ValidateIf(() => true), Equals(undefined, { message }));
 }
 
 /** The image and instance every image read takes (manifest, config, inspect, inspect text). */
@@ -59,12 +59,15 @@ export class InspectQueryDto extends ImageQueryDto {
   @IsBoolean()
   noTags?: boolean;
 
+  @ApiHideProperty()
   @Replaced('raw is gone: GET /v1/images/manifest answers the manifest bytes as stored')
   raw?: unknown;
 
+  @ApiHideProperty()
   @Replaced('config is gone: GET /v1/images/config answers the image config as OCI JSON, GET /v1/images/blobs/{digest} its bytes')
   config?: unknown;
 
+  @ApiHideProperty()
   @Replaced('format is gone: GET /v1/images/inspect/text?format= renders a Go template as text/plain')
   format?: unknown;
 }

@@ -80,6 +80,20 @@ function addCommonHeaders(doc: OpenAPIObject): void {
 }
 
 /**
+ * Removes responses nobody described: the swagger plugin guesses one from a handler's return
+ * type and decorators it cannot see through (a `201` for a POST whose status is set inside a
+ * composed decorator). Every answer the server sends is declared with a description.
+ */
+function dropUndescribedResponses(doc: OpenAPIObject): void {
+  for (const item of Object.values(doc.paths)) {
+    for (const op of Object.values(item) as { responses?: Record<string, ResponseObject> }[]) {
+      if (!op || typeof op !== 'object' || !op.responses) continue;
+      for (const [status, response] of Object.entries(op.responses)) if (!response.description) delete op.responses[status];
+    }
+  }
+}
+
+/**
  * The OpenAPI document of the running app. operationIds come from the controllers' explicit
  * `operationId`s (they become generated clients' method names); keys are sorted.
  */
@@ -114,6 +128,7 @@ export function buildOpenApiDocument(app: INestApplication, version: string): Op
     }
   }
   doc.info.contact = { name: 'skiff maintainers' };
+  dropUndescribedResponses(doc);
   addCommonHeaders(doc);
   const tags = doc.tags;
   const sorted = sortKeys(doc) as OpenAPIObject;
