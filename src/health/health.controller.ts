@@ -1,5 +1,5 @@
-import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
-import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiProperty, type ApiResponseOptions, ApiResponse, ApiServiceUnavailableResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { applyDecorators, Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiServiceUnavailableResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { ProblemDto } from '../http/problem';
 import type { Response } from 'express';
 import { access, constants, mkdir } from 'node:fs/promises';
@@ -46,13 +46,17 @@ export class ReadinessDto {
   checks: ReadinessCheckDto[];
 }
 
-/** The one refusal an open probe can meet: the Host check of a service without tokens (DNS rebinding). */
-function hostRefused(probe: string): ApiResponseOptions {
-  return {
-    status: 403,
-    description: `On a service without tokens, the Host header of the request for ${probe} named no loopback address, SKIFF_HOST or SKIFF_ALLOWED_HOSTS (\`FORBIDDEN\`)`,
-    content: { 'application/problem+json': { schema: { $ref: getSchemaPath(ProblemDto) } } },
-  };
+/** The refusals an open probe can meet: a malformed request, and the Host check of a service without tokens (DNS rebinding). */
+function ApiProbeRefusals(probe: string): MethodDecorator {
+  const problem = { 'application/problem+json': { schema: { $ref: getSchemaPath(ProblemDto) } } };
+  return applyDecorators(
+    ApiResponse({ status: 400, description: `The request for ${probe} is malformed, or its query string has more than 64 parameters`, content: problem }),
+    ApiResponse({
+      status: 403,
+      description: `On a service without tokens, the Host header of the request for ${probe} named no loopback address, SKIFF_HOST or SKIFF_ALLOWED_HOSTS (\`FORBIDDEN\`)`,
+      content: problem,
+    }),
+  );
 }
 
 @ApiTags('service')
@@ -72,7 +76,7 @@ export class HealthController {
   @Get('healthz')
   @ApiOperation({ operationId: 'getHealth', summary: 'Liveness probe', description: 'Answers `{"status":"ok"}` while the process serves requests. Open: no token needed.', security: [] })
   @ApiOkResponse({ type: HealthDto, description: 'The process is alive' })
-  @ApiResponse(hostRefused('the liveness probe'))
+  @ApiProbeRefusals('the liveness probe')
   health(): HealthDto {
     return { status: 'ok' };
   }
@@ -96,7 +100,7 @@ export class HealthController {
   })
   @ApiOkResponse({ type: ReadinessDto, description: 'Ready: every required check passed' })
   @ApiServiceUnavailableResponse({ type: ReadinessDto, description: 'Not ready: a required check failed (its `detail` says why, for a caller with a token)' })
-  @ApiResponse(hostRefused('the readiness probe'))
+  @ApiProbeRefusals('the readiness probe')
   async ready(@Res({ passthrough: true }) res: Response, @CurrentPrincipal() caller: Principal): Promise<ReadinessDto> {
     const storeProblem = await this.operations.storeProblem();
     const checks = [

@@ -34,6 +34,7 @@ export function ApiProblems(spec: ProblemAnswers): MethodDecorator & ClassDecora
   const { action, scope, answers } = spec;
   const scopeText = scope ? `the caller's principal lacks the \`${scope}\` scope that ${action} needs` : `the caller may not be ${action}`;
   const texts: Record<number, string | undefined> = {
+    400: `The request for ${action} is malformed, or its query string has more than 64 parameters`,
     ...answers,
     401: `No API token, or one the service does not know: on a service configured with tokens or principals, ${action} needs \`Authorization: Bearer <token>\`.`,
     403: `Refused: ${scopeText}${answers[403] ? `; ${answers[403]}` : ''}; or, on a service without tokens, the Host header named no loopback address (DNS rebinding).`,

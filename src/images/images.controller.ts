@@ -62,6 +62,10 @@ export class ImagesController {
   @ApiOkResponse({
     description: 'The rendered template (text/plain; charset=utf-8), exactly what `skopeo inspect --format` prints',
     content: { 'text/plain': { schema: { type: 'string', example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae arm64\n' } } },
+    headers: {
+      'X-Content-Type-Options': { description: 'Always `nosniff`: the text carries upstream data (labels, names) and is never to be sniffed as HTML', schema: { type: 'string', enum: ['nosniff'] } },
+      'Content-Security-Policy': { description: "Always `default-src 'none'`: nothing in the text may run or load in a browser", schema: { type: 'string', example: "default-src 'none'" } },
+    },
   })
   @ApiProblems({
     action: 'rendering inspect templates',

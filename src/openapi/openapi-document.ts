@@ -55,18 +55,18 @@ interface ResponseObject {
 
 /**
  * Declares on every response the headers the HTTP layer adds: X-Request-Id everywhere; the
- * rate-limit headers on answers of routes that take a token (the rate-limit guard runs after
- * the token check, so not on 401); Retry-After on 429 and 503; WWW-Authenticate on 401.
+ * rate-limit headers wherever a caller with a token may get them (the rate-limit guard counts
+ * every principal on every route, open ones included, after the token check, so not on 401);
+ * Retry-After on 429 and 503; WWW-Authenticate on 401.
  */
 function addCommonHeaders(doc: OpenAPIObject): void {
   doc.components = { ...doc.components, headers: { ...(doc.components?.headers ?? {}), ...COMMON_HEADERS } };
   for (const item of Object.values(doc.paths)) {
     for (const op of Object.values(item) as { security?: Record<string, unknown>[]; responses?: Record<string, ResponseObject> }[]) {
       if (!op || typeof op !== 'object' || !op.responses) continue;
-      const tokened = (op.security ?? []).some((s) => API_TOKEN_SCHEME in s);
       for (const [status, response] of Object.entries(op.responses)) {
         const headers: Record<string, unknown> = { ...(response.headers ?? {}), 'X-Request-Id': headerRef('X-Request-Id') };
-        if (tokened && status !== '401') {
+        if (status !== '401') {
           headers['X-RateLimit-Limit'] = headerRef('X-RateLimit-Limit');
           headers['X-RateLimit-Remaining'] = headerRef('X-RateLimit-Remaining');
           headers['X-RateLimit-Reset'] = headerRef('X-RateLimit-Reset');

@@ -227,10 +227,20 @@ export async function startContractTap(target: { host: string; port: number }): 
       sockets.delete(client);
       sockets.delete(upstream);
     };
+    // The service going away (a 413 answered with Connection: close while the body still comes,
+    // a crash) ends the client's side once everything it wrote has been passed on; what the
+    // client still sends is read and dropped, as a closed socket would drop it.
+    const serviceGone = () => {
+      client.unpipe(upstream);
+      client.resume();
+      if (!client.writableEnded) client.end();
+      upstream.destroy();
+      sockets.delete(upstream);
+    };
     client.on('error', close);
-    upstream.on('error', close);
     client.on('close', close);
-    upstream.on('close', close);
+    upstream.on('error', serviceGone);
+    upstream.on('close', serviceGone);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
