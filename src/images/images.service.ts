@@ -239,23 +239,7 @@ export class ImagesService {
     if (!isDigest(req.digest)) {
       throw new DomainError('INVALID_ARGUMENT', `digest ${JSON.stringify(req.digest.slice(0, 200))} is not sha256:<64 hex> or sha512:<128 hex>`);
     }
-    const action = 'reading blobs';
-    requireScope(req.principal, 'images:read', action);
-    let ref: ImageReference;
-    if (req.repository.startsWith('docker://')) {
-      const named = parseDockerReference(req.repository.slice('docker://'.length));
-      if (!isNameOnly(named)) {
-        throw new InvalidReferenceError({ input: req.repository, subject: 'image name', reason: 'a blob is read from a repository: no tag or digest' });
-      }
-      ref = { transport: 'docker', named };
-      this.transports.authorize('docker', req.principal, action);
-      requireReferenceAccess(req.principal, 'source', dockerRepositoryTarget(named));
-    } else {
-      ref = parseImageReference(req.repository);
-      this.transports.authorize(ref.transport, req.principal, action);
-      const target = await referenceTarget(ref, this.config.storageRoot);
-      requireReferenceAccess(req.principal, 'source', { ...target, item: undefined });
-    }
+    const ref = await this.authorizer.authorizeRepository(req.repository, req.principal, { scope: 'images:read', side: 'source', action: 'reading blobs' });
     const release = this.transports.opensArchive(ref.transport) ? this.archiveOpens.acquire(req.principal.name) : () => undefined;
     let source: ImageSource | undefined;
     try {

@@ -12,6 +12,8 @@ export const REPO_ROOT = resolve(__dirname, '../../..');
 export interface SkiffService {
   /** Where tests reach the service: through the recording contract tap when SKIFF_TEST_CONTRACT_DIR is set (npm test sets it), else directly. */
   url: string;
+  /** The service's own address, bypassing the tap: for the few tests about TCP-level behaviour a tap cannot pass on faithfully (a reset racing an answer). */
+  directUrl: string;
   /** The service's process id (for resource measurements). */
   pid: number;
   dataDir: string;
@@ -89,6 +91,7 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
   const api = createSkiffClient({ baseUrl: url });
   return {
     url,
+    directUrl: direct,
     pid: child.pid!,
     dataDir,
     logFile,
