@@ -3,8 +3,14 @@
 // contains "images"; `--unit` runs only the unit specs (*.spec.js, no e2e), `--e2e` only the
 // e2e specs; both combine with substrings (`npm test -- --unit copy-engine`). A compiled spec
 // whose TypeScript source is gone (moved or deleted since the last build) is not run.
+//
+// The contract check: every service the e2e suites start is reached through a recording tap
+// (test/support/contract-tap.ts) writing into a fresh SKIFF_TEST_CONTRACT_DIR; once the suites
+// have finished, test/recorded-answers.check.ts holds what was recorded against the OpenAPI
+// document. Its result counts like any test's.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 if (Number(process.versions.node.split('.')[0]) < 24) {
@@ -44,8 +50,19 @@ if (selected.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+const contractDir = mkdtempSync(join(tmpdir(), 'skiff-contract-'));
+const env = { ...process.env, SKIFF_TEST_CONTRACT_DIR: contractDir };
 const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=300000', ...selected], {
   stdio: 'inherit',
   cwd: root,
+  env,
 });
-process.exit(r.status ?? 1);
+let status = r.status ?? 1;
+const check = join(build, 'test/recorded-answers.check.js');
+if (existsSync(check) && readdirSync(contractDir).length > 0) {
+  console.log('\n== contract check: the answers recorded during the run against openapi/openapi.json');
+  const c = spawnSync(process.execPath, ['--test', '--test-reporter=spec', check], { stdio: 'inherit', cwd: root, env });
+  if (status === 0) status = c.status ?? 1;
+}
+rmSync(contractDir, { recursive: true, force: true });
+process.exit(status);

@@ -50,7 +50,7 @@ describe('a registry that requires a client certificate', () => {
     assert.deepEqual(comparableInspect(mine), comparableInspect(theirs as unknown as Record<string, unknown>));
     assert.equal(mine['Digest'], image.digest);
 
-    const raw = await fetch(`${withCert.url}/v1/images/inspect?raw=true&image=${encodeURIComponent(ref)}`, { headers: auth() });
+    const raw = await fetch(`${withCert.url}/v1/images/manifest?image=${encodeURIComponent(ref)}`, { headers: auth() });
     assert.deepEqual(Buffer.from(await raw.arrayBuffer()), await skopeoInspect(ref, { registry: mtls, raw: true }));
 
     const tags = await fetch(`${withCert.url}/v1/images/tags?repository=${encodeURIComponent(dockerRef(mtls, 'secure/app'))}`, { headers: auth() });

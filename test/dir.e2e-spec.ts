@@ -42,7 +42,10 @@ async function ok(body: Record<string, unknown>): Promise<Op> {
 }
 
 async function inspect(query: Record<string, string>): Promise<{ status: number; body: Record<string, unknown>; bytes: Buffer }> {
-  const res = await fetch(`${svc.url}/v1/images/inspect?${new URLSearchParams(query)}`);
+  // `raw: 'true'` asks for the manifest bytes (GET /v1/images/manifest), `config: 'true'` for the OCI config (GET /v1/images/config)
+  const { raw, config, ...rest } = query;
+  const path = raw ? '/v1/images/manifest' : config ? '/v1/images/config' : '/v1/images/inspect';
+  const res = await fetch(`${svc.url}${path}?${new URLSearchParams(rest)}`);
   const bytes = Buffer.from(await res.arrayBuffer());
   let body: Record<string, unknown> = {};
   try {

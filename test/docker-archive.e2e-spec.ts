@@ -58,7 +58,10 @@ async function ok(body: Record<string, unknown>): Promise<Op> {
 const waitDone = (id: string, seconds = 60): Promise<Op> => waitForOperation(svc, id, seconds);
 
 async function inspect(query: Record<string, string>): Promise<{ status: number; body: Record<string, unknown>; bytes: Buffer }> {
-  const res = await fetch(`${svc.url}/v1/images/inspect?${new URLSearchParams(query)}`);
+  // `raw: 'true'` asks for the manifest bytes (GET /v1/images/manifest), `config: 'true'` for the OCI config (GET /v1/images/config)
+  const { raw, config, ...rest } = query;
+  const path = raw ? '/v1/images/manifest' : config ? '/v1/images/config' : '/v1/images/inspect';
+  const res = await fetch(`${svc.url}${path}?${new URLSearchParams(rest)}`);
   const bytes = Buffer.from(await res.arrayBuffer());
   let body: Record<string, unknown> = {};
   try {
@@ -244,8 +247,14 @@ describe('archives written by docker save and by skopeo', () => {
     }
     const raw = await inspect({ image: 'docker-archive:saved/one.tar', raw: 'true' });
     assert.ok(raw.bytes.equals(await sk(['inspect', '--raw', `docker-archive:${abs('saved/one.tar')}`])));
-    const config = await inspect({ image: 'docker-archive:saved/one.tar', config: 'true', raw: 'true' });
-    assert.equal(sha(config.bytes), app.configDigest);
+    // the config bytes, and a layer, as blobs of the archive (verified while they stream)
+    const config = await fetch(`${svc.url}/v1/images/blobs/${app.configDigest}?${new URLSearchParams({ repository: 'docker-archive:saved/one.tar' })}`);
+    assert.equal(config.status, 200);
+    assert.equal(sha(Buffer.from(await config.arrayBuffer())), app.configDigest);
+    const diffId = (JSON.parse(raw.bytes.toString('utf8')) as { layers: { digest: string }[] }).layers[0]!.digest;
+    const layer = await fetch(`${svc.url}/v1/images/blobs/${diffId}?${new URLSearchParams({ repository: 'docker-archive:saved/one.tar' })}`);
+    assert.equal(layer.status, 200);
+    assert.equal(sha(Buffer.from(await layer.arrayBuffer())), diffId);
   });
 
   it('a multi-image archive: @N and NAME:TAG select as skopeo does; no selection is 400, a bad index 404', async (t) => {

@@ -23,10 +23,12 @@ let single: PushedImage;
 let ociImage: PushedImage;
 const ref = (reg: TestRegistry, rest: string) => `docker://${reg.host}/${rest}`;
 
-async function inspectRaw(query: Record<string, string>, headers: Record<string, string> = {}) {
-  const res = await fetch(`${svc.url}/v1/images/inspect?${new URLSearchParams(query)}`, { headers });
+/** GET an images path with a query, returning the raw answer (for bytes and headers). */
+async function getRaw(path: string, query: Record<string, string>, headers: Record<string, string> = {}) {
+  const res = await fetch(`${svc.url}${path}?${new URLSearchParams(query)}`, { headers });
   return { res, bytes: Buffer.from(await res.arrayBuffer()) };
 }
+const inspectRaw = (query: Record<string, string>, headers: Record<string, string> = {}) => getRaw('/v1/images/inspect', query, headers);
 
 before(async () => {
   [plain, basic, token] = await Promise.all([
@@ -103,7 +105,7 @@ describe('inspect matches skopeo', () => {
       const { data } = await svc.api.GET('/v1/images/inspect', { params: { query: query as never } });
       const expected = (await skopeoInspect(image, { tlsVerify: false, overrideArch: arch, overrideVariant: variant })) as unknown as Record<string, unknown>;
       assert.deepEqual(comparableInspect(data as Record<string, unknown>), expected);
-      const cfgOurs = await svc.api.GET('/v1/images/inspect', { params: { query: { ...(query as object), config: true } as never } });
+      const cfgOurs = await svc.api.GET('/v1/images/config', { params: { query: query as never } });
       const cfgTheirs = await skopeoInspect(image, { tlsVerify: false, overrideArch: arch, overrideVariant: variant, config: true });
       assert.deepEqual(cfgOurs.data, cfgTheirs);
       // skopeo 1.9 computes Variant but does not print it: the chosen instance's config is the oracle
@@ -112,27 +114,90 @@ describe('inspect matches skopeo', () => {
     });
   }
 
-  it('raw manifests are byte-identical, with media type and digest headers', async () => {
+  it('GET /v1/images/manifest answers the bytes skopeo --raw prints, with media type, digest, ETag and pass-through headers', async () => {
     for (const repo of ['team/app:1.0', 'team/oci:v1', 'team/multi:latest', 'team/multi-docker:latest']) {
       const image = ref(plain, repo);
-      const { res, bytes } = await inspectRaw({ image, raw: 'true', tlsVerify: 'false' });
+      const { res, bytes } = await getRaw('/v1/images/manifest', { image, tlsVerify: 'false' });
       assert.equal(res.status, 200);
       const theirs = (await skopeoInspect(image, { tlsVerify: false, raw: true })) as Buffer;
       assert.ok(bytes.equals(theirs), repo);
       const mt = JSON.parse(bytes.toString()).mediaType as string;
       assert.equal(res.headers.get('content-type'), mt);
-      assert.match(res.headers.get('docker-content-digest') ?? '', /^sha256:[a-f0-9]{64}$/);
+      const digest = res.headers.get('docker-content-digest') ?? '';
+      assert.equal(digest, `sha256:${createHash('sha256').update(bytes).digest('hex')}`);
+      assert.equal(res.headers.get('etag'), `"${digest}"`);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(res.headers.get('content-security-policy'), "default-src 'none'");
+      // the same ETag back: 304 without a body; another one: the bytes again
+      const again = await getRaw('/v1/images/manifest', { image, tlsVerify: 'false' }, { 'if-none-match': `W/"sha256:${'0'.repeat(64)}", "${digest}"` });
+      assert.equal(again.res.status, 304);
+      assert.equal(again.bytes.length, 0);
+      assert.equal(again.res.headers.get('etag'), `"${digest}"`);
+      const changed = await getRaw('/v1/images/manifest', { image, tlsVerify: 'false' }, { 'if-none-match': `"sha256:${'0'.repeat(64)}"` });
+      assert.equal(changed.res.status, 200);
+      assert.ok(changed.bytes.equals(theirs));
     }
   });
 
-  it('config as OCI equals skopeo --config; config&raw equals skopeo --config --raw', async () => {
+  it('GET /v1/images/manifest with os/arch/variant answers the instance skopeo --override-arch chooses', async () => {
+    const image = ref(plain, 'team/multi:latest');
+    const index = JSON.parse((await getRaw('/v1/images/manifest', { image, tlsVerify: 'false' })).bytes.toString()) as { manifests: { digest: string; platform: { architecture: string; variant?: string } }[] };
+    const arm64 = index.manifests.find((m) => m.platform.architecture === 'arm64')!;
+    const { res, bytes } = await getRaw('/v1/images/manifest', { image, tlsVerify: 'false', arch: 'arm64' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('docker-content-digest'), arm64.digest);
+    assert.ok(bytes.equals((await skopeoInspect(`${image.replace(/:latest$/, '')}@${arm64.digest}`, { tlsVerify: false, raw: true })) as Buffer));
+    const inspected = await svc.api.GET('/v1/images/inspect', { params: { query: { image, tlsVerify: false, arch: 'arm64', noTags: true } } });
+    assert.equal(inspected.data?.Architecture, 'arm64');
+  });
+
+  it('GET /v1/images/config equals skopeo --config (typed, weak ETag); GET /v1/images/blobs/{digest} equals skopeo --config --raw', async () => {
     const image = ref(plain, 'team/app:1.0');
-    const { data } = await svc.api.GET('/v1/images/inspect', { params: { query: { image, tlsVerify: false, config: true } } });
+    const { data, response } = await svc.api.GET('/v1/images/config', { params: { query: { image, tlsVerify: false } } });
     assert.deepEqual(data, await skopeoInspect(image, { tlsVerify: false, config: true }));
-    const { bytes } = await inspectRaw({ image, config: 'true', raw: 'true', tlsVerify: 'false' });
+    assert.equal(data?.architecture, 'amd64');
+    const etag = response.headers.get('etag');
+    assert.equal(etag, `W/"${single.configDigest}"`);
+    const cached = await getRaw('/v1/images/config', { image, tlsVerify: 'false' }, { 'if-none-match': etag! });
+    assert.equal(cached.res.status, 304);
+    const repository = ref(plain, 'team/app');
+    const { res, bytes } = await getRaw(`/v1/images/blobs/${single.configDigest}`, { repository, tlsVerify: 'false' });
+    assert.equal(res.status, 200);
     const theirs = (await skopeoInspect(image, { tlsVerify: false, config: true, raw: true })) as Buffer;
     assert.ok(bytes.equals(theirs));
     assert.ok(bytes.equals(single.configBytes));
+    assert.equal(res.headers.get('content-type'), 'application/octet-stream');
+    assert.equal(res.headers.get('docker-content-digest'), single.configDigest);
+    assert.equal(res.headers.get('etag'), `"${single.configDigest}"`);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal((await getRaw(`/v1/images/blobs/${single.configDigest}`, { repository, tlsVerify: 'false' }, { 'if-none-match': `"${single.configDigest}"` })).res.status, 304);
+    // a layer streams too; an unknown digest is a 404; a tag in the repository is a 400
+    const layer = single.layers[0]!;
+    const layerBytes = await getRaw(`/v1/images/blobs/${layer.digest}`, { repository, tlsVerify: 'false' });
+    assert.equal(layerBytes.res.status, 200);
+    assert.equal(`sha256:${createHash('sha256').update(layerBytes.bytes).digest('hex')}`, layer.digest);
+    const missing = await getRaw(`/v1/images/blobs/sha256:${'1'.repeat(64)}`, { repository, tlsVerify: 'false' });
+    assert.equal(missing.res.status, 404, missing.bytes.toString());
+    const tagged = await getRaw(`/v1/images/blobs/${layer.digest}`, { repository: image, tlsVerify: 'false' });
+    assert.equal(tagged.res.status, 400);
+    const badDigest = await getRaw('/v1/images/blobs/sha256:nothex', { repository, tlsVerify: 'false' });
+    assert.equal(badDigest.res.status, 400);
+  });
+
+  it('the old raw, config and format parameters of inspect are a 400 naming what replaced them', async () => {
+    const image = ref(plain, 'team/app:1.0');
+    for (const [param, replacement] of [
+      ['raw', '/v1/images/manifest'],
+      ['config', '/v1/images/config'],
+      ['format', '/v1/images/inspect/text'],
+    ] as const) {
+      const { res, bytes } = await inspectRaw({ image, tlsVerify: 'false', [param]: param === 'format' ? '{{.Digest}}' : 'true' });
+      assert.equal(res.status, 400, param);
+      const problem = JSON.parse(bytes.toString()) as { code: string; detail: string; errors: { field: string }[] };
+      assert.equal(problem.code, 'INVALID_ARGUMENT');
+      assert.ok(problem.detail.includes(replacement), problem.detail);
+      assert.deepEqual(problem.errors.map((e) => e.field), [param]);
+    }
   });
 
   it('noTags leaves RepoTags empty; format renders Go templates like skopeo', async () => {
@@ -140,18 +205,23 @@ describe('inspect matches skopeo', () => {
     const { data } = await svc.api.GET('/v1/images/inspect', { params: { query: { image, tlsVerify: false, noTags: true } } });
     assert.deepEqual((data as { RepoTags: string[] }).RepoTags, []);
     for (const format of ['{{.Digest}}', '{{.Name}} {{.Architecture}}/{{.Os}}', '{{index .Labels "org.example.team"}}', '{{range .RepoTags}}[{{.}}]{{end}}', '{{.Labels}}', '{{len .Layers}} {{.Created}}']) {
-      const { res, bytes } = await inspectRaw({ image, format, tlsVerify: 'false' });
+      const { res, bytes } = await getRaw('/v1/images/inspect/text', { image, format, tlsVerify: 'false' });
       assert.equal(res.status, 200, format);
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
       const r = await skopeo(['inspect', '--tls-verify=false', '--format', format, image]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(bytes.toString(), r.stdout, format);
     }
     // skopeo 1.9 has no `json` function (newer skopeo has); ours prints what Go's json does.
-    const json = await inspectRaw({ image, format: '{{json .Env}}', tlsVerify: 'false' });
+    const json = await getRaw('/v1/images/inspect/text', { image, format: '{{json .Env}}', tlsVerify: 'false' });
     assert.equal(json.bytes.toString(), JSON.stringify(['PATH=/usr/bin:/bin', 'MODE=test']) + '\n');
-    const bad = await inspectRaw({ image, format: '{{template "x"}}', tlsVerify: 'false' });
+    const bad = await getRaw('/v1/images/inspect/text', { image, format: '{{template "x"}}', tlsVerify: 'false' });
     assert.equal(bad.res.status, 400);
+    assert.equal((JSON.parse(bad.bytes.toString()) as { code: string }).code, 'INVALID_TEMPLATE');
+    // a template is checked before anything is read: an image that does not exist is not even looked up
+    const early = await getRaw('/v1/images/inspect/text', { image: ref(plain, 'team/absent:1'), format: '{{call .X}}', tlsVerify: 'false' });
+    assert.equal(early.res.status, 400);
   });
 });
 
@@ -380,7 +450,7 @@ describe('schema1 manifests', () => {
       const theirs = await skopeoInspect(image, { tlsVerify: false });
       assert.deepEqual(comparableInspect(data as Record<string, unknown>), theirs as unknown as Record<string, unknown>);
       assert.deepEqual((data as { Layers: string[] }).Layers, [`sha256:${id(10)}`, `sha256:${id(11)}`]);
-      const raw = await inspectRaw({ image, raw: 'true', tlsVerify: 'false' });
+      const raw = await getRaw('/v1/images/manifest', { image, tlsVerify: 'false' });
       assert.deepEqual(raw.bytes, Buffer.from(schema1));
     } finally {
       await proxy.close();

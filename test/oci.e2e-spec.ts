@@ -44,7 +44,10 @@ async function ok(body: Record<string, unknown>, service = svc): Promise<Op> {
 }
 
 async function inspect(query: Record<string, string>): Promise<{ status: number; body: Record<string, unknown>; bytes: Buffer; type: string }> {
-  const res = await fetch(`${svc.url}/v1/images/inspect?${new URLSearchParams(query)}`);
+  // `raw: 'true'` asks for the manifest bytes (GET /v1/images/manifest), `config: 'true'` for the OCI config (GET /v1/images/config)
+  const { raw, config, ...rest } = query;
+  const path = raw ? '/v1/images/manifest' : config ? '/v1/images/config' : '/v1/images/inspect';
+  const res = await fetch(`${svc.url}${path}?${new URLSearchParams(rest)}`);
   const bytes = Buffer.from(await res.arrayBuffer());
   let body: Record<string, unknown> = {};
   try {
@@ -270,6 +273,13 @@ describe('oci: source (skopeo wrote it)', () => {
       assert.deepEqual(raw.bytes, await skopeoInspect(`oci:${abs('bysk')}:${tag}`, { raw: true }));
       const cfg = await inspect({ image: `oci:bysk:${tag}`, config: 'true' });
       assert.deepEqual(cfg.body, await skopeoInspect(`oci:${abs('bysk')}:${tag}`, { config: true }));
+      // an image's config bytes as a blob of the layout: what skopeo --config --raw prints
+      const configDigest = (JSON.parse(raw.bytes.toString('utf8')) as { config?: { digest: string } }).config?.digest;
+      if (configDigest) {
+        const blob = await fetch(`${svc.url}/v1/images/blobs/${configDigest}?${new URLSearchParams({ repository: `oci:bysk:${tag}` })}`);
+        assert.equal(blob.status, 200);
+        assert.deepEqual(Buffer.from(await blob.arrayBuffer()), await skopeoInspect(`oci:${abs('bysk')}:${tag}`, { config: true, raw: true }));
+      }
     }
   });
 

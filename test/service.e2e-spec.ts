@@ -171,7 +171,9 @@ describe('HTTP manners', () => {
 });
 
 describe('every refused request is a problem', () => {
-  const post = (body: string | Buffer, headers: Record<string, string>) => fetch(`${svc.url}/v1/copies`, { method: 'POST', headers, body });
+  // An oversized body is refused with Connection: close while the body still arrives: the kernel then resets the
+  // connection, which only a client talking to the service itself sees as the service sent it (not through the contract tap).
+  const post = (body: string | Buffer, headers: Record<string, string>, base = svc.url) => fetch(`${base}/v1/copies`, { method: 'POST', headers, body });
   const problem = async (res: Response) => {
     assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
     return (await res.json()) as { code: string; detail: string; status: number };
@@ -202,7 +204,7 @@ describe('every refused request is a problem', () => {
       ['{"source":"' + 'a'.repeat(1024 * 1024) + '"}', 413, /at most 1048576/],
     ];
     for (const [body, status, detail] of cases) {
-      const res = await post(body, json);
+      const res = await post(body, json, status === 413 ? svc.directUrl : svc.url);
       assert.equal(res.status, status, String(detail));
       assert.match((await problem(res)).detail, detail);
     }

@@ -1,5 +1,8 @@
+import { isNameOnly, parseDockerReference } from '../image-spec/docker-reference';
 import type { ImageReference, TransportName } from '../image-spec/image-reference';
 import { parseImageReference } from '../image-spec/image-reference';
+import { InvalidReferenceError } from '../image-spec/invalid-reference-error';
+import { dockerRepositoryTarget } from '../image-spec/reference-pattern';
 import { type Principal, requireScope, type Scope } from './principal';
 import { type AccessSide, referenceTarget, requireReferenceAccess } from './reference-access';
 
@@ -34,6 +37,26 @@ export class ReferenceAuthorizer {
     const ref = parseImageReference(image);
     this.gate.authorize(ref.transport, principal, check.action);
     requireReferenceAccess(principal, check.side, await referenceTarget(ref, this.storageRoot));
+    return ref;
+  }
+
+  /**
+   * The same check for a read that reaches a whole repository, layout or archive (a blob by
+   * digest belongs to no one image): a `docker://` repository without tag or digest, or an
+   * image reference of another transport whose storage (path) the patterns must cover whole.
+   */
+  async authorizeRepository(repository: string, principal: Principal, check: ReferenceCheck): Promise<ImageReference> {
+    requireScope(principal, check.scope, check.action);
+    if (repository.startsWith('docker://')) {
+      const named = parseDockerReference(repository.slice('docker://'.length));
+      if (!isNameOnly(named)) throw new InvalidReferenceError({ input: repository, subject: 'image name', reason: 'a repository has no tag or digest' });
+      this.gate.authorize('docker', principal, check.action);
+      requireReferenceAccess(principal, check.side, dockerRepositoryTarget(named));
+      return { transport: 'docker', named };
+    }
+    const ref = parseImageReference(repository);
+    this.gate.authorize(ref.transport, principal, check.action);
+    requireReferenceAccess(principal, check.side, { ...(await referenceTarget(ref, this.storageRoot)), item: undefined });
     return ref;
   }
 }

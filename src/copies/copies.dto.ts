@@ -105,7 +105,7 @@ export class CopyRequestDto extends TransferOptionsDto {
    * `sha256-<hex>.sig/.att/.sbom` tags), recursively, digests unchanged; for docker:// and oci:
    * on both sides. Default `none` (as skopeo).
    */
-  @ApiPropertyOptional({ enum: ['none', 'all'], default: 'none' })
+  @ApiPropertyOptional({ enum: ['none', 'all'], enumName: 'ReferrersMode', default: 'none' })
   @IsOptional()
   @IsIn(['none', 'all'])
   referrers?: 'none' | 'all';

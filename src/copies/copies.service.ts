@@ -17,7 +17,7 @@ import { TransportRegistry } from '../transports/transport-registry';
 import { ReferrersService } from '../referrers/referrers.service';
 import type { CopyRequestDto } from './copies.dto';
 import type { CopyRequest, CopyResult, TransferSecrets } from './copy-request';
-import { checkRegistryAdditionalTags, checkTransferExtensions, platformChoices } from './transfer-extensions';
+import { canonicalSet, checkRegistryAdditionalTags, checkTransferExtensions, platformChoices } from './transfer-extensions';
 
 /**
  * The stored form of a copy request: defaults applied (so a default spelled out or left out is
@@ -39,8 +39,8 @@ export function normaliseCopyRequest(body: CopyRequestDto): CopyRequest {
   if (body.format !== undefined) request.format = body.format;
   if (body.compression !== undefined) request.compression = JSON.parse(JSON.stringify(body.compression)) as CopyRequest['compression'];
   if (body.additionalTags?.length) request.additionalTags = [...body.additionalTags];
-  if (body.platforms?.length) request.platforms = [...body.platforms];
-  if (body.artifactTypes?.length) request.artifactTypes = [...body.artifactTypes];
+  if (body.platforms?.length) request.platforms = canonicalSet(body.platforms);
+  if (body.artifactTypes?.length) request.artifactTypes = canonicalSet(body.artifactTypes);
   return request;
 }
 

@@ -95,7 +95,7 @@ export class RecordedReferrersDto {
   subject: string;
 
   /** `referrers-api` (the registry indexes subjects itself), `tag-schema` (the fallback tag index), `layout` (index.json entries of an OCI layout). */
-  @ApiProperty({ enum: ['referrers-api', 'tag-schema', 'layout'], enumName: 'ReferrersRecordedBy' })
+  @ApiProperty({ enum: ['referrers-api', 'tag-schema', 'layout'], enumName: 'ReferrersIndex' })
   by: 'referrers-api' | 'tag-schema' | 'layout';
 }
 

@@ -28,6 +28,16 @@ export function checkTransferExtensions(body: TransferExtensions): void {
   if (body.artifactTypes?.length && body.referrers !== 'all') throw new InvalidArgumentError('artifactTypes applies with referrers "all" only');
 }
 
+/**
+ * A list whose order and repeats carry no meaning (platforms are chosen in the index's order,
+ * artifact types filter), in one form: sorted, each once. So `["linux/arm64", "linux/amd64"]`
+ * and `["linux/amd64", "linux/arm64", "linux/amd64"]` are one request, with one idempotency
+ * fingerprint.
+ */
+export function canonicalSet(values: readonly string[]): string[] {
+  return [...new Set(values)].sort();
+}
+
 /** The platforms of a request as the engine takes them. */
 export function platformChoices(platforms: readonly string[] | undefined): PlatformChoice[] | undefined {
   return platforms?.length ? platforms.map(parsePlatformSpec) : undefined;

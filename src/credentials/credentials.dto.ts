@@ -59,7 +59,7 @@ export class CredentialSummaryDto {
   username: string;
 
   /** `stored` = saved through this API; `external` = read from REGISTRY_AUTH_FILE. */
-  @ApiProperty({ enum: ['stored', 'external'] })
+  @ApiProperty({ enum: ['stored', 'external'], enumName: 'CredentialSource' })
   source: 'stored' | 'external';
 
   /** Principals that may use a stored login, when set at login (absent: the principals with `credentials:admin`); shown to those principals only. */

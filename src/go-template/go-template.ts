@@ -87,3 +87,8 @@ export function renderGoTemplate(template: string, data: unknown, options: GoTem
   const exec = new Executor(template, options.maxOutputLength ?? DEFAULT_MAX_OUTPUT, options.maxSteps ?? DEFAULT_MAX_STEPS);
   return exec.run(tree, root);
 }
+
+/** Parses `template` without running it: throws TemplateError for malformed templates and syntax outside the subset. */
+export function parseGoTemplate(template: string): void {
+  new Parser(template).parse();
+}

@@ -1,5 +1,6 @@
-import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProperty, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { applyDecorators, Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiServiceUnavailableResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ProblemDto } from '../http/problem';
 import type { Response } from 'express';
 import { access, constants, mkdir } from 'node:fs/promises';
 import type { Principal } from '../auth/principal';
@@ -45,7 +46,21 @@ export class ReadinessDto {
   checks: ReadinessCheckDto[];
 }
 
+/** The refusals an open probe can meet: a malformed request, and the Host check of a service without tokens (DNS rebinding). */
+function ApiProbeRefusals(probe: string): MethodDecorator {
+  const problem = { 'application/problem+json': { schema: { $ref: getSchemaPath(ProblemDto) } } };
+  return applyDecorators(
+    ApiResponse({ status: 400, description: `The request for ${probe} is malformed, or its query string has more than 64 parameters`, content: problem }),
+    ApiResponse({
+      status: 403,
+      description: `On a service without tokens, the Host header of the request for ${probe} named no loopback address, SKIFF_HOST or SKIFF_ALLOWED_HOSTS (\`FORBIDDEN\`)`,
+      content: problem,
+    }),
+  );
+}
+
 @ApiTags('service')
+@ApiExtraModels(ProblemDto)
 @Controller()
 export class HealthController {
   constructor(
@@ -59,8 +74,9 @@ export class HealthController {
 
   /** Liveness: the process answers. */
   @Get('healthz')
-  @ApiOperation({ operationId: 'getHealth', summary: 'Liveness probe' })
-  @ApiOkResponse({ type: HealthDto })
+  @ApiOperation({ operationId: 'getHealth', summary: 'Liveness probe', description: 'Answers `{"status":"ok"}` while the process serves requests. Open: no token needed.', security: [] })
+  @ApiOkResponse({ type: HealthDto, description: 'The process is alive' })
+  @ApiProbeRefusals('the liveness probe')
   health(): HealthDto {
     return { status: 'ok' };
   }
@@ -75,9 +91,16 @@ export class HealthController {
    */
   @Get('readyz')
   @HttpCode(200)
-  @ApiOperation({ operationId: 'getReadiness', summary: 'Readiness probe' })
-  @ApiOkResponse({ type: ReadinessDto })
-  @ApiServiceUnavailableResponse({ type: ReadinessDto })
+  @ApiOperation({
+    operationId: 'getReadiness',
+    summary: 'Readiness probe',
+    description:
+      'Whether the service can do its work: the operations store answers, the data directory and the storage root are writable and their volumes have SKIFF_MIN_FREE_BYTES free. The image daemons are reported as optional checks that never fail readiness. Open: no token needed; without a valid token the checks carry no details.',
+    security: [],
+  })
+  @ApiOkResponse({ type: ReadinessDto, description: 'Ready: every required check passed' })
+  @ApiServiceUnavailableResponse({ type: ReadinessDto, description: 'Not ready: a required check failed (its `detail` says why, for a caller with a token)' })
+  @ApiProbeRefusals('the readiness probe')
   async ready(@Res({ passthrough: true }) res: Response, @CurrentPrincipal() caller: Principal): Promise<ReadinessDto> {
     const storeProblem = await this.operations.storeProblem();
     const checks = [

@@ -17,7 +17,7 @@ export class FieldErrorDto {
 /** An RFC 9457 problem object (`application/problem+json`). */
 export class ProblemDto {
   /** A URI naming the kind of problem (`urn:skiff:problem:<code>`). */
-  @ApiProperty({ example: 'urn:skiff:problem:image-not-found' })
+  @ApiProperty({ format: 'uri', example: 'urn:skiff:problem:image-not-found' })
   type: string;
 
   /** Short summary of the kind of problem. */
@@ -25,7 +25,7 @@ export class ProblemDto {
   title: string;
 
   /** HTTP status of this answer. */
-  @ApiProperty({ example: 404 })
+  @ApiProperty({ type: 'integer', minimum: 100, maximum: 599, example: 404 })
   status: number;
 
   /** What went wrong in this case. */
@@ -33,7 +33,7 @@ export class ProblemDto {
   detail: string;
 
   /** The request path this problem is about. */
-  @ApiProperty({ example: '/v1/images/inspect' })
+  @ApiProperty({ format: 'uri-reference', example: '/v1/images/inspect' })
   instance: string;
 
   /** Stable machine-readable code (UPPER_SNAKE). */
@@ -49,7 +49,7 @@ export class ProblemDto {
   registry?: string;
 
   /** HTTP status the upstream answered. */
-  @ApiPropertyOptional({ example: 404 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 100, maximum: 599, example: 404 })
   upstreamStatus?: number;
 
   /** The upstream's own error code, e.g. MANIFEST_UNKNOWN, DENIED, TOOMANYREQUESTS. */

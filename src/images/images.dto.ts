@@ -1,65 +1,46 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { applyDecorators } from '@nestjs/common';
+import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsBoolean, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ArrayMaxSize, Equals, IsArray, IsBoolean, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
 import { GLOB } from '../tags/tag-filter';
 import { QueryBoolean } from '../http/query-boolean';
 import { PLATFORM_WORD } from '../image-spec/manifest';
 
 
-/** Query of GET /v1/images/inspect. */
-export class InspectQueryDto {
+/**
+ * A query parameter that is gone (0.x): present at all, it is a 400 whose message names the
+ * operation that replaced it. Each use also needs @ApiHideProperty() (the swagger plugin only sees it written out).
+ */
+function Replaced(message: string): PropertyDecorator {
+  return applyDecorators(ValidateIf(() => true), Equals(undefined, { message }));
+}
+
+/** The image and instance every image read takes (manifest, config, inspect, inspect text). */
+export class ImageQueryDto {
   /** The image, in skopeo's transport syntax, e.g. `docker://registry.example/app:1.2`. */
-  @ApiProperty({ example: 'docker://127.0.0.1:5000/app:1.0' })
+  @ApiProperty({ example: 'docker://127.0.0.1:5000/app:1.0', maxLength: 4096 })
   @IsString()
   @IsNotEmpty()
   @MaxLength(4096)
   image: string;
 
-  /** Answer with the manifest bytes as stored (skopeo `--raw`). */
-  @ApiPropertyOptional({ type: Boolean, default: false })
-  @IsOptional()
-  @QueryBoolean()
-  @IsBoolean()
-  raw?: boolean;
-
-  /** Answer with the image config (skopeo `--config`); as OCI, or raw bytes with `raw=true`. */
-  @ApiPropertyOptional({ type: Boolean, default: false })
-  @IsOptional()
-  @QueryBoolean()
-  @IsBoolean()
-  config?: boolean;
-
   /** Operating system of the instance to pick from a multi-arch index (skopeo `--override-os`). */
-  @ApiPropertyOptional({ example: 'linux' })
+  @ApiPropertyOptional({ example: 'linux', pattern: PLATFORM_WORD.source })
   @IsOptional()
   @Matches(PLATFORM_WORD)
   os?: string;
 
   /** Architecture of the instance to pick (skopeo `--override-arch`). */
-  @ApiPropertyOptional({ example: 'arm64' })
+  @ApiPropertyOptional({ example: 'arm64', pattern: PLATFORM_WORD.source })
   @IsOptional()
   @Matches(PLATFORM_WORD)
   arch?: string;
 
   /** Variant of the instance to pick (skopeo `--override-variant`). */
-  @ApiPropertyOptional({ example: 'v8' })
+  @ApiPropertyOptional({ example: 'v8', pattern: PLATFORM_WORD.source })
   @IsOptional()
   @Matches(PLATFORM_WORD)
   variant?: string;
-
-  /** Skip listing the repository's tags; RepoTags is then empty (skopeo `--no-tags`). */
-  @ApiPropertyOptional({ type: Boolean, default: false })
-  @IsOptional()
-  @QueryBoolean()
-  @IsBoolean()
-  noTags?: boolean;
-
-  /** Go template rendered as text/plain (skopeo `--format`), e.g. `{{.Digest}}`. */
-  @ApiPropertyOptional({ example: '{{.Digest}}' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(4096)
-  format?: string;
 
   /** `false` skips TLS verification and allows plain HTTP (skopeo `--tls-verify=false`). */
   @ApiPropertyOptional({ type: Boolean, default: true })
@@ -67,6 +48,45 @@ export class InspectQueryDto {
   @QueryBoolean()
   @IsBoolean()
   tlsVerify?: boolean;
+}
+
+/** Query of GET /v1/images/inspect. */
+export class InspectQueryDto extends ImageQueryDto {
+  /** Skip listing the repository's tags; RepoTags is then empty (skopeo `--no-tags`). */
+  @ApiPropertyOptional({ type: Boolean, default: false })
+  @IsOptional()
+  @QueryBoolean()
+  @IsBoolean()
+  noTags?: boolean;
+
+  @ApiHideProperty()
+  @Replaced('raw is gone: GET /v1/images/manifest answers the manifest bytes as stored')
+  raw?: unknown;
+
+  @ApiHideProperty()
+  @Replaced('config is gone: GET /v1/images/config answers the image config as OCI JSON, GET /v1/images/blobs/{digest} its bytes')
+  config?: unknown;
+
+  @ApiHideProperty()
+  @Replaced('format is gone: GET /v1/images/inspect/text?format= renders a Go template as text/plain')
+  format?: unknown;
+}
+
+/** Query of GET /v1/images/inspect/text. */
+export class InspectTextQueryDto extends ImageQueryDto {
+  /** Go template over the inspect fields (skopeo `--format`), e.g. `{{.Digest}}`; `\t` is a tab and a final newline is added, as the skopeo CLI does. */
+  @ApiProperty({ example: '{{.Digest}} {{.Architecture}}', maxLength: 4096 })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(4096)
+  format: string;
+
+  /** Skip listing the repository's tags; `.RepoTags` is then empty (skopeo `--no-tags`). */
+  @ApiPropertyOptional({ type: Boolean, default: false })
+  @IsOptional()
+  @QueryBoolean()
+  @IsBoolean()
+  noTags?: boolean;
 }
 
 /** A query list: repeated parameters and/or comma-separated values. */
@@ -142,7 +162,7 @@ export class InspectLayerDto {
   Digest: string;
 
   /** Compressed size in bytes (-1 when unknown, as for schema1). */
-  @ApiProperty({ example: 3623807 })
+  @ApiProperty({ type: 'integer', format: 'int64', example: 3623807 })
   Size: number;
 
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, nullable: true })
@@ -167,8 +187,8 @@ export class InspectOutputDto {
   @ApiProperty({ type: [String] })
   RepoTags: string[];
 
-  /** Creation time from the config (RFC 3339). */
-  @ApiProperty({ type: String, nullable: true, example: '2024-01-02T03:04:05Z' })
+  /** Creation time from the config (RFC 3339, as Go prints it); null when the config has none. */
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2024-01-02T03:04:05Z' })
   Created: string | null;
 
   @ApiProperty({ example: '' })

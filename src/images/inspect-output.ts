@@ -1,4 +1,4 @@
-import { renderGoTemplate } from '../go-template/go-template';
+import { parseGoTemplate, renderGoTemplate } from '../go-template/go-template';
 import { GoStructTypes } from '../go-template/go-struct-types';
 import { formatGoJsonTime, GO_ZERO_TIME } from '../go-template/go-time';
 import type { ImageManifest, Schema1Manifest } from '../image-spec/manifest';
@@ -178,4 +178,9 @@ export const INSPECT_STRUCT_TYPES = new GoStructTypes([
 /** skopeo inspect `--format`: the template executed on the output as skopeo's inspect.Output (the caller prepares the template as the CLI does). */
 export function renderInspectTemplate(template: string, output: InspectOutput): string {
   return renderGoTemplate(template, output, { structTypes: INSPECT_STRUCT_TYPES, rootType: 'inspect.Output' });
+}
+
+/** Parses an inspect template without running it: a TemplateError (400 INVALID_TEMPLATE) for syntax outside the supported subset. */
+export function checkInspectTemplate(template: string): void {
+  parseGoTemplate(template);
 }

@@ -11,9 +11,14 @@ export class MetricsController {
   /** Prometheus metrics (text exposition format). Needs a token on a shared service unless SKIFF_METRICS_PUBLIC=true. */
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ operationId: 'getMetrics', summary: 'Prometheus metrics', security: [{}, { apiToken: [] }] })
+  @ApiOperation({
+    operationId: 'getMetrics',
+    summary: 'Prometheus metrics',
+    description: 'HTTP, upstream, operation and process metrics in the Prometheus text format. Needs a token on a service with tokens or principals, unless SKIFF_METRICS_PUBLIC=true.',
+    security: [{}, { apiToken: [] }],
+  })
   @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Metrics in the Prometheus text format', schema: { type: 'string' } })
+  @ApiOkResponse({ description: 'Metrics in the Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string', example: 'skiff_http_requests_total{method="GET",route="/v1/images/inspect",status="200"} 3' } } } })
   @ApiResponse({
     status: 401,
     description: 'Missing or invalid API token (a shared service without SKIFF_METRICS_PUBLIC)',

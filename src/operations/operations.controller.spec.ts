@@ -93,7 +93,7 @@ class TestSubmitController {
   constructor(private readonly operations: OperationsService) {}
 
   @Post()
-  @ApiSubmitResponses()
+  @ApiSubmitResponses({ action: 'starting test operations', what: 'test request', answers: {} })
   create(@Body() body: TestSubmitDto, @SubmitPreferences() prefs: SubmitPreferencesValue, @Res({ passthrough: true }) res: Response, @CurrentPrincipal() principal: Principal) {
     const request: CopyRequest = {
       source: `test:${body.mode}`,

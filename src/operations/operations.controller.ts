@@ -10,10 +10,12 @@ import { RequestValidationError } from '../http/request-validation.error';
 import type { OperationResult } from './operation';
 import { parseLabelFilter } from './operation-labels';
 import {
+  ApiOperationEventModels,
   ApiOperationModels,
   CancelOperationDto,
   GetOperationQueryDto,
   ListOperationsQueryDto,
+  OPERATION_EVENT_SCHEMA,
   OPERATION_SCHEMA,
   type OperationDto,
   OperationListDto,
@@ -60,9 +62,20 @@ export class OperationsController {
 
   /** The caller's copies and syncs (everyone's with `operations:read-all`), newest first, a page at a time. */
   @Get()
-  @ApiOperation({ operationId: 'listOperations', summary: 'List operations' })
+  @ApiOperation({
+    operationId: 'listOperations',
+    summary: 'List operations',
+    description:
+      "The caller's copies and syncs (everyone's with `operations:read-all`), newest first, a page at a time; filtered by state, kind, labels (`label=key=value`, repeatable, all must match) and creation time.",
+  })
   @ApiResponse({ status: 200, type: OperationListDto, description: 'A page of operations, newest first' })
-  @ApiProblems(400, 503)
+  @ApiProblems({
+    action: 'listing operations',
+    answers: {
+      400: 'A filter is invalid: an unknown state or kind, a label filter that is not `key=value`, a time that is not RFC 3339, a pageSize out of range or a pageToken this service did not issue',
+      503: 'The operations store is unavailable (`STORE_UNAVAILABLE`, with Retry-After)',
+    },
+  })
   async listOperations(@Query() q: ListOperationsQueryDto, @CurrentPrincipal() principal: Principal): Promise<OperationListDto> {
     const page = await this.operations.list(principal, {
       state: q.state,
@@ -78,10 +91,22 @@ export class OperationsController {
 
   /** One operation; with `waitSeconds`, answers as soon as it has finished or when the time has passed. */
   @Get(':id')
-  @ApiOperation({ operationId: 'getOperation', summary: 'Get an operation (optionally long-polling until it finishes)' })
+  @ApiOperation({
+    operationId: 'getOperation',
+    summary: 'Get an operation (optionally long-polling until it finishes)',
+    description: 'One Operation, typed by its `kind`. With `waitSeconds` the answer comes as soon as the operation has finished (succeeded, failed or cancelled), or when the time has passed with the operation as it is then.',
+  })
   @ApiParam(ID_PARAM)
-  @ApiResponse({ status: 200, schema: OPERATION_SCHEMA, description: 'The operation' })
-  @ApiProblems(400, 404, 429, 503)
+  @ApiResponse({ status: 200, schema: OPERATION_SCHEMA, description: 'The operation: finished, or as it was when waitSeconds passed' })
+  @ApiProblems({
+    action: 'reading operations',
+    answers: {
+      400: 'waitSeconds is not an integer from 0 to 300',
+      404: "No operation with this id that the caller may see (another principal's operations are not found without `operations:read-all`)",
+      429: 'too many long-polls are open (for this caller or on the service)',
+      503: 'The operations store is unavailable (`STORE_UNAVAILABLE`, with Retry-After)',
+    },
+  })
   async getOperation(@Param('id') id: string, @Query() q: GetOperationQueryDto, @RequestSignal() signal: AbortSignal, @CurrentPrincipal() principal: Principal): Promise<OperationDto> {
     return toOperationDto(await this.operations.waitFor(principal, id, q.waitSeconds ?? 0, signal));
   }
@@ -93,11 +118,26 @@ export class OperationsController {
    */
   @Post(':id/cancel')
   @HttpCode(202)
-  @ApiOperation({ operationId: 'cancelOperation', summary: 'Cancel an operation' })
+  @ApiOperation({
+    operationId: 'cancelOperation',
+    summary: 'Cancel an operation',
+    description:
+      'A queued operation is cancelled at once; a running one becomes `cancelling`, its transfers stop at once on whichever replica runs it, and it ends `cancelled` with no tag left pointing at a partial image. The optional body says why; the operation records who (`cancellation`).',
+  })
   @ApiParam(ID_PARAM)
   @ApiBody({ type: CancelOperationDto, required: false })
-  @ApiResponse({ status: 202, schema: OPERATION_SCHEMA, description: 'The operation, now `cancelled` or `cancelling`' })
-  @ApiProblems(404, 409, 503)
+  @ApiResponse({ status: 202, schema: OPERATION_SCHEMA, description: 'The operation, now `cancelled` (it was queued) or `cancelling` (it was running)' })
+  @ApiProblems({
+    action: 'cancelling operations',
+    answers: {
+      400: 'The body is not `{reason}` with a reason of at most 500 characters',
+      404: 'No operation with this id that the caller may see',
+      409: 'The operation has already finished (succeeded, failed or cancelled): there is nothing left to cancel (`OPERATION_CONFLICT`)',
+      413: 'The request body is larger than 1 MiB',
+      415: 'A request body was sent that is not JSON',
+      503: 'The operations store is unavailable (`STORE_UNAVAILABLE`, with Retry-After)',
+    },
+  })
   async cancelOperation(@Param('id') id: string, @Body() body: CancelOperationDto | undefined, @CurrentPrincipal() principal: Principal): Promise<OperationDto> {
     return toOperationDto(await this.operations.cancel(principal, id, body?.reason));
   }
@@ -123,12 +163,25 @@ export class OperationsController {
   @ApiParam(ID_PARAM)
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (sent back by EventSource on reconnect)' })
   @ApiProduces('text/event-stream')
+  @ApiOperationEventModels()
   @ApiResponse({
     status: 200,
-    description: 'An event stream',
-    content: { 'text/event-stream': { schema: { type: 'string', example: 'id: 3\nevent: progress\ndata: {"phase":"copying","bytesDone":1024,…}\n\n' } } },
+    description: 'The event stream (text/event-stream); each event is an OperationEvent: its `id:`, `event:` and `data:` lines',
+    content: { 'text/event-stream': { schema: OPERATION_EVENT_SCHEMA } },
+    headers: {
+      'Cache-Control': { description: 'Always `no-cache, no-transform`: proxies must pass events on as they come', schema: { type: 'string', example: 'no-cache, no-transform' } },
+      'X-Accel-Buffering': { description: 'Always `no`: tells nginx-style proxies not to buffer the stream', schema: { type: 'string', enum: ['no'] } },
+    },
   })
-  @ApiProblems(400, 404, 429, 503)
+  @ApiProblems({
+    action: 'following operations',
+    answers: {
+      400: 'Last-Event-ID is not the id of an event of this stream (digits only)',
+      404: 'No operation with this id that the caller may see',
+      429: 'too many event streams are open (for this caller or on the service)',
+      503: 'The operations store is unavailable (`STORE_UNAVAILABLE`, with Retry-After)',
+    },
+  })
   async streamOperationEvents(@Param('id') id: string, @Headers('last-event-id') lastEventId: string | undefined, @Res() res: Response, @CurrentPrincipal() principal: Principal): Promise<void> {
     const gone = new AbortController();
     const events = await this.operations.events(principal, id, { afterSeq: parseLastEventId(lastEventId), signal: gone.signal });
@@ -157,10 +210,21 @@ export class OperationsController {
 
   /** A sync's images, a page at a time in plan order, optionally in one state (`pending`, `running`, `copied`, `skipped`, `failed`, `planned`). */
   @Get(':id/images')
-  @ApiOperation({ operationId: 'listSyncImages', summary: "List a sync's images and how each ended" })
+  @ApiOperation({
+    operationId: 'listSyncImages',
+    summary: "List a sync's images and how each ended",
+    description: "A sync's images a page at a time, in plan order, optionally only those in one state; each with its source, destination, state, digest, bytes and problem.",
+  })
   @ApiParam(ID_PARAM)
   @ApiResponse({ status: 200, type: SyncImagePageDto, description: 'A page of the sync’s images' })
-  @ApiProblems(400, 404, 503)
+  @ApiProblems({
+    action: "listing a sync's images",
+    answers: {
+      400: 'The operation is a copy (only syncs have images), or state, pageSize or pageToken is invalid',
+      404: 'No operation with this id that the caller may see',
+      503: 'The operations store is unavailable (`STORE_UNAVAILABLE`, with Retry-After)',
+    },
+  })
   async listSyncImages(@Param('id') id: string, @Query() q: SyncImagesQueryDto, @CurrentPrincipal() principal: Principal): Promise<SyncImagePageDto> {
     const page = await this.operations.images(principal, id, { state: q.state, pageSize: q.pageSize, pageToken: q.pageToken });
     return {
@@ -183,10 +247,21 @@ export class OperationsController {
   /** Forgets a finished operation and its events (409 while it is queued, running or cancelling). */
   @Delete(':id')
   @HttpCode(204)
-  @ApiOperation({ operationId: 'deleteOperation', summary: 'Forget a finished operation' })
+  @ApiOperation({
+    operationId: 'deleteOperation',
+    summary: 'Forget a finished operation',
+    description: 'Removes a finished operation, its events and (for a sync) its image list; what it copied stays where it was copied.',
+  })
   @ApiParam(ID_PARAM)
-  @ApiNoContentResponse({ description: 'Forgotten' })
-  @ApiProblems(404, 409, 503)
+  @ApiNoContentResponse({ description: 'The operation and its events are forgotten' })
+  @ApiProblems({
+    action: 'forgetting operations',
+    answers: {
+      404: 'No operation with this id that the caller may see',
+      409: 'The operation is still queued, running or cancelling: cancel it and wait until it has finished (`OPERATION_CONFLICT`)',
+      503: 'The operations store is unavailable (`STORE_UNAVAILABLE`, with Retry-After)',
+    },
+  })
   async deleteOperation(@Param('id') id: string, @CurrentPrincipal() principal: Principal): Promise<void> {
     await this.operations.forget(principal, id);
   }

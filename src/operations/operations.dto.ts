@@ -153,6 +153,67 @@ export const OPERATION_SCHEMA = {
 /** Registers the operation schemas with the document (put on controllers that answer operations). */
 export const ApiOperationModels = (): ClassDecorator & MethodDecorator => ApiExtraModels(CopyOperationDto, SyncOperationDto, ProblemDto);
 
+/** The result of a copy or a sync (the `result` event's data). */
+export const OPERATION_RESULT_SCHEMA = { oneOf: [{ $ref: getSchemaPath(CopyResultDto) }, { $ref: getSchemaPath(SyncResultDto) }] };
+
+/** `event: state` — the whole Operation: first on a stream opened without Last-Event-ID, then at every state change; the last event of a stream is a final state. */
+export class OperationStateEventDto {
+  /** The `id:` line: the event's sequence number in this operation (send it back as Last-Event-ID to resume after it). */
+  @ApiProperty({ type: 'integer', format: 'int64', minimum: 0, example: 7 })
+  id: number;
+
+  /** The `event:` line. */
+  @ApiProperty({ enum: ['state'], example: 'state' })
+  event: 'state';
+
+  /** The `data:` line, parsed: the Operation. */
+  @ApiProperty(OPERATION_SCHEMA)
+  data: OperationDto;
+}
+
+/** `event: progress` — the progress object, as bytes and blobs move. */
+export class OperationProgressEventDto {
+  /** The `id:` line: the event's sequence number in this operation. */
+  @ApiProperty({ type: 'integer', format: 'int64', minimum: 0, example: 3 })
+  id: number;
+
+  /** The `event:` line. */
+  @ApiProperty({ enum: ['progress'], example: 'progress' })
+  event: 'progress';
+
+  /** The `data:` line, parsed: the progress object. */
+  @ApiProperty({ type: OperationProgressDto })
+  data: OperationProgressDto;
+}
+
+/** `event: result` — what the operation produced, sent just before its final `state` event. */
+export class OperationResultEventDto {
+  /** The `id:` line: the event's sequence number in this operation. */
+  @ApiProperty({ type: 'integer', format: 'int64', minimum: 0, example: 9 })
+  id: number;
+
+  /** The `event:` line. */
+  @ApiProperty({ enum: ['result'], example: 'result' })
+  event: 'result';
+
+  /** The `data:` line, parsed: a CopyResult for a copy, a SyncResult for a sync. */
+  @ApiProperty(OPERATION_RESULT_SCHEMA)
+  data: CopyResultDto | SyncResultDto;
+}
+
+/** One server-sent event of GET /v1/operations/{id}/events, by its `event` name. */
+export const OPERATION_EVENT_SCHEMA = {
+  oneOf: [{ $ref: getSchemaPath(OperationStateEventDto) }, { $ref: getSchemaPath(OperationProgressEventDto) }, { $ref: getSchemaPath(OperationResultEventDto) }],
+  discriminator: {
+    propertyName: 'event',
+    mapping: { state: getSchemaPath(OperationStateEventDto), progress: getSchemaPath(OperationProgressEventDto), result: getSchemaPath(OperationResultEventDto) },
+  },
+};
+
+/** Registers the event schemas (on the events route). */
+export const ApiOperationEventModels = (): ClassDecorator & MethodDecorator =>
+  ApiExtraModels(OperationStateEventDto, OperationProgressEventDto, OperationResultEventDto, CopyResultDto, SyncResultDto);
+
 /** A page of operations, newest first. */
 @ApiExtraModels(CopyOperationDto, SyncOperationDto)
 export class OperationListDto {

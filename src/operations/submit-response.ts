@@ -1,7 +1,7 @@
 import { applyDecorators, createParamDecorator, type ExecutionContext, HttpCode } from '@nestjs/common';
 import { ApiHeader, ApiResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { ApiProblems } from '../http/api-problems.decorator';
+import { ApiProblems, type ProblemStatus } from '../http/api-problems.decorator';
 import { RequestValidationError } from '../http/request-validation.error';
 import { isFinished, type Operation } from './operation';
 import { ApiOperationModels, OPERATION_SCHEMA, type OperationDto, toOperationDto } from './operations.dto';
@@ -18,8 +18,7 @@ import { MAX_WAIT_SECONDS, type OperationsService, type OperationSubmission } fr
  * ```ts
  * @Post()
  * @ApiOperation({ operationId: 'createCopy' })
- * @ApiSubmitResponses()
- * @ApiProblems(…feature statuses…)
+ * @ApiSubmitResponses({ action: 'starting copies', what: 'copy', answers: { 400: '…', 403: '…' } })
  * create(@Body() body: CopyRequestDto, @SubmitPreferences() prefs: SubmitPreferencesValue, @Res({ passthrough: true }) res: Response) {
  *   return answerSubmit(this.operations, res, { principal, draft: { kind: 'copy', request }, labels, secrets }, prefs);
  * }
@@ -77,31 +76,52 @@ export const SubmitPreferences = createParamDecorator((_data: unknown, ctx: Exec
 });
 
 const SUBMIT_HEADERS = {
-  Location: { description: 'The operation: `/v1/operations/{id}`', schema: { type: 'string', example: '/v1/operations/01JDQ3X4M5N6P7Q8R9S0T1V2W3' } },
-  'Preference-Applied': { description: '`wait=N` when a `Prefer: wait=N` was honoured', schema: { type: 'string', example: 'wait=30' } },
-  'Idempotent-Replayed': { description: '`true` when the Idempotency-Key named an existing operation', schema: { type: 'string', example: 'true' } },
+  Location: { description: 'Where to follow the operation: `/v1/operations/{id}`', schema: { type: 'string', example: '/v1/operations/01JDQ3X4M5N6P7Q8R9S0T1V2W3' } },
+  'Preference-Applied': { description: '`wait=N` when a `Prefer: wait=N` was honoured (N capped at 300)', schema: { type: 'string', example: 'wait=30' } },
+  'Idempotent-Replayed': { description: '`true` when the Idempotency-Key named an operation submitted before: this is that operation, nothing new was started', schema: { type: 'string', enum: ['true'] } },
 };
 
-/** OpenAPI for a submit route: the headers it honours and its 202/200 answers (plus 400, 422). Sets 202 as the default status. */
-export function ApiSubmitResponses(): MethodDecorator {
+/**
+ * OpenAPI for a submit route: the headers it honours, its 202/200 answers and its problems
+ * (`answers`, plus what every submission may answer: 413, 415, 422, 429 QUEUE_FULL, 503 and 507
+ * from the operations store). Sets 202 as the default status.
+ */
+export function ApiSubmitResponses(spec: { action: string; what: string; answers: Partial<Record<ProblemStatus, string>> }): MethodDecorator {
   return applyDecorators(
     HttpCode(202),
     ApiHeader({
       name: 'Idempotency-Key',
       required: false,
-      description: 'Makes retries safe: the same key with the same body answers the same operation; with a different body, 422. 1 to 255 printable characters.',
-      schema: { type: 'string', maxLength: 255, example: 'copy-app-1.0-2025-01-02' },
+      description: `Makes retries safe: the same key with the same ${spec.what} (compared after defaults are applied) answers the operation it started; with a different ${spec.what}, 422. Keys are per principal. 1 to 255 printable characters.`,
+      schema: { type: 'string', maxLength: 255, example: 'release-1.4-mirror' },
     }),
     ApiHeader({
       name: 'Prefer',
       required: false,
-      description: '`wait=N` (seconds, at most 300): answer 200 with the finished operation if it finishes within N seconds, else 202.',
+      description: '`wait=N` (seconds, at most 300): answer 200 with the finished operation if it finishes within N seconds, else 202 with it as it is then.',
       schema: { type: 'string', example: 'wait=30' },
     }),
     ApiOperationModels(),
-    ApiResponse({ status: 202, schema: OPERATION_SCHEMA, description: 'Accepted; follow it at Location', headers: SUBMIT_HEADERS }),
-    ApiResponse({ status: 200, schema: OPERATION_SCHEMA, description: 'Finished within the `Prefer: wait` time (or an idempotent retry of a finished operation)', headers: SUBMIT_HEADERS }),
-    ApiProblems(400, 422, 429, 503, 507),
+    ApiResponse({ status: 202, schema: OPERATION_SCHEMA, description: `The ${spec.what} is accepted and queued or running; follow it at Location`, headers: SUBMIT_HEADERS }),
+    ApiResponse({
+      status: 200,
+      schema: OPERATION_SCHEMA,
+      description: `The ${spec.what} finished within the \`Prefer: wait\` time, or an Idempotency-Key retry named one that has finished`,
+      headers: SUBMIT_HEADERS,
+    }),
+    ApiProblems({
+      action: spec.action,
+      scope: 'images:write',
+      answers: {
+        413: 'The request body is larger than 1 MiB',
+        415: 'The request body is not JSON (`Content-Type: application/json`)',
+        422: `The Idempotency-Key was used before with a different ${spec.what} (\`IDEMPOTENCY_KEY_REUSED\`)`,
+        503: 'The operations store is unavailable (`STORE_UNAVAILABLE`, with Retry-After)',
+        507: 'The operations store has no space left to record the operation (`INSUFFICIENT_STORAGE`)',
+        ...spec.answers,
+        429: `the operations queue is full (\`QUEUE_FULL\`, SKIFF_QUEUE_MAX)${spec.answers[429] ? `; or ${spec.answers[429]}` : ''}`,
+      },
+    }),
   ) as MethodDecorator;
 }
 

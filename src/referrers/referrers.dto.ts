@@ -61,7 +61,7 @@ export class ReferrersListDto {
   digest: string;
 
   /** How they were found: the registry's OCI 1.1 referrers API, the fallback `sha256-<hex>` tag index, or an OCI layout's index.json. */
-  @ApiProperty({ enum: ['referrers-api', 'tag-schema', 'layout'], enumName: 'ReferrersFoundBy', example: 'referrers-api' })
+  @ApiProperty({ enum: ['referrers-api', 'tag-schema', 'layout'], enumName: 'ReferrersIndex', example: 'referrers-api' })
   foundBy: 'referrers-api' | 'tag-schema' | 'layout';
 
   @ApiProperty({ type: [ReferrerDto] })

@@ -3,15 +3,15 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 /** A registry's rate limit as it last announced it (RateLimit-Limit / -Remaining / -Reset headers). */
 export class RegistryRateLimitDto {
   /** Requests allowed per window. */
-  @ApiPropertyOptional({ example: 100 })
+  @ApiPropertyOptional({ type: 'integer', example: 100 })
   limit?: number;
 
   /** Requests left in the current window, as of the last answer. */
-  @ApiPropertyOptional({ example: 76 })
+  @ApiPropertyOptional({ type: 'integer', example: 76 })
   remaining?: number;
 
   /** Length of the window in seconds (`w=` of the header), when announced. */
-  @ApiPropertyOptional({ example: 21600 })
+  @ApiPropertyOptional({ type: 'integer', example: 21600 })
   windowSeconds?: number;
 
   /** When the window resets, when the registry said (RateLimit-Reset). */
@@ -47,7 +47,7 @@ export class RegistryStatusDto {
   reachable?: boolean;
 
   /** The auth scheme its `/v2/` challenge asks for. */
-  @ApiPropertyOptional({ enum: ['bearer', 'basic', 'none'] })
+  @ApiPropertyOptional({ enum: ['bearer', 'basic', 'none'], enumName: 'RegistryAuthScheme' })
   authScheme?: 'bearer' | 'basic' | 'none';
 
   @ApiPropertyOptional({ type: RegistryRateLimitDto })

@@ -121,13 +121,13 @@ export class SyncRequestDto extends TransferOptionsDto {
    * or `sparse` (those instances and the source index unchanged; refused by registries that
    * check an index's instances).
    */
-  @ApiPropertyOptional({ enum: ['filtered', 'sparse'], default: 'filtered' })
+  @ApiPropertyOptional({ enum: ['filtered', 'sparse'], enumName: 'PlatformSubsetMode', default: 'filtered' })
   @IsOptional()
   @IsIn(['filtered', 'sparse'])
   multiArch?: 'filtered' | 'sparse';
 
   /** `all`: bring every image's referrers along (signatures, SBOMs; see POST /v1/copies). Registry destinations only. */
-  @ApiPropertyOptional({ enum: ['none', 'all'], default: 'none' })
+  @ApiPropertyOptional({ enum: ['none', 'all'], enumName: 'ReferrersMode', default: 'none' })
   @IsOptional()
   @IsIn(['none', 'all'])
   referrers?: 'none' | 'all';

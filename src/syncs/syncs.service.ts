@@ -7,7 +7,7 @@ import { APP_CONFIG, type AppConfig, type RegistrySettings } from '../config/app
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
 import { toRegistryAuth } from '../credentials/registry-auth-header';
-import { checkTransferExtensions, platformChoices } from '../copies/transfer-extensions';
+import { canonicalSet, checkTransferExtensions, platformChoices } from '../copies/transfer-extensions';
 import { RATE_LIMIT_GAUGE, RateLimitFloor, type RateLimitGauge } from '../rate-limits/rate-limit-floor';
 import { ReferrersService } from '../referrers/referrers.service';
 import { type Principal, requireScope } from '../auth/principal';
@@ -147,10 +147,10 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
     if (body.appendSuffix !== undefined && body.appendSuffix !== '') request.appendSuffix = body.appendSuffix;
     if (body.format !== undefined) request.format = body.format;
     if (body.platforms?.length) {
-      request.platforms = [...body.platforms];
+      request.platforms = canonicalSet(body.platforms);
       request.multiArch = body.multiArch ?? 'filtered';
     }
-    if (body.artifactTypes?.length) request.artifactTypes = [...body.artifactTypes];
+    if (body.artifactTypes?.length) request.artifactTypes = canonicalSet(body.artifactTypes);
     if (body.rateLimitFloor !== undefined) request.rateLimitFloor = body.rateLimitFloor;
     const secrets: TransferSecrets = {};
     if (body.sourceType === 'dir' && body.destinationType === 'dir') {

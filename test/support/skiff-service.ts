@@ -2,21 +2,24 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import createClient, { type Client } from 'openapi-fetch';
-import type { paths } from '../generated/openapi';
+import { createSkiffClient, type SkiffClient } from '../../clients/typescript/src/index';
+import { startContractTap } from './contract-tap';
 import { freePort } from './free-port';
 
 /** The repository root (tests run from .test-build/test/…). */
 export const REPO_ROOT = resolve(__dirname, '../../..');
 
 export interface SkiffService {
+  /** Where tests reach the service: through the recording contract tap when SKIFF_TEST_CONTRACT_DIR is set (npm test sets it), else directly. */
   url: string;
+  /** The service's own address, bypassing the tap: for the few tests about TCP-level behaviour a tap cannot pass on faithfully (a reset racing an answer). */
+  directUrl: string;
   /** The service's process id (for resource measurements). */
   pid: number;
   dataDir: string;
   logFile: string;
-  /** Typed client generated from the committed openapi/openapi.json. */
-  api: Client<paths>;
+  /** The client kit's typed client (clients/typescript, generated from the committed openapi/openapi.json). */
+  api: SkiffClient;
   /**
    * SIGTERM (graceful) and wait; removes the data dir unless `keepData` (or SKIFF_TEST_KEEP_DATA is set, to read logs after a failure). Throws (after cleaning
    * up) when the process had died before it was asked to stop — an unhandled rejection or any
@@ -57,7 +60,7 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
   });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
-  const url = `http://127.0.0.1:${port}`;
+  const direct = `http://127.0.0.1:${port}`;
   let exited: number | null = null;
   let exitSignal: string | null = null;
   /** Set once stop() or kill() asked the process to end. */
@@ -73,7 +76,7 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
   for (;;) {
     if (exited !== null) throw new Error(`skiff exited with ${exited} during start:\n${readFileSync(logFile, 'utf8')}`);
     try {
-      const res = await fetch(`${url}/healthz`);
+      const res = await fetch(`${direct}/healthz`);
       if (res.ok) break;
     } catch {
       // not listening yet
@@ -81,9 +84,14 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
     if (Date.now() > deadline) throw new Error(`skiff did not become healthy:\n${readFileSync(logFile, 'utf8')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  const api = createClient<paths>({ baseUrl: url });
+  const tap = await startContractTap({ host: '127.0.0.1', port });
+  // once the process is gone its port refuses connections: so does the tap's
+  if (tap) child.once('exit', () => tap.close());
+  const url = tap ? `http://127.0.0.1:${tap.port}` : direct;
+  const api = createSkiffClient({ baseUrl: url });
   return {
     url,
+    directUrl: direct,
     pid: child.pid!,
     dataDir,
     logFile,
