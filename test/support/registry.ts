@@ -125,6 +125,8 @@ function renderConfig(p: {
   tls?: { cert: string; key: string; clientCa?: string };
   htpasswd?: string;
   token?: { realm: string; service: string; issuer: string; rootcertbundle: string };
+  /** Sent back in X-Skiff-Test-Instance on every answer: tells this registry from one another process started on the same port. */
+  instance: string;
 }): string {
   const lines = [
     'version: 0.1',
@@ -144,6 +146,8 @@ function renderConfig(p: {
     'http:',
     `  addr: ${q(`127.0.0.1:${p.port}`)}`,
     `  secret: ${q(randomBytes(16).toString('hex'))}`,
+    '  headers:',
+    `    X-Skiff-Test-Instance: [${q(p.instance)}]`,
   ];
   if (p.tls) lines.push('  tls:', `    certificate: ${q(p.tls.cert)}`, `    key: ${q(p.tls.key)}`);
   if (p.tls?.clientCa) lines.push('    clientcas:', `      - ${q(p.tls.clientCa)}`);
@@ -184,6 +188,7 @@ async function spawnAndWait(
   url: string,
   ca: string | undefined,
   timeoutMs: number,
+  instance: string,
   clientCert?: { cert: string; key: string },
 ): Promise<ChildProcess> {
   const fd = openSync(logFile, 'a');
@@ -207,7 +212,10 @@ async function spawnAndWait(
     if (exited !== null) throw new Error(`docker-registry exited during startup (${exited}):\n${await logTail(logFile)}`);
     try {
       const res = await httpRequest(`${url}/v2/`, { ca, clientCert, timeoutMs: 2000 });
-      if (res.status === 200 || res.status === 401) return child;
+      // Another test process's registry may hold the port we were given (it was free a moment
+      // ago): only an answer carrying our instance marker is ours; otherwise our child fails to
+      // bind and exits, and the caller retries on another port.
+      if ((res.status === 200 || res.status === 401) && res.headers['x-skiff-test-instance'] === instance) return child;
     } catch {
       // not listening yet
     }
@@ -290,6 +298,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<TestReg
       });
     }
 
+    const instance = randomBytes(8).toString('hex');
     // The port is free "now"; retry with another one if someone grabs it first.
     let child: ChildProcess | undefined;
     let port = 0;
@@ -299,6 +308,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<TestReg
       await writeFile(
         configFile,
         renderConfig({
+          instance,
           storageDir,
           port,
           deleteEnabled: opts.deleteEnabled ?? false,
@@ -312,7 +322,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<TestReg
       );
       try {
         const clientCert = opts.requireClientCert && pki ? { cert: await readFile(pki.clientCertFile, 'utf8'), key: await readFile(pki.clientKeyFile, 'utf8') } : undefined;
-        child = await spawnAndWait(configFile, logFile, url, caPem, opts.startTimeoutMs ?? 15_000, clientCert);
+        child = await spawnAndWait(configFile, logFile, url, caPem, opts.startTimeoutMs ?? 15_000, instance, clientCert);
         break;
       } catch (err) {
         if (attempt < 5 && /address already in use/i.test(String(err))) continue;

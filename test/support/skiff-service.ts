@@ -75,11 +75,15 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (exited !== null) throw new Error(`skiff exited with ${exited} during start:\n${readFileSync(logFile, 'utf8')}`);
-    try {
-      const res = await fetch(`${direct}/healthz`);
-      if (res.ok) break;
-    } catch {
-      // not listening yet
+    // Ours once it says it listens on this port (another process may have taken the port
+    // between freePort() and our listen: then ours exits and a /healthz answer is not ours).
+    if (readFileSync(logFile, 'utf8').includes(`skiff listening on http://127.0.0.1:${port}`)) {
+      try {
+        const res = await fetch(`${direct}/healthz`);
+        if (res.ok) break;
+      } catch {
+        // not answering yet
+      }
     }
     if (Date.now() > deadline) throw new Error(`skiff did not become healthy:\n${readFileSync(logFile, 'utf8')}`);
     await new Promise((r) => setTimeout(r, 100));
