@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DatabaseSync } from 'node:sqlite';
 import { StartupRefusedError } from '../src/database/database-errors';
+import { POSTGRES_MIGRATIONS } from '../src/database/migrations';
 import { PostgresDatabase } from '../src/database/postgres-database';
 import { SqliteDatabase } from '../src/database/sqlite-database';
 import { DomainError } from '../src/errors/domain-error';
@@ -333,9 +334,10 @@ describe('PostgreSQL', { skip: skipPg }, () => {
     const fresh = await pg.createDatabase('migrate');
     const dbs = await Promise.all(Array.from({ length: 4 }, () => PostgresDatabase.open({ url: fresh, poolSize: 2 })));
     try {
-      assert.deepEqual(await Promise.all(dbs.map((d) => d.schemaVersion())), [2, 2, 2, 2]);
+      const latest = POSTGRES_MIGRATIONS.length;
+      assert.deepEqual(await Promise.all(dbs.map((d) => d.schemaVersion())), [latest, latest, latest, latest]);
       const rows = await dbs[0]!.query<{ n: string }>('SELECT count(*) AS n FROM skiff_schema_migrations');
-      assert.equal(Number(rows[0]!.n), 2);
+      assert.equal(Number(rows[0]!.n), latest);
     } finally {
       await Promise.all(dbs.map((d) => d.close()));
     }
