@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +19,8 @@ import { PostgresDatabase } from '../src/database/postgres-database';
 import { DomainError } from '../src/errors/domain-error';
 import { SecretBox } from '../src/secrets/secret-box';
 import { postgresSkip, startPostgres, type TestPostgres } from './support/postgres';
+import { startRegistry, type TestRegistry } from './support/registry';
+import { startSkiff } from './support/skiff-service';
 
 const k1 = randomBytes(32);
 const k2 = randomBytes(32);
@@ -169,6 +171,47 @@ describe('auth.json without a key, then with one', () => {
     assert.deepEqual((JSON.parse(text) as AuthFileDoc).credHelpers, { 'gcr.io': 'gcloud' }, 'other keys of the file are kept');
     assert.deepEqual(await (await f.open([k1])).get('old.example'), basic('old.example', ['team-a']));
     await assert.rejects((await f.open([])).get('old.example'), failsWith('CREDENTIALS_UNAVAILABLE', /no key is configured \(SKIFF_SECRET_KEY/));
+  });
+});
+
+describe('the embedded service: auth.json in clear as before, sealed once a key is configured', () => {
+  let basicRegistry: TestRegistry;
+  before(async () => {
+    basicRegistry = await startRegistry({ mode: 'basic' });
+  });
+  after(async () => {
+    await basicRegistry?.stop();
+  });
+
+  it('a login stored without a key is sealed at the next start with SKIFF_SECRET_KEY, and still used', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-creds-svc-'));
+    dirs.push(dir);
+    const registries = join(dir, 'registries.yaml');
+    writeFileSync(registries, `registries:\n  - location: "${basicRegistry.host}"\n    ca: ${basicRegistry.caFile}\n`);
+    const dataDir = join(dir, 'data');
+    mkdirSync(dataDir);
+    const login = { username: basicRegistry.username!, password: basicRegistry.password! };
+    const plainSvc = await startSkiff({ SKIFF_REGISTRIES_CONFIG: registries }, { dataDir });
+    try {
+      assert.match(plainSvc.log(), /stored credentials: .*auth\.json \(mode 0600, secrets in clear: set SKIFF_SECRET_KEY to seal them\)/);
+      const put = await fetch(`${plainSvc.url}/v1/credentials/${basicRegistry.host}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(login) });
+      assert.equal(put.status, 200);
+      assert.ok(readFileSync(join(dataDir, 'auth.json'), 'utf8').includes(Buffer.from(`${login.username}:${login.password}`).toString('base64')), 'as skopeo writes it');
+    } finally {
+      await plainSvc.stop({ keepData: true });
+    }
+    const keyed = await startSkiff({ SKIFF_REGISTRIES_CONFIG: registries, SKIFF_SECRET_KEY: k1.toString('hex') }, { dataDir });
+    try {
+      assert.match(keyed.log(), /stored credentials: 1 entry sealed again under the current key/);
+      const text = readFileSync(join(dataDir, 'auth.json'), 'utf8');
+      assert.ok(!text.includes(login.password) && !text.includes(Buffer.from(`${login.username}:${login.password}`).toString('base64')), 'no secret in auth.json');
+      assert.ok(text.includes(`v1.${id1}.`));
+      const inspect = await fetch(`${keyed.url}/v1/images/inspect?${new URLSearchParams({ image: `docker://${basicRegistry.host}/none/yet:v1`, noTags: 'true' })}`);
+      assert.equal(((await inspect.json()) as { code?: string }).code, 'IMAGE_NOT_FOUND', 'the registry accepted the stored login');
+      assert.deepEqual(await (await fetch(`${keyed.url}/v1/credentials`)).json(), [{ registry: basicRegistry.host, username: login.username, source: 'stored' }]);
+    } finally {
+      await keyed.stop();
+    }
   });
 });
 

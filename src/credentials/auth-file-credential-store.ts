@@ -35,6 +35,10 @@ export class AuthFileCredentialStore implements CredentialStore {
     return `${this.path} (mode 0600, ${this.box.enabled ? `secrets sealed under key ${this.box.currentKeyId}` : 'secrets in clear: set SKIFF_SECRET_KEY to seal them'})`;
   }
 
+  assertWritable(): void {
+    // written in clear without a key, as skiff always did: a single process's own file
+  }
+
   async get(registry: string): Promise<StoredCredential | undefined> {
     const key = normalizeRegistryKey(registry);
     const entry = findEntry(await this.read(), registry);

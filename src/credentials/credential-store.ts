@@ -46,6 +46,8 @@ export interface ResealReport {
 export interface CredentialStore {
   /** How entries are kept, for the start-up log (never a secret). */
   readonly description: string;
+  /** Throws the DomainError `put` would throw for any entry (PostgreSQL without a key), so a login is refused before the registry is asked. */
+  assertWritable(): void;
   get(registry: string): Promise<StoredCredential | undefined>;
   put(entry: StoredCredential): Promise<void>;
   delete(registry: string): Promise<boolean>;

@@ -124,6 +124,7 @@ export class CredentialService implements OnModuleInit {
     for (const name of usable ?? []) {
       if (!this.principals.has(name)) throw new InvalidArgumentError(`usableBy: no principal is named ${JSON.stringify(name)}`);
     }
+    this.store.assertWritable();
     const client = await this.docker.client(host, { credentials: async () => auth, tlsVerify: opts.tlsVerify });
     await client.checkAccess();
     await this.store.put({ registry: host, auth, ...(usable !== undefined ? { usableBy: usable } : {}) });

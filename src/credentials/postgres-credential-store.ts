@@ -57,13 +57,17 @@ export class PostgresCredentialStore implements CredentialStore {
       : 'PostgreSQL table stored_credentials: no SKIFF_SECRET_KEY, so storing credentials (PUT /v1/credentials) is refused until every replica has one';
   }
 
+  assertWritable(): void {
+    if (!this.box.enabled) throw new SecretKeyRequiredError();
+  }
+
   async get(registry: string): Promise<StoredCredential | undefined> {
     const [row] = await this.db.query<CredentialRow>('SELECT registry, username, usable_by, sealed FROM stored_credentials WHERE registry = $1', [registry]);
     return row ? openCredential(this.box, sealedOf(row)) : undefined;
   }
 
   async put(entry: StoredCredential): Promise<void> {
-    if (!this.box.enabled) throw new SecretKeyRequiredError();
+    this.assertWritable();
     const s = sealCredential(this.box, entry);
     await this.db.execute(
       `INSERT INTO stored_credentials (registry, username, usable_by, sealed, updated_at) VALUES ($1, $2, $3, $4, now())
