@@ -13,8 +13,8 @@ import { PostgresCredentialStore } from './postgres-credential-store';
  * Where stored credentials live: with PostgreSQL (SKIFF_DATABASE_URL), in its table, shared by
  * every replica and always sealed (no key: storing is refused); otherwise in
  * `$SKIFF_DATA_DIR/auth.json`, as before, sealed when a key is configured. The embedded SQLite
- * database is not used for them: a single process without configuration keeps a file that
- * skopeo's tools read and that behaves exactly as it always did.
+ * database is not used for them: a single process without configuration keeps the file in
+ * skopeo's format (mode 0600) it always kept, and behaves exactly as before.
  */
 export function credentialStoreFor(config: AppConfig, db: Database): CredentialStore {
   const box = new SecretBox(config.secretKeys);
