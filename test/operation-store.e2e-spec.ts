@@ -362,6 +362,39 @@ describe('PostgreSQL', { skip: skipPg }, () => {
       await store.close();
     }
   });
+
+  it('a server stopping under load (queries and transactions waiting for a connection) fails calls, never the process', async () => {
+    // Regression: a client pool.query released was handed to a waiting transaction, and the
+    // server's FATAL in the same packet was an 'error' event without a listener (a crash).
+    const db = await PostgresDatabase.open({ url, poolSize: 4 });
+    let stop = false;
+    let failures = 0;
+    const workers = Array.from({ length: 32 }, async (_, i) => {
+      while (!stop) {
+        try {
+          if (i % 2) await db.query('SELECT pg_sleep(0.001)');
+          else await db.transaction(async (tx) => void (await tx.query('SELECT pg_sleep(0.001)')));
+        } catch {
+          failures++;
+          await sleep(50);
+        }
+      }
+    });
+    try {
+      for (let round = 0; round < 4; round++) {
+        await sleep(200);
+        await pg.pause();
+        await pg.resume();
+      }
+      stop = true;
+      await Promise.all(workers);
+      assert.ok(failures > 0, 'the stops were met');
+      assert.deepEqual(await db.query('SELECT 1 AS one'), [{ one: 1 }]);
+    } finally {
+      stop = true;
+      await db.close();
+    }
+  });
 });
 
 describe('SQLite: the database is checked, not trusted', () => {
