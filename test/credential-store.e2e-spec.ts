@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeEntry, type AuthFileDoc } from '../src/credentials/auth-file';
 import { AuthFileCredentialStore } from '../src/credentials/auth-file-credential-store';
 import type { CredentialStore } from '../src/credentials/credential-store';
@@ -20,7 +21,7 @@ import { DomainError } from '../src/errors/domain-error';
 import { SecretBox } from '../src/secrets/secret-box';
 import { postgresSkip, startPostgres, type TestPostgres } from './support/postgres';
 import { startRegistry, type TestRegistry } from './support/registry';
-import { startSkiff } from './support/skiff-service';
+import { startSkiff, type SkiffService } from './support/skiff-service';
 
 const k1 = randomBytes(32);
 const k2 = randomBytes(32);
@@ -174,6 +175,12 @@ describe('auth.json without a key, then with one', () => {
   });
 });
 
+/** Waits (boundedly) until the service log shows `re`: this process writes the file a little after the service wrote the line. */
+async function logShowing(svc: SkiffService, re: RegExp): Promise<void> {
+  for (let i = 0; i < 200 && !re.test(svc.log()); i++) await sleep(50);
+  assert.match(svc.log(), re);
+}
+
 describe('the embedded service: auth.json in clear as before, sealed once a key is configured', () => {
   let basicRegistry: TestRegistry;
   before(async () => {
@@ -193,7 +200,7 @@ describe('the embedded service: auth.json in clear as before, sealed once a key 
     const login = { username: basicRegistry.username!, password: basicRegistry.password! };
     const plainSvc = await startSkiff({ SKIFF_REGISTRIES_CONFIG: registries }, { dataDir });
     try {
-      assert.match(plainSvc.log(), /stored credentials: .*auth\.json \(mode 0600, secrets in clear: set SKIFF_SECRET_KEY to seal them\)/);
+      await logShowing(plainSvc, /stored credentials: .*auth\.json \(mode 0600, secrets in clear: set SKIFF_SECRET_KEY to seal them\)/);
       const put = await fetch(`${plainSvc.url}/v1/credentials/${basicRegistry.host}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(login) });
       assert.equal(put.status, 200);
       assert.ok(readFileSync(join(dataDir, 'auth.json'), 'utf8').includes(Buffer.from(`${login.username}:${login.password}`).toString('base64')), 'as skopeo writes it');
@@ -202,7 +209,7 @@ describe('the embedded service: auth.json in clear as before, sealed once a key 
     }
     const keyed = await startSkiff({ SKIFF_REGISTRIES_CONFIG: registries, SKIFF_SECRET_KEY: k1.toString('hex') }, { dataDir });
     try {
-      assert.match(keyed.log(), /stored credentials: 1 entry sealed again under the current key/);
+      await logShowing(keyed, /stored credentials: 1 entry sealed again under the current key/);
       const text = readFileSync(join(dataDir, 'auth.json'), 'utf8');
       assert.ok(!text.includes(login.password) && !text.includes(Buffer.from(`${login.username}:${login.password}`).toString('base64')), 'no secret in auth.json');
       assert.ok(text.includes(`v1.${id1}.`));

@@ -286,6 +286,9 @@ function contract(name: string, open: () => Promise<OperationStore>, openSecond?
       assert.equal(await store.acquireTransfer(key, 'r2', 1), true);
       await sleep(20);
       assert.equal(await store.acquireTransfer(key, 'r3', 60_000), true, 'a lapsed holder is replaced');
+      await store.expireLeases('r3');
+      assert.equal(await store.acquireTransfer(key, 'r3', 60_000), true, 'a replica restarted under its id takes back what its dead run held');
+      assert.equal(await store.acquireTransfer(key, 'r4', 60_000), false);
       await store.releaseTransfer(key, 'r3');
     });
 
