@@ -262,6 +262,15 @@ describe('PostgreSQL', { skip: skipPg }, () => {
     await assert.rejects(pg.sql(`INSERT INTO stored_credentials (registry, username, sealed) VALUES ('x', 'u', '${Buffer.from(`u:${PASSWORD}`).toString('base64')}')`, url), /check constraint/);
   });
 
+  it('a usable_by that is not JSON any more (changed at rest) names nobody and opens nothing', async () => {
+    await pg.sql('DELETE FROM stored_credentials', url);
+    const store = new PostgresCredentialStore(await database(), new SecretBox([k1]));
+    await store.put(basic('garbled.example', ['team-a']));
+    await pg.sql(`UPDATE stored_credentials SET usable_by = 'not json' WHERE registry = 'garbled.example'`, url);
+    assert.deepEqual(await store.list(), [{ registry: 'garbled.example', username: 'ci-bot', usableBy: [] }]);
+    await assert.rejects(store.get('garbled.example'), failsWith('CREDENTIALS_UNAVAILABLE', /garbled\.example/));
+  });
+
   it('two processes on one database: a write through one is what the other reads at once (no cache)', async () => {
     await pg.sql('DELETE FROM stored_credentials', url);
     const [a, b] = [new PostgresCredentialStore(await database(), new SecretBox([k1])), new PostgresCredentialStore(await database(), new SecretBox([k1]))];

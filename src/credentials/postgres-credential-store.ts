@@ -27,8 +27,14 @@ interface CredentialRow {
 function sealedOf(row: CredentialRow): SealedCredential {
   let usableBy: string[] | undefined;
   if (row.usable_by !== null) {
-    const parsed = JSON.parse(row.usable_by) as unknown;
-    // A value that is not a list of names opens nothing: it is bound to the seal as it was written.
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(row.usable_by);
+    } catch {
+      parsed = undefined;
+    }
+    // A value that is not a list of names (changed at rest) names nobody, and opens nothing:
+    // the seal is bound to the list as it was written.
     usableBy = Array.isArray(parsed) ? parsed.filter((n): n is string => typeof n === 'string') : [];
   }
   return { registry: row.registry, username: row.username, sealed: row.sealed, ...(usableBy !== undefined ? { usableBy } : {}) };
