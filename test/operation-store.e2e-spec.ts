@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DatabaseSync } from 'node:sqlite';
 import { StartupRefusedError } from '../src/database/database-errors';
+import { POSTGRES_MIGRATIONS } from '../src/database/migrations';
 import { PostgresDatabase } from '../src/database/postgres-database';
 import { SqliteDatabase } from '../src/database/sqlite-database';
 import { DomainError } from '../src/errors/domain-error';
@@ -285,6 +286,9 @@ function contract(name: string, open: () => Promise<OperationStore>, openSecond?
       assert.equal(await store.acquireTransfer(key, 'r2', 1), true);
       await sleep(20);
       assert.equal(await store.acquireTransfer(key, 'r3', 60_000), true, 'a lapsed holder is replaced');
+      await store.expireLeases('r3');
+      assert.equal(await store.acquireTransfer(key, 'r3', 60_000), true, 'a replica restarted under its id takes back what its dead run held');
+      assert.equal(await store.acquireTransfer(key, 'r4', 60_000), false);
       await store.releaseTransfer(key, 'r3');
     });
 
@@ -333,9 +337,10 @@ describe('PostgreSQL', { skip: skipPg }, () => {
     const fresh = await pg.createDatabase('migrate');
     const dbs = await Promise.all(Array.from({ length: 4 }, () => PostgresDatabase.open({ url: fresh, poolSize: 2 })));
     try {
-      assert.deepEqual(await Promise.all(dbs.map((d) => d.schemaVersion())), [2, 2, 2, 2]);
+      const latest = POSTGRES_MIGRATIONS.length;
+      assert.deepEqual(await Promise.all(dbs.map((d) => d.schemaVersion())), [latest, latest, latest, latest]);
       const rows = await dbs[0]!.query<{ n: string }>('SELECT count(*) AS n FROM skiff_schema_migrations');
-      assert.equal(Number(rows[0]!.n), 2);
+      assert.equal(Number(rows[0]!.n), latest);
     } finally {
       await Promise.all(dbs.map((d) => d.close()));
     }
@@ -358,6 +363,39 @@ describe('PostgreSQL', { skip: skipPg }, () => {
       await store.list({ limit: 1 });
     } finally {
       await store.close();
+    }
+  });
+
+  it('a server stopping under load (queries and transactions waiting for a connection) fails calls, never the process', async () => {
+    // Regression: a client pool.query released was handed to a waiting transaction, and the
+    // server's FATAL in the same packet was an 'error' event without a listener (a crash).
+    const db = await PostgresDatabase.open({ url, poolSize: 4 });
+    let stop = false;
+    let failures = 0;
+    const workers = Array.from({ length: 32 }, async (_, i) => {
+      while (!stop) {
+        try {
+          if (i % 2) await db.query('SELECT pg_sleep(0.001)');
+          else await db.transaction(async (tx) => void (await tx.query('SELECT pg_sleep(0.001)')));
+        } catch {
+          failures++;
+          await sleep(50);
+        }
+      }
+    });
+    try {
+      for (let round = 0; round < 4; round++) {
+        await sleep(200);
+        await pg.pause();
+        await pg.resume();
+      }
+      stop = true;
+      await Promise.all(workers);
+      assert.ok(failures > 0, 'the stops were met');
+      assert.deepEqual(await db.query('SELECT 1 AS one'), [{ one: 1 }]);
+    } finally {
+      stop = true;
+      await db.close();
     }
   });
 });

@@ -519,6 +519,7 @@ describe('loadConfig: operations fleet', () => {
     assert.deepEqual(c.database.backup, { dir: '/srv/skiff/data/backups', intervalHours: 0, keep: 7 });
     assert.deepEqual(c.secretKeys, []);
     assert.match(c.operations.replicaId, new RegExp(`-${process.pid}$`));
+    assert.equal(c.operations.replicaIdConfigured, false);
     assert.equal(c.operations.leaseSeconds, 30);
     assert.equal(c.operations.maxAttempts, 3);
     assert.equal(c.operations.deadlineSeconds, 86_400);
@@ -551,6 +552,7 @@ describe('loadConfig: operations fleet', () => {
     assert.equal(c.database.url, 'postgres://skiff:pw@db:5432/skiff');
     assert.deepEqual(c.secretKeys.map((k) => k.toString('hex')), [key, 'cd'.repeat(32)]);
     assert.equal(c.operations.replicaId, 'skiff-0');
+    assert.equal(c.operations.replicaIdConfigured, true);
     assert.deepEqual(
       [c.operations.leaseSeconds, c.operations.maxAttempts, c.operations.deadlineSeconds, c.operations.queueMax, c.operations.maxEventStreams, c.operations.maxEventStreamsPerPrincipal, c.operations.maxLongPolls, c.operations.maxLongPollsPerPrincipal],
       [10, 5, 600, 50, 7, 3, 8, 2],

@@ -264,6 +264,11 @@ export interface OperationsSettings {
   // ---- operations fleet (one block) ----
   /** This process's name in logs and in the operations it runs (SKIFF_REPLICA_ID; default host name and pid). */
   replicaId: string;
+  /**
+   * Whether SKIFF_REPLICA_ID was set: the replica then keeps its identity across restarts and
+   * data directories, and its storage owner id derives from it (storage/data-dir.ts).
+   */
+  replicaIdConfigured: boolean;
   /** A running operation's lease (SKIFF_LEASE_SECONDS): renewed every third of it; another replica takes over once it lapses. */
   leaseSeconds: number;
   /** Runs an operation may start (SKIFF_OPERATION_MAX_ATTEMPTS); interrupted more often, it fails with its last error. */
@@ -513,7 +518,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       }
       secretKeys = parseSecretKeys(`SKIFF_SECRET_KEY_FILE (${p})`, text);
     }
-    const replicaId = get('SKIFF_REPLICA_ID', 'replicaId') ?? `${hostname()}-${process.pid}`;
+    const configuredReplicaId = get('SKIFF_REPLICA_ID', 'replicaId');
+    const replicaId = configuredReplicaId ?? `${hostname()}-${process.pid}`;
     if (!/^[\w.:@-]{1,128}$/.test(replicaId)) throw new ConfigError('SKIFF_REPLICA_ID must be 1 to 128 letters, digits or "_.:@-"');
     const int = (envName: string, key: string, dflt: number, min: number, max: number) => parseInteger(envName, get(envName, key), dflt, min, max);
     return {
@@ -530,6 +536,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       secretKeys,
       operations: {
         replicaId,
+        replicaIdConfigured: configuredReplicaId !== undefined,
         leaseSeconds: int('SKIFF_LEASE_SECONDS', 'leaseSeconds', 30, 2, 3600),
         maxAttempts: int('SKIFF_OPERATION_MAX_ATTEMPTS', 'operationMaxAttempts', 3, 1, 100),
         deadlineSeconds: int('SKIFF_OPERATION_DEADLINE_SECONDS', 'operationDeadlineSeconds', 86_400, 1, 30 * 86_400),

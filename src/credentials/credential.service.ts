@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { join } from 'node:path';
 import { hasScope, type Principal, requireScope } from '../auth/principal';
 import { PrincipalDirectory } from '../auth/principal-directory';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -8,7 +9,7 @@ import { DockerTransport } from '../transports/docker/docker.transport';
 import type { CredentialResolver, RegistryAuth } from '../transports/transport';
 import { type AuthFileDoc, decodeEntry, findEntry, normalizeRegistryKey, readAuthFile, usernameOf } from './auth-file';
 import { getFromCredentialHelper } from './credential-helper';
-import { CREDENTIAL_STORE, type CredentialStore, type StoredCredential } from './credential-store';
+import { CREDENTIAL_STORE, type CredentialStore, type StoredCredentialInfo, usernameOfAuth } from './credential-store';
 
 const EXTERNAL_REREAD_MS = 2_000;
 
@@ -30,9 +31,15 @@ export interface StoredCredentialSummary {
  * Who may use what: a stored entry names its principals in `usableBy`; without it, and for
  * everything from the external auth file, only principals with `credentials:admin` (the local
  * user and SKIFF_API_TOKENS principals have it). Storing and forgetting need `credentials:admin`.
+ *
+ * Where stored entries live is the store's business (credentials.module.ts). At start this
+ * service says in the log where that is and whether secrets are sealed, and has the store seal
+ * again, under the current key, what is still under an older key (or, in auth.json, in clear):
+ * so after a key rotation every entry is under the new key once one replica has started with it.
  */
 @Injectable()
-export class CredentialService {
+export class CredentialService implements OnModuleInit {
+  private readonly logger = new Logger('Credentials');
   /** The external auth file may change under us: re-read at most every few seconds. */
   private external?: { doc: Promise<AuthFileDoc>; readAt: number };
 
@@ -42,6 +49,28 @@ export class CredentialService {
     @Inject(CREDENTIAL_STORE) private readonly store: CredentialStore,
     private readonly principals: PrincipalDirectory,
   ) {}
+
+  async onModuleInit(): Promise<void> {
+    const shared = this.config.database.url !== undefined;
+    if (shared && this.config.secretKeys.length === 0) this.logger.warn(`stored credentials: ${this.store.description}`);
+    else this.logger.log(`stored credentials: ${this.store.description}`);
+    if (shared) {
+      // auth.json of an embedded-mode past is not read with PostgreSQL: say so rather than ignore it silently.
+      const local = await readAuthFile(join(this.config.dataDir, 'auth.json')).catch(() => ({}) as AuthFileDoc);
+      const n = Object.keys(local.auths ?? {}).length;
+      if (n > 0) this.logger.warn(`${join(this.config.dataDir, 'auth.json')} holds ${n} stored login(s) that are not used with SKIFF_DATABASE_URL: store them again through PUT /v1/credentials`);
+    }
+    try {
+      const r = await this.store.reseal();
+      if (r.resealed > 0) this.logger.log(`stored credentials: ${r.resealed} entr${r.resealed === 1 ? 'y' : 'ies'} sealed again under the current key`);
+      if (r.unreadable.length > 0) {
+        this.logger.warn(`stored credentials of ${r.unreadable.join(', ')} cannot be opened with the configured keys (SKIFF_SECRET_KEY): they fail with CREDENTIALS_UNAVAILABLE until stored again or the old key is configured`);
+      }
+    } catch (e) {
+      // An unreachable database must not stop the start (readiness reports it); the next start seals again.
+      this.logger.error({ err: e }, 'stored credentials could not be sealed again under the current key; retried at the next start');
+    }
+  }
 
   /** A resolver for a transport context acting for `principal`; `requestAuth` wins for every registry of the request. */
   resolver(principal: Principal, requestAuth?: RegistryAuth): CredentialResolver {
@@ -95,10 +124,11 @@ export class CredentialService {
     for (const name of usable ?? []) {
       if (!this.principals.has(name)) throw new InvalidArgumentError(`usableBy: no principal is named ${JSON.stringify(name)}`);
     }
+    this.store.assertWritable();
     const client = await this.docker.client(host, { credentials: async () => auth, tlsVerify: opts.tlsVerify });
     await client.checkAccess();
     await this.store.put({ registry: host, auth, ...(usable !== undefined ? { usableBy: usable } : {}) });
-    return { registry: host, username: auth.kind === 'basic' ? auth.username : (auth.username ?? '<token>'), source: 'stored', ...(usable !== undefined ? { usableBy: usable } : {}) };
+    return { registry: host, username: usernameOfAuth(auth), source: 'stored', ...(usable !== undefined ? { usableBy: usable } : {}) };
   }
 
   /** skopeo logout: forgets stored credentials; CREDENTIALS_NOT_FOUND when there are none. */
@@ -116,7 +146,7 @@ export class CredentialService {
       if (!admin && !usableBy(entry, principal)) continue;
       out.push({
         registry: entry.registry,
-        username: entry.auth.kind === 'basic' ? entry.auth.username : entry.auth.kind === 'identityToken' ? (entry.auth.username ?? '<token>') : '',
+        username: entry.username,
         source: 'stored',
         ...(admin && entry.usableBy !== undefined ? { usableBy: entry.usableBy } : {}),
       });
@@ -141,6 +171,6 @@ export class CredentialService {
   }
 }
 
-function usableBy(entry: StoredCredential, principal: Principal): boolean {
+function usableBy(entry: Pick<StoredCredentialInfo, 'usableBy'>, principal: Principal): boolean {
   return entry.usableBy !== undefined ? entry.usableBy.includes(principal.name) : hasScope(principal, 'credentials:admin');
 }

@@ -232,4 +232,18 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
      CREATE INDEX sync_images_open ON sync_images (state, operation_id, idx) WHERE state IN ('pending', 'running');
      CREATE TABLE blob_transfers (key text PRIMARY KEY, owner text NOT NULL, expires_at bigint NOT NULL);`,
   },
+  {
+    version: 3,
+    name: 'stored registry credentials, shared by the replicas, sealed with the secret key',
+    // PostgreSQL only: the embedded store keeps its credentials in auth.json (credentials.module.ts).
+    // `sealed` is SecretBox text bound to (registry, username, usable_by); the CHECK keeps
+    // anything else (a secret in clear) out whatever the code does.
+    sql: `CREATE TABLE stored_credentials (
+       registry   text PRIMARY KEY,
+       username   text NOT NULL,
+       usable_by  text,
+       sealed     text NOT NULL CHECK (sealed ~ '^v[0-9]+\\.[0-9a-f]{8}\\.'),
+       updated_at timestamptz NOT NULL DEFAULT now()
+     );`,
+  },
 ];

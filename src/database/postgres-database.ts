@@ -66,6 +66,12 @@ export class PostgresDatabase implements Queryable {
       application_name: 'skiff',
     });
     this.pool.on('error', (e) => options.warn?.('an idle PostgreSQL connection failed; it is replaced on the next query', compact(e)));
+    // pg-pool hands a client released by pool.query (inside the socket's parse loop) to a waiting
+    // pool.connect() whose caller can listen for its errors only a microtask later; an error the
+    // server sends in the same packet (a FATAL at shutdown) would then be an 'error' event without
+    // a listener, which ends the process. Every client keeps a listener of its own for its whole
+    // life: the failure still reaches the client's next query (not queryable → STORE_UNAVAILABLE).
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   /** Connects (retrying while the server starts), migrates under the advisory lock. */

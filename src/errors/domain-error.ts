@@ -63,6 +63,8 @@ export type DomainErrorCode =
   | 'STORE_UNAVAILABLE'
   /** A bounded resource of the service (e.g. archive inspects at once) is in use; retry after Retry-After. */
   | 'SERVICE_BUSY'
+  /** Storing credentials needs a secret key (SKIFF_SECRET_KEY) this service does not have: they are never kept in clear in a shared database. */
+  | 'SECRET_KEY_REQUIRED'
   | 'DEADLINE_EXCEEDED';
 
 export class DomainError extends Error {

@@ -116,6 +116,7 @@ export const PROBLEM_KINDS: Record<DomainErrorCode | HttpOnlyProblemCode, Proble
   UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream too slow' },
   STORE_UNAVAILABLE: { status: 503, title: 'Operations store unavailable' },
   SERVICE_BUSY: { status: 503, title: 'Service busy' },
+  SECRET_KEY_REQUIRED: { status: 503, title: 'No secret key configured to encrypt credentials' },
   DEADLINE_EXCEEDED: { status: 504, title: 'Operation deadline exceeded' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },

@@ -211,7 +211,7 @@ export interface OperationStore {
   claim(request: ClaimRequest): Promise<Claim | undefined>;
   /** Extends every lease `owner` holds; answers what it holds now. */
   renew(owner: string, leaseMs: number): Promise<LeaseStatus[]>;
-  /** Makes every lease `owner` (or anyone, with undefined) holds lapse now: at start, a dead predecessor's. */
+  /** Makes every lease `owner` (or anyone, with undefined) holds lapse now — operations, sync images, blob transfers: at start, a dead predecessor's. */
   expireLeases(owner: string | undefined): Promise<number>;
 
   /** Applies `patch` when `condition` holds, appending its events; undefined when it did not hold. */

@@ -1,9 +1,5 @@
-import { join } from 'node:path';
-import { Logger, Module } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { StartupRefusedError } from '../database/database-errors';
-import { PostgresDatabase, redactUrl } from '../database/postgres-database';
-import { SqliteDatabase } from '../database/sqlite-database';
+import { Module } from '@nestjs/common';
+import { DATABASE, type Database, DatabaseModule } from '../database/database.module';
 import { OperationBackups } from '../database/operation-backups';
 import { OPERATION_STORE, type OperationStore } from './operation-store';
 import { OperationsController } from './operations.controller';
@@ -11,44 +7,9 @@ import { OperationsService } from './operations.service';
 import { PostgresOperationStore } from './postgres-operation-store';
 import { SqliteOperationStore } from './sqlite-operation-store';
 
-/** The database file of the embedded store, inside the data directory. */
-export function operationsDatabasePath(config: AppConfig): string {
-  return join(config.dataDir, 'skiff.db');
-}
-
-/**
- * The store configuration asks for: PostgreSQL with SKIFF_DATABASE_URL, else SQLite in the
- * data directory. Throws StartupRefusedError when the database must not be used.
- */
-export async function openOperationStore(config: AppConfig, logger = new Logger('Database')): Promise<OperationStore> {
-  if (config.database.url) {
-    const db = await PostgresDatabase.open({
-      url: config.database.url,
-      poolSize: config.database.poolSize,
-      warn: (message, e) => logger.warn({ err: e }, message),
-    });
-    logger.log(`operations store: PostgreSQL ${redactUrl(config.database.url)}`);
-    return new PostgresOperationStore(db);
-  }
-  const db = SqliteDatabase.open(operationsDatabasePath(config), { startFresh: config.database.startFresh, notice: (m) => logger.warn(m) });
-  if (db.damage) logger.error(`the operations database ${db.path} is damaged (${db.damage}): the service reports not ready; restore a backup or start fresh`);
-  return new SqliteOperationStore(db);
-}
-
-/**
- * A refusal ends the process with its message and exit code 2, without a stack trace (Nest
- * would log a provider's error with one and exit 1).
- */
-async function openOrExit(config: AppConfig): Promise<OperationStore> {
-  try {
-    return await openOperationStore(config);
-  } catch (e) {
-    if (e instanceof StartupRefusedError) {
-      process.stderr.write(`skiff: ${e.message}\n`);
-      process.exit(2);
-    }
-    throw e;
-  }
+/** The operations store on the process's database (DatabaseModule opens it, SQLite or PostgreSQL). */
+export function operationStoreOn(db: Database): OperationStore {
+  return db.engine === 'postgres' ? new PostgresOperationStore(db) : new SqliteOperationStore(db);
 }
 
 /**
@@ -58,8 +19,9 @@ async function openOrExit(config: AppConfig): Promise<OperationStore> {
  * submissions with `answerSubmit` (submit-response.ts).
  */
 @Module({
+  imports: [DatabaseModule],
   controllers: [OperationsController],
-  providers: [{ provide: OPERATION_STORE, useFactory: openOrExit, inject: [APP_CONFIG] }, OperationsService, OperationBackups],
+  providers: [{ provide: OPERATION_STORE, useFactory: operationStoreOn, inject: [DATABASE] }, OperationsService, OperationBackups],
   exports: [OperationsService, OPERATION_STORE],
 })
 export class OperationsModule {}

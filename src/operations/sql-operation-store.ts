@@ -269,9 +269,11 @@ export abstract class SqlOperationStore implements OperationStore {
     return this.tx(async (q) => {
       if (owner === undefined) {
         await q.run(`UPDATE sync_images SET lease_expires_at = 0 WHERE state = 'running'`);
+        await q.run('UPDATE blob_transfers SET expires_at = 0');
         return q.run(`UPDATE operations SET lease_expires_at = 0 WHERE lease_owner IS NOT NULL AND state IN ('queued', 'running', 'cancelling')`);
       }
       await q.run(`UPDATE sync_images SET lease_expires_at = 0 WHERE lease_owner = ? AND state = 'running'`, [owner]);
+      await q.run('UPDATE blob_transfers SET expires_at = 0 WHERE owner = ?', [owner]);
       return q.run(`UPDATE operations SET lease_expires_at = 0 WHERE lease_owner = ? AND state IN ('queued', 'running', 'cancelling')`, [owner]);
     });
   }

@@ -24,6 +24,22 @@ export class SecretBox {
     return this.keys.length > 0;
   }
 
+  /** The id of the key that seals (the first one); undefined without a key. */
+  get currentKeyId(): string | undefined {
+    return this.keys[0]?.id;
+  }
+
+  /** The id of the key `sealed` was sealed under (read from its text, nothing opened); undefined when it is not a sealed value. */
+  keyIdOf(sealed: string): string | undefined {
+    const [version, keyId] = sealed.split('.', 2);
+    return version === 'v1' && keyId && /^[0-9a-f]{8}$/.test(keyId) ? keyId : undefined;
+  }
+
+  /** Whether `sealed` should be sealed again: it is sealed under a key other than the current one. */
+  needsReseal(sealed: string): boolean {
+    return this.enabled && this.keyIdOf(sealed) !== this.currentKeyId;
+  }
+
   seal(value: unknown, associated: string): string {
     const current = this.keys[0];
     if (!current) throw new Error('no secret key is configured');
@@ -38,8 +54,9 @@ export class SecretBox {
   open<T>(sealed: string, associated: string): T {
     const [version, keyId, iv, body, tag] = sealed.split('.');
     if (version !== 'v1' || !keyId || iv === undefined || body === undefined || tag === undefined) throw new SecretUnavailableError('it is not in a format this skiff reads');
+    if (!this.enabled) throw new SecretUnavailableError(`it was sealed under key ${keyId}, and no key is configured (SKIFF_SECRET_KEY or SKIFF_SECRET_KEY_FILE)`);
     const entry = this.keys.find((k) => k.id === keyId);
-    if (!entry) throw new SecretUnavailableError(`it was sealed under key ${keyId}, which is not among the configured keys`);
+    if (!entry) throw new SecretUnavailableError(`it was sealed under key ${keyId}, which is not among the configured keys (SKIFF_SECRET_KEY)`);
     try {
       const decipher = createDecipheriv('aes-256-gcm', entry.key, Buffer.from(iv, 'base64url'));
       decipher.setAAD(Buffer.from(associated, 'utf8'));
@@ -52,9 +69,12 @@ export class SecretBox {
   }
 }
 
-/** A sealed secret that cannot be opened. */
+/** A sealed secret that cannot be opened; `what` names it for the caller (default: the operation's stored credentials). */
 export class SecretUnavailableError extends DomainError {
-  constructor(why: string) {
-    super('CREDENTIALS_UNAVAILABLE', `the stored credentials cannot be opened: ${why}`);
+  constructor(
+    readonly why: string,
+    what = 'the stored credentials',
+  ) {
+    super('CREDENTIALS_UNAVAILABLE', `${what} cannot be opened: ${why}`);
   }
 }

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DataDirInUseError, lockDataDir, replicaIdOf, resetTempDir, sweepDataDir } from './data-dir';
+import { DataDirInUseError, lockDataDir, replicaIdOf, resetTempDir, storageReplicaOf, sweepDataDir } from './data-dir';
 
 const dirs: string[] = [];
 const fresh = () => {
@@ -123,5 +123,23 @@ describe('replicaIdOf', () => {
     const gone = join(d, 'no-such-dir');
     assert.match(replicaIdOf(gone, (m) => warnings.push(m)), /^[0-9a-f]{8}$/);
     assert.match(warnings.join('\n'), /cannot keep the replica id/);
+  });
+});
+
+describe('storageReplicaOf: one replica identity', () => {
+  it('derives the storage id from SKIFF_REPLICA_ID when it is set, whatever the data directory, and writes nothing', () => {
+    const [a, b] = [fresh(), fresh()];
+    const id = storageReplicaOf({ dataDir: a, configured: 'skiff-0' });
+    assert.match(id, /^[0-9a-f]{8}$/);
+    assert.equal(storageReplicaOf({ dataDir: b, configured: 'skiff-0' }), id, 'a fresh data directory: the same replica');
+    assert.notEqual(storageReplicaOf({ dataDir: a, configured: 'skiff-1' }), id);
+    assert.deepEqual(readdirSync(a), []);
+  });
+
+  it('without SKIFF_REPLICA_ID, keeps the id of the data directory', () => {
+    const d = fresh();
+    const id = storageReplicaOf({ dataDir: d });
+    assert.equal(readFileSync(join(d, 'storage-replica-id'), 'utf8'), `${id}\n`);
+    assert.equal(storageReplicaOf({ dataDir: d }), id);
   });
 });

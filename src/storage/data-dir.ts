@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsErrorCode } from './storage-errors';
@@ -96,6 +96,22 @@ export function sweepDataDir(dataDir: string): string[] {
 }
 
 const REPLICA_ID_FILE = 'storage-replica-id';
+
+/**
+ * The replica part of this process's storage owner id (8 hex digits, see StorageOwner), one
+ * notion with the replica id of the operations (SKIFF_REPLICA_ID):
+ * - SKIFF_REPLICA_ID set (`configured`): the first 8 hex digits of its sha256. A replica
+ *   restarted under the same id, even on a fresh data directory (a StatefulSet pod on an
+ *   emptyDir), recognises its earlier incarnation's temp files and locks at once, as it takes
+ *   back the operation leases its earlier run held. This rests on what SKIFF_REPLICA_ID already
+ *   requires: one live process per id; StorageOwner.isGone still refuses to judge gone a
+ *   same-id process whose lease is live on another host or held by another live pid here.
+ * - unset: the id kept in the data directory (replicaIdOf), whose lock makes it one process's.
+ */
+export function storageReplicaOf(opts: { dataDir: string; configured?: string; warn?: (message: string) => void }): string {
+  if (opts.configured !== undefined) return createHash('sha256').update(`skiff-replica:${opts.configured}`).digest('hex').slice(0, 8);
+  return replicaIdOf(opts.dataDir, opts.warn);
+}
 
 /**
  * This replica's id for the storage root (8 hex digits, see StorageOwner): read from

@@ -3,7 +3,7 @@ import { link, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AbortedError } from '../errors/domain-error';
 import { StorageConflictError, fsErrorCode, isOutOfSpace } from './storage-errors';
-import { type LeaseState, type StorageOwner, readLeaseFile } from './storage-owner';
+import { type LeaseState, type StorageOwner, processAlive, readLeaseFile } from './storage-owner';
 import { tempName } from './temp-names';
 
 /**
@@ -35,15 +35,6 @@ export async function withPathMutex<T>(key: string, fn: () => Promise<T>): Promi
   } finally {
     release();
     if (chains.get(key) === tail) chains.delete(key);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return fsErrorCode(e) !== 'ESRCH';
   }
 }
 

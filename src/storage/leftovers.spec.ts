@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -145,5 +146,33 @@ describe('sweeping leftovers', () => {
     assert.equal(await me.isGone(twin), false);
     await sweepDirectory(root, me);
     assert.equal(existsSync(file), true);
+  });
+
+  it('a live twin on this host (another process given the same SKIFF_REPLICA_ID) is not swept and is reported; a dead one or a restarted container is', async () => {
+    const twin = `${me.replica}-0000cafe`;
+    const file = join(root, tempName(twin, 'blob'));
+    writeFileSync(file, 'x');
+    // pid of this test process's parent: alive, and not this process
+    writeFileSync(join(root, LEASE_DIR, twin), JSON.stringify({ owner: twin, host: hostname(), pid: process.ppid, leaseMs: 30_000 }));
+    assert.equal(await me.isGone(twin), false);
+    await sweepDirectory(root, me);
+    assert.equal(existsSync(file), true);
+    const warnings: string[] = [];
+    const again = await StorageOwner.start({ storageRoot: root, leaseMs: 30_000, replica: me.replica, warn: (m) => warnings.push(m) });
+    owners.push(again);
+    assert.match(warnings.join('\n'), new RegExp(`another live process \\(${hostname()} pid ${process.ppid}\\) shares this replica's storage id ${me.replica}.*SKIFF_REPLICA_ID`));
+    const exited = spawnSync(process.execPath, ['-e', '0']).pid;
+    writeFileSync(join(root, LEASE_DIR, twin), JSON.stringify({ owner: twin, host: hostname(), pid: exited, leaseMs: 30_000 }));
+    assert.equal(await me.isGone(twin), true, 'its process has exited');
+    writeFileSync(join(root, LEASE_DIR, twin), JSON.stringify({ owner: twin, host: hostname(), pid: process.pid, leaseMs: 30_000 }));
+    assert.equal(await me.isGone(twin), true, 'our own pid: an earlier run of this container');
+    await sweepDirectory(root, me);
+    assert.equal(existsSync(file), false);
+  });
+
+  it('writes the replica name into its lease', async () => {
+    const named = await StorageOwner.start({ storageRoot: root, leaseMs: 30_000, replica: 'cafecafe', replicaId: 'skiff-7' });
+    owners.push(named);
+    assert.equal(JSON.parse(readFileSync(named.leasePath(), 'utf8')).replicaId, 'skiff-7');
   });
 });

@@ -11,8 +11,10 @@ export interface LocalStorageOptions {
   storageRoot: string;
   /** This replica's data directory; its `tmp/` is the private staging area. */
   dataDir: string;
-  /** The replica id (data-dir.ts replicaIdOf); random when not given. */
+  /** The replica part of the owner id (data-dir.ts storageReplicaOf); random when not given. */
   replica?: string;
+  /** The replica's name (SKIFF_REPLICA_ID or its default), written into its lease for whoever reads it. */
+  replicaId?: string;
   /** Lease period of the storage owner (heartbeat every third of it). */
   leaseMs: number;
   /** Readiness floor: below this many free bytes a volume makes the service not ready (0: no floor). */
@@ -52,7 +54,7 @@ export class LocalStorage {
   }
 
   static async open(opts: LocalStorageOptions): Promise<LocalStorage> {
-    const owner = await StorageOwner.start({ replica: opts.replica, storageRoot: opts.storageRoot, leaseMs: opts.leaseMs, warn: opts.warn });
+    const owner = await StorageOwner.start({ replica: opts.replica, replicaId: opts.replicaId, storageRoot: opts.storageRoot, leaseMs: opts.leaseMs, warn: opts.warn });
     return new LocalStorage(opts.storageRoot, opts.dataDir, owner, opts.minFreeBytes);
   }
 

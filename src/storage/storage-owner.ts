@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fsErrorCode, isOutOfSpace } from './storage-errors';
@@ -11,6 +11,8 @@ export const LEASE_DIR = join('.skiff', 'leases');
 /** What a lease or lock file says about its holder (any field may be missing: an older version, a full disk). */
 export interface LeaseContent {
   owner?: string;
+  /** The replica's name (SKIFF_REPLICA_ID or its default), for people reading the file. */
+  replicaId?: string;
   host?: string;
   pid?: number;
   leaseMs?: number;
@@ -55,8 +57,10 @@ export async function readLeaseFile(path: string): Promise<LeaseState | undefine
 }
 
 export interface StorageOwnerOptions {
-  /** This replica's id (8 hex digits, kept in its data directory); random when not given. */
+  /** This replica's id (8 hex digits: data-dir.ts storageReplicaOf); random when not given. */
   replica?: string;
+  /** The replica's name, written into its lease and locks (informational). */
+  replicaId?: string;
   storageRoot: string;
   /** How long a heartbeat stays valid; renewed every third of it. */
   leaseMs: number;
@@ -69,16 +73,19 @@ export interface StorageOwnerOptions {
  * share, and the proof that it is alive.
  *
  * Contract:
- * - The owner id is `<replica>-<incarnation>`: the replica's id (stable across restarts, kept in
- *   its data directory, of which one process at a time is the owner) and a fresh id per process.
- *   Every temp name (temp-names.ts) and lock file this process creates carries it.
+ * - The owner id is `<replica>-<incarnation>`: the replica's id (stable across restarts: derived
+ *   from SKIFF_REPLICA_ID, or kept in its data directory, of which one process at a time is the
+ *   owner; see storageReplicaOf) and a fresh id per process. Every temp name (temp-names.ts) and
+ *   lock file this process creates carries it.
  * - The lease `.skiff/leases/<owner>` in the storage root is created at start and its mtime is
  *   renewed every leaseMs/3 (utimes: renewing needs no free space, so a full disk does not make
  *   a live replica look dead); lock files the process holds are renewed with it. stop() ends
  *   the renewal and removes the lease.
- * - An owner is provably gone (isGone) when it is an earlier incarnation of this replica, or
- *   when its lease is missing or has not been renewed for a lease period (the longer of ours
- *   and the one it announced). Replicas compare mtimes with their own clocks: the hosts sharing
+ * - An owner is provably gone (isGone) when it is an earlier incarnation of this replica (unless
+ *   its lease is live and held from another host or by another live process of this host: a
+ *   copied data directory, or a SKIFF_REPLICA_ID given to two processes), or when its lease is
+ *   missing or has not been renewed for a lease period (the longer of ours and the one it
+ *   announced). Such a twin is reported at start. Replicas compare mtimes with their own clocks: the hosts sharing
  *   a storage root must keep their clocks in step (NTP) to well within a lease period.
  */
 export class StorageOwner {
@@ -93,6 +100,7 @@ export class StorageOwner {
     private readonly storageRoot: string,
     readonly leaseMs: number,
     private readonly warn: (message: string) => void,
+    private readonly replicaId: string | undefined,
   ) {
     this.id = `${replica}-${incarnation}`;
   }
@@ -100,9 +108,10 @@ export class StorageOwner {
   /** Creates the lease (best effort: a storage root that cannot take it is reported, not fatal) and starts renewing it. */
   static async start(opts: StorageOwnerOptions): Promise<StorageOwner> {
     const replica = opts.replica ?? randomBytes(4).toString('hex');
-    const owner = new StorageOwner(replica, randomBytes(4).toString('hex'), opts.storageRoot, opts.leaseMs, opts.warn ?? (() => undefined));
+    const owner = new StorageOwner(replica, randomBytes(4).toString('hex'), opts.storageRoot, opts.leaseMs, opts.warn ?? (() => undefined), opts.replicaId);
     if (!isOwnerId(owner.id)) throw new Error(`invalid replica id ${JSON.stringify(replica)}`);
     await owner.writeLease().catch((e: unknown) => owner.warn(`cannot create the storage lease in the storage root: ${(e as Error).message}`));
+    await owner.reportTwins().catch(() => undefined);
     owner.timer = setInterval(() => void owner.renew(), Math.max(100, Math.floor(opts.leaseMs / 3)));
     owner.timer.unref();
     return owner;
@@ -119,7 +128,7 @@ export class StorageOwner {
 
   /** What this process writes into lease and lock files. */
   content(extra: LeaseContent = {}): string {
-    return JSON.stringify({ owner: this.id, host: hostname(), pid: process.pid, leaseMs: this.leaseMs, ...extra } satisfies LeaseContent);
+    return JSON.stringify({ owner: this.id, ...(this.replicaId !== undefined ? { replicaId: this.replicaId } : {}), host: hostname(), pid: process.pid, leaseMs: this.leaseMs, ...extra } satisfies LeaseContent);
   }
 
   private async writeLease(): Promise<void> {
@@ -179,11 +188,20 @@ export class StorageOwner {
   async isGone(owner: string): Promise<boolean> {
     if (owner === this.id || !isOwnerId(owner)) return false;
     const lease = await readLeaseFile(this.leasePath(owner));
-    if (owner.startsWith(`${this.replica}-`)) {
-      const elsewhere = lease !== undefined && !this.lapsed(lease) && lease.content?.host !== undefined && lease.content.host !== hostname();
-      return !elsewhere;
-    }
+    if (owner.startsWith(`${this.replica}-`)) return !(lease !== undefined && !this.lapsed(lease) && liveElsewhere(lease.content));
     return lease === undefined || this.lapsed(lease);
+  }
+
+  /** Warns about live processes that hold leases under this replica id (see isGone): each replica needs its own id. */
+  private async reportTwins(): Promise<void> {
+    const dir = join(this.storageRoot, LEASE_DIR);
+    for (const name of await readdir(dir)) {
+      if (name === this.id || !name.startsWith(`${this.replica}-`) || !isOwnerId(name)) continue;
+      const lease = await readLeaseFile(join(dir, name));
+      if (!lease || this.lapsed(lease) || !liveElsewhere(lease.content)) continue;
+      const who = `${lease.content?.host ?? '?'} pid ${lease.content?.pid ?? '?'}`;
+      this.warn(`another live process (${who}) shares this replica's storage id ${this.replica} on the storage root: give every replica its own SKIFF_REPLICA_ID (its files are left alone until its lease lapses)`);
+    }
   }
 
   /** Ends the renewal and removes the lease: call once this process writes nothing more. */
@@ -193,4 +211,26 @@ export class StorageOwner {
     clearInterval(this.timer);
     await rm(this.leasePath(), { force: true }).catch(() => undefined);
   }
+}
+
+/** Whether a process is running with this pid (EPERM: running, under another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return fsErrorCode(e) !== 'ESRCH';
+  }
+}
+
+/**
+ * Whether a live lease of this replica's id was written by another process than an earlier
+ * incarnation of this one: from another host, or from a live process of this host other than
+ * this one (a restarted container runs with the pid of its predecessor: that one is gone).
+ */
+function liveElsewhere(content: LeaseContent | undefined): boolean {
+  if (content?.host === undefined) return false;
+  if (content.host !== hostname()) return true;
+  const pid = content.pid;
+  return typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid);
 }

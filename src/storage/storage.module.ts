@@ -1,6 +1,6 @@
 import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { replicaIdOf } from './data-dir';
+import { storageReplicaOf } from './data-dir';
 import { LocalStorage } from './local-storage';
 
 const log = new Logger('Storage');
@@ -21,7 +21,8 @@ const log = new Logger('Storage');
         LocalStorage.open({
           storageRoot: config.storageRoot,
           dataDir: config.dataDir,
-          replica: replicaIdOf(config.dataDir, (m) => log.warn(m)),
+          replica: storageReplicaOf({ dataDir: config.dataDir, configured: config.operations.replicaIdConfigured ? config.operations.replicaId : undefined, warn: (m) => log.warn(m) }),
+          replicaId: config.operations.replicaId,
           leaseMs: config.storage.leaseSeconds * 1000,
           minFreeBytes: config.storage.minFreeBytes,
           warn: (m) => log.warn(m),
