@@ -3,7 +3,7 @@ import { storeErrorOf } from '../database/database-errors';
 import type { SqliteDatabase } from '../database/sqlite-database';
 import type { Row } from './operation-row';
 import type { StoreSignal } from './operation-store';
-import { SqlOperationStore, type SqlRunner } from './sql-operation-store';
+import { SqlOperationStore, type SqlRunner, type TxOptions } from './sql-operation-store';
 
 /**
  * The operations store on embedded SQLite. One process uses a data directory (skiff.pid), so
@@ -46,20 +46,33 @@ export class SqliteOperationStore extends SqlOperationStore {
     return run;
   }
 
-  protected tx<T>(fn: (q: SqlRunner) => Promise<T>): Promise<T> {
+  /**
+   * A relaxed transaction (TxOptions) commits under `synchronous = NORMAL`: in WAL mode the
+   * commit is written to the WAL without an fsync — which node:sqlite would otherwise wait for
+   * on the event loop (tens of milliseconds on a busy disk, for every progress update and
+   * every image of a sync). The next durable commit flushes it with its own. Transactions run
+   * one at a time under the lock, so the setting applies to this commit only.
+   */
+  protected tx<T>(fn: (q: SqlRunner) => Promise<T>, opts: TxOptions = {}): Promise<T> {
     return this.serial(async () => {
-      this.guard(() => this.database.db.exec('BEGIN IMMEDIATE'));
+      const relaxed = opts.durable === false;
+      if (relaxed) this.guard(() => this.database.db.exec('PRAGMA synchronous = NORMAL'));
       try {
-        const out = await fn(this.raw);
-        this.guard(() => this.database.db.exec('COMMIT'));
-        return out;
-      } catch (e) {
+        this.guard(() => this.database.db.exec('BEGIN IMMEDIATE'));
         try {
-          this.database.db.exec('ROLLBACK');
-        } catch {
-          // already rolled back by SQLite (e.g. after SQLITE_FULL)
+          const out = await fn(this.raw);
+          this.guard(() => this.database.db.exec('COMMIT'));
+          return out;
+        } catch (e) {
+          try {
+            this.database.db.exec('ROLLBACK');
+          } catch {
+            // already rolled back by SQLite (e.g. after SQLITE_FULL)
+          }
+          throw e;
         }
-        throw e;
+      } finally {
+        if (relaxed) this.guard(() => this.database.db.exec('PRAGMA synchronous = FULL'));
       }
     });
   }
