@@ -28,10 +28,13 @@ import type {
  * PostgreSQL: `synchronous_commit = off`). It stays atomic and ordered, and a crash of the
  * process keeps it (SQLite's WAL is written, only not flushed; PostgreSQL has it); a crash of
  * the machine may lose it and the relaxed commits before it since the last durable one, never
- * the database's consistency. What uses it is redone or re-derived after such a loss: progress
- * (reset when an operation runs again), a sync image's claim or outcome (the image is claimed
- * again and found up to date), lease renewals and blob-transfer leases (leases lapse).
- * Default: durable, as is every commit that answers a caller or ends an operation.
+ * the database's consistency. What uses it is redone or re-derived after such a loss: claiming
+ * an operation (it is queued again and runs again, as after a crash of its replica), progress
+ * (reset when an operation runs again), a sync's image list (planned again when a run finds
+ * none) and each image's claim or outcome (claimed again and found up to date), lease renewals
+ * and blob-transfer leases (leases lapse). Durable: submitting (the caller holds the id) and
+ * every other state change (a caller may have seen the end of an operation); each durable
+ * commit also flushes the relaxed ones before it.
  */
 export interface TxOptions {
   durable?: boolean;
@@ -269,7 +272,7 @@ export abstract class SqlOperationStore implements OperationStore {
       const event: OperationEvent = { seq: operation.lastSeq, type: 'state', data: publicOperation(operation), at: now.toISOString() };
       await this.appendEvents(q, operation.id, [event]);
       return { operation, leaseVersion: operation.leaseVersion, takeover, previousOwner: seen.leaseOwner, event };
-    });
+    }, RELAXED);
   }
 
   async renew(owner: string, leaseMs: number): Promise<LeaseStatus[]> {
@@ -340,11 +343,11 @@ export abstract class SqlOperationStore implements OperationStore {
         });
         await q.run(`INSERT INTO sync_images (${IMAGE_COLUMNS}, pinned_to) VALUES ${values.join(', ')}`, params);
       }
-    });
+    }, RELAXED);
   }
 
   async repinSyncImages(operationId: string, owner: string): Promise<void> {
-    await this.tx((q) => q.run(`UPDATE sync_images SET pinned_to = ? WHERE operation_id = ? AND pinned_to IS NOT NULL AND state IN ('pending', 'running')`, [owner, operationId]));
+    await this.tx((q) => q.run(`UPDATE sync_images SET pinned_to = ? WHERE operation_id = ? AND pinned_to IS NOT NULL AND state IN ('pending', 'running')`, [owner, operationId]), RELAXED);
   }
 
   claimSyncImage(owner: string, leaseMs: number): Promise<SyncImageClaim | undefined> {
