@@ -1,34 +1,29 @@
 // Benchmark: skiff's sync (POST /v1/syncs, Prefer: wait) against `skopeo sync --src yaml
 // --dest docker` on the same generated set, alternating which goes first, each into its own
 // empty destination registry:
-//   (a) first sync: BENCH_REPOS repositories × BENCH_TAGS tags (default 4 × 6 = 24 images); every
+//   (a) first sync: BENCH_REPOS repositories × BENCH_TAGS tags (default 4 × 5 = 20 images); every
 //       image has the same BENCH_BASE_LAYERS base layers of BENCH_BASE_MB MB plus one layer of
 //       its own of BENCH_LAYER_MB MB
 //   (b) the same sync again, nothing new
-// Prints each tool's median time and skiff's time as a fraction of skopeo's (targets: (a) ≤ 0.5×,
-// (b) ≤ 0.25×). Run with `npm run bench:sync` (it builds first). Knobs: BENCH_ROUNDS (default 3),
-// BENCH_REPOS, BENCH_TAGS, BENCH_BASE_LAYERS (2), BENCH_BASE_MB (8), BENCH_LAYER_MB (2),
-// SKIFF_SYNC_CONCURRENCY and SKIFF_COPY_PER_HOST_CONCURRENCY (passed to the service).
-import { mkdirSync, writeFileSync } from 'node:fs';
+// Prints each tool's median time (and range), the ratio skiff time / skopeo time (goals: (a) ≤ 0.4,
+// (b) ≤ 0.2) and the load average. Run with `npm run bench:sync` (it builds first). Knobs:
+// BENCH_ROUNDS (default 5), BENCH_REPOS, BENCH_TAGS, BENCH_BASE_LAYERS (2), BENCH_BASE_MB (8),
+// BENCH_LAYER_MB (2), SKIFF_SYNC_CONCURRENCY and SKIFF_COPY_PER_HOST_CONCURRENCY (passed to the
+// service), BENCH_NODE_OPTIONS. Results: bench/results/sync.json.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { load, makeTmpDirSync, num, orderOf, runSkopeo, serviceEnv, startRegistry, startSkiff, stopAll, summarize, writeResult } from './bench-support.mjs';
 
 const root = join(import.meta.dirname, '..');
-const support = (m) => import(join(root, '.test-build/test/support', m));
-const { startRegistry, stopAll } = await support('registry.js');
-const { pushImage, pushBlob, makeLayer, pseudoRandomBytes } = await support('images.js');
-const { startSkiff } = await support('skiff-service.js');
-const { skopeo } = await support('skopeo.js');
-const { makeTmpDirSync } = await support('tmp.js');
+const { pushImage, pushBlob, makeLayer, pseudoRandomBytes } = await import(join(root, '.test-build/test/support/images.js'));
 
-const num = (name, dflt) => Number(process.env[name] ?? dflt);
-const ROUNDS = num('BENCH_ROUNDS', 3);
+const ROUNDS = num('BENCH_ROUNDS', 5);
 const REPOS = num('BENCH_REPOS', 4);
-const TAGS = num('BENCH_TAGS', 6);
+const TAGS = num('BENCH_TAGS', 5);
 const BASE_LAYERS = num('BENCH_BASE_LAYERS', 2);
 const BASE_MB = num('BENCH_BASE_MB', 8);
 const LAYER_MB = num('BENCH_LAYER_MB', 2);
-const env = { SKIFF_LOG_LEVEL: 'warn' };
-for (const k of ['SKIFF_SYNC_CONCURRENCY', 'SKIFF_COPY_PER_HOST_CONCURRENCY']) if (process.env[k]) env[k] = process.env[k];
+const loadBefore = load();
 
 const src = await startRegistry({ mode: 'plain', blobDescriptorCache: true });
 const MB = 1024 * 1024;
@@ -54,7 +49,7 @@ const yaml = `${src.host}:\n  tls-verify: false\n  images:\n${repos.map((r) => `
 const yamlPath = join(makeTmpDirSync('skiff-bench-sync-'), 'sync.yaml');
 writeFileSync(yamlPath, yaml);
 
-const svc = await startSkiff(env);
+const svc = await startSkiff(serviceEnv());
 
 async function skiffSync(dest) {
   const t0 = performance.now();
@@ -74,8 +69,7 @@ async function skiffSync(dest) {
 
 async function skopeoSync(dest) {
   const t0 = performance.now();
-  const r = await skopeo(['sync', '--src', 'yaml', '--dest', 'docker', '--dest-tls-verify=false', yamlPath, dest], { timeoutMs: 900_000 });
-  if (r.code !== 0) throw new Error(`skopeo sync failed: ${r.stderr}`);
+  await runSkopeo(['sync', '--src', 'yaml', '--dest', 'docker', '--dest-tls-verify=false', yamlPath, dest]);
   return { ms: performance.now() - t0 };
 }
 
@@ -96,7 +90,7 @@ async function snapshot(reg, prefix) {
 const times = { a: { skiff: [], skopeo: [] }, b: { skiff: [], skopeo: [] } };
 for (let round = 0; round < ROUNDS; round++) {
   const snapshots = {};
-  for (const tool of round % 2 === 0 ? ['skopeo', 'skiff'] : ['skiff', 'skopeo']) {
+  for (const tool of orderOf(round)) {
     const dst = await startRegistry({ mode: 'plain', blobDescriptorCache: true });
     const dest = `${dst.host}/mirror`;
     const run = tool === 'skiff' ? skiffSync : skopeoSync;
@@ -113,26 +107,21 @@ for (let round = 0; round < ROUNDS; round++) {
     throw new Error('skiff and skopeo produced different destinations');
   }
 }
-const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const result = {
-  date: new Date().toISOString(),
   rounds: ROUNDS,
+  loadBefore,
+  loadAfter: load(),
   images: REPOS * TAGS,
   repositories: REPOS,
   baseLayers: BASE_LAYERS,
   baseMb: BASE_MB,
   layerMb: LAYER_MB,
-  cases: {},
+  cases: {
+    first: summarize(`(a) sync ${REPOS * TAGS} images into an empty registry`, times.a, 0.4),
+    again: summarize('(b) re-sync, nothing new', times.b, 0.2),
+  },
 };
-const names = { a: `(a) first sync, ${REPOS * TAGS} images into an empty registry`, b: '(b) re-sync, nothing new' };
-const targets = { a: 0.5, b: 0.25 };
-for (const k of ['a', 'b']) {
-  const sk = median(times[k].skiff);
-  const so = median(times[k].skopeo);
-  result.cases[k] = { skiffMs: Math.round(sk), skopeoMs: Math.round(so), skiffOverSkopeo: Number((sk / so).toFixed(3)), target: targets[k] };
-  console.log(`${names[k]}: skiff ${(sk / 1000).toFixed(2)} s, skopeo ${(so / 1000).toFixed(2)} s → skiff takes ${(sk / so).toFixed(2)}× skopeo's time (target ≤ ${targets[k]}×)`);
-}
-mkdirSync(join(root, 'bench/results'), { recursive: true });
-writeFileSync(join(root, 'bench/results/sync.json'), JSON.stringify(result, null, 2) + '\n');
+console.log(`load average before ${loadBefore.join(' ')}, after ${result.loadAfter.join(' ')}`);
+writeResult('sync', result);
 await svc.stop();
 await stopAll();

@@ -497,6 +497,35 @@ describe('SQLite: the database is checked, not trusted', () => {
     }
   });
 
+  it('bookkeeping commits without an fsync; every other commit, and every one after it, is synchronous=FULL again', async () => {
+    const dir = tempDir();
+    const db = SqliteDatabase.open(join(dir, 'skiff.db'));
+    const store = new SqliteOperationStore(db);
+    const synchronous = () => Number((db.db.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous);
+    try {
+      await insert(store);
+      const claim = await store.claim({ owner: 'r1', ...LEASE });
+      assert.ok(claim);
+      assert.equal(synchronous(), 2);
+      const event = await store.recordProgress(claim.operation.id, claim.leaseVersion, { ...emptyProgress('copying'), bytesDone: 7 });
+      assert.equal(event?.type, 'progress');
+      assert.equal(synchronous(), 2, 'a relaxed commit restores FULL');
+      await store.renew('r1', 60_000);
+      assert.equal(synchronous(), 2);
+      assert.equal((await store.get(claim.operation.id))?.progress.bytesDone, 7);
+    } finally {
+      await store.close();
+    }
+    // what a relaxed commit wrote is in the WAL: a new process (the store reopened) reads it
+    const again = new SqliteOperationStore(SqliteDatabase.open(join(dir, 'skiff.db')));
+    try {
+      const [op] = await again.list({ limit: 10 });
+      assert.equal(op?.progress.bytesDone, 7);
+    } finally {
+      await again.close();
+    }
+  });
+
   it('a full database is INSUFFICIENT_STORAGE, never a crash, and nothing half-written', async () => {
     const dir = tempDir();
     const db = SqliteDatabase.open(join(dir, 'skiff.db'));

@@ -1,7 +1,7 @@
 import type { Listener, PostgresDatabase, Queryable } from '../database/postgres-database';
 import type { Row } from './operation-row';
 import type { StoreSignal } from './operation-store';
-import { SqlOperationStore, type SqlRunner } from './sql-operation-store';
+import { SqlOperationStore, type SqlRunner, type TxOptions } from './sql-operation-store';
 
 /** The NOTIFY channel every replica listens on. */
 export const SIGNAL_CHANNEL = 'skiff_operations';
@@ -56,8 +56,12 @@ export class PostgresOperationStore extends SqlOperationStore {
     this.q = runner(database);
   }
 
-  protected tx<T>(fn: (q: SqlRunner) => Promise<T>): Promise<T> {
-    return this.database.transaction((tx) => fn(runner(tx)));
+  /** A relaxed transaction (TxOptions) commits with `synchronous_commit = off` (for it alone). */
+  protected tx<T>(fn: (q: SqlRunner) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+    return this.database.transaction(async (tx) => {
+      if (opts.durable === false) await tx.execute('SET LOCAL synchronous_commit = off', []);
+      return fn(runner(tx));
+    });
   }
 
   protected bool(value: boolean): unknown {

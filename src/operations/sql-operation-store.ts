@@ -22,6 +22,26 @@ import type {
   TransitionCondition,
 } from './operation-store';
 
+/**
+ * How a transaction commits. `durable: false` is for bookkeeping a crash may lose: the commit
+ * returns without waiting for the disk (SQLite: no fsync of the WAL, `synchronous = NORMAL`;
+ * PostgreSQL: `synchronous_commit = off`). It stays atomic and ordered, and a crash of the
+ * process keeps it (SQLite's WAL is written, only not flushed; PostgreSQL has it); a crash of
+ * the machine may lose it and the relaxed commits before it since the last durable one, never
+ * the database's consistency. What uses it is redone or re-derived after such a loss: claiming
+ * an operation (it is queued again and runs again, as after a crash of its replica), progress
+ * (reset when an operation runs again), a sync's image list (planned again when a run finds
+ * none) and each image's claim or outcome (claimed again and found up to date), lease renewals
+ * and blob-transfer leases (leases lapse). Durable: submitting (the caller holds the id) and
+ * every other state change (a caller may have seen the end of an operation); each durable
+ * commit also flushes the relaxed ones before it.
+ */
+export interface TxOptions {
+  durable?: boolean;
+}
+
+const RELAXED: TxOptions = { durable: false };
+
 /** Runs SQL written with `?` placeholders (the PostgreSQL adapter numbers them). */
 export interface SqlRunner {
   all(sql: string, params?: unknown[]): Promise<Row[]>;
@@ -67,7 +87,7 @@ export abstract class SqlOperationStore implements OperationStore {
   abstract readonly engine: 'sqlite' | 'postgres';
   /** Outside transactions. */
   protected abstract readonly q: SqlRunner;
-  protected abstract tx<T>(fn: (q: SqlRunner) => Promise<T>): Promise<T>;
+  protected abstract tx<T>(fn: (q: SqlRunner) => Promise<T>, opts?: TxOptions): Promise<T>;
   protected abstract bool(value: boolean): unknown;
   /** SQL for the current time in epoch ms (pushing a parameter if it needs one). */
   protected abstract nowMs(params: unknown[]): string;
@@ -202,7 +222,7 @@ export abstract class SqlOperationStore implements OperationStore {
       const event: OperationEvent = { seq: Number(row['last_seq']), type: 'progress', data: progress, at: new Date().toISOString() };
       await this.appendEvents(q, id, [event]);
       return event;
-    });
+    }, RELAXED);
   }
 
   claim(request: ClaimRequest): Promise<Claim | undefined> {
@@ -252,7 +272,7 @@ export abstract class SqlOperationStore implements OperationStore {
       const event: OperationEvent = { seq: operation.lastSeq, type: 'state', data: publicOperation(operation), at: now.toISOString() };
       await this.appendEvents(q, operation.id, [event]);
       return { operation, leaseVersion: operation.leaseVersion, takeover, previousOwner: seen.leaseOwner, event };
-    });
+    }, RELAXED);
   }
 
   async renew(owner: string, leaseMs: number): Promise<LeaseStatus[]> {
@@ -261,6 +281,7 @@ export abstract class SqlOperationStore implements OperationStore {
     params.push(leaseMs, owner);
     const rows = await this.tx((q) =>
       q.all(`UPDATE operations SET lease_expires_at = ${expires} WHERE lease_owner = ? AND state IN ('queued', 'running', 'cancelling') RETURNING id, lease_version, state`, params),
+      RELAXED,
     );
     return rows.map((r) => ({ id: String(r['id']), leaseVersion: Number(r['lease_version']), state: r['state'] as OperationState }));
   }
@@ -324,11 +345,11 @@ export abstract class SqlOperationStore implements OperationStore {
         });
         await q.run(`INSERT INTO sync_images (${IMAGE_COLUMNS}, pinned_to) VALUES ${values.join(', ')}`, params);
       }
-    });
+    }, RELAXED);
   }
 
   async repinSyncImages(operationId: string, owner: string): Promise<void> {
-    await this.tx((q) => q.run(`UPDATE sync_images SET pinned_to = ? WHERE operation_id = ? AND pinned_to IS NOT NULL AND state IN ('pending', 'running')`, [owner, operationId]));
+    await this.tx((q) => q.run(`UPDATE sync_images SET pinned_to = ? WHERE operation_id = ? AND pinned_to IS NOT NULL AND state IN ('pending', 'running')`, [owner, operationId]), RELAXED);
   }
 
   claimSyncImage(owner: string, leaseMs: number): Promise<SyncImageClaim | undefined> {
@@ -352,7 +373,7 @@ export abstract class SqlOperationStore implements OperationStore {
         lease,
       );
       return updated ? { image: toImage(updated), leaseVersion: Number(updated['lease_version']) } : undefined;
-    });
+    }, RELAXED);
   }
 
   async finishSyncImage(operationId: string, index: number, leaseVersion: number, outcome: SyncImageOutcome): Promise<boolean> {
@@ -381,6 +402,7 @@ export abstract class SqlOperationStore implements OperationStore {
           leaseVersion,
         ],
       ),
+      RELAXED,
     );
     return changed > 0;
   }
@@ -395,7 +417,7 @@ export abstract class SqlOperationStore implements OperationStore {
         `SELECT si.operation_id, si.idx, si.lease_version, o.state AS sync_state FROM sync_images si JOIN operations o ON o.id = si.operation_id WHERE si.lease_owner = ? AND si.state = 'running'`,
         [owner],
       );
-    });
+    }, RELAXED);
     return rows.map((r) => ({ operationId: String(r['operation_id']), index: Number(r['idx']), leaseVersion: Number(r['lease_version']), syncState: r['sync_state'] as OperationState }));
   }
 
@@ -455,18 +477,18 @@ export abstract class SqlOperationStore implements OperationStore {
         [...p1, ...p2],
       );
       return rows.length > 0;
-    });
+    }, RELAXED);
   }
 
   async renewTransfer(key: string, owner: string, ttlMs: number): Promise<void> {
     const params: unknown[] = [];
     const expires = `${this.nowMs(params)} + ?`;
     params.push(ttlMs, key, owner);
-    await this.tx((q) => q.run(`UPDATE blob_transfers SET expires_at = ${expires} WHERE key = ? AND owner = ?`, params));
+    await this.tx((q) => q.run(`UPDATE blob_transfers SET expires_at = ${expires} WHERE key = ? AND owner = ?`, params), RELAXED);
   }
 
   async releaseTransfer(key: string, owner: string): Promise<void> {
-    await this.tx((q) => q.run('DELETE FROM blob_transfers WHERE key = ? AND owner = ?', [key, owner]));
+    await this.tx((q) => q.run('DELETE FROM blob_transfers WHERE key = ? AND owner = ?', [key, owner]), RELAXED);
   }
 
   // ---- reads -----------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-import type { SQLInputValue } from 'node:sqlite';
+import type { SQLInputValue, StatementSync } from 'node:sqlite';
 import { storeErrorOf } from '../database/database-errors';
 import type { SqliteDatabase } from '../database/sqlite-database';
 import type { Row } from './operation-row';
 import type { StoreSignal } from './operation-store';
-import { SqlOperationStore, type SqlRunner } from './sql-operation-store';
+import { SqlOperationStore, type SqlRunner, type TxOptions } from './sql-operation-store';
+
+const STATEMENT_CACHE_SIZE = 256;
 
 /**
  * The operations store on embedded SQLite. One process uses a data directory (skiff.pid), so
@@ -18,9 +20,24 @@ export class SqliteOperationStore extends SqlOperationStore {
   private readonly raw: SqlRunner;
   protected readonly q: SqlRunner;
 
+  /**
+   * Prepared statements by SQL text. Preparing took a visible share of a re-sync (every
+   * statement was prepared again for every image); the store's SQL is a few dozen texts, plus
+   * IN-lists and batches whose length varies, so the cache is bounded (emptied when full).
+   */
+  private readonly statements = new Map<string, StatementSync>();
+
   constructor(readonly database: SqliteDatabase) {
     super();
-    const stmt = (sql: string) => database.db.prepare(sql);
+    const stmt = (sql: string): StatementSync => {
+      let s = this.statements.get(sql);
+      if (!s) {
+        if (this.statements.size >= STATEMENT_CACHE_SIZE) this.statements.clear();
+        s = database.db.prepare(sql);
+        this.statements.set(sql, s);
+      }
+      return s;
+    };
     this.raw = {
       all: async (sql, params = []) => this.guard(() => stmt(sql).all(...(params as SQLInputValue[])) as Row[]),
       run: async (sql, params = []) => this.guard(() => Number(stmt(sql).run(...(params as SQLInputValue[])).changes)),
@@ -46,20 +63,33 @@ export class SqliteOperationStore extends SqlOperationStore {
     return run;
   }
 
-  protected tx<T>(fn: (q: SqlRunner) => Promise<T>): Promise<T> {
+  /**
+   * A relaxed transaction (TxOptions) commits under `synchronous = NORMAL`: in WAL mode the
+   * commit is written to the WAL without an fsync — which node:sqlite would otherwise wait for
+   * on the event loop (tens of milliseconds on a busy disk, for every progress update and
+   * every image of a sync). The next durable commit flushes it with its own. Transactions run
+   * one at a time under the lock, so the setting applies to this commit only.
+   */
+  protected tx<T>(fn: (q: SqlRunner) => Promise<T>, opts: TxOptions = {}): Promise<T> {
     return this.serial(async () => {
-      this.guard(() => this.database.db.exec('BEGIN IMMEDIATE'));
+      const relaxed = opts.durable === false;
+      if (relaxed) this.guard(() => this.database.db.exec('PRAGMA synchronous = NORMAL'));
       try {
-        const out = await fn(this.raw);
-        this.guard(() => this.database.db.exec('COMMIT'));
-        return out;
-      } catch (e) {
+        this.guard(() => this.database.db.exec('BEGIN IMMEDIATE'));
         try {
-          this.database.db.exec('ROLLBACK');
-        } catch {
-          // already rolled back by SQLite (e.g. after SQLITE_FULL)
+          const out = await fn(this.raw);
+          this.guard(() => this.database.db.exec('COMMIT'));
+          return out;
+        } catch (e) {
+          try {
+            this.database.db.exec('ROLLBACK');
+          } catch {
+            // already rolled back by SQLite (e.g. after SQLITE_FULL)
+          }
+          throw e;
         }
-        throw e;
+      } finally {
+        if (relaxed) this.guard(() => this.database.db.exec('PRAGMA synchronous = FULL'));
       }
     });
   }
