@@ -1,4 +1,5 @@
-import type { CopyResult as EngineCopyResult, MultiArch } from '../copy-engine/copy-engine';
+import type { CopyResult as EngineCopyResult } from '../copy-engine/copy-engine';
+import type { MultiArch } from '../copy-engine/copy-options';
 import type { SyncYamlCredentials } from '../syncs/sync-yaml';
 import type { RegistryAuth } from '../transports/transport';
 

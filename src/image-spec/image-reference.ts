@@ -447,3 +447,18 @@ export function dockerReferenceOf(ref: ImageReference): DockerReference | undefi
       return undefined;
   }
 }
+
+/** An image in a registry (docker://): the registry host, the repository, the full name. */
+export interface RegistryImage {
+  registry: string;
+  repository: string;
+  named: DockerReference;
+}
+
+/**
+ * The registry image a reference names (docker://), or undefined for every other transport:
+ * where registry limits, rate limits and cross-repository blob mounts apply.
+ */
+export function registryImageOf(ref: ImageReference): RegistryImage | undefined {
+  return ref.transport === 'docker' ? { registry: ref.named.domain, repository: ref.named.path, named: ref.named } : undefined;
+}

@@ -1,19 +1,20 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { CopyEngine, CopyOptions, CopyProgressUpdate } from '../copy-engine/copy-engine';
+import type { CopyEngine, CopyProgressUpdate } from '../copy-engine/copy-engine';
+import { type CopyOptions, mayBeUpToDate } from '../copy-engine/copy-options';
+import type { CopyPlan } from '../copy-engine/copy-plan';
 import type { ReferrersStep } from '../copy-engine/referrers-step';
 import type { RateLimitFloor } from '../rate-limits/rate-limit-floor';
-import { choosePlatformInstances, filterIndexDocument } from '../image-spec/platform-list';
 import { AbortedError, DomainError } from '../errors/domain-error';
 import { digestOf, isDigest } from '../image-spec/digest';
 import { type DockerReference, formatDockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
-import { type DirImageReference, type DockerImageReference, type ImageReference, formatImageReference, parseImageReference } from '../image-spec/image-reference';
-import { type Descriptor, type PlatformChoice, chooseInstance, parseManifest, MANIFEST_SIZE_LIMIT } from '../image-spec/manifest';
+import { type DirImageReference, type DockerImageReference, type ImageReference, formatImageReference, parseImageReference, registryImageOf } from '../image-spec/image-reference';
+import type { Descriptor, PlatformChoice } from '../image-spec/manifest';
 import type { OperationError, OperationProgress } from '../operations/operation';
 import { fsErrorCode } from '../storage/storage-errors';
 import { resolveInStorageRoot } from '../storage/storage-root';
 import type { TransportRegistry } from '../transports/transport-registry';
-import type { CredentialResolver, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transports/transport';
+import type { CredentialResolver, ImageSource, ImageTransport, TransportContext } from '../transports/transport';
 import { semverMatches } from './semver-constraint';
 import { type DestinationNaming, destinationFor, dirSuffix, dockerSuffix } from './sync-naming';
 import { RegistryBlobLocations, SyncDestination } from './sync-destination';
@@ -463,46 +464,29 @@ export class SyncRun {
     if (this.deps.rateLimitFloor && image.source.transport === 'docker') await this.deps.rateLimitFloor.beforePull(image.source.named.domain, this.deps.signal);
   }
 
-  /** The digest the engine would write for this source, when it writes the manifest unchanged. */
-  private async expectedDigest(source: ImageSource, signal: AbortSignal): Promise<{ digest: string; blobs: Descriptor[] }> {
-    const top = await source.getManifest({ signal });
-    const parsed = parseManifest(top.bytes, top.mediaType);
-    if (parsed.kind === 'schema1') throw new DomainError('OPERATION_NOT_SUPPORTED', 'copying Docker schema1 images is not supported (convert them with a newer tool first)');
-    if (parsed.kind === 'image') return { digest: top.digest, blobs: [parsed.config, ...parsed.layers] };
-    const subset = this.request.platforms?.length ? choosePlatformInstances(parsed, this.request.platforms) : undefined;
-    const instances = subset ?? (this.request.all ? parsed.manifests : [chooseInstance(parsed)]);
-    const blobs: Descriptor[] = [];
-    let digest = subset && this.request.multiArch !== 'sparse' ? digestOf(filterIndexDocument(top.bytes, parsed, subset)) : top.digest;
-    for (const d of instances) {
-      const inner = await source.getManifest({ instanceDigest: d.digest, signal });
-      const m = parseManifest(inner.bytes, inner.mediaType);
-      if (m.kind !== 'image') throw new DomainError('OPERATION_NOT_SUPPORTED', `instance ${d.digest} is not an image manifest (nested indexes are not supported)`);
-      blobs.push(m.config, ...m.layers);
-      if (!this.request.all && !subset) digest = inner.digest;
-    }
-    return { digest, blobs };
-  }
-
-  /** The digest of the manifest a dir: destination holds now, if any. */
-  private async dirManifestDigest(ref: DirImageReference): Promise<string | undefined> {
-    const dir = await resolveInStorageRoot(this.deps.storageRoot, ref.path);
-    const bytes = await readFile(join(dir, 'manifest.json')).catch(() => undefined);
-    return bytes && bytes.length <= MANIFEST_SIZE_LIMIT ? digestOf(bytes) : undefined;
-  }
-
   private destinationContext(signal: AbortSignal): TransportContext {
     return { credentials: this.deps.destinationCredentials, tlsVerify: this.request.destinationTlsVerify, signal };
   }
 
+  /** What the engine would do with this image, asked through a probe of its destination (nothing is written). */
+  private async planCopy(image: PlannedImage, source: ImageSource, signal: AbortSignal, blobs: 'list' | 'check'): Promise<CopyPlan> {
+    const transport = this.deps.transports.get(image.destination.transport, 'sync to');
+    const probe = await transport.probeDestination!(image.destination, this.destinationContext(signal));
+    try {
+      return await this.deps.engine.plan(source, probe, { ...this.copyOptions(), beforePull: () => this.beforePull(image) }, { signal, blobs });
+    } finally {
+      await probe.close();
+    }
+  }
+
   private async copyImage(image: PlannedImage, source: ImageSource, index: number, signal: AbortSignal): Promise<Omit<SyncImageResult, 'source' | 'destination'>> {
     const transport = this.deps.transports.get(image.destination.transport, 'sync to');
-    // A dir: destination cannot tell what it holds; the sync looks before opening it (which stages a new copy).
-    if (image.destination.transport === 'dir' && !this.request.format) {
-      await this.beforePull(image);
-      const [want, have] = await Promise.all([this.expectedDigest(source, signal), this.dirManifestDigest(image.destination)]);
-      if (have === want.digest) {
-        this.skippedBlobs(index, want.blobs);
-        return { state: 'skipped', digest: want.digest, bytes: 0 };
+    // A destination that stages a new image when opened cannot tell what it holds: look first.
+    if (transport.probeBeforeOpening && mayBeUpToDate(this.copyOptions())) {
+      const plan = await this.planCopy(image, source, signal, 'list');
+      if (plan.action === 'skip') {
+        this.skippedBlobs(index, plan.blobs!);
+        return { state: 'skipped', digest: plan.digest, bytes: 0 };
       }
     }
     const inner = await transport.openDestination!(image.destination, this.destinationContext(signal));
@@ -528,44 +512,31 @@ export class SyncRun {
   }
 
   /** Counts an up-to-date image's blobs as skipped, as the engine does for one it finds up to date. */
-  private skippedBlobs(index: number, blobs: Descriptor[]): void {
-    const unique = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
-    const bytes = unique.reduce((n, b) => n + b.size, 0);
-    this.onEngineProgress(index, { phase: 'done', bytesTotal: bytes, bytesDone: 0, bytesSkipped: bytes, blobsTotal: unique.length, blobsDone: 0, blobsSkipped: unique.length, blobsMounted: 0, imagesTotal: 1, imagesDone: 1 });
+  private skippedBlobs(index: number, blobs: readonly Descriptor[]): void {
+    const bytes = blobs.reduce((n, b) => n + b.size, 0);
+    this.onEngineProgress(index, { phase: 'done', bytesTotal: bytes, bytesDone: 0, bytesSkipped: bytes, blobsTotal: blobs.length, blobsDone: 0, blobsSkipped: blobs.length, blobsMounted: 0, imagesTotal: 1, imagesDone: 1 });
   }
 
   /** Dry run: what a copy would do, from the manifests and HEAD requests; nothing is written. */
   private async planImage(image: PlannedImage, source: ImageSource, signal: AbortSignal): Promise<Omit<SyncImageResult, 'source' | 'destination'>> {
-    await this.beforePull(image);
-    const { digest, blobs } = await this.expectedDigest(source, signal);
-    const unique = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
-    const dest = image.destination;
-    if (dest.transport === 'dir') {
-      if (!this.request.format && (await this.dirManifestDigest(dest)) === digest) return { state: 'skipped', digest, bytes: 0 };
-      return { state: 'planned', digest, bytes: unique.reduce((n, b) => n + b.size, 0) };
-    }
-    // Opening a registry destination makes no request; only HEADs are sent through it.
-    const inner: ImageDestination = await this.deps.transports.get('docker', 'sync to').openDestination!(dest, this.destinationContext(signal));
-    try {
-      if (!this.request.format && inner.currentManifestDigest && (await inner.currentManifestDigest({ signal })) === digest) {
-        return { state: 'skipped', digest, bytes: 0 };
+    const plan = await this.planCopy(image, source, signal, 'check');
+    if (plan.action === 'skip') return { state: 'skipped', digest: plan.digest, bytes: 0 };
+    return { state: 'planned', digest: plan.digest, bytes: this.countPlanned(image.destination, plan.transfer!) };
+  }
+
+  /** Bytes a dry run plans for an image; a blob already planned for the same registry counts once (other repositories would mount it). */
+  private countPlanned(destination: ImageReference, blobs: readonly Descriptor[]): number {
+    const registry = registryImageOf(destination)?.registry;
+    let bytes = 0;
+    for (const b of blobs) {
+      if (registry !== undefined) {
+        const key = `${registry}|${b.digest}`;
+        if (this.plannedBlobs.has(key)) continue;
+        this.plannedBlobs.add(key);
       }
-      const host = (dest as DockerImageReference).named.domain;
-      const sizes = await Promise.all(
-        unique.map(async (b) => {
-          const key = `${host}|${b.digest}`;
-          if (this.plannedBlobs.has(key)) return 0;
-          if (await inner.tryReuseBlob({ digest: b.digest, size: b.size }, { signal })) return 0;
-          if (this.plannedBlobs.has(key)) return 0;
-          this.plannedBlobs.add(key);
-          return b.size;
-        }),
-      );
-      const bytes = sizes.reduce((n, s) => n + s, 0);
-      this.totals.bytesTotal += bytes;
-      return { state: 'planned', digest, bytes };
-    } finally {
-      await inner.close();
+      bytes += b.size;
     }
+    if (registry !== undefined) this.totals.bytesTotal += bytes;
+    return bytes;
   }
 }

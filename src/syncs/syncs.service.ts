@@ -30,7 +30,6 @@ import type { SyncImageRow } from '../operations/operation-store';
 import { OperationsService } from '../operations/operations.service';
 import { isInside, resolveInStorageRoot } from '../storage/storage-root';
 import { DockerTransport } from '../transports/docker/docker.transport';
-import { RegistryHttp } from '../transports/docker/registry-http';
 import { TransportRegistry } from '../transports/transport-registry';
 import type { CredentialResolver, RegistryAuth } from '../transports/transport';
 import type { TransferSecrets } from '../copies/copy-request';
@@ -82,7 +81,7 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
     private readonly credentials: CredentialService,
     private readonly operations: OperationsService,
     private readonly engine: CopyEngine,
-    private readonly registryHttp: RegistryHttp,
+    private readonly docker: DockerTransport,
     private readonly referrers: ReferrersService,
     @Inject(RATE_LIMIT_GAUGE) private readonly rateLimitGauge: RateLimitGauge,
   ) {}
@@ -393,15 +392,15 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
     }
     const sourceResolver = this.credentials.resolver(principal, secrets.sourceAuth);
     const docker = this.transports.get('docker', 'sync from');
-    const opened: RegistryHttp[] = [];
+    const opened: { close(): Promise<void> }[] = [];
     const yamlSource = async (registry: SyncYamlRegistry): Promise<SourceAccess> => {
       const auth = registry.credentials ? this.yamlAuth(registry.key, registry.credentials) : undefined;
       const credentials: CredentialResolver = auth ? async () => auth : sourceResolver;
       const tlsVerify = registry.tlsVerify ?? request.sourceTlsVerify;
       if (!registry.certDir) return { transport: docker, ctx: { credentials, tlsVerify } };
-      const http = await this.certDirHttp(registry);
-      opened.push(http);
-      return { transport: new DockerTransport(http), ctx: { credentials, tlsVerify } };
+      const own = await this.certDirTransport(registry);
+      opened.push(own);
+      return { transport: own.transport, ctx: { credentials, tlsVerify } };
     };
     const run = new SyncRun(
       {
@@ -443,11 +442,11 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
   }
 
   /**
-   * A registry client of its own for a YAML registry with a `cert-dir` (Docker's layout:
+   * The registry transport of its own for a YAML registry with a `cert-dir` (Docker's layout:
    * `*.crt` CAs, `*.cert` + `*.key` client certificate), replacing the server's CA and client
    * certificate settings for that host as skopeo's cert-dir replaces certs.d.
    */
-  private async certDirHttp(registry: SyncYamlRegistry): Promise<RegistryHttp> {
+  private async certDirTransport(registry: SyncYamlRegistry): Promise<{ transport: DockerTransport; close(): Promise<void> }> {
     const dir = registry.certDir!;
     const refusal = this.certDirRefusal(dir);
     if (refusal) throw new InvalidArgumentError(`yaml: "${registry.key}".cert-dir: ${refusal}`);
@@ -478,6 +477,6 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
       clientCertFile: certs[0] ? join(dir, certs[0]) : undefined,
       clientKeyFile: certs[0] ? join(dir, certs[0].replace(/\.cert$/, '.key')) : undefined,
     };
-    return this.registryHttp.forRegistry(settings);
+    return this.docker.forRegistry(settings);
   }
 }
