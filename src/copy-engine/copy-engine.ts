@@ -2,6 +2,7 @@ import { pipeline, Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AbortedError, DomainError } from '../errors/domain-error';
 import { digestOf } from '../image-spec/digest';
+import { registryImageOf } from '../image-spec/image-reference';
 import { type Descriptor, type ImageManifest, type IndexManifest, type Platform, parseManifest } from '../image-spec/manifest';
 import { convertImageManifest, convertIndex, formatOfManifestType, indexMediaType, manifestMediaType, serializeImageManifest } from '../image-spec/manifest-conversion';
 import { goJson } from '../image-spec/go-json';
@@ -26,6 +27,7 @@ import {
   manifestCandidates,
 } from './copy-plan';
 import type { ReferrersReport } from './referrers-step';
+import { type ProgressCounters, type TransferProgress, emptyProgress } from './transfer-progress';
 import { DigestingStream, VerifyingStream } from './verifying-stream';
 
 /**
@@ -35,23 +37,10 @@ import { DigestingStream, VerifyingStream } from './verifying-stream';
  * before the index — so no tag ever points at a partial image. Every call takes the run's
  * AbortSignal.
  */
-export interface CopyProgressUpdate {
-  phase?: string;
-  bytesTotal?: number;
-  bytesDone?: number;
-  bytesSkipped?: number;
-  blobsTotal?: number;
-  blobsDone?: number;
-  blobsSkipped?: number;
-  blobsMounted?: number;
-  imagesTotal?: number;
-  imagesDone?: number;
-}
-
 export interface CopyRun {
   signal?: AbortSignal;
   /** Called with the absolute counters whenever they change. */
-  onProgress?: (p: Required<CopyProgressUpdate>) => void;
+  onProgress?: (p: TransferProgress) => void;
 }
 
 export interface WrittenManifest {
@@ -93,21 +82,10 @@ function transformedLayerType(t: LayerTransform, ociManifest: boolean): string {
 }
 
 class Counters {
-  readonly p: Required<CopyProgressUpdate> = {
-    phase: 'planning',
-    bytesTotal: 0,
-    bytesDone: 0,
-    bytesSkipped: 0,
-    blobsTotal: 0,
-    blobsDone: 0,
-    blobsSkipped: 0,
-    blobsMounted: 0,
-    imagesTotal: 0,
-    imagesDone: 0,
-  };
-  constructor(private readonly sink?: (p: Required<CopyProgressUpdate>) => void) {}
-  add(u: Partial<Record<keyof CopyProgressUpdate, number>>, phase?: string): void {
-    for (const [k, v] of Object.entries(u)) (this.p as unknown as Record<string, number>)[k]! += v ?? 0;
+  readonly p: TransferProgress = emptyProgress('planning');
+  constructor(private readonly sink?: (p: TransferProgress) => void) {}
+  add(u: Partial<ProgressCounters>, phase?: string): void {
+    for (const [k, v] of Object.entries(u) as [keyof ProgressCounters, number | undefined][]) this.p[k] += v ?? 0;
     if (phase) this.p.phase = phase;
     this.sink?.({ ...this.p });
   }
@@ -236,9 +214,9 @@ class CopyContext {
     private readonly counters: Counters,
   ) {
     this.signal = runSignal ? AbortSignal.any([runSignal, this.stop.signal]) : this.stop.signal;
-    const ref = source.reference;
-    this.sourceHost = ref.transport === 'docker' ? `docker://${ref.named.domain}` : `local:${ref.transport}`;
-    if (ref.transport === 'docker') this.mountFrom = { registry: ref.named.domain, repository: ref.named.path };
+    const registry = registryImageOf(source.reference);
+    this.sourceHost = registry ? `docker://${registry.registry}` : `local:${source.reference.transport}`;
+    if (registry) this.mountFrom = { registry: registry.registry, repository: registry.repository };
   }
 
   private checkAborted(): void {
@@ -528,9 +506,6 @@ class CopyContext {
   async copyAll(top: ManifestBlob, index: IndexManifest): Promise<CopyResult> {
     assertAcceptsIndexes(this.dest);
     const targetFormat = indexFormat(index, this.dest, this.opts);
-    if (this.opts.preserveDigests && this.opts.format && indexMediaType(this.opts.format) !== index.mediaType) {
-      throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: converting the index would change its digest');
-    }
     const written = await this.copyInstances(index.manifests);
     const changed = written.some((w) => w.digest !== w.original) || indexMediaType(targetFormat) !== index.mediaType;
     if (changed && this.opts.preserveDigests) throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: the instances had to change, so the index would change');

@@ -9,7 +9,7 @@ import { CredentialService } from '../credentials/credential.service';
 import { DomainError, OperationNotSupportedError } from '../errors/domain-error';
 import { isNameOnly, parseDockerReference, repositoryName, trimNamed } from '../image-spec/docker-reference';
 import { InvalidReferenceError } from '../image-spec/invalid-reference-error';
-import { parseImageReference, type ImageReference } from '../image-spec/image-reference';
+import { parseImageReference, registryImageOf, type ImageReference } from '../image-spec/image-reference';
 import { chooseInstance, type ImageManifest, type Manifest, type PlatformChoice, parseManifest } from '../image-spec/manifest';
 import { isImageConfigMediaType } from '../image-spec/media-types';
 import { type OciImageConfig, parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
@@ -128,14 +128,15 @@ export class ImagesService {
     const ctx = this.context(req);
     const source = await transport.openSource(ref, ctx);
     try {
-      // RepoTags lists the whole repository: only for a caller whose patterns cover all of it.
+      // RepoTags lists a registry's whole repository: only for a caller whose patterns cover all of it.
+      const registry = registryImageOf(ref);
       const wantTags =
-        ref.transport === 'docker' &&
+        registry !== undefined &&
         !req.noTags &&
         !req.raw &&
         !req.config &&
         transport.listTags !== undefined &&
-        referenceAllowed(req.principal, 'source', dockerRepositoryTarget(trimNamed(ref.named)));
+        referenceAllowed(req.principal, 'source', dockerRepositoryTarget(trimNamed(registry.named)));
       const tagsPromise = wantTags ? this.repoTagsForInspect(ref, ctx) : Promise.resolve([] as string[]);
       tagsPromise.catch(() => undefined);
 
@@ -224,7 +225,7 @@ export class ImagesService {
       ref = parseImageReference(repository);
       this.transports.authorize(ref.transport, access.principal, action);
       const target = await referenceTarget(ref, this.config.storageRoot);
-      if (ref.transport !== 'docker-archive') {
+      if (!this.transports.get(ref.transport, 'list-tags').listTags) {
         throw new OperationNotSupportedError(`listing tags is not supported for the "${ref.transport}" transport (skopeo supports docker:// and docker-archive:)`);
       }
       requireReferenceAccess(access.principal, 'source', { ...target, item: undefined });

@@ -1,25 +1,27 @@
 import { readdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { CopyEngine, CopyProgressUpdate } from '../copy-engine/copy-engine';
+import type { CopyEngine } from '../copy-engine/copy-engine';
 import { type CopyOptions, mayBeUpToDate } from '../copy-engine/copy-options';
 import type { CopyPlan } from '../copy-engine/copy-plan';
+import type { TransferProgress } from '../copy-engine/transfer-progress';
 import type { ReferrersStep } from '../copy-engine/referrers-step';
+import type { OperationError } from '../errors/operation-error';
+import type { SyncImageCounters } from '../operations/sync-image';
 import type { RateLimitFloor } from '../rate-limits/rate-limit-floor';
 import { AbortedError, DomainError } from '../errors/domain-error';
 import { digestOf, isDigest } from '../image-spec/digest';
 import { type DockerReference, formatDockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
 import { type DirImageReference, type DockerImageReference, type ImageReference, formatImageReference, parseImageReference, registryImageOf } from '../image-spec/image-reference';
 import type { Descriptor, PlatformChoice } from '../image-spec/manifest';
-import type { OperationError, OperationProgress } from '../operations/operation';
 import { fsErrorCode } from '../storage/storage-errors';
 import { resolveInStorageRoot } from '../storage/storage-root';
 import type { TransportRegistry } from '../transports/transport-registry';
 import type { CredentialResolver, ImageSource, ImageTransport, TransportContext } from '../transports/transport';
+import type { SyncImageResult, SyncImageState, SyncResult } from '../transfers/sync-request';
 import { semverMatches } from './semver-constraint';
 import { type DestinationNaming, destinationFor, dirSuffix, dockerSuffix } from './sync-naming';
 import { RegistryBlobLocations, SyncDestination } from './sync-destination';
 import type { SyncYamlRegistry } from './sync-yaml';
-import type { SyncImageResult, SyncImageState, SyncResult } from './sync-request';
 import { filterTagsByRegex, MatchBudget } from './tag-regex';
 
 /**
@@ -90,7 +92,7 @@ export interface SyncRunDeps {
   yamlSource(registry: SyncYamlRegistry): Promise<SourceAccess>;
   destinationCredentials: CredentialResolver;
   signal: AbortSignal;
-  progress(update: Partial<OperationProgress>): void;
+  progress(update: Partial<TransferProgress>): void;
   /** An image's failure as the value stored in its result. */
   problem(error: unknown): OperationError;
   /** The referrers step of one image's copy (request.referrers). */
@@ -150,7 +152,7 @@ export class SyncRun {
   private readonly locations = new RegistryBlobLocations();
   private readonly tagLists = new Map<string, Promise<string[]>>();
   /** Per image: the engine's last absolute counters, summed into the run's progress. */
-  private readonly perImage = new Map<number, Required<CopyProgressUpdate>>();
+  private readonly perImage = new Map<number, TransferProgress>();
   private readonly totals = { bytesTotal: 0, bytesDone: 0, bytesSkipped: 0, blobsTotal: 0, blobsDone: 0, blobsSkipped: 0, blobsMounted: 0 };
   private imagesTotal = 0;
   private imagesDone = 0;
@@ -225,7 +227,7 @@ export class SyncRun {
     this.deps.progress({ ...this.totals, imagesTotal: this.imagesTotal, imagesDone: this.imagesDone });
   }
 
-  private onEngineProgress(index: number, p: Required<CopyProgressUpdate>): void {
+  private onEngineProgress(index: number, p: TransferProgress): void {
     const last = this.perImage.get(index);
     for (const k of Object.keys(this.totals) as (keyof typeof this.totals)[]) this.totals[k] += p[k] - (last?.[k] ?? 0);
     this.perImage.set(index, { ...p });
@@ -265,7 +267,7 @@ export class SyncRun {
   }
 
   /** The copy engine's last counters for the image at `index` (what a dry run plans counts as bytesTotal). */
-  countersOf(index: number, result: SyncImageResult): { bytesTotal: number; bytesSkipped: number; blobsTotal: number; blobsDone: number; blobsSkipped: number; blobsMounted: number } {
+  countersOf(index: number, result: SyncImageResult): SyncImageCounters {
     const p = this.perImage.get(index);
     if (!p) return { bytesTotal: result.state === 'planned' ? (result.bytes ?? 0) : 0, bytesSkipped: 0, blobsTotal: 0, blobsDone: 0, blobsSkipped: 0, blobsMounted: 0 };
     return { bytesTotal: p.bytesTotal, bytesSkipped: p.bytesSkipped, blobsTotal: p.blobsTotal, blobsDone: p.blobsDone, blobsSkipped: p.blobsSkipped, blobsMounted: p.blobsMounted };
@@ -461,7 +463,8 @@ export class SyncRun {
 
   /** Waits, before reading an image's content, while its registry's remaining pulls are at the floor. */
   private async beforePull(image: PlannedImage): Promise<void> {
-    if (this.deps.rateLimitFloor && image.source.transport === 'docker') await this.deps.rateLimitFloor.beforePull(image.source.named.domain, this.deps.signal);
+    const registry = registryImageOf(image.source)?.registry;
+    if (this.deps.rateLimitFloor && registry !== undefined) await this.deps.rateLimitFloor.beforePull(registry, this.deps.signal);
   }
 
   private destinationContext(signal: AbortSignal): TransportContext {
@@ -500,7 +503,7 @@ export class SyncRun {
       const bytes = this.perImage.get(index)?.bytesDone ?? 0;
       const extra = { ...(result.referrers ? { referrers: result.referrers.copied.length } : {}), ...(result.sourceDigest ? { sourceDigest: result.sourceDigest } : {}) };
       if (!dest.written) return { state: 'skipped', digest: result.digest, bytes, ...extra };
-      const named = image.destination.transport === 'docker' ? image.destination.named : undefined;
+      const named = registryImageOf(image.destination)?.named;
       if (named?.digest !== undefined && named.digest !== dest.written.digest) {
         // Pushed under the digest of what was written (see SyncDestination); report that name.
         image.destinationText = formatImageReference({ transport: 'docker', named: { ...named, digest: dest.written.digest } });

@@ -154,6 +154,12 @@ export interface ImageTransport {
    * probeDestination() first. Without it, the opened destination tells that itself.
    */
   readonly probeBeforeOpening?: boolean;
+  /**
+   * The references `additionalTags` (DestinationOptions) make a destination of `ref` write
+   * besides `ref` itself, for the caller's checks before anything is queued; INVALID_ARGUMENT
+   * names a tag this transport cannot take. Absent: the transport takes no additional tags.
+   */
+  additionalTagReferences?(ref: ImageReference, tags: readonly string[]): ImageReference[];
   /** All tags of a repository (docker) or of an archive (docker-archive). */
   listTags?(ref: ImageReference, ctx: TransportContext): Promise<{ repository: string; tags: string[] }>;
   /** Deletes the image a reference points at; returns the deleted manifest digest. */

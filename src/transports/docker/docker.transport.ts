@@ -1,4 +1,6 @@
 import type { RegistrySettings } from '../../config/app-config';
+import { InvalidArgumentError } from '../../errors/domain-error';
+import { isValidTag, withTag } from '../../image-spec/docker-reference';
 import { type ImageReference, expectTransport } from '../../image-spec/image-reference';
 import type { DestinationOptions, DestinationProbe, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
 import { DockerDestination } from './docker.destination';
@@ -59,6 +61,17 @@ export class DockerTransport implements ImageTransport {
   /** Opening a registry destination sends no request: the destination is its own probe (HEAD requests only). */
   probeDestination(ref: ImageReference, ctx: TransportContext): Promise<DestinationProbe> {
     return this.openDestination(ref, ctx);
+  }
+
+  /** More tags of the destination repository (`1.2`, `latest`), written after the reference's own. */
+  additionalTagReferences(ref: ImageReference, tags: readonly string[]): ImageReference[] {
+    const docker = expectTransport(ref, 'docker');
+    return tags.map((t) => {
+      if (!isValidTag(t)) {
+        throw new InvalidArgumentError(`additionalTags: ${JSON.stringify(t.slice(0, 200))} is not a tag (a registry destination takes tags of its own repository, e.g. "1.2" or "latest")`);
+      }
+      return { transport: 'docker', named: withTag(docker.named, t) };
+    });
   }
 
   async listTags(ref: ImageReference, ctx: TransportContext): Promise<{ repository: string; tags: string[] }> {
