@@ -1,6 +1,7 @@
 import type { ImageReference, TransportName } from '../image-spec/image-reference';
 import { parseImageReference } from '../image-spec/image-reference';
-import { type Principal, requireScope, type Scope } from './principal';
+import type { Scope } from '../config/principals-file';
+import { type Principal, requireScope } from './principal';
 import { type AccessSide, referenceTarget, requireReferenceAccess } from './reference-access';
 
 /** Whether a transport is enabled and the principal may use it (the transport registry answers). */

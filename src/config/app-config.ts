@@ -3,9 +3,9 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parsePrincipalsDocument, type PrincipalSpec } from '../auth/principals-file';
 import { DAEMON_TRANSPORTS, TRANSPORT_NAMES, type TransportName } from '../image-spec/image-reference';
 import { parseCidr } from '../egress/ip-address';
+import { parsePrincipalsDocument, type PrincipalSpec } from './principals-file';
 
 /**
  * The whole configuration, parsed and validated once at boot. Only this folder reads
