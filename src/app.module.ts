@@ -75,7 +75,7 @@ export class AppModule {
         CredentialsModule,
         ImagesModule,
         OperationsModule,
-        CopyEngineModule,
+        CopyEngineModule.forRoot(OperationsModule),
         CopiesModule,
         SyncsModule,
         ArtifactsModule,

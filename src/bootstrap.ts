@@ -13,10 +13,10 @@ import { authenticationMiddleware } from './http/authentication.middleware';
 import { answerClientErrors } from './http/client-error';
 import { corsMiddleware } from './http/cors.middleware';
 import { jsonBodyMiddleware, queryLimitMiddleware } from './http/json-body.middleware';
+import { buildOpenApiDocument } from './http/openapi-document';
 import { requestObserver } from './http/request-observer';
 import { RequestValidationError } from './http/request-validation.error';
 import { MetricsService } from './metrics/metrics.service';
-import { buildOpenApiDocument } from './openapi/openapi-document';
 
 export const SERVICE_VERSION = '0.1.0';
 

@@ -5,12 +5,11 @@
  * without a token may see, and the audit log. Several principals against real registries.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeLayer, pushImage } from './support/images';
+import { makeLayer, pushImage, sha256Hex } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { REPO_ROOT, startSkiff, type SkiffService } from './support/skiff-service';
 import { makeTmpDirSync } from './support/tmp';
@@ -21,7 +20,6 @@ const TOKENS = {
   reader: 'reader-token-0123456789abcdef',
   legacy: 'legacy-api-token-0123456789',
 } as const;
-const sha = (t: string) => createHash('sha256').update(t).digest('hex');
 
 let plain: TestRegistry;
 let basic: TestRegistry;
@@ -89,15 +87,15 @@ before(async () => {
     [
       'principals:',
       `  - name: admin`,
-      `    tokenSha256: ${sha(TOKENS.admin)}`,
+      `    tokenSha256: ${sha256Hex(TOKENS.admin)}`,
       `    scopes: [images:read, images:write, images:delete, operations:read-all, credentials:admin]`,
       `  - name: team-a`,
-      `    tokenSha256: ${sha(TOKENS.teamA)}`,
+      `    tokenSha256: ${sha256Hex(TOKENS.teamA)}`,
       `    scopes: [images:read, images:write]`,
       `    sources: ["docker://${plain.host}/team-a/**", "docker://${basic.host}/team-a/**", "oci:team-a/**"]`,
       `    destinations: ["docker://${plain.host}/team-a/**", "oci:team-a/**"]`,
       `  - name: reader`,
-      `    tokenSha256: ${sha(TOKENS.reader)}`,
+      `    tokenSha256: ${sha256Hex(TOKENS.reader)}`,
       `    scopes: [images:read]`,
       `    sources: ["docker://${plain.host}/**", "docker://${basic.host}/**"]`,
       '',
@@ -362,7 +360,7 @@ describe('engine transports, rate limits and what callers without a token see', 
     const principals = join(work, 'principals-2.yaml');
     writeFileSync(
       principals,
-      `principals:\n  - {name: noisy, tokenSha256: "${sha(TOKENS.teamA)}", scopes: [images:read]}\n  - {name: calm, tokenSha256: "${sha(TOKENS.reader)}", scopes: [images:read, daemons]}\n`,
+      `principals:\n  - {name: noisy, tokenSha256: "${sha256Hex(TOKENS.teamA)}", scopes: [images:read]}\n  - {name: calm, tokenSha256: "${sha256Hex(TOKENS.reader)}", scopes: [images:read, daemons]}\n`,
     );
     other = await startSkiff({
       SKIFF_PRINCIPALS_FILE: principals,

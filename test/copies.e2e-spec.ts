@@ -3,13 +3,12 @@
  * authenticated setups), with skopeo verifying every destination.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
-import { makeLayer, pseudoRandomBytes, pushImage, pushMultiArch, type PushedImage } from './support/images';
+import { makeLayer, pseudoRandomBytes, pushImage, pushMultiArch, sha256Digest, type PushedImage } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
-import { skopeo } from './support/skopeo';
+import { skopeo, skopeoManifestDigest } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,7 +28,6 @@ type Op = Operation<{ digest: string; mediaType: string; manifests: { digest: st
 const S = (r: string) => `docker://${src.host}/${r}`;
 const D = (r: string) => `docker://${dst.host}/${r}`;
 const plainTls = { sourceTlsVerify: false, destinationTlsVerify: false };
-const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
 async function post(service: SkiffService, body: Record<string, unknown>, headers: Record<string, string> = {}) {
   const { res, op } = await submit<NonNullable<Op['result']>>(service, 'copies', body, { headers });
@@ -43,11 +41,6 @@ async function copy(body: Record<string, unknown>, service = svc): Promise<Op> {
   assert.equal(res.status, 202, JSON.stringify(op));
   assert.equal(res.headers.get('location'), `/v1/operations/${op.id}`);
   return waitDone(service, op.id);
-}
-
-async function rawDigest(ref: string, flags: string[] = ['--tls-verify=false']): Promise<string | undefined> {
-  const r = await skopeo(['inspect', '--raw', ...flags, ref]);
-  return r.code === 0 ? sha(r.stdoutBytes) : undefined;
 }
 
 before(async () => {
@@ -96,7 +89,7 @@ describe('copy between registries', () => {
     const op = await copy({ source: S('team/app:1.0'), destination: D('team/app:1.0'), ...plainTls });
     assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
     assert.equal(op.result!.digest, single.digest);
-    assert.equal(await rawDigest(D('team/app:1.0')), single.digest);
+    assert.equal(await skopeoManifestDigest(D('team/app:1.0')), single.digest);
     assert.equal(op.progress['blobsDone'], 3);
     assert.equal(op.progress['bytesDone'], op.progress['bytesTotal']);
     const again = await copy({ source: S('team/app:1.0'), destination: D('team/app:1.0'), ...plainTls });
@@ -109,17 +102,17 @@ describe('copy between registries', () => {
     const op = await copy({ source: D('team/app:1.0'), destination: D('other/app:1.0'), ...plainTls });
     assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
     assert.equal(op.progress['blobsMounted'], 3);
-    assert.equal(await rawDigest(D('other/app:1.0')), single.digest);
+    assert.equal(await skopeoManifestDigest(D('other/app:1.0')), single.digest);
   });
 
   it('multiArch=all copies every instance and the index, digests preserved', async () => {
     const op = await copy({ source: S('team/multi:latest'), destination: D('team/multi:all'), multiArch: 'all', preserveDigests: true, ...plainTls });
     assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
-    const indexDigest = await rawDigest(S('team/multi:latest'));
+    const indexDigest = await skopeoManifestDigest(S('team/multi:latest'));
     assert.equal(op.result!.digest, indexDigest);
-    assert.equal(await rawDigest(D('team/multi:all')), indexDigest);
+    assert.equal(await skopeoManifestDigest(D('team/multi:all')), indexDigest);
     assert.equal(op.result!.manifests.length, 3);
-    for (const m of op.result!.manifests) assert.equal(await rawDigest(D(`team/multi@${m.digest}`)), m.digest);
+    for (const m of op.result!.manifests) assert.equal(await skopeoManifestDigest(D(`team/multi@${m.digest}`)), m.digest);
   });
 
   it('multiArch=system and platform write the chosen instance, as skopeo does', async () => {
@@ -132,7 +125,7 @@ describe('copy between registries', () => {
       assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
       const r = await skopeo([...skopeoArgs, 'copy', '--src-tls-verify=false', '--dest-tls-verify=false', S('team/multi:latest'), D(`skopeo/multi:${tag}`)]);
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(await rawDigest(D(`team/multi:${tag}`)), await rawDigest(D(`skopeo/multi:${tag}`)), tag);
+      assert.equal(await skopeoManifestDigest(D(`team/multi:${tag}`)), await skopeoManifestDigest(D(`skopeo/multi:${tag}`)), tag);
     }
   });
 
@@ -141,10 +134,10 @@ describe('copy between registries', () => {
     assert.equal(missing.state, 'failed');
     assert.equal(missing.error!.code, 'IMAGE_NOT_FOUND');
     assert.match(missing.error!.detail, /index-only/);
-    assert.equal(await rawDigest(D('fresh/multi:idx')), undefined);
+    assert.equal(await skopeoManifestDigest(D('fresh/multi:idx')), undefined);
     const ok = await copy({ source: S('team/multi:latest'), destination: D('team/multi:idx'), multiArch: 'index-only', ...plainTls });
     assert.equal(ok.state, 'succeeded', JSON.stringify(ok.error));
-    assert.equal(await rawDigest(D('team/multi:idx')), await rawDigest(S('team/multi:latest')));
+    assert.equal(await skopeoManifestDigest(D('team/multi:idx')), await skopeoManifestDigest(S('team/multi:latest')));
   });
 
   it('format conversion gives the same bytes as skopeo --format', async () => {
@@ -157,7 +150,7 @@ describe('copy between registries', () => {
       assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
       const r = await skopeo(['copy', '--format', format, ...(all ? ['--all'] : []), '--src-tls-verify=false', '--dest-tls-verify=false', srcRef, D(`skconv/${format}:x`)]);
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(await rawDigest(D(`conv/${format}:x`)), await rawDigest(D(`skconv/${format}:x`)), format);
+      assert.equal(await skopeoManifestDigest(D(`conv/${format}:x`)), await skopeoManifestDigest(D(`skconv/${format}:x`)), format);
       const cfg = await skopeo(['inspect', '--config', '--tls-verify=false', D(`conv/${format}:x`)]);
       assert.equal(cfg.code, 0, cfg.stderr);
     }
@@ -227,7 +220,7 @@ describe('operations', () => {
     assert.equal(c.status, 202);
     const done = await waitDone(svc, op.id, 30);
     assert.equal(done.state, 'cancelled');
-    assert.equal(await rawDigest(D('cancel/big:v1')), undefined);
+    assert.equal(await skopeoManifestDigest(D('cancel/big:v1')), undefined);
     const del = await fetch(`${svc.url}/v1/operations/${op.id}`, { method: 'DELETE' });
     assert.equal(del.status, 204);
     assert.equal((await fetch(`${svc.url}/v1/operations/${op.id}`)).status, 404);
@@ -248,7 +241,7 @@ describe('operations', () => {
     try {
       const done = await waitDone(again, op.id, 120);
       assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
-      assert.equal(await rawDigest(D('restart/big:v1')), big.digest);
+      assert.equal(await skopeoManifestDigest(D('restart/big:v1')), big.digest);
     } finally {
       await again.stop();
     }
@@ -300,7 +293,7 @@ describe('authenticated and hostile upstreams', () => {
     assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
     const r = await skopeo(['inspect', '--raw', '--cert-dir', basic.certDir!, '--creds', `${basic.username}:${basic.password}`, `docker://${basic.host}/copied/app:v1`]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(sha(r.stdoutBytes), op.result!.digest);
+    assert.equal(sha256Digest(r.stdoutBytes), op.result!.digest);
   });
 
   let proxy: FaultProxy;
@@ -320,7 +313,7 @@ describe('authenticated and hostile upstreams', () => {
     const op = await copy({ source: `docker://${proxy.host}/team/app:1.0`, destination: D('flaky/app:1.0'), ...plainTls });
     assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
     assert.deepEqual(rules.map((r) => r.times), [0, 0, 0], 'every fault was met');
-    assert.equal(await rawDigest(D('flaky/app:1.0')), single.digest);
+    assert.equal(await skopeoManifestDigest(D('flaky/app:1.0')), single.digest);
     proxy.clearRules();
   });
 
@@ -331,7 +324,7 @@ describe('authenticated and hostile upstreams', () => {
     assert.equal(op.state, 'failed');
     assert.equal(op.error!.code, 'DIGEST_MISMATCH');
     assert.equal(op.error!.status, 502);
-    assert.equal(await rawDigest(D('tampered/app:1.0')), undefined);
+    assert.equal(await skopeoManifestDigest(D('tampered/app:1.0')), undefined);
     const blob = await fetch(`${dst.url}/v2/tampered/app/blobs/${single.layers[1]!.digest}`, { method: 'HEAD' });
     assert.equal(blob.status, 404, 'the tampered blob was not published');
   });

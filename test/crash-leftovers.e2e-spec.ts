@@ -13,9 +13,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { onExitSync } from './support/cleanup';
+import { listTree } from './support/files';
 import { makeLayer, pseudoRandomBytes, pushImage, type PushedImage } from './support/images';
 import { type Operation, submit, waitForOperation } from './support/operations';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
@@ -104,20 +105,7 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, timeo
 }
 
 /** Every entry under `dir` (relative; directories end in /), links not followed. */
-function listing(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) {
-        out.push(`${relative(dir, p)}/`);
-        walk(p);
-      } else out.push(relative(dir, p));
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out.sort();
-}
+const listing = (dir: string) => listTree(dir, { dirs: true });
 
 /** Names skiff makes: temp files and staging directories of its grammar, lock files. */
 const SKIFF_MADE = /(^|\/)(\.skiff-tmp-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{12}[^/]*|index\.json\.lock|\.skiff-lock-[^/]*)\/?$/;

@@ -10,21 +10,19 @@
  * Each half skips (saying why) when its daemon cannot start here.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { onExitSync } from './support/cleanup';
 import { DAEMONS_REQUIRED, DockerdUnavailableError, startDockerd, type TestDockerd } from './support/dockerd';
 import { makeLayer, pseudoRandomBytes, pushImage, type PushedImage } from './support/images';
+import { inspectImage } from './support/images-api';
+import { startPodman, type TestPodman } from './support/podman';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
-import { skopeo } from './support/skopeo';
+import { skopeo, skopeoJson } from './support/skopeo';
 import { makeTmpDir, removeTmpDir } from './support/tmp';
 import { mountTmpfs, requireTmpfs } from './support/tmpfs';
-import { type Operation, type Submitted, submit as submitOperation } from './support/operations';
+import { type Operation, type Submitted, copySucceeded, submitCopy } from './support/operations';
 
 /** The engine transports are opt-in (SKIFF_TRANSPORTS): the services of these tests enable every transport. */
 const ALL_TRANSPORTS = 'docker,oci,oci-archive,docker-archive,dir,docker-daemon,containers-storage';
@@ -35,110 +33,19 @@ let absentSvc: SkiffService;
 let app: PushedImage;
 let dockerd: TestDockerd | undefined;
 let dockerdMissing = '';
-let podman: { socket: string; tmpDir: string; child: ChildProcess; run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>; stop(): Promise<void> } | undefined;
+let podman: TestPodman | undefined;
 let podmanMissing = '';
 
 type Op = Operation<{ digest: string }>;
 
 /** POST /v1/copies with Prefer: wait=120, plain-HTTP registries. */
 async function submit(body: Record<string, unknown>, s = svc): Promise<{ status: number; op: Submitted<{ digest: string }> }> {
-  const { res, op } = await submitOperation<{ digest: string }>(s, 'copies', { sourceTlsVerify: false, destinationTlsVerify: false, ...body }, { wait: 120 });
+  const { res, op } = await submitCopy<{ digest: string }>(s, body);
   return { status: res.status, op };
 }
 
-async function ok(body: Record<string, unknown>): Promise<Op> {
-  const { status, op } = await submit(body);
-  assert.equal(status, 200, JSON.stringify(op));
-  assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
-  return op;
-}
-
-async function inspect(image: string, s = svc): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${s.url}/v1/images/inspect?${new URLSearchParams({ image })}`);
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-async function skJson(args: string[], env: Record<string, string> = {}): Promise<Record<string, unknown>> {
-  const r = await skopeo(args, { env });
-  assert.equal(r.code, 0, `skopeo ${args.join(' ')}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as Record<string, unknown>;
-}
-
-function ping(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath, path: '/_ping', timeout: 2000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode === 200));
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => {
-      req.destroy();
-      resolve(false);
-    });
-    req.end();
-  });
-}
-
-/** `podman --storage-driver vfs --root … --runroot … system service --time=0 unix://…`, private to the test. */
-async function startPodman(): Promise<NonNullable<typeof podman>> {
-  if (process.getuid?.() !== 0) throw new Error('podman system service here needs root');
-  const tmpDir = await makeTmpDir('skiff-podman-');
-  const socket = join(tmpDir, 'podman.sock');
-  const globals = ['--storage-driver', 'vfs', '--root', join(tmpDir, 'root'), '--runroot', join(tmpDir, 'run'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpDir, XDG_RUNTIME_DIR: join(tmpDir, 'run') };
-  const child = spawn('podman', [...globals, 'system', 'service', '--time=0', `unix://${socket}`], { env, stdio: 'ignore', detached: true });
-  child.unref();
-  const unregister = onExitSync(() => {
-    try {
-      process.kill(child.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  });
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  child.once('error', () => (exited = true));
-  const deadline = Date.now() + 30_000;
-  while (!(await ping(socket))) {
-    if (exited || Date.now() > deadline) {
-      unregister();
-      await removeTmpDir(tmpDir);
-      throw new Error(exited ? 'podman system service exited during startup' : 'podman system service did not answer /_ping in 30 s');
-    }
-    await sleep(100);
-  }
-  const run = (args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-      const p = spawn('podman', [...globals, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      p.once('error', reject);
-      p.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
-  return {
-    socket,
-    tmpDir,
-    child,
-    run,
-    async stop() {
-      try {
-        process.kill(child.pid!, 'SIGTERM');
-      } catch {
-        // gone
-      }
-      for (let i = 0; i < 100 && child.exitCode === null && child.signalCode === null; i++) await sleep(50);
-      try {
-        process.kill(child.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
-      unregister();
-      await removeTmpDir(tmpDir);
-    },
-  };
-}
+const ok = (body: Record<string, unknown>): Promise<Op> => copySucceeded(svc, body);
+const inspect = (image: string, s = svc) => inspectImage(s, { image });
 
 const needDocker = (t: TestContext): boolean => {
   if (dockerd) return true;
@@ -210,7 +117,7 @@ describe('docker-daemon:', () => {
     await ok({ source: `docker://${reg.host}/team/app:1.0`, destination: 'docker-daemon:example.com/team/app:inspected' });
     const mine = await inspect('docker-daemon:example.com/team/app:inspected');
     assert.equal(mine.status, 200, JSON.stringify(mine.body));
-    const theirs = await skJson(['inspect', '--daemon-host', dockerd!.host, 'docker-daemon:example.com/team/app:inspected']);
+    const theirs = await skopeoJson(['inspect', '--daemon-host', dockerd!.host, 'docker-daemon:example.com/team/app:inspected']);
     const { LayersData: _a, Variant: _b, ...m } = mine.body;
     const { LayersData: _c, Variant: _d, ...s } = theirs;
     assert.deepEqual(m, s);
@@ -235,7 +142,7 @@ describe('docker-daemon:', () => {
     }
     await dockerd!.dockerOk(['rmi', `${reg.host}/team/app:1.0`]).catch(() => undefined);
     await ok({ source: 'docker-daemon:local/only:v1', destination: `docker://${reg.host}/team/fromdaemon:v1` });
-    const theirs = await skJson(['inspect', '--tls-verify=false', `docker://${reg.host}/team/fromdaemon:v1`]);
+    const theirs = await skopeoJson(['inspect', '--tls-verify=false', `docker://${reg.host}/team/fromdaemon:v1`]);
     const cfg = await skopeo(['inspect', '--tls-verify=false', '--config', '--raw', `docker://${reg.host}/team/fromdaemon:v1`]);
     assert.equal('sha256:' + (await import('node:crypto')).createHash('sha256').update(cfg.stdoutBytes).digest('hex'), app.configDigest);
     assert.deepEqual(theirs.Env, ['PATH=/usr/bin', 'MODE=daemon']);

@@ -4,17 +4,18 @@
  * same copy, and each reads what the other wrote.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { fileDigests } from './support/files';
 import { makeLayer, pseudoRandomBytes, pushImage, pushMultiArch, type PushedImage } from './support/images';
+import { inspectImage } from './support/images-api';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
-import { skopeo, skopeoInspect, comparableInspect } from './support/skopeo';
+import { skopeoInspect, skopeoManifestDigest, skopeoOk, comparableInspect } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
-import { type Operation, submit } from './support/operations';
+import { type Operation, copyFinished, copySucceeded } from './support/operations';
 
 let reg: TestRegistry;
 let svc: SkiffService;
@@ -25,56 +26,11 @@ let oci: PushedImage;
 type Op = Operation<{ digest: string; mediaType: string; manifests: { digest: string }[] }>;
 
 const R = (repo: string) => `docker://${reg.host}/${repo}`;
-const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const abs = (p: string) => join(root, p);
-/** POST /v1/copies with Prefer: wait=120, plain-HTTP registries; a refusal becomes state `refused` with its problem. */
-async function copy(body: Record<string, unknown>): Promise<Op> {
-  const { res, op } = await submit<NonNullable<Op['result']>>(svc, 'copies', { sourceTlsVerify: false, destinationTlsVerify: false, ...body }, { wait: 120 });
-  if (res.status >= 400) return { id: '', request: {}, state: 'refused', progress: {}, error: { code: op.code!, detail: op.detail ?? '', status: res.status } };
-  assert.equal(res.status, 200, JSON.stringify(op));
-  return op;
-}
-
-async function ok(body: Record<string, unknown>): Promise<Op> {
-  const op = await copy(body);
-  assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
-  return op;
-}
-
-async function inspect(query: Record<string, string>): Promise<{ status: number; body: Record<string, unknown>; bytes: Buffer }> {
-  // `raw: 'true'` asks for the manifest bytes (GET /v1/images/manifest), `config: 'true'` for the OCI config (GET /v1/images/config)
-  const { raw, config, ...rest } = query;
-  const path = raw ? '/v1/images/manifest' : config ? '/v1/images/config' : '/v1/images/inspect';
-  const res = await fetch(`${svc.url}${path}?${new URLSearchParams(rest)}`);
-  const bytes = Buffer.from(await res.arrayBuffer());
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
-  } catch {
-    // raw
-  }
-  return { status: res.status, body, bytes };
-}
-
-async function sk(args: string[]): Promise<void> {
-  const r = await skopeo(args);
-  assert.equal(r.code, 0, r.stderr);
-}
-
-async function registryDigest(ref: string): Promise<string | undefined> {
-  const r = await skopeo(['inspect', '--raw', '--tls-verify=false', ref]);
-  return r.code === 0 ? sha(r.stdoutBytes) : undefined;
-}
-
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) Object.assign(out, Object.fromEntries(Object.entries(tree(p)).map(([k, v]) => [join(name, k), v])));
-    else out[relative(dir, p)] = sha(readFileSync(p));
-  }
-  return out;
-}
+/** POST /v1/copies between the plain-HTTP registries, answered finished (a refusal as state `refused`). */
+const copy = (body: Record<string, unknown>): Promise<Op> => copyFinished(svc, body);
+const ok = (body: Record<string, unknown>): Promise<Op> => copySucceeded(svc, body);
+const inspect = (query: Record<string, string>) => inspectImage(svc, query);
 
 /** Hidden staging or leftover entries in the storage root (not the replicas' lease directory, .skiff). */
 const leftovers = () => readdirSync(root).filter((n) => n.startsWith('.') && n !== '.skiff');
@@ -107,11 +63,11 @@ describe('dir: destination and source', () => {
     ] as const) {
       const op = await ok({ source: R(repo), destination: `dir:${name}` });
       assert.equal(op.result!.digest, digest);
-      await sk(['copy', '--src-tls-verify=false', R(repo), `dir:${abs(`sk-${name}`)}`]);
-      assert.deepEqual(tree(abs(name)), tree(abs(`sk-${name}`)), name);
+      await skopeoOk(['copy', '--src-tls-verify=false', R(repo), `dir:${abs(`sk-${name}`)}`]);
+      assert.deepEqual(fileDigests(abs(name)), fileDigests(abs(`sk-${name}`)), name);
       const back = await ok({ source: `dir:${name}`, destination: R(`back/${name}:x`) });
       assert.equal(back.result!.digest, digest);
-      assert.equal(await registryDigest(R(`back/${name}:x`)), digest);
+      assert.equal(await skopeoManifestDigest(R(`back/${name}:x`)), digest);
     }
     assert.equal(statSync(abs('app')).mode & 0o777, 0o755);
     assert.deepEqual(leftovers(), []);
@@ -121,11 +77,11 @@ describe('dir: destination and source', () => {
     for (const repo of ['team/multid:latest', 'team/multi:latest']) {
       const name = repo.split(':')[0]!.replace('/', '-');
       const op = await ok({ source: R(repo), destination: `dir:${name}`, multiArch: 'all' });
-      await sk(['copy', '--all', '--src-tls-verify=false', R(repo), `dir:${abs(`sk-${name}`)}`]);
-      assert.deepEqual(tree(abs(name)), tree(abs(`sk-${name}`)), name);
+      await skopeoOk(['copy', '--all', '--src-tls-verify=false', R(repo), `dir:${abs(`sk-${name}`)}`]);
+      assert.deepEqual(fileDigests(abs(name)), fileDigests(abs(`sk-${name}`)), name);
       assert.ok(readdirSync(abs(name)).includes(`${op.result!.manifests[0]!.digest.slice(7)}.manifest.json`));
       const back = await ok({ source: `dir:${name}`, destination: R(`back/${name}:all`), multiArch: 'all' });
-      assert.equal(back.result!.digest, await registryDigest(R(repo)));
+      assert.equal(back.result!.digest, await skopeoManifestDigest(R(repo)));
     }
   });
 
@@ -139,19 +95,19 @@ describe('dir: destination and source', () => {
       assert.deepEqual((await inspect({ image: `dir:${name}`, raw: 'true' })).bytes, await skopeoInspect(`dir:${abs(name)}`, { raw: true }));
       assert.deepEqual((await inspect({ image: `dir:${name}`, config: 'true' })).body, await skopeoInspect(`dir:${abs(name)}`, { config: true }));
     }
-    await sk(['copy', '--dest-tls-verify=false', `dir:${abs('app')}`, R('sk/fromdir:x')]);
-    assert.equal(await registryDigest(R('sk/fromdir:x')), v2s2.digest);
+    await skopeoOk(['copy', '--dest-tls-verify=false', `dir:${abs('app')}`, R('sk/fromdir:x')]);
+    assert.equal(await skopeoManifestDigest(R('sk/fromdir:x')), v2s2.digest);
   });
 
   it('dir → oci converts as skopeo does', async () => {
     await ok({ source: 'dir:app', destination: 'oci:fromdir:x' });
-    await sk(['copy', `dir:${abs('app')}`, `oci:${abs('sk-fromdir')}:x`]);
-    assert.deepEqual(tree(abs('fromdir')), tree(abs('sk-fromdir')));
+    await skopeoOk(['copy', `dir:${abs('app')}`, `oci:${abs('sk-fromdir')}:x`]);
+    assert.deepEqual(fileDigests(abs('fromdir')), fileDigests(abs('sk-fromdir')));
   });
 
   it('replaces an earlier dir: image; refuses a directory that is not one, or a file (409)', async () => {
     await ok({ source: R('team/oci:v1'), destination: 'dir:app' });
-    assert.deepEqual(tree(abs('app')), tree(abs('sk-oci')));
+    assert.deepEqual(fileDigests(abs('app')), fileDigests(abs('sk-oci')));
     mkdirSync(abs('precious'));
     writeFileSync(abs('precious/notes.txt'), 'keep');
     writeFileSync(abs('plainfile'), 'x');
@@ -171,11 +127,11 @@ describe('dir: destination and source', () => {
     const bytes = readFileSync(layer);
     bytes[bytes.length - 30] ^= 0xff;
     writeFileSync(layer, bytes);
-    const before = tree(abs('oci'));
+    const before = fileDigests(abs('oci'));
     const over = await copy({ source: 'dir:tampered', destination: 'dir:oci' });
     assert.equal(over.state, 'failed');
     assert.equal(over.error!.code, 'DIGEST_MISMATCH');
-    assert.deepEqual(tree(abs('oci')), before);
+    assert.deepEqual(fileDigests(abs('oci')), before);
     const fresh = await copy({ source: 'dir:tampered', destination: 'dir:new-one' });
     assert.equal(fresh.state, 'failed');
     assert.equal(existsSync(abs('new-one')), false);
@@ -193,7 +149,7 @@ describe('dir: destination and source', () => {
     const op = await copy({ source: 'dir:noblob', destination: R('broken/noblob:x') });
     assert.equal(op.error!.code, 'LAYOUT_INVALID');
     assert.match(op.error!.detail, /missing/);
-    assert.equal(await registryDigest(R('broken/noblob:x')), undefined);
+    assert.equal(await skopeoManifestDigest(R('broken/noblob:x')), undefined);
     execFileSync('cp', ['-r', abs('sk-app'), abs('noconfig')]);
     execFileSync('rm', [join(abs('noconfig'), v2s2.configDigest.slice(7))]);
     assert.equal((await inspect({ image: 'dir:noconfig' })).status, 422);

@@ -8,20 +8,21 @@
  * test/support/dockerd.ts for what it needs.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { DAEMONS_REQUIRED, DockerdUnavailableError, startDockerd, type TestDockerd } from './support/dockerd';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
-import { makeLayer, pseudoRandomBytes, pushImage, type PushedImage } from './support/images';
+import { listTree } from './support/files';
+import { makeLayer, pseudoRandomBytes, pushImage, sha256Digest, type PushedImage } from './support/images';
+import { inspectImage } from './support/images-api';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
-import { skopeo, comparableInspect } from './support/skopeo';
+import { skopeoJson, skopeoOk, comparableInspect } from './support/skopeo';
 import { makeTar } from './support/tar';
 import { makeTmpDirSync } from './support/tmp';
-import { type Operation, type Submitted, submit as submitOperation, waitForOperation } from './support/operations';
+import { type Operation, type Submitted, copySucceeded, submitCopy, waitForOperation } from './support/operations';
 
 let reg: TestRegistry;
 let proxy: FaultProxy;
@@ -38,69 +39,28 @@ type Op = Operation<{ digest: string; mediaType: string }>;
 
 const R = (repo: string) => `docker://${reg.host}/${repo}`;
 const P = (repo: string) => `docker://${proxy.host}/${repo}`;
-const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const abs = (p: string) => join(root, p);
 const tmpOf = () => join(svc.dataDir, 'tmp');
 
 /** POST /v1/copies (with Prefer: wait=120 unless `wait` is false), plain-HTTP registries. */
 async function submit(body: Record<string, unknown>, wait = true): Promise<{ status: number; op: Submitted<{ digest: string; mediaType: string }> }> {
-  const { res, op } = await submitOperation<{ digest: string; mediaType: string }>(svc, 'copies', { sourceTlsVerify: false, destinationTlsVerify: false, ...body }, wait ? { wait: 120 } : {});
+  const { res, op } = await submitCopy<{ digest: string; mediaType: string }>(svc, body, { wait });
   return { status: res.status, op };
 }
 
-async function ok(body: Record<string, unknown>): Promise<Op> {
-  const { status, op } = await submit(body);
-  assert.equal(status, 200, JSON.stringify(op));
-  assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
-  return op;
-}
+const ok = (body: Record<string, unknown>): Promise<Op> => copySucceeded(svc, body);
 
 const waitDone = (id: string, seconds = 60): Promise<Op> => waitForOperation(svc, id, seconds);
 
-async function inspect(query: Record<string, string>): Promise<{ status: number; body: Record<string, unknown>; bytes: Buffer }> {
-  // `raw: 'true'` asks for the manifest bytes (GET /v1/images/manifest), `config: 'true'` for the OCI config (GET /v1/images/config)
-  const { raw, config, ...rest } = query;
-  const path = raw ? '/v1/images/manifest' : config ? '/v1/images/config' : '/v1/images/inspect';
-  const res = await fetch(`${svc.url}${path}?${new URLSearchParams(rest)}`);
-  const bytes = Buffer.from(await res.arrayBuffer());
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
-  } catch {
-    // raw bytes
-  }
-  return { status: res.status, body, bytes };
-}
+const inspect = (query: Record<string, string>) => inspectImage(svc, query);
 
 async function tags(repository: string): Promise<{ status: number; body: { Repository?: string; Tags?: string[]; code?: string } }> {
   const res = await fetch(`${svc.url}/v1/images/tags?${new URLSearchParams({ repository })}`);
   return { status: res.status, body: (await res.json()) as { Tags?: string[] } };
 }
 
-async function sk(args: string[]): Promise<Buffer> {
-  const r = await skopeo(args);
-  assert.equal(r.code, 0, `skopeo ${args.join(' ')}: ${r.stderr}`);
-  return r.stdoutBytes;
-}
-
-async function skJson(args: string[]): Promise<Record<string, unknown>> {
-  return JSON.parse((await sk(args)).toString('utf8')) as Record<string, unknown>;
-}
-
-/** Every file under `dir`, relative, hidden ones included. */
-function files(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(relative(dir, p));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+/** skopeo's stdout, which must exit 0. */
+const sk = async (args: string[]): Promise<Buffer> => (await skopeoOk(args)).stdoutBytes;
 
 function manifestJsonOf(archive: string): { Config: string; RepoTags: string[]; Layers: string[] }[] {
   return JSON.parse(tarMember(readFileSync(archive), 'manifest.json').toString('utf8')) as { Config: string; RepoTags: string[]; Layers: string[] }[];
@@ -181,15 +141,15 @@ describe('registry → docker-archive', () => {
     assert.deepEqual(item!.RepoTags, ['docker.io/team/app:1.0', 'example.com/other/app:extra', 'docker.io/library/app:second']);
     assert.equal(item!.Config, `${app.configDigest.slice(7)}.json`);
     assert.deepEqual(item!.Layers, app.layers.map((l) => `${l.diffId.slice(7)}.tar`));
-    assert.deepEqual(files(abs('out')), ['app.tar']);
-    assert.deepEqual(files(tmpOf()), []);
+    assert.deepEqual(listTree(abs('out')), ['app.tar']);
+    assert.deepEqual(listTree(tmpOf()), []);
   });
 
   it('skopeo reads what skiff wrote: inspect and raw manifest equal skiff’s own reading', async () => {
     for (const ref of ['out/app.tar', 'out/app.tar:team/app:1.0', 'out/app.tar:example.com/other/app:extra', 'out/app.tar:@0']) {
       const mine = await inspect({ image: `docker-archive:${ref}` });
       assert.equal(mine.status, 200, JSON.stringify(mine.body));
-      const theirs = await skJson(['inspect', `docker-archive:${abs(ref)}`]);
+      const theirs = await skopeoJson(['inspect', `docker-archive:${abs(ref)}`]);
       assert.deepEqual(comparableInspect(mine.body), theirs, ref);
       const raw = await inspect({ image: `docker-archive:${ref}`, raw: 'true' });
       assert.ok(raw.bytes.equals(await sk(['inspect', '--raw', `docker-archive:${abs(ref)}`])), `raw ${ref}`);
@@ -204,7 +164,7 @@ describe('registry → docker-archive', () => {
     const [item] = manifestJsonOf(abs('out/oci.tar'));
     assert.deepEqual(item!.RepoTags, []);
     assert.equal(item!.Config, `${ociImg.configDigest.slice(7)}.json`);
-    const theirs = await skJson(['inspect', `docker-archive:${abs('out/oci.tar')}`]);
+    const theirs = await skopeoJson(['inspect', `docker-archive:${abs('out/oci.tar')}`]);
     assert.equal(theirs['Architecture'], 'arm64');
   });
 
@@ -243,18 +203,18 @@ describe('archives written by docker save and by skopeo', () => {
     for (const ref of ['saved/one.tar', 'saved/one.tar:team/app:1.0', 'saved/one.tar:@0']) {
       const mine = await inspect({ image: `docker-archive:${ref}` });
       assert.equal(mine.status, 200, JSON.stringify(mine.body));
-      assert.deepEqual(comparableInspect(mine.body), await skJson(['inspect', `docker-archive:${abs(ref)}`]), ref);
+      assert.deepEqual(comparableInspect(mine.body), await skopeoJson(['inspect', `docker-archive:${abs(ref)}`]), ref);
     }
     const raw = await inspect({ image: 'docker-archive:saved/one.tar', raw: 'true' });
     assert.ok(raw.bytes.equals(await sk(['inspect', '--raw', `docker-archive:${abs('saved/one.tar')}`])));
     // the config bytes, and a layer, as blobs of the archive (verified while they stream)
     const config = await fetch(`${svc.url}/v1/images/blobs/${app.configDigest}?${new URLSearchParams({ repository: 'docker-archive:saved/one.tar' })}`);
     assert.equal(config.status, 200);
-    assert.equal(sha(Buffer.from(await config.arrayBuffer())), app.configDigest);
+    assert.equal(sha256Digest(Buffer.from(await config.arrayBuffer())), app.configDigest);
     const diffId = (JSON.parse(raw.bytes.toString('utf8')) as { layers: { digest: string }[] }).layers[0]!.digest;
     const layer = await fetch(`${svc.url}/v1/images/blobs/${diffId}?${new URLSearchParams({ repository: 'docker-archive:saved/one.tar' })}`);
     assert.equal(layer.status, 200);
-    assert.equal(sha(Buffer.from(await layer.arrayBuffer())), diffId);
+    assert.equal(sha256Digest(Buffer.from(await layer.arrayBuffer())), diffId);
   });
 
   it('a multi-image archive: @N and NAME:TAG select as skopeo does; no selection is 400, a bad index 404', async (t) => {
@@ -262,7 +222,7 @@ describe('archives written by docker save and by skopeo', () => {
     for (const ref of ['saved/multi.tar:@0', 'saved/multi.tar:@1', 'saved/multi.tar:skiff/imported:1', 'saved/multi.tar:localhost:5000/skiff/imported:alias', 'saved/multi.tar:docker.io/team/app:1.0']) {
       const mine = await inspect({ image: `docker-archive:${ref}` });
       assert.equal(mine.status, 200, `${ref}: ${JSON.stringify(mine.body)}`);
-      assert.deepEqual(comparableInspect(mine.body), await skJson(['inspect', `docker-archive:${abs(ref)}`]), ref);
+      assert.deepEqual(comparableInspect(mine.body), await skopeoJson(['inspect', `docker-archive:${abs(ref)}`]), ref);
     }
     const none = await inspect({ image: 'docker-archive:saved/multi.tar' });
     assert.equal(none.status, 400);
@@ -279,7 +239,7 @@ describe('archives written by docker save and by skopeo', () => {
     for (const ref of refs) {
       const mine = await tags(`docker-archive:${ref}`);
       assert.equal(mine.status, 200, JSON.stringify(mine.body));
-      const theirs = (await skJson(['list-tags', `docker-archive:${abs(ref)}`])) as { Tags: string[] };
+      const theirs = (await skopeoJson(['list-tags', `docker-archive:${abs(ref)}`])) as { Tags: string[] };
       assert.deepEqual(mine.body.Tags, theirs.Tags, ref);
     }
     assert.deepEqual((await tags('docker-archive:out/oci.tar')).body.Tags, ['@0']);
@@ -297,16 +257,16 @@ describe('archives written by docker save and by skopeo', () => {
     ] as const) {
       const mine = await inspect({ image: `docker-archive:${ref}` });
       assert.equal(mine.status, 200, JSON.stringify(mine.body));
-      assert.deepEqual(comparableInspect(mine.body), await skJson(['inspect', `docker-archive:${abs(plain)}`]), ref);
+      assert.deepEqual(comparableInspect(mine.body), await skopeoJson(['inspect', `docker-archive:${abs(plain)}`]), ref);
     }
     const raw = await inspect({ image: 'docker-archive:sk/app.tar.gz', raw: 'true' });
     assert.ok(raw.bytes.equals(await sk(['inspect', '--raw', `docker-archive:${abs('sk/app.tar')}`])));
-    assert.deepEqual(files(tmpOf()), [], 'the decompressed copy is removed');
+    assert.deepEqual(listTree(tmpOf()), [], 'the decompressed copy is removed');
   });
 
   it('layer files stored compressed inside an archive are read as skopeo reads them (uncompressed sizes, DiffIDs)', async () => {
     const layerTar = makeTar([{ path: 'data.bin', type: 'file', content: pseudoRandomBytes(40_000, 'da-gz-layer'), mtime: 1_700_000_000 }]);
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['GZ=1'] }, rootfs: { type: 'layers', diff_ids: [sha(layerTar)] } }));
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['GZ=1'] }, rootfs: { type: 'layers', diff_ids: [sha256Digest(layerTar)] } }));
     const archive = makeTar([
       { path: 'layer.tar.gz', type: 'file', content: gzipSync(layerTar), mtime: 0 },
       { path: 'config.json', type: 'file', content: config, mtime: 0 },
@@ -316,11 +276,11 @@ describe('archives written by docker save and by skopeo', () => {
     const mine = await inspect({ image: 'docker-archive:sk/gzlayer.tar', raw: 'true' });
     assert.ok(mine.bytes.equals(await sk(['inspect', '--raw', `docker-archive:${abs('sk/gzlayer.tar')}`])));
     const manifest = JSON.parse(mine.bytes.toString('utf8')) as { layers: { size: number; digest: string }[] };
-    assert.deepEqual(manifest.layers.map((l) => [l.digest, l.size]), [[sha(layerTar), layerTar.length]]);
+    assert.deepEqual(manifest.layers.map((l) => [l.digest, l.size]), [[sha256Digest(layerTar), layerTar.length]]);
     // the layer streams uncompressed (verified against its DiffID) into a registry
     await ok({ source: 'docker-archive:sk/gzlayer.tar', destination: R('gzlayer/app:1') });
     const pushed = JSON.parse((await sk(['inspect', '--raw', '--tls-verify=false', R('gzlayer/app:1')])).toString('utf8')) as { config: { digest: string } };
-    assert.equal(pushed.config.digest, sha(config));
+    assert.equal(pushed.config.digest, sha256Digest(config));
   });
 
   it('a docker save archive copied to a registry: skopeo inspects it, the config is the image', async (t) => {
@@ -328,7 +288,7 @@ describe('archives written by docker save and by skopeo', () => {
     if (!d) return;
     await ok({ source: 'docker-archive:saved/multi.tar:skiff/imported:1', destination: R('fromsave/imported:1') });
     const id = JSON.parse(await d.dockerOk(['image', 'inspect', 'skiff/imported:1'])) as { Id: string }[];
-    const theirs = await skJson(['inspect', '--tls-verify=false', R('fromsave/imported:1')]);
+    const theirs = await skopeoJson(['inspect', '--tls-verify=false', R('fromsave/imported:1')]);
     const manifest = JSON.parse((await sk(['inspect', '--raw', '--tls-verify=false', R('fromsave/imported:1')])).toString('utf8')) as { config: { digest: string } };
     assert.equal(manifest.config.digest, id[0]!.Id);
     assert.ok((theirs['Env'] as string[]).includes('IMPORTED=1'));
@@ -343,7 +303,7 @@ describe('archives written by docker save and by skopeo', () => {
       assert.equal(blob.subarray(0, 2).toString('hex'), '1f8b', `layer ${l.digest} is gzip`);
     }
     // what skopeo inspect reports from the registry matches the archive's config
-    const fromReg = await skJson(['inspect', '--tls-verify=false', R('fromarchive/app:1')]);
+    const fromReg = await skopeoJson(['inspect', '--tls-verify=false', R('fromarchive/app:1')]);
     assert.deepEqual(fromReg['Env'], ['A=1']);
   });
 
@@ -369,8 +329,8 @@ describe('failed and cancelled copies leave nothing behind', () => {
     } finally {
       rule.times = 0;
     }
-    assert.ok(!files(abs('out')).some((f) => f.includes('tampered')), files(abs('out')).join(','));
-    assert.deepEqual(files(tmpOf()), []);
+    assert.ok(!listTree(abs('out')).some((f) => f.includes('tampered')), listTree(abs('out')).join(','));
+    assert.deepEqual(listTree(tmpOf()), []);
   });
 
   it('a cancelled copy stops mid-layer: no archive, no temp file', async () => {
@@ -388,8 +348,8 @@ describe('failed and cancelled copies leave nothing behind', () => {
     } finally {
       rule.times = 0;
     }
-    assert.ok(!files(abs('out')).some((f) => f.includes('cancelled')), files(abs('out')).join(','));
-    assert.deepEqual(files(tmpOf()), []);
+    assert.ok(!listTree(abs('out')).some((f) => f.includes('cancelled')), listTree(abs('out')).join(','));
+    assert.deepEqual(listTree(tmpOf()), []);
   });
 
   it('an existing archive is never overwritten (409, as skopeo refuses to modify it); a bad tag or @N is 400', async () => {
@@ -408,7 +368,7 @@ describe('failed and cancelled copies leave nothing behind', () => {
     const indexed = await submit({ source: R('team/oci:2.0'), destination: 'docker-archive:out/x.tar:@0' });
     assert.equal(indexed.op.error?.status ?? indexed.status, 400);
     assert.ok(!existsSync(abs('out/x.tar')));
-    assert.deepEqual(files(tmpOf()), []);
+    assert.deepEqual(listTree(tmpOf()), []);
   });
 
   it('paths outside the storage root are refused (400)', async () => {

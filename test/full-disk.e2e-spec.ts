@@ -13,8 +13,9 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { listTree } from './support/files';
 import { makeLayer, pseudoRandomBytes, pushImage } from './support/images';
 import { type Operation, submit } from './support/operations';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
@@ -36,22 +37,7 @@ async function copy(svc: SkiffService, body: Record<string, unknown>): Promise<O
 }
 
 /** Every entry under `dir` (relative; directories end in /), except the ballast and the replicas' lease directory. */
-function listing(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      const rel = relative(dir, p);
-      if (rel === BALLAST_FILE || rel === '.skiff' || rel === 'lost+found') continue;
-      if (e.isDirectory()) {
-        out.push(`${rel}/`);
-        walk(p);
-      } else out.push(rel);
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+const listing = (dir: string) => listTree(dir, { dirs: true, skip: (rel) => rel === BALLAST_FILE || rel === '.skiff' || rel === 'lost+found' });
 
 async function readyz(svc: SkiffService): Promise<{ status: number; disk: { ok: boolean; detail: string } }> {
   const res = await fetch(`${svc.url}/readyz`);

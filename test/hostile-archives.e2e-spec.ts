@@ -6,11 +6,12 @@
  * empty again afterwards.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { sha256Digest } from './support/images';
+import { inspectImage } from './support/images-api';
 import { startSkiff, type SkiffService } from './support/skiff-service';
 import { skopeo } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
@@ -23,7 +24,6 @@ let root: string;
 
 const MAX_ENTRIES = 64;
 const MAX_BYTES = 8 * 1024 * 1024;
-const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
 /** A raw tar entry: anything a hostile archive may say. */
 interface RawEntry {
@@ -69,9 +69,9 @@ function rawTar(entries: RawEntry[], opts: { end?: boolean } = {}): Buffer {
 
 /** A small valid image: one layer, its config, and the manifest.json entries naming them. */
 const layer = rawTar([{ name: 'hello.txt', content: 'hello from a crafted layer\n' }]);
-const diffId = sha(layer);
+const diffId = sha256Digest(layer);
 const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['X=1'] }, rootfs: { type: 'layers', diff_ids: [diffId] } }));
-const configName = `${sha(config).slice(7)}.json`;
+const configName = `${sha256Digest(config).slice(7)}.json`;
 const layerName = `${diffId.slice(7)}/layer.tar`;
 const manifest = (over: Record<string, unknown> = {}) => JSON.stringify([{ Config: configName, RepoTags: ['crafted/app:1'], Layers: [layerName], ...over }]);
 const valid = (extra: RawEntry[] = [], m: string = manifest()): RawEntry[] => [
@@ -89,10 +89,7 @@ function write(name: string, bytes: Buffer): string {
   return `docker-archive:hostile/${name}`;
 }
 
-async function inspect(image: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${svc.url}/v1/images/inspect?${new URLSearchParams({ image })}`);
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const inspect = (image: string) => inspectImage(svc, { image });
 
 async function listTags(repository: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${svc.url}/v1/images/tags?${new URLSearchParams({ repository })}`);
@@ -240,8 +237,8 @@ describe('hostile docker-archive files are refused with 422 and write nothing', 
   });
 
   it('a config whose DiffID lies about the layer: inspect works, the copy fails verification and leaves nothing', async () => {
-    const lie = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha('something else')] } }));
-    const image = write('diffid-lie.tar', rawTar([{ name: layerName, content: layer }, { name: `${sha(lie).slice(7)}.json`, content: lie }, { name: 'manifest.json', content: manifest({ Config: `${sha(lie).slice(7)}.json` }) }]));
+    const lie = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256Digest('something else')] } }));
+    const image = write('diffid-lie.tar', rawTar([{ name: layerName, content: layer }, { name: `${sha256Digest(lie).slice(7)}.json`, content: lie }, { name: 'manifest.json', content: manifest({ Config: `${sha256Digest(lie).slice(7)}.json` }) }]));
     assert.equal((await inspect(image)).status, 200);
     const op = await copyOut(image, 'docker-archive:out/lie.tar');
     assert.equal(op.state, 'failed');

@@ -7,21 +7,19 @@
  * - more archive inspects at once than SKIFF_ARCHIVE_INSPECT_CONCURRENCY allows.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { pack } from 'tar-stream';
-import { makeLayer, pushImage, pushTags } from './support/images';
+import { makeLayer, pushImage, pushTags, sha256Hex } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { loopbackRegistriesConfig, startSkiff, type SkiffService } from './support/skiff-service';
 import { makeTmpDirSync } from './support/tmp';
 
 const HOSTILE = 'hostile-token-0123456789abcdef';
 const VICTIM = 'victim-token-0123456789abcdef';
-const sha = (t: string) => createHash('sha256').update(t).digest('hex');
 
 let reg: TestRegistry;
 let svc: SkiffService;
@@ -75,7 +73,7 @@ before(async () => {
   const principals = join(work, 'principals.yaml');
   writeFileSync(
     principals,
-    `principals:\n  - {name: hostile, tokenSha256: "${sha(HOSTILE)}", scopes: [images:read, images:write]}\n  - {name: victim, tokenSha256: "${sha(VICTIM)}", scopes: [images:read]}\n`,
+    `principals:\n  - {name: hostile, tokenSha256: "${sha256Hex(HOSTILE)}", scopes: [images:read, images:write]}\n  - {name: victim, tokenSha256: "${sha256Hex(VICTIM)}", scopes: [images:read]}\n`,
   );
   svc = await startSkiff({ SKIFF_PRINCIPALS_FILE: principals, SKIFF_REGISTRIES_CONFIG: loopbackRegistriesConfig(), SKIFF_STORAGE_ROOT: storage, SKIFF_ARCHIVE_INSPECT_CONCURRENCY: '1' });
 });

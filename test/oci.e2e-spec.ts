@@ -4,19 +4,20 @@
  * byte-identical to what skopeo writes for the same copy), what skopeo writes skiff reads.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { startFaultProxy } from './support/fault-proxy';
+import { fileDigests } from './support/files';
 import { makeLayer, pseudoRandomBytes, pushImage, pushMultiArch, type PushedImage } from './support/images';
+import { inspectImage } from './support/images-api';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
-import { skopeo, skopeoInspect, comparableInspect } from './support/skopeo';
+import { skopeoInspect, skopeoManifestDigest, skopeoOk, comparableInspect } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
 import { makeTar } from './support/tar';
-import { type Operation, submit } from './support/operations';
+import { type Operation, copyFinished, copySucceeded } from './support/operations';
 
 let reg: TestRegistry;
 let svc: SkiffService;
@@ -27,64 +28,15 @@ let oci: PushedImage;
 type Op = Operation<{ digest: string; mediaType: string; manifests: { digest: string }[] }>;
 
 const R = (repo: string) => `docker://${reg.host}/${repo}`;
-const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const abs = (p: string) => join(root, p);
-/** POST /v1/copies with Prefer: wait=120, plain-HTTP registries; a refusal becomes state `refused` with its problem. */
-async function copy(body: Record<string, unknown>, service = svc): Promise<Op> {
-  const { res, op } = await submit<NonNullable<Op['result']>>(service, 'copies', { sourceTlsVerify: false, destinationTlsVerify: false, ...body }, { wait: 120 });
-  if (res.status >= 400) return { id: '', request: {}, state: 'refused', progress: {}, error: { code: op.code!, detail: op.detail ?? '', status: res.status } };
-  assert.equal(res.status, 200, JSON.stringify(op));
-  return op;
-}
-
-async function ok(body: Record<string, unknown>, service = svc): Promise<Op> {
-  const op = await copy(body, service);
-  assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
-  return op;
-}
-
-async function inspect(query: Record<string, string>): Promise<{ status: number; body: Record<string, unknown>; bytes: Buffer; type: string }> {
-  // `raw: 'true'` asks for the manifest bytes (GET /v1/images/manifest), `config: 'true'` for the OCI config (GET /v1/images/config)
-  const { raw, config, ...rest } = query;
-  const path = raw ? '/v1/images/manifest' : config ? '/v1/images/config' : '/v1/images/inspect';
-  const res = await fetch(`${svc.url}${path}?${new URLSearchParams(rest)}`);
-  const bytes = Buffer.from(await res.arrayBuffer());
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
-  } catch {
-    // raw bytes
-  }
-  return { status: res.status, body, bytes, type: res.headers.get('content-type') ?? '' };
-}
+/** POST /v1/copies between the plain-HTTP registries, answered finished (a refusal as state `refused`). */
+const copy = (body: Record<string, unknown>, service = svc): Promise<Op> => copyFinished(service, body);
+const ok = (body: Record<string, unknown>, service = svc): Promise<Op> => copySucceeded(service, body);
+const inspect = (query: Record<string, string>) => inspectImage(svc, query);
 
 async function del(image: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${svc.url}/v1/images?${new URLSearchParams({ image })}`, { method: 'DELETE' });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-async function sk(args: string[]): Promise<void> {
-  const r = await skopeo(args);
-  assert.equal(r.code, 0, r.stderr);
-}
-
-async function registryDigest(ref: string): Promise<string | undefined> {
-  const r = await skopeo(['inspect', '--raw', '--tls-verify=false', ref]);
-  return r.code === 0 ? sha(r.stdoutBytes) : undefined;
-}
-
-/** Every file under `dir` (relative path → sha256 of its bytes), hidden files included. */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else out[relative(dir, p)] = sha(readFileSync(p));
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 function indexOf(layout: string): { manifests: { digest: string; annotations?: Record<string, string> }[] } {
@@ -126,17 +78,17 @@ describe('oci: destination', () => {
   it('registry → oci → registry keeps the digest; the layout is byte-identical to skopeo’s', async () => {
     const op = await ok({ source: R('team/oci:v1'), destination: 'oci:rt:v1' });
     assert.equal(op.result!.digest, oci.digest);
-    await sk(['copy', '--src-tls-verify=false', R('team/oci:v1'), `oci:${abs('sk-rt')}:v1`]);
-    assert.deepEqual(tree(abs('rt')), tree(abs('sk-rt')));
+    await skopeoOk(['copy', '--src-tls-verify=false', R('team/oci:v1'), `oci:${abs('sk-rt')}:v1`]);
+    assert.deepEqual(fileDigests(abs('rt')), fileDigests(abs('sk-rt')));
     const back = await ok({ source: 'oci:rt:v1', destination: R('back/oci:v1') });
     assert.equal(back.result!.digest, oci.digest);
-    assert.equal(await registryDigest(R('back/oci:v1')), oci.digest);
+    assert.equal(await skopeoManifestDigest(R('back/oci:v1')), oci.digest);
   });
 
   it('a Docker v2s2 image is converted exactly as skopeo converts it (same manifest digest, same files)', async () => {
     const op = await ok({ source: R('team/app:1.0'), destination: 'oci:conv:x' });
-    await sk(['copy', '--src-tls-verify=false', R('team/app:1.0'), `oci:${abs('sk-conv')}:x`]);
-    assert.deepEqual(tree(abs('conv')), tree(abs('sk-conv')));
+    await skopeoOk(['copy', '--src-tls-verify=false', R('team/app:1.0'), `oci:${abs('sk-conv')}:x`]);
+    assert.deepEqual(fileDigests(abs('conv')), fileDigests(abs('sk-conv')));
     assert.equal(op.result!.digest, indexOf('sk-conv').manifests[0]!.digest);
     assert.equal(op.result!.mediaType, 'application/vnd.oci.image.manifest.v1+json');
   });
@@ -150,8 +102,8 @@ describe('oci: destination', () => {
       assert.equal('Name' in ours.body, false);
       assert.deepEqual(ours.body['RepoTags'], []);
     }
-    await sk(['copy', '--dest-tls-verify=false', `oci:${abs('conv')}:x`, R('sk/conv:x')]);
-    assert.equal(await registryDigest(R('sk/conv:x')), indexOf('conv').manifests[0]!.digest);
+    await skopeoOk(['copy', '--dest-tls-verify=false', `oci:${abs('conv')}:x`, R('sk/conv:x')]);
+    assert.equal(await skopeoManifestDigest(R('sk/conv:x')), indexOf('conv').manifests[0]!.digest);
   });
 
   it('multiArch=all writes the index and every instance as skopeo --all does (OCI index and Docker list)', async () => {
@@ -162,13 +114,13 @@ describe('oci: destination', () => {
       const op = await ok({ source: R(repo), destination: `oci:${layout}:all`, multiArch: 'all' });
       assert.equal(op.result!.mediaType, 'application/vnd.oci.image.index.v1+json');
       assert.equal(op.result!.manifests.length, 3);
-      await sk(['copy', '--all', '--src-tls-verify=false', R(repo), `oci:${abs(`sk-${layout}`)}:all`]);
-      assert.deepEqual(tree(abs(layout)), tree(abs(`sk-${layout}`)), layout);
+      await skopeoOk(['copy', '--all', '--src-tls-verify=false', R(repo), `oci:${abs(`sk-${layout}`)}:all`]);
+      assert.deepEqual(fileDigests(abs(layout)), fileDigests(abs(`sk-${layout}`)), layout);
     }
     // an OCI index comes back unchanged
     const back = await ok({ source: 'oci:multi:all', destination: R('back/multi:all'), multiArch: 'all', preserveDigests: true });
-    assert.equal(back.result!.digest, await registryDigest(R('team/multi:latest')));
-    assert.equal(await registryDigest(R('back/multi:all')), back.result!.digest);
+    assert.equal(back.result!.digest, await skopeoManifestDigest(R('team/multi:latest')));
+    assert.equal(await skopeoManifestDigest(R('back/multi:all')), back.result!.digest);
     // instance selection equals skopeo's
     const ours = await inspect({ image: 'oci:multi:all', arch: 'arm64' });
     const theirs = (await skopeoInspect(`oci:${abs('multi')}:all`, { overrideArch: 'arm64' })) as unknown as Record<string, unknown>;
@@ -185,10 +137,10 @@ describe('oci: destination', () => {
     ];
     for (const [repo, tag] of steps) {
       await ok({ source: R(repo), destination: `oci:tags${tag ? `:${tag}` : ''}` });
-      await sk(['copy', '--src-tls-verify=false', R(repo), `oci:${abs('sk-tags')}${tag ? `:${tag}` : ''}`]);
+      await skopeoOk(['copy', '--src-tls-verify=false', R(repo), `oci:${abs('sk-tags')}${tag ? `:${tag}` : ''}`]);
     }
     assert.deepEqual(readFileSync(abs('tags/index.json')), readFileSync(abs('sk-tags/index.json')));
-    assert.deepEqual(tree(abs('tags')), tree(abs('sk-tags')));
+    assert.deepEqual(fileDigests(abs('tags')), fileDigests(abs('sk-tags')));
     assert.deepEqual(refNames('tags'), [null, 'second', 'third', 'first', null]);
     // the shared base layer is stored once
     assert.equal(readdirSync(abs('tags/blobs/sha256')).filter((n) => `sha256:${n}` === v2s2.layers[0]!.digest).length, 1);
@@ -251,7 +203,7 @@ describe('oci: destination', () => {
       for (const op of ops) assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
       assert.deepEqual(refNames('shared').sort(), Array.from({ length: 8 }, (_, i) => `t${i}`));
       assert.equal(existsSync(abs('shared/index.json.lock')), false);
-      for (let i = 0; i < 8; i++) await sk(['inspect', `oci:${abs('shared')}:t${i}`]);
+      for (let i = 0; i < 8; i++) await skopeoOk(['inspect', `oci:${abs('shared')}:t${i}`]);
     } finally {
       await other.stop();
     }
@@ -260,8 +212,8 @@ describe('oci: destination', () => {
 
 describe('oci: source (skopeo wrote it)', () => {
   before(async () => {
-    await sk(['copy', '--src-tls-verify=false', R('team/app:1.0'), `oci:${abs('bysk')}:app`]);
-    await sk(['copy', '--all', '--src-tls-verify=false', R('team/multid:latest'), `oci:${abs('bysk')}:multi`]);
+    await skopeoOk(['copy', '--src-tls-verify=false', R('team/app:1.0'), `oci:${abs('bysk')}:app`]);
+    await skopeoOk(['copy', '--all', '--src-tls-verify=false', R('team/multid:latest'), `oci:${abs('bysk')}:multi`]);
   });
 
   it('inspect equals skopeo inspect of the same layout, raw and config too', async () => {
@@ -285,8 +237,8 @@ describe('oci: source (skopeo wrote it)', () => {
 
   it('copies out to a registry with the digest skopeo would produce', async () => {
     const op = await ok({ source: 'oci:bysk:app', destination: R('fromsk/app:x') });
-    await sk(['copy', '--dest-tls-verify=false', `oci:${abs('bysk')}:app`, R('fromsk/app:sk')]);
-    assert.equal(op.result!.digest, await registryDigest(R('fromsk/app:sk')));
+    await skopeoOk(['copy', '--dest-tls-verify=false', `oci:${abs('bysk')}:app`, R('fromsk/app:sk')]);
+    assert.equal(op.result!.digest, await skopeoManifestDigest(R('fromsk/app:sk')));
     const all = await ok({ source: 'oci:bysk:multi', destination: R('fromsk/multi:x'), multiArch: 'all' });
     assert.equal(all.result!.digest, indexOf('bysk').manifests[1]!.digest);
   });
@@ -307,8 +259,8 @@ describe('delete on oci:', () => {
     assert.equal(before.length - afterDelete.length, 3);
     assert.ok(afterDelete.includes(v2s2.layers[0]!.digest.slice(7)));
     // what remains is complete: skopeo copies both remaining images out of it
-    await sk(['copy', `oci:${abs('gc')}:b`, `dir:${makeTmpDirSync('skiff-gc-b-')}/x`]);
-    await sk(['copy', '--all', `oci:${abs('gc')}:c`, `dir:${makeTmpDirSync('skiff-gc-c-')}/x`]);
+    await skopeoOk(['copy', `oci:${abs('gc')}:b`, `dir:${makeTmpDirSync('skiff-gc-b-')}/x`]);
+    await skopeoOk(['copy', '--all', `oci:${abs('gc')}:c`, `dir:${makeTmpDirSync('skiff-gc-c-')}/x`]);
     assert.equal((await del('oci:gc:c')).status, 200);
     assert.equal(readdirSync(abs('gc/blobs/sha256')).length, 4);
     const missing = await del('oci:gc:a');
@@ -328,14 +280,14 @@ describe('delete on oci:', () => {
 describe('oci-archive:', () => {
   it('writes the archive skopeo writes (same files) and reads skopeo’s', async () => {
     const op = await ok({ source: R('team/app:1.0'), destination: 'oci-archive:arch/app.tar:first' });
-    await sk(['copy', '--src-tls-verify=false', R('team/app:1.0'), `oci-archive:${abs('sk-app.tar')}:first`]);
+    await skopeoOk(['copy', '--src-tls-verify=false', R('team/app:1.0'), `oci-archive:${abs('sk-app.tar')}:first`]);
     const [ours, theirs] = [makeTmpDirSync('skiff-xa-'), makeTmpDirSync('skiff-xb-')];
     execFileSync('tar', ['-xf', abs('arch/app.tar'), '-C', ours]);
     execFileSync('tar', ['-xf', abs('sk-app.tar'), '-C', theirs]);
-    assert.deepEqual(tree(ours), tree(theirs));
+    assert.deepEqual(fileDigests(ours), fileDigests(theirs));
     assert.deepEqual(
       execFileSync('tar', ['-tf', abs('arch/app.tar')]).toString().split('\n').filter(Boolean),
-      ['blobs/', 'blobs/sha256/', ...Object.keys(tree(theirs)).filter((p) => p.startsWith('blobs/')).sort(), 'index.json', 'oci-layout'],
+      ['blobs/', 'blobs/sha256/', ...Object.keys(fileDigests(theirs)).filter((p) => p.startsWith('blobs/')).sort(), 'index.json', 'oci-layout'],
     );
     // skopeo reads ours, skiff reads skopeo's
     const theirsOfOurs = (await skopeoInspect(`oci-archive:${abs('arch/app.tar')}:first`)) as unknown as Record<string, unknown>;
@@ -360,7 +312,7 @@ describe('oci-archive:', () => {
     const op = await ok({ source: R('team/multi:latest'), destination: 'oci-archive:arch/multi.tar', multiArch: 'all' });
     const back = await ok({ source: 'oci-archive:arch/multi.tar', destination: R('fromarch/multi:x'), multiArch: 'all' });
     assert.equal(back.result!.digest, op.result!.digest);
-    assert.equal(await registryDigest(R('fromarch/multi:x')), await registryDigest(R('team/multi:latest')));
+    assert.equal(await skopeoManifestDigest(R('fromarch/multi:x')), await skopeoManifestDigest(R('team/multi:latest')));
   });
 
   it('hostile or broken archives are refused clearly', async () => {
@@ -443,7 +395,7 @@ describe('broken layouts and bad paths', () => {
       const op = await copy({ source: `oci:${layout}:v1`, destination: R(`broken/${layout}:v1`) });
       assert.equal(op.state, 'failed', layout);
       assert.equal(op.error!.code, code, JSON.stringify(op.error));
-      assert.equal(await registryDigest(R(`broken/${layout}:v1`)), undefined);
+      assert.equal(await skopeoManifestDigest(R(`broken/${layout}:v1`)), undefined);
       // into a layout: nothing referenced, no blob of it left behind, no temp files
       const into = await copy({ source: `oci:${layout}:v1`, destination: `oci:failed-${layout}:v1` });
       assert.equal(into.state, 'failed');

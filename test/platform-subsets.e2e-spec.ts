@@ -5,11 +5,10 @@
  * --override-variant` (its --multi-arch system choice) must pick the instance skiff keeps.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pushMultiArch, type PushedImage, type PushedManifest } from './support/images';
+import { pushMultiArch, sha256Digest, type PushedImage, type PushedManifest } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
 import { skopeo } from './support/skopeo';
@@ -31,7 +30,6 @@ let oci: { index: PushedManifest; images: PushedImage[] };
 let list: { index: PushedManifest; images: PushedImage[] };
 
 const plainTls = { sourceTlsVerify: false, destinationTlsVerify: false };
-const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const PLATFORMS = [
   { os: 'linux', architecture: 'amd64' },
   { os: 'linux', architecture: 'arm64', variant: 'v8' },
@@ -52,7 +50,7 @@ async function skopeoChoice(ref: string, spec: string): Promise<string> {
   const out = join(makeTmpDirSync('skiff-skopeo-choice-'), 'img');
   const r = await skopeo(['copy', '--src-tls-verify=false', '--override-os', os, '--override-arch', arch, ...(variant ? ['--override-variant', variant] : []), ref, `dir:${out}`]);
   assert.equal(r.code, 0, r.stderr);
-  return sha(readFileSync(join(out, 'manifest.json')));
+  return sha256Digest(readFileSync(join(out, 'manifest.json')));
 }
 
 async function rawManifest(ref: string): Promise<Buffer> {
@@ -90,11 +88,11 @@ describe('multiArch=filtered', () => {
       // linux/arm64 (no variant) is arm64/v8; linux/arm (no variant) is arm/v7, first in the compatibility order present.
       assert.deepEqual(r.manifests.map((m) => [m.platform?.architecture, m.platform?.variant ?? '']), [['amd64', ''], ['arm64', 'v8'], ['arm', 'v7']]);
       const written = await rawManifest(`docker://${dst.host}/filtered/${repo}:latest`);
-      assert.equal(sha(written), r.digest);
+      assert.equal(sha256Digest(written), r.digest);
       const doc = JSON.parse(written.toString('utf8')) as { mediaType: string; manifests: { digest: string }[] };
       assert.equal(doc.mediaType, image.index.mediaType);
       assert.deepEqual(doc.manifests.map((m) => m.digest), r.manifests.map((m) => m.digest));
-      for (const m of r.manifests) assert.equal(sha(await rawManifest(`docker://${dst.host}/filtered/${repo}@${m.digest}`)), m.digest);
+      for (const m of r.manifests) assert.equal(sha256Digest(await rawManifest(`docker://${dst.host}/filtered/${repo}@${m.digest}`)), m.digest);
       // The dropped instances are not there.
       const dropped = image.images.filter((i) => !oracle.has(i.digest));
       assert.equal(dropped.length, 2);
@@ -124,7 +122,7 @@ describe('multiArch=filtered', () => {
     const op = await copy({ source: `docker://${src.host}/team/multi:latest`, destination: 'oci:filtered-layout:multi', multiArch: 'filtered', platforms: ['linux/arm/v6'] });
     assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
     assert.deepEqual(op.result!.manifests.map((m) => m.digest), [await skopeoChoice(`docker://${src.host}/team/multi:latest`, 'linux/arm/v6')]);
-    assert.equal(sha(await rawManifest(`oci:${join(storageRoot, 'filtered-layout')}:multi`)), op.result!.digest);
+    assert.equal(sha256Digest(await rawManifest(`oci:${join(storageRoot, 'filtered-layout')}:multi`)), op.result!.digest);
   });
 
   it('a platform the index does not have fails the copy (404 PLATFORM_NOT_FOUND), writing no tag', async () => {
@@ -151,7 +149,7 @@ describe('multiArch=sparse', () => {
     assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
     assert.equal(op.result!.digest, oci.index.digest);
     const dir = join(storageRoot, 'sparse-dir');
-    assert.equal(sha(readFileSync(join(dir, 'manifest.json'))), oci.index.digest);
+    assert.equal(sha256Digest(readFileSync(join(dir, 'manifest.json'))), oci.index.digest);
     const instances = readdirSync(dir).filter((f) => f.endsWith('.manifest.json')).map((f) => `sha256:${f.split('.')[0]}`).sort();
     const expected = await Promise.all(['linux/arm64/v8', 'linux/ppc64le'].map((s) => skopeoChoice(`docker://${src.host}/team/multi:latest`, s)));
     assert.deepEqual(instances, expected.sort());

@@ -11,13 +11,12 @@
  * <digest>` answered from the registry's storage, `OCI-Subject` on manifest PUTs).
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Descriptor, type PushedArtifact, SIGNATURE, SIMPLESIGNING, SPDX, fallbackTag, pushArtifact, pushCosignSignature, pushFallbackIndex } from './support/artifacts';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
-import { makeLayer, pushImage, pushMultiArch, type PushedImage, type PushedManifest } from './support/images';
+import { makeLayer, pushImage, pushMultiArch, sha256Digest, type PushedImage, type PushedManifest } from './support/images';
 import { clientFor } from './support/registry-client';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
@@ -58,7 +57,6 @@ let instanceSignature: PushedArtifact;
 let cosignSig: PushedArtifact;
 
 const plainTls = { sourceTlsVerify: false, destinationTlsVerify: false };
-const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
 async function listReferrers(image: string, artifactType?: string): Promise<{ status: number; body: Listed & { code?: string } }> {
   const q = new URLSearchParams({ image, tlsVerify: 'false', ...(artifactType ? { artifactType } : {}) });
@@ -80,7 +78,7 @@ async function tags(reg: TestRegistry, repo: string): Promise<string[]> {
 async function rawDigest(ref: string): Promise<string> {
   const r = await skopeo(['inspect', '--raw', '--tls-verify=false', ref]);
   assert.equal(r.code, 0, r.stderr);
-  return sha(r.stdoutBytes);
+  return sha256Digest(r.stdoutBytes);
 }
 
 const digests = (list: { digest: string }[]) => list.map((d) => d.digest).sort();
@@ -294,7 +292,7 @@ describe('stale and hostile referrer listings', () => {
 
   it('a referrer the fallback index lists but the source does not hold is skipped and said so', async () => {
     proxy.clearRules();
-    serveIndex([{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(Buffer.from('deleted long ago')), size: 300, artifactType: SPDX }, real.descriptor]);
+    serveIndex([{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256Digest(Buffer.from('deleted long ago')), size: 300, artifactType: SPDX }, real.descriptor]);
     const op = await copy({ source: `docker://${proxy.host}/team/stale:1`, destination: `docker://${dst.host}/stale/app:1`, referrers: 'all' });
     assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
     assert.deepEqual(digests(op.result!.referrers!.copied), [real.digest]);

@@ -4,12 +4,11 @@
  * must give the same repositories, tags and digests.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
-import { makeLayer, pseudoRandomBytes, pushBlob, pushImage, pushMultiArch, pushTags, type Layer, type PushedImage } from './support/images';
+import { makeLayer, pseudoRandomBytes, pushBlob, pushImage, pushMultiArch, pushTags, sha256Digest, type Layer, type PushedImage } from './support/images';
 import { clientFor } from './support/registry-client';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
@@ -37,7 +36,6 @@ let alpha: Record<string, PushedImage>;
 let broken: Record<string, PushedImage>;
 let regConf: string;
 
-const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const plainTls = { sourceTlsVerify: false, destinationTlsVerify: false };
 const ALPHA_TAGS = ['1.0.0', '1.1.0', '1.2.0-rc.1', '1.2.0', '2.0.0'];
 const BETA_TAGS = ['v1', 'v2', 'v3', 'edge'];
@@ -77,7 +75,7 @@ async function manifestDigest(reg: TestRegistry, repo: string, ref: string): Pro
   const res = await clientFor(reg).request('GET', `/v2/${repo}/manifests/${ref}`, {
     headers: { accept: 'application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
   });
-  return res.status === 200 ? sha(res.body) : `HTTP ${res.status}`;
+  return res.status === 200 ? sha256Digest(res.body) : `HTTP ${res.status}`;
 }
 
 async function skopeoSync(args: string[]): Promise<void> {
@@ -314,7 +312,7 @@ describe('dir sources and destinations', () => {
     const root = join(svc.dataDir, 'images', 'mirror');
     assert.deepEqual(readdirSync(root).filter((n) => !n.startsWith('.')).sort(), readdirSync(join(out, 'mirror')).sort());
     for (const name of readdirSync(join(out, 'mirror'))) {
-      assert.equal(sha(readFileSync(join(root, name, 'manifest.json'))), sha(readFileSync(join(out, 'mirror', name, 'manifest.json'))), name);
+      assert.equal(sha256Digest(readFileSync(join(root, name, 'manifest.json'))), sha256Digest(readFileSync(join(out, 'mirror', name, 'manifest.json'))), name);
     }
     const again = await sync({ source: `${src.host}/lib/beta`, sourceType: 'docker', destination: 'mirror', destinationType: 'dir', ...plainTls });
     assert.deepEqual(again.result!.counts, { copied: 0, skipped: BETA_TAGS.length, failed: 0, planned: 0 });

@@ -6,14 +6,13 @@
  * described and copied unchanged.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { type PushedArtifact, SPDX, fallbackTag, pushArtifact, pushCosignSignature, pushFallbackIndex } from './support/artifacts';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
-import { makeLayer, pushImage, pushMultiArch, pushTags, type PushedImage, type PushedManifest } from './support/images';
+import { makeLayer, pushImage, pushMultiArch, pushTags, sha256Digest, type PushedImage, type PushedManifest } from './support/images';
 import { clientFor } from './support/registry-client';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
@@ -31,7 +30,6 @@ let app: PushedImage;
 let multi: { index: PushedManifest; images: PushedImage[] };
 let chart: PushedArtifact;
 
-const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
 const HELM_CONTENT = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
 
@@ -54,7 +52,7 @@ async function tagsOf(r: TestRegistry, repo: string): Promise<string[]> {
 
 async function rawDigest(ref: string): Promise<string | undefined> {
   const r = await skopeo(['inspect', '--raw', '--tls-verify=false', ref]);
-  return r.code === 0 ? sha(r.stdoutBytes) : undefined;
+  return r.code === 0 ? sha256Digest(r.stdoutBytes) : undefined;
 }
 
 before(async () => {
@@ -178,7 +176,7 @@ describe('GET /v1/images/digest', () => {
     const out = join(makeTmpDirSync('skiff-digest-oracle-'), 'img');
     const s = await skopeo(['copy', '--src-tls-verify=false', '--override-arch', 'arm64', `docker://${reg.host}/team/multi:latest`, `dir:${out}`]);
     assert.equal(s.code, 0, s.stderr);
-    assert.equal(sha(readFileSync(join(out, 'manifest.json'))), r.body['digest']);
+    assert.equal(sha256Digest(readFileSync(join(out, 'manifest.json'))), r.body['digest']);
     const missing = await get('/v1/images/digest', { image: `docker://${reg.host}/team/multi:nope`, tlsVerify: 'false' });
     assert.equal(missing.status, 404);
   });
@@ -246,7 +244,7 @@ describe('any OCI artifact', () => {
     assert.equal(r.body['digest'], chart.digest);
     assert.equal(r.body['size'], chart.size);
     const config = Buffer.from(JSON.stringify({ name: 'app', version: '1.0.0', apiVersion: 'v2' }));
-    assert.deepEqual(r.body['config'], { mediaType: HELM_CONFIG, digest: sha(config), size: config.length });
+    assert.deepEqual(r.body['config'], { mediaType: HELM_CONFIG, digest: sha256Digest(config), size: config.length });
     assert.deepEqual(r.body['layers'], [{ mediaType: HELM_CONTENT, digest: chart.layers[0]!.digest, size: chart.layers[0]!.bytes.length }]);
     assert.deepEqual(r.body['platforms'], []);
   });

@@ -4,6 +4,7 @@ import { ReferenceAuthorizer } from '../auth/reference-authorizer';
 import { CredentialService } from '../credentials/credential.service';
 import { DomainError } from '../errors/domain-error';
 import { type ArtifactDescription, describeManifest, platformOfConfig } from '../image-spec/artifact-descriptor';
+import { registryImageOf } from '../image-spec/image-reference';
 import { type PlatformChoice, chooseInstance, parseManifest } from '../image-spec/manifest';
 import { isImageConfigMediaType, isIndexMediaType } from '../image-spec/media-types';
 import { DockerTransport } from '../transports/docker/docker.transport';
@@ -57,11 +58,12 @@ export class ArtifactsService {
   async digest(principal: Principal, image: string, platform: PlatformChoice | undefined, access: ArtifactAccess): Promise<{ image: string; digest: string; mediaType: string; indexDigest?: string }> {
     const ref = await this.authorizer.authorize(image, principal, { scope: 'images:read', side: 'source', action: 'resolving a digest' });
     const choose = platform && (platform.os || platform.architecture || platform.variant) ? platform : undefined;
-    if (ref.transport === 'docker' && (!ref.named.digest || !choose)) {
-      const client = await this.docker.client(ref.named.domain, this.context(principal, access));
-      const reference = ref.named.digest ?? ref.named.tag ?? 'latest';
-      const head = await client.headManifest(ref.named.path, reference, access.signal);
-      if (!head) throw new DomainError('IMAGE_NOT_FOUND', `${image}: no manifest ${reference} in ${ref.named.domain}/${ref.named.path}`, { registry: ref.named.domain, upstreamStatus: 404 });
+    const named = registryImageOf(ref)?.named;
+    if (named && (!named.digest || !choose)) {
+      const client = await this.docker.client(named.domain, this.context(principal, access));
+      const reference = named.digest ?? named.tag ?? 'latest';
+      const head = await client.headManifest(named.path, reference, access.signal);
+      if (!head) throw new DomainError('IMAGE_NOT_FOUND', `${image}: no manifest ${reference} in ${named.domain}/${named.path}`, { registry: named.domain, upstreamStatus: 404 });
       const mediaType = head.mediaType?.split(';')[0]!.trim().toLowerCase();
       if (head.digest && mediaType && (!choose || !isIndexMediaType(mediaType))) return { image, digest: head.digest, mediaType };
     }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { parseImageReference } from '../image-spec/image-reference';
 import { patternTarget, treeTarget } from '../image-spec/reference-pattern';
-import { SCOPES } from './principal';
+import { SCOPES } from '../config/principals-file';
 import { PrincipalDirectory } from './principal-directory';
 import { requireReferenceAccess, requireTreeAccess } from './reference-access';
 

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { PrincipalSpec } from './principals-file';
+import type { PrincipalSpec } from '../config/principals-file';
 import { fullAccessPrincipal, type Principal } from './principal';
 
 /**

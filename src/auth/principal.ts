@@ -1,3 +1,4 @@
+import { SCOPES, type Scope } from '../config/principals-file';
 import { DomainError } from '../errors/domain-error';
 
 /**
@@ -6,10 +7,6 @@ import { DomainError } from '../errors/domain-error';
  * principal, or the single local user when no token is configured), and passed into the use
  * cases, which check scopes and reference patterns themselves. Nothing here knows HTTP.
  */
-export const SCOPES = ['images:read', 'images:write', 'images:delete', 'operations:read-all', 'credentials:admin', 'daemons'] as const;
-
-export type Scope = (typeof SCOPES)[number];
-
 export interface Principal {
   /** Stable name: from the principals file; `token-N` for the Nth SKIFF_API_TOKENS entry; `local` without tokens. */
   readonly name: string;

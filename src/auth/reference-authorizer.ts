@@ -1,9 +1,10 @@
 import { isNameOnly, parseDockerReference } from '../image-spec/docker-reference';
 import type { ImageReference, TransportName } from '../image-spec/image-reference';
 import { parseImageReference } from '../image-spec/image-reference';
+import type { Scope } from '../config/principals-file';
 import { InvalidReferenceError } from '../image-spec/invalid-reference-error';
 import { dockerRepositoryTarget } from '../image-spec/reference-pattern';
-import { type Principal, requireScope, type Scope } from './principal';
+import { type Principal, requireScope } from './principal';
 import { type AccessSide, referenceTarget, requireReferenceAccess } from './reference-access';
 
 /** Whether a transport is enabled and the principal may use it (the transport registry answers). */

@@ -3,9 +3,9 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parsePrincipalsDocument, type PrincipalSpec } from '../auth/principals-file';
-import { TRANSPORT_NAMES, type TransportName } from '../image-spec/image-reference';
+import { DAEMON_TRANSPORTS, TRANSPORT_NAMES, type TransportName } from '../image-spec/image-reference';
 import { parseCidr } from '../egress/ip-address';
+import { parsePrincipalsDocument, type PrincipalSpec } from './principals-file';
 
 /**
  * The whole configuration, parsed and validated once at boot. Only this folder reads
@@ -133,7 +133,7 @@ export interface SecuritySettings {
 }
 
 /** The transports enabled when SKIFF_TRANSPORTS is unset: the engine (daemon) transports are opt-in. */
-export const DEFAULT_TRANSPORTS: readonly TransportName[] = TRANSPORT_NAMES.filter((t) => t !== 'docker-daemon' && t !== 'containers-storage');
+export const DEFAULT_TRANSPORTS: readonly TransportName[] = TRANSPORT_NAMES.filter((t) => !DAEMON_TRANSPORTS.includes(t));
 
 function parseTransports(v: string | undefined): TransportName[] {
   if (v === undefined) return [...DEFAULT_TRANSPORTS];

@@ -1,61 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsIn,
-  IsInt,
-  IsNotEmpty,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
-import { PLATFORM_WORD } from '../image-spec/manifest';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
 import { MEDIA_TYPE } from '../image-spec/media-types';
 import { PLATFORM_SPEC } from '../image-spec/platform-list';
-
-/** Every multiArch mode of a copy (skopeo's three, and the two platform subsets). */
-export const MULTI_ARCH_MODES = ['system', 'all', 'index-only', 'filtered', 'sparse'] as const;
-import { TransferOptionsDto } from './transfer-options.dto';
-
-
-/** The instance to pick from a multi-arch source (skopeo --override-os/arch/variant). */
-export class PlatformDto {
-  @ApiPropertyOptional({ example: 'linux' })
-  @IsOptional()
-  @Matches(PLATFORM_WORD)
-  os?: string;
-
-  @ApiPropertyOptional({ example: 'arm64' })
-  @IsOptional()
-  @Matches(PLATFORM_WORD)
-  architecture?: string;
-
-  @ApiPropertyOptional({ example: 'v8' })
-  @IsOptional()
-  @Matches(PLATFORM_WORD)
-  variant?: string;
-}
-
-/** Layer recompression (skopeo --dest-compress-format / --dest-compress-level). */
-export class CompressionDto {
-  @ApiProperty({ enum: ['gzip', 'zstd'], enumName: 'CompressionFormat' })
-  @IsIn(['gzip', 'zstd'])
-  format: 'gzip' | 'zstd';
-
-  /** gzip 1–9, zstd 1–22; the library default when omitted. */
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 22 })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(22)
-  level?: number;
-}
+import { CompressionDto, MULTI_ARCH_MODES, PlatformDto, TransferOptionsDto } from '../transfers/transfer-options.dto';
 
 /** Body of POST /v1/copies (skopeo copy). */
 export class CopyRequestDto extends TransferOptionsDto {

@@ -4,20 +4,18 @@ import { referenceTarget, requireReferenceAccess } from '../auth/reference-acces
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
-import { toRegistryAuth } from '../credentials/registry-auth-header';
+import { toRegistryAuth } from '../http/registry-auth-header';
 import { InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
-import { withTag } from '../image-spec/docker-reference';
 import { type ImageReference, parseImageReference } from '../image-spec/image-reference';
-import { patternTarget } from '../image-spec/reference-pattern';
 import type { OperationRunContext, OperationRunner } from '../operations/operation';
 import { OperationsService } from '../operations/operations.service';
 import { resolveInStorageRoot } from '../storage/storage-root';
-import { parseAdditionalTags } from '../transports/docker-archive/docker-archive.transport';
 import { TransportRegistry } from '../transports/transport-registry';
 import { ReferrersService } from '../referrers/referrers.service';
+import type { CopyRequest, CopyResult } from '../transfers/copy-request';
+import type { TransferSecrets } from '../transfers/transfer-secrets';
+import { canonicalSet, checkTransferExtensions, platformChoices } from '../transfers/transfer-extensions';
 import type { CopyRequestDto } from './copies.dto';
-import type { CopyRequest, CopyResult, TransferSecrets } from './copy-request';
-import { canonicalSet, checkRegistryAdditionalTags, checkTransferExtensions, platformChoices } from './transfer-extensions';
 
 /**
  * The stored form of a copy request: defaults applied (so a default spelled out or left out is
@@ -89,25 +87,16 @@ export class CopiesService implements OperationRunner<'copy'>, OnModuleInit {
     await this.parse(body.source, 'source');
     const dst = await this.parse(body.destination, 'destination');
     requireReferenceAccess(principal, 'source', await referenceTarget(src, this.config.storageRoot));
-    const dstTarget = await referenceTarget(dst, this.config.storageRoot);
-    requireReferenceAccess(principal, 'destination', dstTarget);
+    requireReferenceAccess(principal, 'destination', await referenceTarget(dst, this.config.storageRoot));
     if (body.additionalTags?.length) {
-      if (dst.transport === 'docker') {
-        checkRegistryAdditionalTags(body.additionalTags);
-        for (const tag of body.additionalTags) requireReferenceAccess(principal, 'destination', patternTarget({ transport: 'docker', named: withTag(dst.named, tag) }));
-      } else if (dst.transport === 'docker-archive') {
-        for (const named of parseAdditionalTags(body.additionalTags)) {
-          requireReferenceAccess(principal, 'destination', patternTarget({ transport: 'docker-archive', path: dstTarget.location, named }, { path: dstTarget.location }));
-        }
-      } else {
-        throw new InvalidArgumentError('additionalTags applies to docker-archive and registry (docker://) destinations only');
+      const transport = this.transports.get(dst.transport, 'copy to');
+      if (!transport.additionalTagReferences) throw new InvalidArgumentError('additionalTags applies to docker-archive and registry (docker://) destinations only');
+      for (const extra of transport.additionalTagReferences(dst, body.additionalTags)) {
+        requireReferenceAccess(principal, 'destination', await referenceTarget(extra, this.config.storageRoot));
       }
     }
     checkTransferExtensions(body);
     if (body.referrers === 'all') this.referrers.assertSupported(src, dst);
-    if (body.preserveDigests && (body.format || body.compression)) {
-      throw new InvalidArgumentError(`preserveDigests cannot be combined with ${body.format ? 'format' : 'compression'}: it would change the manifest`);
-    }
     if (body.compression?.format === 'gzip' && body.compression.level !== undefined && body.compression.level > 9) {
       throw new InvalidArgumentError('compression.level for gzip must be between 1 and 9');
     }

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DomainError } from '../errors/domain-error';
-import { CopyEngine, type CopyProgressUpdate } from './copy-engine';
+import { CopyEngine } from './copy-engine';
+import type { TransferProgress } from './transfer-progress';
 import { HostLimiter, InFlightBlobs } from './host-limiter';
 import { buildImage, MemoryDestination, MemoryRegistry, MemorySource } from './testing/in-memory-transports';
 
@@ -17,7 +18,7 @@ describe('copy engine: mounts', () => {
     registry.push('src/app', img, '1');
     const source = new MemorySource(img, { reference: 'docker://registry.test/src/app:1' });
     const dest = new MemoryDestination({ registry, reference: 'docker://registry.test/dst/app:1' });
-    let last: Required<CopyProgressUpdate> | undefined;
+    let last: TransferProgress | undefined;
     const result = await engine().copy(source, dest, {}, { onProgress: (p) => (last = p) });
     assert.equal(result.digest, img.top.digest);
     assert.equal(source.reads.size, 0, 'no blob was read');
@@ -59,7 +60,7 @@ describe('copy engine: the same blob once across concurrent copies', () => {
     assert.equal(destA.blobScope, destB.blobScope);
     const shared = engine();
     const copyA = shared.copy(sourceA, destA, {});
-    let progressB: Required<CopyProgressUpdate> | undefined;
+    let progressB: TransferProgress | undefined;
     const copyB = shared.copy(sourceB, destB, {}, {
       onProgress: (p) => {
         progressB = p;
@@ -119,7 +120,7 @@ describe('copy engine: retries', () => {
       },
     });
     const dest = new MemoryDestination();
-    let last: Required<CopyProgressUpdate> | undefined;
+    let last: TransferProgress | undefined;
     await engine().copy(source, dest, {}, { onProgress: (p) => (last = p) });
     assert.equal(source.reads.get(layer), 3);
     assert.ok(dest.committed);
@@ -137,7 +138,7 @@ describe('copy engine: retries', () => {
       },
     });
     const dest = new MemoryDestination();
-    let last: Required<CopyProgressUpdate> | undefined;
+    let last: TransferProgress | undefined;
     await engine().copy(source, dest, {}, { onProgress: (p) => (last = p) });
     assert.equal(source.reads.get(layer), 2);
     assert.ok(dest.events.includes(`aborted ${layer}`), 'the broken upload was abandoned');

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MediaType } from '../image-spec/media-types';
-import { CopyEngine, type CopyProgressUpdate } from './copy-engine';
+import { CopyEngine } from './copy-engine';
+import type { TransferProgress } from './transfer-progress';
 import { HostLimiter, InFlightBlobs } from './host-limiter';
 import { buildImage, MemoryDestination, MemorySource } from './testing/in-memory-transports';
 
@@ -28,7 +29,7 @@ test('a destination that already has the image under its reference gets nothing 
   await engine().copy(new MemorySource(img), dest, {});
   const events = dest.events.length;
   const source = new MemorySource(img);
-  let last: Required<CopyProgressUpdate> | undefined;
+  let last: TransferProgress | undefined;
   const again = await engine().copy(source, dest, {}, { onProgress: (p) => (last = p) });
   assert.equal(again.digest, img.top.digest);
   assert.equal(dest.events.length, events, 'nothing written');
@@ -42,7 +43,7 @@ test('blobs the destination holds are not transferred again; progress counts the
   const dest = new MemoryDestination();
   dest.repo.blobs.set(img.layers[0]!.digest, img.blobs.get(img.layers[0]!.digest)!);
   const source = new MemorySource(img);
-  let last: Required<CopyProgressUpdate> | undefined;
+  let last: TransferProgress | undefined;
   await engine().copy(source, dest, {}, { onProgress: (p) => (last = p) });
   assert.ok(dest.events.includes(`present ${img.layers[0]!.digest}`));
   assert.equal(source.reads.get(img.layers[0]!.digest), undefined);

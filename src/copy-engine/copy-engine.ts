@@ -2,85 +2,45 @@ import { pipeline, Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AbortedError, DomainError } from '../errors/domain-error';
 import { digestOf } from '../image-spec/digest';
-import {
-  type Descriptor,
-  type ImageManifest,
-  type IndexManifest,
-  type Platform,
-  type PlatformChoice,
-  chooseInstance,
-  parseManifest,
-} from '../image-spec/manifest';
-import {
-  type ManifestFormat,
-  convertImageManifest,
-  convertIndex,
-  formatOfManifestType,
-  indexMediaType,
-  manifestMediaType,
-  serializeImageManifest,
-} from '../image-spec/manifest-conversion';
+import { registryImageOf } from '../image-spec/image-reference';
+import { type Descriptor, type ImageManifest, type IndexManifest, type Platform, parseManifest } from '../image-spec/manifest';
+import { convertImageManifest, convertIndex, formatOfManifestType, indexMediaType, manifestMediaType, serializeImageManifest } from '../image-spec/manifest-conversion';
 import { goJson } from '../image-spec/go-json';
 import { MediaType, isImageConfigMediaType, isIndexMediaType } from '../image-spec/media-types';
-import { choosePlatformInstances, filterIndexDocument } from '../image-spec/platform-list';
 import { parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
-import type { BlobInfo, ImageDestination, ImageSource, ManifestBlob, MountSource } from '../transports/transport';
+import type { BlobInfo, DestinationProbe, ImageDestination, ImageSource, ManifestBlob, MountSource } from '../transports/transport';
 import type { HostLimiter, InFlightBlobs } from './host-limiter';
 import { type CompressionChoice, type LayerCompression, compressionOf, compressor, decompressor, recompressedLayerType, uncompressedLayerType } from './recompress';
 import { asDomainError, isRetryable, sparseRefusal } from './copy-errors';
-import type { ReferrersReport, ReferrersStep } from './referrers-step';
+import { type CopyOptions, checkCopyOptions, mayBeUpToDate } from './copy-options';
+import {
+  type CopyPlan,
+  type CopyTarget,
+  type TargetDecision,
+  assertAcceptsIndexes,
+  blobsOf,
+  chooseTarget,
+  decide,
+  filteredIndex,
+  indexFormat,
+  keepsType,
+  manifestCandidates,
+} from './copy-plan';
+import type { ReferrersReport } from './referrers-step';
+import { type ProgressCounters, type TransferProgress, emptyProgress } from './transfer-progress';
 import { DigestingStream, VerifyingStream } from './verifying-stream';
 
 /**
- * The copy engine (plain TypeScript, no Nest): plan from the source manifest, copy blobs
- * (reuse → mount → verified streamed upload, concurrently under shared per-host limits, each
- * blob once per destination across jobs), then write manifests last — instances before the
- * index — so no tag ever points at a partial image. Every call takes the run's AbortSignal.
+ * The copy engine (plain TypeScript, no Nest): plan from the source manifest (copy-plan.ts),
+ * copy blobs (reuse → mount → verified streamed upload, concurrently under shared per-host
+ * limits, each blob once per destination across jobs), then write manifests last — instances
+ * before the index — so no tag ever points at a partial image. Every call takes the run's
+ * AbortSignal.
  */
-export type MultiArch = 'system' | 'all' | 'index-only' | 'filtered' | 'sparse';
-
-export interface CopyOptions {
-  /**
-   * skopeo's `system`, `all`, `index-only`, plus platform subsets of an index (`platforms`):
-   * `filtered` writes a new index holding only those instances (a new digest); `sparse` copies
-   * only those instances and writes the source index unchanged (its digest kept), which a
-   * destination may refuse. A single-image source is copied as it is in every mode.
-   */
-  multiArch?: MultiArch;
-  platform?: PlatformChoice;
-  /** With multiArch `filtered` / `sparse`: the platforms to keep (each chooses as skopeo's --override-* would). */
-  platforms?: readonly PlatformChoice[];
-  /** Bring the referrers of every manifest written unchanged along (see ReferrersStep). */
-  referrers?: ReferrersStep;
-  /**
-   * Called once before the source's content is first read, after a HEAD-only up-to-date check
-   * found something to copy (a sync waits here for a registry's rate-limit window).
-   */
-  beforePull?: (signal: AbortSignal | undefined) => Promise<void>;
-  preserveDigests?: boolean;
-  format?: ManifestFormat;
-  compression?: CompressionChoice;
-  /** Extra attempts for a blob transfer that failed for a retryable reason. */
-  retryTimes?: number;
-}
-
-export interface CopyProgressUpdate {
-  phase?: string;
-  bytesTotal?: number;
-  bytesDone?: number;
-  bytesSkipped?: number;
-  blobsTotal?: number;
-  blobsDone?: number;
-  blobsSkipped?: number;
-  blobsMounted?: number;
-  imagesTotal?: number;
-  imagesDone?: number;
-}
-
 export interface CopyRun {
   signal?: AbortSignal;
   /** Called with the absolute counters whenever they change. */
-  onProgress?: (p: Required<CopyProgressUpdate>) => void;
+  onProgress?: (p: TransferProgress) => void;
 }
 
 export interface WrittenManifest {
@@ -122,21 +82,10 @@ function transformedLayerType(t: LayerTransform, ociManifest: boolean): string {
 }
 
 class Counters {
-  readonly p: Required<CopyProgressUpdate> = {
-    phase: 'planning',
-    bytesTotal: 0,
-    bytesDone: 0,
-    bytesSkipped: 0,
-    blobsTotal: 0,
-    blobsDone: 0,
-    blobsSkipped: 0,
-    blobsMounted: 0,
-    imagesTotal: 0,
-    imagesDone: 0,
-  };
-  constructor(private readonly sink?: (p: Required<CopyProgressUpdate>) => void) {}
-  add(u: Partial<Record<keyof CopyProgressUpdate, number>>, phase?: string): void {
-    for (const [k, v] of Object.entries(u)) (this.p as unknown as Record<string, number>)[k]! += v ?? 0;
+  readonly p: TransferProgress = emptyProgress('planning');
+  constructor(private readonly sink?: (p: TransferProgress) => void) {}
+  add(u: Partial<ProgressCounters>, phase?: string): void {
+    for (const [k, v] of Object.entries(u) as [keyof ProgressCounters, number | undefined][]) this.p[k] += v ?? 0;
     if (phase) this.p.phase = phase;
     this.sink?.({ ...this.p });
   }
@@ -175,58 +124,69 @@ export class CopyEngine {
     return { ...result, referrers: report };
   }
 
+  /**
+   * What copy() would do with these arguments, decided by the same functions, with nothing
+   * written and no HEAD-only shortcut (the manifests are read). `dest` may be a probe of a
+   * destination not opened yet. `blobs: 'list'` lists the blobs of what is written (reading the
+   * instances' manifests); `'check'`, when copying, also asks the destination which it lacks.
+   */
+  async plan(source: ImageSource, dest: DestinationProbe, opts: CopyOptions, run: { signal?: AbortSignal; blobs?: 'none' | 'list' | 'check' } = {}): Promise<CopyPlan> {
+    checkCopyOptions(opts);
+    const { target, decision } = await this.decide(source, dest, opts, run.signal, this.currentDigest(dest, opts, run.signal));
+    const plan: CopyPlan = {
+      action: decision.upToDate ? 'skip' : 'copy',
+      digest: decision.digest,
+      mediaType: decision.mediaType,
+      ...(decision.sourceDigest ? { sourceDigest: decision.sourceDigest } : {}),
+      instances: decision.instances,
+    };
+    const asked = run.blobs ?? 'none';
+    if (asked === 'none' || (asked === 'check' && plan.action === 'skip')) return plan;
+    plan.blobs = await blobsOf(source, target, decision, run.signal);
+    if (asked === 'check') {
+      const present = await Promise.all(plan.blobs.map((b) => dest.tryReuseBlob({ digest: b.digest, size: b.size }, { signal: run.signal })));
+      plan.transfer = plan.blobs.filter((_, i) => !present[i]);
+    }
+    return plan;
+  }
+
+  /** What the destination reference holds, asked only when the copy may find it up to date. */
+  private currentDigest(dest: DestinationProbe, opts: CopyOptions, signal: AbortSignal | undefined): Promise<string | undefined> {
+    return mayBeUpToDate(opts) && dest.currentManifestDigest ? dest.currentManifestDigest({ signal }).catch(() => undefined) : Promise.resolve(undefined);
+  }
+
+  /** Reads the source (after beforePull) and decides what is written and whether it is there already. */
+  private async decide(source: ImageSource, dest: DestinationProbe, opts: CopyOptions, signal: AbortSignal | undefined, current: Promise<string | undefined>): Promise<{ target: CopyTarget; decision: TargetDecision }> {
+    await opts.beforePull?.(signal);
+    const target = await chooseTarget(source, opts, signal);
+    return { target, decision: decide(target, dest, opts, await current) };
+  }
+
   private async copyManifests(ctx: CopyContext, source: ImageSource, dest: ImageDestination, opts: CopyOptions, run: CopyRun, counters: Counters): Promise<CopyResult> {
-    if (opts.preserveDigests && (opts.format || opts.compression)) {
-      throw new DomainError(
-        'INVALID_ARGUMENT',
-        `preserveDigests cannot be combined with ${opts.format ? 'format' : 'compression'}: it would change the manifest (skopeo ignores format silently; skiff refuses)`,
-      );
-    }
-    const mode = opts.multiArch ?? 'system';
-    if ((mode === 'filtered' || mode === 'sparse') && !opts.platforms?.length) {
-      throw new DomainError('INVALID_ARGUMENT', `multiArch=${mode} needs the platforms to keep`);
-    }
+    checkCopyOptions(opts);
     // Fetched together: the destination's current digest lets an up-to-date copy end here.
-    const current = !opts.format && !opts.compression && dest.currentManifestDigest ? dest.currentManifestDigest({ signal: run.signal }).catch(() => undefined) : Promise.resolve(undefined);
+    const current = this.currentDigest(dest, opts, run.signal);
     const headOnly = await ctx.upToDateByHead(current);
     if (headOnly) return headOnly;
-    await opts.beforePull?.(run.signal);
-    const top = await source.getManifest({ signal: run.signal });
-    const parsed = parseManifest(top.bytes, top.mediaType);
-    if (parsed.kind === 'schema1') {
-      throw new DomainError('OPERATION_NOT_SUPPORTED', 'copying Docker schema1 images is not supported (convert them with a newer tool first)');
+    const { target, decision } = await this.decide(source, dest, opts, run.signal, current);
+    if (target.kind === 'image') counters.add({ imagesTotal: 1 }, 'copying');
+    if (decision.upToDate) return ctx.alreadyThere(target, decision);
+    switch (target.kind) {
+      case 'image': {
+        const written = await ctx.copyImage(target.image, target.manifest, {});
+        ctx.noteWritten(target.image.digest, written.digest);
+        counters.add({ imagesDone: 1 }, 'done');
+        return { digest: written.digest, mediaType: written.mediaType, manifests: [] };
+      }
+      case 'filtered':
+        return ctx.copyFiltered(target.top, target.index, decision.instances);
+      case 'sparse':
+        return ctx.copySparse(target.top, target.index, decision.instances);
+      case 'index-only':
+        return ctx.writeIndexOnly(target.top, target.index);
+      case 'all':
+        return ctx.copyAll(target.top, target.index);
     }
-    if (parsed.kind === 'image') {
-      counters.add({ imagesTotal: 1 }, 'copying');
-      if ((await current) === top.digest && ctx.keepsType(parsed.mediaType)) return ctx.upToDate(top, parsed);
-      const written = await ctx.copyImage(top, parsed, {});
-      ctx.noteWritten(top.digest, written.digest);
-      counters.add({ imagesDone: 1 }, 'done');
-      return { digest: written.digest, mediaType: written.mediaType, manifests: [] };
-    }
-    if (mode === 'system') {
-      const chosen = chooseInstance(parsed, opts.platform);
-      const instance = await source.getManifest({ instanceDigest: chosen.digest, signal: run.signal });
-      const inner = parseManifest(instance.bytes, instance.mediaType);
-      if (inner.kind !== 'image') throw new DomainError('MANIFEST_INVALID', `instance ${chosen.digest} is not an image manifest`);
-      counters.add({ imagesTotal: 1 }, 'copying');
-      if ((await current) === instance.digest && ctx.keepsType(inner.mediaType)) return ctx.upToDate(instance, inner);
-      const written = await ctx.copyImage(instance, inner, {});
-      ctx.noteWritten(instance.digest, written.digest);
-      counters.add({ imagesDone: 1 }, 'done');
-      return { digest: written.digest, mediaType: written.mediaType, manifests: [] };
-    }
-    if (mode === 'filtered') return ctx.copyFiltered(top, parsed, await current);
-    if (mode === 'sparse') return ctx.copySparse(top, parsed, await current);
-    if ((await current) === top.digest) {
-      const instances = mode === 'all' ? parsed.manifests : [];
-      counters.add({ imagesTotal: instances.length, imagesDone: instances.length }, 'done');
-      ctx.noteWritten(top.digest, top.digest);
-      for (const d of instances) ctx.noteWritten(d.digest, d.digest);
-      return { digest: top.digest, mediaType: top.mediaType, manifests: instances.map(writtenOf) };
-    }
-    if (mode === 'index-only') return ctx.writeIndexOnly(top, parsed);
-    return ctx.copyAll(top, parsed);
   }
 }
 
@@ -254,9 +214,9 @@ class CopyContext {
     private readonly counters: Counters,
   ) {
     this.signal = runSignal ? AbortSignal.any([runSignal, this.stop.signal]) : this.stop.signal;
-    const ref = source.reference;
-    this.sourceHost = ref.transport === 'docker' ? `docker://${ref.named.domain}` : `local:${ref.transport}`;
-    if (ref.transport === 'docker') this.mountFrom = { registry: ref.named.domain, repository: ref.named.path };
+    const registry = registryImageOf(source.reference);
+    this.sourceHost = registry ? `docker://${registry.registry}` : `local:${source.reference.transport}`;
+    if (registry) this.mountFrom = { registry: registry.registry, repository: registry.repository };
   }
 
   private checkAborted(): void {
@@ -322,12 +282,12 @@ class CopyContext {
   }
 
   /** Whether an image of this manifest type would be written unchanged. */
-  keepsType(mediaType: string): boolean {
-    return this.candidates(mediaType, false)[0] === mediaType;
+  private keepsType(mediaType: string): boolean {
+    return keepsType(mediaType, this.dest, this.opts);
   }
 
   /** The destination already has exactly this image under its reference: report every blob as skipped. */
-  upToDate(blob: ManifestBlob, manifest: ImageManifest): CopyResult {
+  private upToDate(blob: ManifestBlob, manifest: ImageManifest): CopyResult {
     this.noteWritten(blob.digest, blob.digest);
     const blobs = [manifest.config, ...manifest.layers].filter((b, i, all) => all.findIndex((x) => x.digest === b.digest) === i);
     const bytes = blobs.reduce((n, b) => n + b.size, 0);
@@ -335,15 +295,22 @@ class CopyContext {
     return { digest: blob.digest, mediaType: blob.mediaType, manifests: [] };
   }
 
+  /**
+   * The destination already holds what `decision` writes: reports it as copy() would have
+   * written it (an image's blobs as skipped; an index's instances as done).
+   */
+  alreadyThere(target: CopyTarget, decision: TargetDecision): CopyResult {
+    if (target.kind === 'image') return this.upToDate(target.image, target.manifest);
+    const instances = decision.instances;
+    this.counters.add({ imagesTotal: instances.length, imagesDone: instances.length }, 'done');
+    this.noteWritten(target.top.digest, decision.digest);
+    for (const d of instances) this.noteWritten(d.digest, d.digest);
+    return { digest: decision.digest, mediaType: decision.mediaType, manifests: instances.map(writtenOf), ...(decision.sourceDigest ? { sourceDigest: decision.sourceDigest } : {}) };
+  }
+
   /** The manifest formats to try for an image, in order (skopeo's choice). */
   private candidates(sourceType: string, isIndex: boolean): string[] {
-    const typeOf = (f: ManifestFormat) => (isIndex ? indexMediaType(f) : manifestMediaType(f));
-    const supported = this.dest.supportedManifestTypes();
-    if (this.opts.format) return [typeOf(this.opts.format)];
-    if (this.opts.compression?.format === 'zstd') return [typeOf('oci')];
-    const list = [sourceType, typeOf('v2s2'), typeOf('oci')].filter((t, i, a) => a.indexOf(t) === i && supported.includes(t));
-    if (list.length === 0) throw new DomainError('OPERATION_NOT_SUPPORTED', `the destination accepts none of the manifest types this image can be written as`);
-    return list;
+    return manifestCandidates(sourceType, isIndex, this.dest, this.opts);
   }
 
   async copyImage(blob: ManifestBlob, manifest: ImageManifest, where: { instanceDigest?: string; preserve?: string }): Promise<WrittenManifest> {
@@ -516,25 +483,6 @@ class CopyContext {
   }
 
   /**
-   * The index format to write (containers/image's determineListConversion): the forced one,
-   * else the source's when the destination stores it, else one the destination stores (an OCI
-   * layout turns a Docker manifest list into an OCI index).
-   */
-  private indexFormat(index: IndexManifest): ManifestFormat {
-    if (this.opts.format) return this.opts.format;
-    const own = formatOfManifestType(index.mediaType)!;
-    const supported = this.dest.supportedManifestTypes();
-    if (supported.includes(index.mediaType)) return own;
-    return (['oci', 'v2s2'] as const).find((f) => supported.includes(indexMediaType(f))) ?? own;
-  }
-
-  private assertAcceptsIndexes(): void {
-    if (this.dest.acceptsIndexes === false) {
-      throw new DomainError('OPERATION_NOT_SUPPORTED', `a ${this.dest.reference.transport}: destination cannot store multi-arch images; use multiArch=system (optionally with platform)`);
-    }
-  }
-
-  /**
    * Copies instances of an index concurrently, each manifest by digest; `preserve` (naming
    * why) refuses any change to them. Returns what each became, in the given order.
    */
@@ -556,11 +504,8 @@ class CopyContext {
   }
 
   async copyAll(top: ManifestBlob, index: IndexManifest): Promise<CopyResult> {
-    this.assertAcceptsIndexes();
-    const targetFormat = this.indexFormat(index);
-    if (this.opts.preserveDigests && this.opts.format && indexMediaType(this.opts.format) !== index.mediaType) {
-      throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: converting the index would change its digest');
-    }
+    assertAcceptsIndexes(this.dest);
+    const targetFormat = indexFormat(index, this.dest, this.opts);
     const written = await this.copyInstances(index.manifests);
     const changed = written.some((w) => w.digest !== w.original) || indexMediaType(targetFormat) !== index.mediaType;
     if (changed && this.opts.preserveDigests) throw new DomainError('INVALID_ARGUMENT', 'preserveDigests: the instances had to change, so the index would change');
@@ -575,38 +520,12 @@ class CopyContext {
     return { digest, mediaType, manifests: written.map(({ original: _, ...w }) => w) };
   }
 
-  /**
-   * The index a filtered copy writes: the source document with only the chosen entries (every
-   * other field kept) when the instances and the index type stay as they are — the source's own
-   * bytes when every entry is chosen — else the index converted as containers/image writes one.
-   */
-  private filteredIndex(top: ManifestBlob, index: IndexManifest, chosen: readonly Descriptor[], targetFormat: ManifestFormat, replaced: Map<string, { digest: string; size: number; mediaType: string }>): { bytes: Buffer; mediaType: string } {
-    const keep = new Set(chosen.map((d) => d.digest));
-    if (replaced.size === 0 && indexMediaType(targetFormat) === index.mediaType) return { bytes: filterIndexDocument(top.bytes, index, chosen), mediaType: index.mediaType };
-    const kept: IndexManifest = { ...index, manifests: index.manifests.filter((d) => keep.has(d.digest)) };
-    return { bytes: convertIndex(kept, targetFormat, replaced), mediaType: indexMediaType(targetFormat) };
-  }
-
-  /** multiArch=filtered: the chosen instances, then a new index holding only them (a new digest). */
-  async copyFiltered(top: ManifestBlob, index: IndexManifest, current: string | undefined): Promise<CopyResult> {
-    this.assertAcceptsIndexes();
-    if (this.opts.preserveDigests) {
-      throw new DomainError('INVALID_ARGUMENT', 'preserveDigests cannot be combined with multiArch=filtered: the filtered index is a new manifest (multiArch=sparse keeps the source index)');
-    }
-    const chosen = choosePlatformInstances(index, this.opts.platforms ?? []);
-    const targetFormat = this.indexFormat(index);
-    if (!this.opts.format && !this.opts.compression) {
-      const expected = this.filteredIndex(top, index, chosen, targetFormat, new Map());
-      if (current === digestOf(expected.bytes) && chosen.every((d) => this.keepsType(d.mediaType))) {
-        this.counters.add({ imagesTotal: chosen.length, imagesDone: chosen.length }, 'done');
-        for (const d of chosen) this.noteWritten(d.digest, d.digest);
-        this.noteWritten(top.digest, current);
-        return { digest: current, mediaType: expected.mediaType, manifests: chosen.map(writtenOf), ...(current !== top.digest ? { sourceDigest: top.digest } : {}) };
-      }
-    }
+  /** multiArch=filtered, once decide() found it to copy: the chosen instances, then a new index holding only them (a new digest). */
+  async copyFiltered(top: ManifestBlob, index: IndexManifest, chosen: readonly Descriptor[]): Promise<CopyResult> {
+    const targetFormat = indexFormat(index, this.dest, this.opts);
     const written = await this.copyInstances(chosen);
     const replaced = new Map(written.filter((w) => w.digest !== w.original).map((w) => [w.original, { digest: w.digest, size: w.size, mediaType: w.mediaType }]));
-    const { bytes, mediaType } = this.filteredIndex(top, index, chosen, targetFormat, replaced);
+    const { bytes, mediaType } = filteredIndex(top, index, chosen, targetFormat, replaced);
     this.counters.add({}, 'writing-manifests');
     await this.dest.putManifest(bytes, mediaType, { signal: this.signal });
     const digest = digestOf(bytes);
@@ -621,21 +540,7 @@ class CopyContext {
    * check an index's instances (CNCF distribution does) and OCI layouts refuse it: that fails
    * clearly (the chosen instances stay, by digest, untagged).
    */
-  async copySparse(top: ManifestBlob, index: IndexManifest, current: string | undefined): Promise<CopyResult> {
-    this.assertAcceptsIndexes();
-    if (this.opts.format && indexMediaType(this.opts.format) !== index.mediaType) {
-      throw new DomainError('INVALID_ARGUMENT', `multiArch=sparse writes the source index unchanged; it cannot be converted to format ${this.opts.format} (use multiArch=filtered)`);
-    }
-    if (this.opts.compression) throw new DomainError('INVALID_ARGUMENT', 'multiArch=sparse writes the source index unchanged; recompressing its instances would change them (use multiArch=filtered)');
-    if (!this.dest.supportedManifestTypes().includes(index.mediaType)) {
-      throw new DomainError('OPERATION_NOT_SUPPORTED', `multiArch=sparse: the destination cannot store ${index.mediaType} unchanged (use multiArch=filtered)`);
-    }
-    const chosen = choosePlatformInstances(index, this.opts.platforms ?? []);
-    if (current === top.digest) {
-      this.counters.add({ imagesTotal: chosen.length, imagesDone: chosen.length }, 'done');
-      for (const d of [top, ...chosen]) this.noteWritten(d.digest, d.digest);
-      return { digest: top.digest, mediaType: index.mediaType, manifests: chosen.map(writtenOf) };
-    }
+  async copySparse(top: ManifestBlob, index: IndexManifest, chosen: readonly Descriptor[]): Promise<CopyResult> {
     const written = await this.copyInstances(chosen, 'multiArch=sparse');
     this.counters.add({}, 'writing-manifests');
     try {
@@ -650,10 +555,10 @@ class CopyContext {
 
   /** skopeo's --multi-arch index-only: only the index; the destination must already have the instances. */
   async writeIndexOnly(top: ManifestBlob, index: IndexManifest): Promise<CopyResult> {
-    this.assertAcceptsIndexes();
+    assertAcceptsIndexes(this.dest);
     let bytes = top.bytes;
     let mediaType = index.mediaType;
-    const targetFormat = this.indexFormat(index);
+    const targetFormat = indexFormat(index, this.dest, this.opts);
     if (indexMediaType(targetFormat) !== index.mediaType) {
       bytes = convertIndex(index, targetFormat, new Map());
       mediaType = indexMediaType(targetFormat);

@@ -1,4 +1,4 @@
-import type { CopyProgressUpdate } from './copy-engine';
+import type { ProgressCounters } from './transfer-progress';
 
 /**
  * The port through which a copy brings an image's referrers along (signatures, SBOMs,
@@ -12,7 +12,7 @@ export interface ReferrersStep {
    * copy's counters. Runs after the image's manifests are written; a failure fails the copy
    * (the image itself is in place then).
    */
-  copy(subjects: readonly string[], run: { signal: AbortSignal; progress(delta: Partial<Record<keyof CopyProgressUpdate, number>>): void }): Promise<ReferrersReport>;
+  copy(subjects: readonly string[], run: { signal: AbortSignal; progress(delta: Partial<ProgressCounters>): void }): Promise<ReferrersReport>;
 }
 
 /** How a destination was told about the referrers of one subject. */

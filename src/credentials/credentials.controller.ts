@@ -3,7 +3,7 @@ import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } 
 import type { Principal } from '../auth/principal';
 import { ApiProblems } from '../http/api-problems.decorator';
 import { CurrentPrincipal } from '../http/current-principal.decorator';
-import { toRegistryAuth } from './registry-auth-header';
+import { toRegistryAuth } from '../http/registry-auth-header';
 import { CredentialService } from './credential.service';
 import { CredentialSummaryDto, LoginDto, LoginQueryDto } from './credentials.dto';
 

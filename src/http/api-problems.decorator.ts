@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
-import type { Scope } from '../auth/principal';
+import type { Scope } from '../config/principals-file';
 import { ProblemDto } from './problem';
 
 /** The name of the bearer-token security scheme in the OpenAPI document. */

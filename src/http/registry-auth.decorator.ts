@@ -1,7 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { parseRegistryAuthHeader } from '../credentials/registry-auth-header';
 import type { RegistryAuth } from '../transports/transport';
+import { parseRegistryAuthHeader } from './registry-auth-header';
 
 /** The decoded `X-Registry-Auth` header (undefined when absent); malformed → 400. */
 export const RegistryAuthHeader = createParamDecorator((_data: unknown, ctx: ExecutionContext): RegistryAuth | undefined => {

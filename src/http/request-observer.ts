@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { MetricsService } from '../metrics/metrics.service';
+
+/** Where the request metrics go (the metrics service implements it). */
+export interface RequestMetrics {
+  /** One finished request: `route` is the matched route pattern, or `unmatched`. */
+  observeHttp(method: string, route: string, status: number, seconds: number): void;
+}
 
 /** Probes and scrapes: counted in the metrics, never written to the access log. */
 const UNLOGGED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -36,7 +41,7 @@ export function chooseRequestId(header: string | string[] | undefined): string {
  * the logger's redaction still applies to every line. The metrics take the matched route
  * pattern, never the raw URL: a request no route took is counted as `unmatched`.
  */
-export function requestObserver(log: Logger, metrics: MetricsService): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+export function requestObserver(log: Logger, metrics: RequestMetrics): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   return (incoming, res, next) => {
     const req = incoming as ObservedRequest;
     const started = performance.now();

@@ -31,6 +31,9 @@ export const TRANSPORT_NAMES = [
 
 export type TransportName = (typeof TRANSPORT_NAMES)[number];
 
+/** Transports that reach a host's image engine (Docker Engine, Podman) rather than a registry or the storage root. */
+export const DAEMON_TRANSPORTS: readonly TransportName[] = ['docker-daemon', 'containers-storage'];
+
 /** `docker://NAME[:TAG]|[@DIGEST]`: a registry image. `named` always has a tag or a digest, never both. */
 export interface DockerImageReference {
   readonly transport: 'docker';
@@ -446,4 +449,24 @@ export function dockerReferenceOf(ref: ImageReference): DockerReference | undefi
     default:
       return undefined;
   }
+}
+
+/** An image in a registry (docker://): the registry host, the repository, the full name. */
+export interface RegistryImage {
+  registry: string;
+  repository: string;
+  named: DockerReference;
+}
+
+/**
+ * The registry image a reference names (docker://), or undefined for every other transport:
+ * where registry limits, rate limits and cross-repository blob mounts apply.
+ */
+export function registryImageOf(ref: ImageReference): RegistryImage | undefined {
+  return ref.transport === 'docker' ? { registry: ref.named.domain, repository: ref.named.path, named: ref.named } : undefined;
+}
+
+/** An image in an OCI layout directory (oci:), or undefined for every other transport: where a layout's index.json records referrers. */
+export function layoutImageOf(ref: ImageReference): OciImageReference | undefined {
+  return ref.transport === 'oci' ? ref : undefined;
 }

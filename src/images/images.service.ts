@@ -13,7 +13,7 @@ import { CredentialService } from '../credentials/credential.service';
 import { DomainError, OperationNotSupportedError } from '../errors/domain-error';
 import { isNameOnly, parseDockerReference, repositoryName, trimNamed } from '../image-spec/docker-reference';
 import { InvalidReferenceError } from '../image-spec/invalid-reference-error';
-import { parseImageReference, type ImageReference } from '../image-spec/image-reference';
+import { parseImageReference, registryImageOf, type ImageReference } from '../image-spec/image-reference';
 import { chooseInstance, type ImageManifest, type Manifest, type PlatformChoice, type Schema1Manifest, parseManifest } from '../image-spec/manifest';
 import { isImageConfigMediaType } from '../image-spec/media-types';
 import { type OciImageConfig, parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
@@ -183,12 +183,13 @@ export class ImagesService {
   private async inspectSource(source: ImageSource, ref: ImageReference, req: InspectRequest): Promise<InspectOutput> {
     const transport = this.transports.get(ref.transport, 'inspect');
     const ctx = this.context(req);
-    // RepoTags lists the whole repository: only for a caller whose patterns cover all of it.
+    // RepoTags lists a registry's whole repository: only for a caller whose patterns cover all of it.
+    const registry = registryImageOf(ref);
     const wantTags =
-      ref.transport === 'docker' &&
+      registry !== undefined &&
       !req.noTags &&
       transport.listTags !== undefined &&
-      referenceAllowed(req.principal, 'source', dockerRepositoryTarget(trimNamed(ref.named)));
+      referenceAllowed(req.principal, 'source', dockerRepositoryTarget(trimNamed(registry.named)));
     const tagsPromise = wantTags ? this.repoTagsForInspect(ref, ctx) : Promise.resolve([] as string[]);
     tagsPromise.catch(() => undefined);
 
@@ -245,7 +246,7 @@ export class ImagesService {
     try {
       source = await this.transports.get(ref.transport, 'read blobs').openSource(ref, this.context(req));
       // Every source but a registry repository reads its manifest first (the ImageSource call order).
-      if (ref.transport !== 'docker') await source.getManifest({ signal: req.signal });
+      if (registryImageOf(ref) === undefined) await source.getManifest({ signal: req.signal });
       const blob = await source.getBlob({ digest: req.digest, size: -1 }, { signal: req.signal });
       const verified = new VerifyingStream({ digest: req.digest, size: blob.size });
       const opened = source;
@@ -312,7 +313,7 @@ export class ImagesService {
       ref = parseImageReference(repository);
       this.transports.authorize(ref.transport, access.principal, action);
       const target = await referenceTarget(ref, this.config.storageRoot);
-      if (ref.transport !== 'docker-archive') {
+      if (!this.transports.get(ref.transport, 'list-tags').listTags) {
         throw new OperationNotSupportedError(`listing tags is not supported for the "${ref.transport}" transport (skopeo supports docker:// and docker-archive:)`);
       }
       requireReferenceAccess(access.principal, 'source', { ...target, item: undefined });

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RequestMetrics } from '../http/request-observer';
 import type { RegistryState } from '../transports/docker/registry-state';
 import type { UpstreamObserver, UpstreamRequestEvent } from '../transports/docker/upstream-observer';
 
@@ -8,7 +9,7 @@ import type { UpstreamObserver, UpstreamRequestEvent } from '../transports/docke
  * request to an upstream registry (by registry host and operation), plus process metrics.
  */
 @Injectable()
-export class MetricsService implements UpstreamObserver {
+export class MetricsService implements UpstreamObserver, RequestMetrics {
   readonly registry = new Registry();
 
   private readonly httpRequests = new Counter({

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createApp, SERVICE_VERSION } from '../bootstrap';
 import { loadConfig } from '../config/app-config';
-import { buildOpenApiDocument } from './openapi-document';
+import { buildOpenApiDocument } from '../http/openapi-document';
 
 /** The checkout this build belongs to: the nearest ancestor with a package.json (builds live in .build/<hash>/, reached through dist/). */
 function checkoutRoot(): string {

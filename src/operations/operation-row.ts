@@ -1,4 +1,6 @@
-import type { Cancellation, Operation, OperationError, OperationProgress, OperationRequest, OperationResult } from './operation';
+import type { TransferProgress } from '../copy-engine/transfer-progress';
+import type { OperationError } from '../errors/operation-error';
+import type { Cancellation, Operation, OperationRequest, OperationResult } from './operation';
 import type { OperationEvent, OperationEventType, StoredOperation } from './operation-store';
 
 /**
@@ -54,7 +56,7 @@ export function toStored(row: Row): StoredOperation {
     labels: parsed<Record<string, string>>(row['labels']) ?? {},
     createdAt: iso(row['created_at'])!,
     request: parsed<OperationRequest>(row['request'])!,
-    progress: parsed<OperationProgress>(row['progress'])!,
+    progress: parsed<TransferProgress>(row['progress'])!,
     attempts: Number(row['attempts'] ?? 0),
     requestHash: String(row['request_hash']),
     hadSecrets: row['had_secrets'] === 1 || row['had_secrets'] === true,

@@ -1,5 +1,7 @@
-import type { SyncImageState } from '../syncs/sync-request';
-import type { Cancellation, Operation, OperationError, OperationProgress, OperationResult, OperationState } from './operation';
+import type { TransferProgress } from '../copy-engine/transfer-progress';
+import type { OperationError } from '../errors/operation-error';
+import type { Cancellation, Operation, OperationResult, OperationState } from './operation';
+import type { SyncImageCounts, SyncImageFilter, SyncImageOutcome, SyncImageRow } from './sync-image';
 
 /**
  * The operations store port: one adapter per engine (SqliteOperationStore,
@@ -48,7 +50,7 @@ export type OperationEventType = 'state' | 'progress' | 'result';
 /** One entry of an operation's event log; `seq` counts from 1 per operation. */
 export type OperationEvent =
   | { seq: number; type: 'state'; data: Operation; at: string }
-  | { seq: number; type: 'progress'; data: OperationProgress; at: string }
+  | { seq: number; type: 'progress'; data: TransferProgress; at: string }
   | { seq: number; type: 'result'; data: OperationResult; at: string };
 
 /** Fields a transition may change; `null` clears. */
@@ -56,7 +58,7 @@ export interface OperationPatch {
   state?: OperationState;
   startedAt?: string | null;
   finishedAt?: string | null;
-  progress?: OperationProgress;
+  progress?: TransferProgress;
   result?: OperationResult | null;
   error?: OperationError | null;
   cancellation?: Cancellation;
@@ -136,58 +138,10 @@ export type StoreSignal =
   | { type: 'image'; id: string }
   | { type: 'reconnected' };
 
-/** A sync image's state: waiting, being copied, or how it ended. */
-export type SyncImageTaskState = 'pending' | 'running' | SyncImageState;
-
-/** One image of a sync, as a row: planned by the sync's run, claimed and copied by any replica. */
-export interface SyncImageRow {
-  operationId: string;
-  /** Position in the sync's plan (the order skopeo lists them). */
-  index: number;
-  source: string;
-  destination: string;
-  /** Which source settings read it (see SyncRun). */
-  accessKey: string;
-  state: SyncImageTaskState;
-  digest?: string;
-  bytes?: number;
-  error?: OperationError;
-  /** multiArch=filtered: the source index the written one (`digest`) was filtered from. */
-  sourceDigest?: string;
-  /** Referrers brought along with the image (request referrers `all`). */
-  referrers?: number;
-  /** The copy's blob counters (summed into the sync's progress). */
-  counters?: SyncImageCounters;
-  /** The replica that copies it (or copied it last). */
-  replicaId?: string;
-}
-
-export interface SyncImageCounters {
-  bytesTotal: number;
-  bytesSkipped: number;
-  blobsTotal: number;
-  blobsDone: number;
-  blobsSkipped: number;
-  blobsMounted: number;
-}
-
-/** How an image ended. */
-export type SyncImageOutcome = Pick<SyncImageRow, 'state' | 'destination' | 'digest' | 'bytes' | 'error' | 'sourceDigest' | 'referrers' | 'counters'>;
-
 /** A claimed sync image: copy it, then `finishSyncImage` with its lease version. */
 export interface SyncImageClaim {
   image: SyncImageRow;
   leaseVersion: number;
-}
-
-/** Images per state, and the sums of their bytes and counters. */
-export type SyncImageCounts = Record<SyncImageTaskState, number> & { bytes: number } & SyncImageCounters;
-
-export interface SyncImageFilter {
-  state?: SyncImageTaskState;
-  /** Only images after this index (the cursor of the previous page). */
-  afterIndex?: number;
-  limit: number;
 }
 
 export interface OperationStore {
@@ -217,7 +171,7 @@ export interface OperationStore {
   /** Applies `patch` when `condition` holds, appending its events; undefined when it did not hold. */
   transition(id: string, patch: OperationPatch, condition: TransitionCondition): Promise<{ operation: StoredOperation; events: OperationEvent[] } | undefined>;
   /** Stores progress and appends its event, fenced by the lease version. */
-  recordProgress(id: string, leaseVersion: number, progress: OperationProgress): Promise<OperationEvent | undefined>;
+  recordProgress(id: string, leaseVersion: number, progress: TransferProgress): Promise<OperationEvent | undefined>;
 
   /** The events with seq > afterSeq, in order, at most `limit`. */
   eventsAfter(id: string, afterSeq: number, limit?: number): Promise<OperationEvent[]>;

@@ -1,23 +1,20 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from '@nestjs/common';
 import type { OperationsSettings } from '../config/app-config';
+import { emptyProgress, type TransferProgress } from '../copy-engine/transfer-progress';
 import { AbortedError, DomainError } from '../errors/domain-error';
+import { type OperationError, operationErrorOf } from '../errors/operation-error';
 import type { SecretBox } from '../secrets/secret-box';
+import type { TransferSecrets } from '../transfers/transfer-secrets';
 import {
-  emptyProgress,
   type Operation,
-  type OperationError,
-  operationErrorOf,
   type OperationKind,
-  type OperationProgress,
   type OperationResult,
   type OperationRunContext,
   type OperationRunner,
   partialResultOf,
-  type ProgressUpdate,
   type SyncImageRunner,
   type SyncImageTasks,
-  type TransferSecrets,
 } from './operation';
 import { CredentialsUnavailableError, DeadlineExceededError } from './operation-errors';
 import type { OperationEventHub } from './operation-event-hub';
@@ -27,7 +24,7 @@ import type { Claim, OperationEvent, OperationPatch, OperationStore, StoredOpera
 const PROGRESS_INTERVAL_MS = 250;
 /** After aborting runs at shutdown, how long they may take to unwind before they are handed back anyway. */
 const ABORT_SETTLE_MS = 5000;
-const PROGRESS_KEYS = Object.keys(emptyProgress()) as (keyof OperationProgress)[];
+const PROGRESS_KEYS = Object.keys(emptyProgress()) as (keyof TransferProgress)[];
 
 type StopReason = 'cancel' | 'shutdown' | 'lease-lost' | 'deadline';
 type Outcome = { ok: true; result: OperationResult } | { ok: false; error: unknown };
@@ -38,7 +35,7 @@ interface RunEntry {
   kind: OperationKind;
   leaseVersion: number;
   controller: AbortController;
-  progress: OperationProgress;
+  progress: TransferProgress;
   dirty: boolean;
   lastFlush: number;
   flushing?: Promise<void>;
@@ -400,7 +397,7 @@ export class OperationWorker {
       .then((outcome) => this.settle(entry, outcome));
   }
 
-  private reportProgress(entry: RunEntry, update: ProgressUpdate): void {
+  private reportProgress(entry: RunEntry, update: Partial<TransferProgress>): void {
     if (entry.detached || entry.reason === 'lease-lost') return;
     for (const key of PROGRESS_KEYS) {
       const value = update[key];
@@ -439,11 +436,11 @@ export class OperationWorker {
     return entry.flushing;
   }
 
-  private cancelledPatch(progress: OperationProgress, result?: OperationResult): OperationPatch {
+  private cancelledPatch(progress: TransferProgress, result?: OperationResult): OperationPatch {
     return { state: 'cancelled', finishedAt: new Date().toISOString(), progress: { ...progress, phase: 'cancelled' }, sealedSecrets: null, lease: null, ...(result ? { result } : {}) };
   }
 
-  private failedPatch(error: OperationError, progress: OperationProgress, result?: OperationResult): OperationPatch {
+  private failedPatch(error: OperationError, progress: TransferProgress, result?: OperationResult): OperationPatch {
     return { state: 'failed', finishedAt: new Date().toISOString(), progress: { ...progress, phase: 'failed' }, error, sealedSecrets: null, lease: null, ...(result ? { result } : {}) };
   }
 

@@ -1,7 +1,9 @@
-import type { CopyRequest, CopyResult, TransferSecrets } from '../copies/copy-request';
-import { DomainError, type DomainErrorCode, type UpstreamDetails } from '../errors/domain-error';
-import type { SyncRequest, SyncResult } from '../syncs/sync-request';
-import type { SyncImageCounts, SyncImageFilter, SyncImageOutcome, SyncImageRow } from './operation-store';
+import type { CopyRequest, CopyResult } from '../transfers/copy-request';
+import type { TransferProgress } from '../copy-engine/transfer-progress';
+import type { OperationError } from '../errors/operation-error';
+import type { SyncRequest, SyncResult } from '../transfers/sync-request';
+import type { TransferSecrets } from '../transfers/transfer-secrets';
+import type { SyncImageCounts, SyncImageFilter, SyncImageOutcome, SyncImageRow } from './sync-image';
 
 /**
  * The operation model, as domain values: what the store keeps, the runners receive and return,
@@ -17,30 +19,6 @@ export const FINISHED_STATES: readonly OperationState[] = ['succeeded', 'failed'
 
 export function isFinished(state: OperationState): boolean {
   return FINISHED_STATES.includes(state);
-}
-
-export interface OperationProgress {
-  /** What the operation is doing now: queued, planning, copying, writing-manifests, done… */
-  phase: string;
-  bytesTotal: number;
-  bytesDone: number;
-  bytesSkipped: number;
-  blobsTotal: number;
-  blobsDone: number;
-  blobsSkipped: number;
-  blobsMounted: number;
-  imagesTotal: number;
-  imagesDone: number;
-}
-
-export function emptyProgress(phase = 'queued'): OperationProgress {
-  return { phase, bytesTotal: 0, bytesDone: 0, bytesSkipped: 0, blobsTotal: 0, blobsDone: 0, blobsSkipped: 0, blobsMounted: 0, imagesTotal: 0, imagesDone: 0 };
-}
-
-/** Why an operation (or one image of a sync) failed: a DomainError as a value. */
-export interface OperationError extends UpstreamDetails {
-  code: DomainErrorCode | 'INTERNAL';
-  message: string;
 }
 
 /** Who cancelled, why, when. */
@@ -72,7 +50,7 @@ interface OperationOf<K extends OperationKind> {
   startedAt?: string;
   finishedAt?: string;
   request: OperationRequests[K];
-  progress: OperationProgress;
+  progress: TransferProgress;
   result?: OperationResults[K];
   error?: OperationError;
   cancellation?: Cancellation;
@@ -91,31 +69,6 @@ export type OperationRequest = OperationRequests[OperationKind];
 
 /** A submission's request, typed by kind. */
 export type OperationDraft = { kind: 'copy'; request: CopyRequest } | { kind: 'sync'; request: SyncRequest };
-
-export type { TransferSecrets };
-
-/** Any error as an OperationError: a DomainError as it is, anything else as an opaque INTERNAL. */
-export function operationErrorOf(e: unknown): OperationError {
-  if (e instanceof DomainError) {
-    const out: OperationError = { code: e.code, message: e.message };
-    const u = e.upstream;
-    if (u.registry !== undefined) out.registry = u.registry;
-    if (u.upstreamStatus !== undefined) out.upstreamStatus = u.upstreamStatus;
-    if (u.upstreamCode !== undefined) out.upstreamCode = u.upstreamCode;
-    if (u.retryable !== undefined) out.retryable = u.retryable;
-    return out;
-  }
-  return { code: 'INTERNAL', message: 'an unexpected error occurred; see the service log' };
-}
-
-/** The DomainError an OperationError stands for (to rethrow or map to a problem). */
-export function domainErrorOf(e: OperationError): DomainError {
-  const { code, message, ...upstream } = e;
-  return new DomainError(code === 'INTERNAL' ? 'UPSTREAM_PROTOCOL_ERROR' : code, message, upstream);
-}
-
-/** What a runner may report; the machinery merges, throttles, stores and streams it. */
-export type ProgressUpdate = Partial<OperationProgress>;
 
 /**
  * A sync's images as shared work (given to sync runs): the run plans them once, every
@@ -150,7 +103,8 @@ export interface OperationRunContext {
    * fails with CREDENTIALS_UNAVAILABLE before it reaches its runner.
    */
   secrets?: TransferSecrets;
-  progress(update: ProgressUpdate): void;
+  /** What the run reports; the machinery merges, throttles, stores and streams it. */
+  progress(update: Partial<TransferProgress>): void;
   /** Syncs: their images as work for the whole fleet. */
   images?: SyncImageTasks;
 }

@@ -7,6 +7,7 @@ import { ApiProblems } from '../http/api-problems.decorator';
 import { CurrentPrincipal } from '../http/current-principal.decorator';
 import { RequestSignal } from '../http/request-signal.decorator';
 import { RequestValidationError } from '../http/request-validation.error';
+import { SyncImagePageDto, SyncImagesQueryDto } from '../transfers/sync-operation.dto';
 import type { OperationResult } from './operation';
 import { parseLabelFilter } from './operation-labels';
 import {
@@ -23,7 +24,6 @@ import {
   toOperationDto,
 } from './operations.dto';
 import { type OperationEvent, OperationsService } from './operations.service';
-import { SyncImagePageDto, SyncImagesQueryDto } from '../syncs/sync-operation.dto';
 
 /** A comment line is sent this often on an idle event stream, so proxies keep it open. */
 export const SSE_HEARTBEAT_MS = 15_000;

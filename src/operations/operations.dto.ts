@@ -1,13 +1,15 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { CopyRequestEchoDto, CopyResultDto } from '../copies/copy-operation.dto';
+import type { OperationError } from '../errors/operation-error';
+import { CopyRequestEchoDto, CopyResultDto } from '../transfers/copy-operation.dto';
+import type { TransferProgress } from '../copy-engine/transfer-progress';
 import { PROBLEM_KINDS, ProblemDto, problemType } from '../http/problem';
-import { SyncRequestEchoDto, SyncResultDto } from '../syncs/sync-operation.dto';
-import { OPERATION_KINDS, OPERATION_STATES, type Operation, type OperationError, type OperationKind, type OperationState } from './operation';
+import { SyncRequestEchoDto, SyncResultDto } from '../transfers/sync-operation.dto';
+import { OPERATION_KINDS, OPERATION_STATES, type Operation, type OperationKind, type OperationState } from './operation';
 
 /** How far an operation has got. Byte and blob counts cover every image of the operation. */
-export class OperationProgressDto {
+export class OperationProgressDto implements TransferProgress {
   /** What the operation is doing now: `queued`, `starting`, `planning`, `copying`, `writing-manifests`, then `done`, `failed` or `cancelled`. */
   @ApiProperty({ example: 'copying' })
   phase: string;

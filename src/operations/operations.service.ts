@@ -11,11 +11,12 @@ import {
 } from '@nestjs/common';
 import { hasScope, type Principal } from '../auth/principal';
 import { APP_CONFIG, type AppConfig, type OperationsSettings } from '../config/app-config';
+import { emptyProgress } from '../copy-engine/transfer-progress';
 import { InvalidArgumentError } from '../errors/domain-error';
 import { MetricsService } from '../metrics/metrics.service';
 import { SecretBox } from '../secrets/secret-box';
+import type { TransferSecrets } from '../transfers/transfer-secrets';
 import {
-  emptyProgress,
   isFinished,
   type Operation,
   type OperationDraft,
@@ -23,16 +24,16 @@ import {
   type OperationRunner,
   type OperationState,
   type SyncImageRunner,
-  type TransferSecrets,
 } from './operation';
 import { validateLabels } from './operation-labels';
 import { IdempotencyKeyReusedError, OperationConflictError, OperationNotFoundError, QueueFullError, TooManyWatchersError } from './operation-errors';
 import { OperationEventHub, type Watcher } from './operation-event-hub';
 import { newOperationId, OPERATION_ID_PATTERN } from './operation-id';
 import { publicOperation } from './operation-row';
-import { OPERATION_STORE, type OperationEvent, type OperationStore, type StoreSignal, type StoredOperation, type SyncImageRow, type SyncImageTaskState } from './operation-store';
+import { OPERATION_STORE, type OperationEvent, type OperationStore, type StoreSignal, type StoredOperation } from './operation-store';
 import { OperationWorker } from './operation-worker';
 import { OperationsMetrics } from './operations-metrics';
+import type { SyncImageRow, SyncImageTaskState } from './sync-image';
 
 export type { OperationEvent } from './operation-store';
 

@@ -1,4 +1,6 @@
-import { emptyProgress, type OperationError, type OperationProgress, type OperationState } from './operation';
+import { emptyProgress, type TransferProgress } from '../copy-engine/transfer-progress';
+import type { OperationError } from '../errors/operation-error';
+import type { OperationState } from './operation';
 import { operationIdTimePrefix } from './operation-id';
 import { COLUMNS, json, publicOperation, readError, type Row, toEvent, toStored } from './operation-row';
 import type {
@@ -9,11 +11,6 @@ import type {
   ListFilter,
   NewOperation,
   SyncImageClaim,
-  SyncImageCounts,
-  SyncImageFilter,
-  SyncImageOutcome,
-  SyncImageRow,
-  SyncImageTaskState,
   OperationEvent,
   OperationPatch,
   OperationStore,
@@ -21,6 +18,7 @@ import type {
   StoredOperation,
   TransitionCondition,
 } from './operation-store';
+import type { SyncImageCounts, SyncImageFilter, SyncImageOutcome, SyncImageRow, SyncImageTaskState } from './sync-image';
 
 /**
  * How a transaction commits. `durable: false` is for bookkeeping a crash may lose: the commit
@@ -212,7 +210,7 @@ export abstract class SqlOperationStore implements OperationStore {
     return this.tx((q) => this.applyTransition(q, id, patch, condition));
   }
 
-  recordProgress(id: string, leaseVersion: number, progress: OperationProgress): Promise<OperationEvent | undefined> {
+  recordProgress(id: string, leaseVersion: number, progress: TransferProgress): Promise<OperationEvent | undefined> {
     return this.tx(async (q) => {
       const [row] = await q.all(
         `UPDATE operations SET progress = ?, last_seq = last_seq + 1 WHERE id = ? AND lease_version = ? AND state IN ('running', 'cancelling') RETURNING last_seq`,

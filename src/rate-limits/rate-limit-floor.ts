@@ -27,7 +27,7 @@ export interface KnownRateLimit {
 /** Reads the registry client's known state for a registry host; never makes a request. */
 export type RateLimitGauge = (registry: string) => KnownRateLimit | undefined;
 
-/** Nest token of the RateLimitGauge, provided from the registry client's state (`RegistryHttp.rateLimit(host)`). */
+/** Nest token of the RateLimitGauge, provided from the registry transport's state (`DockerTransport.rateLimit(host)`). */
 export const RATE_LIMIT_GAUGE = Symbol('RATE_LIMIT_GAUGE');
 
 export interface RateLimitFloorOptions {

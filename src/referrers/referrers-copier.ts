@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { CopyEngine, CopyProgressUpdate } from '../copy-engine/copy-engine';
+import type { CopyEngine } from '../copy-engine/copy-engine';
+import type { ProgressCounters } from '../copy-engine/transfer-progress';
 import type { CopiedReferrer, ReferrersReport, ReferrersStep } from '../copy-engine/referrers-step';
 import { AbortedError, DomainError } from '../errors/domain-error';
 import type { ImageReference } from '../image-spec/image-reference';
@@ -23,7 +24,7 @@ export interface ReferrersCopierDeps {
   retryTimes?: number;
 }
 
-type Counter = keyof CopyProgressUpdate;
+type Counter = keyof ProgressCounters;
 
 /**
  * Copies the referrers of an image's manifests (ReferrersStep), breadth first: for each subject
@@ -37,7 +38,7 @@ type Counter = keyof CopyProgressUpdate;
 export class ReferrersCopier implements ReferrersStep {
   constructor(private readonly deps: ReferrersCopierDeps) {}
 
-  async copy(subjects: readonly string[], run: { signal: AbortSignal; progress(delta: Partial<Record<Counter, number>>): void }): Promise<ReferrersReport> {
+  async copy(subjects: readonly string[], run: { signal: AbortSignal; progress(delta: Partial<ProgressCounters>): void }): Promise<ReferrersReport> {
     const report: ReferrersReport = { copied: [], recorded: [], notCopied: [] };
     const seen = new Set(subjects);
     const types = this.deps.artifactTypes;
@@ -100,12 +101,12 @@ export class ReferrersCopier implements ReferrersStep {
   }
 
   /** Copies one referrer manifest (by digest) or digest tag, unchanged. */
-  private async copyOne(target: ReferrerTarget, run: { signal: AbortSignal; progress(delta: Partial<Record<Counter, number>>): void }): Promise<'copied' | 'present'> {
+  private async copyOne(target: ReferrerTarget, run: { signal: AbortSignal; progress(delta: Partial<ProgressCounters>): void }): Promise<'copied' | 'present'> {
     const source = await this.deps.openSource(await this.deps.source.referenceOf(target));
     try {
       const inner = await this.deps.openDestination(await this.deps.destination.referenceOf(target));
       const dest = new WriteWatch(inner);
-      const last: Partial<Record<Counter, number>> = {};
+      const last: Partial<ProgressCounters> = {};
       try {
         await this.deps.engine.copy(
           source,
@@ -114,7 +115,7 @@ export class ReferrersCopier implements ReferrersStep {
           {
             signal: run.signal,
             onProgress: (p) => {
-              const delta: Partial<Record<Counter, number>> = {};
+              const delta: Partial<ProgressCounters> = {};
               for (const [k, v] of Object.entries(p) as [Counter, number | string][]) {
                 if (typeof v !== 'number') continue;
                 delta[k] = v - (last[k] ?? 0);

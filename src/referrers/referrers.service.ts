@@ -5,7 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CopyEngine } from '../copy-engine/copy-engine';
 import { CredentialService } from '../credentials/credential.service';
 import { DomainError, OperationNotSupportedError } from '../errors/domain-error';
-import type { ImageReference } from '../image-spec/image-reference';
+import { type ImageReference, layoutImageOf, registryImageOf } from '../image-spec/image-reference';
 import { type ReferrerDescriptor, matchesArtifactTypes } from '../image-spec/referrers';
 import { DockerTransport } from '../transports/docker/docker.transport';
 import { TransportRegistry } from '../transports/transport-registry';
@@ -14,9 +14,6 @@ import { LayoutReferrers, LayoutReferrersSource } from './layout-referrers';
 import type { ReferrersDestination, ReferrersFoundBy, ReferrersSource } from './referrers-access';
 import { ReferrersCopier } from './referrers-copier';
 import { RegistryReferrers } from './registry-referrers';
-
-/** Transports referrers can be read from and written to. */
-const REFERRER_TRANSPORTS: readonly ImageReference['transport'][] = ['docker', 'oci'];
 
 export interface ListReferrersRequest {
   image: string;
@@ -69,7 +66,8 @@ export class ReferrersService {
   /** Refuses (at submit time) a copy with referrers between transports that cannot hold them. */
   assertSupported(source: ImageReference, destination: ImageReference): void {
     for (const [side, ref] of [['source', source], ['destination', destination]] as const) {
-      if (!REFERRER_TRANSPORTS.includes(ref.transport)) {
+      // Referrers live in registries and OCI layouts.
+      if (!registryImageOf(ref) && !layoutImageOf(ref)) {
         throw new OperationNotSupportedError(`referrers can be copied between docker:// and oci: images only; the ${side} is ${ref.transport}:`);
       }
     }
@@ -80,20 +78,22 @@ export class ReferrersService {
     const ctx: TransportContext = { credentials: this.credentials.resolver(principal, req.auth), tlsVerify: req.tlsVerify, signal: req.signal };
     let side: ReferrersSource;
     let digest: string;
-    if (ref.transport === 'docker') {
-      const named = ref.named;
+    const registry = registryImageOf(ref);
+    const layout = layoutImageOf(ref);
+    if (registry) {
+      const named = registry.named;
       const client = await this.docker.client(named.domain, ctx);
       digest = named.digest ?? (await client.headManifest(named.path, named.tag ?? 'latest', req.signal))?.digest ?? (await client.getManifest(named.path, named.tag ?? 'latest', req.signal)).digest;
       if (!digest) throw new DomainError('IMAGE_NOT_FOUND', `${req.image}: not found`);
       side = new RegistryReferrers(named, await this.docker.extensions(named.domain, ctx));
-    } else if (ref.transport === 'oci') {
-      const source = await this.transports.get('oci', 'list referrers').openSource(ref, ctx);
+    } else if (layout) {
+      const source = await this.transports.get(layout.transport, 'list referrers').openSource(layout, ctx);
       try {
         digest = (await source.getManifest({ signal: req.signal })).digest;
       } finally {
         await source.close();
       }
-      side = await LayoutReferrers.open(this.config.storageRoot, ref.path);
+      side = await LayoutReferrers.open(this.config.storageRoot, layout.path);
     } else {
       throw new OperationNotSupportedError(`listing referrers is supported for docker:// and oci: images, not ${ref.transport}:`);
     }
@@ -111,18 +111,20 @@ export class ReferrersService {
     this.assertSupported(req.source, req.destination);
     const sourceTransport = req.sourceTransport ?? this.transports.get(req.source.transport, 'copy referrers from');
     const destinationTransport = this.transports.get(req.destination.transport, 'copy referrers to');
+    const sourceRegistry = registryImageOf(req.source)?.named;
+    const destinationRegistry = registryImageOf(req.destination)?.named;
     let source: ReferrersSource;
-    if (req.source.transport === 'docker') {
+    if (sourceRegistry) {
       const docker = sourceTransport instanceof DockerTransport ? sourceTransport : this.docker;
-      source = new RegistryReferrers(req.source.named, await docker.extensions(req.source.named.domain, req.sourceContext));
+      source = new RegistryReferrers(sourceRegistry, await docker.extensions(sourceRegistry.domain, req.sourceContext));
     } else {
-      source = new LayoutReferrersSource(await LayoutReferrers.open(this.config.storageRoot, (req.source as { path: string }).path));
+      source = new LayoutReferrersSource(await LayoutReferrers.open(this.config.storageRoot, layoutImageOf(req.source)!.path));
     }
     let destination: ReferrersDestination;
-    if (req.destination.transport === 'docker') {
-      destination = new RegistryReferrers(req.destination.named, await this.docker.extensions(req.destination.named.domain, req.destinationContext));
+    if (destinationRegistry) {
+      destination = new RegistryReferrers(destinationRegistry, await this.docker.extensions(destinationRegistry.domain, req.destinationContext));
     } else {
-      destination = await LayoutReferrers.open(this.config.storageRoot, (req.destination as { path: string }).path);
+      destination = await LayoutReferrers.open(this.config.storageRoot, layoutImageOf(req.destination)!.path);
     }
     return new ReferrersCopier({
       engine: this.engine,

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { DockerImageReference } from '../image-spec/image-reference';
+import type { DockerReference } from '../image-spec/docker-reference';
+import { registryImageOf } from '../image-spec/image-reference';
 import type { BlobInfo, ImageDestination, MountSource } from '../transports/transport';
 
 /**
@@ -82,7 +83,7 @@ export class SyncDestination implements ImageDestination {
   readonly blobScope: string;
   /** Set once a manifest was written under the destination reference. */
   written?: { digest: string };
-  private readonly registry?: { host: string; repository: string };
+  private readonly registry?: { host: string; repository: string; named: DockerReference };
 
   constructor(
     private readonly inner: ImageDestination,
@@ -94,10 +95,8 @@ export class SyncDestination implements ImageDestination {
     this.acceptsIndexes = inner.acceptsIndexes;
     this.hostKey = inner.hostKey;
     this.blobScope = inner.blobScope;
-    if (inner.reference.transport === 'docker') {
-      const named = (inner.reference as DockerImageReference).named;
-      this.registry = { host: named.domain, repository: named.path };
-    }
+    const registry = registryImageOf(inner.reference);
+    if (registry) this.registry = { host: registry.registry, repository: registry.repository, named: registry.named };
   }
 
   supportedManifestTypes(): readonly string[] {
@@ -157,7 +156,7 @@ export class SyncDestination implements ImageDestination {
   async putManifest(bytes: Buffer, mediaType: string, opts: { instanceDigest?: string; signal?: AbortSignal }): Promise<void> {
     if (opts.instanceDigest) return this.inner.putManifest(bytes, mediaType, opts);
     const digest = this.digestOf(bytes);
-    const named = this.registry ? (this.reference as DockerImageReference).named : undefined;
+    const named = this.registry?.named;
     if (named?.digest !== undefined && named.digest !== digest) {
       // Pushed by what it is: a manifest PUT by digest must match its digest.
       await this.inner.putManifest(bytes, mediaType, { ...opts, instanceDigest: digest });

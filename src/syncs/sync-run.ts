@@ -1,24 +1,27 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { CopyEngine, CopyOptions, CopyProgressUpdate } from '../copy-engine/copy-engine';
+import type { CopyEngine } from '../copy-engine/copy-engine';
+import { type CopyOptions, mayBeUpToDate } from '../copy-engine/copy-options';
+import type { CopyPlan } from '../copy-engine/copy-plan';
+import type { TransferProgress } from '../copy-engine/transfer-progress';
 import type { ReferrersStep } from '../copy-engine/referrers-step';
+import type { OperationError } from '../errors/operation-error';
+import type { SyncImageCounters } from '../operations/sync-image';
 import type { RateLimitFloor } from '../rate-limits/rate-limit-floor';
-import { choosePlatformInstances, filterIndexDocument } from '../image-spec/platform-list';
 import { AbortedError, DomainError } from '../errors/domain-error';
 import { digestOf, isDigest } from '../image-spec/digest';
 import { type DockerReference, formatDockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
-import { type DirImageReference, type DockerImageReference, type ImageReference, formatImageReference, parseImageReference } from '../image-spec/image-reference';
-import { type Descriptor, type PlatformChoice, chooseInstance, parseManifest, MANIFEST_SIZE_LIMIT } from '../image-spec/manifest';
-import type { OperationError, OperationProgress } from '../operations/operation';
+import { type DirImageReference, type DockerImageReference, type ImageReference, formatImageReference, parseImageReference, registryImageOf } from '../image-spec/image-reference';
+import type { Descriptor, PlatformChoice } from '../image-spec/manifest';
 import { fsErrorCode } from '../storage/storage-errors';
 import { resolveInStorageRoot } from '../storage/storage-root';
 import type { TransportRegistry } from '../transports/transport-registry';
-import type { CredentialResolver, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transports/transport';
+import type { CredentialResolver, ImageSource, ImageTransport, TransportContext } from '../transports/transport';
+import type { SyncImageResult, SyncImageState, SyncResult } from '../transfers/sync-request';
 import { semverMatches } from './semver-constraint';
 import { type DestinationNaming, destinationFor, dirSuffix, dockerSuffix } from './sync-naming';
 import { RegistryBlobLocations, SyncDestination } from './sync-destination';
 import type { SyncYamlRegistry } from './sync-yaml';
-import type { SyncImageResult, SyncImageState, SyncResult } from './sync-request';
 import { filterTagsByRegex, MatchBudget } from './tag-regex';
 
 /**
@@ -89,7 +92,7 @@ export interface SyncRunDeps {
   yamlSource(registry: SyncYamlRegistry): Promise<SourceAccess>;
   destinationCredentials: CredentialResolver;
   signal: AbortSignal;
-  progress(update: Partial<OperationProgress>): void;
+  progress(update: Partial<TransferProgress>): void;
   /** An image's failure as the value stored in its result. */
   problem(error: unknown): OperationError;
   /** The referrers step of one image's copy (request.referrers). */
@@ -149,7 +152,7 @@ export class SyncRun {
   private readonly locations = new RegistryBlobLocations();
   private readonly tagLists = new Map<string, Promise<string[]>>();
   /** Per image: the engine's last absolute counters, summed into the run's progress. */
-  private readonly perImage = new Map<number, Required<CopyProgressUpdate>>();
+  private readonly perImage = new Map<number, TransferProgress>();
   private readonly totals = { bytesTotal: 0, bytesDone: 0, bytesSkipped: 0, blobsTotal: 0, blobsDone: 0, blobsSkipped: 0, blobsMounted: 0 };
   private imagesTotal = 0;
   private imagesDone = 0;
@@ -224,7 +227,7 @@ export class SyncRun {
     this.deps.progress({ ...this.totals, imagesTotal: this.imagesTotal, imagesDone: this.imagesDone });
   }
 
-  private onEngineProgress(index: number, p: Required<CopyProgressUpdate>): void {
+  private onEngineProgress(index: number, p: TransferProgress): void {
     const last = this.perImage.get(index);
     for (const k of Object.keys(this.totals) as (keyof typeof this.totals)[]) this.totals[k] += p[k] - (last?.[k] ?? 0);
     this.perImage.set(index, { ...p });
@@ -264,7 +267,7 @@ export class SyncRun {
   }
 
   /** The copy engine's last counters for the image at `index` (what a dry run plans counts as bytesTotal). */
-  countersOf(index: number, result: SyncImageResult): { bytesTotal: number; bytesSkipped: number; blobsTotal: number; blobsDone: number; blobsSkipped: number; blobsMounted: number } {
+  countersOf(index: number, result: SyncImageResult): SyncImageCounters {
     const p = this.perImage.get(index);
     if (!p) return { bytesTotal: result.state === 'planned' ? (result.bytes ?? 0) : 0, bytesSkipped: 0, blobsTotal: 0, blobsDone: 0, blobsSkipped: 0, blobsMounted: 0 };
     return { bytesTotal: p.bytesTotal, bytesSkipped: p.bytesSkipped, blobsTotal: p.blobsTotal, blobsDone: p.blobsDone, blobsSkipped: p.blobsSkipped, blobsMounted: p.blobsMounted };
@@ -460,49 +463,33 @@ export class SyncRun {
 
   /** Waits, before reading an image's content, while its registry's remaining pulls are at the floor. */
   private async beforePull(image: PlannedImage): Promise<void> {
-    if (this.deps.rateLimitFloor && image.source.transport === 'docker') await this.deps.rateLimitFloor.beforePull(image.source.named.domain, this.deps.signal);
-  }
-
-  /** The digest the engine would write for this source, when it writes the manifest unchanged. */
-  private async expectedDigest(source: ImageSource, signal: AbortSignal): Promise<{ digest: string; blobs: Descriptor[] }> {
-    const top = await source.getManifest({ signal });
-    const parsed = parseManifest(top.bytes, top.mediaType);
-    if (parsed.kind === 'schema1') throw new DomainError('OPERATION_NOT_SUPPORTED', 'copying Docker schema1 images is not supported (convert them with a newer tool first)');
-    if (parsed.kind === 'image') return { digest: top.digest, blobs: [parsed.config, ...parsed.layers] };
-    const subset = this.request.platforms?.length ? choosePlatformInstances(parsed, this.request.platforms) : undefined;
-    const instances = subset ?? (this.request.all ? parsed.manifests : [chooseInstance(parsed)]);
-    const blobs: Descriptor[] = [];
-    let digest = subset && this.request.multiArch !== 'sparse' ? digestOf(filterIndexDocument(top.bytes, parsed, subset)) : top.digest;
-    for (const d of instances) {
-      const inner = await source.getManifest({ instanceDigest: d.digest, signal });
-      const m = parseManifest(inner.bytes, inner.mediaType);
-      if (m.kind !== 'image') throw new DomainError('OPERATION_NOT_SUPPORTED', `instance ${d.digest} is not an image manifest (nested indexes are not supported)`);
-      blobs.push(m.config, ...m.layers);
-      if (!this.request.all && !subset) digest = inner.digest;
-    }
-    return { digest, blobs };
-  }
-
-  /** The digest of the manifest a dir: destination holds now, if any. */
-  private async dirManifestDigest(ref: DirImageReference): Promise<string | undefined> {
-    const dir = await resolveInStorageRoot(this.deps.storageRoot, ref.path);
-    const bytes = await readFile(join(dir, 'manifest.json')).catch(() => undefined);
-    return bytes && bytes.length <= MANIFEST_SIZE_LIMIT ? digestOf(bytes) : undefined;
+    const registry = registryImageOf(image.source)?.registry;
+    if (this.deps.rateLimitFloor && registry !== undefined) await this.deps.rateLimitFloor.beforePull(registry, this.deps.signal);
   }
 
   private destinationContext(signal: AbortSignal): TransportContext {
     return { credentials: this.deps.destinationCredentials, tlsVerify: this.request.destinationTlsVerify, signal };
   }
 
+  /** What the engine would do with this image, asked through a probe of its destination (nothing is written). */
+  private async planCopy(image: PlannedImage, source: ImageSource, signal: AbortSignal, blobs: 'list' | 'check'): Promise<CopyPlan> {
+    const transport = this.deps.transports.get(image.destination.transport, 'sync to');
+    const probe = await transport.probeDestination!(image.destination, this.destinationContext(signal));
+    try {
+      return await this.deps.engine.plan(source, probe, { ...this.copyOptions(), beforePull: () => this.beforePull(image) }, { signal, blobs });
+    } finally {
+      await probe.close();
+    }
+  }
+
   private async copyImage(image: PlannedImage, source: ImageSource, index: number, signal: AbortSignal): Promise<Omit<SyncImageResult, 'source' | 'destination'>> {
     const transport = this.deps.transports.get(image.destination.transport, 'sync to');
-    // A dir: destination cannot tell what it holds; the sync looks before opening it (which stages a new copy).
-    if (image.destination.transport === 'dir' && !this.request.format) {
-      await this.beforePull(image);
-      const [want, have] = await Promise.all([this.expectedDigest(source, signal), this.dirManifestDigest(image.destination)]);
-      if (have === want.digest) {
-        this.skippedBlobs(index, want.blobs);
-        return { state: 'skipped', digest: want.digest, bytes: 0 };
+    // A destination that stages a new image when opened cannot tell what it holds: look first.
+    if (transport.probeBeforeOpening && mayBeUpToDate(this.copyOptions())) {
+      const plan = await this.planCopy(image, source, signal, 'list');
+      if (plan.action === 'skip') {
+        this.skippedBlobs(index, plan.blobs!);
+        return { state: 'skipped', digest: plan.digest, bytes: 0 };
       }
     }
     const inner = await transport.openDestination!(image.destination, this.destinationContext(signal));
@@ -516,7 +503,7 @@ export class SyncRun {
       const bytes = this.perImage.get(index)?.bytesDone ?? 0;
       const extra = { ...(result.referrers ? { referrers: result.referrers.copied.length } : {}), ...(result.sourceDigest ? { sourceDigest: result.sourceDigest } : {}) };
       if (!dest.written) return { state: 'skipped', digest: result.digest, bytes, ...extra };
-      const named = image.destination.transport === 'docker' ? image.destination.named : undefined;
+      const named = registryImageOf(image.destination)?.named;
       if (named?.digest !== undefined && named.digest !== dest.written.digest) {
         // Pushed under the digest of what was written (see SyncDestination); report that name.
         image.destinationText = formatImageReference({ transport: 'docker', named: { ...named, digest: dest.written.digest } });
@@ -528,44 +515,31 @@ export class SyncRun {
   }
 
   /** Counts an up-to-date image's blobs as skipped, as the engine does for one it finds up to date. */
-  private skippedBlobs(index: number, blobs: Descriptor[]): void {
-    const unique = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
-    const bytes = unique.reduce((n, b) => n + b.size, 0);
-    this.onEngineProgress(index, { phase: 'done', bytesTotal: bytes, bytesDone: 0, bytesSkipped: bytes, blobsTotal: unique.length, blobsDone: 0, blobsSkipped: unique.length, blobsMounted: 0, imagesTotal: 1, imagesDone: 1 });
+  private skippedBlobs(index: number, blobs: readonly Descriptor[]): void {
+    const bytes = blobs.reduce((n, b) => n + b.size, 0);
+    this.onEngineProgress(index, { phase: 'done', bytesTotal: bytes, bytesDone: 0, bytesSkipped: bytes, blobsTotal: blobs.length, blobsDone: 0, blobsSkipped: blobs.length, blobsMounted: 0, imagesTotal: 1, imagesDone: 1 });
   }
 
   /** Dry run: what a copy would do, from the manifests and HEAD requests; nothing is written. */
   private async planImage(image: PlannedImage, source: ImageSource, signal: AbortSignal): Promise<Omit<SyncImageResult, 'source' | 'destination'>> {
-    await this.beforePull(image);
-    const { digest, blobs } = await this.expectedDigest(source, signal);
-    const unique = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
-    const dest = image.destination;
-    if (dest.transport === 'dir') {
-      if (!this.request.format && (await this.dirManifestDigest(dest)) === digest) return { state: 'skipped', digest, bytes: 0 };
-      return { state: 'planned', digest, bytes: unique.reduce((n, b) => n + b.size, 0) };
-    }
-    // Opening a registry destination makes no request; only HEADs are sent through it.
-    const inner: ImageDestination = await this.deps.transports.get('docker', 'sync to').openDestination!(dest, this.destinationContext(signal));
-    try {
-      if (!this.request.format && inner.currentManifestDigest && (await inner.currentManifestDigest({ signal })) === digest) {
-        return { state: 'skipped', digest, bytes: 0 };
+    const plan = await this.planCopy(image, source, signal, 'check');
+    if (plan.action === 'skip') return { state: 'skipped', digest: plan.digest, bytes: 0 };
+    return { state: 'planned', digest: plan.digest, bytes: this.countPlanned(image.destination, plan.transfer!) };
+  }
+
+  /** Bytes a dry run plans for an image; a blob already planned for the same registry counts once (other repositories would mount it). */
+  private countPlanned(destination: ImageReference, blobs: readonly Descriptor[]): number {
+    const registry = registryImageOf(destination)?.registry;
+    let bytes = 0;
+    for (const b of blobs) {
+      if (registry !== undefined) {
+        const key = `${registry}|${b.digest}`;
+        if (this.plannedBlobs.has(key)) continue;
+        this.plannedBlobs.add(key);
       }
-      const host = (dest as DockerImageReference).named.domain;
-      const sizes = await Promise.all(
-        unique.map(async (b) => {
-          const key = `${host}|${b.digest}`;
-          if (this.plannedBlobs.has(key)) return 0;
-          if (await inner.tryReuseBlob({ digest: b.digest, size: b.size }, { signal })) return 0;
-          if (this.plannedBlobs.has(key)) return 0;
-          this.plannedBlobs.add(key);
-          return b.size;
-        }),
-      );
-      const bytes = sizes.reduce((n, s) => n + s, 0);
-      this.totals.bytesTotal += bytes;
-      return { state: 'planned', digest, bytes };
-    } finally {
-      await inner.close();
+      bytes += b.size;
     }
+    if (registry !== undefined) this.totals.bytesTotal += bytes;
+    return bytes;
   }
 }

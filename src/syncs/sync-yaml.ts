@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../errors/domain-error';
 import { isDigest } from '../image-spec/digest';
 import { type DockerReference, isNameOnly, isValidTag, parseDockerReference } from '../image-spec/docker-reference';
 import { InvalidReferenceError } from '../image-spec/invalid-reference-error';
+import type { SyncYamlCredentials } from '../transfers/transfer-secrets';
 import { compileTagRegex, type TagRegex } from './tag-regex';
 import { parseSemverConstraint, type SemverConstraint } from './semver-constraint';
 
@@ -28,12 +29,6 @@ import { parseSemverConstraint, type SemverConstraint } from './semver-constrain
  * repository names, tags, regular expressions and constraints are refused (400), not skipped.
  * Scalars are read as written (`1.0` is the tag "1.0", as Go's yaml.v3 decodes it into a string).
  */
-
-export interface SyncYamlCredentials {
-  username?: string;
-  password?: string;
-  identitytoken?: string;
-}
 
 export interface SyncYamlRepository {
   /** The repository, `registry key/name` normalised (`docker.io/library/busybox`). */

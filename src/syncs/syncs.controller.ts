@@ -6,7 +6,8 @@ import { CurrentPrincipal } from '../http/current-principal.decorator';
 import type { OperationDto } from '../operations/operations.dto';
 import { OperationsService } from '../operations/operations.service';
 import { answerSubmit, ApiSubmitResponses, SubmitPreferences, type SubmitPreferencesValue } from '../operations/submit-response';
-import { SyncImageResultDto, SyncRequestDto } from './syncs.dto';
+import { SyncImageResultDto } from '../transfers/sync-operation.dto';
+import { SyncRequestDto } from './syncs.dto';
 import { SyncsService } from './syncs.service';
 
 @ApiTags('syncs')

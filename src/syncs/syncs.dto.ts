@@ -1,14 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { TransferOptionsDto } from '../copies/transfer-options.dto';
 import { MEDIA_TYPE } from '../image-spec/media-types';
 import { PLATFORM_SPEC } from '../image-spec/platform-list';
-import { ProblemDto } from '../http/problem';
-
-export const SYNC_SOURCE_TYPES = ['docker', 'dir', 'yaml'] as const;
-export const SYNC_DESTINATION_TYPES = ['docker', 'dir'] as const;
-export type SyncSourceType = (typeof SYNC_SOURCE_TYPES)[number];
-export type SyncDestinationType = (typeof SYNC_DESTINATION_TYPES)[number];
+import { SYNC_DESTINATION_TYPES, SYNC_SOURCE_TYPES, type SyncDestinationType, type SyncSourceType } from '../transfers/sync-operation.dto';
+import { TransferOptionsDto } from '../transfers/transfer-options.dto';
 
 /** Body of POST /v1/syncs (skopeo sync). */
 export class SyncRequestDto extends TransferOptionsDto {
@@ -151,39 +146,4 @@ export class SyncRequestDto extends TransferOptionsDto {
   @Min(0)
   @Max(1_000_000)
   rateLimitFloor?: number;
-}
-
-/** One image of a sync, in `result.images` (in the order the source listed them). */
-export class SyncImageResultDto {
-  /** The source image, in skopeo's transport syntax. */
-  @ApiProperty({ example: 'docker://registry.example/team/app:1.0' })
-  source: string;
-
-  /** Where it goes, in skopeo's transport syntax. */
-  @ApiProperty({ example: 'docker://mirror.example:5000/mirror/app:1.0' })
-  destination: string;
-
-  /** `copied`, `skipped` (the destination already had this manifest), `failed`, or `planned` (dry run). */
-  @ApiProperty({ enum: ['copied', 'skipped', 'failed', 'planned'], enumName: 'SyncImageState', example: 'copied' })
-  state: 'copied' | 'skipped' | 'failed' | 'planned';
-
-  /** Digest of the manifest written (or, in a dry run, of the manifest that would be copied). */
-  @ApiPropertyOptional({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
-  digest?: string;
-
-  /** Blob bytes transferred for this image (planned: that a real run would transfer). */
-  @ApiPropertyOptional({ type: 'integer', example: 1048576 })
-  bytes?: number;
-
-  /** Why it failed (a problem object). */
-  @ApiPropertyOptional({ type: ProblemDto })
-  error?: ProblemDto;
-
-  /** How many referrers came along (referrers `all`). */
-  @ApiPropertyOptional({ type: 'integer', example: 2 })
-  referrers?: number;
-
-  /** multiArch `filtered`: the digest of the source index the written one (`digest`) keeps some platforms of. */
-  @ApiPropertyOptional({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
-  sourceDigest?: string;
 }

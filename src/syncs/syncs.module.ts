@@ -3,7 +3,7 @@ import { CredentialsModule } from '../credentials/credentials.module';
 import { OperationsModule } from '../operations/operations.module';
 import { RATE_LIMIT_GAUGE, type RateLimitGauge } from '../rate-limits/rate-limit-floor';
 import { ReferrersModule } from '../referrers/referrers.module';
-import { RegistryHttp } from '../transports/docker/registry-http';
+import { DockerTransport } from '../transports/docker/docker.transport';
 import { SyncsController } from './syncs.controller';
 import { SyncsService } from './syncs.service';
 
@@ -12,8 +12,8 @@ import { SyncsService } from './syncs.service';
   controllers: [SyncsController],
   providers: [
     SyncsService,
-    // What the registry client knows of each registry's rate limit: a sync's rateLimitFloor reads it, never asking the registry.
-    { provide: RATE_LIMIT_GAUGE, inject: [RegistryHttp], useFactory: (http: RegistryHttp): RateLimitGauge => (registry) => http.rateLimit(registry) },
+    // What the registry transport knows of each registry's rate limit: a sync's rateLimitFloor reads it, never asking the registry.
+    { provide: RATE_LIMIT_GAUGE, inject: [DockerTransport], useFactory: (docker: DockerTransport): RateLimitGauge => (registry) => docker.rateLimit(registry) },
   ],
 })
 export class SyncsModule {}

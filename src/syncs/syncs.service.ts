@@ -3,40 +3,34 @@ import { realpathSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig, type RegistrySettings } from '../config/app-config';
-import { CopyEngine } from '../copy-engine/copy-engine';
-import { CredentialService } from '../credentials/credential.service';
-import { toRegistryAuth } from '../credentials/registry-auth-header';
-import { canonicalSet, checkTransferExtensions, platformChoices } from '../copies/transfer-extensions';
-import { RATE_LIMIT_GAUGE, RateLimitFloor, type RateLimitGauge } from '../rate-limits/rate-limit-floor';
-import { ReferrersService } from '../referrers/referrers.service';
 import { type Principal, requireScope } from '../auth/principal';
 import { referenceTarget, requireReferenceAccess, requireTreeAccess } from '../auth/reference-access';
-import { type DockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
-import { isDigest } from '../image-spec/digest';
-import { dockerRepositoryTarget, patternTarget, treeTarget } from '../image-spec/reference-pattern';
-import { parseImageReference } from '../image-spec/image-reference';
+import { APP_CONFIG, type AppConfig, type RegistrySettings } from '../config/app-config';
+import { CopyEngine } from '../copy-engine/copy-engine';
+import type { TransferProgress } from '../copy-engine/transfer-progress';
+import { CredentialService } from '../credentials/credential.service';
 import { AbortedError, DomainError, InvalidArgumentError, TransportNotImplementedError } from '../errors/domain-error';
-import {
-  domainErrorOf,
-  operationErrorOf,
-  type OperationRunContext,
-  type OperationRunner,
-  type ProgressUpdate,
-  type SyncImageRunner,
-  type SyncImageTasks,
-} from '../operations/operation';
-import type { SyncImageRow } from '../operations/operation-store';
+import { domainErrorOf, operationErrorOf } from '../errors/operation-error';
+import { toRegistryAuth } from '../http/registry-auth-header';
+import { isDigest } from '../image-spec/digest';
+import { type DockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
+import { parseImageReference, registryImageOf } from '../image-spec/image-reference';
+import { dockerRepositoryTarget, patternTarget, treeTarget } from '../image-spec/reference-pattern';
+import type { OperationRunContext, OperationRunner, SyncImageRunner, SyncImageTasks } from '../operations/operation';
 import { OperationsService } from '../operations/operations.service';
+import type { SyncImageRow } from '../operations/sync-image';
+import { RATE_LIMIT_GAUGE, RateLimitFloor, type RateLimitGauge } from '../rate-limits/rate-limit-floor';
+import { ReferrersService } from '../referrers/referrers.service';
 import { isInside, resolveInStorageRoot } from '../storage/storage-root';
+import type { SyncImageResult, SyncRequest, SyncResult } from '../transfers/sync-request';
+import { canonicalSet, checkTransferExtensions, platformChoices } from '../transfers/transfer-extensions';
+import type { SyncYamlCredentials, TransferSecrets } from '../transfers/transfer-secrets';
 import { DockerTransport } from '../transports/docker/docker.transport';
-import { RegistryHttp } from '../transports/docker/registry-http';
-import { TransportRegistry } from '../transports/transport-registry';
 import type { CredentialResolver, RegistryAuth } from '../transports/transport';
-import type { TransferSecrets } from '../copies/copy-request';
+import { TransportRegistry } from '../transports/transport-registry';
 import { type SourceAccess, SyncRun, SyncStoppedError } from './sync-run';
-import { parseSyncYaml, redactSyncYaml, type SyncYamlCredentials, type SyncYamlRegistry } from './sync-yaml';
-import type { SyncImageResult, SyncRequest, SyncResult } from './sync-request';
+import { parseSyncYaml, redactSyncYaml, type SyncYamlRegistry } from './sync-yaml';
+import type { SyncRequestDto } from './syncs.dto';
 
 /** How often a sync's run recounts its images when no signal came (signals normally wake it first). */
 const IMAGE_POLL_MS = 5000;
@@ -44,18 +38,11 @@ const IMAGE_POLL_MS = 5000;
 const RESULT_IMAGES = 100;
 /** A sync's SyncRun is kept this long after its last image here ended. */
 const IMAGE_RUN_IDLE_MS = 30_000;
-import type { SyncRequestDto } from './syncs.dto';
 
 function stripPrefix(value: string, prefix: string): string {
   return value.startsWith(prefix) ? value.slice(prefix.length) : value;
 }
 
-/**
- * skopeo sync as an operation. prepare() checks a request before it is queued (types,
- * references, paths, the YAML document and its cert-dirs) and takes its secrets aside; run()
- * builds a SyncRun with the process-wide copy engine (the same HostLimiter and InFlightBlobs as
- * copies) when the worker picks the operation up.
- */
 /** A sync's SyncRun kept on this replica while its images run here. */
 interface ImageRun {
   run: SyncRun;
@@ -69,9 +56,15 @@ interface BuildRunOptions {
   /** The principal that submitted the sync (by name): stored credentials apply as for it. */
   owner: string;
   signal: AbortSignal;
-  progress: (p: ProgressUpdate) => void;
+  progress: (p: Partial<TransferProgress>) => void;
 }
 
+/**
+ * skopeo sync as an operation. prepare() checks a request before it is queued (types,
+ * references, paths, the YAML document and its cert-dirs) and takes its secrets aside; run()
+ * builds a SyncRun with the process-wide copy engine (the same HostLimiter and InFlightBlobs as
+ * copies) when the worker picks the operation up.
+ */
 @Injectable()
 export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
   readonly kind = 'sync' as const;
@@ -82,7 +75,7 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
     private readonly credentials: CredentialService,
     private readonly operations: OperationsService,
     private readonly engine: CopyEngine,
-    private readonly registryHttp: RegistryHttp,
+    private readonly docker: DockerTransport,
     private readonly referrers: ReferrersService,
     @Inject(RATE_LIMIT_GAUGE) private readonly rateLimitGauge: RateLimitGauge,
   ) {}
@@ -187,11 +180,9 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
     }
     if (body.destinationType === 'docker') {
       request.destination = stripPrefix(body.destination, 'docker://').replace(/\/+$/, '');
-      const probe = parseImageReference(`docker://${request.destination}/skiff-probe:latest`);
+      const probe = registryImageOf(parseImageReference(`docker://${request.destination}/skiff-probe:latest`));
       this.transports.authorize('docker', principal, 'syncing to');
-      if (probe.transport === 'docker') {
-        requireTreeAccess(principal, 'destination', treeTarget('docker', `${probe.named.domain}/${probe.named.path.replace(/\/?skiff-probe$/, '')}`.replace(/\/$/, '')));
-      }
+      if (probe) requireTreeAccess(principal, 'destination', treeTarget('docker', `${probe.registry}/${probe.repository.replace(/\/?skiff-probe$/, '')}`.replace(/\/$/, '')));
     } else {
       request.destination = stripPrefix(body.destination, 'dir:');
       await resolveInStorageRoot(this.config.storageRoot, request.destination);
@@ -199,9 +190,6 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
       const dir = this.transports.get('dir', 'sync to');
       if (!dir.openDestination) throw new TransportNotImplementedError('dir', 'sync to');
       requireTreeAccess(principal, 'destination', await this.dirTree(request.destination));
-    }
-    if (body.preserveDigests && body.format) {
-      throw new InvalidArgumentError('preserveDigests cannot be combined with format: it would change the manifests');
     }
     if (body.multiArch && !body.platforms?.length) throw new InvalidArgumentError('multiArch applies with "platforms" only (use "all" for every instance)');
     if (body.platforms?.length && body.all) throw new InvalidArgumentError('"platforms" and "all" exclude each other');
@@ -393,15 +381,15 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
     }
     const sourceResolver = this.credentials.resolver(principal, secrets.sourceAuth);
     const docker = this.transports.get('docker', 'sync from');
-    const opened: RegistryHttp[] = [];
+    const opened: { close(): Promise<void> }[] = [];
     const yamlSource = async (registry: SyncYamlRegistry): Promise<SourceAccess> => {
       const auth = registry.credentials ? this.yamlAuth(registry.key, registry.credentials) : undefined;
       const credentials: CredentialResolver = auth ? async () => auth : sourceResolver;
       const tlsVerify = registry.tlsVerify ?? request.sourceTlsVerify;
       if (!registry.certDir) return { transport: docker, ctx: { credentials, tlsVerify } };
-      const http = await this.certDirHttp(registry);
-      opened.push(http);
-      return { transport: new DockerTransport(http), ctx: { credentials, tlsVerify } };
+      const own = await this.certDirTransport(registry);
+      opened.push(own);
+      return { transport: own.transport, ctx: { credentials, tlsVerify } };
     };
     const run = new SyncRun(
       {
@@ -443,11 +431,11 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
   }
 
   /**
-   * A registry client of its own for a YAML registry with a `cert-dir` (Docker's layout:
+   * The registry transport of its own for a YAML registry with a `cert-dir` (Docker's layout:
    * `*.crt` CAs, `*.cert` + `*.key` client certificate), replacing the server's CA and client
    * certificate settings for that host as skopeo's cert-dir replaces certs.d.
    */
-  private async certDirHttp(registry: SyncYamlRegistry): Promise<RegistryHttp> {
+  private async certDirTransport(registry: SyncYamlRegistry): Promise<{ transport: DockerTransport; close(): Promise<void> }> {
     const dir = registry.certDir!;
     const refusal = this.certDirRefusal(dir);
     if (refusal) throw new InvalidArgumentError(`yaml: "${registry.key}".cert-dir: ${refusal}`);
@@ -478,6 +466,6 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
       clientCertFile: certs[0] ? join(dir, certs[0]) : undefined,
       clientKeyFile: certs[0] ? join(dir, certs[0].replace(/\.cert$/, '.key')) : undefined,
     };
-    return this.registryHttp.forRegistry(settings);
+    return this.docker.forRegistry(settings);
   }
 }

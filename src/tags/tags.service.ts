@@ -5,6 +5,7 @@ import { ReferenceAuthorizer } from '../auth/reference-authorizer';
 import { CredentialService } from '../credentials/credential.service';
 import { DomainError, InvalidArgumentError } from '../errors/domain-error';
 import { digestOf } from '../image-spec/digest';
+import { registryImageOf } from '../image-spec/image-reference';
 import { MediaType } from '../image-spec/media-types';
 import { DockerTransport } from '../transports/docker/docker.transport';
 import type { RegistryAuth } from '../transports/transport';
@@ -59,10 +60,11 @@ export class TagsService {
 
   async deleteTag(principal: Principal, image: string, access: TagAccess): Promise<{ image: string; digest: string; method: 'tag-delete' | 'placeholder' }> {
     const ref = await this.authorizer.authorize(image, principal, { scope: 'images:delete', side: 'destination', action: 'deleting a tag' });
-    if (ref.transport !== 'docker' || ref.named.digest !== undefined || ref.named.tag === undefined) {
+    const named = registryImageOf(ref)?.named;
+    if (named?.tag === undefined || named.digest !== undefined) {
       throw new InvalidArgumentError(`DELETE /v1/tags takes a registry tag, docker://REPOSITORY:TAG (got ${JSON.stringify(image.slice(0, 300))}); DELETE /v1/images deletes a manifest by digest`);
     }
-    const { domain, path, tag } = ref.named;
+    const { domain, path, tag } = named;
     const ctx = { credentials: this.credentials.resolver(principal, access.auth), tlsVerify: access.tlsVerify, signal: access.signal };
     const client = await this.docker.client(domain, ctx);
     const ext = await this.docker.extensions(domain, ctx);

@@ -1,4 +1,5 @@
-import { type Principal, requireScope, type Scope } from '../auth/principal';
+import { type Principal, requireScope } from '../auth/principal';
+import type { Scope } from '../config/principals-file';
 import { DomainError, TransportNotImplementedError } from '../errors/domain-error';
 import type { TransportName } from '../image-spec/image-reference';
 import type { ImageTransport } from './transport';

@@ -126,6 +126,16 @@ export interface ImageDestination {
   close(): Promise<void>;
 }
 
+/**
+ * A destination reference looked at without writing anything (dry runs, up-to-date checks):
+ * what it would accept and what its reference holds now. An opened ImageDestination is one too.
+ */
+export interface DestinationProbe
+  extends Pick<ImageDestination, 'reference' | 'layerCompression' | 'acceptsIndexes' | 'supportedManifestTypes' | 'currentManifestDigest' | 'close'> {
+  /** Whether a copy would find the blob there ('present'); a look only, nothing is mounted. */
+  tryReuseBlob(blob: BlobInfo, opts: { mountFrom?: undefined; signal?: AbortSignal }): Promise<'present' | 'mounted' | undefined>;
+}
+
 /** Options for opening a destination that only some transports take. */
 export interface DestinationOptions {
   /** docker-archive: more `name:tag` references recorded for the image (skopeo copy --additional-tag). */
@@ -136,6 +146,20 @@ export interface ImageTransport {
   readonly name: ImageReference['transport'];
   openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource>;
   openDestination?(ref: ImageReference, ctx: TransportContext, opts?: DestinationOptions): Promise<ImageDestination>;
+  /** A look at a destination reference that writes nothing: what a copy would find there. */
+  probeDestination?(ref: ImageReference, ctx: TransportContext): Promise<DestinationProbe>;
+  /**
+   * Opening a destination starts writing (dir: stages a new image) and the opened destination
+   * cannot tell what its reference holds: a caller that may find nothing to copy asks
+   * probeDestination() first. Without it, the opened destination tells that itself.
+   */
+  readonly probeBeforeOpening?: boolean;
+  /**
+   * The references `additionalTags` (DestinationOptions) make a destination of `ref` write
+   * besides `ref` itself, for the caller's checks before anything is queued; INVALID_ARGUMENT
+   * names a tag this transport cannot take. Absent: the transport takes no additional tags.
+   */
+  additionalTagReferences?(ref: ImageReference, tags: readonly string[]): ImageReference[];
   /** All tags of a repository (docker) or of an archive (docker-archive). */
   listTags?(ref: ImageReference, ctx: TransportContext): Promise<{ repository: string; tags: string[] }>;
   /** Deletes the image a reference points at; returns the deleted manifest digest. */

@@ -1,7 +1,6 @@
 import { Global, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { ReferenceAuthorizer } from '../auth/reference-authorizer';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { MetricsService } from '../metrics/metrics.service';
 import { LocalStorage } from '../storage/local-storage';
 import { StorageModule } from '../storage/storage.module';
 import { DirTransport } from './dir/dir.transport';
@@ -10,6 +9,7 @@ import { DockerArchiveTransport } from './docker-archive/docker-archive.transpor
 import { DockerDaemonTransport } from './docker-daemon/docker-daemon.transport';
 import { DockerTransport } from './docker/docker.transport';
 import { RegistryHttp, registryHttpOptions } from './docker/registry-http';
+import { UPSTREAM_OBSERVER, type UpstreamObserver } from './docker/upstream-observer';
 import { OciArchiveTransport } from './oci/oci-archive.transport';
 import { OciTransport } from './oci/oci.transport';
 import { TransportRegistry } from './transport-registry';
@@ -25,9 +25,8 @@ export const USER_AGENT = 'skiff/0.1 (+containers image operations service)';
     { provide: ReferenceAuthorizer, inject: [APP_CONFIG, TransportRegistry], useFactory: (config: AppConfig, transports: TransportRegistry) => new ReferenceAuthorizer(config.storageRoot, transports) },
     {
       provide: RegistryHttp,
-      inject: [APP_CONFIG, MetricsService],
-      useFactory: (config: AppConfig, metrics: MetricsService) =>
-        new RegistryHttp(registryHttpOptions(config, { userAgent: USER_AGENT, observer: metrics })),
+      inject: [APP_CONFIG, UPSTREAM_OBSERVER],
+      useFactory: (config: AppConfig, observer: UpstreamObserver) => new RegistryHttp(registryHttpOptions(config, { userAgent: USER_AGENT, observer })),
     },
     { provide: DockerTransport, inject: [RegistryHttp], useFactory: (http: RegistryHttp) => new DockerTransport(http) },
     {

@@ -69,7 +69,8 @@ export function dockerdPrerequisiteProblem(): string | undefined {
   return undefined;
 }
 
-function ping(socketPath: string): Promise<boolean> {
+/** Whether a Docker-compatible engine API (dockerd, podman system service) answers `GET /_ping` on this socket. */
+export function pingSocket(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 2000 }, (res) => {
       res.resume();
@@ -176,7 +177,7 @@ export async function startDockerd(opts: { startTimeoutMs?: number } = {}): Prom
       await removeTmpDir(tmpDir);
       throw new DockerdUnavailableError(`dockerd exited during startup (${exited}):\n${log}`);
     }
-    if (await ping(socket)) break;
+    if (await pingSocket(socket)) break;
     if (Date.now() - started > timeoutMs) {
       killAll();
       unregister();

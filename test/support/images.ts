@@ -35,8 +35,14 @@ export type ImageFormat = 'v2s2' | 'oci';
 export const DEFAULT_CREATED = '2024-01-01T00:00:00Z';
 const DEFAULT_MTIME = Date.parse(DEFAULT_CREATED) / 1000;
 
+/** The hex sha256 of `data` (a principals file's tokenSha256, say). */
+export function sha256Hex(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** `sha256:<hex>`: the OCI digest of `data`. */
 export function sha256Digest(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  return `sha256:${sha256Hex(data)}`;
 }
 
 /** `size` deterministic pseudo-random bytes for `seed` (incompressible layer content). */

@@ -1,7 +1,7 @@
 /**
  * Submitting copies and syncs through the HTTP API and following the operations they start,
- * as the e2e suites do, through the client kit (clients/typescript). Contract: nothing here
- * asserts; callers check statuses and states.
+ * as the e2e suites do, through the client kit (clients/typescript). Contract: nothing here asserts; callers check statuses and states
+ * (copyFinished() and copySucceeded() throw when the copy did not end as they say).
  */
 import { waitForOperation as waitForOperationKit } from '../../clients/typescript/src/index';
 import type { SkiffService } from './skiff-service';
@@ -39,6 +39,32 @@ export async function submit<R = Record<string, unknown>>(
       ? await service.api.POST('/v1/copies', { body: body as never, headers })
       : await service.api.POST('/v1/syncs', { body: body as never, headers });
   return { res: answer.response, op: (answer.data ?? answer.error) as unknown as Submitted<R> };
+}
+
+/**
+ * POSTs a copy between plain-HTTP registries (tlsVerify false on both sides unless `body` says
+ * otherwise), with `Prefer: wait=120` unless `wait` is false.
+ */
+export function submitCopy<R = Record<string, unknown>>(service: SkiffService, body: Record<string, unknown>, opts: { wait?: boolean } = {}): Promise<{ res: Response; op: Submitted<R> }> {
+  return submit<R>(service, 'copies', { sourceTlsVerify: false, destinationTlsVerify: false, ...body }, opts.wait === false ? {} : { wait: 120 });
+}
+
+/**
+ * submitCopy(), as the finished operation; a refusal (an error status) as an operation in state
+ * `refused` carrying its problem. Throws when the copy had not finished within the wait.
+ */
+export async function copyFinished<R = Record<string, unknown>>(service: SkiffService, body: Record<string, unknown>): Promise<Operation<R>> {
+  const { res, op } = await submitCopy<R>(service, body);
+  if (res.status >= 400) return { id: '', request: {}, state: 'refused', progress: {}, error: { code: op.code!, detail: op.detail ?? '', status: res.status } };
+  if (res.status !== 200) throw new Error(`copy ${JSON.stringify(body)}: HTTP ${res.status}, not finished: ${JSON.stringify(op)}`);
+  return op;
+}
+
+/** copyFinished(), which succeeded; else throws naming the state and problem. */
+export async function copySucceeded<R = Record<string, unknown>>(service: SkiffService, body: Record<string, unknown>): Promise<Operation<R>> {
+  const op = await copyFinished<R>(service, body);
+  if (op.state !== 'succeeded') throw new Error(`copy ${JSON.stringify(body)}: ${op.state}: ${JSON.stringify(op.error)}`);
+  return op;
 }
 
 /** Waits (the kit's long-poll with backoff) until an operation has finished (succeeded, failed or cancelled). */

@@ -6,11 +6,12 @@
  * REGISTRY_AUTH_FILE point into it (so the user's real credentials are never read),
  * CONTAINERS_REGISTRIES_CONF is an empty file, and `--policy` (insecureAcceptAnything)
  * plus `--registries.d` (empty dir) are passed unless `sandbox: false`.
- * `skopeo()` never throws for a non-zero exit; the typed helpers throw `SkopeoError`.
+ * `skopeo()` never throws for a non-zero exit; skopeoOk() and the typed helpers throw `SkopeoError`.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256Digest } from './images';
 import type { TestRegistry } from './registry';
 import { makeTmpDirSync } from './tmp';
 
@@ -231,10 +232,24 @@ export interface ImageConfigJson {
   history?: Array<Record<string, unknown>>;
 }
 
-async function run(args: string[], opts?: SkopeoRunOptions): Promise<SkopeoResult> {
+/** Runs skopeo; throws SkopeoError (with its stderr) unless it exits 0. */
+export async function skopeoOk(args: readonly string[], opts?: SkopeoRunOptions): Promise<SkopeoResult> {
   const result = await skopeo(args, opts);
   if (result.code !== 0) throw new SkopeoError(result);
   return result;
+}
+
+const run = skopeoOk;
+
+/** skopeoOk(), its stdout parsed as JSON. */
+export async function skopeoJson<T = Record<string, unknown>>(args: readonly string[], opts?: SkopeoRunOptions): Promise<T> {
+  return JSON.parse((await skopeoOk(args, opts)).stdout) as T;
+}
+
+/** The digest of the manifest `ref` holds, as `skopeo inspect --raw` reads it; undefined when skopeo cannot read it. */
+export async function skopeoManifestDigest(ref: string, flags: readonly string[] = ['--tls-verify=false']): Promise<string | undefined> {
+  const r = await skopeo(['inspect', '--raw', ...flags, ref]);
+  return r.code === 0 ? sha256Digest(r.stdoutBytes) : undefined;
 }
 
 /**

@@ -5,7 +5,7 @@ import { DomainError } from '../../errors/domain-error';
 import { digestOf } from '../../image-spec/digest';
 import type { DirImageReference } from '../../image-spec/image-reference';
 import { MANIFEST_MEDIA_TYPES, isSchema1MediaType } from '../../image-spec/media-types';
-import type { BlobInfo, ImageDestination, MountSource } from '../transport';
+import type { BlobInfo, DestinationProbe, ImageDestination, MountSource } from '../transport';
 import { type WriteTarget, writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
 import { withFileLock, withPathMutex } from '../../storage/lease-lock';
 import type { LocalStorage } from '../../storage/local-storage';
@@ -13,6 +13,10 @@ import { PendingWrites } from '../../storage/pending-writes';
 import { StorageConflictError, fsErrorCode } from '../../storage/storage-errors';
 import { entryLockName, tempName } from '../../storage/temp-names';
 import { DIR_VERSION_CONTENT, dirBlobPath, dirManifestPath, dirVersionPath } from './dir-format';
+import type { DirSource } from './dir.source';
+
+/** Every manifest type but schema1, stored as it comes (containers/image's directory destination). */
+const DIR_MANIFEST_TYPES: readonly string[] = MANIFEST_MEDIA_TYPES.filter((t) => !isSchema1MediaType(t));
 
 /**
  * Whether `target` may be replaced by a dir: image, as containers/image decides: it does not
@@ -79,7 +83,7 @@ export class DirDestination implements ImageDestination {
   }
 
   supportedManifestTypes(): readonly string[] {
-    return MANIFEST_MEDIA_TYPES.filter((t) => !isSchema1MediaType(t));
+    return DIR_MANIFEST_TYPES;
   }
 
   async tryReuseBlob(blob: BlobInfo, _opts: { mountFrom?: MountSource; signal?: AbortSignal }): Promise<'present' | undefined> {
@@ -144,6 +148,41 @@ export class DirDestination implements ImageDestination {
   async close(): Promise<void> {
     if (!(await this.writes.close())) return;
     if (!this.committed) await rm(this.staging, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+/**
+ * A look at dir:PATH that writes nothing: what a new copy would find there (a staged image
+ * starts empty, so no blob is reused), and the digest of the image at PATH now, read through the
+ * dir: source (confined to the storage root, size-limited; anything unreadable is no image).
+ */
+export class DirProbe implements DestinationProbe {
+  readonly layerCompression = 'preserve' as const;
+  readonly acceptsIndexes = true;
+
+  constructor(
+    readonly reference: DirImageReference,
+    private readonly existing: DirSource,
+  ) {}
+
+  supportedManifestTypes(): readonly string[] {
+    return DIR_MANIFEST_TYPES;
+  }
+
+  async tryReuseBlob(): Promise<undefined> {
+    return undefined;
+  }
+
+  async currentManifestDigest(opts: { signal?: AbortSignal }): Promise<string | undefined> {
+    try {
+      return (await this.existing.getManifest({ signal: opts.signal })).digest;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.existing.close();
   }
 }
 

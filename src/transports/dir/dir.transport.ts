@@ -1,23 +1,33 @@
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { type ImageReference, expectTransport } from '../../image-spec/image-reference';
+import { type DirImageReference, type ImageReference, expectTransport } from '../../image-spec/image-reference';
 import type { LocalStorage } from '../../storage/local-storage';
 import { StorageConflictError } from '../../storage/storage-errors';
 import { resolveInStorageRoot } from '../../storage/storage-root';
 import { tempName } from '../../storage/temp-names';
-import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
-import { DirDestination, checkReplaceable, writeDirVersion } from './dir.destination';
+import type { DestinationProbe, ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
+import { DirDestination, DirProbe, checkReplaceable, writeDirVersion } from './dir.destination';
 import { DirSource } from './dir.source';
 
 /** The `dir:PATH` transport: skopeo's directory format under the storage root (no delete, as skopeo). */
 export class DirTransport implements ImageTransport {
   readonly name = 'dir' as const;
+  /** Opening a destination stages a new image, which cannot tell what PATH holds. */
+  readonly probeBeforeOpening = true;
 
   constructor(private readonly local: LocalStorage) {}
 
   async openSource(ref: ImageReference, _ctx: TransportContext): Promise<ImageSource> {
-    const dir = expectTransport(ref, 'dir');
+    return this.source(expectTransport(ref, 'dir'));
+  }
+
+  private async source(dir: DirImageReference): Promise<DirSource> {
     return new DirSource(dir, await resolveInStorageRoot(this.local.storageRoot, dir.path), this.local.storageRoot);
+  }
+
+  async probeDestination(ref: ImageReference, _ctx: TransportContext): Promise<DestinationProbe> {
+    const dir = expectTransport(ref, 'dir');
+    return new DirProbe(dir, await this.source(dir));
   }
 
   /**

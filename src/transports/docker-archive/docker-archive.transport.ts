@@ -47,6 +47,11 @@ export class DockerArchiveTransport implements ImageTransport {
 
   constructor(private readonly opts: DockerArchiveTransportOptions) {}
 
+  /** skopeo's --additional-tag: more `name:tag` references recorded in the archive. */
+  additionalTagReferences(ref: ImageReference, tags: readonly string[]): ImageReference[] {
+    const archive = expectTransport(ref, 'docker-archive');
+    return parseAdditionalTags(tags).map((named) => ({ transport: 'docker-archive', path: archive.path, named }));
+  }
 
   private openReader(ref: DockerArchiveImageReference, ctx: TransportContext, path: string): Promise<DockerArchiveReader> {
     return DockerArchiveReader.open(path, { local: this.opts.local, limits: this.opts.limits, signal: ctx.signal, displayName: `docker-archive:${ref.path}` });

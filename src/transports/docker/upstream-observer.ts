@@ -15,6 +15,9 @@ export interface UpstreamRequestEvent {
   durationSeconds: number;
 }
 
+/** Nest token of the process's UpstreamObserver (the metrics module provides it). */
+export const UPSTREAM_OBSERVER = Symbol('UPSTREAM_OBSERVER');
+
 export interface UpstreamObserver {
   onUpstreamRequest(event: UpstreamRequestEvent): void;
   onRegistryState?(state: RegistryState): void;

@@ -1,6 +1,5 @@
-import type { CopyResult as EngineCopyResult, MultiArch } from '../copy-engine/copy-engine';
-import type { SyncYamlCredentials } from '../syncs/sync-yaml';
-import type { RegistryAuth } from '../transports/transport';
+import type { CopyResult as EngineCopyResult } from '../copy-engine/copy-engine';
+import type { MultiArch } from '../copy-engine/copy-options';
 
 /**
  * A copy as the operations store keeps it: the request after defaults are applied (so the
@@ -28,11 +27,3 @@ export interface CopyRequest {
 
 /** What a finished copy produced. */
 export type CopyResult = EngineCopyResult;
-
-/** Credentials given inline with a copy or sync: kept apart from the request (sealed or in memory). */
-export interface TransferSecrets {
-  sourceAuth?: RegistryAuth;
-  destinationAuth?: RegistryAuth;
-  /** A sync's YAML `credentials`, by registry key, as written. */
-  yamlCredentials?: Record<string, SyncYamlCredentials>;
-}

@@ -1,5 +1,13 @@
 import { referencePattern } from '../image-spec/reference-pattern';
-import { SCOPES, type Scope } from './principal';
+
+/**
+ * What a principal may be given: reading images, writing (copies, syncs, tags), deleting,
+ * reading every caller's operations, administering stored credentials, the daemon transports.
+ * The principals file grants them; use cases require them (auth/principal.ts).
+ */
+export const SCOPES = ['images:read', 'images:write', 'images:delete', 'operations:read-all', 'credentials:admin', 'daemons'] as const;
+
+export type Scope = (typeof SCOPES)[number];
 
 /**
  * One caller named in the principals file (SKIFF_PRINCIPALS_FILE, YAML or JSON):

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { OPERATION_STORE, type OperationStore } from '../operations/operation-store';
-import { SqliteOperationStore } from '../operations/sqlite-operation-store';
+import { OPERATION_STORE, type OperationStore } from './operation-store';
+import { SqliteOperationStore } from './sqlite-operation-store';
 
 /**
  * Scheduled backups of the embedded SQLite store: every SKIFF_BACKUP_INTERVAL_HOURS (0 = off),

@@ -1,6 +1,7 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { PLATFORM_WORD } from '../image-spec/manifest';
 
 /** Registry credentials for one side of a job. Write-only: never echoed, logged or stored. */
 export class RegistryAuthDto {
@@ -29,6 +30,42 @@ export class RegistryAuthDto {
   @IsString()
   @MaxLength(65536)
   registrytoken?: string;
+}
+
+/** Every multiArch mode of a copy (skopeo's three, and the two platform subsets). */
+export const MULTI_ARCH_MODES = ['system', 'all', 'index-only', 'filtered', 'sparse'] as const;
+
+/** The instance to pick from a multi-arch source (skopeo --override-os/arch/variant). */
+export class PlatformDto {
+  @ApiPropertyOptional({ example: 'linux' })
+  @IsOptional()
+  @Matches(PLATFORM_WORD)
+  os?: string;
+
+  @ApiPropertyOptional({ example: 'arm64' })
+  @IsOptional()
+  @Matches(PLATFORM_WORD)
+  architecture?: string;
+
+  @ApiPropertyOptional({ example: 'v8' })
+  @IsOptional()
+  @Matches(PLATFORM_WORD)
+  variant?: string;
+}
+
+/** Layer recompression (skopeo --dest-compress-format / --dest-compress-level). */
+export class CompressionDto {
+  @ApiProperty({ enum: ['gzip', 'zstd'], enumName: 'CompressionFormat' })
+  @IsIn(['gzip', 'zstd'])
+  format: 'gzip' | 'zstd';
+
+  /** gzip 1–9, zstd 1–22; the library default when omitted. */
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 22 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(22)
+  level?: number;
 }
 
 /** What copies and syncs share: credentials and TLS for each side, and how manifests and blobs may change. */

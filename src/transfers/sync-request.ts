@@ -1,4 +1,4 @@
-import type { OperationError } from '../operations/operation';
+import type { OperationError } from '../errors/operation-error';
 
 /**
  * A sync as the operations store keeps it: the request after defaults are applied, without

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { CompressionDto, MULTI_ARCH_MODES, PlatformDto } from './copies.dto';
+import { CompressionDto, MULTI_ARCH_MODES, PlatformDto } from './transfer-options.dto';
 
 /** The request of a copy, as stored and echoed: defaults applied, credentials never included. */
 export class CopyRequestEchoDto {

@@ -1,19 +1,22 @@
+import { type MultiArch, preserveDigestsRefusal } from '../copy-engine/copy-options';
 import { InvalidArgumentError } from '../errors/domain-error';
-import { isValidTag } from '../image-spec/docker-reference';
 import type { PlatformChoice } from '../image-spec/manifest';
 import { parsePlatformSpec } from '../image-spec/platform-list';
 
 /**
  * Submit-time checks of what copies and syncs do beyond skopeo (platform subsets, referrers,
- * several registry tags), so a request that cannot run is refused before it is queued.
+ * preserveDigests refusing changes), so a request that cannot run is refused before it is
+ * queued.
  */
 
 export interface TransferExtensions {
-  multiArch?: string;
+  multiArch?: MultiArch;
   platforms?: readonly string[];
   referrers?: 'none' | 'all';
   artifactTypes?: readonly string[];
   preserveDigests?: boolean;
+  format?: 'oci' | 'v2s2';
+  compression?: { format: 'gzip' | 'zstd' };
 }
 
 /** Throws INVALID_ARGUMENT naming the first field that does not fit with the others. */
@@ -22,9 +25,8 @@ export function checkTransferExtensions(body: TransferExtensions): void {
   if (subset && !body.platforms?.length) throw new InvalidArgumentError(`multiArch=${body.multiArch} needs "platforms" (e.g. ["linux/amd64", "linux/arm64/v8"])`);
   if (body.platforms?.length && !subset) throw new InvalidArgumentError('platforms applies to multiArch "filtered" or "sparse" only');
   for (const p of body.platforms ?? []) parsePlatformSpec(p);
-  if (body.multiArch === 'filtered' && body.preserveDigests) {
-    throw new InvalidArgumentError('preserveDigests cannot be combined with multiArch=filtered: the filtered index is a new manifest (multiArch=sparse keeps the source index)');
-  }
+  const refusal = preserveDigestsRefusal(body);
+  if (refusal) throw new InvalidArgumentError(refusal);
   if (body.artifactTypes?.length && body.referrers !== 'all') throw new InvalidArgumentError('artifactTypes applies with referrers "all" only');
 }
 
@@ -41,11 +43,4 @@ export function canonicalSet(values: readonly string[]): string[] {
 /** The platforms of a request as the engine takes them. */
 export function platformChoices(platforms: readonly string[] | undefined): PlatformChoice[] | undefined {
   return platforms?.length ? platforms.map(parsePlatformSpec) : undefined;
-}
-
-/** Additional tags of a registry destination: plain tags of the same repository. */
-export function checkRegistryAdditionalTags(tags: readonly string[]): void {
-  for (const t of tags) {
-    if (!isValidTag(t)) throw new InvalidArgumentError(`additionalTags: ${JSON.stringify(t.slice(0, 200))} is not a tag (a registry destination takes tags of its own repository, e.g. "1.2" or "latest")`);
-  }
 }

@@ -2,7 +2,46 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { ProblemDto } from '../http/problem';
-import { SYNC_DESTINATION_TYPES, SYNC_SOURCE_TYPES, SyncImageResultDto, type SyncDestinationType, type SyncSourceType } from './syncs.dto';
+
+export const SYNC_SOURCE_TYPES = ['docker', 'dir', 'yaml'] as const;
+export const SYNC_DESTINATION_TYPES = ['docker', 'dir'] as const;
+export type SyncSourceType = (typeof SYNC_SOURCE_TYPES)[number];
+export type SyncDestinationType = (typeof SYNC_DESTINATION_TYPES)[number];
+
+/** One image of a sync, in `result.images` (in the order the source listed them). */
+export class SyncImageResultDto {
+  /** The source image, in skopeo's transport syntax. */
+  @ApiProperty({ example: 'docker://registry.example/team/app:1.0' })
+  source: string;
+
+  /** Where it goes, in skopeo's transport syntax. */
+  @ApiProperty({ example: 'docker://mirror.example:5000/mirror/app:1.0' })
+  destination: string;
+
+  /** `copied`, `skipped` (the destination already had this manifest), `failed`, or `planned` (dry run). */
+  @ApiProperty({ enum: ['copied', 'skipped', 'failed', 'planned'], enumName: 'SyncImageState', example: 'copied' })
+  state: 'copied' | 'skipped' | 'failed' | 'planned';
+
+  /** Digest of the manifest written (or, in a dry run, of the manifest that would be copied). */
+  @ApiPropertyOptional({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
+  digest?: string;
+
+  /** Blob bytes transferred for this image (planned: that a real run would transfer). */
+  @ApiPropertyOptional({ type: 'integer', example: 1048576 })
+  bytes?: number;
+
+  /** Why it failed (a problem object). */
+  @ApiPropertyOptional({ type: ProblemDto })
+  error?: ProblemDto;
+
+  /** How many referrers came along (referrers `all`). */
+  @ApiPropertyOptional({ type: 'integer', example: 2 })
+  referrers?: number;
+
+  /** multiArch `filtered`: the digest of the source index the written one (`digest`) keeps some platforms of. */
+  @ApiPropertyOptional({ example: 'sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae' })
+  sourceDigest?: string;
+}
 
 /** The request of a sync, as stored and echoed: defaults applied, credentials never included (YAML passwords `[redacted]`). */
 export class SyncRequestEchoDto {
