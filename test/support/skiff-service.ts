@@ -38,6 +38,15 @@ export interface SkiffService {
  * Starts the built service (`node dist/main.js`, the production start) on a free loopback port
  * with its own data directory, and waits until /healthz answers.
  */
+/** The service log as written so far ('' before the log stream has created the file). */
+function logSoFar(logFile: string): string {
+  try {
+    return readFileSync(logFile, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 export async function startSkiff(env: Record<string, string> = {}, opts: { dataDir?: string; launcher?: string[] } = {}): Promise<SkiffService> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'skiff-data-'));
@@ -74,10 +83,10 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
     exited === null || ended ? undefined : new Error(`skiff died on its own (exit ${exited}${exitSignal ? `, ${exitSignal}` : ''}); its log:\n${readFileSync(logFile, 'utf8').slice(-8000)}`);
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (exited !== null) throw new Error(`skiff exited with ${exited} during start:\n${readFileSync(logFile, 'utf8')}`);
+    if (exited !== null) throw new Error(`skiff exited with ${exited} during start:\n${logSoFar(logFile)}`);
     // Ours once it says it listens on this port (another process may have taken the port
     // between freePort() and our listen: then ours exits and a /healthz answer is not ours).
-    if (readFileSync(logFile, 'utf8').includes(`skiff listening on http://127.0.0.1:${port}`)) {
+    if (logSoFar(logFile).includes(`skiff listening on http://127.0.0.1:${port}`)) {
       try {
         const res = await fetch(`${direct}/healthz`);
         if (res.ok) break;
@@ -85,7 +94,10 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
         // not answering yet
       }
     }
-    if (Date.now() > deadline) throw new Error(`skiff did not become healthy:\n${readFileSync(logFile, 'utf8')}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`skiff did not become healthy:\n${logSoFar(logFile)}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   const tap = await startContractTap({ host: '127.0.0.1', port });
