@@ -1,3 +1,5 @@
+// first: sizes V8's young generation before anything else allocates (see young-generation.ts)
+import './config/young-generation';
 import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
 import { relative } from 'node:path';

@@ -51,7 +51,9 @@ export async function startSkiff(env: Record<string, string> = {}, opts: { dataD
   const port = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'skiff-data-'));
   const logFile = join(dataDir, `service-${port}.log`);
-  const out = createWriteStream(logFile);
+  // created before the first poll below reads it (the stream opens it asynchronously)
+  writeFileSync(logFile, '');
+  const out = createWriteStream(logFile, { flags: 'a' });
   // `launcher`: a command the service is started through, e.g. ['prlimit', '--fsize=…', '--']
   const [command, ...args] = [...(opts.launcher ?? []), process.execPath, join(REPO_ROOT, 'dist/main.js')];
   const child: ChildProcess = spawn(command!, args, {
