@@ -34,10 +34,6 @@ export interface SkiffService {
   log(): string;
 }
 
-/**
- * Starts the built service (`node dist/main.js`, the production start) on a free loopback port
- * with its own data directory, and waits until /healthz answers.
- */
 /** The service log as written so far ('' before the log stream has created the file). */
 function logSoFar(logFile: string): string {
   try {
@@ -47,6 +43,10 @@ function logSoFar(logFile: string): string {
   }
 }
 
+/**
+ * Starts the built service (`node dist/main.js`, the production start) on a free loopback port
+ * with its own data directory, and waits until /healthz answers.
+ */
 export async function startSkiff(env: Record<string, string> = {}, opts: { dataDir?: string; launcher?: string[] } = {}): Promise<SkiffService> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'skiff-data-'));
