@@ -22,7 +22,7 @@ const { SqliteOperationStore } = await load('src/operations/sqlite-operation-sto
 const { PostgresOperationStore } = await load('src/operations/postgres-operation-store.js');
 const { OperationsService } = await load('src/operations/operations.service.js');
 const { newOperationId, operationIdTimePrefix } = await load('src/operations/operation-id.js');
-const { emptyProgress } = await load('src/operations/operation.js');
+const { emptyProgress } = await load('src/copy-engine/transfer-progress.js');
 const { startPostgres } = await load('test/support/postgres.js');
 const { Logger } = await import('@nestjs/common');
 Logger.overrideLogger(false);
