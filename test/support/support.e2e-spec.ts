@@ -3,6 +3,7 @@
  * the v2 API, and skopeo as the oracle reading them back.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { httpRequest } from './http';
@@ -125,8 +126,18 @@ describe('registries', { concurrency: process.env.SKIFF_TEST_SEQUENTIAL ? 1 : tr
       });
 
       it('skopeo copy re-compresses the pushed layers (gzip is valid)', async () => {
+        // Layers unique to this run: skopeo 1.9 keeps a blob-info cache across runs (by host:port
+        // and digest) and mounts a gzip blob it remembers instead of recompressing, so layers
+        // another run pushed to a registry that had this port would not be recompressed.
+        const run = randomBytes(8).toString('hex');
+        const fresh = await pushImage(reg, 'library/recompress', 'v1', {
+          format: 'v2s2',
+          os: 'linux',
+          architecture: 'amd64',
+          layers: [makeLayer({ 'etc/os-release': `ID=skiff-${run}\n` }), makeLayer({ 'app/run.sh': `#!/bin/sh\necho ${run}\n` })],
+        });
         await timed(`${mode}: skopeo copy (zstd recompress)`, () =>
-          skopeoCopy(dockerRef(reg, 'library/single', 'v1'), dockerRef(reg, 'copied/single', 'zstd'), {
+          skopeoCopy(dockerRef(reg, 'library/recompress', 'v1'), dockerRef(reg, 'copied/single', 'zstd'), {
             src: { registry: reg },
             dest: { registry: reg },
             extraArgs: ['--dest-compress-format', 'zstd', '--format', 'oci'],
@@ -135,7 +146,7 @@ describe('registries', { concurrency: process.env.SKIFF_TEST_SEQUENTIAL ? 1 : tr
         const raw = await skopeoInspect(dockerRef(reg, 'copied/single', 'zstd'), { registry: reg, raw: true });
         const manifest = JSON.parse(raw.toString('utf8')) as { layers: Array<{ mediaType: string; digest: string }> };
         assert.deepEqual(manifest.layers.map((l) => l.mediaType), Array(2).fill('application/vnd.oci.image.layer.v1.tar+zstd'));
-        assert.notEqual(manifest.layers[0]?.digest, single.layers[0]?.digest);
+        assert.notEqual(manifest.layers[0]?.digest, fresh.layers[0]?.digest);
       });
 
       it('skopeo delete removes the copied image (delete enabled)', async () => {
