@@ -28,6 +28,25 @@ import type { StorageVolume } from './volume';
 export const FILE_WRITE_HIGH_WATER_MARK = 1024 * 1024;
 
 /**
+ * Flushes a directory's entries (fsync of the directory): after a rename it makes the new name
+ * survive a power loss, as the renamed file's own fsync made its bytes survive. File systems
+ * that cannot fsync a directory (EINVAL, ENOTSUP, EPERM, EISDIR, EBADF) are left as they are:
+ * there the rename is as durable as the file system makes it.
+ */
+export async function syncDirectory(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!['EINVAL', 'ENOTSUP', 'EPERM', 'EISDIR', 'EBADF'].includes(code ?? '')) throw e;
+  } finally {
+    await fh?.close();
+  }
+}
+
+/**
  * The owner id of temp files written without one: files in this process's private data
  * directory (credentials), which only its own start-up sweep looks at. Writes into the shared
  * storage root always name their StorageOwner.
@@ -139,6 +158,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string, 
       await fh.close();
     }
     await rename(tmp, path);
+    await syncDirectory(dirname(path));
   } catch (e) {
     await rm(tmp, { force: true });
     throw opts.target ? await opts.target.volume.explain(e, { what: opts.target.what, dir, needed: bytes.length }) : e;

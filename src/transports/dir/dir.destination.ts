@@ -6,7 +6,7 @@ import { digestOf } from '../../image-spec/digest';
 import type { DirImageReference } from '../../image-spec/image-reference';
 import { MANIFEST_MEDIA_TYPES, isSchema1MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, DestinationProbe, ImageDestination, MountSource } from '../transport';
-import { type WriteTarget, writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
+import { syncDirectory, type WriteTarget, writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
 import { withFileLock, withPathMutex } from '../../storage/lease-lock';
 import type { LocalStorage } from '../../storage/local-storage';
 import { PendingWrites } from '../../storage/pending-writes';
@@ -126,6 +126,7 @@ export class DirDestination implements ImageDestination {
       // rename(2) replaces an empty directory; ENOTEMPTY/EEXIST means someone filled it meanwhile.
       try {
         await rename(this.staging, this.target);
+        await syncDirectory(dirname(this.target));
         return;
       } catch (e) {
         const code = fsErrorCode(e);
@@ -141,6 +142,7 @@ export class DirDestination implements ImageDestination {
       await rename(aside, this.target).catch(() => undefined);
       throw e;
     }
+    await syncDirectory(dirname(this.target));
     // The new image is in place: failing to remove the old one leaves garbage, not a failed copy.
     await rm(aside, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
   }

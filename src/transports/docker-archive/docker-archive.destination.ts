@@ -3,6 +3,7 @@ import { link, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AbortedError, DomainError } from '../../errors/domain-error';
+import { syncDirectory } from '../../storage/atomic-write';
 import { fsErrorCode } from '../../storage/storage-errors';
 import type { DockerReference } from '../../image-spec/docker-reference';
 import type { DockerArchiveImageReference } from '../../image-spec/image-reference';
@@ -91,6 +92,7 @@ export class DockerArchiveDestination implements ImageDestination {
     if (signal?.aborted) throw new AbortedError('the copy was cancelled');
     await this.publish(partial);
     this.partialArchive = undefined;
+    await syncDirectory(dirname(this.path));
   }
 
   /** Puts the finished archive at PATH: never over a non-empty file (skopeo refuses to modify an existing archive). */

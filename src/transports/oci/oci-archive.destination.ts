@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import type { OciArchiveImageReference } from '../../image-spec/image-reference';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
-import { FILE_WRITE_HIGH_WATER_MARK } from '../../storage/atomic-write';
+import { FILE_WRITE_HIGH_WATER_MARK, syncDirectory } from '../../storage/atomic-write';
 import type { LocalStorage } from '../../storage/local-storage';
 import { tempName } from '../../storage/temp-names';
 import { removeTree } from './oci-layout';
@@ -126,6 +126,7 @@ export class OciArchiveDestination implements ImageDestination {
       await written;
       await rename(temp, archivePath);
       this.tempArchive = undefined;
+      await syncDirectory(dirname(archivePath));
     });
   }
 
