@@ -7,7 +7,7 @@ import type { OciArchiveImageReference, OciImageReference } from '../../image-sp
 import { guessManifestMediaType } from '../../image-spec/manifest';
 import { MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
-import { syncDirectory, writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
+import { writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
 import { sweepDirectory } from '../../storage/leftovers';
 import { PendingWrites } from '../../storage/pending-writes';
 import { withLayoutLock } from './layout-lock';
@@ -103,8 +103,8 @@ export class OciDestination implements ImageDestination {
     const existed = (await this.layout.blobSize(digest)) !== undefined;
     await rename(tempFile, target);
     if (!existed) this.created.add(digest);
-    // the blob's name is on disk before index.json (written later) can name it
-    await syncDirectory(dirname(target));
+    // Its name reaches the disk with the directory fsync of the manifest written into the same
+    // blobs directory after every layer (writeFileAtomic), before index.json can name either.
   }
 
   putBlob(stream: Readable, blob: { known?: BlobInfo; final: () => BlobInfo }, opts: { signal?: AbortSignal }): Promise<BlobInfo> {
