@@ -34,11 +34,13 @@ export function createAuditLogger(target: AuditLogTarget): Logger | undefined {
 /** A reference for the audit line: bounded, and without `user:password@` before a docker:// host. */
 export function auditValue(v: unknown): string | undefined {
   if (typeof v !== 'string') return undefined;
-  const cut = v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}…` : v;
+  // Redacted before it is cut: cut first, a userinfo longer than the bound would lose its '@'
+  // and be logged as it came.
+  const colon = v.indexOf(':');
+  const transportPrefixed = colon > 0 && !v.startsWith('docker://') && (TRANSPORT_NAMES as readonly string[]).includes(v.slice(0, colon));
   // A registry host never contains '@': before the first '/', it can only be userinfo.
-  const colon = cut.indexOf(':');
-  if (colon > 0 && !cut.startsWith('docker://') && (TRANSPORT_NAMES as readonly string[]).includes(cut.slice(0, colon))) return cut;
-  return cut.replace(/^(docker:\/\/)?[^/]*@/, (_all, scheme: string | undefined) => `${scheme ?? ''}[redacted]@`);
+  const redacted = transportPrefixed ? v : v.replace(/^(docker:\/\/)?[^/]*@/, (_all, scheme: string | undefined) => `${scheme ?? ''}[redacted]@`);
+  return redacted.length > MAX_VALUE ? `${redacted.slice(0, MAX_VALUE)}…` : redacted;
 }
 
 type AuditedRequest = IncomingMessage &

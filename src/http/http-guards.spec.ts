@@ -53,6 +53,10 @@ describe('request ids and audit values', () => {
     assert.equal(auditValue('docker://registry.example/app@sha256:abc'), 'docker://registry.example/app@sha256:abc');
     assert.equal(auditValue('oci:layout:@0'), 'oci:layout:@0');
     assert.equal(auditValue('x'.repeat(600))?.length, 513);
+    // userinfo longer than the bound: redacted before the value is cut, not logged half
+    const long = auditValue(`docker://user:${'s'.repeat(600)}@registry.example/app:1`);
+    assert.equal(long, 'docker://[redacted]@registry.example/app:1');
+    assert.doesNotMatch(auditValue(`${'s'.repeat(600)}@registry.example/app:1`) ?? '', /s{8}/);
     assert.equal(auditValue(42), undefined);
   });
 });
