@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino, { type Logger } from 'pino';
 import type { AuditLogTarget } from '../config/app-config';
-import { TRANSPORT_NAMES } from '../image-spec/image-reference';
 import type { RequestWithPrincipal } from './current-principal.decorator';
 import { problemCodeOf } from './problem-response';
 import { requestIdOf } from './request-observer';
+import { redactUserinfo } from './userinfo-redaction';
 
 /**
  * The audit log: one line per mutating call (POST, PUT, PATCH, DELETE), whatever its outcome
@@ -36,10 +36,7 @@ export function auditValue(v: unknown): string | undefined {
   if (typeof v !== 'string') return undefined;
   // Redacted before it is cut: cut first, a userinfo longer than the bound would lose its '@'
   // and be logged as it came.
-  const colon = v.indexOf(':');
-  const transportPrefixed = colon > 0 && !v.startsWith('docker://') && (TRANSPORT_NAMES as readonly string[]).includes(v.slice(0, colon));
-  // A registry host never contains '@': before the first '/', it can only be userinfo.
-  const redacted = transportPrefixed ? v : v.replace(/^(docker:\/\/)?[^/]*@/, (_all, scheme: string | undefined) => `${scheme ?? ''}[redacted]@`);
+  const redacted = redactUserinfo(v);
   return redacted.length > MAX_VALUE ? `${redacted.slice(0, MAX_VALUE)}…` : redacted;
 }
 

@@ -37,7 +37,7 @@ describe('requestObserver', () => {
 
   it('logs one line per request at a level by status, without headers, and skips probes', async () => {
     lines.length = 0;
-    for (const p of ['/route/1?x=y', '/route/missing', '/route/fail', '/healthz', '/metrics']) {
+    for (const p of ['/route/1?x=y', '/route/missing?image=docker%3A%2F%2Fuser%3Apass-word%40registry.example%2Fapp', '/route/fail?image=docker://user:pass-word@registry.example/app', '/healthz', '/metrics']) {
       await (await fetch(base + p, { headers: { authorization: 'Bearer secret-token' } })).text();
     }
     await new Promise((r) => setImmediate(r));
@@ -45,11 +45,12 @@ describe('requestObserver', () => {
       lines.map((l) => [l['level'], (l['req'] as { url: string }).url, (l['res'] as { statusCode: number }).statusCode, l['msg']]),
       [
         [30, '/route/1?x=y', 200, 'request completed'],
-        [40, '/route/missing', 404, 'request completed'],
-        [50, '/route/fail', 502, 'request completed'],
+        [40, '/route/missing?image=docker://[redacted]@registry.example/app', 404, 'request completed'],
+        [50, '/route/fail?image=docker://[redacted]@registry.example/app', 502, 'request completed'],
       ],
     );
     assert.ok(!JSON.stringify(lines).includes('secret-token'));
+    assert.ok(!JSON.stringify(lines).includes('pass-word'), 'no userinfo of a reference in the query');
     const ids = lines.map((l) => (l['req'] as { id: number }).id);
     assert.equal(new Set(ids).size, ids.length, 'every request has its own id');
   });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { redactUrlUserinfo } from './userinfo-redaction';
 
 /** Where the request metrics go (the metrics service implements it). */
 export interface RequestMetrics {
@@ -37,8 +38,9 @@ export function chooseRequestId(header: string | string[] | undefined): string {
  * else a generated UUID; the same id is in the access log line and in problems.
  *
  * One line per finished or aborted request (`request completed` / `request aborted`): info
- * below 400, warn for 4xx, error for 5xx. `req` holds only id, method and URL, never headers;
- * the logger's redaction still applies to every line. The metrics take the matched route
+ * below 400, warn for 4xx, error for 5xx. `req` holds only id, method and URL, never headers,
+ * and the URL's query values without userinfo (`docker://user:password@…`, a 400 that would
+ * otherwise log the password); the logger's redaction still applies to every line. The metrics take the matched route
  * pattern, never the raw URL: a request no route took is counted as `unmatched`.
  */
 export function requestObserver(log: Logger, metrics: RequestMetrics): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
@@ -63,7 +65,7 @@ export function requestObserver(log: Logger, metrics: RequestMetrics): (req: Inc
       const level = !finished || status >= 400 ? (status >= 500 ? 'error' : 'warn') : 'info';
       if (!log.isLevelEnabled(level)) return;
       log[level](
-        { req: { id: req.id, method: req.method, url: req.originalUrl ?? url }, res: { statusCode: status }, responseTime: Math.round(seconds * 1000) },
+        { req: { id: req.id, method: req.method, url: redactUrlUserinfo(req.originalUrl ?? url) }, res: { statusCode: status }, responseTime: Math.round(seconds * 1000) },
         finished ? 'request completed' : 'request aborted',
       );
     };
