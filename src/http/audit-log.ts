@@ -4,7 +4,7 @@ import type { AuditLogTarget } from '../config/app-config';
 import type { RequestWithPrincipal } from './current-principal.decorator';
 import { problemCodeOf } from './problem-response';
 import { requestIdOf } from './request-observer';
-import { redactUserinfo } from './userinfo-redaction';
+import { redactReferenceUserinfo } from './userinfo-redaction';
 
 /**
  * The audit log: one line per mutating call (POST, PUT, PATCH, DELETE), whatever its outcome
@@ -36,7 +36,7 @@ export function auditValue(v: unknown): string | undefined {
   if (typeof v !== 'string') return undefined;
   // Redacted before it is cut: cut first, a userinfo longer than the bound would lose its '@'
   // and be logged as it came.
-  const redacted = redactUserinfo(v);
+  const redacted = redactReferenceUserinfo(v);
   return redacted.length > MAX_VALUE ? `${redacted.slice(0, MAX_VALUE)}…` : redacted;
 }
 

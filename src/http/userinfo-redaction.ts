@@ -4,9 +4,10 @@ import { TRANSPORT_NAMES } from '../image-spec/image-reference';
  * Credentials a caller wrote into a reference (`docker://user:password@host/…`), removed
  * before the reference reaches a log line (the audit log, the access log's URL). A reference
  * prefixed with another transport (`oci:path@…`, `docker-archive:…`) names a local path and
- * is kept as it is.
+ * is kept as it is. (The registry client's redactUserinfo, transports/docker/upstream-text.ts,
+ * cleans `scheme://` URLs only; a reference may come without a scheme.)
  */
-export function redactUserinfo(v: string): string {
+export function redactReferenceUserinfo(v: string): string {
   const colon = v.indexOf(':');
   if (colon > 0 && !v.startsWith('docker://') && (TRANSPORT_NAMES as readonly string[]).includes(v.slice(0, colon))) return v;
   // A registry host never contains '@': before the first '/', it can only be userinfo.
@@ -33,7 +34,7 @@ export function redactUrlUserinfo(url: string): string {
       } catch {
         return /@|%40/i.test(raw) ? `${part.slice(0, eq)}=[redacted]` : part;
       }
-      const redacted = redactUserinfo(value);
+      const redacted = redactReferenceUserinfo(value);
       return redacted === value ? part : `${part.slice(0, eq)}=${redacted}`;
     });
   return `${url.slice(0, q)}?${params.join('&')}`;
