@@ -102,6 +102,28 @@ export class HealthController {
   @ApiServiceUnavailableResponse({ type: ReadinessDto, description: 'Not ready: a required check failed (its `detail` says why, for a caller with a token)' })
   @ApiProbeRefusals('the readiness probe')
   async ready(@Res({ passthrough: true }) res: Response, @CurrentPrincipal() caller: Principal): Promise<ReadinessDto> {
+    const { ok, all } = await this.readiness();
+    res.status(ok ? 200 : 503);
+    const shown = caller === ANONYMOUS_PRINCIPAL ? all.map(({ detail: _hidden, ...c }) => c) : all;
+    return { status: ok ? 'ready' : 'not ready', checks: shown };
+  }
+
+  private pending: Promise<{ ok: boolean; all: ReadinessCheckDto[] }> | undefined;
+
+  /**
+   * The checks, run once for every probe that arrives while they run: /readyz is open and not
+   * rate-limited, and each run queries the operations store, touches both directories and pings
+   * the daemons, so a burst of anonymous probes shares one run instead of exhausting the store's
+   * pool and the process's sockets.
+   */
+  readiness(): Promise<{ ok: boolean; all: ReadinessCheckDto[] }> {
+    this.pending ??= this.runChecks().finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  private async runChecks(): Promise<{ ok: boolean; all: ReadinessCheckDto[] }> {
     const storeProblem = await this.operations.storeProblem();
     const checks = [
       { name: 'operationStore', ok: storeProblem === undefined, ...(storeProblem ? { detail: storeProblem } : {}) },
@@ -113,10 +135,7 @@ export class HealthController {
       ...(this.transports.isEnabled('docker-daemon') ? [this.daemon('dockerDaemon', this.dockerDaemon.client)] : []),
       ...(this.transports.isEnabled('containers-storage') ? [this.daemon('podman', this.containersStorage.client)] : []),
     ]);
-    res.status(ok ? 200 : 503);
-    const all: ReadinessCheckDto[] = [...checks, ...daemons];
-    const shown = caller === ANONYMOUS_PRINCIPAL ? all.map(({ detail: _hidden, ...c }) => c) : all;
-    return { status: ok ? 'ready' : 'not ready', checks: shown };
+    return { ok, all: [...checks, ...daemons] };
   }
 
   private async daemon(name: string, client: DockerDaemonTransport['client']): Promise<ReadinessCheckDto> {
