@@ -150,6 +150,18 @@ describe('egress policy', () => {
     assert.equal(unlisted.connections, before);
   });
 
+  it('shared mode: the loopback address spelled as one decimal number (2130706433) or in hex (0x7f.1) is refused as 127.0.0.1', T, async () => {
+    const port = unlisted.host.split(':')[1];
+    const before = unlisted.connections;
+    for (const host of ['2130706433', '0x7f.1']) {
+      const { response, error } = await inspect(shared, `docker://${host}:${port}/egress/app:v1`, auth);
+      // 400 if the reference grammar refuses the spelling; never 200, never a connection
+      assert.ok(response.status === 403 || response.status === 400, `${host}: ${response.status} ${JSON.stringify(error)}`);
+      if (response.status === 403) assert.match(problem(error).detail, /127\.0\.0\.1 is a loopback address/);
+    }
+    assert.equal(unlisted.connections, before);
+  });
+
   it('single-user mode reaches a loopback registry (the README flow)', T, async () => {
     const { response, error } = await inspect(local, `docker://${unlisted.host}/egress/app:v1`);
     assert.equal(response.status, 200, JSON.stringify(error));
