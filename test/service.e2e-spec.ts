@@ -215,6 +215,36 @@ describe('every refused request is a problem', () => {
     assert.match((await problem(manyParams)).detail, /101 parameters; at most 64/);
   });
 
+  it('a chunked body (no Content-Length) is counted while it arrives: 413 once past the limit, not buffered to its end', async () => {
+    const { port } = new URL(svc.directUrl);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      const got: Buffer[] = [];
+      let sent = 0;
+      socket.setTimeout(20_000, () => socket.destroy(new Error('no answer')));
+      socket.on('data', (c: Buffer) => got.push(c));
+      // the service closes the connection while the body still comes: a reset after its answer is expected
+      socket.on('error', (e) => (got.length > 0 ? undefined : reject(e)));
+      socket.on('close', () => resolve(Buffer.concat(got).toString('latin1')));
+      socket.write('POST /v1/copies HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+      const chunk = `10000\r\n${'a'.repeat(0x10000)}\r\n`;
+      // up to 64 MiB, stopped as soon as the answer arrives: the service must answer long before the end
+      const pump = (): void => {
+        while (got.length === 0 && !socket.destroyed && sent < 1024) {
+          sent++;
+          if (!socket.write(chunk)) {
+            socket.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    });
+    assert.match(answer, /^HTTP\/1\.1 413 /);
+    assert.match(answer, /the request body is larger than 1048576 bytes/);
+    assert.equal((await fetch(`${svc.url}/healthz`)).status, 200);
+  });
+
   it('raw malformed HTTP gets problem+json answers where Node lets the server answer', async () => {
     const cases: [string, number, string][] = [
       ['GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ' + 'a'.repeat(20 * 1024) + '\r\n\r\n', 431, 'HEADERS_TOO_LARGE'],
