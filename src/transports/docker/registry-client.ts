@@ -7,7 +7,7 @@ import { TAG, assertBlobDigest, assertManifestReference, assertRepository } from
 import { ContentCache } from './content-cache';
 import { nextLink } from './link-header';
 import type { RegistryCallContext } from './registry-auth';
-import { header } from './registry-exchange';
+import { discardBody, header } from './registry-exchange';
 import type { RegistryHttp, RequestOptions } from './registry-http';
 import type { RateLimitState } from './registry-state';
 
@@ -116,7 +116,7 @@ export class RegistryClient {
       accept: [200, 404],
       what: `checking manifest ${reference} in ${this.registry}/${repository}`,
     });
-    res.body.resume();
+    void discardBody(res);
     if (res.status === 404) return undefined;
     const d = header(res, 'docker-content-digest');
     const size = Number(header(res, 'content-length'));
@@ -222,6 +222,6 @@ export class RegistryClient {
       accept: [200, 202],
       what: `deleting manifest ${digest} in ${this.registry}/${repository}`,
     });
-    res.body.resume();
+    void discardBody(res);
   }
 }
