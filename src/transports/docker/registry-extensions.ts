@@ -4,7 +4,7 @@ import { MANIFEST_SIZE_LIMIT, normalizeManifestMediaType } from '../../image-spe
 import { MANIFEST_MEDIA_TYPES, MediaType } from '../../image-spec/media-types';
 import { MAX_REFERRERS_PER_SUBJECT, type ReferrerDescriptor, parseReferrersIndex } from '../../image-spec/referrers';
 import type { ManifestBlob } from '../transport';
-import { nextLink } from './link-header';
+import { nextLink, nextPagePath } from './link-header';
 import { header } from './registry-exchange';
 import type { RegistryHttp, RequestOptions } from './registry-http';
 import { TAG, assertBlobDigest, assertManifestReference, assertRepository, isRepositoryName } from './registry-names';
@@ -23,17 +23,6 @@ export type RegistryCallContext = Parameters<RegistryHttp['request']>[1];
 /** Pages of one paginated answer we follow at most (a loop guard against hostile registries). */
 const MAX_PAGES = 100;
 const CATALOG_PAGE_LIMIT = 4 * 1024 * 1024;
-
-/** The same-host path of a Link `rel="next"` target (link-header.ts), or undefined; another host is refused. */
-function nextPath(link: string | undefined, base: string, what: string, registry: string): string | undefined {
-  const target = nextLink(link, base);
-  if (target === undefined) return undefined;
-  const next = new URL(target);
-  if (next.host !== new URL(base).host) {
-    throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: refusing to follow a pagination link to another host (${next.host})`, { registry });
-  }
-  return next.pathname + next.search;
-}
 
 export type ReferrersListing = { supported: false } | { supported: true; referrers: ReferrerDescriptor[]; filtersApplied: string[] };
 
@@ -83,7 +72,7 @@ export class RegistryExtensions {
       if (page === 0) {
         filtersApplied = (header(res, 'oci-filters-applied') ?? '').split(',').map((f) => f.trim()).filter((f) => f !== '');
       }
-      path = nextPath(header(res, 'link'), res.url, what, this.registry);
+      path = nextPagePath(header(res, 'link'), res.url, what, this.registry);
     }
     return { supported: true, referrers, filtersApplied };
   }
