@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DomainError } from '../../errors/domain-error';
-import { nextLink } from './link-header';
+import { nextLink, nextPagePath } from './link-header';
 
 const BASE = 'https://reg.example:5000/v2/team/app/tags/list?n=2';
 
@@ -107,5 +107,16 @@ describe('nextLink on hostile headers (100 KB)', { timeout: 20_000 }, () => {
 
   it('never shows userinfo of a broken target', () => {
     assert.throws(() => nextLink('<http://user:secret@[not-an-ip>; rel="next"', BASE), (e: unknown) => e instanceof DomainError && !e.message.includes('secret'));
+  });
+});
+
+describe('nextPagePath', () => {
+  it('the same-host path and query of the next page; another host refused; undefined on the last page', () => {
+    assert.equal(nextPagePath('<https://reg.example:5000/v2/team/app/tags/list?last=b>; rel="next"', BASE, 'listing', 'reg.example:5000'), '/v2/team/app/tags/list?last=b');
+    assert.equal(nextPagePath('</v2/x?last=b>; rel="next-archive"', BASE, 'listing', 'reg.example:5000'), undefined);
+    assert.throws(
+      () => nextPagePath('<https://elsewhere.example/v2/x>; rel="next"', BASE, 'listing', 'reg.example:5000'),
+      (e: unknown) => e instanceof DomainError && e.code === 'UPSTREAM_PROTOCOL_ERROR' && /another host \(elsewhere\.example\)/.test(e.message),
+    );
   });
 });

@@ -104,3 +104,18 @@ export function nextLink(link: string | undefined, base: string): string | undef
   }
   return undefined;
 }
+
+/**
+ * The path (with query) of the next page of a paginated answer: nextLink's target, which must
+ * be on the host that answered (`base`); a link to another host is refused with
+ * UPSTREAM_PROTOCOL_ERROR. Undefined on the last page.
+ */
+export function nextPagePath(link: string | undefined, base: string, what: string, registry: string): string | undefined {
+  const target = nextLink(link, base);
+  if (target === undefined) return undefined;
+  const next = new URL(target);
+  if (next.host !== new URL(base).host) {
+    throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: refusing to follow a pagination link to another host (${next.host})`, { registry });
+  }
+  return next.pathname + next.search;
+}

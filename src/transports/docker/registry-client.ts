@@ -5,9 +5,10 @@ import { normalizeManifestMediaType, MANIFEST_SIZE_LIMIT } from '../../image-spe
 import type { BlobStream, ManifestBlob } from '../transport';
 import { TAG, assertBlobDigest, assertManifestReference, assertRepository } from './registry-names';
 import { ContentCache } from './content-cache';
-import { nextLink } from './link-header';
+import { nextPagePath } from './link-header';
+import { sanitizeUpstreamText } from './upstream-text';
 import type { RegistryCallContext } from './registry-auth';
-import { header } from './registry-exchange';
+import { discardBody, header } from './registry-exchange';
 import type { RegistryHttp, RequestOptions } from './registry-http';
 import type { RateLimitState } from './registry-state';
 
@@ -116,7 +117,7 @@ export class RegistryClient {
       accept: [200, 404],
       what: `checking manifest ${reference} in ${this.registry}/${repository}`,
     });
-    res.body.resume();
+    void discardBody(res);
     if (res.status === 404) return undefined;
     const d = header(res, 'docker-content-digest');
     const size = Number(header(res, 'content-length'));
@@ -192,21 +193,14 @@ export class RegistryClient {
       }
       for (const t of page ?? []) {
         if (typeof t !== 'string' || !TAG.test(t)) {
-          throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: the registry listed an invalid tag ${JSON.stringify(t)}`, { registry: this.registry });
+          throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: the registry listed an invalid tag ${sanitizeUpstreamText(JSON.stringify(t) ?? String(t), 300)}`, { registry: this.registry });
         }
         tags.push(t);
       }
       if (tags.length > MAX_TAGS) {
         throw new DomainError('BODY_TOO_LARGE', `${what}: more than ${MAX_TAGS} tags; refusing to hold more`, { registry: this.registry });
       }
-      path = nextLink(header(res, 'link'), res.url);
-      if (path !== undefined) {
-        const next = new URL(path);
-        if (next.host !== new URL(res.url).host) {
-          throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: refusing to follow a pagination link to another host (${next.host})`, { registry: this.registry });
-        }
-        path = next.pathname + next.search;
-      }
+      path = nextPagePath(header(res, 'link'), res.url, what, this.registry);
     }
     return tags;
   }
@@ -222,6 +216,6 @@ export class RegistryClient {
       accept: [200, 202],
       what: `deleting manifest ${digest} in ${this.registry}/${repository}`,
     });
-    res.body.resume();
+    void discardBody(res);
   }
 }

@@ -12,12 +12,13 @@ let server: Server;
 let host: string;
 let pings = 0;
 let v2Status = 401;
+let v2DelayMs = 0;
 const agent = new Agent({ connect: { rejectUnauthorized: false } });
 
 before(async () => {
   server = createServer((req, res) => {
     if (req.url === '/v2/') pings++;
-    res.writeHead(req.url === '/v2/' ? v2Status : 404, { 'www-authenticate': 'Bearer realm="https://auth.example/token",service="reg"' }).end('{}');
+    setTimeout(() => res.writeHead(req.url === '/v2/' ? v2Status : 404, { 'www-authenticate': 'Bearer realm="https://auth.example/token",service="reg"' }).end('{}'), req.url === '/v2/' ? v2DelayMs : 0);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -58,6 +59,24 @@ describe('RegistryEndpoints', () => {
     const [a, b] = await Promise.all([e.endpoint(host, { tlsVerify: false }), e.endpoint(host, { tlsVerify: false })]);
     assert.equal(a, b);
     assert.equal(pings, 1);
+  });
+
+  it('a caller that gives up does not end the ping it shares with another caller', async () => {
+    const e = endpoints();
+    pings = 0;
+    v2DelayMs = 300;
+    try {
+      const first = new AbortController();
+      const a = e.endpoint(host, { tlsVerify: false, signal: first.signal });
+      const b = e.endpoint(host, { tlsVerify: false, signal: new AbortController().signal });
+      first.abort();
+      await assert.rejects(a, (err: unknown) => err instanceof DomainError && err.code === 'ABORTED');
+      const ep = await b;
+      assert.equal(ep.scheme, 'http');
+      assert.equal(pings, 1);
+    } finally {
+      v2DelayMs = 0;
+    }
   });
 
   it('a /v2/ that is neither 200 nor 401 is not a registry', async () => {

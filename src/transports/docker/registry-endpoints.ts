@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { DomainError } from '../../errors/domain-error';
+import { AbortedError, DomainError } from '../../errors/domain-error';
 import { ExpiringLru } from './content-cache';
 import { type AuthChallenge, parseWwwAuthenticate } from './auth-challenge';
 import type { RegistryCallContext } from './registry-auth';
@@ -42,6 +42,25 @@ export interface RegistryEndpointsOptions {
 
 const ENDPOINT_TTL_MS = 10 * 60 * 1000;
 
+/** `p`, or AbortedError as soon as `signal` aborts (p itself goes on for its other waiters). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AbortedError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
 export class RegistryEndpoints {
   /** Pings in flight, shared by the requests that wait for them; by `host|insecure`. */
   private readonly pings = new Map<string, Promise<Endpoint>>();
@@ -77,7 +96,9 @@ export class RegistryEndpoints {
     const key = `${host}|${insecure}`;
     let pending = this.pings.get(key);
     if (!pending) {
-      pending = this.ping(host, insecure, ctx.signal);
+      // Shared by every caller that arrives meanwhile, so no caller's signal ends it (the retry
+      // budget bounds it); each caller stops waiting on its own signal below.
+      pending = this.ping(host, insecure);
       this.pings.set(key, pending);
       pending.then(
         (ep) => {
@@ -87,7 +108,7 @@ export class RegistryEndpoints {
         () => this.pings.delete(key),
       );
     }
-    return pending;
+    return ctx.signal ? untilAborted(pending, ctx.signal) : pending;
   }
 
   private async ping(host: string, insecure: boolean, signal?: AbortSignal): Promise<Endpoint> {

@@ -25,6 +25,16 @@ before(async () => {
   });
   routes.set('/error', (_q, r) => r.writeHead(500, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNKNOWN"}]}'));
   routes.set('/reset', (q) => q.socket.destroy());
+  routes.set('/endless', (_q, r) => {
+    r.writeHead(401);
+    const chunk = Buffer.alloc(16 * 1024);
+    const pump = (): void => {
+      while (!r.destroyed && r.write(chunk));
+      if (!r.destroyed) r.once('drain', pump);
+    };
+    r.on('close', () => r.off('drain', pump));
+    pump();
+  });
 });
 
 after(async () => {
@@ -74,6 +84,13 @@ describe('dispatch (streamed) and dispatchBuffered', () => {
   it('rejects when the connection breaks, and at once when already aborted', async () => {
     await assert.rejects(dispatchBuffered(agent, { origin, path: '/reset', method: 'GET' }, 100));
     await assert.rejects(dispatchBuffered(agent, { origin, path: '/small', method: 'GET', signal: AbortSignal.abort() }, 100), (e: unknown) => e instanceof DomainError && e.code === 'ABORTED');
+  });
+
+  it('discardBody lets go of an endless body after DISCARD_LIMIT bytes instead of draining it forever', async () => {
+    const res = await dispatch(agent, { origin, path: '/endless', method: 'GET' });
+    assert.equal(res.status, 401);
+    await discardBody(res);
+    assert.equal(res.body.destroyed, true);
   });
 
   it('errorBody: the capped bytes of an error answer, streamed or buffered', async () => {

@@ -73,17 +73,33 @@ export function readLimited(body: Readable, limit: number, what: string): Promis
   });
 }
 
-async function discard(body: Readable): Promise<void> {
-  try {
-    body.resume();
-    await new Promise<void>((resolve) => {
-      body.once('end', resolve);
-      body.once('error', () => resolve());
-      body.once('close', resolve);
-    });
-  } catch {
-    // nothing useful can be done with a broken body we are discarding
-  }
+/**
+ * Most bytes of an unwanted answer body (a 401, a redirect, a retried 5xx) read to keep its
+ * connection for the next request; past this the body is destroyed (and its connection with it),
+ * so an upstream cannot hold a call by sending an endless body fast enough to pass the floor.
+ */
+export const DISCARD_LIMIT = 64 * 1024;
+
+function discard(body: Readable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let total = 0;
+    const done = (): void => {
+      body.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > DISCARD_LIMIT) {
+        done();
+        body.destroy();
+      }
+    };
+    // Stays attached: destroying may still emit an error, which must not go unhandled.
+    body.on('error', () => done());
+    body.once('end', done);
+    body.once('close', done);
+    body.on('data', onData);
+  });
 }
 
 /** One undici request, its body streamed. */

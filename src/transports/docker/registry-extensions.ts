@@ -4,6 +4,8 @@ import { MANIFEST_SIZE_LIMIT, normalizeManifestMediaType } from '../../image-spe
 import { MANIFEST_MEDIA_TYPES, MediaType } from '../../image-spec/media-types';
 import { MAX_REFERRERS_PER_SUBJECT, type ReferrerDescriptor, parseReferrersIndex } from '../../image-spec/referrers';
 import type { ManifestBlob } from '../transport';
+import { nextLink, nextPagePath } from './link-header';
+import { header } from './registry-exchange';
 import type { RegistryHttp, RequestOptions } from './registry-http';
 import { TAG, assertBlobDigest, assertManifestReference, assertRepository, isRepositoryName } from './registry-names';
 
@@ -21,36 +23,6 @@ export type RegistryCallContext = Parameters<RegistryHttp['request']>[1];
 /** Pages of one paginated answer we follow at most (a loop guard against hostile registries). */
 const MAX_PAGES = 100;
 const CATALOG_PAGE_LIMIT = 4 * 1024 * 1024;
-
-function headerOf(res: { headers: Record<string, string | string[] | undefined> }, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/** Whether a Link header announces a next page (RFC 8288 `rel` containing `next`), without following it. */
-function hasNextLink(link: string | undefined): boolean {
-  if (!link) return false;
-  return link
-    .slice(0, 8192)
-    .split(',')
-    .some((part) => /;\s*rel\s*=\s*"?([^";]*)"?/i.exec(part)?.[1]?.split(/\s+/).some((r) => r.toLowerCase() === 'next') === true);
-}
-
-/** The same-host path of a Link `rel="next"` target, or undefined (another host is refused). */
-function nextPath(link: string | undefined, base: string, what: string, registry: string): string | undefined {
-  if (!hasNextLink(link)) return undefined;
-  for (const part of link!.slice(0, 8192).split(',')) {
-    const m = /^\s*<([^>]{1,4096})>/.exec(part);
-    if (!m || !/;\s*rel\s*=\s*"?[^";]*\bnext\b/i.test(part)) continue;
-    if (!URL.canParse(m[1]!, base)) throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: the registry's Link header has an invalid next target`, { registry });
-    const next = new URL(m[1]!, base);
-    if (next.host !== new URL(base).host) {
-      throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: refusing to follow a pagination link to another host (${next.host})`, { registry });
-    }
-    return next.pathname + next.search;
-  }
-  return undefined;
-}
 
 export type ReferrersListing = { supported: false } | { supported: true; referrers: ReferrerDescriptor[]; filtersApplied: string[] };
 
@@ -98,9 +70,9 @@ export class RegistryExtensions {
       }
       if (referrers.length > MAX_REFERRERS_PER_SUBJECT) throw new DomainError('BODY_TOO_LARGE', `${what}: more than ${MAX_REFERRERS_PER_SUBJECT} referrers`, { registry: this.registry });
       if (page === 0) {
-        filtersApplied = (headerOf(res, 'oci-filters-applied') ?? '').split(',').map((f) => f.trim()).filter((f) => f !== '');
+        filtersApplied = (header(res, 'oci-filters-applied') ?? '').split(',').map((f) => f.trim()).filter((f) => f !== '');
       }
-      path = nextPath(headerOf(res, 'link'), res.url, what, this.registry);
+      path = nextPagePath(header(res, 'link'), res.url, what, this.registry);
     }
     return { supported: true, referrers, filtersApplied };
   }
@@ -132,7 +104,7 @@ export class RegistryExtensions {
     if (isDigest(reference) && reference !== digest) {
       throw new DomainError('DIGEST_MISMATCH', `${what}: the registry returned a manifest whose digest is ${digest}`, { registry: this.registry });
     }
-    return { bytes, mediaType: normalizeManifestMediaType(headerOf(res, 'content-type'), bytes), digest };
+    return { bytes, mediaType: normalizeManifestMediaType(header(res, 'content-type'), bytes), digest };
   }
 
   /**
@@ -171,7 +143,7 @@ export class RegistryExtensions {
       64 * 1024,
     );
     if (res.status === 412) return { status: 'precondition-failed' };
-    const subject = headerOf(res, 'oci-subject');
+    const subject = header(res, 'oci-subject');
     return { status: 'written', ...(subject && isDigest(subject) ? { subject } : {}) };
   }
 
@@ -246,7 +218,7 @@ export class RegistryExtensions {
       { method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope, operation: 'blob-upload', headers: { 'content-length': '0' }, accept: [202], what },
       64 * 1024,
     );
-    const location = headerOf(start.res, 'location');
+    const location = header(start.res, 'location');
     if (!location) throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: no upload Location`, { registry: this.registry });
     const target = new URL(location, start.res.url);
     target.searchParams.set('digest', digest);
@@ -296,6 +268,6 @@ export class RegistryExtensions {
         throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: the registry listed an invalid repository name ${JSON.stringify(String(r).slice(0, 300))}`, { registry: this.registry });
       }
     }
-    return { repositories: repositories as string[], more: hasNextLink(headerOf(res, 'link')) };
+    return { repositories: repositories as string[], more: nextLink(header(res, 'link'), res.url) !== undefined };
   }
 }

@@ -101,3 +101,44 @@ describe('metric labels', () => {
     assert.ok(derived.settingsFor('caller-chosen.example'), 'its own settings apply');
   });
 });
+
+describe('a 401 from a redirect target on another host', () => {
+  it("is not taken for the registry's challenge: no token is asked of its realm, the registry's endpoint is unchanged", async () => {
+    let tokenRequests = 0;
+    const other = createServer((req, res) => {
+      const host = req.headers.host ?? '';
+      if (req.url?.startsWith('/token')) {
+        tokenRequests++;
+        return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'stolen', expires_in: 300 }));
+      }
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="other"` }).end('{}');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const otherHost = `127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const registry = createServer((req, res) => {
+      if (req.url === '/v2/') return res.writeHead(401, { 'www-authenticate': 'Basic realm="registry"' }).end('{}');
+      res.writeHead(302, { location: `http://${otherHost}/blob` }).end();
+    });
+    await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
+    const registryHost = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
+    const http = new RegistryHttp({
+      registries: [{ location: registryHost, insecure: true }],
+      retryTimes: 0,
+      limits: { connectTimeoutMs: 2000, firstByteTimeoutMs: 2000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 5000 },
+      userAgent: 'test',
+      egress: new EgressPolicy({ sharedMode: false, listedLocations: [], allowNetworks: [] }),
+    });
+    const ctx = { tlsVerify: false, auth: { kind: 'basic' as const, username: 'u', password: 'secret' } };
+    try {
+      await assert.rejects(
+        http.request(registryHost, ctx, { method: 'GET', path: '/v2/a/blobs/x', scope: 'repository:a:pull', operation: 'blob', accept: [200], what: 'x' }),
+        (e: unknown) => e instanceof DomainError && e.upstream.upstreamStatus === 401,
+      );
+      assert.equal(tokenRequests, 0, "the redirect target's realm got no token request (and no credentials)");
+      assert.deepEqual((await http.endpoint(registryHost, ctx)).challenges.map((c) => c.scheme), ['basic']);
+    } finally {
+      await http.close();
+      await Promise.all([registry, other].map((s) => new Promise<void>((r) => s.close(() => r()))));
+    }
+  });
+});

@@ -253,7 +253,10 @@ export class RegistryHttp {
     if (authorization instanceof Promise) authorization = await authorization;
     let res = await this.send(ep, ctx, req, authorization);
     const replayable = !(req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body));
-    if (res.status === 401 && replayable) {
+    // Only the registry's own 401 is its challenge: one from a redirect target (another host)
+    // would otherwise replace the shared endpoint's challenges and have the caller's credentials
+    // sent to a realm that host names.
+    if (res.status === 401 && replayable && new URL(res.url).host === new URL(ep.origin).host) {
       const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
       if (challenges.length > 0) ep.challenges = challenges;
       await discardBody(res);

@@ -5,7 +5,7 @@ import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
 import type { BlobInfo } from '../transport';
 import { assertBlobDigest, assertManifestReference, assertRepository, isRepositoryName } from './registry-names';
 import type { RegistryCallContext } from './registry-auth';
-import { LIMIT_SMALL, header, readLimited } from './registry-exchange';
+import { LIMIT_SMALL, discardBody, header, readLimited } from './registry-exchange';
 import type { RegistryHttp } from './registry-http';
 
 
@@ -41,7 +41,7 @@ export class RegistryWriter {
       accept: [200, 404],
       what: `checking blob ${digest} in ${this.registry}/${this.repository}`,
     });
-    res.body.resume();
+    void discardBody(res);
     return res.status === 200;
   }
 
@@ -58,7 +58,7 @@ export class RegistryWriter {
       accept: [201, 202],
       what: `mounting blob ${digest} into ${this.registry}/${this.repository}`,
     });
-    res.body.resume();
+    void discardBody(res);
     if (res.status === 201) return true;
     const location = header(res, 'location');
     if (location) await this.cancelUpload(location);
@@ -81,7 +81,7 @@ export class RegistryWriter {
       accept: [202],
       what,
     });
-    start.body.resume();
+    void discardBody(start);
     let location = header(start, 'location');
     if (!location) throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: no upload Location`, { registry: this.registry });
     location = new URL(location, start.url).toString();
@@ -99,7 +99,7 @@ export class RegistryWriter {
           what,
           commitsBytes: blob.known.size,
         });
-        put.body.resume();
+        void discardBody(put);
         return blob.known;
       }
       const patch = await this.http.request(this.registry, this.ctxWith(signal), {
@@ -112,7 +112,7 @@ export class RegistryWriter {
         accept: [202],
         what,
       });
-      patch.body.resume();
+      void discardBody(patch);
       const next = header(patch, 'location');
       if (next) location = new URL(next, patch.url).toString();
       const info = blob.final();
@@ -126,7 +126,7 @@ export class RegistryWriter {
         what,
         commitsBytes: info.size,
       });
-      put.body.resume();
+      void discardBody(put);
       return info;
     } catch (e) {
       stream.destroy();
@@ -145,7 +145,7 @@ export class RegistryWriter {
         accept: [200, 202, 204, 404, 405],
         what: 'cancelling an upload',
       });
-      res.body.resume();
+      void discardBody(res);
     } catch {
       // best effort: an abandoned upload session expires on the registry
     }
@@ -166,7 +166,7 @@ export class RegistryWriter {
       accept: [200, 404],
       what: `checking manifest ${reference} in ${this.registry}/${this.repository}`,
     });
-    res.body.resume();
+    void discardBody(res);
     const digest = header(res, 'docker-content-digest');
     return res.status === 200 && digest && isDigest(digest) ? digest : undefined;
   }

@@ -3,7 +3,7 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { watchStream } from './throughput-watch';
+import { ThroughputWatch, watchStream } from './throughput-watch';
 
 const floor = { minBytesPerSecond: 10_000, windowSeconds: 0.4 };
 const stall = (bytes: number) => Object.assign(new Error(`stalled at ${bytes}`), { code: 'STALL' });
@@ -83,5 +83,20 @@ describe('watchStream of a stream that already finished', () => {
     await sleep(10);
     const out2 = watchStream(destroyed, floor, 'upload', stall);
     await assert.rejects(new Promise((_resolve, reject) => out2.once('error', reject)), /Premature close/);
+  });
+});
+
+describe('ThroughputWatch', () => {
+  it('a watch that is not waiting on the registry keeps one bucket, however many ticks pass', async () => {
+    const watch = new ThroughputWatch({ minBytesPerSecond: 10_000, windowSeconds: 0.4 }, () => assert.fail('not waiting: never a stall'));
+    try {
+      for (let i = 0; i < 20; i++) {
+        watch.add(10);
+        await sleep(60);
+      }
+      assert.equal((watch as unknown as { buckets: unknown[] }).buckets.length, 1);
+    } finally {
+      watch.stop();
+    }
   });
 });

@@ -6,7 +6,8 @@ import { Readable } from 'node:stream';
  * backpressure); for an upload, while skiff has bytes ready that the registry does not take
  * (not while skiff's own source is slow). When the last `windowSeconds` of such waiting moved
  * fewer than `minBytesPerSecond × windowSeconds` bytes, the transfer is a stall. Time is
- * sampled in ticks (at most a second); a watch holds one timer, cleared when it stops.
+ * sampled in ticks (at most a second); a watch holds one timer, cleared when it stops, and
+ * buckets only for ticks that waited (bounded by the window, not by how long it lives).
  */
 export interface ThroughputFloor {
   minBytesPerSecond: number;
@@ -58,7 +59,12 @@ export class ThroughputWatch {
       this.waitMs += now - this.waitingSince;
       this.waitingSince = now;
     }
-    this.buckets.push({ waitMs: this.waitMs, bytes: this.bytes });
+    // A tick without waiting adds no time to the window: its bytes join the newest bucket, so a
+    // transfer that is not waiting on the registry (paused by its consumer, or an upload whose
+    // source is slow) for hours holds one bucket, not one per tick. The sums are the same.
+    const newest = this.buckets[this.buckets.length - 1];
+    if (this.waitMs === 0 && newest) newest.bytes += this.bytes;
+    else this.buckets.push({ waitMs: this.waitMs, bytes: this.bytes });
     this.waitMs = 0;
     this.bytes = 0;
     const windowMs = this.floor.windowSeconds * 1000;
