@@ -199,6 +199,8 @@ export class OperationWorker {
     const { image } = claim;
     const entry: ImageEntry = { operationId: image.operationId, index: image.index, leaseVersion: claim.leaseVersion, controller: new AbortController(), abandoned: false, stopped: false };
     const key = `${image.operationId}#${image.index}`;
+    const stale = this.images.get(key);
+    if (stale) this.abandonImage(stale, 'this replica claimed the image again after its lease lapsed');
     this.images.set(key, entry);
     void (async () => {
       let outcome: Awaited<ReturnType<SyncImageRunner>>;
@@ -214,7 +216,7 @@ export class OperationWorker {
       } catch (e) {
         outcome = { state: 'failed', destination: image.destination, error: operationErrorOf(e) };
       }
-      this.images.delete(key);
+      if (this.images.get(key) === entry) this.images.delete(key);
       if (!entry.abandoned) {
         try {
           await this.deps.store.finishSyncImage(image.operationId, image.index, entry.leaseVersion, outcome);
@@ -369,6 +371,10 @@ export class OperationWorker {
       deadlineSeconds: this.deps.settings.deadlineSeconds,
       done: Promise.resolve(),
     };
+    // This replica may claim again an operation it still runs (its own lease lapsed before a
+    // renewal noticed): the older run is stale, its writes are fenced; stop it here too.
+    const stale = this.running.get(op.id);
+    if (stale) this.leaseLost(stale, 'this replica claimed it again after its lease lapsed');
     this.running.set(op.id, entry);
     if (op.deadlineAt) {
       const ms = Date.parse(op.deadlineAt) - Date.now();
@@ -475,7 +481,7 @@ export class OperationWorker {
     clearTimeout(entry.timer);
     clearTimeout(entry.deadlineTimer);
     if (entry.detached) return;
-    this.running.delete(entry.id);
+    if (this.running.get(entry.id) === entry) this.running.delete(entry.id);
     try {
       if (entry.reason === 'lease-lost') return;
       await this.flushProgress(entry);

@@ -10,6 +10,7 @@ import { DomainError } from '../errors/domain-error';
 import { problemFromError } from '../http/problem';
 import type { Operation, OperationDraft } from './operation';
 import { newOperationId } from './operation-id';
+import type { OperationStore } from './operation-store';
 import { canonicalJson, requestHash } from './operations.service';
 import { SqliteOperationStore } from './sqlite-operation-store';
 import { ME, TestRunner, cleanUpAfterTests, collect, copy, describeEvents, digestResult, errorCode, eventually, shutdown, start, stateOf, submit, sync, tempDir } from './testing/operations-harness';
@@ -187,6 +188,25 @@ describe('OperationsService: progress and events', () => {
 });
 
 describe('OperationsService: restarts', () => {
+  it('a run this replica claims again after its own lease lapsed replaces the stale run: the stale one is aborted, the new one stays tracked', async () => {
+    const runner = new TestRunner();
+    const svc = await start(tempDir(), { runners: [runner] });
+    const store = (svc as unknown as { store: OperationStore }).store;
+    const { operation } = await submit(svc, copy('block'));
+    await runner.whenStarted(operation.id);
+    await store.expireLeases(undefined);
+    // The next submit pumps: the lapsed (older) operation is claimed again first, by this replica.
+    await submit(svc, copy('succeed', 'wake'));
+    await eventually(() => runner.started.filter((s) => s.id === operation.id).length === 2, 'the operation claimed again');
+    const [stale, fresh] = runner.started.filter((s) => s.id === operation.id);
+    await eventually(() => stale!.ctx.signal.aborted, 'the stale run aborted');
+    await sleep(50);
+    assert.equal(fresh!.ctx.signal.aborted, false);
+    await svc.cancel(ME, operation.id);
+    assert.ok(fresh!.ctx.signal.aborted, 'the new run is still tracked: a cancel reaches it');
+    assert.equal((await svc.waitFor(ME, operation.id, 5)).state, 'cancelled');
+  });
+
   /** Operations as a dead process left them (leased to `dead`). */
   async function seed(dataDir: string, ops: { state: 'queued' | 'running' | 'cancelling'; draft: OperationDraft; hadSecrets?: boolean; finishedAt?: string; attempts?: number }[]): Promise<string[]> {
     const store = new SqliteOperationStore(SqliteDatabase.open(join(dataDir, 'skiff.db')));
