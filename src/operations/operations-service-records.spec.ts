@@ -10,8 +10,8 @@ import { DomainError } from '../errors/domain-error';
 import { problemFromError } from '../http/problem';
 import type { Operation, OperationDraft } from './operation';
 import { newOperationId } from './operation-id';
-import type { OperationStore } from './operation-store';
-import { canonicalJson, requestHash } from './operations.service';
+import type { OperationEvent, OperationStore } from './operation-store';
+import { MAX_QUEUED_STREAM_EVENTS, canonicalJson, requestHash } from './operations.service';
 import { SqliteOperationStore } from './sqlite-operation-store';
 import { ME, TestRunner, cleanUpAfterTests, collect, copy, describeEvents, digestResult, errorCode, eventually, shutdown, start, stateOf, submit, sync, tempDir } from './testing/operations-harness';
 
@@ -135,6 +135,35 @@ describe('OperationsService: list', () => {
 });
 
 describe('OperationsService: progress and events', () => {
+  it('a stream whose consumer stalls queues a bounded number of events and reads the dropped ones back from the store, in order', async () => {
+    const runner = new TestRunner();
+    const svc = await start(tempDir(), { runners: [runner] });
+    const { operation } = await submit(svc, copy('block'));
+    await runner.whenStarted(operation.id);
+    const inside = svc as unknown as { store: OperationStore; hub: { publish(id: string, events: readonly OperationEvent[]): void } };
+    const stream = await svc.events(ME, operation.id);
+    const first = (await stream.next()).value as OperationEvent;
+    const version = (await inside.store.get(operation.id))!.leaseVersion;
+    const n = MAX_QUEUED_STREAM_EVENTS + 500;
+    for (let i = 1; i <= n; i++) {
+      const event = await inside.store.recordProgress(operation.id, version, { ...emptyProgress('copying'), bytesDone: i });
+      // Published marked, to tell what the stream held in memory from what it read back.
+      inside.hub.publish(operation.id, [{ ...event!, data: { ...(event!.data as object), phase: 'held' } } as OperationEvent]);
+    }
+    runner.release(operation.id);
+    const rest = await collect(stream);
+    assert.deepEqual(
+      rest.map((e) => e.seq),
+      rest.map((_, i) => first.seq + 1 + i),
+      'every event once, in seq order',
+    );
+    const progress = rest.filter((e) => e.type === 'progress' && (e.data as { bytesDone: number }).bytesDone > 0);
+    assert.ok(progress.length >= n);
+    const held = progress.filter((e) => (e.data as { phase: string }).phase === 'held').length;
+    assert.ok(held <= MAX_QUEUED_STREAM_EVENTS, `${held} events held in memory, at most ${MAX_QUEUED_STREAM_EVENTS} expected`);
+    assert.equal(stateOf(rest[rest.length - 1]!), 'succeeded');
+  });
+
   it('merges progress, writes it at most every 250 ms and at the end', async () => {
     const svc = await start(tempDir());
     const { operation } = await submit(svc, copy('progress'));
