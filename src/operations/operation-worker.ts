@@ -283,6 +283,20 @@ export class OperationWorker {
         if (!status || status.leaseVersion !== entry.leaseVersion) this.leaseLost(entry, 'another replica took it over');
         else if (status.state === 'cancelling') this.cancelLocal(entry.id);
       }
+      // A lease this replica holds for a run it no longer has (stopped after the lease seemed
+      // lost, or whose end could not be recorded) would be renewed here for ever, and nobody
+      // would run the operation again: it lapses instead. Not while a claim may be between
+      // its commit and its run starting here.
+      if (!this.pumping) {
+        for (const status of held) {
+          if (status.state === 'queued') continue;
+          const entry = this.running.get(status.id);
+          if (entry && entry.leaseVersion === status.leaseVersion && entry.reason !== 'lease-lost') continue;
+          if (await this.deps.store.lapseLease(status.id, status.leaseVersion)) {
+            this.deps.logger.warn({ operationId: status.id }, 'released the lease of an operation this replica no longer runs; it runs again');
+          }
+        }
+      }
       if (this.images.size > 0) {
         const imageLeases = await this.deps.store.renewSyncImages(this.deps.settings.replicaId, this.leaseMs);
         const byKey = new Map(imageLeases.map((l) => [`${l.operationId}#${l.index}`, l]));

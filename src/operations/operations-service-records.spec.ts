@@ -217,6 +217,21 @@ describe('OperationsService: progress and events', () => {
 });
 
 describe('OperationsService: restarts', () => {
+  it('a lease this replica still holds for a run it stopped lapses, and the operation runs again', async () => {
+    const runner = new TestRunner();
+    const svc = await start(tempDir(), { runners: [runner], env: { SKIFF_LEASE_SECONDS: '2' } });
+    const { operation } = await submit(svc, copy('block'));
+    await runner.whenStarted(operation.id);
+    // As when renewals failed for a whole lease: the run stops here, its lease is still ours in the store.
+    const worker = (svc as unknown as { worker: { running: Map<string, unknown>; leaseLost(entry: unknown, why: string): void } }).worker;
+    worker.leaseLost(worker.running.get(operation.id), 'test');
+    await eventually(() => runner.started.filter((s) => s.id === operation.id).length === 2, 'the operation run again', 8000);
+    runner.release(operation.id, digestResult('again'));
+    const done = await svc.waitFor(ME, operation.id, 5);
+    assert.equal(done.state, 'succeeded');
+    assert.deepEqual(done.result, digestResult('again'));
+  });
+
   it('a run this replica claims again after its own lease lapsed replaces the stale run: the stale one is aborted, the new one stays tracked', async () => {
     const runner = new TestRunner();
     const svc = await start(tempDir(), { runners: [runner] });
