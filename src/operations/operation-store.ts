@@ -165,6 +165,8 @@ export interface OperationStore {
   claim(request: ClaimRequest): Promise<Claim | undefined>;
   /** Extends every lease `owner` holds; answers what it holds now. */
   renew(owner: string, leaseMs: number): Promise<LeaseStatus[]>;
+  /** Makes the lease of attempt `leaseVersion` of a running (or cancelling) operation lapse now, so it can be claimed again; false when that attempt no longer holds it. */
+  lapseLease(id: string, leaseVersion: number): Promise<boolean>;
   /** Makes every lease `owner` (or anyone, with undefined) holds lapse now — operations, sync images, blob transfers: at start, a dead predecessor's. */
   expireLeases(owner: string | undefined): Promise<number>;
 

@@ -199,6 +199,8 @@ export class OperationWorker {
     const { image } = claim;
     const entry: ImageEntry = { operationId: image.operationId, index: image.index, leaseVersion: claim.leaseVersion, controller: new AbortController(), abandoned: false, stopped: false };
     const key = `${image.operationId}#${image.index}`;
+    const stale = this.images.get(key);
+    if (stale) this.abandonImage(stale, 'this replica claimed the image again after its lease lapsed');
     this.images.set(key, entry);
     void (async () => {
       let outcome: Awaited<ReturnType<SyncImageRunner>>;
@@ -214,7 +216,7 @@ export class OperationWorker {
       } catch (e) {
         outcome = { state: 'failed', destination: image.destination, error: operationErrorOf(e) };
       }
-      this.images.delete(key);
+      if (this.images.get(key) === entry) this.images.delete(key);
       if (!entry.abandoned) {
         try {
           await this.deps.store.finishSyncImage(image.operationId, image.index, entry.leaseVersion, outcome);
@@ -280,6 +282,20 @@ export class OperationWorker {
         const status = byId.get(entry.id);
         if (!status || status.leaseVersion !== entry.leaseVersion) this.leaseLost(entry, 'another replica took it over');
         else if (status.state === 'cancelling') this.cancelLocal(entry.id);
+      }
+      // A lease this replica holds for a run it no longer has (stopped after the lease seemed
+      // lost, or whose end could not be recorded) would be renewed here for ever, and nobody
+      // would run the operation again: it lapses instead. Not while a claim may be between
+      // its commit and its run starting here.
+      if (!this.pumping) {
+        for (const status of held) {
+          if (status.state === 'queued') continue;
+          const entry = this.running.get(status.id);
+          if (entry && entry.leaseVersion === status.leaseVersion && entry.reason !== 'lease-lost') continue;
+          if (await this.deps.store.lapseLease(status.id, status.leaseVersion)) {
+            this.deps.logger.warn({ operationId: status.id }, 'released the lease of an operation this replica no longer runs; it runs again');
+          }
+        }
       }
       if (this.images.size > 0) {
         const imageLeases = await this.deps.store.renewSyncImages(this.deps.settings.replicaId, this.leaseMs);
@@ -369,6 +385,10 @@ export class OperationWorker {
       deadlineSeconds: this.deps.settings.deadlineSeconds,
       done: Promise.resolve(),
     };
+    // This replica may claim again an operation it still runs (its own lease lapsed before a
+    // renewal noticed): the older run is stale, its writes are fenced; stop it here too.
+    const stale = this.running.get(op.id);
+    if (stale) this.leaseLost(stale, 'this replica claimed it again after its lease lapsed');
     this.running.set(op.id, entry);
     if (op.deadlineAt) {
       const ms = Date.parse(op.deadlineAt) - Date.now();
@@ -475,7 +495,7 @@ export class OperationWorker {
     clearTimeout(entry.timer);
     clearTimeout(entry.deadlineTimer);
     if (entry.detached) return;
-    this.running.delete(entry.id);
+    if (this.running.get(entry.id) === entry) this.running.delete(entry.id);
     try {
       if (entry.reason === 'lease-lost') return;
       await this.flushProgress(entry);

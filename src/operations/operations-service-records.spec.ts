@@ -10,7 +10,8 @@ import { DomainError } from '../errors/domain-error';
 import { problemFromError } from '../http/problem';
 import type { Operation, OperationDraft } from './operation';
 import { newOperationId } from './operation-id';
-import { canonicalJson, requestHash } from './operations.service';
+import type { OperationEvent, OperationStore } from './operation-store';
+import { MAX_QUEUED_STREAM_EVENTS, canonicalJson, requestHash } from './operations.service';
 import { SqliteOperationStore } from './sqlite-operation-store';
 import { ME, TestRunner, cleanUpAfterTests, collect, copy, describeEvents, digestResult, errorCode, eventually, shutdown, start, stateOf, submit, sync, tempDir } from './testing/operations-harness';
 
@@ -134,6 +135,35 @@ describe('OperationsService: list', () => {
 });
 
 describe('OperationsService: progress and events', () => {
+  it('a stream whose consumer stalls queues a bounded number of events and reads the dropped ones back from the store, in order', async () => {
+    const runner = new TestRunner();
+    const svc = await start(tempDir(), { runners: [runner] });
+    const { operation } = await submit(svc, copy('block'));
+    await runner.whenStarted(operation.id);
+    const inside = svc as unknown as { store: OperationStore; hub: { publish(id: string, events: readonly OperationEvent[]): void } };
+    const stream = await svc.events(ME, operation.id);
+    const first = (await stream.next()).value as OperationEvent;
+    const version = (await inside.store.get(operation.id))!.leaseVersion;
+    const n = MAX_QUEUED_STREAM_EVENTS + 500;
+    for (let i = 1; i <= n; i++) {
+      const event = await inside.store.recordProgress(operation.id, version, { ...emptyProgress('copying'), bytesDone: i });
+      // Published marked, to tell what the stream held in memory from what it read back.
+      inside.hub.publish(operation.id, [{ ...event!, data: { ...(event!.data as object), phase: 'held' } } as OperationEvent]);
+    }
+    runner.release(operation.id);
+    const rest = await collect(stream);
+    assert.deepEqual(
+      rest.map((e) => e.seq),
+      rest.map((_, i) => first.seq + 1 + i),
+      'every event once, in seq order',
+    );
+    const progress = rest.filter((e) => e.type === 'progress' && (e.data as { bytesDone: number }).bytesDone > 0);
+    assert.ok(progress.length >= n);
+    const held = progress.filter((e) => (e.data as { phase: string }).phase === 'held').length;
+    assert.ok(held <= MAX_QUEUED_STREAM_EVENTS, `${held} events held in memory, at most ${MAX_QUEUED_STREAM_EVENTS} expected`);
+    assert.equal(stateOf(rest[rest.length - 1]!), 'succeeded');
+  });
+
   it('merges progress, writes it at most every 250 ms and at the end', async () => {
     const svc = await start(tempDir());
     const { operation } = await submit(svc, copy('progress'));
@@ -187,6 +217,40 @@ describe('OperationsService: progress and events', () => {
 });
 
 describe('OperationsService: restarts', () => {
+  it('a lease this replica still holds for a run it stopped lapses, and the operation runs again', async () => {
+    const runner = new TestRunner();
+    const svc = await start(tempDir(), { runners: [runner], env: { SKIFF_LEASE_SECONDS: '2' } });
+    const { operation } = await submit(svc, copy('block'));
+    await runner.whenStarted(operation.id);
+    // As when renewals failed for a whole lease: the run stops here, its lease is still ours in the store.
+    const worker = (svc as unknown as { worker: { running: Map<string, unknown>; leaseLost(entry: unknown, why: string): void } }).worker;
+    worker.leaseLost(worker.running.get(operation.id), 'test');
+    await eventually(() => runner.started.filter((s) => s.id === operation.id).length === 2, 'the operation run again', 8000);
+    runner.release(operation.id, digestResult('again'));
+    const done = await svc.waitFor(ME, operation.id, 5);
+    assert.equal(done.state, 'succeeded');
+    assert.deepEqual(done.result, digestResult('again'));
+  });
+
+  it('a run this replica claims again after its own lease lapsed replaces the stale run: the stale one is aborted, the new one stays tracked', async () => {
+    const runner = new TestRunner();
+    const svc = await start(tempDir(), { runners: [runner] });
+    const store = (svc as unknown as { store: OperationStore }).store;
+    const { operation } = await submit(svc, copy('block'));
+    await runner.whenStarted(operation.id);
+    await store.expireLeases(undefined);
+    // The next submit pumps: the lapsed (older) operation is claimed again first, by this replica.
+    await submit(svc, copy('succeed', 'wake'));
+    await eventually(() => runner.started.filter((s) => s.id === operation.id).length === 2, 'the operation claimed again');
+    const [stale, fresh] = runner.started.filter((s) => s.id === operation.id);
+    await eventually(() => stale!.ctx.signal.aborted, 'the stale run aborted');
+    await sleep(50);
+    assert.equal(fresh!.ctx.signal.aborted, false);
+    await svc.cancel(ME, operation.id);
+    assert.ok(fresh!.ctx.signal.aborted, 'the new run is still tracked: a cancel reaches it');
+    assert.equal((await svc.waitFor(ME, operation.id, 5)).state, 'cancelled');
+  });
+
   /** Operations as a dead process left them (leased to `dead`). */
   async function seed(dataDir: string, ops: { state: 'queued' | 'running' | 'cancelling'; draft: OperationDraft; hadSecrets?: boolean; finishedAt?: string; attempts?: number }[]): Promise<string[]> {
     const store = new SqliteOperationStore(SqliteDatabase.open(join(dataDir, 'skiff.db')));

@@ -87,6 +87,12 @@ export const MAX_PAGE_SIZE = 500;
 /** Longest wait of `waitFor` through the API (`waitSeconds`, `Prefer: wait`). */
 export const MAX_WAIT_SECONDS = 300;
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+/**
+ * Events one stream holds for a consumer that reads slower than they come (a stalled SSE
+ * client); beyond it the stream drops them and reads them back from the store when the
+ * consumer catches up, so a stalled stream costs bounded memory however long the run.
+ */
+export const MAX_QUEUED_STREAM_EVENTS = 1000;
 
 export { isFinished };
 
@@ -546,11 +552,14 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
     const op = await this.visible(principal, id);
     const release = this.streams.take(principal.name);
     const queue: OperationEvent[] = [];
+    /** Events were dropped (the queue was full): they are read back from the store. */
+    let behind = false;
     let ended = this.closing.signal.aborted;
     let wake: (() => void) | undefined;
     const watcher: Watcher = (event) => {
       if (event === null) ended = true;
-      else queue.push(event);
+      else if (queue.length < MAX_QUEUED_STREAM_EVENTS) queue.push(event);
+      else behind = true;
       wake?.();
     };
     const onAbort = () => {
@@ -597,12 +606,28 @@ export class OperationsService implements OnModuleInit, OnApplicationBootstrap, 
         }
         if (finishedAtOpen) return;
         for (;;) {
-          while (queue.length > 0) {
+          // Nothing queued after a dropped event may go first: `behind` is checked before each.
+          while (queue.length > 0 && !behind) {
             const event = queue.shift()!;
             if (event.seq <= seen) continue;
             yield event;
             seen = event.seq;
             if (isFinal(event)) return;
+          }
+          if (behind) {
+            if (ended || options.signal?.aborted) return;
+            // Cleared before the read: what is dropped from now on is read by the next round.
+            behind = false;
+            for (;;) {
+              const page = await store.eventsAfter(id, seen, REPLAY_PAGE);
+              for (const event of page) {
+                yield event;
+                seen = event.seq;
+                if (isFinal(event)) return;
+              }
+              if (page.length < REPLAY_PAGE) break;
+            }
+            continue;
           }
           if (ended || options.signal?.aborted) return;
           await new Promise<void>((resolve) => (wake = resolve));

@@ -284,6 +284,11 @@ export abstract class SqlOperationStore implements OperationStore {
     return rows.map((r) => ({ id: String(r['id']), leaseVersion: Number(r['lease_version']), state: r['state'] as OperationState }));
   }
 
+  async lapseLease(id: string, leaseVersion: number): Promise<boolean> {
+    const changed = await this.tx((q) => q.run(`UPDATE operations SET lease_expires_at = 0 WHERE id = ? AND lease_version = ? AND state IN ('running', 'cancelling')`, [id, leaseVersion]), RELAXED);
+    return changed > 0;
+  }
+
   expireLeases(owner: string | undefined): Promise<number> {
     return this.tx(async (q) => {
       if (owner === undefined) {
