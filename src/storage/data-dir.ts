@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, 
 import { join } from 'node:path';
 import { fsErrorCode } from './storage-errors';
 import { isInside } from './storage-root';
-import { parseTempName, tempName } from './temp-names';
+import { isLegacyAtomicTempName, parseTempName, tempName } from './temp-names';
 
 /** The data directory is owned by another live process. */
 export class DataDirInUseError extends Error {
@@ -94,7 +94,7 @@ export function resetTempDir(dataDir: string, storageRoot: string): string {
 export function sweepDataDir(dataDir: string): string[] {
   const removed: string[] = [];
   for (const name of readdirSync(dataDir)) {
-    if (parseTempName(name) === undefined && !/^\..+\.skiff-[0-9a-f]{16}\.tmp$/s.test(name)) continue;
+    if (parseTempName(name) === undefined && !isLegacyAtomicTempName(name)) continue;
     rmSync(join(dataDir, name), { recursive: true, force: true });
     removed.push(name);
   }
