@@ -3,6 +3,7 @@ import { ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiRespo
 import type { Response } from 'express';
 import type { Readable } from 'node:stream';
 import type { Principal } from '../auth/principal';
+import { AbortedError } from '../errors/domain-error';
 import { MANIFEST_MEDIA_TYPES } from '../image-spec/media-types';
 import { ApiProblems, upstreamReadAnswers } from '../http/api-problems.decorator';
 import { CurrentPrincipal } from '../http/current-principal.decorator';
@@ -21,13 +22,14 @@ const IF_NONE_MATCH = {
   schema: { type: 'string', example: '"sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"' },
 };
 
-/** The first chunk of `stream` (null when it ends empty), leaving the stream paused; rejects with its error. */
+/** The first chunk of `stream` (null when it ends empty), leaving the stream paused; rejects with its error, or ABORTED when it is destroyed first. */
 function firstChunk(stream: Readable): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const settle = () => {
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('error', onError);
+      stream.off('close', onClose);
     };
     const onData = (chunk: Buffer) => {
       settle();
@@ -42,9 +44,16 @@ function firstChunk(stream: Readable): Promise<Buffer | null> {
       settle();
       reject(e);
     };
+    // destroyed without an error (the client went away): 'error' and 'end' never come
+    const onClose = () => {
+      settle();
+      reject(new AbortedError('the client went away before the blob was read'));
+    };
     stream.on('data', onData);
     stream.once('end', onEnd);
     stream.once('error', onError);
+    stream.once('close', onClose);
+    if (stream.destroyed) onClose();
   });
 }
 
@@ -218,6 +227,10 @@ export class ImageContentController {
     @CurrentPrincipal() principal: Principal,
   ): Promise<void> {
     const blob = await this.images.blob({ principal, repository: q.repository, digest: p.digest, tlsVerify: q.tlsVerify, auth, signal });
+    // The stream holds the source and its archive slot until it closes: a client gone at any
+    // point (even before this line: then at once) ends it, whatever the source does with the signal.
+    if (res.destroyed) blob.stream.destroy();
+    else res.once('close', () => blob.stream.destroy());
     const etag = entityTag(blob.digest);
     if (ifNoneMatchHits(ifNoneMatch, etag)) {
       blob.stream.destroy();
@@ -242,7 +255,6 @@ export class ImageContentController {
       res.end();
       return;
     }
-    res.once('close', () => blob.stream.destroy());
     // A stream that fails later (digest mismatch, upstream gone) breaks the connection: the answer is never complete.
     blob.stream.once('error', () => res.destroy());
     res.write(first);

@@ -78,6 +78,13 @@ describe('resetTempDir', () => {
     assert.throws(() => resetTempDir(d, join(d, 'tmp', 'images')), /must not be inside/);
     assert.throws(() => resetTempDir(d, join(d, 'tmp')), /must not be inside/);
   });
+
+  it('refuses a data directory inside or equal to the storage root (callers would reach auth.json, skiff.db)', () => {
+    const d = fresh();
+    assert.throws(() => resetTempDir(d, d), /SKIFF_DATA_DIR .* must not be inside SKIFF_STORAGE_ROOT/);
+    assert.throws(() => resetTempDir(join(d, 'skiff'), d), /SKIFF_DATA_DIR .* must not be inside SKIFF_STORAGE_ROOT/);
+    assert.equal(resetTempDir(join(d, 'data'), join(d, 'images')), join(d, 'data', 'tmp'));
+  });
 });
 
 describe('sweepDataDir', () => {

@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, 
 import { join } from 'node:path';
 import { fsErrorCode } from './storage-errors';
 import { isInside } from './storage-root';
-import { parseTempName, tempName } from './temp-names';
+import { isLegacyAtomicTempName, parseTempName, tempName } from './temp-names';
 
 /** The data directory is owned by another live process. */
 export class DataDirInUseError extends Error {
@@ -68,11 +68,17 @@ export function lockDataDir(dataDir: string): () => void {
  * Empties `$SKIFF_DATA_DIR/tmp` (staged layers, unpacked archives) at start: only this
  * service writes there, and whatever a crashed or killed process left is of no use. The
  * directory itself stays (it may be a mount point of its own); its contents are removed.
+ * Refuses a storage root inside `tmp/`, and a data directory inside (or equal to) the storage
+ * root: callers' oci:/dir:/archive paths would then reach the service's own files (auth.json,
+ * skiff.db, other callers' staged layers) and the sweeps would mix the two.
  */
 export function resetTempDir(dataDir: string, storageRoot: string): string {
   const dir = join(dataDir, 'tmp');
   if (isInside(dir, storageRoot)) {
     throw new Error(`SKIFF_STORAGE_ROOT (${storageRoot}) must not be inside ${dir}, which is emptied at every start`);
+  }
+  if (isInside(storageRoot, dataDir)) {
+    throw new Error(`SKIFF_DATA_DIR (${dataDir}) must not be inside SKIFF_STORAGE_ROOT (${storageRoot}): callers' paths would reach the service's own files (credentials, database, staging)`);
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true, maxRetries: 3 });
@@ -88,7 +94,7 @@ export function resetTempDir(dataDir: string, storageRoot: string): string {
 export function sweepDataDir(dataDir: string): string[] {
   const removed: string[] = [];
   for (const name of readdirSync(dataDir)) {
-    if (parseTempName(name) === undefined && !/^\..+\.skiff-[0-9a-f]{16}\.tmp$/s.test(name)) continue;
+    if (parseTempName(name) === undefined && !isLegacyAtomicTempName(name)) continue;
     rmSync(join(dataDir, name), { recursive: true, force: true });
     removed.push(name);
   }

@@ -24,9 +24,12 @@ test('refuses absolute paths, .. escapes, symlinks out and NUL bytes', async () 
 });
 
 test("refuses names reserved for skiff's own files: the lease directory, temp and lock names", async () => {
-  for (const p of ['.skiff', '.skiff/leases/x', 'a/.skiff-tmp-0000aaaa-0000bbbb-000000000000-x', '.skiff-lock-app', 'x/../.skiff/y']) {
+  // every name a sweep may remove (leftovers.ts): an archive or image stored under it would be swept
+  const sweepable = ['index.json.lock', 'a/index.json.lock', '.app.skiff-abc123', '.x.tar.skiff-0123456789abcdef.tmp', '.app.skiff-old-0123456789abcdef', 'index.json.lock.stale-0123456789abcdef01234567'];
+  for (const p of ['.skiff', '.skiff/leases/x', 'a/.skiff-tmp-0000aaaa-0000bbbb-000000000000-x', '.skiff-lock-app', 'x/../.skiff/y', ...sweepable]) {
     await assert.rejects(resolveInStorageRoot(root, p), (e: { code?: string; message?: string }) => e.code === 'INVALID_ARGUMENT' && /reserved for skiff's own files/.test(e.message ?? ''), p);
   }
   assert.equal(await resolveInStorageRoot(root, 'a/.skiff'), join(root, 'a/.skiff'));
   assert.equal(await resolveInStorageRoot(root, '.skiffy'), join(root, '.skiffy'));
+  assert.equal(await resolveInStorageRoot(root, 'index.json.lock.d/x'), join(root, 'index.json.lock.d/x'));
 });

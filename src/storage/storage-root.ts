@@ -2,6 +2,7 @@ import { realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { DomainError, InvalidArgumentError } from '../errors/domain-error';
 import { fsErrorCode } from './storage-errors';
+import { isLegacyTempName, isLockName } from './temp-names';
 
 export class PathEscapesStorageRootError extends DomainError {
   constructor(path: string, why: string) {
@@ -17,14 +18,15 @@ export function isInside(root: string, p: string): boolean {
 
 /**
  * Names of the storage root that are skiff's own: the replicas' leases (`.skiff/` at the root),
- * temp files and staging directories (`.skiff-tmp-…`, removed by sweeps) and locks
- * (`.skiff-lock-…`). A caller's path naming one is refused, so no image is ever stored where
- * a sweep would take it for a leftover.
+ * temp files and staging directories (`.skiff-tmp-…`, removed by sweeps), locks (`.skiff-lock-…`,
+ * `index.json.lock`) and the temp names of earlier versions (temp-names.ts). A caller's path
+ * naming one is refused, so no image or archive is ever stored where a sweep would take it for a
+ * leftover (every name a sweep may remove is refused here).
  */
 function reservedSegment(rel: string): string | undefined {
   const segments = rel.split(sep);
   if (segments[0] === '.skiff') return '.skiff';
-  return segments.find((s) => s.startsWith('.skiff-tmp-') || s.startsWith('.skiff-lock-'));
+  return segments.find((s) => s.startsWith('.skiff-tmp-') || isLockName(s) || isLegacyTempName(s));
 }
 
 /**

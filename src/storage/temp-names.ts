@@ -45,8 +45,10 @@ export function parseTempName(name: string): { owner: string; hint: string } | u
  * them only when nothing in them changed for LEGACY_GRACE_MS (a replica of an earlier version
  * may still be writing them during a rolling update).
  */
+const LEGACY_ATOMIC_TEMP_NAME = /^\..+\.skiff-[0-9a-f]{16}\.tmp$/s;
+
 const LEGACY_TEMP_NAMES: readonly RegExp[] = [
-  /^\..+\.skiff-[0-9a-f]{16}\.tmp$/s,
+  LEGACY_ATOMIC_TEMP_NAME,
   /^\..+\.skiff-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.partial$/s,
   /^\..+\.skiff-old-[0-9a-f]{16}$/s,
   /^\..+\.skiff-[A-Za-z0-9]{6}$/s,
@@ -57,6 +59,11 @@ export const LEGACY_GRACE_MS = 60 * 60 * 1000;
 
 export function isLegacyTempName(name: string): boolean {
   return LEGACY_TEMP_NAMES.some((re) => re.test(name));
+}
+
+/** Whether `name` is the temp file of an atomic write of an earlier skiff version (`.NAME.skiff-<16 hex>.tmp`). */
+export function isLegacyAtomicTempName(name: string): boolean {
+  return LEGACY_ATOMIC_TEMP_NAME.test(name);
 }
 
 /** The lock file of an OCI layout (the name earlier versions use too, so both exclude each other). */
