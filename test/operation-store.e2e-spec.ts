@@ -276,6 +276,32 @@ function contract(name: string, open: () => Promise<OperationStore>, openSecond?
       assert.deepEqual(await store.listSyncImages(sync.id, { limit: 10 }), []);
     });
 
+    it("a sync's images claimed in batches: up to the limit, in order, never the same image twice, pinned ones only to their replica", async () => {
+      await clear(store);
+      const sync = { ...draft(), kind: 'sync' } as Operation;
+      await insert(store, sync);
+      await store.claim({ owner: 'r0', ...LEASE });
+      const rows = Array.from({ length: 7 }, (_, index) => ({ index, source: `docker://s/r:${index}`, destination: `docker://d/r:${index}`, accessKey: 'default', state: 'pending' as const }));
+      await store.addSyncImages(sync.id, rows);
+      const first = await store.claimSyncImages('r1', 60_000, 3);
+      assert.deepEqual(first.map((c) => c.image.index), [0, 1, 2]);
+      assert.ok(first.every((c) => c.image.state === 'running' && c.leaseVersion > 0));
+      const [second, third] = await Promise.all([store.claimSyncImages('r2', 60_000, 3), store.claimSyncImages('r3', 60_000, 3)]);
+      const taken = [...first, ...second, ...third].map((c) => c.image.index).sort((a, b) => a - b);
+      assert.deepEqual(taken, [0, 1, 2, 3, 4, 5, 6], 'each image claimed once');
+      assert.deepEqual(await store.claimSyncImages('r4', 60_000, 5), [], 'nothing left');
+      // A claim's lease fences as a single claim's does.
+      const c = first[1]!;
+      assert.equal(await store.finishSyncImage(sync.id, c.image.index, c.leaseVersion, { state: 'skipped', destination: c.image.destination, bytes: 0 }), true);
+      // Pinned images go to their replica only, batch or not.
+      const pinned = { ...draft(), kind: 'sync' } as Operation;
+      await insert(store, pinned);
+      await store.claim({ owner: 'r0', ...LEASE });
+      await store.addSyncImages(pinned.id, [0, 1].map((index) => ({ index, source: `dir:a${index}`, destination: `dir:b${index}`, accessKey: 'dir', state: 'pending' as const })), 'r0');
+      assert.deepEqual(await store.claimSyncImages('r9', 60_000, 10), []);
+      assert.deepEqual((await store.claimSyncImages('r0', 60_000, 10)).map((x) => [x.image.operationId, x.image.index]), [[pinned.id, 0], [pinned.id, 1]]);
+    });
+
     it('blob transfer leases: one holder per key, taken over once lapsed, released', async () => {
       const key = `docker://reg/repo|sha256:${Date.now()}`;
       assert.equal(await store.acquireTransfer(key, 'r1', 60_000), true);

@@ -193,6 +193,8 @@ export interface OperationStore {
    * lease) and not pinned to another replica; leases it to `owner`.
    */
   claimSyncImage(owner: string, leaseMs: number): Promise<SyncImageClaim | undefined>;
+  /** claimSyncImage for up to `limit` images (at most 64) in one transaction, in the same order. */
+  claimSyncImages(owner: string, leaseMs: number, limit: number): Promise<SyncImageClaim[]>;
   /** Records how an image ended (fenced by its lease version); false when the lease was lost. */
   finishSyncImage(operationId: string, index: number, leaseVersion: number, outcome: SyncImageOutcome): Promise<boolean>;
   /** Extends `owner`'s image leases; answers each with its sync's state now. */

@@ -101,8 +101,12 @@ export class OperationWorker {
   private readonly runners = new Map<OperationKind, OperationRunner<OperationKind>>();
   private readonly running = new Map<string, RunEntry>();
   private readonly images = new Map<string, ImageEntry>();
+  /** The syncs whose images run here (syncOf), by operation id. */
+  private readonly imageSyncs = new Map<string, Promise<StoredOperation | undefined>>();
   private imageRunner: SyncImageRunner | undefined;
   private pumpingImages = false;
+  /** The last claim of sync images found fewer than it asked for (see pumpImages). */
+  private noImagesLeft = false;
   private pumpImagesAgain = false;
   private started = false;
   private stopped = false;
@@ -169,9 +173,15 @@ export class OperationWorker {
     });
   }
 
-  /** Claims sync images while image slots are free. */
-  private pumpImages(): void {
+  /**
+   * Claims sync images while image slots are free. After an image's end (`afterImage`) it
+   * does not ask again once a claim found no more images: new ones come with a signal (images
+   * added here or by another replica: pump()), lapsed leases with the tick.
+   */
+  private pumpImages(opts: { afterImage?: boolean } = {}): void {
     if (!this.started || this.stopped || !this.imageRunner) return;
+    if (!opts.afterImage) this.noImagesLeft = false;
+    else if (this.noImagesLeft) return;
     if (this.pumpingImages) {
       this.pumpImagesAgain = true;
       return;
@@ -182,9 +192,14 @@ export class OperationWorker {
         do {
           this.pumpImagesAgain = false;
           while (!this.stopped && this.images.size < this.deps.imageSlots) {
-            const claim = await this.deps.store.claimSyncImage(this.deps.settings.replicaId, this.leaseMs);
-            if (!claim) break;
-            this.startImage(claim);
+            // Every free slot in one transaction (a sync's first wave, or the slot an image left).
+            const free = this.deps.imageSlots - this.images.size;
+            const claims = await this.deps.store.claimSyncImages(this.deps.settings.replicaId, this.leaseMs, free);
+            for (const claim of claims) this.startImage(claim);
+            if (claims.length < free) {
+              if (!this.pumpImagesAgain) this.noImagesLeft = true;
+              break;
+            }
           }
         } while (this.pumpImagesAgain && !this.stopped);
       } catch (e) {
@@ -205,8 +220,9 @@ export class OperationWorker {
     void (async () => {
       let outcome: Awaited<ReturnType<SyncImageRunner>>;
       try {
-        const op = await this.deps.store.get(image.operationId);
-        if (!op || op.kind !== 'sync' || op.state !== 'running') throw new AbortedError('the sync is no longer running');
+        // The claim found the sync running; its request, owner and secrets never change.
+        const op = await this.syncOf(image.operationId);
+        if (!op || op.kind !== 'sync') throw new AbortedError('the sync is no longer running');
         let secrets: TransferSecrets | undefined;
         if (op.hadSecrets) {
           secrets = op.sealedSecrets ? this.deps.box.open<TransferSecrets>(op.sealedSecrets, op.id) : this.deps.memorySecrets.get(op.id);
@@ -217,6 +233,7 @@ export class OperationWorker {
         outcome = { state: 'failed', destination: image.destination, error: operationErrorOf(e) };
       }
       if (this.images.get(key) === entry) this.images.delete(key);
+      this.forgetSync(image.operationId);
       if (!entry.abandoned) {
         try {
           await this.deps.store.finishSyncImage(image.operationId, image.index, entry.leaseVersion, outcome);
@@ -225,8 +242,28 @@ export class OperationWorker {
           this.deps.logger.warn({ operationId: image.operationId, index: image.index, err: e }, 'could not record the end of a sync image; it is copied again once its lease lapses');
         }
       }
-      this.pump();
+      // An image's end frees an image slot, not an operation slot.
+      this.pumpImages({ afterImage: true });
     })();
+  }
+
+  /** The stored sync an image belongs to, read once while any of its images runs here. */
+  private syncOf(operationId: string): Promise<StoredOperation | undefined> {
+    let op = this.imageSyncs.get(operationId);
+    if (!op) {
+      op = this.deps.store.get(operationId);
+      this.imageSyncs.set(operationId, op);
+      op.then((found) => {
+        if (!found) this.imageSyncs.delete(operationId);
+      }, () => this.imageSyncs.delete(operationId));
+    }
+    return op;
+  }
+
+  /** Drops the sync read by syncOf() once none of its images runs here. */
+  private forgetSync(operationId: string): void {
+    for (const image of this.images.values()) if (image.operationId === operationId) return;
+    this.imageSyncs.delete(operationId);
   }
 
   /** Stops an image: `lease-lost` writes nothing; `stopped` records it as aborted. */

@@ -40,6 +40,9 @@ export interface TxOptions {
 
 const RELAXED: TxOptions = { durable: false };
 
+/** The most sync images one claim takes (a worker asks for its free image slots). */
+const MAX_IMAGE_CLAIM = 64;
+
 /** Runs SQL written with `?` placeholders (the PostgreSQL adapter numbers them). */
 export interface SqlRunner {
   all(sql: string, params?: unknown[]): Promise<Row[]>;
@@ -355,27 +358,35 @@ export abstract class SqlOperationStore implements OperationStore {
     await this.tx((q) => q.run(`UPDATE sync_images SET pinned_to = ? WHERE operation_id = ? AND pinned_to IS NOT NULL AND state IN ('pending', 'running')`, [owner, operationId]), RELAXED);
   }
 
-  claimSyncImage(owner: string, leaseMs: number): Promise<SyncImageClaim | undefined> {
+  async claimSyncImage(owner: string, leaseMs: number): Promise<SyncImageClaim | undefined> {
+    return (await this.claimSyncImages(owner, leaseMs, 1))[0];
+  }
+
+  claimSyncImages(owner: string, leaseMs: number, limit: number): Promise<SyncImageClaim[]> {
+    const n = Math.max(1, Math.min(Math.floor(limit), MAX_IMAGE_CLAIM));
     return this.tx(async (q) => {
       const params: unknown[] = [owner];
       const now = this.nowMs(params);
-      const [row] = await q.all(
+      const rows = await q.all(
         `SELECT si.operation_id, si.idx, si.lease_version FROM sync_images si JOIN operations o ON o.id = si.operation_id
          WHERE o.state = 'running' AND (si.pinned_to IS NULL OR si.pinned_to = ?)
            AND (si.state = 'pending' OR (si.state = 'running' AND si.lease_expires_at < ${now}))
-         ORDER BY si.operation_id, si.idx LIMIT 1 ${this.claimLock ? 'FOR UPDATE OF si SKIP LOCKED' : ''}`,
+         ORDER BY si.operation_id, si.idx LIMIT ${n} ${this.claimLock ? 'FOR UPDATE OF si SKIP LOCKED' : ''}`,
         params,
       );
-      if (!row) return undefined;
-      const lease: unknown[] = [owner, owner];
-      const expires = `${this.nowMs(lease)} + ?`;
-      lease.push(leaseMs, row['operation_id'], row['idx'], row['lease_version']);
-      const [updated] = await q.all(
-        `UPDATE sync_images SET state = 'running', lease_owner = ?, replica_id = ?, lease_version = lease_version + 1, lease_expires_at = ${expires}
-         WHERE operation_id = ? AND idx = ? AND lease_version = ? RETURNING ${IMAGE_COLUMNS}, lease_version`,
-        lease,
-      );
-      return updated ? { image: toImage(updated), leaseVersion: Number(updated['lease_version']) } : undefined;
+      const claims: SyncImageClaim[] = [];
+      for (const row of rows) {
+        const lease: unknown[] = [owner, owner];
+        const expires = `${this.nowMs(lease)} + ?`;
+        lease.push(leaseMs, row['operation_id'], row['idx'], row['lease_version']);
+        const [updated] = await q.all(
+          `UPDATE sync_images SET state = 'running', lease_owner = ?, replica_id = ?, lease_version = lease_version + 1, lease_expires_at = ${expires}
+           WHERE operation_id = ? AND idx = ? AND lease_version = ? RETURNING ${IMAGE_COLUMNS}, lease_version`,
+          lease,
+        );
+        if (updated) claims.push({ image: toImage(updated), leaseVersion: Number(updated['lease_version']) });
+      }
+      return claims;
     }, RELAXED);
   }
 

@@ -11,7 +11,7 @@ import { DomainError } from '../../errors/domain-error';
 import type { CopyRequest, CopyResult } from '../../transfers/copy-request';
 import type { SyncRequest } from '../../transfers/sync-request';
 import type { Operation, OperationDraft, OperationRequests, OperationResults, OperationRunContext, OperationRunner } from '../operation';
-import type { OperationEvent } from '../operation-store';
+import type { OperationEvent, OperationStore } from '../operation-store';
 import { OperationsService } from '../operations.service';
 import { SqliteOperationStore } from '../sqlite-operation-store';
 
@@ -131,9 +131,13 @@ export function cleanUpAfterTests(): void {
 }
 
 /** An OperationsService on SQLite in `dataDir`, started as Nest would (shut down after the test). */
-export async function start(dataDir: string, opts: { env?: Record<string, string>; runners?: OperationRunner<'copy' | 'sync'>[] } = {}): Promise<OperationsService> {
+export async function start(
+  dataDir: string,
+  opts: { env?: Record<string, string>; runners?: OperationRunner<'copy' | 'sync'>[]; wrapStore?: (store: OperationStore) => OperationStore } = {},
+): Promise<OperationsService> {
   const config = loadConfig({ SKIFF_DATA_DIR: dataDir, SKIFF_LOG_LEVEL: 'silent', SKIFF_SHUTDOWN_GRACE_SECONDS: '0', ...opts.env }, dataDir);
-  const store = new SqliteOperationStore(SqliteDatabase.open(join(dataDir, 'skiff.db')));
+  const sqlite = new SqliteOperationStore(SqliteDatabase.open(join(dataDir, 'skiff.db')));
+  const store = opts.wrapStore ? opts.wrapStore(sqlite) : sqlite;
   const svc = new OperationsService(config, store);
   for (const r of opts.runners ?? [new TestRunner()]) svc.registerRunner(r as OperationRunner<'copy'>);
   await svc.onModuleInit();
