@@ -16,7 +16,8 @@ import { problemFor, sendProblem } from './problem-response';
  *   exactly (case, slashes and encodings included): `/healthz`, `/readyz`, `/openapi.json`,
  *   `/openapi.yaml`, `/docs`, `/docs/` and its asset files, and `/metrics` when configured open.
  *   A client address over its failed-attempt budget (`failureLimiter`) is answered 429 for
- *   any request carrying an Authorization header, before the token is looked at.
+ *   any request carrying an Authorization header, before the token is looked at (an open
+ *   path is served to it as to the anonymous caller, its token unread: probes keep working).
  * - Local mode (no tokens, no principals): the caller is the local user, with every scope.
  *   Listening on loopback, the Host header must name a loopback address, `localhost`,
  *   SKIFF_HOST or one of SKIFF_ALLOWED_HOSTS (a browser page of another site reaching the port
@@ -83,6 +84,11 @@ export function authenticationMiddleware(opts: AuthenticationOptions): (req: Inc
     const limiter = opts.failureLimiter !== undefined && header !== undefined && !(opts.failureLimitExemptsLoopback && address !== undefined && isLoopbackName(address.replace(/^::ffff:/i, ''))) ? opts.failureLimiter : undefined;
     const wait = limiter?.retryAfterSeconds(address);
     if (wait !== undefined) {
+      if (isOpenPath(path, opts)) {
+        req.principal = ANONYMOUS_PRINCIPAL;
+        next();
+        return;
+      }
       const detail = `too many failed authentication attempts from this address (SKIFF_AUTH_FAILURES_PER_MINUTE); retry after ${wait} s`;
       sendProblem(req, res, { ...problemFor(req, 'TOO_MANY_REQUESTS', detail), retryable: true }, { retryAfterSeconds: wait });
       return;
