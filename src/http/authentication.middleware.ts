@@ -81,7 +81,9 @@ export function authenticationMiddleware(opts: AuthenticationOptions): (req: Inc
     }
     const header = req.headers.authorization;
     const address = req.socket.remoteAddress;
-    const limiter = opts.failureLimiter !== undefined && header !== undefined && !(opts.failureLimitExemptsLoopback && address !== undefined && isLoopbackName(address.replace(/^::ffff:/i, ''))) ? opts.failureLimiter : undefined;
+    // only requests bringing an Authorization header are counted or refused (probes without one never are)
+    const exempt = opts.failureLimitExemptsLoopback === true && address !== undefined && isLoopbackName(address.replace(/^::ffff:/i, ''));
+    const limiter = header !== undefined && !exempt ? opts.failureLimiter : undefined;
     const wait = limiter?.retryAfterSeconds(address);
     if (wait !== undefined) {
       if (isOpenPath(path, opts)) {
