@@ -9,6 +9,7 @@ import { PrincipalDirectory } from './auth/principal-directory';
 import { type AppConfig, isLoopbackHost } from './config/app-config';
 import { ApiValidationPipe } from './http/api-validation.pipe';
 import { auditMiddleware, createAuditLogger } from './http/audit-log';
+import { AuthFailureLimiter } from './http/auth-failure-limiter';
 import { authenticationMiddleware } from './http/authentication.middleware';
 import { answerClientErrors } from './http/client-error';
 import { corsMiddleware } from './http/cors.middleware';
@@ -53,6 +54,8 @@ export async function createApp(config: AppConfig, opts: { logs?: boolean; after
       metricsPublic: config.security.metricsPublic,
       checkHost: isLoopbackHost(config.host),
       allowedHosts: [config.host, ...config.security.allowedHosts],
+      ...(config.security.authFailuresPerMinute > 0 ? { failureLimiter: new AuthFailureLimiter({ limitPerMinute: config.security.authFailuresPerMinute }) } : {}),
+      failureLimitExemptsLoopback: config.security.authFailuresExemptLoopback,
     }),
   );
   app.use(queryLimitMiddleware(MAX_QUERY_PARAMS));

@@ -110,6 +110,8 @@ before(async () => {
     SKIFF_REGISTRIES_CONFIG: regConf,
     SKIFF_AUDIT_LOG: auditFile,
     SKIFF_STORAGE_ROOT: join(work, 'storage'),
+    // the guard tests below send hundreds of bad tokens on purpose; the limit is tested on its own instance
+    SKIFF_AUTH_FAILURES_PER_MINUTE: '0',
   });
 });
 
@@ -365,6 +367,7 @@ describe('engine transports, rate limits and what callers without a token see', 
     other = await startSkiff({
       SKIFF_PRINCIPALS_FILE: principals,
       SKIFF_RATE_LIMIT_PER_MINUTE: '5',
+      SKIFF_AUTH_FAILURES_PER_MINUTE: '3',
       SKIFF_METRICS_PUBLIC: 'true',
       SKIFF_TRANSPORTS: 'docker,docker-daemon',
       DOCKER_HOST: `unix://${work}/no-docker.sock`,
@@ -407,5 +410,18 @@ describe('engine transports, rate limits and what callers without a token see', 
     assert.ok(!JSON.stringify(anonymous.body).includes(work), 'no path is disclosed');
     const authenticated = await call(other, TOKENS.reader, 'GET', '/readyz');
     assert.ok((authenticated.body['checks'] as { detail?: string }[]).some((c) => c.detail !== undefined));
+  });
+
+  // last here: it blocks this (loopback) address for a minute
+  it('an address past SKIFF_AUTH_FAILURES_PER_MINUTE bad tokens gets 429 with Retry-After, a valid token included; probes still answer', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await call(other, `not-a-token-${i}-0000000000`, 'GET', '/v1/credentials')).status, 401);
+    const refused = await call(other, 'not-a-token-9-0000000000', 'GET', '/v1/credentials');
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.code, 'TOO_MANY_REQUESTS');
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    assert.match(String(refused.body.detail), /failed authentication attempts .*SKIFF_AUTH_FAILURES_PER_MINUTE/);
+    assert.equal((await call(other, TOKENS.reader, 'GET', '/v1/credentials')).status, 429, 'the token is not looked at while blocked');
+    assert.equal((await call(other, undefined, 'GET', '/healthz')).status, 200);
+    assert.equal((await call(other, TOKENS.reader, 'GET', '/readyz')).status, 200);
   });
 });

@@ -11,6 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import {
   type CopyOperation,
   createSkiffClient,
+  EventStreamError,
+  MAX_EVENT_CHARS,
   type OperationEventOf,
   SkiffProblemError,
   type SyncOperation,
@@ -192,5 +194,92 @@ describe('the client kit', () => {
     const done = await waitForOperation(client, data as CopyOperation, { timeoutMs: 60_000, backoff: { baseMs: 50, maxMs: 200 } });
     assert.equal(done.state, 'succeeded');
     assert.ok(calls >= 3);
+  });
+});
+
+/**
+ * The kit's event-stream parser against streams a broken or hostile server could send, fed
+ * through the client's own fetch hook (no service needed: this is the client's side).
+ */
+describe('watchOperation against a hostile event stream', () => {
+  const encoder = new TextEncoder();
+  /** A client whose events endpoint answers with `chunks` (pulled one at a time); `pulled` counts the bytes handed out. */
+  const streaming = (chunks: () => Iterator<string>) => {
+    const state = { pulled: 0, cancelled: false };
+    const fetcher: typeof fetch = async () => {
+      const it = chunks();
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          const next = it.next();
+          if (next.done) controller.close();
+          else {
+            state.pulled += next.value.length;
+            controller.enqueue(encoder.encode(next.value));
+          }
+        },
+        cancel() {
+          state.cancelled = true;
+        },
+      });
+      return new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } });
+    };
+    return { client: createSkiffClient({ baseUrl: 'http://127.0.0.1:9', fetch: fetcher }), state };
+  };
+  const finalState = (id: number) => `id: ${id}\nevent: state\ndata: {"id":"op-1","kind":"copy","state":"succeeded"}\n\n`;
+  const collect = async (client: ReturnType<typeof createSkiffClient>) => {
+    const seen: OperationEventOf[] = [];
+    for await (const e of watchOperation(client, 'op-1', { maxReconnects: 0 })) seen.push(e);
+    return seen;
+  };
+
+  it('an endless line fails the watch with EventStreamError once past MAX_EVENT_CHARS, reading no more than that', async () => {
+    const { client, state } = streaming(function* () {
+      yield 'event: state\ndata: ';
+      for (;;) yield 'x'.repeat(64 * 1024);
+    });
+    await assert.rejects(collect(client), (e: unknown) => e instanceof EventStreamError && /exceeds 1048576 characters/.test(e.message));
+    assert.ok(state.cancelled, 'the stream is closed');
+    assert.ok(state.pulled <= MAX_EVENT_CHARS + 2 * 64 * 1024, `read ${state.pulled} characters`);
+  });
+
+  it('endless data lines without a blank line fail the same way (the event, not the line, is bounded)', async () => {
+    const { client, state } = streaming(function* () {
+      yield 'event: progress\n';
+      for (;;) yield 'data: {"bytesDone":1}\n'.repeat(1000);
+    });
+    await assert.rejects(collect(client), EventStreamError);
+    // 16 of every 22 characters sent are data: the 1 MiB of data is reached after ~1.4 MiB of stream
+    assert.ok(state.pulled <= 2 * MAX_EVENT_CHARS, `read ${state.pulled} characters`);
+  });
+
+  // the timeout turns a quadratic parser (a rescan of the unfinished line per chunk: minutes) into a failure; linear takes well under a second
+  it('a large event in tiny chunks is parsed in linear time (a rescan per chunk would not finish)', { timeout: 30_000 }, async () => {
+    const big = 'y'.repeat(MAX_EVENT_CHARS - 4096);
+    const text = `id: 1\nevent: progress\ndata: {"pad":"${big}"}\n\n${finalState(2)}`;
+    const { client } = streaming(function* () {
+      for (let i = 0; i < text.length; i += 8) yield text.slice(i, i + 8);
+    });
+    const seen = await collect(client);
+    assert.deepEqual(
+      seen.map((e) => e.event),
+      ['progress', 'state'],
+    );
+    assert.equal((seen[0]!.data as unknown as { pad: string }).pad.length, big.length);
+  });
+
+  it('CRLF line ends split across chunks, CR-only and comment lines give exactly the events sent', async () => {
+    const parts = ['id: 1\r', '\nevent: progress\r', '\ndata: {"bytesDone":5}\r', '\n\r', '\n: keep-alive\r\r', 'id: 2\revent: progress\rdata: {"bytesDone":6}\r\r', finalState(3)];
+    const { client } = streaming(function* () {
+      yield* parts;
+    });
+    const seen = await collect(client);
+    assert.deepEqual(
+      seen.map((e) => [e.id, e.event]),
+      [
+        [1, 'progress'],
+        [2, 'progress'],
+        [3, 'state'],
+      ],
+    );
   });
 });

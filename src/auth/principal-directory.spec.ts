@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { RE2JS } from 're2js';
 import { parseImageReference } from '../image-spec/image-reference';
 import { patternTarget, treeTarget } from '../image-spec/reference-pattern';
 import { SCOPES } from '../config/principals-file';
 import { PrincipalDirectory } from './principal-directory';
-import { requireReferenceAccess, requireTreeAccess } from './reference-access';
+import { referenceAllowed, requireReferenceAccess, requireTreeAccess } from './reference-access';
 
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
 
@@ -56,5 +57,46 @@ describe('PrincipalDirectory.actingAs (operations run in their submitter\'s name
     assert.equal(gone.scopes.size, 0);
     assert.deepEqual(gone.sources, []);
     assert.equal(withFile.actingAs(undefined).scopes.size, 0);
+  });
+});
+
+describe('reference patterns are compiled once per principal', () => {
+  it('compiles them when the principals are loaded, never again on a check (tree checks included)', () => {
+    const original = RE2JS.compile.bind(RE2JS);
+    let compiles = 0;
+    const counting = ((...args: Parameters<typeof RE2JS.compile>) => {
+      compiles++;
+      return original(...args);
+    }) as typeof RE2JS.compile;
+    RE2JS.compile = counting;
+    try {
+      const dir = new PrincipalDirectory({
+        apiTokens: [],
+        principals: [
+          {
+            name: 'team-c',
+            tokenSha256: sha('team-c-token-0123456789'),
+            scopes: ['images:read'],
+            sources: ['docker://r.example/team-c/**', 'docker://r.example/shared/app:1.*', 'oci:team-c/**'],
+            destinations: ['docker://r.example/team-c/**'],
+          },
+        ],
+      });
+      const atLoad = compiles;
+      assert.ok(atLoad > 0, 'compiled when loaded');
+      const c = dir.byName('team-c')!;
+      const same = { ...c };
+      for (let i = 0; i < 50; i++) {
+        assert.ok(referenceAllowed(c, 'source', patternTarget(parseImageReference('docker://r.example/team-c/app:1'))));
+        assert.ok(referenceAllowed(same, 'source', patternTarget(parseImageReference('docker://r.example/shared/app:1.2'))));
+        assert.ok(!referenceAllowed(c, 'source', patternTarget(parseImageReference('docker://r.example/shared/app:2'))));
+        requireTreeAccess(c, 'source', treeTarget('docker', 'r.example/team-c/sub'));
+        requireTreeAccess(c, 'destination', treeTarget('docker', 'r.example/team-c'));
+        assert.throws(() => requireTreeAccess(c, 'destination', treeTarget('docker', 'r.example/team-d')), /outside the destination patterns/);
+      }
+      assert.equal(compiles, atLoad, 'no compilation on a check');
+    } finally {
+      RE2JS.compile = original;
+    }
   });
 });

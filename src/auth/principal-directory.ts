@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { PrincipalSpec } from '../config/principals-file';
 import { fullAccessPrincipal, type Principal } from './principal';
+import { compiledPatterns } from './reference-access';
 
 /**
  * Every principal the service knows: the SKIFF_API_TOKENS entries (`token-1`, `token-2`, …,
@@ -25,6 +26,9 @@ export class PrincipalDirectory {
         ...(p.sources !== undefined ? { sources: [...p.sources] } : {}),
         ...(p.destinations !== undefined ? { destinations: [...p.destinations] } : {}),
       };
+      // the reference patterns are compiled here, once, and reused by every check
+      compiledPatterns(principal, 'source');
+      compiledPatterns(principal, 'destination');
       this.add(Buffer.from(p.tokenSha256, 'hex'), principal);
     }
     this.restricted = opts.principals.length > 0;

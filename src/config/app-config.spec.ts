@@ -396,6 +396,8 @@ describe('loadConfig: shared-service settings', () => {
       corsOrigins: [],
       allowedHosts: [],
       auditLog: { kind: 'stdout' },
+      authFailuresPerMinute: 30,
+      authFailuresExemptLoopback: false,
     });
   });
 
@@ -439,9 +441,13 @@ describe('loadConfig: shared-service settings', () => {
         SKIFF_RATE_LIMIT_PER_MINUTE: '0',
         SKIFF_ARCHIVE_INSPECT_CONCURRENCY: '1',
         SKIFF_AUDIT_LOG: 'logs/audit.log',
+        SKIFF_AUTH_FAILURES_PER_MINUTE: '0',
+        SKIFF_AUTH_FAILURES_EXEMPT_LOOPBACK: 'true',
       },
       '/srv',
     ).security;
+    assert.equal(s.authFailuresPerMinute, 0);
+    assert.equal(s.authFailuresExemptLoopback, true);
     assert.deepEqual(s.transports, ['docker', 'docker-daemon']);
     assert.deepEqual(s.corsOrigins, ['https://portal.example', 'http://localhost:3000']);
     assert.deepEqual(s.allowedHosts, ['skiff.internal']);
@@ -458,6 +464,8 @@ describe('loadConfig: shared-service settings', () => {
     [{ SKIFF_CORS_ORIGINS: '*' }, /SKIFF_CORS_ORIGINS/],
     [{ SKIFF_ALLOWED_HOSTS: 'skiff.internal:8080' }, /SKIFF_ALLOWED_HOSTS/],
     [{ SKIFF_RATE_LIMIT_PER_MINUTE: 'lots' }, /SKIFF_RATE_LIMIT_PER_MINUTE must be an integer/],
+    [{ SKIFF_AUTH_FAILURES_PER_MINUTE: '2000000' }, /SKIFF_AUTH_FAILURES_PER_MINUTE must be between 0/],
+    [{ SKIFF_AUTH_FAILURES_EXEMPT_LOOPBACK: 'maybe' }, /SKIFF_AUTH_FAILURES_EXEMPT_LOOPBACK/],
     [{ SKIFF_ARCHIVE_INSPECT_CONCURRENCY: '0' }, /SKIFF_ARCHIVE_INSPECT_CONCURRENCY must be between 1/],
     [{ SKIFF_PRINCIPALS_FILE: '/nonexistent/principals.yaml' }, /cannot read SKIFF_PRINCIPALS_FILE file/],
   ] as const) {

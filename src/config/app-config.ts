@@ -130,6 +130,14 @@ export interface SecuritySettings {
   allowedHosts: string[];
   /** SKIFF_AUDIT_LOG: `stdout` (default), `off`, or a file path (appended, mode 0600). */
   auditLog: AuditLogTarget;
+  // ---- failed authentication attempts (one block) ----
+  /**
+   * Failed token attempts per client address per minute before 429 (SKIFF_AUTH_FAILURES_PER_MINUTE,
+   * default 30; 0 = unlimited). Only in shared mode (tokens or principals configured).
+   */
+  authFailuresPerMinute: number;
+  /** Loopback clients are not counted (SKIFF_AUTH_FAILURES_EXEMPT_LOOPBACK, default false). */
+  authFailuresExemptLoopback: boolean;
 }
 
 /** The transports enabled when SKIFF_TRANSPORTS is unset: the engine (daemon) transports are opt-in. */
@@ -185,6 +193,9 @@ function parseSecurity(get: (envName: string, key: string) => string | undefined
     corsOrigins: parseOrigins(get('SKIFF_CORS_ORIGINS', 'corsOrigins')),
     allowedHosts,
     auditLog,
+    // ---- failed authentication attempts (one block) ----
+    authFailuresPerMinute: parseInteger('SKIFF_AUTH_FAILURES_PER_MINUTE', get('SKIFF_AUTH_FAILURES_PER_MINUTE', 'authFailuresPerMinute'), 30, 0, 1_000_000),
+    authFailuresExemptLoopback: parseBool('SKIFF_AUTH_FAILURES_EXEMPT_LOOPBACK', get('SKIFF_AUTH_FAILURES_EXEMPT_LOOPBACK', 'authFailuresExemptLoopback'), false),
   };
 }
 

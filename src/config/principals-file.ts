@@ -1,4 +1,4 @@
-import { referencePattern } from '../image-spec/reference-pattern';
+import { ReferencePattern } from '../image-spec/reference-pattern';
 
 /**
  * What a principal may be given: reading images, writing (copies, syncs, tags), deleting,
@@ -71,7 +71,7 @@ export function parsePrincipalsDocument(doc: Record<string, unknown>): Principal
       if (!Array.isArray(v) || v.some((p) => typeof p !== 'string')) throw new Error(`${where}: "${key}" must be a list of reference patterns`);
       for (const p of v as string[]) {
         try {
-          referencePattern(p);
+          ReferencePattern.parse(p);
         } catch (err) {
           throw new Error(`${where}: ${key}: ${(err as Error).message}`);
         }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, fsyncSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, fsyncSync, openSync, closeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { writeFileAtomicSync } from '../storage/atomic-write';
 import { SQLITE_MIGRATIONS } from './migrations';
 import { sqliteCode, StartupRefusedError } from './database-errors';
 
@@ -242,10 +243,9 @@ function readIdentity(path: string): StoreIdentity | undefined {
   return { storeId: 'unknown', createdAt: '' };
 }
 
+/** Atomically and durably (temp file, fsync, rename, directory fsync): a torn identity would refuse the next start. */
 function writeIdentity(path: string, identity: StoreIdentity): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(identity) + '\n', { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, JSON.stringify(identity) + '\n', { mode: 0o600 });
 }
 
 /** Moves the database (and its WAL and shared-memory files) aside; returns the new name. */

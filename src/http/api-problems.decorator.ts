@@ -26,7 +26,7 @@ export interface ProblemAnswers {
  * Documents a protected route: the bearer-token requirement and problem+json answers, each
  * with a description written for this operation: the `answers` given, plus what every
  * protected route may answer — 401 (no or unknown token), 403 (the scope, the Host check of a
- * service without tokens), 429 (the caller's own rate) and 500 (an unexpected failure, logged
+ * service without tokens), 429 (the caller's own rate, or its address's failed token attempts) and 500 (an unexpected failure, logged
  * under the request id). Response headers every answer carries (X-Request-Id, the rate-limit
  * headers, Retry-After on 429/503, WWW-Authenticate on 401) are added by the document builder.
  */
@@ -38,7 +38,7 @@ export function ApiProblems(spec: ProblemAnswers): MethodDecorator & ClassDecora
     ...answers,
     401: `No API token, or one the service does not know: on a service configured with tokens or principals, ${action} needs \`Authorization: Bearer <token>\`.`,
     403: `Refused: ${scopeText}${answers[403] ? `; ${answers[403]}` : ''}; or, on a service without tokens, the Host header named no loopback address (DNS rebinding).`,
-    429: `This caller sent more requests than SKIFF_RATE_LIMIT_PER_MINUTE allows (\`TOO_MANY_REQUESTS\`)${answers[429] ? `; or ${answers[429]}` : ''}. Retry-After says when to retry.`,
+    429: `This caller sent more requests than SKIFF_RATE_LIMIT_PER_MINUTE allows, or its address more failed token attempts than SKIFF_AUTH_FAILURES_PER_MINUTE (\`TOO_MANY_REQUESTS\`)${answers[429] ? `; or ${answers[429]}` : ''}. Retry-After says when to retry.`,
     500: `An unexpected failure while ${action}; the service log has it under the answer's X-Request-Id.`,
   };
   return applyDecorators(

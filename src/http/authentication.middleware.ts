@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { PrincipalDirectory } from '../auth/principal-directory';
+import type { AuthFailureLimiter } from './auth-failure-limiter';
 import { ANONYMOUS_PRINCIPAL, LOCAL_PRINCIPAL, type RequestWithPrincipal } from './current-principal.decorator';
 import { problemFor, sendProblem } from './problem-response';
 
@@ -14,6 +15,9 @@ import { problemFor, sendProblem } from './problem-response';
  *   of a known principal, else 401. The open list is compared with the raw request path
  *   exactly (case, slashes and encodings included): `/healthz`, `/readyz`, `/openapi.json`,
  *   `/openapi.yaml`, `/docs`, `/docs/` and its asset files, and `/metrics` when configured open.
+ *   A client address over its failed-attempt budget (`failureLimiter`) is answered 429 for
+ *   any request carrying an Authorization header, before the token is looked at (an open
+ *   path is served to it as to the anonymous caller, its token unread: probes keep working).
  * - Local mode (no tokens, no principals): the caller is the local user, with every scope.
  *   Listening on loopback, the Host header must name a loopback address, `localhost`,
  *   SKIFF_HOST or one of SKIFF_ALLOWED_HOSTS (a browser page of another site reaching the port
@@ -27,6 +31,10 @@ export interface AuthenticationOptions {
   checkHost: boolean;
   /** SKIFF_HOST and SKIFF_ALLOWED_HOSTS, lower-case, without ports. */
   allowedHosts: readonly string[];
+  /** Shared mode: counts failed token attempts per client address (SKIFF_AUTH_FAILURES_PER_MINUTE); absent = unlimited. */
+  failureLimiter?: AuthFailureLimiter;
+  /** Loopback clients are not counted (SKIFF_AUTH_FAILURES_EXEMPT_LOOPBACK). */
+  failureLimitExemptsLoopback?: boolean;
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/openapi.json', '/openapi.yaml', '/docs', '/docs/']);
@@ -72,6 +80,21 @@ export function authenticationMiddleware(opts: AuthenticationOptions): (req: Inc
       return;
     }
     const header = req.headers.authorization;
+    const address = req.socket.remoteAddress;
+    // only requests bringing an Authorization header are counted or refused (probes without one never are)
+    const exempt = opts.failureLimitExemptsLoopback === true && address !== undefined && isLoopbackName(address.replace(/^::ffff:/i, ''));
+    const limiter = header !== undefined && !exempt ? opts.failureLimiter : undefined;
+    const wait = limiter?.retryAfterSeconds(address);
+    if (wait !== undefined) {
+      if (isOpenPath(path, opts)) {
+        req.principal = ANONYMOUS_PRINCIPAL;
+        next();
+        return;
+      }
+      const detail = `too many failed authentication attempts from this address (SKIFF_AUTH_FAILURES_PER_MINUTE); retry after ${wait} s`;
+      sendProblem(req, res, { ...problemFor(req, 'TOO_MANY_REQUESTS', detail), retryable: true }, { retryAfterSeconds: wait });
+      return;
+    }
     const m = header !== undefined ? BEARER.exec(header) : null;
     const principal = m ? directory.authenticate(m[1]!) : undefined;
     if (principal) {
@@ -79,6 +102,7 @@ export function authenticationMiddleware(opts: AuthenticationOptions): (req: Inc
       next();
       return;
     }
+    limiter?.recordFailure(address);
     if (isOpenPath(path, opts)) {
       req.principal = ANONYMOUS_PRINCIPAL;
       next();

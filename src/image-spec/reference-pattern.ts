@@ -157,14 +157,19 @@ class Glob {
   }
 }
 
-/** A compiled reference pattern. */
+/** A compiled reference pattern: every glob is compiled once, when it is parsed. */
 export class ReferencePattern {
+  /** For a location `BASE/**` (and no item): BASE, which coversTree matches the target's location and its ancestors against. */
+  private readonly treeBase: Glob | undefined;
+
   private constructor(
     readonly source: string,
     readonly scheme: Scheme,
     private readonly location: Glob,
     private readonly item: Glob | undefined,
-  ) {}
+  ) {
+    this.treeBase = item === undefined && location.source.endsWith('/**') ? new Glob(location.source.slice(0, -3)) : undefined;
+  }
 
   /** Parses a pattern; throws Error with a message saying what is wrong. */
   static parse(source: string): ReferencePattern {
@@ -207,10 +212,9 @@ export class ReferencePattern {
   /** Whether the pattern covers the target's location and everything below it (`…/**` over it or an ancestor). */
   coversTree(target: PatternTarget): boolean {
     if (target.scheme !== this.scheme || this.item !== undefined) return false;
-    const glob = this.location.source;
-    if (glob === '**') return true;
-    if (!glob.endsWith('/**')) return false;
-    const base = new Glob(glob.slice(0, -3));
+    if (this.location.source === '**') return true;
+    const base = this.treeBase;
+    if (base === undefined) return false;
     const parts = target.location.split('/');
     for (let n = parts.length; n >= 1; n--) if (base.matches(parts.slice(0, n).join('/'))) return true;
     return false;
@@ -229,16 +233,4 @@ function normalizeDockerPatternLocation(location: string): string {
   let path = rest;
   if (domain === DEFAULT_DOMAIN && path !== '' && !path.includes('/') && !path.includes('*')) path = OFFICIAL_REPOSITORY_PREFIX + path;
   return path === '' ? domain : `${domain}/${path}`;
-}
-
-const compiled = new Map<string, ReferencePattern>();
-
-/** ReferencePattern.parse, remembered (patterns come from the principals file: a bounded set). */
-export function referencePattern(source: string): ReferencePattern {
-  let p = compiled.get(source);
-  if (!p) {
-    p = ReferencePattern.parse(source);
-    if (compiled.size < 10_000) compiled.set(source, p);
-  }
-  return p;
 }

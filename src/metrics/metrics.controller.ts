@@ -24,6 +24,11 @@ export class MetricsController {
     description: 'Missing or invalid API token (a shared service without SKIFF_METRICS_PUBLIC)',
     content: { 'application/problem+json': { schema: { $ref: getSchemaPath(ProblemDto) } } },
   })
+  @ApiResponse({
+    status: 429,
+    description: 'The caller sent more requests than SKIFF_RATE_LIMIT_PER_MINUTE allows, or its address more failed token attempts than SKIFF_AUTH_FAILURES_PER_MINUTE (`TOO_MANY_REQUESTS`); Retry-After says when to retry',
+    content: { 'application/problem+json': { schema: { $ref: getSchemaPath(ProblemDto) } } },
+  })
   getMetrics(): Promise<string> {
     return this.metrics.registry.metrics();
   }

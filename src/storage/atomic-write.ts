@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -27,6 +27,9 @@ import type { StorageVolume } from './volume';
  */
 export const FILE_WRITE_HIGH_WATER_MARK = 1024 * 1024;
 
+/** Errors of a directory fsync that mean "this file system does not do that", not a failure. */
+const DIRECTORY_SYNC_UNSUPPORTED = ['EINVAL', 'ENOTSUP', 'EPERM', 'EISDIR', 'EBADF'];
+
 /**
  * Flushes a directory's entries (fsync of the directory): after a rename it makes the new name
  * survive a power loss, as the renamed file's own fsync made its bytes survive. File systems
@@ -40,11 +43,39 @@ export async function syncDirectory(dir: string): Promise<void> {
     await fh.sync();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (!['EINVAL', 'ENOTSUP', 'EPERM', 'EISDIR', 'EBADF'].includes(code ?? '')) throw e;
+    if (!DIRECTORY_SYNC_UNSUPPORTED.includes(code ?? '')) throw e;
   } finally {
     await fh?.close();
   }
 }
+
+/** syncDirectory, synchronously (start-up writes of the data directory's own files). */
+export function syncDirectorySync(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!DIRECTORY_SYNC_UNSUPPORTED.includes(code ?? '')) throw e;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Told when an atomic write has published its file (the rename is done: readers see the new
+ * bytes) but the directory could not be flushed, so the new name may not survive a power loss.
+ * The write still succeeds: the caller must not retry or clean up a file that is in place.
+ * Default: a process warning (`SKIFF_DIRECTORY_SYNC`, on stderr).
+ */
+export type UnflushedDirectoryReport = (dir: string, error: unknown) => void;
+
+const warnUnflushedDirectory: UnflushedDirectoryReport = (dir, error) => {
+  process.emitWarning(`a file was written in ${dir}, but the directory could not be flushed (${(error as Error).message}): the new name may not survive a power loss`, {
+    code: 'SKIFF_DIRECTORY_SYNC',
+  });
+};
 
 /**
  * The owner id of temp files written without one: files in this process's private data
@@ -140,12 +171,28 @@ export async function writeBlobFile(
   }
 }
 
+/** Options of writeFileAtomic and writeFileAtomicSync. */
+export interface AtomicWriteOptions {
+  /** Where the temp file goes (same file system as `path`); default the file's directory. */
+  tempDir?: string;
+  /** Set exactly, whatever the umask; default 0644. */
+  mode?: number;
+  /** Temp files carry its owner and out-of-space errors are INSUFFICIENT_STORAGE (async writes). */
+  target?: WriteTarget;
+  /** See UnflushedDirectoryReport; default a process warning. */
+  onUnflushedDirectory?: UnflushedDirectoryReport;
+}
+
 /**
  * Writes `bytes` to `path` atomically: temp file (in `tempDir`, default the file's directory;
- * same file system), fsync, rename. `mode` (default 0644) is set exactly, whatever the umask.
- * With a `target`, temp files carry its owner and out-of-space errors are INSUFFICIENT_STORAGE.
+ * same file system), fsync, rename, fsync of the directory.
+ *
+ * Contract: a rejection means the file was NOT published (`path` is untouched and no temp file
+ * is left). Once the rename is done the write resolves: a failure to flush the directory after
+ * it is reported to `onUnflushedDirectory`, not thrown (the file is in place; a caller that
+ * took it for failed would retry or clean up a published file).
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array | string, opts: { tempDir?: string; mode?: number; target?: WriteTarget } = {}): Promise<void> {
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string, opts: AtomicWriteOptions = {}): Promise<void> {
   const dir = opts.tempDir ?? dirname(path);
   const tmp = tempPath(dir, basename(path), opts.target?.owner);
   try {
@@ -158,9 +205,41 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string, 
       await fh.close();
     }
     await rename(tmp, path);
-    await syncDirectory(dirname(path));
   } catch (e) {
     await rm(tmp, { force: true });
     throw opts.target ? await opts.target.volume.explain(e, { what: opts.target.what, dir, needed: bytes.length }) : e;
+  }
+  try {
+    await syncDirectory(dirname(path));
+  } catch (e) {
+    (opts.onUnflushedDirectory ?? warnUnflushedDirectory)(dirname(path), e);
+  }
+}
+
+/**
+ * writeFileAtomic, synchronously, with the same contract: for the small files of the data
+ * directory written at start-up (storage-replica-id, skiff.db.identity). `target` is not used.
+ */
+export function writeFileAtomicSync(path: string, bytes: Uint8Array | string, opts: Omit<AtomicWriteOptions, 'target'> & { owner?: string } = {}): void {
+  const dir = opts.tempDir ?? dirname(path);
+  const tmp = tempPath(dir, basename(path), opts.owner);
+  try {
+    const fd = openSync(tmp, 'wx', opts.mode ?? 0o644);
+    try {
+      writeFileSync(fd, bytes);
+      if (opts.mode !== undefined) fchmodSync(fd, opts.mode);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  try {
+    syncDirectorySync(dirname(path));
+  } catch (e) {
+    (opts.onUnflushedDirectory ?? warnUnflushedDirectory)(dirname(path), e);
   }
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs = require('node:fs');
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -130,6 +131,34 @@ describe('replicaIdOf', () => {
     const gone = join(d, 'no-such-dir');
     assert.match(replicaIdOf(gone, (m) => warnings.push(m)), /^[0-9a-f]{8}$/);
     assert.match(warnings.join('\n'), /cannot keep the replica id/);
+  });
+
+  it('flushes the data directory after putting the id in place; a failed flush keeps the id and says so', () => {
+    const fsyncSync = fs.fsyncSync;
+    let directorySyncs = 0;
+    let fail = false;
+    fs.fsyncSync = (fd: number) => {
+      if (fs.fstatSync(fd).isDirectory()) {
+        directorySyncs++;
+        if (fail) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+      }
+      fsyncSync(fd);
+    };
+    try {
+      const d = fresh();
+      replicaIdOf(d);
+      assert.equal(directorySyncs, 1);
+      const e = fresh();
+      fail = true;
+      const warnings: string[] = [];
+      const id = replicaIdOf(e, (m) => warnings.push(m));
+      assert.equal(readFileSync(join(e, 'storage-replica-id'), 'utf8'), `${id}\n`);
+      assert.match(warnings.join('\n'), /kept the replica id in storage-replica-id, but the data directory could not be flushed \(EIO/);
+      fail = false;
+      assert.equal(replicaIdOf(e), id, 'the id kept is the one used');
+    } finally {
+      fs.fsyncSync = fsyncSync;
+    }
   });
 });
 

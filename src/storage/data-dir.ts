@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from './atomic-write';
 import { fsErrorCode } from './storage-errors';
 import { isInside } from './storage-root';
-import { isLegacyAtomicTempName, parseTempName, tempName } from './temp-names';
+import { isLegacyAtomicTempName, parseTempName } from './temp-names';
 
 /** The data directory is owned by another live process. */
 export class DataDirInUseError extends Error {
@@ -133,12 +134,13 @@ export function replicaIdOf(dataDir: string, warn: (message: string) => void = (
     if (fsErrorCode(e) !== 'ENOENT') warn(`cannot read ${REPLICA_ID_FILE}: ${(e as Error).message}`);
   }
   const id = randomBytes(4).toString('hex');
-  const tmp = join(dataDir, tempName(`${id}-00000000`, REPLICA_ID_FILE));
   try {
-    writeFileSync(tmp, `${id}\n`, { mode: 0o644, flag: 'wx' });
-    renameSync(tmp, path);
+    writeFileAtomicSync(path, `${id}\n`, {
+      mode: 0o644,
+      owner: `${id}-00000000`,
+      onUnflushedDirectory: (_dir, e) => warn(`kept the replica id in ${REPLICA_ID_FILE}, but the data directory could not be flushed (${(e as Error).message})`),
+    });
   } catch (e) {
-    rmSync(tmp, { force: true });
     warn(`cannot keep the replica id in ${REPLICA_ID_FILE} (${(e as Error).message}); this run uses ${id}`);
   }
   return id;

@@ -25,4 +25,4 @@ export {
 } from './client';
 export type { components, operations, paths } from './generated/openapi';
 export { OperationWaitTimeoutError, waitForOperation, type WaitForOperationOptions } from './wait-for-operation';
-export { type OperationEventOf, watchOperation, type WatchOperationOptions } from './watch-operation';
+export { EventStreamError, MAX_EVENT_CHARS, type OperationEventOf, watchOperation, type WatchOperationOptions } from './watch-operation';

@@ -41,40 +41,78 @@ interface RawEvent {
   data: string;
 }
 
+/** The largest event (its data, or a line being received) watchOperation accepts: 1 MiB of text. */
+export const MAX_EVENT_CHARS = 1024 * 1024;
+
+/** The event stream broke its contract (an event larger than MAX_EVENT_CHARS): the watch fails, it does not reconnect. */
+export class EventStreamError extends Error {
+  override readonly name = 'EventStreamError';
+}
+
 /**
  * Splits a text/event-stream into events (the WHATWG rules the API needs: `id`, `event`,
- * multi-line `data`, comment lines, CR/LF/CRLF line ends). Yields each event at its blank line.
+ * multi-line `data`, comment lines, CR/LF/CRLF line ends, a CRLF split across chunks). Yields
+ * each event at its blank line. Linear in the stream: each character is scanned once. An event
+ * whose data (or a line of which) exceeds `maxEventChars` throws EventStreamError: memory
+ * stays bounded whatever the server sends.
  */
-async function* parseEventStream(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<RawEvent> {
+export async function* parseEventStream(body: ReadableStream<Uint8Array>, signal?: AbortSignal, maxEventChars: number = MAX_EVENT_CHARS): AsyncGenerator<RawEvent> {
   const reader = body.getReader();
   const decoder = new TextDecoder('utf-8');
   const onAbort = () => void reader.cancel().catch(() => undefined);
   signal?.addEventListener('abort', onAbort, { once: true });
-  let buffer = '';
+  // the unfinished line, as the pieces it came in (joined once, when its end arrives)
+  let pieces: string[] = [];
+  let piecesChars = 0;
+  // the last chunk ended with CR: a LF starting the next one belongs to it (a split CRLF)
+  let afterCR = false;
   let event: { id?: string; event?: string; data: string[] } = { data: [] };
+  let eventChars = 0;
+  // one per stream: a shared global regex's lastIndex would be moved by another watch while this one yields
+  const LINE_END = /[\r\n]/g;
+  const tooLarge = () =>
+    new EventStreamError(`an event of the operation's event stream exceeds ${maxEventChars} characters without ending (a blank line); the watch stops`);
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
-      buffer += decoder.decode(value, { stream: true });
+      const text = decoder.decode(value, { stream: true });
+      let i = afterCR && text.charCodeAt(0) === 0x0a ? 1 : 0;
+      if (text.length > 0) afterCR = false;
       for (;;) {
-        const end = buffer.search(/\r\n|\r|\n/);
-        if (end < 0) break;
-        const line = buffer.slice(0, end);
-        buffer = buffer.slice(end + (buffer.startsWith('\r\n', end) ? 2 : 1));
+        LINE_END.lastIndex = i;
+        const m = LINE_END.exec(text);
+        if (m === null) {
+          if (i < text.length) {
+            pieces.push(text.slice(i));
+            piecesChars += text.length - i;
+          }
+          break;
+        }
+        const end = m.index;
+        const line = pieces.length > 0 ? pieces.join('') + text.slice(i, end) : text.slice(i, end);
+        pieces = [];
+        piecesChars = 0;
+        if (text.charCodeAt(end) === 0x0d && end + 1 === text.length) afterCR = true;
+        i = end + (text.charCodeAt(end) === 0x0d && text.charCodeAt(end + 1) === 0x0a ? 2 : 1);
         if (line === '') {
           if (event.data.length > 0) yield { id: event.id, event: event.event ?? 'message', data: event.data.join('\n') };
           event = { data: [] };
+          eventChars = 0;
           continue;
         }
         if (line.startsWith(':')) continue;
         const colon = line.indexOf(':');
         const field = colon < 0 ? line : line.slice(0, colon);
-        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'data') event.data.push(value);
-        else if (field === 'event') event.event = value;
-        else if (field === 'id') event.id = value;
+        const fieldValue = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'data') {
+          eventChars += fieldValue.length + 1;
+          if (eventChars > maxEventChars) throw tooLarge();
+          event.data.push(fieldValue);
+        } else if (field === 'event') event.event = fieldValue;
+        else if (field === 'id') event.id = fieldValue;
       }
+      if (eventChars + piecesChars > maxEventChars) throw tooLarge();
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);
@@ -86,7 +124,8 @@ async function* parseEventStream(body: ReadableStream<Uint8Array>, signal?: Abor
  * Follows an operation's server-sent events, typed, until its final `state` event (succeeded,
  * failed or cancelled), then ends. A dropped stream or a transient failure (408, 429, 502–504,
  * a network error) reconnects with `Last-Event-ID` set to the last event seen, so no event is
- * lost or repeated; any other problem (404, 401, 403, …) throws SkiffProblemError. Aborting
+ * lost or repeated; any other problem (404, 401, 403, …) throws SkiffProblemError, an event
+ * larger than MAX_EVENT_CHARS (1 MiB) EventStreamError, unparsable event data SyntaxError. Aborting
  * `signal` ends the iteration quietly.
  *
  * ```ts
@@ -140,7 +179,7 @@ export async function* watchOperation(client: SkiffClient, operation: Operation 
         }
       } catch (e) {
         if (opts.signal?.aborted) return;
-        if (e instanceof SyntaxError) throw e;
+        if (e instanceof SyntaxError || e instanceof EventStreamError) throw e;
         // the stream broke: reconnect below
       }
     }
