@@ -8,7 +8,7 @@
 // Goal: list page under 20 ms p50 and over 300 submits/s for both. Run with
 // `npm run bench:operations` (it builds first). PostgreSQL comes from test/support/postgres.ts
 // (a real server on loopback) with its durable defaults (fsync, synchronous commit), as SQLite
-// runs with synchronous=FULL; BENCH_PG_FAST=1 uses the tests' fsync-off settings instead.
+// makes every durable commit durable (a shared fdatasync of its WAL); BENCH_PG_FAST=1 uses the tests' fsync-off settings instead.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

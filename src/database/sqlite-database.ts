@@ -25,7 +25,8 @@ const SQLITE_NOTADB = 26;
 const FRESH_HINT = 'set SKIFF_START_FRESH=true to set it aside and start with an empty database, or restore a backup (README: "Backups")';
 
 /**
- * The embedded SQLite database (`node:sqlite`; WAL, synchronous=FULL), checked rather than
+ * The embedded SQLite database (`node:sqlite`; WAL; the operations store makes its commits
+ * durable off the event loop, see WalFlusher), checked rather than
  * trusted:
  * - a data directory that held operations records it in an identity file beside the
  *   database; an empty, missing, unreadable or foreign database then refuses to start

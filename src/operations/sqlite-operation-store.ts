@@ -1,5 +1,7 @@
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
-import { storeErrorOf } from '../database/database-errors';
+import { StoreUnavailableError, storeErrorOf } from '../database/database-errors';
+import { DomainError } from '../errors/domain-error';
+import { WalFlusher } from '../database/wal-flusher';
 import type { SqliteDatabase } from '../database/sqlite-database';
 import type { Row } from './operation-row';
 import type { StoreSignal } from './operation-store';
@@ -27,8 +29,13 @@ export class SqliteOperationStore extends SqlOperationStore {
    */
   private readonly statements = new Map<string, StatementSync>();
 
+  /** Makes durable commits durable off the event loop (see tx). */
+  private readonly wal: WalFlusher;
+
   constructor(readonly database: SqliteDatabase) {
     super();
+    database.db.exec('PRAGMA synchronous = NORMAL');
+    this.wal = new WalFlusher(`${database.path}-wal`);
     const stmt = (sql: string): StatementSync => {
       let s = this.statements.get(sql);
       if (!s) {
@@ -52,8 +59,8 @@ export class SqliteOperationStore extends SqlOperationStore {
     try {
       return fn();
     } catch (e) {
-      this.database.noteError(e);
-      throw storeErrorOf(e, this.database.path);
+      const known = storeErrorOf(e, this.database.path);
+      throw known instanceof DomainError ? known : new StoreUnavailableError(`${this.database.path}: writing its commits to disk failed (${(e as Error).message})`, { cause: e });
     }
   }
 
@@ -64,34 +71,47 @@ export class SqliteOperationStore extends SqlOperationStore {
   }
 
   /**
-   * A relaxed transaction (TxOptions) commits under `synchronous = NORMAL`: in WAL mode the
-   * commit is written to the WAL without an fsync — which node:sqlite would otherwise wait for
-   * on the event loop (tens of milliseconds on a busy disk, for every progress update and
-   * every image of a sync). The next durable commit flushes it with its own. Transactions run
-   * one at a time under the lock, so the setting applies to this commit only.
+   * Every transaction commits under `synchronous = NORMAL` (set in the constructor): in WAL
+   * mode COMMIT writes the WAL without an fsync, which node:sqlite would otherwise wait for on
+   * the event loop (milliseconds to tens of milliseconds on a busy disk, during which the whole
+   * service stands still). A durable one (TxOptions) then waits, after the lock is released,
+   * for the WalFlusher's fdatasync on the thread pool: the caller learns of the commit only
+   * once it is on disk, other requests go on meanwhile, and durable commits made together
+   * share one fdatasync. A relaxed one returns at once; the next flush makes it durable too.
    */
-  protected tx<T>(fn: (q: SqlRunner) => Promise<T>, opts: TxOptions = {}): Promise<T> {
-    return this.serial(async () => {
-      const relaxed = opts.durable === false;
-      if (relaxed) this.guard(() => this.database.db.exec('PRAGMA synchronous = NORMAL'));
+  protected async tx<T>(fn: (q: SqlRunner) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+    const out = await this.serial(async () => {
+      this.guard(() => this.database.db.exec('BEGIN IMMEDIATE'));
       try {
-        this.guard(() => this.database.db.exec('BEGIN IMMEDIATE'));
+        const result = await fn(this.raw);
+        this.guard(() => this.database.db.exec('COMMIT'));
+        return result;
+      } catch (e) {
         try {
-          const out = await fn(this.raw);
-          this.guard(() => this.database.db.exec('COMMIT'));
-          return out;
-        } catch (e) {
-          try {
-            this.database.db.exec('ROLLBACK');
-          } catch {
-            // already rolled back by SQLite (e.g. after SQLITE_FULL)
-          }
-          throw e;
+          this.database.db.exec('ROLLBACK');
+        } catch {
+          // already rolled back by SQLite (e.g. after SQLITE_FULL)
         }
-      } finally {
-        if (relaxed) this.guard(() => this.database.db.exec('PRAGMA synchronous = FULL'));
+        throw e;
       }
     });
+    if (opts.durable !== false) await this.flushCommits();
+    return out;
+  }
+
+  /** How many fdatasyncs of the WAL durable commits have made (shared by commits made together). */
+  get walFlushes(): number {
+    return this.wal.syncs;
+  }
+
+  /** Waits until every commit so far is on disk (WalFlusher); a failure is the store's. */
+  private async flushCommits(): Promise<void> {
+    try {
+      await this.wal.flush();
+    } catch (e) {
+      const known = storeErrorOf(e, this.database.path);
+      throw known instanceof DomainError ? known : new StoreUnavailableError(`${this.database.path}: writing its commits to disk failed (${(e as Error).message})`, { cause: e });
+    }
   }
 
   protected bool(value: boolean): unknown {
@@ -130,6 +150,9 @@ export class SqliteOperationStore extends SqlOperationStore {
   }
 
   async close(): Promise<void> {
-    await this.serial(async () => this.database.close());
+    await this.serial(async () => {
+      await this.wal.close();
+      this.database.close();
+    });
   }
 }
