@@ -247,7 +247,7 @@ function contract(name: string, open: () => Promise<OperationStore>, openSecond?
       assert.equal(await store.finishSyncImage(sync.id, 0, a!.leaseVersion, { state: 'copied', destination: 'docker://d/r:0', digest: 'sha256:x', bytes: 10, counters: { bytesTotal: 10, bytesSkipped: 0, blobsTotal: 2, blobsDone: 2, blobsSkipped: 0, blobsMounted: 1 } }), true);
       assert.equal(await store.finishSyncImage(sync.id, 0, a!.leaseVersion, { state: 'failed', destination: 'x' }), false, 'an image ends once');
       // r2 dies: once its lease lapses another claimer takes the image, and r2's late write is refused.
-      assert.deepEqual((await store.renewSyncImages('r2', 60_000)).map((l) => [l.index, l.syncState]), [[1, 'running']]);
+      assert.deepEqual((await store.renewSyncImages('r2', 60_000, [{ operationId: sync.id, index: 1, leaseVersion: b!.leaseVersion }])).map((l) => [l.index, l.syncState]), [[1, 'running']]);
       await store.expireLeases('r2');
       const again = await store.claimSyncImage('r3', 60_000);
       assert.equal(again?.image.index, 1);
@@ -274,6 +274,29 @@ function contract(name: string, open: () => Promise<OperationStore>, openSecond?
       await store.repinSyncImages(pinnedSync.id, 'r7');
       assert.equal(await store.delete(sync.id), true);
       assert.deepEqual(await store.listSyncImages(sync.id, { limit: 10 }), []);
+    });
+
+    it("renewing image leases extends only the ones a live run works on: the owner's others lapse and another claimer takes them", async () => {
+      await clear(store);
+      const sync = { ...draft(), kind: 'sync' } as Operation;
+      await insert(store, sync);
+      await store.claim({ owner: 'coord', ...LEASE });
+      await store.addSyncImages(sync.id, [0, 1].map((index) => ({ index, source: `s${index}`, destination: `d${index}`, accessKey: 'default', state: 'pending' as const })));
+      const live = await store.claimSyncImage('r1', 1000);
+      const stale = await store.claimSyncImage('r1', 1000);
+      assert.deepEqual([live?.image.index, stale?.image.index], [0, 1]);
+      const liveLease = { operationId: sync.id, index: 0, leaseVersion: live!.leaseVersion };
+      const staleVersionOfLive = { ...liveLease, leaseVersion: live!.leaseVersion - 1 };
+      for (let i = 0; i < 4; i++) {
+        const held = await store.renewSyncImages('r1', 1000, [liveLease, staleVersionOfLive]);
+        assert.deepEqual(held.map((l) => [l.index, l.leaseVersion, l.syncState]), [[0, live!.leaseVersion, 'running']], 'only the live lease, at its version');
+        await sleep(400);
+      }
+      const taken = await store.claimSyncImage('r2', 60_000);
+      assert.equal(taken?.image.index, 1, 'the image no live run works on lapsed');
+      assert.equal(await store.claimSyncImage('r2', 60_000), undefined, 'the renewed one did not');
+      assert.deepEqual(await store.renewSyncImages('r1', 300, []), []);
+      assert.deepEqual(await store.renewSyncImages('r1', 300, [{ operationId: sync.id, index: 1, leaseVersion: stale!.leaseVersion }]), [], 'a lease taken over is not renewed');
     });
 
     it('blob transfer leases: one holder per key, taken over once lapsed, released', async () => {
