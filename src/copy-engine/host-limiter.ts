@@ -60,7 +60,7 @@ export class HostLimiter {
 
 /** Runs work on one key at a time across processes (implemented by the operations fleet). */
 export interface BlobTransferGate {
-  /** Waiting for the key stops when `signal` aborts (rejecting with its reason); `fn` then never runs. */
+  /** Waiting for the key stops when `signal` aborts (rejecting with ABORTED, or its reason when a DomainError); `fn` then never runs. */
   run<T>(key: string, fn: () => Promise<T>, options?: { signal?: AbortSignal }): Promise<T>;
 }
 

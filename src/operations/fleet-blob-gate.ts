@@ -25,8 +25,8 @@ export class FleetBlobGate implements BlobTransferGate {
 
   /**
    * Runs `fn` holding the transfer lease on `key`. When `signal` aborts while it waits for
-   * another holder, it stops waiting and rejects with the signal's reason (it holds nothing
-   * then; `fn` never runs); a lease taken is always released.
+   * another holder, it stops waiting and rejects with ABORTED (the signal's reason when it is
+   * a DomainError); it holds nothing then and `fn` never runs. A lease taken is always released.
    */
   async run<T>(key: string, fn: () => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
     const { signal } = options;
