@@ -247,7 +247,7 @@ function contract(name: string, open: () => Promise<OperationStore>, openSecond?
       assert.equal(await store.finishSyncImage(sync.id, 0, a!.leaseVersion, { state: 'copied', destination: 'docker://d/r:0', digest: 'sha256:x', bytes: 10, counters: { bytesTotal: 10, bytesSkipped: 0, blobsTotal: 2, blobsDone: 2, blobsSkipped: 0, blobsMounted: 1 } }), true);
       assert.equal(await store.finishSyncImage(sync.id, 0, a!.leaseVersion, { state: 'failed', destination: 'x' }), false, 'an image ends once');
       // r2 dies: once its lease lapses another claimer takes the image, and r2's late write is refused.
-      assert.deepEqual((await store.renewSyncImages('r2', 60_000)).map((l) => [l.index, l.syncState]), [[1, 'running']]);
+      assert.deepEqual((await store.renewSyncImages('r2', 60_000, [{ operationId: sync.id, index: 1, leaseVersion: b!.leaseVersion }])).map((l) => [l.index, l.syncState]), [[1, 'running']]);
       await store.expireLeases('r2');
       const again = await store.claimSyncImage('r3', 60_000);
       assert.equal(again?.image.index, 1);
@@ -300,6 +300,29 @@ function contract(name: string, open: () => Promise<OperationStore>, openSecond?
       await store.addSyncImages(pinned.id, [0, 1].map((index) => ({ index, source: `dir:a${index}`, destination: `dir:b${index}`, accessKey: 'dir', state: 'pending' as const })), 'r0');
       assert.deepEqual(await store.claimSyncImages('r9', 60_000, 10), []);
       assert.deepEqual((await store.claimSyncImages('r0', 60_000, 10)).map((x) => [x.image.operationId, x.image.index]), [[pinned.id, 0], [pinned.id, 1]]);
+    });
+
+    it("renewing image leases extends only the ones a live run works on: the owner's others lapse and another claimer takes them", async () => {
+      await clear(store);
+      const sync = { ...draft(), kind: 'sync' } as Operation;
+      await insert(store, sync);
+      await store.claim({ owner: 'coord', ...LEASE });
+      await store.addSyncImages(sync.id, [0, 1].map((index) => ({ index, source: `s${index}`, destination: `d${index}`, accessKey: 'default', state: 'pending' as const })));
+      const live = await store.claimSyncImage('r1', 1000);
+      const stale = await store.claimSyncImage('r1', 1000);
+      assert.deepEqual([live?.image.index, stale?.image.index], [0, 1]);
+      const liveLease = { operationId: sync.id, index: 0, leaseVersion: live!.leaseVersion };
+      const staleVersionOfLive = { ...liveLease, leaseVersion: live!.leaseVersion - 1 };
+      for (let i = 0; i < 4; i++) {
+        const held = await store.renewSyncImages('r1', 1000, [liveLease, staleVersionOfLive]);
+        assert.deepEqual(held.map((l) => [l.index, l.leaseVersion, l.syncState]), [[0, live!.leaseVersion, 'running']], 'only the live lease, at its version');
+        await sleep(400);
+      }
+      const taken = await store.claimSyncImage('r2', 60_000);
+      assert.equal(taken?.image.index, 1, 'the image no live run works on lapsed');
+      assert.equal(await store.claimSyncImage('r2', 60_000), undefined, 'the renewed one did not');
+      assert.deepEqual(await store.renewSyncImages('r1', 300, []), []);
+      assert.deepEqual(await store.renewSyncImages('r1', 300, [{ operationId: sync.id, index: 1, leaseVersion: stale!.leaseVersion }]), [], 'a lease taken over is not renewed');
     });
 
     it('blob transfer leases: one holder per key, taken over once lapsed, released', async () => {
@@ -502,14 +525,14 @@ describe('SQLite: the database is checked, not trusted', () => {
     }
   });
 
-  it('backs up with VACUUM INTO, keeping the newest; the backup opens as the same store', async () => {
+  it('backs up online, keeping the newest; the backup opens as the same store', async () => {
     const dir = tempDir();
     const db = SqliteDatabase.open(join(dir, 'skiff.db'));
     const store = new SqliteOperationStore(db);
     const op = await insert(store);
-    const first = db.backup(join(dir, 'backups'), 1);
+    const first = await db.backup(join(dir, 'backups'), 1);
     await sleep(1100);
-    const second = db.backup(join(dir, 'backups'), 1);
+    const second = await db.backup(join(dir, 'backups'), 1);
     assert.notEqual(first, second);
     assert.deepEqual(readdirSync(join(dir, 'backups')), [second.slice(second.lastIndexOf('/') + 1)]);
     await store.close();
@@ -521,6 +544,52 @@ describe('SQLite: the database is checked, not trusted', () => {
       assert.equal((await restored.get(op.id))?.id, op.id);
     } finally {
       await restored.close();
+    }
+  });
+
+  it('a backup of a big database runs on its own thread: the event loop and the store keep answering and writing, and the copy restores', async () => {
+    const dir = tempDir();
+    const db = SqliteDatabase.open(join(dir, 'skiff.db'));
+    const store = new SqliteOperationStore(db);
+    try {
+      const op = await insert(store);
+      db.db.exec('CREATE TABLE ballast (id INTEGER PRIMARY KEY, v BLOB)');
+      const fill = db.db.prepare('INSERT INTO ballast (v) VALUES (?)');
+      db.db.exec('BEGIN');
+      for (let i = 0; i < 10_000; i++) fill.run(Buffer.alloc(4000, i % 251));
+      db.db.exec('COMMIT');
+      let backingUp = true;
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 1);
+      const running = db.backup(join(dir, 'backups'), 2).finally(() => {
+        backingUp = false;
+        clearInterval(ticker);
+      });
+      await assert.rejects(db.backup(join(dir, 'backups'), 2), /already running/);
+      // Answered, and written to, while the backup still runs (a VACUUM INTO on the service's
+      // connection would hold the loop until it ended; an online backup on it failed whenever a
+      // step met one of its write transactions).
+      assert.equal((await store.get(op.id))?.id, op.id);
+      let writes = 0;
+      while (backingUp && writes < 500) {
+        await insert(store);
+        writes++;
+      }
+      assert.ok(writes > 0, 'the store took writes during the backup');
+      const path = await running;
+      assert.ok(ticks > 0, 'timers ran during the backup');
+      assert.deepEqual(readdirSync(join(dir, 'backups')), [path.slice(path.lastIndexOf('/') + 1)]);
+      const restoredPath = join(tempDir(), 'skiff.db');
+      writeFileSync(restoredPath, readFileSync(path));
+      const restored = new SqliteOperationStore(SqliteDatabase.open(restoredPath));
+      try {
+        assert.equal((await restored.get(op.id))?.id, op.id);
+        assert.equal(await restored.health(), undefined);
+      } finally {
+        await restored.close();
+      }
+    } finally {
+      await store.close();
     }
   });
 

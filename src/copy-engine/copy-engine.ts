@@ -391,7 +391,7 @@ class CopyContext {
     await this.deps.inflight.once(`${this.dest.blobScope}|${info.digest}`, async () => {
       if (await this.dest.tryReuseBlob(info, { signal: this.signal })) return;
       await this.dest.putBlob(Readable.from([bytes]), { known: info, final: () => info }, { signal: this.signal });
-    });
+    }, { signal: this.signal });
     return info;
   }
 
@@ -404,7 +404,7 @@ class CopyContext {
       if (reuse) return { info: { digest: d.digest, size: d.size }, how: reuse };
       await this.transfer(d, (stream) => this.dest.putBlob(stream, { known: { digest: d.digest, size: d.size }, final: () => ({ digest: d.digest, size: d.size }) }, { signal: this.signal }));
       return { info: { digest: d.digest, size: d.size }, how: 'uploaded' as const };
-    });
+    }, { signal: this.signal });
     if (shared || value.how === 'present') this.counters.add({ blobsSkipped: 1, bytesSkipped: d.size });
     else if (value.how === 'mounted') this.counters.add({ blobsMounted: 1, bytesSkipped: d.size });
     else this.counters.add({ blobsDone: 1 });
@@ -439,7 +439,7 @@ class CopyContext {
         const out = pipeline([verified, ...stages, digesting], () => undefined) as unknown as Readable;
         return this.dest.putBlob(out, { final: () => digesting.info() }, { signal: this.signal });
       });
-    });
+    }, { signal: this.signal });
     this.counters.add({ blobsDone: 1 });
     return { ...value, transformed: plan };
   }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AbortedError, DomainError } from '../errors/domain-error';
 import { HostLimiter, InFlightBlobs } from './host-limiter';
 
 test('never runs more than perHost tasks on one host, across callers', async () => {
@@ -46,4 +47,23 @@ test('InFlightBlobs shares one transfer between concurrent callers and forgets f
   assert.deepEqual([a.shared, b.shared].sort(), [false, true]);
   await assert.rejects(inflight.once('f', async () => Promise.reject(new Error('boom'))));
   assert.equal((await inflight.once('f', async () => 'retried')).value, 'retried');
+});
+
+test("InFlightBlobs: the caller's signal reaches the fleet gate, and ends a wait for another job's transfer", async () => {
+  const seen: (AbortSignal | undefined)[] = [];
+  const gate = { run: <T>(_key: string, fn: () => Promise<T>, options?: { signal?: AbortSignal }) => (seen.push(options?.signal), fn()) };
+  const inflight = new InFlightBlobs(gate);
+  const mine = new AbortController();
+  let finish!: () => void;
+  const first = inflight.once('docker://reg/repo|sha256:a', () => new Promise<string>((resolve) => (finish = () => resolve('done'))), { signal: mine.signal });
+  assert.deepEqual(seen, [mine.signal]);
+  const other = new AbortController();
+  const waiting = inflight.once('docker://reg/repo|sha256:a', async () => 'mine', { signal: other.signal });
+  other.abort();
+  await assert.rejects(waiting, (e: unknown) => e instanceof DomainError && e.code === 'ABORTED');
+  finish();
+  assert.deepEqual(await first, { value: 'done', shared: false });
+  const pre = new AbortController();
+  pre.abort(new AbortedError('already'));
+  await assert.rejects(inflight.once('docker://reg/repo|sha256:b', async () => 'x', { signal: pre.signal }), /already/);
 });

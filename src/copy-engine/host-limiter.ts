@@ -1,3 +1,5 @@
+import { AbortedError, DomainError } from '../errors/domain-error';
+
 /**
  * Concurrency limits per registry host, shared by every job of the process: a blob transfer
  * holds one slot on each host it touches (source and destination). FIFO, abortable waits.
@@ -58,7 +60,13 @@ export class HostLimiter {
 
 /** Runs work on one key at a time across processes (implemented by the operations fleet). */
 export interface BlobTransferGate {
-  run<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /** Waiting for the key stops when `signal` aborts (rejecting with ABORTED, or its reason when a DomainError); `fn` then never runs. */
+  run<T>(key: string, fn: () => Promise<T>, options?: { signal?: AbortSignal }): Promise<T>;
+}
+
+/** What a wait ended by the caller's signal rejects with: its reason when a DomainError, else ABORTED. */
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof DomainError ? signal.reason : new AbortedError('the copy was cancelled');
 }
 
 /**
@@ -76,16 +84,34 @@ export class InFlightBlobs {
    */
   constructor(private readonly gate?: BlobTransferGate) {}
 
-  async once<T>(key: string, fn: () => Promise<T>): Promise<{ value: T; shared: boolean }> {
+  /** `signal` (the caller's cancel) also ends its wait for another job's transfer or for the gate. */
+  async once<T>(key: string, fn: () => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<{ value: T; shared: boolean }> {
+    const { signal } = options;
     const existing = this.inflight.get(key) as Promise<T> | undefined;
     if (existing) {
+      let value: { ok: true; value: T } | { ok: false };
+      let onAbort: (() => void) | undefined;
       try {
-        return { value: await existing, shared: true };
-      } catch {
-        // the other job's transfer failed; try ourselves
+        value = await Promise.race([
+          existing.then(
+            (v) => ({ ok: true as const, value: v }),
+            // the other job's transfer failed; try ourselves
+            () => ({ ok: false as const }),
+          ),
+          new Promise<never>((_, reject) => {
+            if (!signal) return;
+            onAbort = () => reject(abortReason(signal));
+            if (signal.aborted) onAbort();
+            else signal.addEventListener('abort', onAbort, { once: true });
+          }),
+        ]);
+      } finally {
+        if (onAbort) signal?.removeEventListener('abort', onAbort);
       }
+      if (value.ok) return { value: value.value, shared: true };
     }
-    const p = this.gate && key.startsWith('docker://') ? this.gate.run(key, fn) : fn();
+    if (signal?.aborted) throw abortReason(signal);
+    const p = this.gate && key.startsWith('docker://') ? this.gate.run(key, fn, { signal }) : fn();
     this.inflight.set(key, p);
     try {
       return { value: await p, shared: false };

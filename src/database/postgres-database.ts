@@ -16,11 +16,20 @@ export interface PostgresOpenOptions {
   connectTimeoutMs?: number;
   /** Told about connection trouble the pool or the listener met (the caller logs it). */
   warn?: (message: string, error?: unknown) => void;
+  /**
+   * How often the LISTEN connection is checked with a round trip; one unanswered for as long
+   * counts as a lost connection (default LISTEN_HEARTBEAT_MS).
+   */
+  listenHeartbeatMs?: number;
 }
 
 /** Key of the advisory lock under which migrations run (any constant shared by all replicas). */
 const MIGRATION_LOCK = 0x736b6966; // "skif"
 const STATEMENT_TIMEOUT_MS = 30_000;
+/** The LISTEN connection's heartbeat period (and how long one may go unanswered). */
+const LISTEN_HEARTBEAT_MS = 10_000;
+/** TCP keepalive probes start after this much idle time (the OS then finds a dead peer). */
+const KEEPALIVE_DELAY_MS = 10_000;
 
 /** A LISTEN connection that reconnects by itself; `close()` ends it. */
 export interface Listener {
@@ -64,6 +73,8 @@ export class PostgresDatabase implements Queryable {
       idleTimeoutMillis: 30_000,
       statement_timeout: STATEMENT_TIMEOUT_MS,
       application_name: 'skiff',
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     });
     this.pool.on('error', (e) => options.warn?.('an idle PostgreSQL connection failed; it is replaced on the next query', compact(e)));
     // pg-pool hands a client released by pool.query (inside the socket's parse loop) to a waiting
@@ -220,25 +231,34 @@ export class PostgresDatabase implements Queryable {
   /**
    * LISTENs on `channel` on a connection of its own, calling `onMessage` with each payload.
    * When the connection breaks it reconnects with backoff and calls `onReconnect` (the
-   * caller catches up on what it may have missed meanwhile).
+   * caller catches up on what it may have missed meanwhile). A connection that silently
+   * died (half-open: a NAT or firewall dropped it, the server's host vanished) is found by
+   * TCP keepalive and by a heartbeat round trip every `listenHeartbeatMs`: one unanswered
+   * for as long counts as lost, its socket is destroyed, and the listener reconnects.
    */
   async listen(channel: string, onMessage: (payload: string) => void, onReconnect: () => void): Promise<Listener> {
     if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`bad channel name ${channel}`);
+    const heartbeatMs = this.options.listenHeartbeatMs ?? LISTEN_HEARTBEAT_MS;
     let client: Client | undefined;
+    /** The client LISTENing now, and how to drop it. */
+    let live: { client: Client; lost: (e?: unknown) => void } | undefined;
     let stopped = false;
     let retry: NodeJS.Timeout | undefined;
     let delay = 250;
     const connect = async (first: boolean): Promise<void> => {
-      const c = new Client({ connectionString: this.options.url, application_name: 'skiff-listen' });
+      const c = new Client({ connectionString: this.options.url, application_name: 'skiff-listen', keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS });
       c.on('notification', (n) => {
         if (n.channel === channel && n.payload !== undefined) onMessage(n.payload);
       });
       const lost = (e?: unknown) => {
         if (client !== c) return;
         client = undefined;
+        if (live?.client === c) live = undefined;
         c.removeAllListeners('error');
         c.on('error', () => undefined);
         c.end().catch(() => undefined);
+        // A half-open socket would keep waiting for the server's goodbye.
+        c.connection.stream.destroy();
         if (stopped) return;
         this.options.warn?.('the PostgreSQL LISTEN connection was lost; reconnecting', compact(e));
         schedule();
@@ -249,6 +269,8 @@ export class PostgresDatabase implements Queryable {
       try {
         await c.connect();
         await c.query(`LISTEN ${channel}`);
+        if (client !== c) return;
+        live = { client: c, lost };
         delay = 250;
         if (!first) onReconnect();
       } catch (e) {
@@ -269,14 +291,46 @@ export class PostgresDatabase implements Queryable {
       retry.unref();
       delay = Math.min(delay * 2, 5000);
     };
-    await connect(true);
+    let beating = false;
+    const heartbeat = setInterval(() => {
+      const current = live;
+      if (!current || beating || stopped) return;
+      beating = true;
+      let timer: NodeJS.Timeout | undefined;
+      const unanswered = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer to a heartbeat within ${heartbeatMs} ms`)), heartbeatMs);
+      });
+      Promise.race([current.client.query('SELECT 1'), unanswered])
+        .then(
+          () => undefined,
+          (e: unknown) => current.lost(e),
+        )
+        .finally(() => {
+          clearTimeout(timer);
+          beating = false;
+        });
+    }, heartbeatMs);
+    heartbeat.unref();
+    try {
+      await connect(true);
+    } catch (e) {
+      clearInterval(heartbeat);
+      throw e;
+    }
     return {
       close: async () => {
         stopped = true;
+        clearInterval(heartbeat);
         clearTimeout(retry);
         const c = client;
         client = undefined;
-        await c?.end().catch(() => undefined);
+        live = undefined;
+        if (!c) return;
+        // A half-open connection never answers the goodbye: its socket goes after a short wait.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([c.end().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))]);
+        clearTimeout(timer);
+        c.connection.stream.destroy();
       },
     };
   }

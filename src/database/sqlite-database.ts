@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, fsyncSync, openSync, closeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import { writeFileAtomicSync } from '../storage/atomic-write';
 import { SQLITE_MIGRATIONS } from './migrations';
 import { sqliteCode, StartupRefusedError } from './database-errors';
@@ -22,6 +23,25 @@ export interface SqliteOpenOptions {
 const SQLITE_CORRUPT = 11;
 const SQLITE_NOTADB = 26;
 
+/**
+ * The backup thread: its own read-only connection to the database file writes a consistent
+ * copy (`VACUUM INTO`, one read transaction: a snapshot of the WAL) while the service's own
+ * connection goes on reading and writing. node:sqlite's online backup() was tried and left:
+ * it runs its steps on the thread pool with the service's connection and fails ("not an
+ * error") whenever a step meets one of that connection's write transactions.
+ */
+const BACKUP_THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { DatabaseSync } = require('node:sqlite');
+const db = new DatabaseSync(workerData.source, { readOnly: true, timeout: 5000 });
+try {
+  db.prepare('VACUUM INTO ?').run(workerData.target);
+} finally {
+  db.close();
+}
+parentPort.postMessage('done');
+`;
+
 const FRESH_HINT = 'set SKIFF_START_FRESH=true to set it aside and start with an empty database, or restore a backup (README: "Backups")';
 
 /**
@@ -35,7 +55,8 @@ const FRESH_HINT = 'set SKIFF_START_FRESH=true to set it aside and start with an
  * - `PRAGMA quick_check` at start: damage found there (or met later by any statement, see
  *   `noteError`) is kept in `damage`, which readiness reports, instead of 500s later;
  * - migrations run inside BEGIN IMMEDIATE: SQLite's write lock lets one process at a time.
- * Synchronous: every call is short; the caller's event loop never waits on the network.
+ * Synchronous: every call is short; the caller's event loop never waits on the network. A backup
+ * is the exception: it runs in steps, asynchronously.
  */
 export class SqliteDatabase {
   readonly engine = 'sqlite' as const;
@@ -45,6 +66,7 @@ export class SqliteDatabase {
   damage: string | undefined;
   private closed = false;
   private txDepth = 0;
+  private backingUp = false;
 
   private constructor(
     readonly path: string,
@@ -185,34 +207,42 @@ export class SqliteDatabase {
   }
 
   /**
-   * Writes a consistent copy to `dir` with `VACUUM INTO` (under a temporary name, renamed when
-   * complete) and keeps the newest `keep` backups there. Returns the backup's path.
+   * Writes a consistent copy to `dir` on a thread of its own (BACKUP_THREAD: a big database
+   * never freezes the service; the copy is the database as of the backup's start), under a
+   * temporary name fsynced and renamed when complete, and keeps the newest `keep` backups
+   * there. Returns the backup's path. One backup at a time.
    */
-  backup(dir: string, keep: number): string {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-    const final = join(dir, `skiff-${stamp}.db`);
-    const tmp = join(dir, `.skiff-${stamp}-${process.pid}.db.partial`);
-    rmSync(tmp, { force: true });
+  async backup(dir: string, keep: number): Promise<string> {
+    if (this.backingUp) throw new Error('a backup of this database is already running');
+    this.backingUp = true;
     try {
-      this.db.prepare('VACUUM INTO ?').run(tmp);
-      const fd = openSync(tmp, 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, final);
-    } catch (e) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+      const final = join(dir, `skiff-${stamp}.db`);
+      const tmp = join(dir, `.skiff-${stamp}-${process.pid}.db.partial`);
       rmSync(tmp, { force: true });
-      throw e;
+      try {
+        await runBackupThread(this.path, tmp);
+        const fd = openSync(tmp, 'r');
+        try {
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        renameSync(tmp, final);
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        throw e;
+      }
+      const backups = readdirSync(dir)
+        .filter((n) => /^skiff-\d{8}T\d{6}Z\.db$/.test(n))
+        .sort()
+        .reverse();
+      for (const old of backups.slice(keep)) rmSync(join(dir, old), { force: true });
+      return final;
+    } finally {
+      this.backingUp = false;
     }
-    const backups = readdirSync(dir)
-      .filter((n) => /^skiff-\d{8}T\d{6}Z\.db$/.test(n))
-      .sort()
-      .reverse();
-    for (const old of backups.slice(keep)) rmSync(join(dir, old), { force: true });
-    return final;
   }
 
   close(): void {
@@ -264,4 +294,15 @@ function setAside(path: string): string {
     }
   }
   return existsSync(aside) ? aside : `${basename(path)} (there was no file)`;
+}
+
+/** Runs BACKUP_THREAD for `source` into `target`; rejects with the thread's error. */
+function runBackupThread(source: string, target: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(BACKUP_THREAD, { eval: true, workerData: { source, target } });
+    let done = false;
+    worker.once('message', () => (done = true));
+    worker.once('error', reject);
+    worker.once('exit', (code) => (done ? resolve() : reject(new Error(`the backup thread ended with exit code ${code} before finishing`))));
+  });
 }

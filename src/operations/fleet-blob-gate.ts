@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { BlobTransferGate } from '../copy-engine/host-limiter';
+import { AbortedError, DomainError } from '../errors/domain-error';
 import type { OperationStore } from './operation-store';
 
 const FIRST_WAIT_MS = 100;
@@ -22,8 +23,15 @@ export class FleetBlobGate implements BlobTransferGate {
     private readonly ttlMs: number,
   ) {}
 
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` holding the transfer lease on `key`. When `signal` aborts while it waits for
+   * another holder, it stops waiting and rejects with ABORTED (the signal's reason when it is
+   * a DomainError); it holds nothing then and `fn` never runs. A lease taken is always released.
+   */
+  async run<T>(key: string, fn: () => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
+    const { signal } = options;
     for (let wait = FIRST_WAIT_MS; ; wait = Math.min(wait * 2, LONGEST_WAIT_MS)) {
+      throwIfAborted(signal);
       let acquired: boolean;
       try {
         acquired = await this.store.acquireTransfer(key, this.owner, this.ttlMs);
@@ -32,15 +40,33 @@ export class FleetBlobGate implements BlobTransferGate {
         return fn();
       }
       if (acquired) break;
-      await new Promise((r) => setTimeout(r, wait));
+      await pause(wait, signal);
     }
     const renew = setInterval(() => void this.store.renewTransfer(key, this.owner, this.ttlMs).catch(() => undefined), Math.max(500, Math.floor(this.ttlMs / 3)));
     renew.unref();
     try {
+      throwIfAborted(signal);
       return await fn();
     } finally {
       clearInterval(renew);
       await this.store.releaseTransfer(key, this.owner).catch(() => undefined);
     }
   }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason instanceof DomainError ? signal.reason : new AbortedError('the transfer was cancelled');
+}
+
+/** Waits `ms`, or less when `signal` aborts (the caller then finds it aborted). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

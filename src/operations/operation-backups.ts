@@ -5,8 +5,10 @@ import { SqliteOperationStore } from './sqlite-operation-store';
 
 /**
  * Scheduled backups of the embedded SQLite store: every SKIFF_BACKUP_INTERVAL_HOURS (0 = off),
- * `VACUUM INTO` a new file in SKIFF_BACKUP_DIR, keeping the newest SKIFF_BACKUP_KEEP. A backup
- * that fails (a full disk) is logged, never fatal. On demand: `node dist/database/backup-command.js`.
+ * SQLite's online backup (in steps: the service keeps answering) into a new file in
+ * SKIFF_BACKUP_DIR, keeping the newest SKIFF_BACKUP_KEEP. A backup that fails (a full disk) is
+ * logged, never fatal; one due while another still runs is skipped. On demand:
+ * `node dist/database/backup-command.js`.
  * PostgreSQL is backed up with its own tools (pg_dump), not here.
  */
 @Injectable()
@@ -22,16 +24,16 @@ export class OperationBackups implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     const { intervalHours } = this.config.database.backup;
     if (intervalHours <= 0 || !(this.store instanceof SqliteOperationStore)) return;
-    this.timer = setInterval(() => this.backup(), intervalHours * 3_600_000);
+    this.timer = setInterval(() => void this.backup(), intervalHours * 3_600_000);
     this.timer.unref();
   }
 
-  /** Writes one backup now; the path, or undefined when it failed (logged). */
-  backup(): string | undefined {
+  /** Writes one backup now; the path, or undefined when it failed or another is running (logged). */
+  async backup(): Promise<string | undefined> {
     if (!(this.store instanceof SqliteOperationStore)) return undefined;
     const { dir, keep } = this.config.database.backup;
     try {
-      const path = this.store.database.backup(dir, keep);
+      const path = await this.store.database.backup(dir, keep);
       this.logger.log(`operations database backed up to ${path}`);
       return path;
     } catch (e) {

@@ -1,6 +1,9 @@
 import type { Logger } from '@nestjs/common';
 import type { OperationEvent, OperationStore } from './operation-store';
 
+/** Events read from the store at once when catching up. */
+export const CATCH_UP_PAGE = 1000;
+
 /** Receives each event of one operation in order; `null` = no more (forgotten, or the service stops). */
 export type Watcher = (event: OperationEvent | null) => void;
 
@@ -13,7 +16,7 @@ export type Watcher = (event: OperationEvent | null) => void;
  *   store signals (PostgreSQL NOTIFY) and are read from the store. Nothing polls.
  * - Per watched operation the hub remembers the last seq it delivered; a gap (an event written
  *   elsewhere not read yet) is filled from the store before anything later is delivered.
- *   Reads for one operation run one at a time.
+ *   Reads for one operation run one at a time, CATCH_UP_PAGE events per read.
  * - A watcher may see an event it already replayed itself: watchers skip seqs they have seen.
  * - After a lost LISTEN connection (`reconnected`), every watched operation is caught up.
  */
@@ -103,10 +106,15 @@ export class OperationEventHub {
     const next = previous.then(async () => {
       if (!this.watchers.has(id)) return;
       try {
-        const events = await this.store.eventsAfter(id, this.delivered.get(id) ?? 0);
-        for (const event of events) {
-          if (!this.watchers.has(id)) return;
-          if (event.seq > (this.delivered.get(id) ?? 0)) this.deliver(id, event);
+        // A page at a time, each delivered before the next is read: a long gap (a watcher far
+        // behind, a long-lost LISTEN connection) never sits in memory whole.
+        for (;;) {
+          const page = await this.store.eventsAfter(id, this.delivered.get(id) ?? 0, CATCH_UP_PAGE);
+          for (const event of page) {
+            if (!this.watchers.has(id)) return;
+            if (event.seq > (this.delivered.get(id) ?? 0)) this.deliver(id, event);
+          }
+          if (page.length < CATCH_UP_PAGE) return;
         }
       } catch (e) {
         this.logger.warn({ operationId: id, err: e }, 'could not read new events of an operation; the next signal retries');

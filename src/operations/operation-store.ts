@@ -138,6 +138,13 @@ export type StoreSignal =
   | { type: 'image'; id: string }
   | { type: 'reconnected' };
 
+/** One sync image's lease, as claimed (the lease version fences it). */
+export interface SyncImageLease {
+  operationId: string;
+  index: number;
+  leaseVersion: number;
+}
+
 /** A claimed sync image: copy it, then `finishSyncImage` with its lease version. */
 export interface SyncImageClaim {
   image: SyncImageRow;
@@ -197,8 +204,12 @@ export interface OperationStore {
   claimSyncImages(owner: string, leaseMs: number, limit: number): Promise<SyncImageClaim[]>;
   /** Records how an image ended (fenced by its lease version); false when the lease was lost. */
   finishSyncImage(operationId: string, index: number, leaseVersion: number, outcome: SyncImageOutcome): Promise<boolean>;
-  /** Extends `owner`'s image leases; answers each with its sync's state now. */
-  renewSyncImages(owner: string, leaseMs: number): Promise<{ operationId: string; index: number; leaseVersion: number; syncState: OperationState }[]>;
+  /**
+   * Extends the image leases in `live` (those a run of `owner` still works on) that `owner`
+   * still holds at that version; answers each of them with its sync's state now. The other
+   * image leases `owner` holds are not extended: they lapse and another claimer takes them.
+   */
+  renewSyncImages(owner: string, leaseMs: number, live: readonly SyncImageLease[]): Promise<(SyncImageLease & { syncState: OperationState })[]>;
   /** Drops a sync's images that have not started (a stopped or cancelled sync); returns how many. */
   dropPendingSyncImages(operationId: string): Promise<number>;
   countSyncImages(operationId: string): Promise<SyncImageCounts>;

@@ -334,8 +334,12 @@ export class OperationWorker {
           }
         }
       }
+      // Only the images a live run here works on: an image lease this replica holds for a run
+      // it no longer has (abandoned after renewals failed, or whose end could not be recorded)
+      // lapses, and another claimer copies the image.
       if (this.images.size > 0) {
-        const imageLeases = await this.deps.store.renewSyncImages(this.deps.settings.replicaId, this.leaseMs);
+        const live = [...this.images.values()].filter((e) => !e.abandoned).map((e) => ({ operationId: e.operationId, index: e.index, leaseVersion: e.leaseVersion }));
+        const imageLeases = await this.deps.store.renewSyncImages(this.deps.settings.replicaId, this.leaseMs, live);
         const byKey = new Map(imageLeases.map((l) => [`${l.operationId}#${l.index}`, l]));
         for (const [key, entry] of this.images) {
           const lease = byKey.get(key);

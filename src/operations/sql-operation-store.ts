@@ -11,6 +11,7 @@ import type {
   ListFilter,
   NewOperation,
   SyncImageClaim,
+  SyncImageLease,
   OperationEvent,
   OperationPatch,
   OperationStore,
@@ -421,15 +422,27 @@ export abstract class SqlOperationStore implements OperationStore {
     return changed > 0;
   }
 
-  async renewSyncImages(owner: string, leaseMs: number): Promise<{ operationId: string; index: number; leaseVersion: number; syncState: OperationState }[]> {
-    const params: unknown[] = [];
-    const expires = `${this.nowMs(params)} + ?`;
-    params.push(leaseMs, owner);
+  async renewSyncImages(owner: string, leaseMs: number, live: readonly SyncImageLease[]): Promise<(SyncImageLease & { syncState: OperationState })[]> {
+    if (live.length === 0) return [];
+    const which = (params: unknown[], prefix: string) =>
+      live
+        .map((l) => {
+          params.push(l.operationId, l.index, l.leaseVersion);
+          return `(${prefix}operation_id = ? AND ${prefix}idx = ? AND ${prefix}lease_version = ?)`;
+        })
+        .join(' OR ');
+    const renewParams: unknown[] = [];
+    const expires = `${this.nowMs(renewParams)} + ?`;
+    renewParams.push(leaseMs, owner);
+    const renewWhich = which(renewParams, '');
+    const readParams: unknown[] = [owner];
+    const readWhich = which(readParams, 'si.');
     const rows = await this.tx(async (q) => {
-      await q.run(`UPDATE sync_images SET lease_expires_at = ${expires} WHERE lease_owner = ? AND state = 'running'`, params);
+      await q.run(`UPDATE sync_images SET lease_expires_at = ${expires} WHERE lease_owner = ? AND state = 'running' AND (${renewWhich})`, renewParams);
       return q.all(
-        `SELECT si.operation_id, si.idx, si.lease_version, o.state AS sync_state FROM sync_images si JOIN operations o ON o.id = si.operation_id WHERE si.lease_owner = ? AND si.state = 'running'`,
-        [owner],
+        `SELECT si.operation_id, si.idx, si.lease_version, o.state AS sync_state FROM sync_images si JOIN operations o ON o.id = si.operation_id
+         WHERE si.lease_owner = ? AND si.state = 'running' AND (${readWhich})`,
+        readParams,
       );
     }, RELAXED);
     return rows.map((r) => ({ operationId: String(r['operation_id']), index: Number(r['idx']), leaseVersion: Number(r['lease_version']), syncState: r['sync_state'] as OperationState }));
