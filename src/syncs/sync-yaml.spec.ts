@@ -94,12 +94,12 @@ describe('parseSyncYaml', () => {
 describe('redactSyncYaml', () => {
   it('leaves a document without secrets byte for byte', async () => {
     const text = '# comment\nr.example:\n  images:\n    x: [1.0]\n';
-    assert.deepEqual(redactSyncYaml(text), { text, secrets: {} });
+    assert.deepEqual(await redactSyncYaml(text), { text, secrets: {} });
   });
 
   it('takes passwords and identity tokens out, keeps usernames, and the result parses the same otherwise', async () => {
     const text = 'p.example:\n  credentials: &c {username: u, password: s3cret}\nr.example:\n  images:\n    x: [1.0]\n  credentials: *c\nq.example:\n  credentials: {identitytoken: tok}\n';
-    const { text: stored, secrets } = redactSyncYaml(text);
+    const { text: stored, secrets } = await redactSyncYaml(text);
     assert.ok(!stored.includes('s3cret') && !stored.includes('tok\n') && !/identitytoken: tok/.test(stored), stored);
     assert.deepEqual(secrets, { 'p.example': { username: 'u', password: 's3cret' }, 'r.example': { username: 'u', password: 's3cret' }, 'q.example': { identitytoken: 'tok' } });
     const doc = parse(stored, { schema: 'failsafe' }) as Record<string, { credentials?: Record<string, string>; images?: Record<string, string[]> }>;

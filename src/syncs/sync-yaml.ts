@@ -1,4 +1,4 @@
-import { parseDocument, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { InvalidArgumentError } from '../errors/domain-error';
 import { isDigest } from '../image-spec/digest';
 import { type DockerReference, isNameOnly, isValidTag, parseDockerReference } from '../image-spec/docker-reference';
@@ -6,6 +6,7 @@ import { InvalidReferenceError } from '../image-spec/invalid-reference-error';
 import type { SyncYamlCredentials } from '../transfers/transfer-secrets';
 import { compileTagRegex, type TagRegex } from './tag-regex';
 import { parseSemverConstraint, type SemverConstraint } from './semver-constraint';
+import { readYamlDocument } from './yaml-document';
 
 /**
  * skopeo's `sync --src yaml` document (cmd/skopeo/sync.go sourceConfig), parsed and checked
@@ -99,15 +100,8 @@ function repositoryOf(key: string, name: string, where: string): DockerReference
   return ref;
 }
 
-function parseText(text: string): { value: Record<string, Plain> } {
-  const doc = parseDocument(text, { schema: 'failsafe', uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) throw new InvalidArgumentError(`yaml: not a valid YAML document: ${doc.errors[0]!.message}`);
-  let value: Plain | null | undefined;
-  try {
-    value = doc.toJS({ maxAliasCount: 100 }) as Plain | null | undefined;
-  } catch (e) {
-    throw new InvalidArgumentError(`yaml: ${(e as Error).message}`);
-  }
+async function parseText(text: string): Promise<{ value: Record<string, Plain> }> {
+  const value = (await readYamlDocument(text)) as Plain | null | undefined;
   if (isNullish(value)) throw new InvalidArgumentError('yaml: the document is empty: expected registry → {images, images-by-tag-regex, images-by-semver, …}');
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidArgumentError('yaml: the document must be a mapping of registries');
   return { value };
@@ -143,7 +137,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
  * at a time, yielding to the event loop between them, within a budget of compile time.
  */
 export async function parseSyncYaml(text: string, allowedCertDir: (dir: string) => string | undefined): Promise<SyncYamlRegistry[]> {
-  const { value } = parseText(text);
+  const { value } = await parseText(text);
   checkSelectorCounts(value);
   let compileMs = 0;
   const registries: SyncYamlRegistry[] = [];
@@ -225,8 +219,8 @@ export async function parseSyncYaml(text: string, allowedCertDir: (dir: string) 
  * returned unchanged, byte for byte; one with secrets is written out again from its parsed
  * value (comments and anchors are not kept, so no alias can carry a secret through).
  */
-export function redactSyncYaml(text: string): { text: string; secrets: Record<string, SyncYamlCredentials> } {
-  const { value } = parseText(text);
+export async function redactSyncYaml(text: string): Promise<{ text: string; secrets: Record<string, SyncYamlCredentials> }> {
+  const { value } = await parseText(text);
   const secrets: Record<string, SyncYamlCredentials> = {};
   const redacted: Record<string, Plain> = {};
   for (const [key, raw] of Object.entries(value)) {

@@ -156,7 +156,7 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
       for (const r of registries) if (r.credentials) this.yamlAuth(r.key, r.credentials);
       this.transports.authorize('docker', principal, 'syncing from');
       this.checkSelectors(registries, principal);
-      const redacted = redactSyncYaml(body.yaml);
+      const redacted = await redactSyncYaml(body.yaml);
       request.yaml = redacted.text;
       if (Object.keys(redacted.secrets).length > 0) secrets.yamlCredentials = redacted.secrets;
     } else {
