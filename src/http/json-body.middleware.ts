@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { closeLingering, DEFAULT_LINGER, type LingerLimits } from './lingering-close';
 import { problemFor, sendProblem } from './problem-response';
 
 /**
@@ -7,6 +8,8 @@ import { problemFor, sendProblem } from './problem-response';
  * - a request with a body must say `Content-Type: application/json` (or `application/*+json`,
  *   charset utf-8 if any): else 415 UNSUPPORTED_MEDIA_TYPE;
  * - more than `limitBytes` (Content-Length or counted while reading): 413, the connection closed;
+ * - every refusal closes the connection lingering (see closeLingering): the client reads the
+ *   answer even while it still sends the body, and nothing it sends after is parsed;
  * - bytes that are not UTF-8: 400 (never decoded with U+FFFD into a name);
  * - nesting deeper than `maxDepth`, more members than `maxMembers` in one object or array or
  *   `maxValues` in all, a `__proto__` key, or text that is not JSON: 400.
@@ -21,6 +24,8 @@ export interface JsonBodyOptions {
   maxMembers: number;
   /** Most members in all. */
   maxValues: number;
+  /** What a refused request's connection still reads (and drops) after the answer; DEFAULT_LINGER if absent. */
+  linger?: LingerLimits;
 }
 
 const JSON_TYPE = /^application\/(?:[a-z0-9!#$&^_.+-]+\+)?json$/;
@@ -70,17 +75,21 @@ export function jsonBodyMiddleware(opts: JsonBodyOptions): (req: IncomingMessage
       next();
       return;
     }
+    const refuse = (code: 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE' | 'INVALID_ARGUMENT', detail: string): void => {
+      closeLingering(req, opts.linger ?? DEFAULT_LINGER);
+      sendProblem(req, res, problemFor(req, code, detail), { close: true });
+    };
     const contentType = (req.headers['content-type'] ?? '').toLowerCase();
     const [mediaType = '', ...params] = contentType.split(';').map((p) => p.trim());
     const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/^"|"$/g, '');
     if (!JSON_TYPE.test(mediaType) || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
       req.resume();
-      sendProblem(req, res, problemFor(req, 'UNSUPPORTED_MEDIA_TYPE', `the request body must be JSON (Content-Type: application/json; charset utf-8), not ${JSON.stringify(contentType || '(none)')}`), { close: true });
+      refuse('UNSUPPORTED_MEDIA_TYPE', `the request body must be JSON (Content-Type: application/json; charset utf-8), not ${JSON.stringify(contentType || '(none)')}`);
       return;
     }
     const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);
     if (declared !== undefined && declared > opts.limitBytes) {
-      sendProblem(req, res, problemFor(req, 'PAYLOAD_TOO_LARGE', `the request body is ${declared} bytes; at most ${opts.limitBytes} are accepted`), { close: true });
+      refuse('PAYLOAD_TOO_LARGE', `the request body is ${declared} bytes; at most ${opts.limitBytes} are accepted`);
       return;
     }
     const chunks: Buffer[] = [];
@@ -88,9 +97,10 @@ export function jsonBodyMiddleware(opts: JsonBodyOptions): (req: IncomingMessage
     let failed = false;
     const fail = (code: 'PAYLOAD_TOO_LARGE' | 'INVALID_ARGUMENT', detail: string): void => {
       failed = true;
+      chunks.length = 0;
       req.off('data', onData);
       req.resume();
-      sendProblem(req, res, problemFor(req, code, detail), { close: true });
+      refuse(code, detail);
     };
     const onData = (chunk: Buffer): void => {
       if (failed) return;

@@ -1,43 +1,11 @@
 import assert from 'node:assert/strict';
 import fs = require('node:fs');
-import { open } from 'node:fs/promises';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { syncDirectory, writeFileAtomic, writeFileAtomicSync } from './atomic-write';
-
-const eio = () => Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
-
-/** Runs `fn` with every fsync of a directory failing with EIO (FileHandle.sync and fs.fsyncSync); counts directory fsyncs. */
-async function withFailingDirectorySync<T>(fn: () => Promise<T> | T, opts: { fail: boolean } = { fail: true }): Promise<{ result: T; directorySyncs: number }> {
-  const probe = await open(dir, 'r');
-  const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
-  await probe.close();
-  const sync = proto.sync;
-  const fsyncSync = fs.fsyncSync;
-  let directorySyncs = 0;
-  proto.sync = async function (this: { stat: () => Promise<fs.Stats> }) {
-    if ((await this.stat()).isDirectory()) {
-      directorySyncs++;
-      if (opts.fail) throw eio();
-    }
-    return sync.call(this);
-  };
-  fs.fsyncSync = (fd: number) => {
-    if (fs.fstatSync(fd).isDirectory()) {
-      directorySyncs++;
-      if (opts.fail) throw eio();
-    }
-    fsyncSync(fd);
-  };
-  try {
-    return { result: await fn(), directorySyncs };
-  } finally {
-    proto.sync = sync;
-    fs.fsyncSync = fsyncSync;
-  }
-}
+import { withFailingDirectorySync } from './testing/failing-directory-sync';
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-atomic-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -64,18 +64,41 @@ export function syncDirectorySync(dir: string): void {
 }
 
 /**
- * Told when an atomic write has published its file (the rename is done: readers see the new
- * bytes) but the directory could not be flushed, so the new name may not survive a power loss.
- * The write still succeeds: the caller must not retry or clean up a file that is in place.
- * Default: a process warning (`SKIFF_DIRECTORY_SYNC`, on stderr).
+ * Told when a write has published its result (the rename is done: readers see the new file or
+ * directory) but the directory holding it could not be flushed, so the new name may not survive
+ * a power loss. The write still succeeds: the caller must not retry or clean up a result that
+ * is in place. Default: a process warning (`SKIFF_DIRECTORY_SYNC`, on stderr).
  */
 export type UnflushedDirectoryReport = (dir: string, error: unknown) => void;
 
 const warnUnflushedDirectory: UnflushedDirectoryReport = (dir, error) => {
-  process.emitWarning(`a file was written in ${dir}, but the directory could not be flushed (${(error as Error).message}): the new name may not survive a power loss`, {
+  process.emitWarning(`a new entry was published in ${dir}, but the directory could not be flushed (${(error as Error).message}): the new name may not survive a power loss`, {
     code: 'SKIFF_DIRECTORY_SYNC',
   });
 };
+
+/**
+ * The directory fsync after the rename that published an entry of `dir` (an atomic write, a
+ * dir: image swapped into place, an archive renamed onto its path). Never rejects: once the
+ * rename is done the write has happened, so a failed flush goes to `report` (default a process
+ * warning), not to the caller, which would take a published result for a failed one.
+ */
+export async function syncPublishedDirectory(dir: string, report: UnflushedDirectoryReport = warnUnflushedDirectory): Promise<void> {
+  try {
+    await syncDirectory(dir);
+  } catch (e) {
+    report(dir, e);
+  }
+}
+
+/** syncPublishedDirectory, synchronously. */
+export function syncPublishedDirectorySync(dir: string, report: UnflushedDirectoryReport = warnUnflushedDirectory): void {
+  try {
+    syncDirectorySync(dir);
+  } catch (e) {
+    report(dir, e);
+  }
+}
 
 /**
  * The owner id of temp files written without one: files in this process's private data
@@ -209,11 +232,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string, 
     await rm(tmp, { force: true });
     throw opts.target ? await opts.target.volume.explain(e, { what: opts.target.what, dir, needed: bytes.length }) : e;
   }
-  try {
-    await syncDirectory(dirname(path));
-  } catch (e) {
-    (opts.onUnflushedDirectory ?? warnUnflushedDirectory)(dirname(path), e);
-  }
+  await syncPublishedDirectory(dirname(path), opts.onUnflushedDirectory);
 }
 
 /**
@@ -237,9 +256,5 @@ export function writeFileAtomicSync(path: string, bytes: Uint8Array | string, op
     rmSync(tmp, { force: true });
     throw e;
   }
-  try {
-    syncDirectorySync(dirname(path));
-  } catch (e) {
-    (opts.onUnflushedDirectory ?? warnUnflushedDirectory)(dirname(path), e);
-  }
+  syncPublishedDirectorySync(dirname(path), opts.onUnflushedDirectory);
 }

@@ -7,6 +7,7 @@ import { Readable, pipeline } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { VerifyingStream } from '../../copy-engine/verifying-stream';
 import { LocalStorage } from '../../storage/local-storage';
+import { unflushedDirectoryWarnings } from '../../storage/testing/failing-directory-sync';
 import type { ImageDestination } from '../transport';
 import { DIR_VERSION_CONTENT } from './dir-format';
 import { DirTransport } from './dir.transport';
@@ -91,6 +92,20 @@ describe('dir: destination', () => {
     await write('empty', b);
     assert.equal(listing('empty').length, 4);
     assert.deepEqual(hidden(), []);
+  });
+
+  it('a commit whose directory cannot be flushed after the swap resolves (new image in place, the old one removed), and says so in a warning', async () => {
+    const d = image('d');
+    // first a new image (renamed into place), then one replacing it (the old one set aside first)
+    for (const step of ['new', 'replacing']) {
+      const { warnings } = await unflushedDirectoryWarnings(() => write('unflushed', d));
+      assert.ok(
+        warnings.some((w) => w.includes(`published in ${root}, but the directory could not be flushed (EIO`)),
+        `${step}: the image's directory is named in a warning: ${warnings.join('\n')}`,
+      );
+      assert.deepEqual(readFileSync(join(root, 'unflushed/manifest.json')), d.manifest, step);
+      assert.deepEqual(hidden(), [], `${step}: no staging directory, no old image set aside`);
+    }
   });
 
   it('refuses a non-empty directory that is not a dir: image, a file, and the storage root', async () => {

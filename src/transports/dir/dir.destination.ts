@@ -6,7 +6,7 @@ import { digestOf } from '../../image-spec/digest';
 import type { DirImageReference } from '../../image-spec/image-reference';
 import { MANIFEST_MEDIA_TYPES, isSchema1MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, DestinationProbe, ImageDestination, MountSource } from '../transport';
-import { syncDirectory, type WriteTarget, writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
+import { syncPublishedDirectory, type WriteTarget, writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
 import { withFileLock, withPathMutex } from '../../storage/lease-lock';
 import type { LocalStorage } from '../../storage/local-storage';
 import { PendingWrites } from '../../storage/pending-writes';
@@ -54,7 +54,9 @@ export async function checkReplaceable(target: string, name: string): Promise<'a
  * directory is replaced), under an in-process mutex keyed by PATH and the lease lock
  * `.skiff-lock-NAME` beside it (other replicas sharing the storage root wait too). A copy that
  * fails or is cancelled leaves PATH untouched; close() waits for putBlob() calls still running,
- * then removes the staging directory.
+ * then removes the staging directory. Once the new image is in place the commit resolves: a
+ * directory that cannot be flushed after the swap is reported (syncPublishedDirectory), not a
+ * failed copy.
  */
 export class DirDestination implements ImageDestination {
   readonly layerCompression = 'preserve' as const;
@@ -126,7 +128,7 @@ export class DirDestination implements ImageDestination {
       // rename(2) replaces an empty directory; ENOTEMPTY/EEXIST means someone filled it meanwhile.
       try {
         await rename(this.staging, this.target);
-        await syncDirectory(dirname(this.target));
+        await syncPublishedDirectory(dirname(this.target));
         return;
       } catch (e) {
         const code = fsErrorCode(e);
@@ -142,7 +144,7 @@ export class DirDestination implements ImageDestination {
       await rename(aside, this.target).catch(() => undefined);
       throw e;
     }
-    await syncDirectory(dirname(this.target));
+    await syncPublishedDirectory(dirname(this.target));
     // The new image is in place: failing to remove the old one leaves garbage, not a failed copy.
     await rm(aside, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
   }

@@ -3,7 +3,7 @@ import { link, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AbortedError, DomainError } from '../../errors/domain-error';
-import { syncDirectory } from '../../storage/atomic-write';
+import { syncPublishedDirectory } from '../../storage/atomic-write';
 import { fsErrorCode } from '../../storage/storage-errors';
 import type { DockerReference } from '../../image-spec/docker-reference';
 import type { DockerArchiveImageReference } from '../../image-spec/image-reference';
@@ -28,7 +28,9 @@ import { StagedBlobs } from './docker-save-writer';
  *   space, then the whole archive is written into a temp file next to PATH
  *   (`.skiff-tmp-<owner>-…`, same directory, so the final step is atomic), synced, then put in
  *   place without ever replacing a non-empty file. Until then nothing exists at PATH. Out of
- *   space, here or while staging, is INSUFFICIENT_STORAGE naming the volume.
+ *   space, here or while staging, is INSUFFICIENT_STORAGE naming the volume. Once the archive
+ *   is at PATH the commit resolves: a directory that cannot be flushed after it is reported
+ *   (syncPublishedDirectory), not a failed copy.
  * - close() removes the staging directory and, without a commit, any unfinished archive: a
  *   failed or cancelled copy leaves neither an archive nor temp files.
  */
@@ -92,7 +94,7 @@ export class DockerArchiveDestination implements ImageDestination {
     if (signal?.aborted) throw new AbortedError('the copy was cancelled');
     await this.publish(partial);
     this.partialArchive = undefined;
-    await syncDirectory(dirname(this.path));
+    await syncPublishedDirectory(dirname(this.path));
   }
 
   /** Puts the finished archive at PATH: never over a non-empty file (skopeo refuses to modify an existing archive). */

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import type { OciArchiveImageReference } from '../../image-spec/image-reference';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
-import { FILE_WRITE_HIGH_WATER_MARK, syncDirectory } from '../../storage/atomic-write';
+import { FILE_WRITE_HIGH_WATER_MARK, syncPublishedDirectory } from '../../storage/atomic-write';
 import type { LocalStorage } from '../../storage/local-storage';
 import { tempName } from '../../storage/temp-names';
 import { removeTree } from './oci-layout';
@@ -65,7 +65,8 @@ async function treeSize(dir: string): Promise<{ bytes: number; entries: number }
  * an existing archive at PATH is replaced, not extended (skopeo writes a new archive too).
  * Every failure of the packing — out of space included, as INSUFFICIENT_STORAGE — is the
  * commit's rejection (no promise of it is left unobserved); close() removes the private layout
- * and any unfinished temp archive.
+ * and any unfinished temp archive. Once the archive is renamed onto PATH the commit resolves:
+ * a directory that cannot be flushed after it is reported (syncPublishedDirectory).
  */
 export class OciArchiveDestination implements ImageDestination {
   readonly layerCompression = 'compress' as const;
@@ -126,7 +127,7 @@ export class OciArchiveDestination implements ImageDestination {
       await written;
       await rename(temp, archivePath);
       this.tempArchive = undefined;
-      await syncDirectory(dirname(archivePath));
+      await syncPublishedDirectory(dirname(archivePath));
     });
   }
 
