@@ -17,20 +17,49 @@ export async function confinedPath(root: string, path: string): Promise<string> 
   return resolveInStorageRoot(realRoot, relative(realRoot, path) || '.');
 }
 
+/** What a small verified read expects: at most `limit` bytes and, when given, a size (-1: unknown) and digest. */
+export interface SmallReadExpectation {
+  limit: number;
+  what: string;
+  expected?: { digest: string; size: number };
+}
+
+/** How many bytes a small verified read looks at: one more than it accepts, to tell "more" from "exactly". */
+export function smallReadCap(opts: SmallReadExpectation): number {
+  const { limit, expected } = opts;
+  if (expected && expected.size > limit) throw new LayoutInvalidError(`${opts.what}: its descriptor announces ${expected.size} bytes, more than the ${limit}-byte limit`);
+  return Math.min((expected && expected.size >= 0 ? expected.size : limit) + 1, limit + 1);
+}
+
+/**
+ * Checks what a small verified read saw (at most smallReadCap bytes): within the limit, of the
+ * expected size and hashing to the expected digest; else LAYOUT_INVALID naming `what`.
+ */
+export function verifySmallRead(bytes: Buffer, opts: SmallReadExpectation): Buffer {
+  const { limit, what, expected } = opts;
+  if (bytes.length > limit) throw new LayoutInvalidError(`${what}: larger than the ${limit}-byte limit`);
+  if (expected) {
+    if (expected.size >= 0 && bytes.length !== expected.size) {
+      throw new LayoutInvalidError(`${what}: the descriptor says ${expected.size} bytes, the file has ${bytes.length > expected.size ? 'more' : String(bytes.length)}`);
+    }
+    const actual = digestOf(bytes, digestAlgorithm(expected.digest));
+    if (actual !== expected.digest) throw new LayoutInvalidError(`${what}: the content hashes to ${actual}, not ${expected.digest}`);
+  }
+  return bytes;
+}
+
 /**
  * Reads a small file whole: at most `limit` bytes (more is LAYOUT_INVALID), and, when
  * `expected` is given, exactly its size (unless that is -1) and hashing to its digest (else
  * LAYOUT_INVALID naming `what`). File-system errors (ENOENT…) are rethrown as they are, for
  * the caller to name.
  */
-export async function readSmallFile(path: string, opts: { limit: number; what: string; expected?: { digest: string; size: number } }): Promise<Buffer> {
-  const { limit, what, expected } = opts;
-  if (expected && expected.size > limit) throw new LayoutInvalidError(`${what}: its descriptor announces ${expected.size} bytes, more than the ${limit}-byte limit`);
+export async function readSmallFile(path: string, opts: SmallReadExpectation): Promise<Buffer> {
+  const cap = smallReadCap(opts);
   const fh = await open(path, 'r');
   let bytes: Buffer;
   try {
-    const max = (expected && expected.size >= 0 ? expected.size : limit) + 1;
-    const buf = Buffer.alloc(Math.min(max, limit + 1));
+    const buf = Buffer.alloc(cap);
     let filled = 0;
     for (;;) {
       const { bytesRead } = await fh.read(buf, filled, buf.length - filled, null);
@@ -42,13 +71,5 @@ export async function readSmallFile(path: string, opts: { limit: number; what: s
   } finally {
     await fh.close();
   }
-  if (bytes.length > limit) throw new LayoutInvalidError(`${what}: larger than the ${limit}-byte limit`);
-  if (expected) {
-    if (expected.size >= 0 && bytes.length !== expected.size) {
-      throw new LayoutInvalidError(`${what}: the descriptor says ${expected.size} bytes, the file has ${bytes.length > expected.size ? 'more' : String(bytes.length)}`);
-    }
-    const actual = digestOf(bytes, digestAlgorithm(expected.digest));
-    if (actual !== expected.digest) throw new LayoutInvalidError(`${what}: the content hashes to ${actual}, not ${expected.digest}`);
-  }
-  return bytes;
+  return verifySmallRead(bytes, opts);
 }

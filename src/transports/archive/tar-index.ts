@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { type Writable, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
@@ -20,17 +21,21 @@ export interface IndexedFile {
  * offset. Paths given to file() are resolved through the archive's own links, never leaving it.
  *
  * Contract: build() reads the whole file once (sequentially) and throws ARCHIVE_INVALID for any
- * archive extraction would refuse. The file must not change while the index is used (the
- * callers own a private copy, or read a file that is only ever replaced by rename).
+ * archive extraction would refuse. The file is given by path or as an open FileHandle: by
+ * path, it must not change while the index is used (the callers own a private copy); by
+ * handle, the index and every body are read from that one open file, so replacing the path
+ * (writers rename a new archive over it) does not affect the reader. The handle stays the
+ * caller's to close (bodies read after that fail); a body found shorter than indexed (the
+ * file was truncated in place) is ARCHIVE_INVALID.
  */
 export class TarIndex {
   private constructor(
-    readonly path: string,
+    private readonly source: string | FileHandle,
     private readonly policy: TarEntryPolicy,
     private readonly files: Map<string, { offset: number; size: number }>,
   ) {}
 
-  static async build(path: string, opts: { limits?: ArchiveLimits; signal?: AbortSignal } = {}): Promise<TarIndex> {
+  static async build(source: string | FileHandle, opts: { limits?: ArchiveLimits; signal?: AbortSignal } = {}): Promise<TarIndex> {
     const policy = new TarEntryPolicy(opts.limits);
     const files = new Map<string, { offset: number; size: number }>();
     const extract = tar.extract();
@@ -55,7 +60,8 @@ export class TarIndex {
       stream.resume();
     });
     try {
-      await pipeline(createReadStream(path), extract as unknown as Writable, { signal: opts.signal });
+      const input = typeof source === 'string' ? createReadStream(source) : rangeStream(source, 0, undefined);
+      await pipeline(input, extract as unknown as Writable, { signal: opts.signal });
     } catch (e) {
       if (opts.signal?.aborted) throw new AbortedError('reading the archive was cancelled');
       if (refusal) throw refusal;
@@ -68,7 +74,7 @@ export class TarIndex {
     if (refusal) throw refusal;
     if (opts.signal?.aborted) throw new AbortedError('reading the archive was cancelled');
     policy.checkLinks();
-    return new TarIndex(path, policy, files);
+    return new TarIndex(source, policy, files);
   }
 
   /**
@@ -87,7 +93,8 @@ export class TarIndex {
   /** Streams a file's body from the tar file. */
   open(file: IndexedFile, signal?: AbortSignal): Readable {
     if (file.size === 0) return Readable.from([]);
-    return createReadStream(this.path, { start: file.offset, end: file.offset + file.size - 1, signal });
+    if (typeof this.source !== 'string') return rangeStream(this.source, file.offset, file.size, signal);
+    return createReadStream(this.source, { start: file.offset, end: file.offset + file.size - 1, signal });
   }
 
   /** Reads a small file whole; refuses one larger than `limit` bytes. */
@@ -97,4 +104,29 @@ export class TarIndex {
     for await (const chunk of this.open(file, signal)) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
   }
+}
+
+const CHUNK = 1024 * 1024;
+
+/**
+ * `size` bytes of an open file from `offset` (undefined: up to its end), by positioned reads:
+ * the handle's own position is never used, so any number of these may read it at once, and
+ * none holds the handle open (FileHandle streams would: close() would wait for them all).
+ */
+function rangeStream(fh: FileHandle, offset: number, size: number | undefined, signal?: AbortSignal): Readable {
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let pos = offset;
+    const end = size === undefined ? Infinity : offset + size;
+    while (pos < end) {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, end - pos));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) {
+        if (size === undefined) return;
+        throw new ArchiveInvalidError(`the archive ends ${end - pos} bytes before the entry at offset ${offset} does (was it truncated while being read?)`);
+      }
+      pos += bytesRead;
+      yield buf.subarray(0, bytesRead);
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false, highWaterMark: CHUNK, signal });
 }

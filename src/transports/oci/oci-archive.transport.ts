@@ -1,14 +1,15 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DomainError } from '../../errors/domain-error';
-import { type ImageReference, expectTransport, formatImageReference } from '../../image-spec/image-reference';
+import { type ImageReference, type OciArchiveImageReference, expectTransport, formatImageReference } from '../../image-spec/image-reference';
 import { InvalidReferenceError } from '../../image-spec/invalid-reference-error';
 import type { LocalStorage } from '../../storage/local-storage';
 import { LayoutInvalidError, StorageConflictError, fsErrorCode } from '../../storage/storage-errors';
 import { resolveInStorageRoot } from '../../storage/storage-root';
 import { type ArchiveLimits, extractTar } from '../archive/tar-extract';
 import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
+import { OciArchiveReader } from './oci-archive-reader';
 import { OciArchiveDestination } from './oci-archive.destination';
 import { OciLayout, removeTree } from './oci-layout';
 import { OciDestination } from './oci.destination';
@@ -23,9 +24,12 @@ export interface OciArchiveTransportOptions {
 
 /**
  * The `oci-archive:PATH[:NAME]` transport: an OCI layout as a tar file under the storage root.
- * Reading extracts the archive with the hostile-input-safe extractor into a private staging
- * directory (removed when the source closes, or at once when opening fails) and reads it as a
- * layout; writing builds a layout in a private staging directory and tars it onto PATH at
+ * Reading opens the file once and reads only from that handle (a writer renaming a new archive
+ * over PATH does not disturb an open source): a plain tar is indexed and read in place
+ * (OciArchiveReader: nothing written, the same refusals as extraction); a compressed one
+ * (gzip, zstd, bzip2, xz magic) is extracted with the hostile-input-safe extractor into a
+ * private staging directory (removed when the source closes, or at once when opening fails)
+ * and read as a layout; writing builds a layout in a private staging directory and tars it onto PATH at
  * commit. Out of space in either is INSUFFICIENT_STORAGE naming the volume. No delete (skopeo
  * has none).
  */
@@ -40,31 +44,56 @@ export class OciArchiveTransport implements ImageTransport {
 
   async openSource(ref: ImageReference, ctx: TransportContext): Promise<ImageSource> {
     const archive = expectTransport(ref, 'oci-archive');
-    const name = formatImageReference(archive);
-    const file = await resolveInStorageRoot(this.local.storageRoot, archive.path);
-    let size: number;
+    const display = `oci-archive:${archive.path}`;
+    const { fh, size } = await openArchiveFile(await resolveInStorageRoot(this.local.storageRoot, archive.path), display);
+    let compressed: boolean;
     try {
-      const st = await stat(file);
-      if (!st.isFile()) throw new DomainError('IMAGE_NOT_FOUND', `oci-archive:${archive.path} is not a file`);
-      size = st.size;
+      compressed = await isCompressed(fh);
     } catch (e) {
-      if (fsErrorCode(e) === 'ENOENT' || fsErrorCode(e) === 'ENOTDIR') throw new DomainError('IMAGE_NOT_FOUND', `oci-archive:${archive.path}: no such archive`);
+      await fh.close();
       throw e;
     }
+    if (compressed) {
+      try {
+        return await this.openExtracted(archive, fh, size, ctx);
+      } finally {
+        await fh.close();
+      }
+    }
+    const reader = await OciArchiveReader.open(fh, { name: display, limits: this.opts.limits, signal: ctx.signal });
+    try {
+      const index = await reader.readIndex();
+      if (!index) throw new LayoutInvalidError(`${display} is not an OCI archive (it has no index.json)`);
+      const { entry } = selectOrThrow(index, archive, reader, formatImageReference(archive));
+      return new OciSource(archive, reader, entry, () => reader.close());
+    } catch (e) {
+      await reader.close();
+      throw e;
+    }
+  }
+
+  /**
+   * A compressed archive cannot be read by offset: it is extracted (from the open handle) into a
+   * private staging directory, removed when the source closes, or at once when opening fails.
+   */
+  private async openExtracted(archive: OciArchiveImageReference, fh: FileHandle, size: number, ctx: TransportContext): Promise<ImageSource> {
     const what = `oci-archive:${archive.path}: extracting the archive`;
     const dir = await this.local.makeStagingDir('oci-archive-src', what);
+    const input = fh.createReadStream({ start: 0, autoClose: false });
     try {
-      // the extracted tree takes at least as much as a plain tar (a gzip'd one more)
+      // the extracted tree takes more than the compressed file
       await this.local.staging.ensureRoom({ what, dir, needed: size });
-      await this.local.staging.guard({ what, dir }, () => extractTar(createReadStream(file), dir, { limits: this.opts.limits, signal: ctx.signal }));
+      await this.local.staging.guard({ what, dir }, () => extractTar(input, dir, { limits: this.opts.limits, signal: ctx.signal }));
       const layout = new OciLayout(dir, dir, `oci-archive:${archive.path}`);
       const index = await layout.readIndex();
       if (!index) throw new LayoutInvalidError(`oci-archive:${archive.path} is not an OCI archive (it has no index.json)`);
-      const { entry } = selectOrThrow(index, archive, layout, name);
+      const { entry } = selectOrThrow(index, archive, layout, formatImageReference(archive));
       return new OciSource(archive, layout, entry, () => removeTree(dir));
     } catch (e) {
       await removeTree(dir);
       throw e;
+    } finally {
+      input.destroy();
     }
   }
 
@@ -93,4 +122,40 @@ export class OciArchiveTransport implements ImageTransport {
       throw e;
     }
   }
+}
+
+/**
+ * Opens the archive for reading (non-blocking, so a FIFO planted there cannot hang the open) and
+ * checks it is a regular file; a missing path or another kind of file is IMAGE_NOT_FOUND.
+ */
+async function openArchiveFile(file: string, display: string): Promise<{ fh: FileHandle; size: number }> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    if (fsErrorCode(e) === 'ENOENT' || fsErrorCode(e) === 'ENOTDIR') throw new DomainError('IMAGE_NOT_FOUND', `${display}: no such archive`);
+    throw e;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new DomainError('IMAGE_NOT_FOUND', `${display} is not a file`);
+    return { fh, size: st.size };
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+}
+
+/** Magic numbers of the compressions an archive may come in (gzip, zstd, bzip2, xz). */
+const COMPRESSED_MAGIC: readonly Buffer[] = [
+  Buffer.from([0x1f, 0x8b]),
+  Buffer.from([0x28, 0xb5, 0x2f, 0xfd]),
+  Buffer.from('BZh', 'latin1'),
+  Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]),
+];
+
+async function isCompressed(fh: FileHandle): Promise<boolean> {
+  const head = Buffer.alloc(6);
+  const { bytesRead } = await fh.read(head, 0, head.length, 0);
+  return COMPRESSED_MAGIC.some((m) => bytesRead >= m.length && head.subarray(0, m.length).equals(m));
 }

@@ -10,6 +10,9 @@ import type { StorageVolume } from '../../storage/volume';
 import { type IndexEntry, OCI_LAYOUT_FILE_CONTENT, type OciIndex, parseOciIndex, serializeOciIndex } from './oci-index';
 import { LayoutInvalidError, fsErrorCode } from '../../storage/storage-errors';
 import { LIMIT_INDEX_FILE, confinedPath, readSmallFile } from '../../storage/verified-read';
+import { AbortedError } from '../../errors/domain-error';
+import type { BlobStream } from '../transport';
+import type { OciLayoutReader } from './oci-layout-reader';
 
 const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerV2S2, MediaType.dockerManifestList]);
 
@@ -22,7 +25,7 @@ const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaType.ociManifest, Medi
  * `io` (who writes, onto which volume) is needed for writing: temp files and locks carry the
  * owner's id, and out-of-space errors are INSUFFICIENT_STORAGE naming the volume.
  */
-export class OciLayout {
+export class OciLayout implements OciLayoutReader {
   constructor(
     readonly dir: string,
     private readonly root: string,
@@ -113,6 +116,28 @@ export class OciLayout {
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
         throw new LayoutInvalidError(`${what}: blob ${digest} is missing from the layout`, { cause: e });
       }
+      throw e;
+    }
+  }
+
+  /** A blob to stream (OciLayoutReader.openBlob): the file is opened once, checked, then streamed from that handle. */
+  async openBlob(descriptor: { digest: string; size: number }, what: string, signal?: AbortSignal): Promise<BlobStream> {
+    let fh;
+    try {
+      fh = await open(await this.confinedBlobPath(descriptor.digest), 'r');
+    } catch (e) {
+      const code = fsErrorCode(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new LayoutInvalidError(`${what} is missing from the layout`, { cause: e });
+      throw e;
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new LayoutInvalidError(`${what} is not a regular file`);
+      if (descriptor.size >= 0 && st.size !== descriptor.size) throw new LayoutInvalidError(`${what} has ${st.size} bytes, its descriptor says ${descriptor.size}`);
+      if (signal?.aborted) throw new AbortedError('the read was cancelled');
+      return { stream: fh.createReadStream({ signal }), size: st.size };
+    } catch (e) {
+      await fh.close();
       throw e;
     }
   }

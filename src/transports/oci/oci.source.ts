@@ -1,20 +1,20 @@
-import { open } from 'node:fs/promises';
-import { DomainError } from '../../errors/domain-error';
 import type { OciArchiveImageReference, OciImageReference } from '../../image-spec/image-reference';
 import { guessManifestMediaType, parseManifest, MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 import { isIndexMediaType } from '../../image-spec/media-types';
 import type { BlobReadOptions, BlobStream, ImageSource, ManifestBlob } from '../transport';
 import type { IndexEntry } from './oci-index';
-import type { OciLayout } from './oci-layout';
-import { LayoutInvalidError, fsErrorCode } from '../../storage/storage-errors';
+import type { OciLayoutReader } from './oci-layout-reader';
+import { LayoutInvalidError } from '../../storage/storage-errors';
 
 /**
- * ImageSource over one entry of an OCI layout's index.json. Every manifest is read with a
+ * ImageSource over one entry of an OCI layout's index.json, the layout read through an
+ * OciLayoutReader (a directory, or an oci-archive read in place). Every manifest is read with a
  * limit and verified against its digest (and, where a descriptor gives it, its size): the
  * top-level one against its index.json entry, instances against the digest asked for. Blob
  * streams are not verified here (the engine does), but a blob file whose size differs from
  * its descriptor is refused before streaming. Missing content is LAYOUT_INVALID.
- * `onClose` runs at close (the oci-archive source removes its extracted layout there).
+ * `onClose` runs at close (the oci-archive source closes its archive, or removes the layout it
+ * extracted, there).
  */
 export class OciSource implements ImageSource {
   readonly dockerReference = undefined;
@@ -24,7 +24,7 @@ export class OciSource implements ImageSource {
 
   constructor(
     readonly reference: OciImageReference | OciArchiveImageReference,
-    private readonly layout: OciLayout,
+    private readonly layout: OciLayoutReader,
     private readonly entry: IndexEntry,
     private readonly onClose?: () => Promise<void>,
   ) {}
@@ -63,25 +63,7 @@ export class OciSource implements ImageSource {
   }
 
   async getBlob(descriptor: { digest: string; size: number }, opts: BlobReadOptions = {}): Promise<BlobStream> {
-    const what = `${this.layout.name}: blob ${descriptor.digest}`;
-    let fh;
-    try {
-      fh = await open(await this.layout.confinedBlobPath(descriptor.digest), 'r');
-    } catch (e) {
-      const code = fsErrorCode(e);
-      if (code === 'ENOENT' || code === 'ENOTDIR') throw new LayoutInvalidError(`${what} is missing from the layout`, { cause: e });
-      throw e;
-    }
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new LayoutInvalidError(`${what} is not a regular file`);
-      if (descriptor.size >= 0 && st.size !== descriptor.size) throw new LayoutInvalidError(`${what} has ${st.size} bytes, its descriptor says ${descriptor.size}`);
-      if (opts.signal?.aborted) throw new DomainError('ABORTED', 'the read was cancelled');
-      return { stream: fh.createReadStream({ signal: opts.signal }), size: st.size };
-    } catch (e) {
-      await fh.close();
-      throw e;
-    }
+    return this.layout.openBlob(descriptor, `${this.layout.name}: blob ${descriptor.digest}`, opts.signal);
   }
 
   async readBlob(descriptor: { digest: string; size: number }, opts: BlobReadOptions & { limit?: number } = {}): Promise<Buffer> {

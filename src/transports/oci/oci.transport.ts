@@ -14,7 +14,7 @@ import { OciDestination, othersWriting } from './oci.destination';
 import { OciSource } from './oci.source';
 
 /** What a layout's index.json selects for a reference, or the matching domain error. */
-export function selectOrThrow(index: OciIndex, sel: IndexSelector, layout: OciLayout, reference: string): { entry: IndexEntry; position: number } {
+export function selectOrThrow(index: OciIndex, sel: IndexSelector, layout: { readonly name: string }, reference: string): { entry: IndexEntry; position: number } {
   const found = selectIndexEntry(index, sel);
   if ('entry' in found) return found;
   if (found.problem === 'ambiguous') throw new InvalidReferenceError({ subject: 'image name', input: reference, reason: found.message });
