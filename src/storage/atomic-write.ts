@@ -78,6 +78,16 @@ const warnUnflushedDirectory: UnflushedDirectoryReport = (dir, error) => {
 };
 
 /**
+ * For a write whose file is only staged (a later rename or index publishes it, and relies on
+ * this write's directory flush to make the names before it durable): a directory that cannot
+ * be flushed fails the write, since nothing was published yet. The renamed file is in place;
+ * the caller removes it with the rest of its staging.
+ */
+export const refuseUnflushedDirectory: UnflushedDirectoryReport = (_dir, error) => {
+  throw error;
+};
+
+/**
  * The directory fsync after the rename that published an entry of `dir` (an atomic write, a
  * dir: image swapped into place, an archive renamed onto its path). Never rejects: once the
  * rename is done the write has happened, so a failed flush goes to `report` (default a process

@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 
 const eio = (): NodeJS.ErrnoException => Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
 
-export async function withFailingDirectorySync<T>(fn: () => Promise<T> | T, opts: { fail: boolean } = { fail: true }): Promise<{ result: T; directorySyncs: number }> {
+export async function withFailingDirectorySync<T>(
+  fn: () => Promise<T> | T,
+  opts: { fail: boolean; onlyIn?: readonly string[] } = { fail: true },
+): Promise<{ result: T; directorySyncs: number }> {
+  // `onlyIn`: fail the fsyncs of these directories only (matched by inode), count all.
+  const only = opts.onlyIn ? new Set(opts.onlyIn.map((d) => fs.statSync(d).ino)) : undefined;
+  const failing = (st: fs.Stats): boolean => opts.fail && (!only || only.has(st.ino));
   const probe = await open(tmpdir(), 'r');
   const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
   await probe.close();
@@ -17,16 +23,18 @@ export async function withFailingDirectorySync<T>(fn: () => Promise<T> | T, opts
   const fsyncSync = fs.fsyncSync;
   let directorySyncs = 0;
   proto.sync = async function (this: { stat: () => Promise<fs.Stats> }) {
-    if ((await this.stat()).isDirectory()) {
+    const st = await this.stat();
+    if (st.isDirectory()) {
       directorySyncs++;
-      if (opts.fail) throw eio();
+      if (failing(st)) throw eio();
     }
     return sync.call(this);
   };
   fs.fsyncSync = (fd: number) => {
-    if (fs.fstatSync(fd).isDirectory()) {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) {
       directorySyncs++;
-      if (opts.fail) throw eio();
+      if (failing(st)) throw eio();
     }
     fsyncSync(fd);
   };
@@ -39,18 +47,18 @@ export async function withFailingDirectorySync<T>(fn: () => Promise<T> | T, opts
 }
 
 /**
- * Runs `fn` with every directory fsync failing (withFailingDirectorySync) and collects the
+ * Runs `fn` with every directory fsync (or those `onlyIn`) failing (withFailingDirectorySync) and collects the
  * process warnings of code SKIFF_DIRECTORY_SYNC it caused (the default report of a published
  * entry whose directory could not be flushed).
  */
-export async function unflushedDirectoryWarnings<T>(fn: () => Promise<T>): Promise<{ result: T; warnings: string[] }> {
+export async function unflushedDirectoryWarnings<T>(fn: () => Promise<T>, opts: { onlyIn?: readonly string[] } = {}): Promise<{ result: T; warnings: string[] }> {
   const warnings: string[] = [];
   const onWarning = (w: Error & { code?: string }): void => {
     if (w.code === 'SKIFF_DIRECTORY_SYNC') warnings.push(w.message);
   };
   process.on('warning', onWarning);
   try {
-    const { result } = await withFailingDirectorySync(fn);
+    const { result } = await withFailingDirectorySync(fn, { fail: true, onlyIn: opts.onlyIn });
     // process warnings are emitted on the next tick
     await new Promise((resolve) => setImmediate(resolve));
     return { result, warnings };

@@ -7,7 +7,7 @@ import { Readable, pipeline } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { VerifyingStream } from '../../copy-engine/verifying-stream';
 import { LocalStorage } from '../../storage/local-storage';
-import { unflushedDirectoryWarnings } from '../../storage/testing/failing-directory-sync';
+import { unflushedDirectoryWarnings, withFailingDirectorySync } from '../../storage/testing/failing-directory-sync';
 import type { ImageDestination } from '../transport';
 import { DIR_VERSION_CONTENT } from './dir-format';
 import { DirTransport } from './dir.transport';
@@ -98,7 +98,7 @@ describe('dir: destination', () => {
     const d = image('d');
     // first a new image (renamed into place), then one replacing it (the old one set aside first)
     for (const step of ['new', 'replacing']) {
-      const { warnings } = await unflushedDirectoryWarnings(() => write('unflushed', d));
+      const { warnings } = await unflushedDirectoryWarnings(() => write('unflushed', d), { onlyIn: [root] });
       assert.ok(
         warnings.some((w) => w.includes(`published in ${root}, but the directory could not be flushed (EIO`)),
         `${step}: the image's directory is named in a warning: ${warnings.join('\n')}`,
@@ -106,6 +106,15 @@ describe('dir: destination', () => {
       assert.deepEqual(readFileSync(join(root, 'unflushed/manifest.json')), d.manifest, step);
       assert.deepEqual(hidden(), [], `${step}: no staging directory, no old image set aside`);
     }
+  });
+
+  it('a staged image whose directory cannot be flushed is not swapped into place: the copy fails, the old image stays', async () => {
+    const before = listing('unflushed');
+    await assert.rejects(withFailingDirectorySync(() => write('unflushed', image('e'))), /EIO/);
+    assert.deepEqual(listing('unflushed'), before, 'the image there before is untouched');
+    await assert.rejects(withFailingDirectorySync(() => write('never', image('e'))), /EIO/);
+    assert.equal(existsSync(join(root, 'never')), false);
+    assert.deepEqual(hidden(), [], 'the staging directory is removed');
   });
 
   it('refuses a non-empty directory that is not a dir: image, a file, and the storage root', async () => {

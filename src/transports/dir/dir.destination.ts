@@ -6,7 +6,7 @@ import { digestOf } from '../../image-spec/digest';
 import type { DirImageReference } from '../../image-spec/image-reference';
 import { MANIFEST_MEDIA_TYPES, isSchema1MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, DestinationProbe, ImageDestination, MountSource } from '../transport';
-import { syncPublishedDirectory, type WriteTarget, writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
+import { refuseUnflushedDirectory, syncPublishedDirectory, type WriteTarget, writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
 import { withFileLock, withPathMutex } from '../../storage/lease-lock';
 import type { LocalStorage } from '../../storage/local-storage';
 import { PendingWrites } from '../../storage/pending-writes';
@@ -110,10 +110,11 @@ export class DirDestination implements ImageDestination {
     if (opts.instanceDigest) {
       const digest = digestOf(bytes);
       if (digest !== opts.instanceDigest) throw new DomainError('DIGEST_MISMATCH', `instance manifest ${opts.instanceDigest}: the bytes hash to ${digest}`);
-      await writeFileAtomic(dirManifestPath(this.staging, opts.instanceDigest), bytes, { target: this.writeTarget(`manifest ${opts.instanceDigest}`) });
+      await writeFileAtomic(dirManifestPath(this.staging, opts.instanceDigest), bytes, { target: this.writeTarget(`manifest ${opts.instanceDigest}`), onUnflushedDirectory: refuseUnflushedDirectory });
       return;
     }
-    await writeFileAtomic(dirManifestPath(this.staging), bytes, { target: this.writeTarget('manifest.json') });
+    // Staged: its directory flush makes every name in the staging directory durable before the swap.
+    await writeFileAtomic(dirManifestPath(this.staging), bytes, { target: this.writeTarget('manifest.json'), onUnflushedDirectory: refuseUnflushedDirectory });
     if (opts.signal?.aborted) throw new DomainError('ABORTED', 'the copy was cancelled');
     const lock = join(dirname(this.target), entryLockName(basename(this.target)));
     await this.local.storage.guard({ what: this.name, dir: dirname(this.target) }, () =>

@@ -10,6 +10,7 @@ import { LocalStorage } from '../../storage/local-storage';
 import type { ImageDestination } from '../transport';
 import { LOCK_FILE_NAME, withLayoutLock } from './layout-lock';
 import { OciTransport } from './oci.transport';
+import { withFailingDirectorySync } from '../../storage/testing/failing-directory-sync';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-oci-unit-')));
 const data = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-oci-unit-data-')));
@@ -120,6 +121,14 @@ describe('OCI layout destination', () => {
     await assert.rejects(dest.putManifest(img.manifest, 'application/vnd.oci.image.manifest.v1+json', {}), (e: { code?: string }) => e.code === 'LAYOUT_INVALID');
     await dest.close();
     assert.equal(existsSync(join(root, 'partial/index.json')), false);
+  });
+
+  it('does not name blobs in index.json whose names a directory flush could not make durable: the commit fails, index.json and the layout stay as they were', async () => {
+    await write('flush', 'a', image('flush-a'));
+    const before = { index: readFileSync(join(root, 'flush/index.json'), 'utf8'), blobs: blobs('flush') };
+    await assert.rejects(withFailingDirectorySync(() => write('flush', 'b', image('flush-b')), { fail: true, onlyIn: [join(root, 'flush/blobs/sha256')] }), /EIO/);
+    assert.equal(readFileSync(join(root, 'flush/index.json'), 'utf8'), before.index);
+    assert.deepEqual(blobs('flush'), before.blobs, "the failed copy's blobs and manifest are removed");
   });
 
   it('refuses Docker manifests (the engine converts them)', async () => {

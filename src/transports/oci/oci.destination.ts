@@ -7,7 +7,7 @@ import type { OciArchiveImageReference, OciImageReference } from '../../image-sp
 import { guessManifestMediaType } from '../../image-spec/manifest';
 import { MediaType } from '../../image-spec/media-types';
 import type { BlobInfo, ImageDestination, MountSource } from '../transport';
-import { writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
+import { refuseUnflushedDirectory, writeBlobFile, writeFileAtomic } from '../../storage/atomic-write';
 import { sweepDirectory } from '../../storage/leftovers';
 import { PendingWrites } from '../../storage/pending-writes';
 import { withLayoutLock } from './layout-lock';
@@ -140,8 +140,14 @@ export class OciDestination implements ImageDestination {
     const target = await this.layout.blobWritePath(digest);
     await mkdir(dirname(target), { recursive: true });
     const existed = (await this.layout.blobSize(digest)) !== undefined;
-    await writeFileAtomic(target, bytes, { tempDir: this.layout.dir, target: { owner: this.io.owner.id, volume: this.io.volume, what: `${this.layout.name}: manifest ${digest}` } });
+    // Its directory flush also makes the names of the layers renamed before it durable, which
+    // index.json is about to rely on: a flush that fails fails the copy (refuseUnflushedDirectory).
     if (!existed) this.created.add(digest);
+    await writeFileAtomic(target, bytes, {
+      tempDir: this.layout.dir,
+      target: { owner: this.io.owner.id, volume: this.io.volume, what: `${this.layout.name}: manifest ${digest}` },
+      onUnflushedDirectory: refuseUnflushedDirectory,
+    });
     if (opts.instanceDigest) return;
 
     const entry: IndexEntry = { mediaType: guessManifestMediaType(bytes) ?? mediaType, digest, size: bytes.length };
