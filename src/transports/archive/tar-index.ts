@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { type Writable, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
@@ -20,8 +20,8 @@ export interface IndexedFile {
  * as extraction would, but nothing is written anywhere; bodies are later read in place, by
  * offset. Paths given to file() are resolved through the archive's own links, never leaving it.
  *
- * Contract: build() reads the whole file once (sequentially) and throws ARCHIVE_INVALID for any
- * archive extraction would refuse. The file is given by path or as an open FileHandle: by
+ * Contract: build() reads the archive's headers once, in order (not the bodies of its files:
+ * BodySkippingReader), and throws ARCHIVE_INVALID for any archive extraction would refuse. The file is given by path or as an open FileHandle: by
  * path, it must not change while the index is used (the callers own a private copy); by
  * handle, the index and every body are read from that one open file, so replacing the path
  * (writers rename a new archive over it) does not affect the reader. The handle stays the
@@ -40,8 +40,13 @@ export class TarIndex {
     const files = new Map<string, { offset: number; size: number }>();
     const extract = tar.extract();
     let refusal: unknown;
+    const owned = typeof source === 'string' ? await open(source, 'r') : undefined;
+    const input = new BodySkippingReader(owned ?? (source as FileHandle));
     extract.on('entry', (header, stream, next) => {
       try {
+        // The body is not needed to index it: the reader feeds the parser zeros in its place.
+        const at = (header as { byteOffset?: number }).byteOffset;
+        if (typeof at === 'number' && header.type !== 'directory' && (header.size ?? 0) > 0) input.skipTo(at + header.size!);
         const admitted = policy.admit(header);
         if (admitted.action === 'file') {
           const offset = (header as { byteOffset?: number }).byteOffset;
@@ -60,7 +65,6 @@ export class TarIndex {
       stream.resume();
     });
     try {
-      const input = typeof source === 'string' ? createReadStream(source) : rangeStream(source, 0, undefined);
       await pipeline(input, extract as unknown as Writable, { signal: opts.signal });
     } catch (e) {
       if (opts.signal?.aborted) throw new AbortedError('reading the archive was cancelled');
@@ -70,6 +74,8 @@ export class TarIndex {
         throw new ArchiveInvalidError(`not a valid tar archive: ${(e as Error).message}`, { cause: e });
       }
       throw e;
+    } finally {
+      await owned?.close();
     }
     if (refusal) throw refusal;
     if (opts.signal?.aborted) throw new AbortedError('reading the archive was cancelled');
@@ -129,4 +135,54 @@ function rangeStream(fh: FileHandle, offset: number, size: number | undefined, s
     }
   }
   return Readable.from(chunks(), { objectMode: false, highWaterMark: CHUNK, signal });
+}
+
+/** Zeros standing in for the bodies BodySkippingReader skips (never written to). */
+const ZEROS = Buffer.alloc(CHUNK);
+const READ_AHEAD = 64 * 1024;
+
+/**
+ * The tar file, read in order for the tar parser, except the bodies it is told to skip
+ * (skipTo, called when an entry's header has been parsed): those bytes are given as zeros,
+ * without reading the file, so indexing a 2 GiB archive reads its headers (kilobytes), not 2
+ * GiB. The parser still sees every byte position, so its checks (headers, padding, the end of
+ * the data) are exactly those of a full read; a body it is given as zeros is never used. The
+ * file's size is taken at the start: a file cut shorter meanwhile ends early, which the parser
+ * reports as it would have.
+ */
+class BodySkippingReader extends Readable {
+  private pos = 0;
+  private skipUntil = 0;
+  private size?: number;
+
+  constructor(private readonly fh: FileHandle) {
+    super({ highWaterMark: READ_AHEAD });
+  }
+
+  skipTo(position: number): void {
+    this.skipUntil = Math.max(this.skipUntil, position);
+  }
+
+  override _read(): void {
+    void this.next().then(
+      (chunk) => this.push(chunk),
+      (e: unknown) => this.destroy(e as Error),
+    );
+  }
+
+  private async next(): Promise<Buffer | null> {
+    this.size ??= (await this.fh.stat()).size;
+    if (this.pos >= this.size) return null;
+    if (this.pos < this.skipUntil) {
+      const n = Math.min(this.skipUntil, this.size) - this.pos;
+      const zeros = ZEROS.subarray(0, Math.min(n, ZEROS.length));
+      this.pos += zeros.length;
+      return zeros;
+    }
+    const buf = Buffer.allocUnsafe(Math.min(READ_AHEAD, this.size - this.pos));
+    const { bytesRead } = await this.fh.read(buf, 0, buf.length, this.pos);
+    if (bytesRead === 0) return null;
+    this.pos += bytesRead;
+    return buf.subarray(0, bytesRead);
+  }
 }
