@@ -1,4 +1,4 @@
-import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { type DynamicModule, Inject, Injectable, Logger as NestLogger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
@@ -9,6 +9,8 @@ import { CredentialsModule } from './credentials/credentials.module';
 import { HealthModule } from './health/health.module';
 import { AuthModule } from './auth/auth.module';
 import { RateLimitGuard } from './http/rate-limit.guard';
+import { rateLimitOptions } from './http/rate-limit-storage';
+import { DATABASE, type Database, DatabaseModule } from './database/database.module';
 import { ProblemFilter } from './http/problem.filter';
 import { ImagesModule } from './images/images.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -68,7 +70,16 @@ export class AppModule {
         // nestjs-pino's own per-request middleware is not mounted on any route.
         LoggerModule.forRoot({ pinoHttp: { logger }, forRoutes: [] }),
         AuthModule,
-        ...(rateLimited ? [ThrottlerModule.forRoot({ throttlers: [{ name: 'default', ttl: 60_000, limit: config.security.rateLimitPerMinute }] })] : []),
+        // Counted in the shared database on PostgreSQL (fleet-wide), in memory on SQLite (one process).
+        ...(rateLimited
+          ? [
+              ThrottlerModule.forRootAsync({
+                imports: [DatabaseModule],
+                inject: [DATABASE],
+                useFactory: (db: Database) => rateLimitOptions(config.security.rateLimitPerMinute, db, (m) => new NestLogger('RateLimit').warn(m)),
+              }),
+            ]
+          : []),
         MetricsModule,
         TransportsModule,
         HealthModule,

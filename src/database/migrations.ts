@@ -246,4 +246,19 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
        updated_at timestamptz NOT NULL DEFAULT now()
      );`,
   },
+  {
+    version: 4,
+    name: 'per-principal request counts, one row per principal and fixed window, shared by the replicas',
+    // PostgreSQL only: the embedded store is one process, which counts in memory (rate-limit-storage.ts).
+    // window_start and expires_at are epoch milliseconds of the server's clock; rows past
+    // expires_at are dead and deleted a batch at a time by the replicas.
+    sql: `CREATE TABLE rate_limit_hits (
+       key          text NOT NULL,
+       window_start bigint NOT NULL,
+       hits         integer NOT NULL,
+       expires_at   bigint NOT NULL,
+       PRIMARY KEY (key, window_start)
+     );
+     CREATE INDEX rate_limit_hits_expires_at ON rate_limit_hits (expires_at);`,
+  },
 ];

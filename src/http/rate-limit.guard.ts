@@ -4,8 +4,9 @@ import { DomainError } from '../errors/domain-error';
 import { ANONYMOUS_PRINCIPAL, LOCAL_PRINCIPAL, principalOf, type RequestWithPrincipal } from './current-principal.decorator';
 
 /**
- * Per-principal request rate (SKIFF_RATE_LIMIT_PER_MINUTE, @nestjs/throttler's in-memory
- * store, so per process): every request of one principal counts against one budget,
+ * Per-principal request rate (SKIFF_RATE_LIMIT_PER_MINUTE; counted fleet-wide in the shared
+ * database on PostgreSQL, in memory on SQLite: rate-limit-storage.ts): every request of one
+ * principal counts against one budget,
  * whatever the route. Beyond it: 429 TOO_MANY_REQUESTS with `Retry-After`. The local user
  * (no tokens configured) and anonymous callers of the open routes are not limited; answers
  * carry `X-RateLimit-Limit/Remaining/Reset`.
