@@ -7,6 +7,7 @@ import { registryResponseError } from './registry-errors';
 import type { RegistryRetry } from './registry-retry';
 import type { ThroughputFloor } from './throughput-watch';
 import { ExpiringLru } from './content-cache';
+import { credentialIdentity } from './credential-identity';
 import { sanitizeUpstreamText } from './upstream-text';
 
 /**
@@ -159,6 +160,7 @@ export class RegistryAuthenticator {
       method,
       operation: 'token',
       what,
+      identity: credentialIdentity(auth),
       signal: ctx.signal,
       send: (signal) => dispatchBuffered(dispatcher, { origin: url.origin, path: url.pathname + url.search, method, headers, body, signal }, LIMIT_SMALL, this.opts.floor),
     });
