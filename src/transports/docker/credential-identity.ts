@@ -3,7 +3,7 @@ import type { RegistryAuth } from '../transport';
 
 /**
  * The identity of the credentials a registry request is sent with, for keying per-credential
- * state (429 hold-offs) without keeping the secret as a map key. It is an
+ * state (429 hold-offs, cached bearer tokens) without keeping the secret as a map key. It is an
  * HMAC-SHA256 of every field of the credentials under a key drawn at process start and never
  * exported: stable for the life of the process, equal for equal credentials, and not reversible
  * (not even a weak password can be guessed back from it offline). Every anonymous request has
