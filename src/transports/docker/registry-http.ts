@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { AppConfig, RegistrySettings } from '../../config/app-config';
 import { EgressPolicy } from '../../egress/egress-policy';
+import type { RegistryAuth } from '../transport';
 import { DomainError } from '../../errors/domain-error';
 import { parseWwwAuthenticate } from './auth-challenge';
 import { BoundedMap, ContentCache } from './content-cache';
@@ -214,9 +215,16 @@ export class RegistryHttp {
     return this.shared.states.get(host.toLowerCase());
   }
 
-  /** The registry's rate limit as last announced (e.g. remaining pulls), without a request; undefined if none was. */
-  rateLimit(host: string): RateLimitState | undefined {
-    return this.registryState(host)?.rateLimit;
+  /**
+   * The registry's rate limit as last announced (e.g. remaining pulls) to requests sent with
+   * `auth`, without a request; undefined if none was. Registries meter per credential, so what
+   * another caller's credentials were told is not this caller's. `auth` counts as sent unless
+   * the registry asks for no authentication (then its answers meter the anonymous caller).
+   */
+  rateLimitFor(host: string, auth: RegistryAuth | undefined): RateLimitState | undefined {
+    const h = host.toLowerCase();
+    const sent = auth !== undefined && this.shared.states.get(h)?.authScheme !== 'none';
+    return this.shared.states.rateLimitFor(h, sent ? credentialIdentity(auth) : ANONYMOUS_IDENTITY);
   }
 
   async close(): Promise<void> {

@@ -125,7 +125,7 @@ export class RegistryRetry {
           throw this.failed(req, upstreamFailure(e, req.what, req.registry, this.opts.limits, req.firstByteTimeoutMs));
         }
         this.observe(req, res.status, attemptStarted);
-        this.opts.states?.onAnswer(req.registry, res.headers);
+        this.opts.states?.onAnswer(req.registry, res.headers, req.identity);
         const retryAfter = parseRetryAfter(header(res, 'retry-after'));
         const delay = retryAfter ?? this.backoffDelay(attempt);
         if (res.status === 429) this.opts.states?.holdOff(req.registry, req.identity, Date.now() + Math.min(delay, MAX_HOLD_OFF_MS));

@@ -89,6 +89,22 @@ describe('RegistryStates', () => {
     for (const secret of [a, 'alice', 'a-secret']) assert.ok(!shown.includes(secret), shown);
   });
 
+  it('keeps the rate limit announced per credential identity, bounded, beside the host-wide last one', () => {
+    const s = new RegistryStates({ maxCredentialRateLimits: 20 });
+    const a = credentialIdentity({ kind: 'basic', username: 'alice', password: 'a-secret' });
+    const b = credentialIdentity({ kind: 'basic', username: 'bob', password: 'b-secret' });
+    s.onAnswer('h', { 'ratelimit-limit': '100;w=60', 'ratelimit-remaining': '0;w=60' }, a);
+    s.onAnswer('h', { 'ratelimit-remaining': '42;w=60' }, b);
+    s.onAnswer('h', {}, a);
+    assert.deepEqual(s.rateLimitFor('h', a), { limit: 100, remaining: 0, windowSeconds: 60 });
+    assert.deepEqual(s.rateLimitFor('h', b), { remaining: 42, windowSeconds: 60 });
+    assert.equal(s.rateLimitFor('h', ANONYMOUS_IDENTITY), undefined);
+    assert.equal(s.get('h')!.rateLimit?.remaining, 42, 'the host state: the last announced');
+    for (let i = 0; i < 1000; i++) s.onAnswer('h', { 'ratelimit-remaining': '1' }, `id-${i}`);
+    assert.equal(s.rateLimitFor('h', a), undefined, 'the oldest are forgotten beyond the bound');
+    assert.ok(s.rateLimitFor('h', 'id-999'));
+  });
+
   it('hold-offs are bounded in count and forgotten when they end', async () => {
     const s = new RegistryStates({ maxHoldOffs: 50 });
     for (let i = 0; i < 10_000; i++) s.holdOff('h', credentialIdentity({ kind: 'registryToken', registryToken: `t${i}` }), Date.now() + 60_000);

@@ -88,6 +88,8 @@ export interface RegistryStatesOptions {
   idleMs?: number;
   /** Most hold-offs kept at once (host × credential identity); default 10,000. */
   maxHoldOffs?: number;
+  /** Most rate limits kept per host and credential identity at once; default 10,000. */
+  maxCredentialRateLimits?: number;
   /** Told of every change of a registry's state (gauges). */
   onChange?: (state: RegistryState) => void;
 }
@@ -96,10 +98,13 @@ export class RegistryStates {
   private readonly entries: ExpiringLru<string, Entry>;
   /** `host` NUL `identity` → end of the hold-off (epoch ms); each entry expires with its hold-off. */
   private readonly holds: ExpiringLru<string, number>;
+  /** `host` NUL `identity` → the rate limit announced to requests sent as that identity. */
+  private readonly limits: ExpiringLru<string, RateLimitState>;
 
   constructor(private readonly opts: RegistryStatesOptions = {}) {
     this.entries = new ExpiringLru<string, Entry>({ max: opts.max ?? 1000, idleMs: opts.idleMs ?? 24 * 3600_000 });
     this.holds = new ExpiringLru<string, number>({ max: opts.maxHoldOffs ?? 10_000, idleMs: 24 * 3600_000 });
+    this.limits = new ExpiringLru<string, RateLimitState>({ max: opts.maxCredentialRateLimits ?? 10_000, idleMs: opts.idleMs ?? 24 * 3600_000 });
   }
 
   /** Hold-offs kept now (for tests and diagnostics). */
@@ -126,14 +131,30 @@ export class RegistryStates {
     return e ? structuredClone(e.state) : undefined;
   }
 
-  /** Every answer from the registry: it is reachable; its rate-limit headers are read. */
-  onAnswer(host: string, headers: Record<string, string | string[] | undefined>): void {
+  /**
+   * Every answer from the registry: it is reachable; its rate-limit headers are read, into the
+   * host's state (the last announced to anyone) and, when `identity` is given, into what was
+   * announced to requests sent as that identity (registries meter per credential).
+   */
+  onAnswer(host: string, headers: Record<string, string | string[] | undefined>, identity?: string): void {
     const e = this.entry(host);
     e.state.reachable = true;
     e.state.lastSeenAt = new Date().toISOString();
     const rl = rateLimitFromHeaders(headers);
-    if (rl) e.state.rateLimit = { ...e.state.rateLimit, ...rl };
+    if (rl) {
+      e.state.rateLimit = { ...e.state.rateLimit, ...rl };
+      if (identity !== undefined) {
+        const key = `${host}\0${identity}`;
+        this.limits.set(key, { ...this.limits.get(key), ...rl });
+      }
+    }
     this.changed(e);
+  }
+
+  /** The rate limit last announced to requests sent to `host` as `identity` (a copy); undefined when none was. */
+  rateLimitFor(host: string, identity: string): RateLimitState | undefined {
+    const rl = this.limits.get(`${host}\0${identity}`);
+    return rl ? { ...rl } : undefined;
   }
 
   onPing(host: string, challenges: Array<{ scheme: string }>): void {
