@@ -13,8 +13,8 @@ import type { TransportContext } from '../transports/transport';
  * window, else `fallbackWaitMs`), capped at `maxWaitMs`, then resolves (the next answer tells
  * the new state). What counts is what the registry announced to the credentials the pull uses
  * (the gauge is given the pull's transport context): registries meter per credential, and
- * another caller's spent quota is not this one's. Concurrent callers for the same registry share one wait. The wait ends early
- * with AbortedError when the signal fires. Pulls already in flight are not counted: with N
+ * another caller's spent quota is not this one's. Concurrent callers for the same registry
+ * share one wait. The wait ends early with AbortedError when the signal fires. Pulls already in flight are not counted: with N
  * images copied at once, up to N-1 pulls may go below the floor.
  */
 
@@ -33,7 +33,7 @@ export interface KnownRateLimit {
  */
 export type RateLimitGauge = (registry: string, ctx: TransportContext | undefined) => KnownRateLimit | undefined | Promise<KnownRateLimit | undefined>;
 
-/** Nest token of the RateLimitGauge, provided from the registry transport's state (`DockerTransport.rateLimit(host)`). */
+/** Nest token of the RateLimitGauge, provided from the registry transport's state (`DockerTransport.rateLimit(host, ctx)`). */
 export const RATE_LIMIT_GAUGE = Symbol('RATE_LIMIT_GAUGE');
 
 export interface RateLimitFloorOptions {

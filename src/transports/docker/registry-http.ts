@@ -48,7 +48,7 @@ export interface RegistryHttpOptions {
   /** Name resolution for the egress connector (tests inject one); the system resolver by default. */
   lookup?: LookupAll;
   /** Bounds of per-host state (tests lower them). */
-  bounds?: { maxDispatchers?: number; dispatcherIdleMs?: number; maxEndpoints?: number; maxTokens?: number; maxRegistryStates?: number; maxHoldOffs?: number };
+  bounds?: { maxDispatchers?: number; dispatcherIdleMs?: number; maxEndpoints?: number; maxTokens?: number; maxRegistryStates?: number; maxHoldOffs?: number; maxCredentialRateLimits?: number };
 }
 
 export interface RequestOptions {
@@ -123,7 +123,7 @@ export class RegistryHttp {
     const observer = opts.observer;
     this.shared = shared ?? {
       listed: new Set(opts.registries.map((r) => r.location.toLowerCase())),
-      states: new RegistryStates({ max: opts.bounds?.maxRegistryStates, maxHoldOffs: opts.bounds?.maxHoldOffs, onChange: observer?.onRegistryState ? (s) => this.reportState(s) : undefined }),
+      states: new RegistryStates({ max: opts.bounds?.maxRegistryStates, maxHoldOffs: opts.bounds?.maxHoldOffs, maxCredentialRateLimits: opts.bounds?.maxCredentialRateLimits, onChange: observer?.onRegistryState ? (s) => this.reportState(s) : undefined }),
       contentCache: new ContentCache(64 * 1024 * 1024),
       tagDigests: new BoundedMap<string, string>(10_000),
     };
