@@ -117,7 +117,7 @@ describe('against a fault-injecting proxy', { concurrency: true }, () => {
     ];
     for (const [label, repo, rule, firstStatus] of cases) {
       it(`${label}: inspect equals the no-fault answer`, T, async () => {
-        // A 429 holds off every request to its host for a while: those cases get a proxy of their own.
+        // A 429 holds off the requests to its host with the same credentials (here: anonymous) for a while: those cases get a proxy of their own.
         const own = firstStatus === 429 ? await startFaultProxy(registry.url) : undefined;
         const via = own ?? proxy;
         try {
@@ -191,7 +191,7 @@ describe('against a fault-injecting proxy', { concurrency: true }, () => {
         await assertProblem(response, error, { status: 429, code: 'RATE_LIMITED', retryable: true });
         assert.equal(response.headers.get('retry-after'), '120');
         assert.equal(own.requestsTo(manifestPath(repo)).length, 1);
-        // Another request to that host does not hammer it: it fails at once, saying how long is left.
+        // Another request to that host as the same (anonymous) caller does not hammer it: it fails at once, saying how long is left.
         const before = own.requests.length;
         const other = await inspect(`docker://${own.host}/retry/s500:v1`, { noTags: true });
         const p = await assertProblem(other.response, other.error, { status: 429, code: 'RATE_LIMITED', retryable: true });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { TransportContext } from '../transports/transport';
 import { type KnownRateLimit, RateLimitFloor } from './rate-limit-floor';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
@@ -30,7 +31,7 @@ describe('rateLimitFloor', () => {
     assert.deepEqual((await run({ remaining: 1, windowSeconds: 60, resetAt: new Date(NOW - 1000).toISOString() })).waits, [60_000]);
     assert.deepEqual((await run({ remaining: 1 })).waits, [60_000]);
     const capped = new RateLimitFloor(() => ({ remaining: 0, windowSeconds: 86_400 }), 0, { now: () => NOW, maxWaitMs: 1000, pause: async () => undefined });
-    assert.equal(capped.waitFor('r'), 1000);
+    assert.equal(await capped.waitFor('r'), 1000);
     async function run(state: KnownRateLimit) {
       const x = floorWith(state);
       await x.f.beforePull('r.example', undefined);
@@ -56,4 +57,20 @@ describe('rateLimitFloor', () => {
     await a;
     assert.equal(pauses, 1);
   });
+
+  it("reads the gauge for the pull's own credentials (its transport context)", async () => {
+    const asked: Array<[string, unknown]> = [];
+    const own: TransportContext = { credentials: async () => ({ kind: 'basic', username: 'b', password: 'p' }) };
+    const f = new RateLimitFloor(
+      (registry, ctx) => {
+        asked.push([registry, ctx]);
+        return Promise.resolve(ctx === own ? { remaining: 50 } : { remaining: 0, windowSeconds: 60 });
+      },
+      5,
+      { now: () => NOW, pause: async () => assert.fail('a pull with quota left must not wait') },
+    );
+    await f.beforePull('r.example', undefined, own);
+    assert.deepEqual(asked, [['r.example', own]]);
+  });
 });
+

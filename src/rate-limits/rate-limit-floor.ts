@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError } from '../errors/domain-error';
+import type { TransportContext } from '../transports/transport';
 
 /**
  * A sync's `rateLimitFloor`: before pulling from a registry that meters pulls, wait for its
@@ -10,8 +11,10 @@ import { AbortedError } from '../errors/domain-error';
  * Contract: `beforePull(registry)` resolves at once when the registry announced nothing, or
  * more than `floor` pulls remain. Otherwise it waits until the announced reset (else one
  * window, else `fallbackWaitMs`), capped at `maxWaitMs`, then resolves (the next answer tells
- * the new state). Concurrent callers for the same registry share one wait. The wait ends early
- * with AbortedError when the signal fires. Pulls already in flight are not counted: with N
+ * the new state). What counts is what the registry announced to the credentials the pull uses
+ * (the gauge is given the pull's transport context): registries meter per credential, and
+ * another caller's spent quota is not this one's. Concurrent callers for the same registry
+ * share one wait. The wait ends early with AbortedError when the signal fires. Pulls already in flight are not counted: with N
  * images copied at once, up to N-1 pulls may go below the floor.
  */
 
@@ -24,10 +27,13 @@ export interface KnownRateLimit {
   resetAt?: string;
 }
 
-/** Reads the registry client's known state for a registry host; never makes a request. */
-export type RateLimitGauge = (registry: string) => KnownRateLimit | undefined;
+/**
+ * Reads the registry client's known state for a registry host, as announced to the credentials
+ * `ctx` gives for it (anonymous without a context); never makes a request to the registry.
+ */
+export type RateLimitGauge = (registry: string, ctx: TransportContext | undefined) => KnownRateLimit | undefined | Promise<KnownRateLimit | undefined>;
 
-/** Nest token of the RateLimitGauge, provided from the registry transport's state (`DockerTransport.rateLimit(host)`). */
+/** Nest token of the RateLimitGauge, provided from the registry transport's state (`DockerTransport.rateLimit(host, ctx)`). */
 export const RATE_LIMIT_GAUGE = Symbol('RATE_LIMIT_GAUGE');
 
 export interface RateLimitFloorOptions {
@@ -58,9 +64,9 @@ export class RateLimitFloor {
     private readonly opts: RateLimitFloorOptions = {},
   ) {}
 
-  /** How long a pull from `registry` must wait now, in ms (0: go). */
-  waitFor(registry: string): number {
-    const state = this.gauge(registry);
+  /** How long a pull from `registry` with `ctx`'s credentials must wait now, in ms (0: go). */
+  async waitFor(registry: string, ctx?: TransportContext): Promise<number> {
+    const state = await this.gauge(registry, ctx);
     if (state?.remaining === undefined || state.remaining > this.floor) return 0;
     const now = (this.opts.now ?? Date.now)();
     const reset = state.resetAt !== undefined ? Date.parse(state.resetAt) : NaN;
@@ -71,12 +77,15 @@ export class RateLimitFloor {
     return Math.min(ms, this.opts.maxWaitMs ?? 6 * 3600_000);
   }
 
-  async beforePull(registry: string, signal: AbortSignal | undefined): Promise<void> {
+  async beforePull(registry: string, signal: AbortSignal | undefined, ctx?: TransportContext): Promise<void> {
     if (signal?.aborted) throw new AbortedError('the sync was cancelled');
     const running = this.waits.get(registry);
     if (running) return abortable(running, signal);
-    const ms = this.waitFor(registry);
+    const ms = await this.waitFor(registry, ctx);
     if (ms <= 0) return;
+    // Another pull may have started the wait while the gauge was read.
+    const started = this.waits.get(registry);
+    if (started) return abortable(started, signal);
     this.opts.onWait?.(registry, ms);
     // The shared wait is not tied to one caller's signal; each caller can stop waiting on its own.
     const wait = (this.opts.pause ?? defaultPause)(ms, undefined).finally(() => this.waits.delete(registry));

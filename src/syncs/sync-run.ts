@@ -461,10 +461,10 @@ export class SyncRun {
     return { multiArch, ...(r.platforms?.length ? { platforms: r.platforms } : {}), preserveDigests: r.preserveDigests, format: r.format, retryTimes: r.retryTimes };
   }
 
-  /** Waits, before reading an image's content, while its registry's remaining pulls are at the floor. */
+  /** Waits, before reading an image's content, while its registry's remaining pulls (for the image's source credentials) are at the floor. */
   private async beforePull(image: PlannedImage): Promise<void> {
     const registry = registryImageOf(image.source)?.registry;
-    if (this.deps.rateLimitFloor && registry !== undefined) await this.deps.rateLimitFloor.beforePull(registry, this.deps.signal);
+    if (this.deps.rateLimitFloor && registry !== undefined) await this.deps.rateLimitFloor.beforePull(registry, this.deps.signal, image.access.ctx);
   }
 
   private destinationContext(signal: AbortSignal): TransportContext {

@@ -13,7 +13,7 @@ import { SyncsService } from './syncs.service';
   providers: [
     SyncsService,
     // What the registry transport knows of each registry's rate limit: a sync's rateLimitFloor reads it, never asking the registry.
-    { provide: RATE_LIMIT_GAUGE, inject: [DockerTransport], useFactory: (docker: DockerTransport): RateLimitGauge => (registry) => docker.rateLimit(registry) },
+    { provide: RATE_LIMIT_GAUGE, inject: [DockerTransport], useFactory: (docker: DockerTransport): RateLimitGauge => (registry, ctx) => docker.rateLimit(registry, ctx) },
   ],
 })
 export class SyncsModule {}

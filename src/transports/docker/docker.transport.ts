@@ -27,9 +27,14 @@ export class DockerTransport implements ImageTransport {
     return { transport: new DockerTransport(http), close: () => http.close() };
   }
 
-  /** A registry's rate limit as last announced to this transport's client (no request); undefined if none was. */
-  rateLimit(registry: string): RateLimitState | undefined {
-    return this.http.rateLimit(registry);
+  /**
+   * A registry's rate limit as last announced to requests sent with the credentials `ctx` gives
+   * for it (no request to the registry); undefined if none was. Another caller's credentials
+   * have quotas of their own: what they were told is not used.
+   */
+  async rateLimit(registry: string, ctx: TransportContext | undefined): Promise<RateLimitState | undefined> {
+    const auth = ctx ? await ctx.credentials(registry) : undefined;
+    return this.http.rateLimitFor(registry, auth);
   }
 
   /** A client for one registry with the caller's credentials and TLS choice. */

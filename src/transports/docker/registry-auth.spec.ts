@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
 import { DomainError } from '../../errors/domain-error';
-import { type AuthTarget, RegistryAuthenticator } from './registry-auth';
+import { type AuthTarget, RegistryAuthenticator, tokenKey } from './registry-auth';
 import { RegistryRetry } from './registry-retry';
 
 let server: Server;
@@ -43,6 +43,22 @@ function authenticator(insecureHosts: string[] = []): RegistryAuthenticator {
 
 const bearer = (host: string): AuthTarget => ({ host, origin: `https://${host}`, challenges: [{ scheme: 'bearer', params: { realm, service: 'svc' } }] });
 const basic = (host: string, origin = `https://${host}`): AuthTarget => ({ host, origin, challenges: [{ scheme: 'basic', params: { realm: 'r' } }] });
+
+describe('the token cache key', () => {
+  it('names the credentials by their identity, never by a secret; different credentials, different keys', () => {
+    const ep = bearer('r');
+    const challenge = ep.challenges[0]!;
+    const basicKey = tokenKey(ep, { auth: { kind: 'basic', username: 'u', password: 'the-password' } }, challenge, 'repository:a:pull');
+    const identityKey = tokenKey(ep, { auth: { kind: 'identityToken', identityToken: 'the-refresh-token' } }, challenge, 'repository:a:pull');
+    const tokenKeyed = tokenKey(ep, { auth: { kind: 'registryToken', registryToken: 'the-registry-token' } }, challenge, 'repository:a:pull');
+    for (const [key, secret] of [[basicKey, 'the-password'], [identityKey, 'the-refresh-token'], [tokenKeyed, 'the-registry-token']] as const) {
+      assert.ok(!key.includes(secret), key);
+    }
+    assert.notEqual(basicKey, tokenKey(ep, { auth: { kind: 'basic', username: 'u', password: 'another' } }, challenge, 'repository:a:pull'));
+    assert.equal(basicKey, tokenKey(ep, { auth: { kind: 'basic', username: 'u', password: 'the-password' } }, challenge, 'repository:a:pull'));
+    assert.match(tokenKey(ep, {}, challenge, 'repository:a:pull'), /\|anonymous$/);
+  });
+});
 
 describe('RegistryAuthenticator', () => {
   it('no challenge, or no credentials for Basic: no header', () => {

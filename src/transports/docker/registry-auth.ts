@@ -7,6 +7,7 @@ import { registryResponseError } from './registry-errors';
 import type { RegistryRetry } from './registry-retry';
 import type { ThroughputFloor } from './throughput-watch';
 import { ExpiringLru } from './content-cache';
+import { credentialIdentity } from './credential-identity';
 import { sanitizeUpstreamText } from './upstream-text';
 
 /**
@@ -44,17 +45,14 @@ export interface RegistryAuthOptions {
   maxTokens?: number;
 }
 
-function authIdentity(auth: RegistryAuth | undefined): string {
-  if (!auth) return 'anonymous';
-  if (auth.kind === 'basic') return `basic:${auth.username}:${auth.password}`;
-  if (auth.kind === 'identityToken') return `identity:${auth.identityToken}`;
-  return `registry-token:${auth.registryToken}`;
-}
-
-/** Bearer tokens are cached per registry, realm, service, scopes and identity. */
-function tokenKey(ep: AuthTarget, ctx: RegistryCallContext, challenge: AuthChallenge, scope: string | string[] | undefined): string {
+/**
+ * The cache key of a bearer token: registry, realm, service, scopes and the credential identity
+ * (credentialIdentity: never the password or token itself, which would otherwise stay in the
+ * cache's keys for as long as the token is cached).
+ */
+export function tokenKey(ep: AuthTarget, ctx: RegistryCallContext, challenge: AuthChallenge, scope: string | string[] | undefined): string {
   const scopes = scope === undefined ? '' : Array.isArray(scope) ? scope.join(' ') : scope;
-  return `${ep.host}|${challenge.params['realm'] ?? ''}|${challenge.params['service'] ?? ''}|${scopes}|${authIdentity(ctx.auth)}`;
+  return `${ep.host}|${challenge.params['realm'] ?? ''}|${challenge.params['service'] ?? ''}|${scopes}|${credentialIdentity(ctx.auth)}`;
 }
 
 export class RegistryAuthenticator {
@@ -159,6 +157,7 @@ export class RegistryAuthenticator {
       method,
       operation: 'token',
       what,
+      identity: credentialIdentity(auth),
       signal: ctx.signal,
       send: (signal) => dispatchBuffered(dispatcher, { origin: url.origin, path: url.pathname + url.search, method, headers, body, signal }, LIMIT_SMALL, this.opts.floor),
     });

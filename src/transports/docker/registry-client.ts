@@ -40,11 +40,11 @@ export class RegistryClient {
 
   /**
    * The registry's rate limit as its answers last announced it (limit, remaining, window,
-   * reset), without a request: what a sync checks before pulling more. Undefined when the
-   * registry announced none (or skiff has not talked to it).
+   * reset) to this client's credentials, without a request: what a sync checks before pulling
+   * more. Undefined when the registry announced none to them (or skiff has not talked to it).
    */
   knownRateLimit(): RateLimitState | undefined {
-    return this.http.rateLimit(this.registry);
+    return this.http.rateLimitFor(this.registry, this.ctx.auth);
   }
 
   /** Checks that the registry answers and that our credentials (if any) are accepted. */

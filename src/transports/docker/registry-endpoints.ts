@@ -42,6 +42,9 @@ export interface RegistryEndpointsOptions {
 
 const ENDPOINT_TTL_MS = 10 * 60 * 1000;
 
+/** The identity `/v2/` pings are sent as (see RetriedRequest.identity): no caller's credentials. */
+const PING_IDENTITY = 'ping';
+
 /** `p`, or AbortedError as soon as `signal` aborts (p itself goes on for its other waiters). */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(new AbortedError());
@@ -122,6 +125,9 @@ export class RegistryEndpoints {
         method: 'GET',
         operation: 'ping',
         what,
+        // The ping carries no credentials and is shared by every caller: its hold-off is its own,
+        // so anonymous pulls held off do not stop a caller with credentials from reaching the registry.
+        identity: PING_IDENTITY,
         signal,
         send: (s) => dispatchBuffered(dispatcher, { origin, path: '/v2/', method: 'GET', signal: s, headers: { 'user-agent': this.opts.userAgent } }, LIMIT_SMALL, this.opts.floor),
       });

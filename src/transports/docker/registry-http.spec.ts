@@ -142,3 +142,48 @@ describe('a 401 from a redirect target on another host', () => {
     }
   });
 });
+
+describe('announced rate limits per credentials', () => {
+  it("each caller reads what the registry announced to its own credentials, never another caller's", async () => {
+    const alice = { kind: 'basic' as const, username: 'alice', password: 'a-secret' };
+    const bob = { kind: 'basic' as const, username: 'bob', password: 'b-secret' };
+    const remaining = new Map([[`Basic ${Buffer.from('alice:a-secret').toString('base64')}`, '0'], [`Basic ${Buffer.from('bob:b-secret').toString('base64')}`, '57']]);
+    // Basic auth when `ask`, none otherwise; RateLimit-Remaining per Authorization (anonymous: 3).
+    const start = async (ask: boolean) => {
+      const srv = createServer((req, res) => {
+        if (req.url === '/v2/') return res.writeHead(ask ? 401 : 200, ask ? { 'www-authenticate': 'Basic realm="r"' } : {}).end('{}');
+        const left = remaining.get(req.headers.authorization ?? '') ?? '3';
+        res.writeHead(200, { 'content-type': 'application/json', 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': `${left};w=21600` }).end('{}');
+      });
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      return { srv, host: `127.0.0.1:${(srv.address() as AddressInfo).port}` };
+    };
+    const [withAuth, noAuth] = await Promise.all([start(true), start(false)]);
+    const http = new RegistryHttp({
+      registries: [withAuth.host, noAuth.host].map((location) => ({ location, insecure: true })),
+      retryTimes: 0,
+      limits: { connectTimeoutMs: 2000, firstByteTimeoutMs: 2000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 5000 },
+      userAgent: 'test',
+      egress: new EgressPolicy({ sharedMode: false, listedLocations: [], allowNetworks: [] }),
+    });
+    const get = (host: string, auth?: typeof alice) =>
+      http.request(host, { tlsVerify: false, ...(auth ? { auth } : {}) }, { method: 'GET', path: '/v2/a/manifests/x', operation: 'manifest', accept: [200], what: 'x', bufferLimit: 1024 });
+    try {
+      assert.equal(http.rateLimitFor(withAuth.host, alice), undefined, 'nothing announced yet');
+      await get(withAuth.host, alice);
+      assert.equal(http.rateLimitFor(withAuth.host, bob), undefined, "Alice's spent quota is not Bob's");
+      await get(withAuth.host, bob);
+      await get(withAuth.host);
+      assert.equal(http.rateLimitFor(withAuth.host, alice)?.remaining, 0);
+      assert.equal(http.rateLimitFor(withAuth.host, bob)?.remaining, 57);
+      assert.equal(http.rateLimitFor(withAuth.host, undefined)?.remaining, 3);
+      assert.equal(http.registryState(withAuth.host)?.rateLimit?.remaining, 3, "the host's state: the last announced to anyone");
+      // A registry that asks for no authentication meters everyone as anonymous: credentials not sent are not an identity.
+      await get(noAuth.host, alice);
+      assert.equal(http.rateLimitFor(noAuth.host, bob)?.remaining, 3);
+    } finally {
+      await http.close();
+      await Promise.all([withAuth.srv, noAuth.srv].map((s) => new Promise<void>((r) => s.close(() => r()))));
+    }
+  });
+});

@@ -2,9 +2,11 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { AppConfig, RegistrySettings } from '../../config/app-config';
 import { EgressPolicy } from '../../egress/egress-policy';
+import type { RegistryAuth } from '../transport';
 import { DomainError } from '../../errors/domain-error';
 import { parseWwwAuthenticate } from './auth-challenge';
 import { BoundedMap, ContentCache } from './content-cache';
+import { ANONYMOUS_IDENTITY, credentialIdentity } from './credential-identity';
 import type { LookupAll } from './egress-connector';
 import { RegistryAuthenticator, type RegistryCallContext } from './registry-auth';
 import { RegistryDispatchers } from './registry-dispatchers';
@@ -46,7 +48,7 @@ export interface RegistryHttpOptions {
   /** Name resolution for the egress connector (tests inject one); the system resolver by default. */
   lookup?: LookupAll;
   /** Bounds of per-host state (tests lower them). */
-  bounds?: { maxDispatchers?: number; dispatcherIdleMs?: number; maxEndpoints?: number; maxTokens?: number; maxRegistryStates?: number };
+  bounds?: { maxDispatchers?: number; dispatcherIdleMs?: number; maxEndpoints?: number; maxTokens?: number; maxRegistryStates?: number; maxHoldOffs?: number; maxCredentialRateLimits?: number };
 }
 
 export interface RequestOptions {
@@ -121,7 +123,7 @@ export class RegistryHttp {
     const observer = opts.observer;
     this.shared = shared ?? {
       listed: new Set(opts.registries.map((r) => r.location.toLowerCase())),
-      states: new RegistryStates({ max: opts.bounds?.maxRegistryStates, onChange: observer?.onRegistryState ? (s) => this.reportState(s) : undefined }),
+      states: new RegistryStates({ max: opts.bounds?.maxRegistryStates, maxHoldOffs: opts.bounds?.maxHoldOffs, maxCredentialRateLimits: opts.bounds?.maxCredentialRateLimits, onChange: observer?.onRegistryState ? (s) => this.reportState(s) : undefined }),
       contentCache: new ContentCache(64 * 1024 * 1024),
       tagDigests: new BoundedMap<string, string>(10_000),
     };
@@ -179,8 +181,8 @@ export class RegistryHttp {
   }
 
   /** Counts of per-host state held (for tests and diagnostics). */
-  get stateSizes(): { dispatchers: number; endpoints: number; tokens: number } {
-    return { dispatchers: this.dispatchers.size, endpoints: this.endpoints.size, tokens: this.auth.cachedTokens };
+  get stateSizes(): { dispatchers: number; endpoints: number; tokens: number; holdOffs: number } {
+    return { dispatchers: this.dispatchers.size, endpoints: this.endpoints.size, tokens: this.auth.cachedTokens, holdOffs: this.shared.states.holdOffCount };
   }
 
   /**
@@ -213,9 +215,16 @@ export class RegistryHttp {
     return this.shared.states.get(host.toLowerCase());
   }
 
-  /** The registry's rate limit as last announced (e.g. remaining pulls), without a request; undefined if none was. */
-  rateLimit(host: string): RateLimitState | undefined {
-    return this.registryState(host)?.rateLimit;
+  /**
+   * The registry's rate limit as last announced (e.g. remaining pulls) to requests sent with
+   * `auth`, without a request; undefined if none was. Registries meter per credential, so what
+   * another caller's credentials were told is not this caller's. `auth` counts as sent unless
+   * the registry asks for no authentication (then its answers meter the anonymous caller).
+   */
+  rateLimitFor(host: string, auth: RegistryAuth | undefined): RateLimitState | undefined {
+    const h = host.toLowerCase();
+    const sent = auth !== undefined && this.shared.states.get(h)?.authScheme !== 'none';
+    return this.shared.states.rateLimitFor(h, sent ? credentialIdentity(auth) : ANONYMOUS_IDENTITY);
   }
 
   async close(): Promise<void> {
@@ -305,6 +314,9 @@ export class RegistryHttp {
     const streamBody = req.body !== undefined && typeof req.body === 'object' && !Buffer.isBuffer(req.body);
     const body = streamBody ? watchStream(req.body as Readable, this.floor, 'upload', this.stallError(req.what, ep.host)) : req.body;
     const firstByteMs = req.commitsBytes !== undefined ? uploadFirstByteTimeoutMs(this.opts.limits, req.commitsBytes) : undefined;
+    // Who the registry meters this request as: the caller's credentials when they are sent
+    // (Basic, a token got with them), else anonymous (a registry asking for none meters by address).
+    const identity = authorization ? credentialIdentity(ctx.auth) : ANONYMOUS_IDENTITY;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const sameHost = url.host === new URL(ep.origin).host;
       const headers: Record<string, string> = { 'user-agent': this.opts.userAgent, ...req.headers };
@@ -317,6 +329,7 @@ export class RegistryHttp {
           method: req.method,
           operation: req.operation,
           what: req.what,
+          identity,
           signal: ctx.signal,
           retry: !streamBody,
           firstByteTimeoutMs: firstByteMs,

@@ -3,7 +3,9 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { DomainError } from '../../errors/domain-error';
 import type { RegistryResponse } from './registry-exchange';
+import { ANONYMOUS_IDENTITY, credentialIdentity } from './credential-identity';
 import { RegistryRetry, parseRetryAfter, upstreamFailure } from './registry-retry';
+import { RegistryStates } from './registry-state';
 import type { UpstreamRequestEvent } from './upstream-observer';
 
 const answer = (status: number, headers: Record<string, string> = {}): RegistryResponse => ({ status, headers, body: Readable.from([]), buffered: { bytes: Buffer.alloc(0) }, url: 'http://r/x' });
@@ -26,7 +28,7 @@ function script(outcomes: Array<RegistryResponse | Error>): { send: () => Promis
   };
 }
 
-const base = { registry: 'r:5000', method: 'GET', operation: 'manifest', what: 'reading manifest' };
+const base = { registry: 'r:5000', method: 'GET', operation: 'manifest', what: 'reading manifest', identity: 'anonymous' };
 
 describe('parseRetryAfter', () => {
   it('reads delta-seconds and HTTP dates, ignores garbage', () => {
@@ -97,6 +99,39 @@ describe('RegistryRetry', () => {
       },
     });
     await assert.rejects(run, (e: unknown) => e instanceof DomainError && e.code === 'ABORTED');
+  });
+});
+
+describe('429 hold-offs', () => {
+  const states = () => new RegistryStates();
+  const holding = (s: RegistryStates) =>
+    new RegistryRetry({ retryTimes: 0, maxRetryAfterMs: 2000, baseBackoffMs: 1, limits: { connectTimeoutMs: 5000, firstByteTimeoutMs: 5000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 30_000 }, states: s });
+  const alice = credentialIdentity({ kind: 'basic', username: 'alice', password: 'a-secret' });
+  const bob = credentialIdentity({ kind: 'basic', username: 'bob', password: 'b-secret' });
+
+  it('a 429 to one identity holds off that identity on that host only', async () => {
+    const s = states();
+    const r = holding(s);
+    const limited = script([answer(429, { 'retry-after': '120' })]);
+    assert.equal((await r.run({ ...base, identity: alice, send: limited.send })).status, 429);
+    // Alice's next request is not sent: it fails at once, saying how long is left.
+    const next = script([answer(200)]);
+    await assert.rejects(r.run({ ...base, identity: alice, send: next.send }), (e: unknown) => e instanceof DomainError && e.code === 'RATE_LIMITED' && /requests with these credentials to it are held for 1[12]\d s more/.test(e.message));
+    assert.equal(next.calls(), 0);
+    // Bob (other credentials), anonymous callers, and Alice on another host go on at once.
+    for (const req of [{ identity: bob }, { identity: ANONYMOUS_IDENTITY }, { identity: alice, registry: 'other:5000' }]) {
+      const go = script([answer(200)]);
+      assert.equal((await r.run({ ...base, ...req, send: go.send })).status, 200, JSON.stringify(req));
+      assert.equal(go.calls(), 1);
+    }
+  });
+
+  it('anonymous 429s hold off anonymous requests, and say so', async () => {
+    const s = states();
+    const r = holding(s);
+    assert.equal((await r.run({ ...base, identity: ANONYMOUS_IDENTITY, send: script([answer(429, { 'retry-after': '60' })]).send })).status, 429);
+    await assert.rejects(r.run({ ...base, identity: ANONYMOUS_IDENTITY, send: script([answer(200)]).send }), (e: unknown) => e instanceof DomainError && /anonymous requests to it are held/.test(e.message));
+    assert.equal((await r.run({ ...base, identity: alice, send: script([answer(200)]).send })).status, 200);
   });
 });
 

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, DomainError } from '../../errors/domain-error';
+import { ANONYMOUS_IDENTITY } from './credential-identity';
 import { type RegistryResponse, discardBody, header } from './registry-exchange';
 import { isRetryableNetworkError, networkError } from './registry-errors';
 import type { RegistryStates } from './registry-state';
@@ -11,12 +12,13 @@ import type { UpstreamObserver } from './upstream-observer';
  * with exponential backoff and jitter, honouring `Retry-After` up to a bound; every attempt
  * is reported to the observer. One call (every attempt and wait) ends within the call budget
  * (SKIFF_UPSTREAM_TIMEOUT_MS): a wait that would pass it is not started. A 429 holds off every
- * request to that host until its `Retry-After` (or the backoff) has passed. Requests whose
+ * request to that host sent with the same credentials (the request's `identity`) until its
+ * `Retry-After` (or the backoff) has passed; requests with other credentials go on. Requests whose
  * body is a stream are never retried (the body cannot be sent twice); the caller says so with
  * `retry: false`, and such a request is bounded by its throughput and first-byte limits instead.
  */
 
-/** The longest a 429 holds off a host: a registry asking for hours is asked again after this. */
+/** The longest a 429 holds off a host for one identity: a registry asking for hours is asked again after this. */
 const MAX_HOLD_OFF_MS = 10 * 60_000;
 
 export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
@@ -68,6 +70,11 @@ export interface RetriedRequest {
   method: string;
   operation: string;
   what: string;
+  /**
+   * Who the request is sent as: credentialIdentity() of the credentials it carries (ANONYMOUS_IDENTITY
+   * when it carries none). 429 hold-offs are kept per registry and identity.
+   */
+  identity: string;
   signal?: AbortSignal;
   /** Sends one attempt; `signal` ends it (the caller's signal and the call budget). */
   send: (signal: AbortSignal | undefined) => Promise<RegistryResponse>;
@@ -118,10 +125,10 @@ export class RegistryRetry {
           throw this.failed(req, upstreamFailure(e, req.what, req.registry, this.opts.limits, req.firstByteTimeoutMs));
         }
         this.observe(req, res.status, attemptStarted);
-        this.opts.states?.onAnswer(req.registry, res.headers);
+        this.opts.states?.onAnswer(req.registry, res.headers, req.identity);
         const retryAfter = parseRetryAfter(header(res, 'retry-after'));
         const delay = retryAfter ?? this.backoffDelay(attempt);
-        if (res.status === 429) this.opts.states?.holdOff(req.registry, Date.now() + Math.min(delay, MAX_HOLD_OFF_MS));
+        if (res.status === 429) this.opts.states?.holdOff(req.registry, req.identity, Date.now() + Math.min(delay, MAX_HOLD_OFF_MS));
         if (RETRYABLE_STATUS.has(res.status) && attempt < retryTimes && (retryAfter === undefined || retryAfter <= this.opts.maxRetryAfterMs) && delay < remaining()) {
           await discardBody(res);
           await this.sleep(delay, signal, req);
@@ -139,14 +146,15 @@ export class RegistryRetry {
     return e;
   }
 
-  /** Waits out a 429 hold-off on this host, or fails fast when it is longer than this call may wait. */
+  /** Waits out a 429 hold-off on this host and identity, or fails fast when it is longer than this call may wait. */
   private async waitForHoldOff(req: RetriedRequest, remainingMs: number, signal: AbortSignal | undefined): Promise<void> {
-    const held = this.opts.states?.heldFor(req.registry) ?? 0;
+    const held = this.opts.states?.heldFor(req.registry, req.identity) ?? 0;
     if (held <= 0) return;
     if (held > this.opts.maxRetryAfterMs || held >= remainingMs) {
+      const who = req.identity === ANONYMOUS_IDENTITY ? 'anonymous requests' : 'requests with these credentials';
       throw new DomainError(
         'RATE_LIMITED',
-        `${req.what}: registry ${req.registry} asked to slow down (429); requests to it are held for ${Math.ceil(held / 1000)} s more`,
+        `${req.what}: registry ${req.registry} asked to slow down (429); ${who} to it are held for ${Math.ceil(held / 1000)} s more`,
         { registry: req.registry, upstreamStatus: 429, retryable: true, retryAfterSeconds: Math.ceil(held / 1000) },
       );
     }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DomainError } from '../../errors/domain-error';
+import { ANONYMOUS_IDENTITY, credentialIdentity } from './credential-identity';
 import { RegistryStates, parseRateLimitValue, rateLimitFromHeaders } from './registry-state';
 
 describe('rate-limit headers', () => {
@@ -51,11 +53,89 @@ describe('RegistryStates', () => {
 
   it('holds off a host after a 429 and is bounded in count', () => {
     const s = new RegistryStates({ max: 100 });
-    assert.equal(s.heldFor('h'), 0);
-    s.holdOff('h', Date.now() + 5_000);
-    assert.ok(s.heldFor('h') > 4_000);
+    assert.equal(s.heldFor('h', 'anonymous'), 0);
+    s.holdOff('h', 'anonymous', Date.now() + 5_000);
+    assert.ok(s.heldFor('h', 'anonymous') > 4_000);
     for (let i = 0; i < 10_000; i++) s.onAnswer(`host-${i}`, {});
     assert.equal(s.get('host-0'), undefined);
     assert.ok(s.get('host-9999'));
+  });
+
+  it('holds off per host and credential identity: other credentials and anonymous callers are not held', () => {
+    const s = new RegistryStates();
+    const a = credentialIdentity({ kind: 'basic', username: 'alice', password: 'a-secret' });
+    const b = credentialIdentity({ kind: 'basic', username: 'bob', password: 'b-secret' });
+    s.holdOff('h', a, Date.now() + 5_000);
+    assert.ok(s.heldFor('h', a) > 4_000, "A's next request waits");
+    assert.equal(s.heldFor('h', b), 0, 'B, with its own credentials, is not held');
+    assert.equal(s.heldFor('h', ANONYMOUS_IDENTITY), 0, 'anonymous callers are not held by A');
+    assert.equal(s.heldFor('other', a), 0, 'A on another host is not held');
+    s.holdOff('h', ANONYMOUS_IDENTITY, Date.now() + 9_000);
+    assert.equal(s.heldFor('h', b), 0, 'anonymous pulls held off do not hold B');
+    // A hold-off only grows (a shorter Retry-After does not end a longer one); one in the past is none.
+    s.holdOff('h', a, Date.now() + 1_000);
+    assert.ok(s.heldFor('h', a) > 4_000);
+    s.holdOff('h', b, Date.now() - 1_000);
+    assert.equal(s.heldFor('h', b), 0);
+  });
+
+  it('the registry state names no credential identity', () => {
+    const s = new RegistryStates();
+    const a = credentialIdentity({ kind: 'basic', username: 'alice', password: 'a-secret' });
+    s.onAnswer('h', { 'ratelimit-remaining': '0;w=60' });
+    s.holdOff('h', a, Date.now() + 5_000);
+    const shown = JSON.stringify(s.get('h'));
+    assert.deepEqual(s.get('h')!.rateLimit, { remaining: 0, windowSeconds: 60 }, "the host's announced rate limit is still shown");
+    for (const secret of [a, 'alice', 'a-secret']) assert.ok(!shown.includes(secret), shown);
+  });
+
+  it('keeps the rate limit announced per credential identity, bounded, beside the host-wide last one', () => {
+    const s = new RegistryStates({ maxCredentialRateLimits: 20 });
+    const a = credentialIdentity({ kind: 'basic', username: 'alice', password: 'a-secret' });
+    const b = credentialIdentity({ kind: 'basic', username: 'bob', password: 'b-secret' });
+    s.onAnswer('h', { 'ratelimit-limit': '100;w=60', 'ratelimit-remaining': '0;w=60' }, a);
+    s.onAnswer('h', { 'ratelimit-remaining': '42;w=60' }, b);
+    s.onAnswer('h', {}, a);
+    assert.deepEqual(s.rateLimitFor('h', a), { limit: 100, remaining: 0, windowSeconds: 60 });
+    assert.deepEqual(s.rateLimitFor('h', b), { remaining: 42, windowSeconds: 60 });
+    assert.equal(s.rateLimitFor('h', ANONYMOUS_IDENTITY), undefined);
+    assert.equal(s.get('h')!.rateLimit?.remaining, 42, 'the host state: the last announced');
+    for (let i = 0; i < 1000; i++) s.onAnswer('h', { 'ratelimit-remaining': '1' }, `id-${i}`);
+    assert.equal(s.rateLimitFor('h', a), undefined, 'the oldest are forgotten beyond the bound');
+    assert.ok(s.rateLimitFor('h', 'id-999'));
+  });
+
+  it('hold-offs are bounded in count and forgotten when they end', async () => {
+    const s = new RegistryStates({ maxHoldOffs: 50 });
+    for (let i = 0; i < 10_000; i++) s.holdOff('h', credentialIdentity({ kind: 'registryToken', registryToken: `t${i}` }), Date.now() + 60_000);
+    assert.equal(s.holdOffCount, 50);
+    const last = credentialIdentity({ kind: 'registryToken', registryToken: 't9999' });
+    assert.ok(s.heldFor('h', last) > 0, 'the newest hold-offs are kept');
+    const ended = new RegistryStates();
+    ended.holdOff('h', last, Date.now() + 5);
+    await sleep(50);
+    assert.equal(ended.heldFor('h', last), 0);
+    assert.equal(ended.holdOffCount, 0, 'an ended hold-off is dropped when looked at');
+  });
+});
+
+describe('credentialIdentity', () => {
+  it('is stable, tells credentials apart, and holds no secret', () => {
+    const alice = { kind: 'basic' as const, username: 'alice', password: 'a-secret' };
+    assert.equal(credentialIdentity(undefined), ANONYMOUS_IDENTITY);
+    assert.equal(credentialIdentity(alice), credentialIdentity({ ...alice }));
+    const ids = new Set([
+      credentialIdentity(alice),
+      credentialIdentity({ ...alice, password: 'other' }),
+      credentialIdentity({ kind: 'basic', username: 'alice:a', password: '-secret' }),
+      credentialIdentity({ kind: 'basic', username: 'bob', password: 'a-secret' }),
+      credentialIdentity({ kind: 'registryToken', registryToken: 'a-secret' }),
+      credentialIdentity({ kind: 'identityToken', identityToken: 'a-secret' }),
+      ANONYMOUS_IDENTITY,
+    ]);
+    assert.equal(ids.size, 7);
+    const id = credentialIdentity(alice);
+    assert.match(id, /^cred:[A-Za-z0-9_-]{22}$/);
+    assert.ok(!id.includes('alice') && !id.includes('a-secret'));
   });
 });

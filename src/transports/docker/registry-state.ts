@@ -6,9 +6,16 @@ import { header } from './registry-exchange';
  * What this process knows of each registry it talked to: reachable (last ping or answer),
  * the auth scheme of its `/v2/` challenge, its rate limit as announced in answer headers
  * (`RateLimit-Limit: 100;w=21600`, `RateLimit-Remaining`, `RateLimit-Reset`, or the
- * `X-RateLimit-*` spellings), and the last error. Also the per-host 429 hold-off: after a
- * `Retry-After`, every request to that host waits (or fails fast) instead of hammering it.
- * Bounded: registries not heard of for a day are forgotten, and at most `max` are kept.
+ * `X-RateLimit-*` spellings), and the last error. Also the 429 hold-offs: after a 429 (and
+ * its `Retry-After`), every request to that host with the same credentials waits (or fails fast)
+ * instead of hammering it. Registries meter per credential (Docker Hub: per account, anonymous
+ * pulls per source address), so a hold-off is kept per host and credential identity
+ * (credentialIdentity: never the secret itself): one caller's throttled or abused credentials,
+ * or anonymous pulls, do not hold off the callers that use other credentials.
+ * Bounded: registries not heard of for a day are forgotten, and at most `max` are kept; at most
+ * `maxHoldOffs` hold-offs are kept, each forgotten when it ends (the least recently used first
+ * beyond the bound: a forgotten hold-off costs one more request, which the registry answers
+ * with 429 again).
  */
 
 export interface RateLimitState {
@@ -31,7 +38,6 @@ export interface RegistryState {
 
 interface Entry {
   state: RegistryState;
-  holdUntil: number;
 }
 
 /** Reads `N` or `N;w=SECONDS` (params in any order, other params ignored); linear, no regex on the whole value. */
@@ -80,21 +86,36 @@ export function rateLimitFromHeaders(headers: Record<string, string | string[] |
 export interface RegistryStatesOptions {
   max?: number;
   idleMs?: number;
+  /** Most hold-offs kept at once (host × credential identity); default 10,000. */
+  maxHoldOffs?: number;
+  /** Most rate limits kept per host and credential identity at once; default 10,000. */
+  maxCredentialRateLimits?: number;
   /** Told of every change of a registry's state (gauges). */
   onChange?: (state: RegistryState) => void;
 }
 
 export class RegistryStates {
   private readonly entries: ExpiringLru<string, Entry>;
+  /** `host` NUL `identity` → end of the hold-off (epoch ms); each entry expires with its hold-off. */
+  private readonly holds: ExpiringLru<string, number>;
+  /** `host` NUL `identity` → the rate limit announced to requests sent as that identity. */
+  private readonly limits: ExpiringLru<string, RateLimitState>;
 
   constructor(private readonly opts: RegistryStatesOptions = {}) {
     this.entries = new ExpiringLru<string, Entry>({ max: opts.max ?? 1000, idleMs: opts.idleMs ?? 24 * 3600_000 });
+    this.holds = new ExpiringLru<string, number>({ max: opts.maxHoldOffs ?? 10_000, idleMs: 24 * 3600_000 });
+    this.limits = new ExpiringLru<string, RateLimitState>({ max: opts.maxCredentialRateLimits ?? 10_000, idleMs: opts.idleMs ?? 24 * 3600_000 });
+  }
+
+  /** Hold-offs kept now (for tests and diagnostics). */
+  get holdOffCount(): number {
+    return this.holds.size;
   }
 
   private entry(host: string): Entry {
     let e = this.entries.get(host);
     if (!e) {
-      e = { state: { registry: host }, holdUntil: 0 };
+      e = { state: { registry: host } };
       this.entries.set(host, e);
     }
     return e;
@@ -110,14 +131,30 @@ export class RegistryStates {
     return e ? structuredClone(e.state) : undefined;
   }
 
-  /** Every answer from the registry: it is reachable; its rate-limit headers are read. */
-  onAnswer(host: string, headers: Record<string, string | string[] | undefined>): void {
+  /**
+   * Every answer from the registry: it is reachable; its rate-limit headers are read, into the
+   * host's state (the last announced to anyone) and, when `identity` is given, into what was
+   * announced to requests sent as that identity (registries meter per credential).
+   */
+  onAnswer(host: string, headers: Record<string, string | string[] | undefined>, identity?: string): void {
     const e = this.entry(host);
     e.state.reachable = true;
     e.state.lastSeenAt = new Date().toISOString();
     const rl = rateLimitFromHeaders(headers);
-    if (rl) e.state.rateLimit = { ...e.state.rateLimit, ...rl };
+    if (rl) {
+      e.state.rateLimit = { ...e.state.rateLimit, ...rl };
+      if (identity !== undefined) {
+        const key = `${host}\0${identity}`;
+        this.limits.set(key, { ...this.limits.get(key), ...rl });
+      }
+    }
     this.changed(e);
+  }
+
+  /** The rate limit last announced to requests sent to `host` as `identity` (a copy); undefined when none was. */
+  rateLimitFor(host: string, identity: string): RateLimitState | undefined {
+    const rl = this.limits.get(`${host}\0${identity}`);
+    return rl ? { ...rl } : undefined;
   }
 
   onPing(host: string, challenges: Array<{ scheme: string }>): void {
@@ -137,15 +174,17 @@ export class RegistryStates {
     this.changed(e);
   }
 
-  /** After a 429: nobody sends to `host` before `untilMs` (epoch ms). */
-  holdOff(host: string, untilMs: number): void {
-    const e = this.entry(host);
-    e.holdUntil = Math.max(e.holdUntil, untilMs);
+  /** After a 429 to a request sent as `identity`: nothing is sent to `host` as `identity` before `untilMs` (epoch ms). */
+  holdOff(host: string, identity: string, untilMs: number): void {
+    if (!(untilMs > Date.now())) return;
+    const key = `${host}\0${identity}`;
+    const until = Math.max(this.holds.get(key) ?? 0, untilMs);
+    this.holds.set(key, until, until);
   }
 
-  /** Milliseconds to wait before sending to `host` (0: go). */
-  heldFor(host: string): number {
-    const e = this.entries.get(host);
-    return e ? Math.max(0, e.holdUntil - Date.now()) : 0;
+  /** Milliseconds to wait before sending to `host` as `identity` (0: go). */
+  heldFor(host: string, identity: string): number {
+    const until = this.holds.get(`${host}\0${identity}`);
+    return until === undefined ? 0 : Math.max(0, until - Date.now());
   }
 }
