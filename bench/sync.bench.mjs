@@ -6,11 +6,12 @@
 //       its own of BENCH_LAYER_MB MB
 //   (b) the same sync again, nothing new
 // Prints each tool's median time (and range), the ratio skiff time / skopeo time (goals: (a) ≤ 0.4,
-// (b) ≤ 0.2) and the load average. Run with `npm run bench:sync` (it builds first). Knobs:
+// (b) ≤ 0.2), the floor of (b) (its registry requests alone, by a bare HTTP client) and the load average. Run with `npm run bench:sync` (it builds first). Knobs:
 // BENCH_ROUNDS (default 5), BENCH_REPOS, BENCH_TAGS, BENCH_BASE_LAYERS (2), BENCH_BASE_MB (8),
 // BENCH_LAYER_MB (2), SKIFF_SYNC_CONCURRENCY and SKIFF_COPY_PER_HOST_CONCURRENCY (passed to the
 // service), BENCH_NODE_OPTIONS. Results: bench/results/sync.json.
 import { writeFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
 import { join } from 'node:path';
 import { load, makeTmpDirSync, num, orderOf, runSkopeo, serviceEnv, startRegistry, startSkiff, stopAll, summarize, writeResult } from './bench-support.mjs';
 
@@ -87,7 +88,35 @@ async function snapshot(reg, prefix) {
   return out;
 }
 
+/**
+ * The floor of (b): the requests a re-sync cannot do without, issued by a bare HTTP client
+ * (undici, keep-alive, SKIFF_SYNC_CONCURRENCY images at once, default 8): every source tag
+ * list, then per image a HEAD of the source manifest and of the destination's, together.
+ */
+const floorAgent = new Agent({ connections: 16 });
+async function resyncFloor(dst, snap) {
+  const destImages = Object.keys(snap).map((k) => [`mirror${k.slice(0, k.lastIndexOf(':'))}`, k.slice(k.lastIndexOf(':') + 1)]);
+  const accept = 'application/vnd.docker.distribution.manifest.v2+json';
+  const t0 = performance.now();
+  const lists = await Promise.all(repos.map(async (r) => (await (await request(`${src.url}/v2/${r}/tags/list`, { dispatcher: floorAgent })).body.json()).tags.map((t) => [r, t])));
+  const images = lists.flat();
+  let next = 0;
+  const head = async (url) => (await request(url, { method: 'HEAD', headers: { accept }, dispatcher: floorAgent })).body.dump();
+  await Promise.all(
+    Array.from({ length: num('SKIFF_SYNC_CONCURRENCY', 8) }, async () => {
+      while (next < images.length) {
+        const i = next++;
+        const [r, t] = images[i];
+        const [dr, dt] = destImages[i % destImages.length];
+        await Promise.all([head(`${src.url}/v2/${r}/manifests/${t}`), head(`${dst.url}/v2/${dr}/manifests/${dt}`)]);
+      }
+    }),
+  );
+  return performance.now() - t0;
+}
+
 const times = { a: { skiff: [], skopeo: [] }, b: { skiff: [], skopeo: [] } };
+const floor = [];
 for (let round = 0; round < ROUNDS; round++) {
   const snapshots = {};
   for (const tool of orderOf(round)) {
@@ -100,6 +129,7 @@ for (let round = 0; round < ROUNDS; round++) {
     times.a[tool].push(first.ms);
     times.b[tool].push(again.ms);
     snapshots[tool] = await snapshot(dst, 'mirror');
+    if (tool === 'skiff') floor.push(await resyncFloor(dst, snapshots[tool]));
     await dst.stop();
     console.log(`round ${round + 1} ${tool}: first ${(first.ms / 1000).toFixed(2)} s, again ${(again.ms / 1000).toFixed(2)} s`);
   }
@@ -119,6 +149,7 @@ const result = {
   cases: {
     first: summarize(`(a) sync ${REPOS * TAGS} images into an empty registry`, times.a, 0.4),
     again: summarize('(b) re-sync, nothing new', times.b, 0.2),
+    againFloor: summarize('floor of (b): its registry requests by a bare HTTP client', { skiff: floor, skopeo: times.b.skopeo }),
   },
 };
 console.log(`load average before ${loadBefore.join(' ')}, after ${result.loadAfter.join(' ')}`);
