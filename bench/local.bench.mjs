@@ -3,7 +3,9 @@
 // in one run (which tool goes first alternates every round). Both write to the same disk (the
 // service's storage root and skopeo's paths are in one temp directory). `npm run bench:local`.
 // The image is the 329 MiB, 6-layer one of bench-support.mjs (docker-archive decompresses it
-// to 558 MiB). Also the service's peak RSS during each skiff copy. Knobs: BENCH_ROUNDS (5),
+// to 558 MiB). Also the service's peak RSS during each skiff copy, and an inspect of the image
+// as a docker-archive: and as an oci-archive: (both written by skopeo), skiff's HTTP API
+// against `skopeo inspect`. Knobs: BENCH_ROUNDS (5),
 // BENCH_NODE_OPTIONS (the service's NODE_OPTIONS). Results: bench/results/local.json.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,11 +61,39 @@ for (let round = 0; round < ROUNDS; round++) {
   }
   console.log(`round ${round + 1}: ${line.join('; ')}`);
 }
+// Inspect of the image as an archive: skopeo wrote both once; each tool inspects them in turn.
+await runSkopeo(['copy', '--src-tls-verify=false', image, `docker-archive:${storageRoot}/inspect.tar:bench/large:v1`]);
+await runSkopeo(['copy', '--src-tls-verify=false', image, `oci-archive:${storageRoot}/inspect-oci.tar:v1`]);
+const archives = {
+  'inspect docker-archive:': { skiff: 'docker-archive:inspect.tar', skopeo: `docker-archive:${storageRoot}/inspect.tar` },
+  'inspect oci-archive:': { skiff: 'oci-archive:inspect-oci.tar:v1', skopeo: `oci-archive:${storageRoot}/inspect-oci.tar:v1` },
+};
+const inspectTimes = Object.fromEntries(Object.keys(archives).map((k) => [k, { skiff: [], skopeo: [] }]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, a] of Object.entries(archives)) {
+    for (const tool of orderOf(round)) {
+      if (tool === 'skiff') {
+        inspectTimes[name].skiff.push(
+          (
+            await timed(async () => {
+              const res = await fetch(`${svc.url}/v1/images/inspect?image=${encodeURIComponent(a.skiff)}`);
+              if (!res.ok) throw new Error(`${name}: HTTP ${res.status} ${await res.text()}`);
+              await res.arrayBuffer();
+            })
+          ).ms,
+        );
+      } else {
+        inspectTimes[name].skopeo.push((await timed(() => runSkopeo(['inspect', a.skopeo]))).ms);
+      }
+    }
+  }
+}
 const result = { rounds: ROUNDS, loadBefore, loadAfter: load(), imageMiB: Number((large.size / 2 ** 20).toFixed(1)), cases: {}, peakRssMb: {} };
 for (const [name, c] of Object.entries(cases)) {
   result.cases[name] = summarize(`registry → ${name}, ${result.imageMiB} MiB`, times[name], c.goal);
   result.peakRssMb[name] = Math.round(Math.max(...peaks[name]));
 }
+for (const name of Object.keys(archives)) result.cases[name] = summarize(`${name} ${result.imageMiB} MiB archive`, inspectTimes[name]);
 console.log(`service peak RSS: ${Object.entries(result.peakRssMb).map(([k, v]) => `${k} ${v} MB`).join(', ')}`);
 console.log(`load average before ${loadBefore.join(' ')}, after ${result.loadAfter.join(' ')}`);
 writeResult('local', result);
