@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { DomainError } from '../errors/domain-error';
-import { parseSyncYaml, REDACTED, redactSyncYaml } from './sync-yaml';
+import { parseSyncYaml, readSyncYaml, REDACTED, redactSyncYaml } from './sync-yaml';
 
 const noCertDirs = () => 'cert-dir is not allowed';
 
@@ -105,5 +105,15 @@ describe('redactSyncYaml', () => {
     const doc = parse(stored, { schema: 'failsafe' }) as Record<string, { credentials?: Record<string, string>; images?: Record<string, string[]> }>;
     assert.deepEqual(doc['r.example']!.credentials, { username: 'u', password: REDACTED });
     assert.deepEqual(doc['r.example']!.images, { x: ['1.0'] });
+  });
+});
+
+describe('readSyncYaml', () => {
+  it('gives the registries and the redacted document of one parse', async () => {
+    const text = 'r.example:\n  images:\n    x: [1.0]\n  credentials: {username: u, password: s3cret}\n';
+    const { registries, redacted } = await readSyncYaml(text, () => undefined);
+    assert.deepEqual(registries, await parseSyncYaml(text, () => undefined));
+    assert.deepEqual(redacted, await redactSyncYaml(text));
+    assert.ok(!redacted.text.includes('s3cret'));
   });
 });

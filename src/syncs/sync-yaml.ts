@@ -137,7 +137,23 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
  * at a time, yielding to the event loop between them, within a budget of compile time.
  */
 export async function parseSyncYaml(text: string, allowedCertDir: (dir: string) => string | undefined): Promise<SyncYamlRegistry[]> {
+  return registriesOf((await parseText(text)).value, allowedCertDir);
+}
+
+/**
+ * parseSyncYaml and redactSyncYaml of one document, parsed once (a submission needs both; a
+ * large document is parsed on a thread, see yaml-document.ts).
+ */
+export async function readSyncYaml(
+  text: string,
+  allowedCertDir: (dir: string) => string | undefined,
+): Promise<{ registries: SyncYamlRegistry[]; redacted: { text: string; secrets: Record<string, SyncYamlCredentials> } }> {
   const { value } = await parseText(text);
+  const registries = await registriesOf(value, allowedCertDir);
+  return { registries, redacted: redactedOf(text, value) };
+}
+
+async function registriesOf(value: Record<string, Plain>, allowedCertDir: (dir: string) => string | undefined): Promise<SyncYamlRegistry[]> {
   checkSelectorCounts(value);
   let compileMs = 0;
   const registries: SyncYamlRegistry[] = [];
@@ -220,7 +236,10 @@ export async function parseSyncYaml(text: string, allowedCertDir: (dir: string) 
  * value (comments and anchors are not kept, so no alias can carry a secret through).
  */
 export async function redactSyncYaml(text: string): Promise<{ text: string; secrets: Record<string, SyncYamlCredentials> }> {
-  const { value } = await parseText(text);
+  return redactedOf(text, (await parseText(text)).value);
+}
+
+function redactedOf(text: string, value: Record<string, Plain>): { text: string; secrets: Record<string, SyncYamlCredentials> } {
   const secrets: Record<string, SyncYamlCredentials> = {};
   const redacted: Record<string, Plain> = {};
   for (const [key, raw] of Object.entries(value)) {

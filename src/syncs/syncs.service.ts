@@ -29,7 +29,7 @@ import { DockerTransport } from '../transports/docker/docker.transport';
 import type { CredentialResolver, RegistryAuth } from '../transports/transport';
 import { TransportRegistry } from '../transports/transport-registry';
 import { type SourceAccess, SyncRun, SyncStoppedError } from './sync-run';
-import { parseSyncYaml, redactSyncYaml, type SyncYamlRegistry } from './sync-yaml';
+import { parseSyncYaml, readSyncYaml, type SyncYamlRegistry } from './sync-yaml';
 import type { SyncRequestDto } from './syncs.dto';
 
 /** How often a sync's run recounts its images when no signal came (signals normally wake it first). */
@@ -152,11 +152,10 @@ export class SyncsService implements OperationRunner<'sync'>, OnModuleInit {
     if (body.sourceType === 'yaml') {
       if (body.yaml === undefined) throw new InvalidArgumentError('sourceType yaml needs the YAML document in "yaml"');
       if (body.source !== undefined) throw new InvalidArgumentError('sourceType yaml reads its images from "yaml"; "source" must be omitted');
-      const registries = await parseSyncYaml(body.yaml, this.certDirRefusal);
+      const { registries, redacted } = await readSyncYaml(body.yaml, this.certDirRefusal);
       for (const r of registries) if (r.credentials) this.yamlAuth(r.key, r.credentials);
       this.transports.authorize('docker', principal, 'syncing from');
       this.checkSelectors(registries, principal);
-      const redacted = await redactSyncYaml(body.yaml);
       request.yaml = redacted.text;
       if (Object.keys(redacted.secrets).length > 0) secrets.yamlCredentials = redacted.secrets;
     } else {
