@@ -156,3 +156,4 @@ console.log(`load average before ${loadBefore.join(' ')}, after ${result.loadAft
 writeResult('sync', result);
 await svc.stop();
 await stopAll();
+await floorAgent.close();
