@@ -44,8 +44,12 @@ describe('AuthFailureLimiter', () => {
   it('counts IPv6 per /64 and IPv4-mapped addresses as IPv4', () => {
     assert.equal(clientKey('2001:db8:1:2:aaaa::1'), clientKey('2001:db8:1:2:bbbb:cccc:dddd:eeee'));
     assert.notEqual(clientKey('2001:db8:1:2::1'), clientKey('2001:db8:1:3::1'));
-    assert.equal(clientKey('2001:db8::1'), '2001:db8:0:0::/64');
-    assert.equal(clientKey('::1'), '0:0:0:0::/64');
+    assert.equal(clientKey('2001:db8::1'), '2001:db8::/64');
+    assert.equal(clientKey('2001:DB8:0:0:1::1'), clientKey('2001:db8::2'), 'one spelling per /64');
+    assert.equal(clientKey('fe80::1%eth0'), 'fe80::/64');
+    assert.equal(clientKey('::1'), '::/64');
+    // the /64 is the first four groups, wherever the '::' and an embedded IPv4 tail are
+    assert.equal(clientKey('1::2:3:4:5:6.7.8.9'), '1:0:2:3::/64');
     assert.equal(clientKey('::ffff:192.0.2.7'), '192.0.2.7');
     assert.equal(clientKey('192.0.2.7'), '192.0.2.7');
     assert.equal(clientKey(undefined), 'unknown');
@@ -101,7 +105,15 @@ describe('authenticationMiddleware with a failed-attempt limit', () => {
     assert.equal((await get(limited, '/healthz')).status, 200, 'probes without a token still answer');
   });
 
-  it('successful authentications neither count nor reset; loopback is exempt only when configured', async () => {
+  it('a valid token between failures does not reset their count', async () => {
+    const fresh = await start(false);
+    for (let i = 0; i < 2; i++) assert.equal((await get(fresh, '/v1/credentials', `guess-${i}`)).status, 401);
+    for (let i = 0; i < 5; i++) assert.equal((await get(fresh, '/v1/credentials', 'good-token-0123456789')).status, 200);
+    assert.equal((await get(fresh, '/v1/credentials', 'guess-2')).status, 401);
+    assert.equal((await get(fresh, '/v1/credentials', 'good-token-0123456789')).status, 429);
+  });
+
+  it('loopback is not counted when exempt', async () => {
     for (let i = 0; i < 10; i++) assert.equal((await get(exempt, '/v1/credentials', 'good-token-0123456789')).status, 200);
     for (let i = 0; i < 10; i++) assert.equal((await get(exempt, '/v1/credentials', `guess-${i}`)).status, 401);
     assert.equal((await get(exempt, '/v1/credentials', 'good-token-0123456789')).status, 200);

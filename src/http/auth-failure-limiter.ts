@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { formatIp, isIpv4, parseIp } from '../egress/ip-address';
 
 /**
  * Failed authentication attempts per client address (SKIFF_AUTH_FAILURES_PER_MINUTE): a
@@ -77,18 +77,13 @@ export class AuthFailureLimiter {
   }
 }
 
-/** The address a client is counted under: IPv4 as is, IPv6 by its /64. */
+/** The address a client is counted under: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its /64. */
 export function clientKey(address: string | undefined): string {
   if (address === undefined) return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1]!;
-  if (isIP(address) !== 6) return address;
-  const [head, tail] = address.split('::', 2) as [string, string | undefined];
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => (Number.parseInt(g, 16) || 0).toString(16))
-    .join(':')}::/64`;
+  const ip = parseIp(address);
+  if (ip === undefined) return address;
+  if (isIpv4(ip)) return formatIp(ip);
+  const prefix = new Uint8Array(16);
+  prefix.set(ip.subarray(0, 8));
+  return `${formatIp(prefix)}/64`;
 }

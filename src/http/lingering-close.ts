@@ -17,8 +17,11 @@ export const DEFAULT_LINGER: LingerLimits = { maxBytes: 4 * 1024 * 1024, maxMs: 
  * soon as the answer is written: a destroyed socket that still receives the client's body
  * answers with a reset, and the client's write fails (EPIPE/ECONNRESET) before it has read
  * the answer. Once the answer is written:
- * - the HTTP parser gets no further byte from this connection (nothing sent after the refused
- *   request is parsed or served, not even a pipelined request);
+ * - the HTTP parser gets no further byte from this connection (nothing that arrives after the
+ *   answer is parsed or served). A request pipelined behind the refused one in bytes Node's
+ *   parser already read (the same packet) was parsed and dispatched by Node before the answer
+ *   was written: its handler runs, its answer is never sent (Node dispatches pipelined requests
+ *   eagerly; not stopped here);
  * - the connection is half-closed (FIN after the answer);
  * - what the client still sends is read and dropped (nothing is buffered) until it closes its
  *   side, or `limits.maxBytes` were read, or `limits.maxMs` passed: then it is destroyed.

@@ -69,6 +69,9 @@ describe('redactUrlUserinfo', () => {
       ['/v1/images/inspect?image=docker%3A%2F%2Fuser%3Apa%2Fss%40host.example%2Frepo', '/v1/images/inspect?image=docker://[redacted]@host.example/repo'],
       ['/v1/images/inspect?image=docker://user:s3cr%2540host.example/repo', '/v1/images/inspect?image=docker://[redacted]@host.example/repo'],
       ['/v1/images/inspect?docker://user:pass@host.example/repo', '/v1/images/inspect?docker://[redacted]@host.example/repo'],
+      // an '=' in the password of a value without a key: not a key=value split
+      ['/v1/images/inspect?docker://user:pa=ss@host.example/repo', '/v1/images/inspect?docker://[redacted]@host.example/repo'],
+      ['/v1/images/inspect?x=1&user%3Apa%3Dss%40host.example%2Frepo', '/v1/images/inspect?x=1&[redacted]@host.example/repo'],
       ['/v1/images/inspect?image=docker://user:p%ZZss@host.example/repo', '/v1/images/inspect?image=[redacted]'],
       ['/v1/credentials/user:pa/ss@host.example', '/v1/credentials/[redacted]@host.example'],
       ['/v1/registries/user%3Apass%40host.example?x=1', '/v1/registries/[redacted]@host.example?x=1'],

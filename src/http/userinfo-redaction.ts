@@ -9,6 +9,8 @@ const DIGEST_SUFFIX_RE = /@(?:sha256|sha384|sha512):[0-9a-fA-F]*$/;
 /** '@', also percent-encoded once or more (`%40`, `%2540`, …). */
 const AT_RE = /@|%(?:25)*40/gi;
 const HAS_AT_RE = /@|%(?:25)*40/i;
+/** What a query parameter name of the API looks like (`image`, `tlsVerify`, `a[0]`, …). */
+const PARAM_NAME_RE = /^[\w.[\]-]*$/;
 
 /**
  * Credentials a caller wrote into a reference (`docker://user:password@host/…`), removed
@@ -56,8 +58,10 @@ export function redactUrlUserinfo(url: string): string {
     .slice(q + 1)
     .split('&')
     .map((part) => {
-      // a part without '=' is a value too (`?docker://user:pass@host/…`)
-      const key = part.slice(0, part.indexOf('=') + 1);
+      // a part without '=' is a value too (`?docker://user:pass@host/…`), and so is one whose
+      // "key" is no parameter name (`?docker://user:pa=ss@host/…`: the '=' is the password's)
+      const eq = part.indexOf('=');
+      const key = eq !== -1 && PARAM_NAME_RE.test(part.slice(0, eq)) ? part.slice(0, eq + 1) : '';
       const raw = part.slice(key.length);
       let value: string;
       try {
