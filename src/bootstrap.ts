@@ -10,6 +10,7 @@ import { type AppConfig, isLoopbackHost } from './config/app-config';
 import { ApiValidationPipe } from './http/api-validation.pipe';
 import { auditMiddleware, createAuditLogger } from './http/audit-log';
 import { AuthFailureLimiter } from './http/auth-failure-limiter';
+import { ClientAddresses } from './http/client-address';
 import { authenticationMiddleware } from './http/authentication.middleware';
 import { answerClientErrors } from './http/client-error';
 import { corsMiddleware } from './http/cors.middleware';
@@ -56,6 +57,7 @@ export async function createApp(config: AppConfig, opts: { logs?: boolean; after
       allowedHosts: [config.host, ...config.security.allowedHosts],
       ...(config.security.authFailuresPerMinute > 0 ? { failureLimiter: new AuthFailureLimiter({ limitPerMinute: config.security.authFailuresPerMinute }) } : {}),
       failureLimitExemptsLoopback: config.security.authFailuresExemptLoopback,
+      clientAddresses: new ClientAddresses(config.security.trustedProxies),
     }),
   );
   app.use(queryLimitMiddleware(MAX_QUERY_PARAMS));

@@ -398,6 +398,7 @@ describe('loadConfig: shared-service settings', () => {
       auditLog: { kind: 'stdout' },
       authFailuresPerMinute: 30,
       authFailuresExemptLoopback: false,
+      trustedProxies: [],
     });
   });
 
@@ -443,9 +444,12 @@ describe('loadConfig: shared-service settings', () => {
         SKIFF_AUDIT_LOG: 'logs/audit.log',
         SKIFF_AUTH_FAILURES_PER_MINUTE: '0',
         SKIFF_AUTH_FAILURES_EXEMPT_LOOPBACK: 'true',
+        SKIFF_TRUSTED_PROXIES: ' 10.0.0.0/8, FD00::/8 ',
       },
       '/srv',
     ).security;
+    assert.deepEqual(s.trustedProxies, ['10.0.0.0/8', 'fd00::/8']);
+    assert.throws(() => loadConfig({ SKIFF_TRUSTED_PROXIES: '10.0.0.1/8' }, '/srv'), /SKIFF_TRUSTED_PROXIES: "10.0.0.1\/8" is not a CIDR/);
     assert.equal(s.authFailuresPerMinute, 0);
     assert.equal(s.authFailuresExemptLoopback, true);
     assert.deepEqual(s.transports, ['docker', 'docker-daemon']);

@@ -138,6 +138,11 @@ export interface SecuritySettings {
   authFailuresPerMinute: number;
   /** Loopback clients are not counted (SKIFF_AUTH_FAILURES_EXEMPT_LOOPBACK, default false). */
   authFailuresExemptLoopback: boolean;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` names the client (SKIFF_TRUSTED_PROXIES: CIDRs,
+   * comma-separated, normalised; default none: the socket's address is the client's).
+   */
+  trustedProxies: string[];
 }
 
 /** The transports enabled when SKIFF_TRANSPORTS is unset: the engine (daemon) transports are opt-in. */
@@ -196,6 +201,7 @@ function parseSecurity(get: (envName: string, key: string) => string | undefined
     // ---- failed authentication attempts (one block) ----
     authFailuresPerMinute: parseInteger('SKIFF_AUTH_FAILURES_PER_MINUTE', get('SKIFF_AUTH_FAILURES_PER_MINUTE', 'authFailuresPerMinute'), 30, 0, 1_000_000),
     authFailuresExemptLoopback: parseBool('SKIFF_AUTH_FAILURES_EXEMPT_LOOPBACK', get('SKIFF_AUTH_FAILURES_EXEMPT_LOOPBACK', 'authFailuresExemptLoopback'), false),
+    trustedProxies: parseCidrList('SKIFF_TRUSTED_PROXIES', get('SKIFF_TRUSTED_PROXIES', 'trustedProxies')),
   };
 }
 
@@ -233,6 +239,19 @@ export interface EgressSettings {
   sharedMode: boolean;
   /** CIDRs from the registries file's `egress.allowNetworks`, normalised. */
   allowNetworks: string[];
+}
+
+/** A comma-separated list of CIDRs (normalised); a bad one stops the start naming the variable. */
+function parseCidrList(name: string, raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '')
+    .map((t) => {
+      const cidr = parseCidr(t);
+      if (!cidr) throw new ConfigError(`${name}: ${JSON.stringify(t)} is not a CIDR like 10.0.0.0/8 or fd00::/8 (no host bits set)`);
+      return cidr.text;
+    });
 }
 
 /** The registries file's top-level `egress: {allowNetworks: [CIDR…]}`. */

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { PrincipalDirectory } from '../auth/principal-directory';
 import { AuthFailureLimiter, clientKey } from './auth-failure-limiter';
 import { authenticationMiddleware } from './authentication.middleware';
+import { ClientAddresses } from './client-address';
 
 describe('AuthFailureLimiter', () => {
   it('blocks an address after `limit` failures for the rest of its minute, then lets it try again', () => {
@@ -59,7 +60,7 @@ describe('AuthFailureLimiter', () => {
 describe('authenticationMiddleware with a failed-attempt limit', () => {
   const directory = new PrincipalDirectory({ apiTokens: ['good-token-0123456789'], principals: [] });
   const servers: Server[] = [];
-  const start = async (exemptLoopback: boolean): Promise<string> => {
+  const start = async (exemptLoopback: boolean, trustedProxies: string[] = []): Promise<string> => {
     const auth = authenticationMiddleware({
       directory,
       metricsPublic: false,
@@ -67,6 +68,7 @@ describe('authenticationMiddleware with a failed-attempt limit', () => {
       allowedHosts: [],
       failureLimiter: new AuthFailureLimiter({ limitPerMinute: 3 }),
       failureLimitExemptsLoopback: exemptLoopback,
+      clientAddresses: new ClientAddresses(trustedProxies),
     });
     const server = createServer((req, res) => auth(req, res, () => res.end((req as { principal?: { name: string } }).principal?.name)));
     servers.push(server);
@@ -111,6 +113,18 @@ describe('authenticationMiddleware with a failed-attempt limit', () => {
     for (let i = 0; i < 5; i++) assert.equal((await get(fresh, '/v1/credentials', 'good-token-0123456789')).status, 200);
     assert.equal((await get(fresh, '/v1/credentials', 'guess-2')).status, 401);
     assert.equal((await get(fresh, '/v1/credentials', 'good-token-0123456789')).status, 429);
+  });
+
+  it('behind a trusted proxy each client has its own budget, under the address the proxy saw, not one it wrote', async () => {
+    const proxied = await start(false, ['127.0.0.0/8']);
+    const via = (forwardedFor: string, token: string) => fetch(`${proxied}/v1/credentials`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': forwardedFor } });
+    for (let i = 0; i < 3; i++) assert.equal((await via('198.51.100.1', `guess-${i}`)).status, 401);
+    assert.equal((await via('198.51.100.1', 'guess-3')).status, 429, 'the guessing client is blocked');
+    assert.equal((await via('198.51.100.2', 'good-token-0123456789')).status, 200, 'another client behind the same proxy is not');
+    assert.equal((await via('203.0.113.5, 198.51.100.1', 'guess-4')).status, 429, 'a hop the client wrote itself does not change its address');
+    const direct = await start(false);
+    for (let i = 0; i < 3; i++) await fetch(`${direct}/v1/credentials`, { headers: { authorization: `Bearer guess-${i}`, 'x-forwarded-for': `198.51.100.${i}` } });
+    assert.equal((await get(direct, '/v1/credentials', 'good-token-0123456789')).status, 429, 'without trusted proxies the header is ignored');
   });
 
   it('loopback is not counted when exempt', async () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { PrincipalDirectory } from '../auth/principal-directory';
 import type { AuthFailureLimiter } from './auth-failure-limiter';
+import type { ClientAddresses } from './client-address';
 import { ANONYMOUS_PRINCIPAL, LOCAL_PRINCIPAL, type RequestWithPrincipal } from './current-principal.decorator';
 import { problemFor, sendProblem } from './problem-response';
 
@@ -35,6 +36,8 @@ export interface AuthenticationOptions {
   failureLimiter?: AuthFailureLimiter;
   /** Loopback clients are not counted (SKIFF_AUTH_FAILURES_EXEMPT_LOOPBACK). */
   failureLimitExemptsLoopback?: boolean;
+  /** Where a request comes from (behind trusted reverse proxies); default the socket's peer. */
+  clientAddresses?: ClientAddresses;
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/openapi.json', '/openapi.yaml', '/docs', '/docs/']);
@@ -80,7 +83,7 @@ export function authenticationMiddleware(opts: AuthenticationOptions): (req: Inc
       return;
     }
     const header = req.headers.authorization;
-    const address = req.socket.remoteAddress;
+    const address = opts.clientAddresses ? opts.clientAddresses.of(req) : req.socket.remoteAddress;
     // only requests bringing an Authorization header are counted or refused (probes without one never are)
     const exempt = opts.failureLimitExemptsLoopback === true && address !== undefined && isLoopbackName(address.replace(/^::ffff:/i, ''));
     const limiter = header !== undefined && !exempt ? opts.failureLimiter : undefined;
