@@ -44,12 +44,19 @@ async function clear(store: OperationStore): Promise<void> {
 /**
  * A TCP proxy on loopback to `port`. `freeze(n)` makes every connection after the first `n`
  * half-open: nothing is forwarded either way and nothing is closed (as when a NAT drops it).
+ * `hold(true)` makes the connections opened from then on hang: accepted, never answered.
  */
 async function startTcpProxy(port: number) {
   const pairs: { client: Socket; server: Socket }[] = [];
+  const held: Socket[] = [];
+  let holding = false;
   const proxy = createServer((client) => {
-    const server = connect(port, '127.0.0.1');
     client.on('error', () => undefined);
+    if (holding) {
+      held.push(client);
+      return;
+    }
+    const server = connect(port, '127.0.0.1');
     server.on('error', () => undefined);
     client.pipe(server);
     server.pipe(client);
@@ -67,7 +74,11 @@ async function startTcpProxy(port: number) {
         server.pause();
       }
     },
+    hold(on: boolean) {
+      holding = on;
+    },
     close() {
+      for (const client of held) client.destroy();
       for (const { client, server } of pairs) {
         client.destroy();
         server.destroy();
@@ -164,6 +175,29 @@ describe('PostgreSQL LISTEN connection', { skip: postgresSkip() }, () => {
       // Only the connections opened since (the LISTEN one, by subscribe) go dead; B's pool stays usable.
       await listenerRecovers(a, b, async () => proxy.freeze(before));
     } finally {
+      await b.close();
+      await a.close();
+      proxy.close();
+    }
+  });
+
+  it('a reconnect that is never answered (the server unreachable behind a NAT or balancer) gives up in time and tries again', async () => {
+    const proxy = await startTcpProxy(pg.port);
+    const proxied = new URL(url);
+    proxied.port = String(proxy.port);
+    const a = await open();
+    const b = new PostgresOperationStore(await PostgresDatabase.open({ url: proxied.toString(), poolSize: 2, listenHeartbeatMs: 500 }));
+    let release: NodeJS.Timeout | undefined;
+    try {
+      const before = proxy.connections();
+      await listenerRecovers(a, b, async () => {
+        // The LISTEN connection goes dead and the first reconnects hang, until the way is free again.
+        proxy.hold(true);
+        proxy.freeze(before);
+        release = setTimeout(() => proxy.hold(false), 2000);
+      });
+    } finally {
+      clearTimeout(release);
       await b.close();
       await a.close();
       proxy.close();
