@@ -141,6 +141,7 @@ export class SqliteOperationStore extends SqlOperationStore {
   }
 
   async health(): Promise<string | undefined> {
+    if (this.wal.failure) return `${this.database.path}: ${this.wal.failure.message}`;
     if (this.database.damage) return `${this.database.path} is damaged (${this.database.damage}); restore a backup or start fresh (README: "Backups")`;
     try {
       await this.q.all('SELECT count(*) FROM operations WHERE id = ?', ['']);
