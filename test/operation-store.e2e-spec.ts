@@ -497,6 +497,27 @@ describe('SQLite: the database is checked, not trusted', () => {
     }
   });
 
+  it('a corruption met by a statement while running is noted: readiness reports the database damaged', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'skiff.db');
+    const store = new SqliteOperationStore(SqliteDatabase.open(path));
+    try {
+      const op = draft();
+      await insert(store, op);
+      assert.equal(await store.health(), undefined);
+      // Another connection points the operations table at a page that does not exist.
+      const other = new DatabaseSync(path, { defensive: false });
+      other.exec(`PRAGMA writable_schema = ON; UPDATE sqlite_schema SET rootpage = 99999 WHERE name = 'operations'`);
+      const version = (other.prepare('PRAGMA schema_version').get() as { schema_version: number }).schema_version;
+      other.exec(`PRAGMA schema_version = ${version + 1}`);
+      other.close();
+      await assert.rejects(store.get(op.id), (e: unknown) => !(e instanceof DomainError && e.code === 'STORE_UNAVAILABLE'));
+      assert.match((await store.health()) ?? '', /damaged/);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('migrates a schema-1 database, reading its old problem objects as errors', async () => {
     const dir = tempDir();
     const path = join(dir, 'skiff.db');

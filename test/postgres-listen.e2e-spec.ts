@@ -44,12 +44,19 @@ async function clear(store: OperationStore): Promise<void> {
 /**
  * A TCP proxy on loopback to `port`. `freeze(n)` makes every connection after the first `n`
  * half-open: nothing is forwarded either way and nothing is closed (as when a NAT drops it).
+ * `hold(true)` makes the connections opened from then on hang: accepted, never answered.
  */
 async function startTcpProxy(port: number) {
   const pairs: { client: Socket; server: Socket }[] = [];
+  const held: Socket[] = [];
+  let holding = false;
   const proxy = createServer((client) => {
-    const server = connect(port, '127.0.0.1');
     client.on('error', () => undefined);
+    if (holding) {
+      held.push(client);
+      return;
+    }
+    const server = connect(port, '127.0.0.1');
     server.on('error', () => undefined);
     client.pipe(server);
     server.pipe(client);
@@ -67,7 +74,11 @@ async function startTcpProxy(port: number) {
         server.pause();
       }
     },
+    hold(on: boolean) {
+      holding = on;
+    },
     close() {
+      for (const client of held) client.destroy();
       for (const { client, server } of pairs) {
         client.destroy();
         server.destroy();
@@ -117,26 +128,36 @@ describe('PostgreSQL LISTEN connection', { skip: postgresSkip() }, () => {
     }
   }
 
+  /**
+   * What both ways of losing the LISTEN connection must come to: B watches an operation A
+   * writes to; once the first event arrived, `breakListen` breaks B's LISTEN connection and A
+   * writes while B may not be listening (caught up after the reconnect), then once more.
+   */
+  async function listenerRecovers(a: PostgresOperationStore, b: PostgresOperationStore, breakListen: () => Promise<void>): Promise<void> {
+    await clear(a);
+    const op = await insert(a);
+    const w = await watchFromB(b, op.id);
+    const claimed = await a.claim({ owner: 'ra', ...LEASE });
+    assert.equal(claimed?.operation.id, op.id);
+    await until('the first event', () => w.received.includes(2));
+    await breakListen();
+    await a.recordProgress(op.id, claimed!.leaseVersion, emptyProgress('copying'));
+    await until('the reconnect', () => w.seen.some((s) => s.type === 'reconnected'));
+    await a.recordProgress(op.id, claimed!.leaseVersion, emptyProgress('copying'));
+    await until('every event', () => w.received.includes(4));
+    assert.deepEqual(w.received, [2, 3, 4]);
+    await w.stop();
+  }
+
   it("the LISTEN connection killed by the server: the listener reconnects and another replica's events still arrive, the missed ones too", async () => {
     const a = await open();
     const b = new PostgresOperationStore(await PostgresDatabase.open({ url, poolSize: 2 }));
     try {
-      await clear(a);
-      const op = await insert(a);
-      const w = await watchFromB(b, op.id);
-      const claimed = await a.claim({ owner: 'ra', ...LEASE });
-      assert.equal(claimed?.operation.id, op.id);
-      await until('the first event', () => w.received.includes(2));
-      const db = new URL(url).pathname.slice(1);
-      const killed = await pg.sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'skiff-listen' AND datname = '${db}'`);
-      assert.ok(killed.length >= 1, 'the LISTEN session was found');
-      // Written while B may not be listening: caught up after the reconnect.
-      await a.recordProgress(op.id, claimed!.leaseVersion, emptyProgress('copying'));
-      await until('the reconnect', () => w.seen.some((s) => s.type === 'reconnected'));
-      await a.recordProgress(op.id, claimed!.leaseVersion, emptyProgress('copying'));
-      await until('every event', () => w.received.includes(4));
-      assert.deepEqual(w.received, [2, 3, 4]);
-      await w.stop();
+      await listenerRecovers(a, b, async () => {
+        const db = new URL(url).pathname.slice(1);
+        const killed = await pg.sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'skiff-listen' AND datname = '${db}'`);
+        assert.ok(killed.length >= 1, 'the LISTEN session was found');
+      });
     } finally {
       await b.close();
       await a.close();
@@ -150,22 +171,33 @@ describe('PostgreSQL LISTEN connection', { skip: postgresSkip() }, () => {
     const a = await open();
     const b = new PostgresOperationStore(await PostgresDatabase.open({ url: proxied.toString(), poolSize: 2, listenHeartbeatMs: 500 }));
     try {
-      await clear(a);
-      const op = await insert(a);
       const before = proxy.connections();
-      const w = await watchFromB(b, op.id);
-      const claimed = await a.claim({ owner: 'ra', ...LEASE });
-      assert.equal(claimed?.operation.id, op.id);
-      await until('the first event', () => w.received.includes(2));
-      // Only the LISTEN connection (opened by subscribe) goes dead; B's pool stays usable.
-      proxy.freeze(before);
-      await a.recordProgress(op.id, claimed!.leaseVersion, emptyProgress('copying'));
-      await until('the reconnect', () => w.seen.some((s) => s.type === 'reconnected'));
-      await a.recordProgress(op.id, claimed!.leaseVersion, emptyProgress('copying'));
-      await until('every event', () => w.received.includes(4));
-      assert.deepEqual(w.received, [2, 3, 4]);
-      await w.stop();
+      // Only the connections opened since (the LISTEN one, by subscribe) go dead; B's pool stays usable.
+      await listenerRecovers(a, b, async () => proxy.freeze(before));
     } finally {
+      await b.close();
+      await a.close();
+      proxy.close();
+    }
+  });
+
+  it('a reconnect that is never answered (the server unreachable behind a NAT or balancer) gives up in time and tries again', async () => {
+    const proxy = await startTcpProxy(pg.port);
+    const proxied = new URL(url);
+    proxied.port = String(proxy.port);
+    const a = await open();
+    const b = new PostgresOperationStore(await PostgresDatabase.open({ url: proxied.toString(), poolSize: 2, listenHeartbeatMs: 500 }));
+    let release: NodeJS.Timeout | undefined;
+    try {
+      const before = proxy.connections();
+      await listenerRecovers(a, b, async () => {
+        // The LISTEN connection goes dead and the first reconnects hang, until the way is free again.
+        proxy.hold(true);
+        proxy.freeze(before);
+        release = setTimeout(() => proxy.hold(false), 2000);
+      });
+    } finally {
+      clearTimeout(release);
       await b.close();
       await a.close();
       proxy.close();

@@ -246,7 +246,17 @@ export class PostgresDatabase implements Queryable {
     let retry: NodeJS.Timeout | undefined;
     let delay = 250;
     const connect = async (first: boolean): Promise<void> => {
-      const c = new Client({ connectionString: this.options.url, application_name: 'skiff-listen', keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS });
+      // Connecting and LISTEN, too, count as lost when unanswered for a heartbeat: a reconnect
+      // that hangs (nothing answers behind a NAT or balancer) would otherwise never end, and
+      // with it the listener, which only a lost connection reschedules.
+      const c = new Client({
+        connectionString: this.options.url,
+        application_name: 'skiff-listen',
+        keepAlive: true,
+        keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+        connectionTimeoutMillis: heartbeatMs,
+        query_timeout: heartbeatMs,
+      });
       c.on('notification', (n) => {
         if (n.channel === channel && n.payload !== undefined) onMessage(n.payload);
       });
@@ -296,17 +306,14 @@ export class PostgresDatabase implements Queryable {
       const current = live;
       if (!current || beating || stopped) return;
       beating = true;
-      let timer: NodeJS.Timeout | undefined;
-      const unanswered = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer to a heartbeat within ${heartbeatMs} ms`)), heartbeatMs);
-      });
-      Promise.race([current.client.query('SELECT 1'), unanswered])
+      // Unanswered within heartbeatMs, it fails (the client's query_timeout).
+      current.client
+        .query('SELECT 1')
         .then(
           () => undefined,
           (e: unknown) => current.lost(e),
         )
         .finally(() => {
-          clearTimeout(timer);
           beating = false;
         });
     }, heartbeatMs);

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, fsyncSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
-import { writeFileAtomicSync } from '../storage/atomic-write';
+import { syncPublishedDirectory, writeFileAtomicSync } from '../storage/atomic-write';
 import { SQLITE_MIGRATIONS } from './migrations';
 import { sqliteCode, StartupRefusedError } from './database-errors';
 
@@ -33,11 +33,19 @@ const SQLITE_NOTADB = 26;
 const BACKUP_THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { DatabaseSync } = require('node:sqlite');
+const { openSync, fsyncSync, closeSync } = require('node:fs');
 const db = new DatabaseSync(workerData.source, { readOnly: true, timeout: 5000 });
 try {
   db.prepare('VACUUM INTO ?').run(workerData.target);
 } finally {
   db.close();
+}
+// The copy is as big as the database: its fsync, too, stays off the service's event loop.
+const fd = openSync(workerData.target, 'r');
+try {
+  fsyncSync(fd);
+} finally {
+  closeSync(fd);
 }
 parentPort.postMessage('done');
 `;
@@ -209,7 +217,8 @@ export class SqliteDatabase {
   /**
    * Writes a consistent copy to `dir` on a thread of its own (BACKUP_THREAD: a big database
    * never freezes the service; the copy is the database as of the backup's start), under a
-   * temporary name fsynced and renamed when complete, and keeps the newest `keep` backups
+   * temporary name fsynced (on that thread) and renamed when complete (the directory flushed
+   * then, as every published file: storage/atomic-write), and keeps the newest `keep` backups
    * there. Returns the backup's path. One backup at a time.
    */
   async backup(dir: string, keep: number): Promise<string> {
@@ -223,17 +232,12 @@ export class SqliteDatabase {
       rmSync(tmp, { force: true });
       try {
         await runBackupThread(this.path, tmp);
-        const fd = openSync(tmp, 'r');
-        try {
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
         renameSync(tmp, final);
       } catch (e) {
         rmSync(tmp, { force: true });
         throw e;
       }
+      await syncPublishedDirectory(dir);
       const backups = readdirSync(dir)
         .filter((n) => /^skiff-\d{8}T\d{6}Z\.db$/.test(n))
         .sort()

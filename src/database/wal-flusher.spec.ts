@@ -36,7 +36,17 @@ describe('WalFlusher', () => {
     db.close();
   });
 
-  it('a failed fdatasync rejects its waiters; the file is opened again for the next flush', async () => {
+  it('a failed fdatasync is for good: every later flush rejects, even though another fdatasync might succeed', async () => {
+    // fdatasync of /dev/null fails (EINVAL) while opening it succeeds.
+    const wal = new WalFlusher('/dev/null');
+    await assert.rejects(wal.flush(), /fdatasync of \/dev\/null failed .*EINVAL/);
+    assert.match(wal.failure?.message ?? '', /restart skiff/);
+    await assert.rejects(wal.flush(), /fdatasync of \/dev\/null failed/);
+    assert.equal(wal.syncs, 1, 'no fdatasync is tried after a failed one');
+    await wal.close();
+  });
+
+  it('a WAL file that cannot be opened rejects its waiters; the file is opened again for the next flush', async () => {
     const path = join(dir, 'missing.db-wal');
     const wal = new WalFlusher(path);
     await assert.rejects(wal.flush(), /ENOENT/);

@@ -10,9 +10,12 @@ import { type FileHandle, open } from 'node:fs/promises';
  * the other.
  *
  * Contract: flush() resolves once every commit made before the call is on disk. Calls while a
- * flush runs share the next one (group commit): at most one runs and one waits. A failed
- * fdatasync rejects the calls that waited for it (their commits may not be durable); the file
- * is opened again for the next flush.
+ * flush runs share the next one (group commit): at most one runs and one waits. A WAL file that
+ * cannot be opened rejects the calls that waited for it; it is opened again for the next flush.
+ * A failed fdatasync is for good (`failure`): the kernel may have dropped the dirty pages it
+ * could not write and reports that error once, so a later fdatasync that succeeds proves
+ * nothing about the frames before it (a hole in the WAL: SQLite's recovery then stops at it,
+ * losing every later commit). Every flush from then on rejects; the store reports it unready.
  */
 export class WalFlusher {
   private handle?: Promise<FileHandle>;
@@ -20,6 +23,8 @@ export class WalFlusher {
   private waiting?: Promise<void>;
   /** fdatasync calls made (for tests and metrics: concurrent commits share them). */
   syncs = 0;
+  /** The fdatasync that failed: no commit made durable by this flusher since can be trusted. */
+  failure: Error | undefined;
 
   constructor(private readonly walPath: string) {}
 
@@ -42,16 +47,22 @@ export class WalFlusher {
   }
 
   private async sync(): Promise<void> {
+    if (this.failure) throw this.failure;
     this.handle ??= open(this.walPath, 'r');
     const handle = this.handle;
+    let fh: FileHandle;
     try {
-      const fh = await handle;
-      this.syncs++;
-      await fh.datasync();
+      fh = await handle;
     } catch (e) {
       if (this.handle === handle) this.handle = undefined;
-      await handle.then((fh) => fh.close()).catch(() => undefined);
       throw e;
+    }
+    this.syncs++;
+    try {
+      await fh.datasync();
+    } catch (e) {
+      this.failure ??= new Error(`fdatasync of ${this.walPath} failed (${(e as Error).message}): commits since the last one on disk may be lost; restart skiff`, { cause: e });
+      throw this.failure;
     }
   }
 

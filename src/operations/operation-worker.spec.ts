@@ -15,6 +15,7 @@ import { OperationEventHub } from './operation-event-hub';
 import { newOperationId } from './operation-id';
 import { OperationWorker } from './operation-worker';
 import { SqliteOperationStore } from './sqlite-operation-store';
+import { sync as syncDraft } from './testing/operations-harness';
 
 const dirs: string[] = [];
 after(() => {
@@ -23,22 +24,8 @@ after(() => {
 
 const silent = { log() {}, warn() {}, error() {}, debug() {}, verbose() {}, fatal() {} } as unknown as Logger;
 
-const syncRequest: SyncRequest = {
-  sourceType: 'docker',
-  source: 'docker://s/r',
-  destination: 'docker://d',
-  destinationType: 'docker',
-  scoped: false,
-  all: false,
-  dryRun: false,
-  keepGoing: false,
-  preserveDigests: false,
-  sourceTlsVerify: true,
-  destinationTlsVerify: true,
-  removeSignatures: false,
-  retryTimes: 3,
-  referrers: 'none',
-};
+/** A sync request; the image runner below never reads it. */
+const syncRequest = syncDraft('succeed').request as SyncRequest;
 
 describe('OperationWorker: sync image leases', () => {
   it('renews only the image leases a live run here works on: one this replica holds without a run lapses and another replica takes it', async () => {

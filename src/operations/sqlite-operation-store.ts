@@ -55,12 +55,13 @@ export class SqliteOperationStore extends SqlOperationStore {
     };
   }
 
+  /** A statement's failure: a corruption is noted (readiness fails from now on), a full disk is STORE_FULL. */
   private guard<T>(fn: () => T): T {
     try {
       return fn();
     } catch (e) {
-      const known = storeErrorOf(e, this.database.path);
-      throw known instanceof DomainError ? known : new StoreUnavailableError(`${this.database.path}: writing its commits to disk failed (${(e as Error).message})`, { cause: e });
+      this.database.noteError(e);
+      throw storeErrorOf(e, this.database.path);
     }
   }
 
@@ -140,6 +141,7 @@ export class SqliteOperationStore extends SqlOperationStore {
   }
 
   async health(): Promise<string | undefined> {
+    if (this.wal.failure) return `${this.database.path}: ${this.wal.failure.message}`;
     if (this.database.damage) return `${this.database.path} is damaged (${this.database.damage}); restore a backup or start fresh (README: "Backups")`;
     try {
       await this.q.all('SELECT count(*) FROM operations WHERE id = ?', ['']);
