@@ -614,7 +614,7 @@ describe('SQLite: the database is checked, not trusted', () => {
     }
   });
 
-  it('commits never fsync on the event loop: durable ones wait for a shared fdatasync of the WAL, bookkeeping ones for none', async () => {
+  it('COMMIT itself does not fsync: durable commits wait for a shared fdatasync of the WAL, bookkeeping ones for none', async () => {
     const dir = tempDir();
     const db = SqliteDatabase.open(join(dir, 'skiff.db'));
     const store = new SqliteOperationStore(db);
