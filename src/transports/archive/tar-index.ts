@@ -43,6 +43,9 @@ export class TarIndex {
     const owned = typeof source === 'string' ? await open(source, 'r') : undefined;
     const input = new BodySkippingReader(owned ?? (source as FileHandle));
     extract.on('entry', (header, stream, next) => {
+      // A body cut short (a truncated archive) errors the entry's stream too; the error surfaces
+      // through the pipeline, and an entry stream without a listener would crash the process.
+      stream.on('error', () => undefined);
       try {
         // The body is not needed to index it: the reader feeds the parser zeros in its place.
         const at = (header as { byteOffset?: number }).byteOffset;
