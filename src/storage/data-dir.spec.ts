@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import fs = require('node:fs');
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DataDirInUseError, lockDataDir, replicaIdOf, resetTempDir, storageReplicaOf, sweepDataDir } from './data-dir';
+import { withFailingDirectorySync } from './testing/failing-directory-sync';
 
 const dirs: string[] = [];
 const fresh = () => {
@@ -133,32 +133,16 @@ describe('replicaIdOf', () => {
     assert.match(warnings.join('\n'), /cannot keep the replica id/);
   });
 
-  it('flushes the data directory after putting the id in place; a failed flush keeps the id and says so', () => {
-    const fsyncSync = fs.fsyncSync;
-    let directorySyncs = 0;
-    let fail = false;
-    fs.fsyncSync = (fd: number) => {
-      if (fs.fstatSync(fd).isDirectory()) {
-        directorySyncs++;
-        if (fail) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
-      }
-      fsyncSync(fd);
-    };
-    try {
-      const d = fresh();
-      replicaIdOf(d);
-      assert.equal(directorySyncs, 1);
-      const e = fresh();
-      fail = true;
-      const warnings: string[] = [];
-      const id = replicaIdOf(e, (m) => warnings.push(m));
-      assert.equal(readFileSync(join(e, 'storage-replica-id'), 'utf8'), `${id}\n`);
-      assert.match(warnings.join('\n'), /kept the replica id in storage-replica-id, but the data directory could not be flushed \(EIO/);
-      fail = false;
-      assert.equal(replicaIdOf(e), id, 'the id kept is the one used');
-    } finally {
-      fs.fsyncSync = fsyncSync;
-    }
+  it('flushes the data directory after putting the id in place; a failed flush keeps the id and says so', async () => {
+    const d = fresh();
+    const { directorySyncs } = await withFailingDirectorySync(() => replicaIdOf(d), { fail: false });
+    assert.equal(directorySyncs, 1);
+    const e = fresh();
+    const warnings: string[] = [];
+    const { result: id } = await withFailingDirectorySync(() => replicaIdOf(e, (m) => warnings.push(m)));
+    assert.equal(readFileSync(join(e, 'storage-replica-id'), 'utf8'), `${id}\n`);
+    assert.match(warnings.join('\n'), /kept the replica id in storage-replica-id, but the data directory could not be flushed \(EIO/);
+    assert.equal(replicaIdOf(e), id, 'the id kept is the one used');
   });
 });
 

@@ -1,9 +1,14 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
+import type { Readable } from 'node:stream';
+import * as tar from 'tar-stream';
+import { extractTar } from './tar-extract';
+import type { ArchiveLimits } from './tar-policy';
 import { TarIndex } from './tar-index';
 import { TarWriter, ustarHeader } from './tar-writer';
 
@@ -71,4 +76,87 @@ test('refuses what extraction would refuse, without writing anything', async () 
     for (let i = 0; i < 5; i++) await w.addBytes(`f${i}`, Buffer.from('x'));
   });
   await assert.rejects(TarIndex.build(many, { limits: { maxEntries: 3 } }), /more than 3 entries/);
+});
+
+/** The bytes of a tar-stream pack (PAX headers where USTAR cannot hold a name). */
+async function packed(entries: { name: string; body?: Buffer; type?: 'file' | 'symlink'; linkname?: string; size?: number }[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const done = buffer(pack as unknown as Readable);
+  for (const e of entries) {
+    await new Promise<void>((resolve, reject) =>
+      pack.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, size: e.size ?? e.body?.length ?? 0 }, e.body ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve())),
+    );
+  }
+  pack.finalize();
+  return done;
+}
+
+/** What extraction says of an archive: 'ok' or its refusal's message. */
+async function extractionSays(path: string, limits?: ArchiveLimits): Promise<string> {
+  const out = mkdtempSync(join(dir, 'x-'));
+  try {
+    await extractTar(createReadStream(path), out, { limits });
+    return 'ok';
+  } catch (e) {
+    return `${(e as { code?: string }).code}: ${(e as Error).message}`;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+async function indexSays(path: string, limits?: ArchiveLimits): Promise<string> {
+  return TarIndex.build(path, { limits }).then(
+    () => 'ok',
+    (e: unknown) => `${(e as { code?: string }).code}: ${(e as Error).message}`,
+  );
+}
+
+test('indexing reads the headers, not the bodies; PAX names and a link with a body are indexed as extraction reads them', async () => {
+  const big = Buffer.alloc(8 * 1024 * 1024, 7);
+  const longName = `${'n'.repeat(150)}é`;
+  const path = join(dir, 'bodies.tar');
+  writeFileSync(
+    path,
+    await packed([
+      { name: 'a', body: Buffer.from('target') },
+      { name: longName, body: Buffer.from('pax-named') },
+      { name: 'big', body: big },
+      { name: 'after', body: Buffer.from('tail') },
+    ]),
+  );
+  const fh = await open(path, 'r');
+  try {
+    let bytesRead = 0;
+    const read = fh.read.bind(fh) as (b: Buffer, o: number, l: number, p: number) => Promise<{ bytesRead: number; buffer: Buffer }>;
+    (fh as unknown as { read: typeof read }).read = async (b, o, l, p) => {
+      const r = await read(b, o, l, p);
+      bytesRead += r.bytesRead;
+      return r;
+    };
+    const index = await TarIndex.build(fh);
+    assert.ok(bytesRead < 512 * 1024, `indexing read ${bytesRead} bytes of a ${big.length}-byte body`);
+    assert.equal((await index.read(index.file(longName)!, 100, 'pax')).toString(), 'pax-named');
+    assert.equal((await index.read(index.file('after')!, 100, 'after')).toString(), 'tail');
+    assert.equal(index.file('big')!.size, big.length);
+  } finally {
+    await fh.close();
+  }
+  assert.equal(await extractionSays(path), 'ok');
+});
+
+test('a header lying about its size (up to 8 GiB in a small file) is refused exactly as extraction refuses it', async () => {
+  const limits = { maxEntries: 100, maxEntrySize: 2 ** 34, maxTotalSize: 2 ** 34 };
+  const path = join(dir, 'liar.tar');
+  for (const size of [2 ** 33 - 1, 5000]) {
+    writeFileSync(path, Buffer.concat([ustarHeader({ name: 'huge', size, type: 'file' }), Buffer.alloc(1024, 1), Buffer.alloc(1024)]));
+    const said = await indexSays(path, limits);
+    assert.match(said, /^ARCHIVE_INVALID: /, `size ${size}`);
+    assert.equal(said, await extractionSays(path, limits), `size ${size}`);
+  }
+  // a symbolic link carrying a body: the body is skipped as a file's is, the next entry indexed
+  const link = Buffer.concat([ustarHeader({ name: 'l', size: 700, type: 'symlink', linkname: 'after' }), Buffer.alloc(1024, 0x41)]);
+  writeFileSync(path, Buffer.concat([link, await packed([{ name: 'after', body: Buffer.from('tail') }])]));
+  const index = await TarIndex.build(path);
+  assert.equal((await index.read(index.file('l')!, 100, 'l')).toString(), 'tail');
+  assert.equal(await extractionSays(path), 'ok');
 });

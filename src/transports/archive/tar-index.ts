@@ -43,6 +43,9 @@ export class TarIndex {
     const owned = typeof source === 'string' ? await open(source, 'r') : undefined;
     const input = new BodySkippingReader(owned ?? (source as FileHandle));
     extract.on('entry', (header, stream, next) => {
+      // A body cut short (a truncated archive) errors the entry's stream too; the error surfaces
+      // through the pipeline, and an entry stream without a listener would crash the process.
+      stream.on('error', () => undefined);
       try {
         // The body is not needed to index it: the reader feeds the parser zeros in its place.
         const at = (header as { byteOffset?: number }).byteOffset;
@@ -115,19 +118,18 @@ export class TarIndex {
 const CHUNK = 1024 * 1024;
 
 /**
- * `size` bytes of an open file from `offset` (undefined: up to its end), by positioned reads:
- * the handle's own position is never used, so any number of these may read it at once, and
- * none holds the handle open (FileHandle streams would: close() would wait for them all).
+ * `size` bytes of an open file from `offset`, by positioned reads: the handle's own position is
+ * never used, so any number of these may read it at once, and none holds the handle open
+ * (FileHandle streams would: close() would wait for them all).
  */
-function rangeStream(fh: FileHandle, offset: number, size: number | undefined, signal?: AbortSignal): Readable {
+function rangeStream(fh: FileHandle, offset: number, size: number, signal?: AbortSignal): Readable {
   async function* chunks(): AsyncGenerator<Buffer> {
     let pos = offset;
-    const end = size === undefined ? Infinity : offset + size;
+    const end = offset + size;
     while (pos < end) {
       const buf = Buffer.allocUnsafe(Math.min(CHUNK, end - pos));
       const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) {
-        if (size === undefined) return;
         throw new ArchiveInvalidError(`the archive ends ${end - pos} bytes before the entry at offset ${offset} does (was it truncated while being read?)`);
       }
       pos += bytesRead;

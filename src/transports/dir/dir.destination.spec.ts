@@ -1,38 +1,26 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, pipeline } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
-import { VerifyingStream } from '../../copy-engine/verifying-stream';
-import { LocalStorage } from '../../storage/local-storage';
+import { before, describe, it } from 'node:test';
 import { unflushedDirectoryWarnings, withFailingDirectorySync } from '../../storage/testing/failing-directory-sync';
 import type { ImageDestination } from '../transport';
+import { putVerifiedBlob, specStorage } from '../testing/spec-storage';
 import { DIR_VERSION_CONTENT } from './dir-format';
 import { DirTransport } from './dir.transport';
 
-const root = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-dir-unit-')));
-const data = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-dir-unit-data-')));
-let local: LocalStorage;
+const storage = specStorage('skiff-dir-unit');
+const root = storage.root;
 let transport: DirTransport;
 before(async () => {
-  local = await LocalStorage.open({ storageRoot: root, dataDir: data, leaseMs: 30_000, minFreeBytes: 0 });
-  transport = new DirTransport(local);
-});
-after(async () => {
-  await local.close();
-  rmSync(root, { recursive: true, force: true });
-  rmSync(data, { recursive: true, force: true });
+  await storage.ready;
+  transport = new DirTransport(storage.local);
 });
 const ctx = { credentials: async () => undefined };
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const V2S2 = 'application/vnd.docker.distribution.manifest.v2+json';
 
-function put(dest: ImageDestination, bytes: Buffer, claimed = { digest: sha(bytes), size: bytes.length }) {
-  const verified = pipeline([Readable.from([bytes]), new VerifyingStream(claimed)], () => undefined) as unknown as Readable;
-  return dest.putBlob(verified, { known: claimed, final: () => claimed }, {});
-}
+const put = (dest: ImageDestination, bytes: Buffer, claimed = { digest: sha(bytes), size: bytes.length }) => putVerifiedBlob(dest, bytes, claimed);
 
 function image(seed: string) {
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', seed }));

@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,4 +83,22 @@ test('a missing archive is IMAGE_NOT_FOUND; one without manifest.json is ARCHIVE
   writeFileSync(empty, Buffer.alloc(1024));
   await assert.rejects(open_(empty), (e: { code?: string; message: string }) => e.code === 'ARCHIVE_INVALID' && /no manifest\.json/.test(e.message));
   await assert.rejects(open_(dir), (e: { code?: string }) => e.code === 'ARCHIVE_INVALID');
+});
+
+test('a plain archive is read from the file it was opened as: another renamed over its path is never mixed in', async () => {
+  const first = await archive([item(['first:1'])]);
+  const r = await open_(first);
+  try {
+    const second = await archive([item(['second:2']), item(['second:3'])]);
+    renameSync(second, first);
+    const file = r.index.file('manifest.json')!;
+    assert.deepEqual(JSON.parse((await r.index.read(file, 10_000, 'manifest.json')).toString()), [item(['first:1'])]);
+    assert.deepEqual(r.listTags(), ['first:1']);
+  } finally {
+    await r.close();
+  }
+  // a FIFO planted at the path is refused, not waited on
+  const fifo = join(dir, 'fifo.tar');
+  execFileSync('mkfifo', [fifo]);
+  await assert.rejects(open_(fifo), (e: { code?: string; message: string }) => e.code === 'ARCHIVE_INVALID' && /not a regular file/.test(e.message));
 });

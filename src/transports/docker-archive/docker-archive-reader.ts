@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { open, rm, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { type FileHandle, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -14,10 +14,11 @@ import { MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 import type { LocalStorage } from '../../storage/local-storage';
 
 /**
- * Opens a `docker save` archive (containers/image docker/internal/tarfile Reader): a plain tar
- * is indexed in place; a gzip-compressed one is first decompressed into a private staging
- * directory (as containers/image does; out of space there is INSUFFICIENT_STORAGE), removed by
- * close(), or at once when opening fails. manifest.json is parsed as Go's json.Unmarshal
+ * Opens a `docker save` archive (containers/image docker/internal/tarfile Reader), once: a plain
+ * tar is indexed and read in place from that one open handle (an archive renamed over PATH
+ * meanwhile is never mixed in; closed by close()); a gzip-compressed one is first decompressed
+ * into a private staging directory (as containers/image does; out of space there is
+ * INSUFFICIENT_STORAGE), removed by close(), or at once when opening fails. manifest.json is parsed as Go's json.Unmarshal
  * into []ManifestItem would, and images are chosen and listed by containers/image's rules.
  */
 
@@ -43,33 +44,37 @@ export class DockerArchiveReader {
     readonly items: ManifestItem[],
     private readonly tempDir: string | undefined,
     readonly displayName: string,
+    /** The plain archive, indexed and read from this one open handle (TarIndex). */
+    private readonly fh: FileHandle | undefined,
   ) {}
 
   static async open(path: string, opts: OpenArchiveOptions): Promise<DockerArchiveReader> {
     const what = opts.displayName;
-    let info;
+    let fh: FileHandle;
     try {
-      info = await stat(path);
+      // non-blocking, so a FIFO planted at the path cannot hang the open
+      fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     } catch (e) {
       if (fsErrorCode(e) === 'ENOENT' || fsErrorCode(e) === 'ENOTDIR') {
         throw new DomainError('IMAGE_NOT_FOUND', `${what}: no such archive in the storage root`);
       }
       throw e;
     }
-    if (!info.isFile()) throw new ArchiveInvalidError(`${what}: not a regular file`);
-
     let tempDir: string | undefined;
+    let keepOpen = false;
     try {
-      let tarPath = path;
-      if (await isGzip(path)) {
+      const info = await fh.stat();
+      if (!info.isFile()) throw new ArchiveInvalidError(`${what}: not a regular file`);
+      let tar: string | FileHandle = fh;
+      if (await isGzip(fh)) {
         const decompressing = `${what}: decompressing the archive`;
         tempDir = await opts.local.makeStagingDir('docker-archive-src', decompressing);
-        tarPath = join(tempDir, 'archive.tar');
+        tar = join(tempDir, 'archive.tar');
         // at least as many bytes as the compressed file
         await opts.local.staging.ensureRoom({ what: decompressing, dir: tempDir, needed: info.size });
         try {
-          const out = (await open(tarPath, 'wx', 0o600)).createWriteStream();
-          await pipeline(createReadStream(path), createGunzip(), new DecompressedSizeCap(opts.limits, what), out, { signal: opts.signal });
+          const out = (await open(tar, 'wx', 0o600)).createWriteStream();
+          await pipeline(fh.createReadStream({ start: 0, autoClose: false }), createGunzip(), new DecompressedSizeCap(opts.limits, what), out, { signal: opts.signal });
         } catch (e) {
           if (opts.signal?.aborted) throw new AbortedError('reading the archive was cancelled');
           if (e instanceof DomainError) throw e;
@@ -79,14 +84,17 @@ export class DockerArchiveReader {
           throw e;
         }
       }
-      const index = await TarIndex.build(tarPath, { limits: opts.limits, signal: opts.signal });
+      const index = await TarIndex.build(tar, { limits: opts.limits, signal: opts.signal });
       const manifestFile = index.file('manifest.json');
       if (!manifestFile) throw new ArchiveInvalidError(`${what}: the archive has no manifest.json (not a "docker save" archive?)`);
       const items = parseManifestJson(await index.read(manifestFile, MANIFEST_SIZE_LIMIT, 'manifest.json', opts.signal));
-      return new DockerArchiveReader(index, items, tempDir, what);
+      keepOpen = tar === fh;
+      return new DockerArchiveReader(index, items, tempDir, what, keepOpen ? fh : undefined);
     } catch (e) {
       if (tempDir) await rm(tempDir, { recursive: true, force: true });
       throw e;
+    } finally {
+      if (!keepOpen) await fh.close();
     }
   }
 
@@ -148,19 +156,15 @@ export class DockerArchiveReader {
   }
 
   async close(): Promise<void> {
+    await this.fh?.close();
     if (this.tempDir) await rm(this.tempDir, { recursive: true, force: true });
   }
 }
 
-async function isGzip(path: string): Promise<boolean> {
-  const fh = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(head, 0, 2, 0);
-    return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
-  } finally {
-    await fh.close();
-  }
+async function isGzip(fh: FileHandle): Promise<boolean> {
+  const head = Buffer.alloc(2);
+  const { bytesRead } = await fh.read(head, 0, 2, 0);
+  return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
 }
 
 function parseRepoTag(tag: string, item: number): DockerReference {

@@ -1,38 +1,25 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, pipeline } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
-import { VerifyingStream } from '../../copy-engine/verifying-stream';
-import { LocalStorage } from '../../storage/local-storage';
+import { before, describe, it } from 'node:test';
 import { unflushedDirectoryWarnings } from '../../storage/testing/failing-directory-sync';
 import type { ImageDestination } from '../transport';
+import { putVerifiedBlob, specStorage } from '../testing/spec-storage';
 import { DockerArchiveTransport } from './docker-archive.transport';
 
-const root = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-docker-archive-unit-')));
-const data = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-docker-archive-unit-data-')));
-let local: LocalStorage;
+const storage = specStorage('skiff-docker-archive-unit');
+const root = storage.root;
 let transport: DockerArchiveTransport;
 before(async () => {
-  local = await LocalStorage.open({ storageRoot: root, dataDir: data, leaseMs: 30_000, minFreeBytes: 0 });
-  transport = new DockerArchiveTransport({ local, limits: { maxEntries: 1000, maxEntrySize: 1 << 30, maxTotalSize: 1 << 30 } });
-});
-after(async () => {
-  await local.close();
-  rmSync(root, { recursive: true, force: true });
-  rmSync(data, { recursive: true, force: true });
+  await storage.ready;
+  transport = new DockerArchiveTransport({ local: storage.local, limits: { maxEntries: 1000, maxEntrySize: 1 << 30, maxTotalSize: 1 << 30 } });
 });
 const ctx = { credentials: async () => undefined };
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const V2S2 = 'application/vnd.docker.distribution.manifest.v2+json';
 
-function put(dest: ImageDestination, bytes: Buffer) {
-  const claimed = { digest: sha(bytes), size: bytes.length };
-  const verified = pipeline([Readable.from([bytes]), new VerifyingStream(claimed)], () => undefined) as unknown as Readable;
-  return dest.putBlob(verified, { known: claimed, final: () => claimed }, {});
-}
+const put = (dest: ImageDestination, bytes: Buffer, claimed = { digest: sha(bytes), size: bytes.length }) => putVerifiedBlob(dest, bytes, claimed);
 
 describe('docker-archive: destination', () => {
   it('a commit whose directory cannot be flushed after the archive is in place resolves, and says so in a warning', async () => {

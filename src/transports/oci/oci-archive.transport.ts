@@ -7,7 +7,8 @@ import { InvalidReferenceError } from '../../image-spec/invalid-reference-error'
 import type { LocalStorage } from '../../storage/local-storage';
 import { LayoutInvalidError, StorageConflictError, fsErrorCode } from '../../storage/storage-errors';
 import { resolveInStorageRoot } from '../../storage/storage-root';
-import { type ArchiveLimits, extractTar } from '../archive/tar-extract';
+import { ArchiveInvalidError, type ArchiveLimits, extractTar } from '../archive/tar-extract';
+import { compressionOfHead, type LayerCompression } from '../docker-archive/docker-save-image';
 import type { ImageDestination, ImageSource, ImageTransport, TransportContext } from '../transport';
 import { OciArchiveReader } from './oci-archive-reader';
 import { OciArchiveDestination } from './oci-archive.destination';
@@ -26,12 +27,12 @@ export interface OciArchiveTransportOptions {
  * The `oci-archive:PATH[:NAME]` transport: an OCI layout as a tar file under the storage root.
  * Reading opens the file once and reads only from that handle (a writer renaming a new archive
  * over PATH does not disturb an open source): a plain tar is indexed and read in place
- * (OciArchiveReader: nothing written, the same refusals as extraction); a compressed one
- * (gzip, zstd, bzip2, xz magic) is extracted with the hostile-input-safe extractor into a
- * private staging directory (removed when the source closes, or at once when opening fails)
- * and read as a layout; writing builds a layout in a private staging directory and tars it onto PATH at
- * commit. Out of space in either is INSUFFICIENT_STORAGE naming the volume. No delete (skopeo
- * has none).
+ * (OciArchiveReader: nothing written, the same refusals as extraction); a gzip-compressed one
+ * is extracted with the hostile-input-safe extractor into a private staging directory (removed
+ * when the source closes, or at once when opening fails) and read as a layout; a zstd, bzip2 or
+ * xz-compressed one is ARCHIVE_INVALID saying so (not read). Writing builds a layout in a
+ * private staging directory and tars it onto PATH at commit. Out of space in either is
+ * INSUFFICIENT_STORAGE naming the volume. No delete (skopeo has none).
  */
 export class OciArchiveTransport implements ImageTransport {
   readonly name = 'oci-archive' as const;
@@ -46,21 +47,26 @@ export class OciArchiveTransport implements ImageTransport {
     const archive = expectTransport(ref, 'oci-archive');
     const display = `oci-archive:${archive.path}`;
     const { fh, size } = await openArchiveFile(await resolveInStorageRoot(this.local.storageRoot, archive.path), display);
-    let compressed: boolean;
+    let compression: LayerCompression;
     try {
-      compressed = await isCompressed(fh);
+      compression = await compressionOfArchive(fh);
     } catch (e) {
       await fh.close();
       throw e;
     }
-    if (compressed) {
+    if (compression === 'gzip') {
       try {
         return await this.openExtracted(archive, fh, size, ctx);
       } finally {
         await fh.close();
       }
     }
-    const reader = await OciArchiveReader.open(fh, { name: display, limits: this.opts.limits, signal: ctx.signal });
+    // zstd, bzip2 and xz are not read; their magic may also start a plain tar (a first entry
+    // named "BZh…"), so a tar that indexes is read whatever its first bytes.
+    const reader = await OciArchiveReader.open(fh, { name: display, limits: this.opts.limits, signal: ctx.signal }).catch((e: unknown) => {
+      if (compression === 'none' || !(e instanceof ArchiveInvalidError)) throw e;
+      throw new ArchiveInvalidError(`${display} is ${compression}-compressed; skiff reads oci-archive files plain or gzip-compressed`, { cause: e });
+    });
     try {
       const index = await reader.readIndex();
       if (!index) throw new LayoutInvalidError(`${display} is not an OCI archive (it has no index.json)`);
@@ -146,16 +152,9 @@ async function openArchiveFile(file: string, display: string): Promise<{ fh: Fil
   }
 }
 
-/** Magic numbers of the compressions an archive may come in (gzip, zstd, bzip2, xz). */
-const COMPRESSED_MAGIC: readonly Buffer[] = [
-  Buffer.from([0x1f, 0x8b]),
-  Buffer.from([0x28, 0xb5, 0x2f, 0xfd]),
-  Buffer.from('BZh', 'latin1'),
-  Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]),
-];
-
-async function isCompressed(fh: FileHandle): Promise<boolean> {
+/** The archive's compression, from its first bytes (compressionOfHead). */
+async function compressionOfArchive(fh: FileHandle): Promise<LayerCompression> {
   const head = Buffer.alloc(6);
   const { bytesRead } = await fh.read(head, 0, head.length, 0);
-  return COMPRESSED_MAGIC.some((m) => bytesRead >= m.length && head.subarray(0, m.length).equals(m));
+  return compressionOfHead(head.subarray(0, bytesRead));
 }

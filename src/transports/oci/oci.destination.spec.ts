@@ -1,38 +1,27 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { VerifyingStream } from '../../copy-engine/verifying-stream';
-import { LocalStorage } from '../../storage/local-storage';
 import type { ImageDestination } from '../transport';
+import { putVerifiedBlob, specStorage } from '../testing/spec-storage';
 import { LOCK_FILE_NAME, withLayoutLock } from './layout-lock';
 import { OciTransport } from './oci.transport';
 import { withFailingDirectorySync } from '../../storage/testing/failing-directory-sync';
 
-const root = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-oci-unit-')));
-const data = realpathSync(mkdtempSync(join(tmpdir(), 'skiff-oci-unit-data-')));
-let local: LocalStorage;
+const storage = specStorage('skiff-oci-unit');
+const root = storage.root;
 let transport: OciTransport;
 const ctx = { credentials: async () => undefined };
 before(async () => {
-  local = await LocalStorage.open({ storageRoot: root, dataDir: data, leaseMs: 30_000, minFreeBytes: 0 });
-  transport = new OciTransport(local);
-});
-after(async () => {
-  await local.close();
-  rmSync(root, { recursive: true, force: true });
-  rmSync(data, { recursive: true, force: true });
+  await storage.ready;
+  transport = new OciTransport(storage.local);
 });
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-/** As the engine does: the blob through a verifying stream into putBlob. */
-function put(dest: ImageDestination, bytes: Buffer, claimed = { digest: sha(bytes), size: bytes.length }) {
-  const verified = pipeline([Readable.from([bytes]), new VerifyingStream(claimed)], () => undefined) as unknown as Readable;
-  return dest.putBlob(verified, { known: claimed, final: () => claimed }, {});
-}
+const put = (dest: ImageDestination, bytes: Buffer, claimed = { digest: sha(bytes), size: bytes.length }) => putVerifiedBlob(dest, bytes, claimed);
 
 interface Img {
   config: Buffer;
@@ -169,10 +158,10 @@ describe('layout lock', () => {
     const dir = join(root, 'locked');
     await write('locked', 'x', image('locked'));
     writeFileSync(join(dir, LOCK_FILE_NAME), JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname(), token: 't', createdAt: '' }));
-    assert.equal(await withLayoutLock(dir, local.owner, async () => 'ran'), 'ran');
+    assert.equal(await withLayoutLock(dir, storage.local.owner, async () => 'ran'), 'ran');
     assert.equal(existsSync(join(dir, LOCK_FILE_NAME)), false);
     // a fresh lock of another replica: its heartbeat is live, so it is waited for
     writeFileSync(join(dir, LOCK_FILE_NAME), JSON.stringify({ owner: '0badcafe-00000001', host: 'another-host', token: 't' }));
-    await assert.rejects(withLayoutLock(dir, local.owner, async () => 'ran', { timeoutMs: 200 }), (e: { code?: string; message?: string }) => e.code === 'STORAGE_CONFLICT' && /0badcafe-00000001/.test(e.message ?? ''));
+    await assert.rejects(withLayoutLock(dir, storage.local.owner, async () => 'ran', { timeoutMs: 200 }), (e: { code?: string; message?: string }) => e.code === 'STORAGE_CONFLICT' && /0badcafe-00000001/.test(e.message ?? ''));
   });
 });
