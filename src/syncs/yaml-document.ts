@@ -67,6 +67,8 @@ function runThread(text: string): Promise<Parsed> {
       workerData: { text, yamlPath: require.resolve('yaml'), options: OPTIONS },
       resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: 16 },
     });
+    // A parse still running at shutdown does not hold the process (its request is gone too).
+    worker.unref();
     let answer: Parsed | undefined;
     const timer = setTimeout(() => {
       answer = { error: `the document took more than ${THREAD_TIMEOUT_MS / 1000} s to parse`, stage: 'limit' };
