@@ -27,6 +27,17 @@ describe('rate-limit headers', () => {
     assert.equal(rateLimitFromHeaders({}), undefined);
   });
 
+  it('a reset too far ahead to be meant (or to be a date at all) is unknown, not a crash', () => {
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    for (const reset of ['99999999999999999', '1e300', String(10 ** 15), '9999999999']) {
+      const rl = rateLimitFromHeaders({ 'ratelimit-limit': '100', 'ratelimit-remaining': '0', 'ratelimit-reset': reset }, now);
+      assert.deepEqual(rl, { limit: 100, remaining: 0 }, reset);
+    }
+    const states = new RegistryStates();
+    states.onAnswer('r.example', { 'ratelimit-remaining': '0', 'ratelimit-reset': '99999999999999999' }, 'anonymous');
+    assert.equal(states.rateLimitFor('r.example', 'anonymous')?.remaining, 0);
+  });
+
   it('a hostile value costs linear time', { timeout: 10_000 }, () => {
     assert.equal(parseRateLimitValue(';w='.repeat(50_000)), undefined);
     assert.deepEqual(parseRateLimitValue('1' + ';w=2'.repeat(50_000))?.value, 1);

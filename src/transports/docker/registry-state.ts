@@ -59,12 +59,16 @@ export function parseRateLimitValue(raw: string | undefined): { value: number; w
   return { value, windowSeconds };
 }
 
-/** `RateLimit-Reset`: seconds from now, or (X-RateLimit-Reset style) epoch seconds. */
+/** Latest reset believed: an announced reset further away is taken as unknown (a Date past year 275760 cannot even be written). */
+const MAX_RESET_AHEAD_MS = 366 * 24 * 3600_000;
+
+/** `RateLimit-Reset`: seconds from now, or (X-RateLimit-Reset style) epoch seconds; undefined when absent, invalid or over a year ahead. */
 function parseReset(raw: string | undefined, now: number): string | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw.trim().slice(0, 32));
   if (!Number.isFinite(n) || n < 0) return undefined;
   const at = n > 1_000_000_000 ? n * 1000 : now + n * 1000;
+  if (at - now > MAX_RESET_AHEAD_MS) return undefined;
   return new Date(at).toISOString();
 }
 
