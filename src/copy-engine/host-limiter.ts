@@ -31,6 +31,8 @@ export class HostLimiter {
       this.active.set(host, n + 1);
       return Promise.resolve();
     }
+    // An abort fired before this wait began fires no event: it would wait for a slot regardless.
+    if (signal?.aborted) return Promise.reject(slotWaitAborted(signal));
     return new Promise<void>((resolve, reject) => {
       const queue = this.waiting.get(host) ?? [];
       this.waiting.set(host, queue);
@@ -41,21 +43,37 @@ export class HostLimiter {
       const onAbort = () => {
         const i = queue.indexOf(grant);
         if (i >= 0) queue.splice(i, 1);
-        reject(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
+        if (queue.length === 0) this.waiting.delete(host);
+        reject(slotWaitAborted(signal!));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       queue.push(grant);
     });
   }
 
+  /** Hands the slot to the next waiter, else frees it; a host with nothing held or awaited keeps no entry. */
   private release(host: string): void {
-    const next = this.waiting.get(host)?.shift();
+    const queue = this.waiting.get(host);
+    const next = queue?.shift();
+    if (queue?.length === 0) this.waiting.delete(host);
     if (next) {
       next();
       return;
     }
-    this.active.set(host, (this.active.get(host) ?? 1) - 1);
+    const n = (this.active.get(host) ?? 1) - 1;
+    if (n > 0) this.active.set(host, n);
+    else this.active.delete(host);
   }
+
+  /** Hosts with a slot held or awaited (for tests and diagnostics). */
+  get hostCount(): number {
+    return new Set([...this.active.keys(), ...this.waiting.keys()]).size;
+  }
+}
+
+/** What a slot wait ended by its signal rejects with: the signal's reason when an Error, else ABORTED. */
+function slotWaitAborted(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new AbortedError('the copy was cancelled');
 }
 
 /** Runs work on one key at a time across processes (implemented by the operations fleet). */
