@@ -116,6 +116,23 @@ describe('RegistryStates', () => {
     assert.ok(s.rateLimitFor('h', 'id-999'));
   });
 
+  it("many hold-offs at one registry evict that registry's own, never another registry's", () => {
+    const s = new RegistryStates({ maxHoldOffs: 50 });
+    const victim = credentialIdentity({ kind: 'basic', username: 'alice', password: 'a-secret' });
+    s.holdOff('hub.example', victim, Date.now() + 60_000);
+    s.holdOff('hub.example', ANONYMOUS_IDENTITY, Date.now() + 60_000);
+    for (let i = 0; i < 1000; i++) s.holdOff('evil.example', `cred:${i}`, Date.now() + 60_000);
+    assert.equal(s.holdOffCount, 50);
+    assert.ok(s.heldFor('hub.example', victim) > 0, 'the victim stays held: the registry asked it to back off');
+    assert.ok(s.heldFor('hub.example', ANONYMOUS_IDENTITY) > 0);
+    assert.ok(s.heldFor('evil.example', 'cred:999') > 0, 'the newest at the crowded registry are kept');
+    assert.equal(s.heldFor('evil.example', 'cred:0'), 0);
+    // spread over several registries of its own, still only those registries' hold-offs go
+    for (let h = 0; h < 10; h++) for (let i = 0; i < 100; i++) s.holdOff(`evil-${h}.example`, `cred:${i}`, Date.now() + 60_000);
+    assert.ok(s.heldFor('hub.example', victim) > 0);
+    assert.equal(s.holdOffCount, 50);
+  });
+
   it('hold-offs are bounded in count and forgotten when they end', async () => {
     const s = new RegistryStates({ maxHoldOffs: 50 });
     for (let i = 0; i < 10_000; i++) s.holdOff('h', credentialIdentity({ kind: 'registryToken', registryToken: `t${i}` }), Date.now() + 60_000);
