@@ -1,4 +1,5 @@
-import { AbortedError, DomainError } from '../errors/domain-error';
+import { AbortedError } from '../errors/domain-error';
+import { abortReason as domainAbortReason, untilAborted } from '../errors/abortable-wait';
 
 /**
  * Concurrency limits per registry host, shared by every job of the process: a blob transfer
@@ -83,9 +84,7 @@ export interface BlobTransferGate {
 }
 
 /** What a wait ended by the caller's signal rejects with: its reason when a DomainError, else ABORTED. */
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof DomainError ? signal.reason : new AbortedError('the copy was cancelled');
-}
+const abortReason = (signal: AbortSignal): Error => domainAbortReason(signal, 'the copy was cancelled');
 
 /**
  * Makes concurrent jobs transfer the same blob to the same destination once: the first caller
@@ -107,26 +106,16 @@ export class InFlightBlobs {
     const { signal } = options;
     const existing = this.inflight.get(key) as Promise<T> | undefined;
     if (existing) {
-      let value: { ok: true; value: T } | { ok: false };
-      let onAbort: (() => void) | undefined;
-      try {
-        value = await Promise.race([
-          existing.then(
-            (v) => ({ ok: true as const, value: v }),
-            // the other job's transfer failed; try ourselves
-            () => ({ ok: false as const }),
-          ),
-          new Promise<never>((_, reject) => {
-            if (!signal) return;
-            onAbort = () => reject(abortReason(signal));
-            if (signal.aborted) onAbort();
-            else signal.addEventListener('abort', onAbort, { once: true });
-          }),
-        ]);
-      } finally {
-        if (onAbort) signal?.removeEventListener('abort', onAbort);
-      }
-      if (value.ok) return { value: value.value, shared: true };
+      const outcome = await untilAborted(
+        existing.then(
+          (v) => ({ ok: true as const, value: v }),
+          // the other job's transfer failed; try ourselves
+          () => ({ ok: false as const }),
+        ),
+        signal,
+        abortReason,
+      );
+      if (outcome.ok) return { value: outcome.value, shared: true };
     }
     if (signal?.aborted) throw abortReason(signal);
     const p = this.gate && key.startsWith('docker://') ? this.gate.run(key, fn, { signal }) : fn();
