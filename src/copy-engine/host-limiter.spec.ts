@@ -34,6 +34,31 @@ test('a waiting task can be aborted and frees its place in the queue', async () 
   assert.equal(await limiter.run(['h'], undefined, async () => 'next'), 'next');
 });
 
+test('a signal aborted before the wait ends it at once, and idle hosts keep no entry', async () => {
+  const limiter = new HostLimiter(1);
+  let release!: () => void;
+  const holder = limiter.run(['h'], undefined, () => new Promise<void>((r) => (release = r)));
+  const ac = new AbortController();
+  ac.abort(new Error('gone'));
+  let ran = false;
+  await assert.rejects(
+    limiter.run(['h'], ac.signal, async () => {
+      ran = true;
+    }),
+    /gone/,
+  );
+  assert.equal(ran, false);
+  // a waiter aborted while queued leaves no queue behind
+  const ac2 = new AbortController();
+  const waiting = limiter.run(['h'], ac2.signal, async () => 'never');
+  ac2.abort(new Error('stop'));
+  await assert.rejects(waiting, /stop/);
+  release();
+  await holder;
+  for (let i = 0; i < 100; i++) await limiter.run([`host-${i}`, 'h'], undefined, async () => undefined);
+  assert.equal(limiter.hostCount, 0);
+});
+
 test('InFlightBlobs shares one transfer between concurrent callers and forgets failures', async () => {
   const inflight = new InFlightBlobs();
   let calls = 0;

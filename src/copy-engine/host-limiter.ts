@@ -1,4 +1,5 @@
-import { AbortedError, DomainError } from '../errors/domain-error';
+import { AbortedError } from '../errors/domain-error';
+import { abortReason as domainAbortReason, untilAborted } from '../errors/abortable-wait';
 
 /**
  * Concurrency limits per registry host, shared by every job of the process: a blob transfer
@@ -31,6 +32,8 @@ export class HostLimiter {
       this.active.set(host, n + 1);
       return Promise.resolve();
     }
+    // An abort fired before this wait began fires no event: it would wait for a slot regardless.
+    if (signal?.aborted) return Promise.reject(slotWaitAborted(signal));
     return new Promise<void>((resolve, reject) => {
       const queue = this.waiting.get(host) ?? [];
       this.waiting.set(host, queue);
@@ -41,21 +44,37 @@ export class HostLimiter {
       const onAbort = () => {
         const i = queue.indexOf(grant);
         if (i >= 0) queue.splice(i, 1);
-        reject(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
+        if (queue.length === 0) this.waiting.delete(host);
+        reject(slotWaitAborted(signal!));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       queue.push(grant);
     });
   }
 
+  /** Hands the slot to the next waiter, else frees it; a host with nothing held or awaited keeps no entry. */
   private release(host: string): void {
-    const next = this.waiting.get(host)?.shift();
+    const queue = this.waiting.get(host);
+    const next = queue?.shift();
+    if (queue?.length === 0) this.waiting.delete(host);
     if (next) {
       next();
       return;
     }
-    this.active.set(host, (this.active.get(host) ?? 1) - 1);
+    const n = (this.active.get(host) ?? 1) - 1;
+    if (n > 0) this.active.set(host, n);
+    else this.active.delete(host);
   }
+
+  /** Hosts with a slot held or awaited (for tests and diagnostics). */
+  get hostCount(): number {
+    return new Set([...this.active.keys(), ...this.waiting.keys()]).size;
+  }
+}
+
+/** What a slot wait ended by its signal rejects with: the signal's reason when an Error, else ABORTED. */
+function slotWaitAborted(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new AbortedError('the copy was cancelled');
 }
 
 /** Runs work on one key at a time across processes (implemented by the operations fleet). */
@@ -65,9 +84,7 @@ export interface BlobTransferGate {
 }
 
 /** What a wait ended by the caller's signal rejects with: its reason when a DomainError, else ABORTED. */
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof DomainError ? signal.reason : new AbortedError('the copy was cancelled');
-}
+const abortReason = (signal: AbortSignal): Error => domainAbortReason(signal, 'the copy was cancelled');
 
 /**
  * Makes concurrent jobs transfer the same blob to the same destination once: the first caller
@@ -89,26 +106,16 @@ export class InFlightBlobs {
     const { signal } = options;
     const existing = this.inflight.get(key) as Promise<T> | undefined;
     if (existing) {
-      let value: { ok: true; value: T } | { ok: false };
-      let onAbort: (() => void) | undefined;
-      try {
-        value = await Promise.race([
-          existing.then(
-            (v) => ({ ok: true as const, value: v }),
-            // the other job's transfer failed; try ourselves
-            () => ({ ok: false as const }),
-          ),
-          new Promise<never>((_, reject) => {
-            if (!signal) return;
-            onAbort = () => reject(abortReason(signal));
-            if (signal.aborted) onAbort();
-            else signal.addEventListener('abort', onAbort, { once: true });
-          }),
-        ]);
-      } finally {
-        if (onAbort) signal?.removeEventListener('abort', onAbort);
-      }
-      if (value.ok) return { value: value.value, shared: true };
+      const outcome = await untilAborted(
+        existing.then(
+          (v) => ({ ok: true as const, value: v }),
+          // the other job's transfer failed; try ourselves
+          () => ({ ok: false as const }),
+        ),
+        signal,
+        abortReason,
+      );
+      if (outcome.ok) return { value: outcome.value, shared: true };
     }
     if (signal?.aborted) throw abortReason(signal);
     const p = this.gate && key.startsWith('docker://') ? this.gate.run(key, fn, { signal }) : fn();

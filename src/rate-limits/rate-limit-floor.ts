@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError } from '../errors/domain-error';
+import { untilAborted } from '../errors/abortable-wait';
 import type { TransportContext } from '../transports/transport';
 
 /**
@@ -80,35 +81,18 @@ export class RateLimitFloor {
   async beforePull(registry: string, signal: AbortSignal | undefined, ctx?: TransportContext): Promise<void> {
     if (signal?.aborted) throw new AbortedError('the sync was cancelled');
     const running = this.waits.get(registry);
-    if (running) return abortable(running, signal);
+    if (running) return untilAborted(running, signal, syncCancelled);
     const ms = await this.waitFor(registry, ctx);
     if (ms <= 0) return;
     // Another pull may have started the wait while the gauge was read.
     const started = this.waits.get(registry);
-    if (started) return abortable(started, signal);
+    if (started) return untilAborted(started, signal, syncCancelled);
     this.opts.onWait?.(registry, ms);
     // The shared wait is not tied to one caller's signal; each caller can stop waiting on its own.
     const wait = (this.opts.pause ?? defaultPause)(ms, undefined).finally(() => this.waits.delete(registry));
     this.waits.set(registry, wait);
-    return abortable(wait, signal);
+    return untilAborted(wait, signal, syncCancelled);
   }
 }
 
-function abortable(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return p;
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(new AbortedError('the sync was cancelled'));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
-}
+const syncCancelled = (): Error => new AbortedError('the sync was cancelled');

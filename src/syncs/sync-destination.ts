@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { DockerReference } from '../image-spec/docker-reference';
 import { registryImageOf } from '../image-spec/image-reference';
+import { abortReason, untilAborted } from '../errors/abortable-wait';
 import type { BlobInfo, ImageDestination, MountSource } from '../transports/transport';
 
 /**
@@ -114,7 +115,7 @@ export class SyncDestination implements ImageDestination {
       }
       const claim = this.locations.claim(reg.host, blob.digest, reg.repository, this);
       if (!claim.claimed) {
-        const from = await abortable(claim.wait, opts.signal);
+        const from = await untilAborted(claim.wait, opts.signal, signalReason);
         if (from !== undefined) {
           const r = await this.inner.tryReuseBlob(blob, { ...opts, mountFrom: { registry: reg.host, repository: from } });
           if (r) return r;
@@ -173,21 +174,5 @@ export class SyncDestination implements ImageDestination {
   }
 }
 
-function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
-}
+/** The sync's own reason when its signal carries one (kept from before the shared helper). */
+const signalReason = (signal: AbortSignal): Error => (signal.reason instanceof Error ? signal.reason : abortReason(signal));

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
-import { AbortedError, DomainError } from '../../errors/domain-error';
+import { DomainError } from '../../errors/domain-error';
+import { untilAborted } from '../../errors/abortable-wait';
 import { ExpiringLru } from './content-cache';
 import { type AuthChallenge, parseWwwAuthenticate } from './auth-challenge';
 import type { RegistryCallContext } from './registry-auth';
@@ -44,25 +45,6 @@ const ENDPOINT_TTL_MS = 10 * 60 * 1000;
 
 /** The identity `/v2/` pings are sent as (see RetriedRequest.identity): no caller's credentials. */
 const PING_IDENTITY = 'ping';
-
-/** `p`, or AbortedError as soon as `signal` aborts (p itself goes on for its other waiters). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new AbortedError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new AbortedError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
 
 export class RegistryEndpoints {
   /** Pings in flight, shared by the requests that wait for them; by `host|insecure`. */
@@ -111,7 +93,7 @@ export class RegistryEndpoints {
         () => this.pings.delete(key),
       );
     }
-    return ctx.signal ? untilAborted(pending, ctx.signal) : pending;
+    return untilAborted(pending, ctx.signal);
   }
 
   private async ping(host: string, insecure: boolean, signal?: AbortSignal): Promise<Endpoint> {

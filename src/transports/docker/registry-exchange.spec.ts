@@ -93,6 +93,18 @@ describe('dispatch (streamed) and dispatchBuffered', () => {
     assert.equal(res.body.destroyed, true);
   });
 
+  it('discardBody of a body already ended or destroyed resolves (no event is left to wait for)', async () => {
+    const ended = await dispatch(agent, { origin, path: '/error', method: 'GET' });
+    await ended.body.toArray();
+    await new Promise((r) => setImmediate(r));
+    await discardBody(ended);
+    const destroyed = await dispatch(agent, { origin, path: '/error', method: 'GET' });
+    destroyed.body.on('error', () => undefined);
+    destroyed.body.destroy();
+    await new Promise((r) => setImmediate(r));
+    await discardBody(destroyed);
+  });
+
   it('errorBody: the capped bytes of an error answer, streamed or buffered', async () => {
     const streamed = await dispatch(agent, { origin, path: '/error', method: 'GET' });
     assert.equal((await errorBody(streamed, 1000, 'x')).toString(), '{"errors":[{"code":"UNKNOWN"}]}');

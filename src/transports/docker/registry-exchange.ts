@@ -81,6 +81,8 @@ export function readLimited(body: Readable, limit: number, what: string): Promis
 export const DISCARD_LIMIT = 64 * 1024;
 
 function discard(body: Readable): Promise<void> {
+  // A body already ended or destroyed emits neither 'end' nor 'close' again: nothing to wait for.
+  if (body.destroyed || body.readableEnded) return Promise.resolve();
   return new Promise<void>((resolve) => {
     let total = 0;
     const done = (): void => {

@@ -1,22 +1,20 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { EgressPolicy } from '../../egress/egress-policy';
 import { DomainError } from '../../errors/domain-error';
 import { RegistryExtensions } from './registry-extensions';
-import { RegistryHttp } from './registry-http';
+import type { RegistryHttp } from './registry-http';
+import { type LoopbackServer, listenLoopback, testRegistryHttp } from './testing/loopback-registry';
 
 const SUBJECT = `sha256:${'a'.repeat(64)}`;
 const referrer = (c: string) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${c.repeat(64)}`, size: 10, artifactType: 'application/x-test' });
 
-let server: Server;
+let server: LoopbackServer;
 let host: string;
 /** The Link header of the first referrers page, per test. */
 let firstLink = '';
 
 before(async () => {
-  server = createServer((req, res) => {
+  server = await listenLoopback((req, res) => {
     const url = req.url ?? '';
     if (url === '/v2/') return res.writeHead(200).end('{}');
     const index = (m: unknown[]) => JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: m });
@@ -25,22 +23,13 @@ before(async () => {
     if (url.startsWith('/v2/_catalog')) return res.writeHead(200, { 'content-type': 'application/json', link: firstLink }).end(JSON.stringify({ repositories: ['r'] }));
     res.writeHead(404).end();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  host = server.host;
 });
 
-after(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
-});
+after(() => server.close());
 
 function extensions(): { ext: RegistryExtensions; http: RegistryHttp } {
-  const http = new RegistryHttp({
-    registries: [{ location: host, insecure: true }],
-    retryTimes: 0,
-    limits: { connectTimeoutMs: 2000, firstByteTimeoutMs: 2000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 5000 },
-    userAgent: 'test',
-    egress: new EgressPolicy({ sharedMode: false, listedLocations: [], allowNetworks: [] }),
-  });
+  const http = testRegistryHttp({ insecure: [host] });
   return { ext: new RegistryExtensions(http, host, { tlsVerify: false }), http };
 }
 

@@ -6,6 +6,7 @@ import { EgressPolicy } from '../../egress/egress-policy';
 import { DomainError } from '../../errors/domain-error';
 import { RegistryDispatchers } from './registry-dispatchers';
 import { RegistryHttp, type RegistryHttpOptions } from './registry-http';
+import { listenLoopback, testRegistryHttp } from './testing/loopback-registry';
 
 let server: Server;
 let port: number;
@@ -29,15 +30,7 @@ after(async () => {
 });
 
 function client(lookupTo: string, bounds: RegistryHttpOptions['bounds']): RegistryHttp {
-  return new RegistryHttp({
-    registries: [],
-    retryTimes: 0,
-    limits: { connectTimeoutMs: 2000, firstByteTimeoutMs: 2000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 5000 },
-    userAgent: 'test',
-    egress: new EgressPolicy({ sharedMode: false, listedLocations: [], allowNetworks: [] }),
-    lookup: async () => [{ address: lookupTo, family: 4 }],
-    bounds,
-  });
+  return testRegistryHttp({ lookup: async () => [{ address: lookupTo, family: 4 }], bounds });
 }
 
 describe('per-host state is bounded', () => {
@@ -105,7 +98,7 @@ describe('metric labels', () => {
 describe('a 401 from a redirect target on another host', () => {
   it("is not taken for the registry's challenge: no token is asked of its realm, the registry's endpoint is unchanged", async () => {
     let tokenRequests = 0;
-    const other = createServer((req, res) => {
+    const other = await listenLoopback((req, res) => {
       const host = req.headers.host ?? '';
       if (req.url?.startsWith('/token')) {
         tokenRequests++;
@@ -113,21 +106,13 @@ describe('a 401 from a redirect target on another host', () => {
       }
       res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="other"` }).end('{}');
     });
-    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
-    const otherHost = `127.0.0.1:${(other.address() as AddressInfo).port}`;
-    const registry = createServer((req, res) => {
+    const otherHost = other.host;
+    const registry = await listenLoopback((req, res) => {
       if (req.url === '/v2/') return res.writeHead(401, { 'www-authenticate': 'Basic realm="registry"' }).end('{}');
       res.writeHead(302, { location: `http://${otherHost}/blob` }).end();
     });
-    await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
-    const registryHost = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
-    const http = new RegistryHttp({
-      registries: [{ location: registryHost, insecure: true }],
-      retryTimes: 0,
-      limits: { connectTimeoutMs: 2000, firstByteTimeoutMs: 2000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 5000 },
-      userAgent: 'test',
-      egress: new EgressPolicy({ sharedMode: false, listedLocations: [], allowNetworks: [] }),
-    });
+    const registryHost = registry.host;
+    const http = testRegistryHttp({ insecure: [registryHost] });
     const ctx = { tlsVerify: false, auth: { kind: 'basic' as const, username: 'u', password: 'secret' } };
     try {
       await assert.rejects(
@@ -138,7 +123,7 @@ describe('a 401 from a redirect target on another host', () => {
       assert.deepEqual((await http.endpoint(registryHost, ctx)).challenges.map((c) => c.scheme), ['basic']);
     } finally {
       await http.close();
-      await Promise.all([registry, other].map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await Promise.all([registry.close(), other.close()]);
     }
   });
 });
@@ -149,23 +134,14 @@ describe('announced rate limits per credentials', () => {
     const bob = { kind: 'basic' as const, username: 'bob', password: 'b-secret' };
     const remaining = new Map([[`Basic ${Buffer.from('alice:a-secret').toString('base64')}`, '0'], [`Basic ${Buffer.from('bob:b-secret').toString('base64')}`, '57']]);
     // Basic auth when `ask`, none otherwise; RateLimit-Remaining per Authorization (anonymous: 3).
-    const start = async (ask: boolean) => {
-      const srv = createServer((req, res) => {
+    const start = (ask: boolean) =>
+      listenLoopback((req, res) => {
         if (req.url === '/v2/') return res.writeHead(ask ? 401 : 200, ask ? { 'www-authenticate': 'Basic realm="r"' } : {}).end('{}');
         const left = remaining.get(req.headers.authorization ?? '') ?? '3';
         res.writeHead(200, { 'content-type': 'application/json', 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': `${left};w=21600` }).end('{}');
       });
-      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-      return { srv, host: `127.0.0.1:${(srv.address() as AddressInfo).port}` };
-    };
     const [withAuth, noAuth] = await Promise.all([start(true), start(false)]);
-    const http = new RegistryHttp({
-      registries: [withAuth.host, noAuth.host].map((location) => ({ location, insecure: true })),
-      retryTimes: 0,
-      limits: { connectTimeoutMs: 2000, firstByteTimeoutMs: 2000, minBytesPerSecond: 1, throughputWindowSeconds: 30, callTimeoutMs: 5000 },
-      userAgent: 'test',
-      egress: new EgressPolicy({ sharedMode: false, listedLocations: [], allowNetworks: [] }),
-    });
+    const http = testRegistryHttp({ insecure: [withAuth.host, noAuth.host] });
     const get = (host: string, auth?: typeof alice) =>
       http.request(host, { tlsVerify: false, ...(auth ? { auth } : {}) }, { method: 'GET', path: '/v2/a/manifests/x', operation: 'manifest', accept: [200], what: 'x', bufferLimit: 1024 });
     try {
@@ -183,7 +159,7 @@ describe('announced rate limits per credentials', () => {
       assert.equal(http.rateLimitFor(noAuth.host, bob)?.remaining, 3);
     } finally {
       await http.close();
-      await Promise.all([withAuth.srv, noAuth.srv].map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await Promise.all([withAuth.close(), noAuth.close()]);
     }
   });
 });

@@ -27,6 +27,17 @@ describe('rate-limit headers', () => {
     assert.equal(rateLimitFromHeaders({}), undefined);
   });
 
+  it('a reset too far ahead to be meant (or to be a date at all) is unknown, not a crash', () => {
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    for (const reset of ['99999999999999999', '1e300', String(10 ** 15), '9999999999']) {
+      const rl = rateLimitFromHeaders({ 'ratelimit-limit': '100', 'ratelimit-remaining': '0', 'ratelimit-reset': reset }, now);
+      assert.deepEqual(rl, { limit: 100, remaining: 0 }, reset);
+    }
+    const states = new RegistryStates();
+    states.onAnswer('r.example', { 'ratelimit-remaining': '0', 'ratelimit-reset': '99999999999999999' }, 'anonymous');
+    assert.equal(states.rateLimitFor('r.example', 'anonymous')?.remaining, 0);
+  });
+
   it('a hostile value costs linear time', { timeout: 10_000 }, () => {
     assert.equal(parseRateLimitValue(';w='.repeat(50_000)), undefined);
     assert.deepEqual(parseRateLimitValue('1' + ';w=2'.repeat(50_000))?.value, 1);
@@ -103,6 +114,23 @@ describe('RegistryStates', () => {
     for (let i = 0; i < 1000; i++) s.onAnswer('h', { 'ratelimit-remaining': '1' }, `id-${i}`);
     assert.equal(s.rateLimitFor('h', a), undefined, 'the oldest are forgotten beyond the bound');
     assert.ok(s.rateLimitFor('h', 'id-999'));
+  });
+
+  it("many hold-offs at one registry evict that registry's own, never another registry's", () => {
+    const s = new RegistryStates({ maxHoldOffs: 50 });
+    const victim = credentialIdentity({ kind: 'basic', username: 'alice', password: 'a-secret' });
+    s.holdOff('hub.example', victim, Date.now() + 60_000);
+    s.holdOff('hub.example', ANONYMOUS_IDENTITY, Date.now() + 60_000);
+    for (let i = 0; i < 1000; i++) s.holdOff('evil.example', `cred:${i}`, Date.now() + 60_000);
+    assert.equal(s.holdOffCount, 50);
+    assert.ok(s.heldFor('hub.example', victim) > 0, 'the victim stays held: the registry asked it to back off');
+    assert.ok(s.heldFor('hub.example', ANONYMOUS_IDENTITY) > 0);
+    assert.ok(s.heldFor('evil.example', 'cred:999') > 0, 'the newest at the crowded registry are kept');
+    assert.equal(s.heldFor('evil.example', 'cred:0'), 0);
+    // spread over several registries of its own, still only those registries' hold-offs go
+    for (let h = 0; h < 10; h++) for (let i = 0; i < 100; i++) s.holdOff(`evil-${h}.example`, `cred:${i}`, Date.now() + 60_000);
+    assert.ok(s.heldFor('hub.example', victim) > 0);
+    assert.equal(s.holdOffCount, 50);
   });
 
   it('hold-offs are bounded in count and forgotten when they end', async () => {

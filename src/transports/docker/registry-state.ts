@@ -13,7 +13,7 @@ import { header } from './registry-exchange';
  * (credentialIdentity: never the secret itself): one caller's throttled or abused credentials,
  * or anonymous pulls, do not hold off the callers that use other credentials.
  * Bounded: registries not heard of for a day are forgotten, and at most `max` are kept; at most
- * `maxHoldOffs` hold-offs are kept, each forgotten when it ends (the least recently used first
+ * `maxHoldOffs` hold-offs are kept, each forgotten when it ends (see HoldOffs for which goes
  * beyond the bound: a forgotten hold-off costs one more request, which the registry answers
  * with 429 again).
  */
@@ -59,12 +59,16 @@ export function parseRateLimitValue(raw: string | undefined): { value: number; w
   return { value, windowSeconds };
 }
 
-/** `RateLimit-Reset`: seconds from now, or (X-RateLimit-Reset style) epoch seconds. */
+/** Latest reset believed: an announced reset further away is taken as unknown (a Date past year 275760 cannot even be written). */
+const MAX_RESET_AHEAD_MS = 366 * 24 * 3600_000;
+
+/** `RateLimit-Reset`: seconds from now, or (X-RateLimit-Reset style) epoch seconds; undefined when absent, invalid or over a year ahead. */
 function parseReset(raw: string | undefined, now: number): string | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw.trim().slice(0, 32));
   if (!Number.isFinite(n) || n < 0) return undefined;
   const at = n > 1_000_000_000 ? n * 1000 : now + n * 1000;
+  if (at - now > MAX_RESET_AHEAD_MS) return undefined;
   return new Date(at).toISOString();
 }
 
@@ -97,13 +101,13 @@ export interface RegistryStatesOptions {
 export class RegistryStates {
   private readonly entries: ExpiringLru<string, Entry>;
   /** `host` NUL `identity` → end of the hold-off (epoch ms); each entry expires with its hold-off. */
-  private readonly holds: ExpiringLru<string, number>;
+  private readonly holds: HoldOffs;
   /** `host` NUL `identity` → the rate limit announced to requests sent as that identity. */
   private readonly limits: ExpiringLru<string, RateLimitState>;
 
   constructor(private readonly opts: RegistryStatesOptions = {}) {
     this.entries = new ExpiringLru<string, Entry>({ max: opts.max ?? 1000, idleMs: opts.idleMs ?? 24 * 3600_000 });
-    this.holds = new ExpiringLru<string, number>({ max: opts.maxHoldOffs ?? 10_000, idleMs: 24 * 3600_000 });
+    this.holds = new HoldOffs(opts.maxHoldOffs ?? 10_000);
     this.limits = new ExpiringLru<string, RateLimitState>({ max: opts.maxCredentialRateLimits ?? 10_000, idleMs: opts.idleMs ?? 24 * 3600_000 });
   }
 
@@ -177,14 +181,79 @@ export class RegistryStates {
   /** After a 429 to a request sent as `identity`: nothing is sent to `host` as `identity` before `untilMs` (epoch ms). */
   holdOff(host: string, identity: string, untilMs: number): void {
     if (!(untilMs > Date.now())) return;
-    const key = `${host}\0${identity}`;
-    const until = Math.max(this.holds.get(key) ?? 0, untilMs);
-    this.holds.set(key, until, until);
+    this.holds.set(host, identity, untilMs);
   }
 
   /** Milliseconds to wait before sending to `host` as `identity` (0: go). */
   heldFor(host: string, identity: string): number {
-    const until = this.holds.get(`${host}\0${identity}`);
-    return until === undefined ? 0 : Math.max(0, until - Date.now());
+    return this.holds.heldFor(host, identity);
+  }
+}
+
+/**
+ * The live 429 hold-offs, by host and then credential identity (the end of each, epoch ms).
+ * Beyond `max`, ended ones go first, then the oldest of the host holding the most (the newest
+ * such host on a tie): a caller who makes one registry (say its own, answering 429 to each of
+ * many credentials) hold off many identities only evicts that registry's hold-offs, never those
+ * another registry asked for, which would otherwise be sent to again. (A caller with as many
+ * 429-answering registries as the bound can still push out a registry holding several; each
+ * forgotten hold-off then costs one request, answered 429 again.) Eviction costs O(entries),
+ * only when full.
+ */
+class HoldOffs {
+  private readonly byHost = new Map<string, Map<string, number>>();
+  private count = 0;
+
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Holds `identity` at `host` until `untilMs` (a hold-off only grows). */
+  set(host: string, identity: string, untilMs: number): void {
+    let ids = this.byHost.get(host);
+    if (!ids) {
+      ids = new Map();
+      this.byHost.set(host, ids);
+    }
+    const old = ids.get(identity);
+    if (old !== undefined) {
+      ids.delete(identity);
+      this.count--;
+    }
+    ids.set(identity, Math.max(old ?? 0, untilMs));
+    this.count++;
+    if (this.count > this.max) this.shrink();
+  }
+
+  /** Milliseconds `identity` is still held at `host` (0: not held; an ended hold-off is dropped). */
+  heldFor(host: string, identity: string): number {
+    const ids = this.byHost.get(host);
+    const until = ids?.get(identity);
+    if (until === undefined) return 0;
+    const left = until - Date.now();
+    if (left > 0) return left;
+    this.remove(host, ids!, identity);
+    return 0;
+  }
+
+  private remove(host: string, ids: Map<string, number>, identity: string): void {
+    if (!ids.delete(identity)) return;
+    this.count--;
+    if (ids.size === 0) this.byHost.delete(host);
+  }
+
+  private shrink(): void {
+    const now = Date.now();
+    for (const [host, ids] of this.byHost) {
+      for (const [identity, until] of ids) if (until <= now) this.remove(host, ids, identity);
+    }
+    while (this.count > this.max) {
+      let fullest: [string, Map<string, number>] | undefined;
+      for (const entry of this.byHost) if (!fullest || entry[1].size >= fullest[1].size) fullest = entry;
+      const [host, ids] = fullest!;
+      this.remove(host, ids, ids.keys().next().value!);
+    }
   }
 }
