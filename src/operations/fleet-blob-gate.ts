@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { BlobTransferGate } from '../copy-engine/host-limiter';
-import { AbortedError, DomainError } from '../errors/domain-error';
+import { abortReason } from '../errors/abortable-wait';
 import type { OperationStore } from './operation-store';
 
 const FIRST_WAIT_MS = 100;
@@ -55,11 +55,12 @@ export class FleetBlobGate implements BlobTransferGate {
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason instanceof DomainError ? signal.reason : new AbortedError('the transfer was cancelled');
+  if (signal?.aborted) throw abortReason(signal, 'the transfer was cancelled');
 }
 
 /** Waits `ms`, or less when `signal` aborts (the caller then finds it aborted). */
 function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
