@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { unflushedDirectoryWarnings, withFailingDirectorySync } from '../../storage/testing/failing-directory-sync';
 import type { ImageDestination } from '../transport';
-import { putVerifiedBlob, specStorage } from '../testing/spec-storage';
+import { specStorage } from '../testing/spec-storage';
+import { putVerifiedBlob } from '../../copy-engine/testing/verified-put';
 import { DIR_VERSION_CONTENT } from './dir-format';
 import { DirTransport } from './dir.transport';
 

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { unflushedDirectoryWarnings } from '../../storage/testing/failing-directory-sync';
 import type { ImageDestination } from '../transport';
-import { putVerifiedBlob, specStorage } from '../testing/spec-storage';
+import { specStorage } from '../testing/spec-storage';
+import { putVerifiedBlob } from '../../copy-engine/testing/verified-put';
 import { DockerArchiveTransport } from './docker-archive.transport';
 
 const storage = specStorage('skiff-docker-archive-unit');

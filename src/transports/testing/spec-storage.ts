@@ -1,11 +1,8 @@
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, pipeline } from 'node:stream';
 import { after } from 'node:test';
-import { VerifyingStream } from '../../copy-engine/verifying-stream';
 import { LocalStorage } from '../../storage/local-storage';
-import type { BlobInfo, ImageDestination } from '../transport';
 
 /** A LocalStorage of the transports' unit specs, on a storage root and data directory of their own. */
 export interface SpecStorage {
@@ -40,10 +37,4 @@ export function specStorage(prefix: string): SpecStorage {
       return local;
     },
   };
-}
-
-/** putBlob as the copy engine calls it: the bytes through a VerifyingStream of `claimed`. */
-export function putVerifiedBlob(dest: ImageDestination, bytes: Buffer, claimed: { digest: string; size: number }): Promise<BlobInfo> {
-  const verified = pipeline([Readable.from([bytes]), new VerifyingStream(claimed)], () => undefined) as unknown as Readable;
-  return dest.putBlob(verified, { known: claimed, final: () => claimed }, {});
 }
