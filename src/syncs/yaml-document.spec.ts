@@ -64,4 +64,14 @@ describe('readYamlDocument', () => {
     const busy = results.filter((r) => r.status === 'rejected');
     assert.ok(busy.length > 0 && busy.every((r) => code('SERVICE_BUSY')((r as PromiseRejectedResult).reason)), JSON.stringify(results.map((r) => r.status)));
   });
+
+  it('a parse that outgrows its heap or its time ends the thread and answers INVALID_ARGUMENT; the next parse runs normally', async () => {
+    const text = big(200 * 1024);
+    // the same heap holds a smaller document (on the thread too): the limit met is the document's
+    assert.ok(await readYamlDocument(big(12 * 1024), { heapMb: 16, timeoutMs: 60_000 }));
+    await assert.rejects(readYamlDocument(text, { heapMb: 16, timeoutMs: 60_000 }), (e) => code('INVALID_ARGUMENT')(e) && /needs more than 16 MiB to parse/.test((e as Error).message));
+    await assert.rejects(readYamlDocument(text, { heapMb: 256, timeoutMs: 1 }), (e) => code('INVALID_ARGUMENT')(e) && /took more than 0.001 s to parse/.test((e as Error).message));
+    const value = (await readYamlDocument(text)) as Record<string, { images: Record<string, string[]> }>;
+    assert.equal(Object.keys(value['registry.example.com']!.images).length, text.split('\n').length - 2);
+  });
 });

@@ -9,9 +9,15 @@ export type YamlPlain = string | YamlPlain[] | { [key: string]: YamlPlain } | nu
 export const MAX_YAML_CHARS = 256 * 1024;
 /** Documents up to this size are parsed on the event loop (a few milliseconds). */
 const INLINE_CHARS = 8 * 1024;
-/** Heap a parse thread may use: parsing takes ~300 bytes of heap per byte of YAML. */
-const THREAD_HEAP_MB = 256;
-const THREAD_TIMEOUT_MS = 15_000;
+/**
+ * What a parse thread may use: its heap (parsing takes ~300 bytes of heap per byte of YAML) and
+ * its time. The defaults are the service's; tests pass smaller ones to reach the limits.
+ */
+export interface YamlThreadLimits {
+  heapMb: number;
+  timeoutMs: number;
+}
+const THREAD_LIMITS: YamlThreadLimits = { heapMb: 256, timeoutMs: 15_000 };
 /** Larger documents wait for the one parse thread; beyond this many waiting, SERVICE_BUSY. */
 const MAX_WAITING = 4;
 
@@ -47,36 +53,36 @@ else {
 let queue: Promise<unknown> = Promise.resolve();
 let waiting = 0;
 
-function parseOnThread(text: string): Promise<Parsed> {
+function parseOnThread(text: string, limits: YamlThreadLimits): Promise<Parsed> {
   if (waiting >= MAX_WAITING) {
     throw new DomainError('SERVICE_BUSY', `${waiting} large YAML documents are waiting to be parsed (at most ${MAX_WAITING}); retry in 5 s`, { retryable: true, retryAfterSeconds: 5 });
   }
   waiting++;
   const run = queue.then(() => {
     waiting--;
-    return runThread(text);
+    return runThread(text, limits);
   });
   queue = run.catch(() => undefined);
   return run;
 }
 
-function runThread(text: string): Promise<Parsed> {
+function runThread(text: string, limits: YamlThreadLimits): Promise<Parsed> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(THREAD, {
       eval: true,
       workerData: { text, yamlPath: require.resolve('yaml'), options: OPTIONS },
-      resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB, maxYoungGenerationSizeMb: 16 },
+      resourceLimits: { maxOldGenerationSizeMb: limits.heapMb, maxYoungGenerationSizeMb: 16 },
     });
     // A parse still running at shutdown does not hold the process (its request is gone too).
     worker.unref();
     let answer: Parsed | undefined;
     const timer = setTimeout(() => {
-      answer = { error: `the document took more than ${THREAD_TIMEOUT_MS / 1000} s to parse`, stage: 'limit' };
+      answer = { error: `the document took more than ${limits.timeoutMs / 1000} s to parse`, stage: 'limit' };
       void worker.terminate();
-    }, THREAD_TIMEOUT_MS);
+    }, limits.timeoutMs);
     worker.once('message', (m: Parsed) => (answer ??= m));
     worker.once('error', (e: Error & { code?: string }) => {
-      if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') answer ??= { error: `the document needs more than ${THREAD_HEAP_MB} MiB to parse`, stage: 'limit' };
+      if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') answer ??= { error: `the document needs more than ${limits.heapMb} MiB to parse`, stage: 'limit' };
       else reject(e);
     });
     worker.once('exit', () => {
@@ -94,9 +100,9 @@ function runThread(text: string): Promise<Parsed> {
  * INVALID_ARGUMENT for a document over MAX_YAML_CHARS, one that does not parse, or one that is
  * too large or slow to parse; SERVICE_BUSY when too many large ones wait.
  */
-export async function readYamlDocument(text: string): Promise<YamlPlain | undefined> {
+export async function readYamlDocument(text: string, limits: YamlThreadLimits = THREAD_LIMITS): Promise<YamlPlain | undefined> {
   if (text.length > MAX_YAML_CHARS) throw new InvalidArgumentError(`yaml: the document has ${text.length} characters; at most ${MAX_YAML_CHARS} are accepted`);
-  const parsed = text.length <= INLINE_CHARS ? parseHere(text) : await parseOnThread(text);
+  const parsed = text.length <= INLINE_CHARS ? parseHere(text) : await parseOnThread(text, limits);
   if ('error' in parsed) throw new InvalidArgumentError(parsed.stage === 'parse' ? `yaml: not a valid YAML document: ${parsed.error}` : `yaml: ${parsed.error}`);
   return parsed.value;
 }
