@@ -4,6 +4,7 @@ import { DomainError } from '../errors/domain-error';
 import { CopyEngine } from './copy-engine';
 import type { TransferProgress } from './transfer-progress';
 import { HostLimiter, InFlightBlobs } from './host-limiter';
+import { KnownBlobs } from './known-blobs';
 import { buildImage, MemoryDestination, MemoryRegistry, MemorySource } from './testing/in-memory-transports';
 
 /** How blobs travel: mounts, the same blob once across concurrent copies, retries. */
@@ -105,6 +106,43 @@ describe('copy engine: the same blob once across concurrent copies', () => {
     assert.equal(b.status, 'fulfilled');
     assert.equal(sourceB.reads.get(layer), 1, 'B read the layer itself after A failed');
     assert.ok(registry.repository('dst/app').blobs.has(layer));
+  });
+});
+
+describe('copy engine: blobs a run of copies already knows (a sync)', () => {
+  it('a blob found or put at a destination earlier in the run is not asked for again there, and counts as skipped', async () => {
+    const img = buildImage();
+    const registry = new MemoryRegistry();
+    const source = () => new MemorySource(img, { reference: 'docker://elsewhere.test/src/app:1' });
+    const known = new KnownBlobs();
+    const first = new MemoryDestination({ registry, reference: 'docker://registry.test/dst/app:a' });
+    await engine().copy(source(), first, { knownBlobs: known });
+    assert.equal(first.uploads.size, 3);
+
+    const again = new MemoryDestination({ registry, reference: 'docker://registry.test/dst/app:b' });
+    let last: TransferProgress | undefined;
+    const result = await engine().copy(source(), again, { knownBlobs: known }, { onProgress: (p) => (last = p) });
+    assert.equal(result.digest, img.top.digest);
+    assert.deepEqual(again.events.filter((e) => !e.startsWith('manifest')), [], 'no blob asked for, none uploaded');
+    assert.equal(last?.blobsSkipped, 3);
+    assert.equal(last?.bytesSkipped, [...img.blobs.values()].reduce((n, b) => n + b.length, 0));
+    assert.equal(registry.repository('dst/app').tags.get('b'), img.top.digest);
+
+    // without the run's knowledge the destination is asked (and answers present) ...
+    const alone = new MemoryDestination({ registry, reference: 'docker://registry.test/dst/app:c' });
+    await engine().copy(source(), alone, {});
+    assert.equal(alone.events.filter((e) => e.startsWith('present')).length, 3);
+    // ... and another repository is another scope: asked, and uploaded to
+    const other = new MemoryDestination({ registry, reference: 'docker://registry.test/dst/other:1' });
+    await engine().copy(source(), other, { knownBlobs: known });
+    assert.equal(other.uploads.size, 3);
+  });
+
+  it('keeps at most its bound of blobs, forgetting the oldest first', () => {
+    const known = new KnownBlobs(2);
+    for (const k of ['a', 'b', 'a', 'c']) known.add(k);
+    assert.deepEqual(['a', 'b', 'c'].map((k) => known.has(k)), [false, true, true]);
+    assert.equal(known.size, 2);
   });
 });
 

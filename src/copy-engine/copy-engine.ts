@@ -388,16 +388,23 @@ class CopyContext {
     const raw = await this.source.readBlob(config, { signal: this.signal });
     const bytes = Buffer.from(goJson(toOciImageConfig(parseConfigJson(raw))));
     const info = { digest: digestOf(bytes), size: bytes.length };
-    await this.deps.inflight.once(`${this.dest.blobScope}|${info.digest}`, async () => {
+    const key = `${this.dest.blobScope}|${info.digest}`;
+    if (this.opts.knownBlobs?.has(key)) return info;
+    await this.deps.inflight.once(key, async () => {
       if (await this.dest.tryReuseBlob(info, { signal: this.signal })) return;
       await this.dest.putBlob(Readable.from([bytes]), { known: info, final: () => info }, { signal: this.signal });
     }, { signal: this.signal });
+    this.opts.knownBlobs?.add(key);
     return info;
   }
 
   /** Copies one blob unchanged: reuse or mount when possible, else a verified streamed upload. */
   private async copyBlob(d: Descriptor): Promise<BlobInfo & { transformed?: LayerTransform }> {
     const key = `${this.dest.blobScope}|${d.digest}`;
+    if (this.opts.knownBlobs?.has(key)) {
+      this.counters.add({ blobsSkipped: 1, bytesSkipped: d.size });
+      return { digest: d.digest, size: d.size };
+    }
     const { value, shared } = await this.deps.inflight.once(key, async () => {
       this.checkAborted();
       const reuse = await this.dest.tryReuseBlob({ digest: d.digest, size: d.size }, { mountFrom: this.mountFrom, signal: this.signal });
@@ -408,6 +415,7 @@ class CopyContext {
     if (shared || value.how === 'present') this.counters.add({ blobsSkipped: 1, bytesSkipped: d.size });
     else if (value.how === 'mounted') this.counters.add({ blobsMounted: 1, bytesSkipped: d.size });
     else this.counters.add({ blobsDone: 1 });
+    this.opts.knownBlobs?.add(key);
     return value.info;
   }
 

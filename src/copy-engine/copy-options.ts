@@ -1,6 +1,7 @@
 import { DomainError } from '../errors/domain-error';
 import type { PlatformChoice } from '../image-spec/manifest';
 import type { ManifestFormat } from '../image-spec/manifest-conversion';
+import type { KnownBlobs } from './known-blobs';
 import type { CompressionChoice } from './recompress';
 import type { ReferrersStep } from './referrers-step';
 
@@ -34,6 +35,8 @@ export interface CopyOptions {
   compression?: CompressionChoice;
   /** Extra attempts for a blob transfer that failed for a retryable reason. */
   retryTimes?: number;
+  /** Blobs this run of copies already found or put at its destinations (see KnownBlobs): not asked for again. */
+  knownBlobs?: KnownBlobs;
 }
 
 /** The options the preserveDigests rules read. */

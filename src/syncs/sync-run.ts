@@ -3,6 +3,7 @@ import { join, posix } from 'node:path';
 import type { CopyEngine } from '../copy-engine/copy-engine';
 import { type CopyOptions, mayBeUpToDate } from '../copy-engine/copy-options';
 import type { CopyPlan } from '../copy-engine/copy-plan';
+import { KnownBlobs } from '../copy-engine/known-blobs';
 import type { TransferProgress } from '../copy-engine/transfer-progress';
 import type { ReferrersStep } from '../copy-engine/referrers-step';
 import type { OperationError } from '../errors/operation-error';
@@ -150,6 +151,8 @@ function isFailure(e: PlanEntry): e is PlanFailure {
 
 export class SyncRun {
   private readonly locations = new RegistryBlobLocations();
+  /** Blobs this run found or put at its destinations: a base layer is asked for once per repository, not once per tag. */
+  private readonly knownBlobs = new KnownBlobs();
   private readonly tagLists = new Map<string, Promise<string[]>>();
   /** Per image: the engine's last absolute counters, summed into the run's progress. */
   private readonly perImage = new Map<number, TransferProgress>();
@@ -458,7 +461,7 @@ export class SyncRun {
   private copyOptions(): CopyOptions {
     const r = this.request;
     const multiArch = r.platforms?.length ? (r.multiArch ?? 'filtered') : r.all ? 'all' : 'system';
-    return { multiArch, ...(r.platforms?.length ? { platforms: r.platforms } : {}), preserveDigests: r.preserveDigests, format: r.format, retryTimes: r.retryTimes };
+    return { multiArch, ...(r.platforms?.length ? { platforms: r.platforms } : {}), preserveDigests: r.preserveDigests, format: r.format, retryTimes: r.retryTimes, knownBlobs: this.knownBlobs };
   }
 
   /** Waits, before reading an image's content, while its registry's remaining pulls (for the image's source credentials) are at the floor. */
