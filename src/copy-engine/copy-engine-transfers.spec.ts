@@ -143,6 +143,8 @@ describe('copy engine: blobs a run of copies already knows (a sync)', () => {
     for (const k of ['a', 'b', 'a', 'c']) known.add(k);
     assert.deepEqual(['a', 'b', 'c'].map((k) => known.has(k)), [false, true, true]);
     assert.equal(known.size, 2);
+    known.clear();
+    assert.equal(known.has('c'), false);
   });
 });
 

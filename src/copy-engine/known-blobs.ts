@@ -20,6 +20,11 @@ export class KnownBlobs {
     this.keys.add(key);
   }
 
+  /** Forgets every blob (their destinations are asked again). */
+  clear(): void {
+    this.keys.clear();
+  }
+
   get size(): number {
     return this.keys.size;
   }

@@ -452,6 +452,9 @@ export class SyncRun {
       return { result: { source: image.sourceText, destination: image.destinationText, ...r } };
     } catch (error) {
       this.checkAborted(signal);
+      // A destination that lost a blob it was known to hold fails every image that skips it:
+      // after a failure, the images that follow ask again, as skopeo would.
+      this.knownBlobs.clear();
       return { result: { source: image.sourceText, destination: image.destinationText, state: 'failed', error: this.deps.problem(error) }, error };
     } finally {
       await source?.close().catch(() => undefined);
