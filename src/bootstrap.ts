@@ -75,7 +75,7 @@ export async function createApp(config: AppConfig, opts: { logs?: boolean; after
     }),
   );
   app.enableShutdownHooks();
-  const document = buildOpenApiDocument(app, SERVICE_VERSION);
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
+  // Built on the first request for it, not at start: an idle service does not hold it.
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, SERVICE_VERSION), { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
   return app;
 }
