@@ -187,6 +187,16 @@ describe('copy engine: recompression', () => {
     assert.equal(last['blobsDone'], img.layers.length);
   });
 
+  // skopeo --preserve-digests cannot modify blobs: a plain layer goes to a registry or an OCI layout as it is.
+  it('preserveDigests keeps plain layers plain where the destination would compress them', async () => {
+    const img = buildImage({ format: 'oci', compression: 'none' });
+    const dest = new MemoryDestination();
+    const result = await engine().copy(new MemorySource(img), dest, { preserveDigests: true });
+    assert.equal(result.digest, img.top.digest);
+    const m = committedImage(dest);
+    m.layers.forEach((l, i) => assert.ok(dest.blob(l.digest)!.equals(img.layerContents[i]!)));
+  });
+
   it('preserveDigests refuses layers the destination would store with another compression', async () => {
     const dest = new MemoryDestination(DOCKER_ARCHIVE_LIKE);
     await assert.rejects(engine().copy(new MemorySource(buildImage()), dest, { preserveDigests: true }), code('INVALID_ARGUMENT'));
