@@ -120,3 +120,32 @@ describe('renderGoTemplate: skopeo report functions', () => {
     rejects('{{truncate "x" (index .LayersData 0).Size}}', /wrong type for value; expected int; got int64/);
   });
 });
+
+// Expected strings are what skopeo 1.9.3's `inspect --format` prints for the same values.
+describe('renderGoTemplate: the escaping builtins, slice and call', () => {
+  it('html escapes quotes, ampersands and angle brackets', () => {
+    assert.equal(render('{{html .Labels.alpha}}|{{html .Env}}|{{html "it\'s \\"q\\""}}'), '&lt;a&amp;b&gt;|[PATH=/usr/bin A=&lt;b&gt;&amp;c]|it&#39;s &#34;q&#34;');
+  });
+
+  it('js escapes quotes, backslashes, <>&= and control characters', () => {
+    assert.equal(render('{{js .Env}}|{{js "a\'b\\"c\\\\d\\te"}}'), '[PATH\\u003D/usr/bin A\\u003D\\u003Cb\\u003E\\u0026c]|a\\\'b\\"c\\\\d\\u0009e');
+    assert.equal(render('{{js "héllo ✓"}}'), 'héllo ✓');
+  });
+
+  it('urlquery escapes as url.QueryEscape, its arguments joined as fmt.Sprint joins them', () => {
+    assert.equal(render('{{urlquery .Name}}|{{urlquery "a b~" "c"}}|{{urlquery "é" 1 2}}'), 'registry.example.com%2Fteam%2Fapp|a+b~c|%C3%A91+2');
+  });
+
+  it('slices strings by bytes, keeping their type, and slices with two or three indexes', () => {
+    assert.equal(render('{{slice .Digest 0 12}}|{{printf "%T" (slice .Digest 7)}}|{{slice .Layers 1}}|{{slice .RepoTags 0 1 2}}|{{slice .Os}}'), 'sha256:9211f|digest.Digest|[sha256:bbbb]|[1.0]|linux');
+  });
+
+  it('reports Go errors for bad slicing and for call', () => {
+    rejects('{{slice .Os 0 1 2}}', /error calling slice: cannot 3-index slice a string/);
+    rejects('{{slice .Layers 3}}', /error calling slice: index out of range: 3/);
+    rejects('{{slice .Layers 2 1}}', /error calling slice: invalid slice index: 2 > 1/);
+    rejects('{{slice .Labels 0}}', /error calling slice: can't slice item of type map\[string\]string/);
+    rejects('{{slice nil 0}}', /error calling slice: slice of untyped nil/);
+    rejects('{{call .Os}}', /error calling call: non-function of type string/);
+  });
+});
