@@ -1,6 +1,6 @@
 /** Go's fmt: value printing (Sprint, Sprintln, Sprintf). */
 
-import { goTimeString } from './go-time';
+import { goMonthName, goTimeString, goWeekdayName } from './go-time';
 import { bool, float, type GoValue, INVALID, sortedKeys, str, typeName, visibleFields } from './go-value';
 import { canBackquote, formatFloat, goQuote, goQuoteRune, isAsciiDigit, isPrintRune, runes, utf8Encoder } from './strconv';
 import { OutputLimit } from './template-error';
@@ -217,6 +217,10 @@ function printValue(v: GoValue, verb: string, f: FmtFlags, depth: number): strin
     case 'bool':
       return fmtBool(v.value, verb, f);
     case 'int':
+      // time.Month and time.Weekday are fmt.Stringers.
+      if ((v.type === 'time.Month' || v.type === 'time.Weekday') && 'vsxXq'.includes(verb)) {
+        return fmtString(v.type === 'time.Month' ? goMonthName(Number(v.value)) : goWeekdayName(Number(v.value)), verb, f, 'string');
+      }
       return fmtInteger(v, verb, f);
     case 'float':
       return fmtFloat(v.value, verb, f);

@@ -4,6 +4,7 @@ import { fmtV, sprint, sprintf, sprintln } from './fmt';
 import { bool, compareStrings, type GoValue, int, INVALID, str, truth, typeName, utf8Length } from './go-value';
 import { jsonEncode, JsonUnsupported } from './json-encode';
 import { isPrintRune, lenientUtf8, runes, utf8Encoder } from './strconv';
+import { goCivil, type GoTime, goTimeFormat, goTimeString, goTimeUtc, goUnixSeconds } from './go-time';
 import { OutputLimit } from './template-error';
 
 /** How an argument is converted for a parameter (Go parameter types of the template funcs). */
@@ -436,6 +437,61 @@ export function digestMethod(d: string, name: string): GoValue | undefined {
       return str(colon < 0 ? '' : d.slice(colon + 1));
   }
   return undefined;
+}
+
+/** The methods of time.Time a template may call, by their number of arguments; the others of TIME_METHODS are unsupported. */
+export const TIME_METHOD_ARITY: ReadonlyMap<string, number> = new Map([
+  ...['Year', 'Month', 'Day', 'Hour', 'Minute', 'Second', 'Nanosecond', 'YearDay', 'Weekday', 'Unix', 'UnixMilli', 'UnixMicro', 'UnixNano', 'IsZero', 'String', 'UTC', 'Local'].map(
+    (m) => [m, 0] as const,
+  ),
+  ['Format', 1],
+]);
+
+const GO_ZERO_UNIX = -62135596800;
+
+/** Calls a method of TIME_METHOD_ARITY on a time (`layout`: Format's argument). */
+export function timeMethod(t: GoTime, name: string, layout: string): GoValue {
+  const c = goCivil(t);
+  const sec = BigInt(goUnixSeconds(t));
+  switch (name) {
+    case 'Year':
+      return int(c.year);
+    case 'Month':
+      return int(c.month, 'time.Month');
+    case 'Day':
+      return int(c.day);
+    case 'Hour':
+      return int(c.hour);
+    case 'Minute':
+      return int(c.minute);
+    case 'Second':
+      return int(c.second);
+    case 'Nanosecond':
+      return int(t.nanos);
+    case 'YearDay':
+      return int(c.yearDay);
+    case 'Weekday':
+      return int(c.weekday, 'time.Weekday');
+    case 'Unix':
+      return int(sec, 'int64');
+    case 'UnixMilli':
+      return int(BigInt.asIntN(64, sec * 1000n + BigInt(Math.floor(t.nanos / 1e6))), 'int64');
+    case 'UnixMicro':
+      return int(BigInt.asIntN(64, sec * 1_000_000n + BigInt(Math.floor(t.nanos / 1e3))), 'int64');
+    case 'UnixNano':
+      // int64 arithmetic, as Go's: wraps for times outside 1678–2262.
+      return int(BigInt.asIntN(64, sec * 1_000_000_000n + BigInt(t.nanos)), 'int64');
+    case 'IsZero':
+      return bool(goUnixSeconds(t) === GO_ZERO_UNIX && t.nanos === 0);
+    case 'String':
+      return str(goTimeString(t));
+    case 'UTC':
+    case 'Local':
+      return { kind: 'time', type: 'time.Time', time: goTimeUtc(t) };
+    case 'Format':
+      return str(goTimeFormat(t, layout));
+  }
+  throw new FuncError(`method ${name} of time.Time is not implemented`);
 }
 
 export const TIME_METHODS: ReadonlySet<string> = new Set([

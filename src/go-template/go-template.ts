@@ -19,9 +19,13 @@
  * gt ge call` (Go builtins; `call` always fails, as no value here is a function) plus `json join
  * lower upper title split pad truncate` (containers/common report funcs).
  *
+ * Methods of digest.Digest (String, Algorithm, Encoded, Hex) and of time values: Year, Month,
+ * Day, Hour, Minute, Second, Nanosecond, YearDay, Weekday, Unix, UnixMilli, UnixMicro, UnixNano,
+ * IsZero, String, UTC, Local and Format (its layout a string literal or the pipeline's value).
+ *
  * Not supported (TemplateError "unsupported template syntax"): `define`, `template`, `block`,
- * complex numbers, `%#v`/`%p`/hex-float verbs, methods on time values, and string literals that
- * are not valid UTF-8.
+ * complex numbers, `%#v`/`%p`/hex-float verbs, the other methods of time values, and string
+ * literals that are not valid UTF-8.
  *
  * Data model: `data` is plain JSON-like values, typed by the caller's Go struct types
  * ({@link GoStructTypes}, e.g. images/ supplies skopeo's inspect structs). A plain object is
