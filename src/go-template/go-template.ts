@@ -24,8 +24,8 @@
  * IsZero, String, UTC, Local and Format (its layout a string literal or the pipeline's value).
  *
  * Not supported (TemplateError "unsupported template syntax"): `define`, `template`, `block`,
- * complex numbers, `%#v`/`%p`/hex-float verbs, the other methods of time values, and string
- * literals that are not valid UTF-8.
+ * complex numbers, `%#v` of a time value, `%p` and hex-float verbs, the other methods of time
+ * values, and string literals that are not valid UTF-8.
  *
  * Data model: `data` is plain JSON-like values, typed by the caller's Go struct types
  * ({@link GoStructTypes}, e.g. images/ supplies skopeo's inspect structs). A plain object is
