@@ -154,48 +154,50 @@ const pad = (n: number, width: number): string => (n < 0 ? '-' + String(-n).padS
 
 /** One chunk of a layout (time's nextStdChunk): the literal before it, the element, the rest. */
 function nextChunk(layout: string): { prefix: string; std?: string; frac?: { sep: string; digits: number; trim: boolean }; rest: string } {
-  const lower = (s: string): boolean => s.length > 0 && s[0]! >= 'a' && s[0]! <= 'z';
+  const lowerAt = (j: number): boolean => j < layout.length && layout[j]! >= 'a' && layout[j]! <= 'z';
   for (let i = 0; i < layout.length; i++) {
-    const at = layout.slice(i);
+    const has = (s: string): boolean => layout.startsWith(s, i);
     const hit = (std: string, len: number) => ({ prefix: layout.slice(0, i), std, rest: layout.slice(i + len) });
     switch (layout[i]) {
       case 'J':
-        if (at.startsWith('January')) return hit('January', 7);
-        if (at.startsWith('Jan') && !lower(at.slice(3))) return hit('Jan', 3);
+        if (has('January')) return hit('January', 7);
+        if (has('Jan') && !lowerAt(i + 3)) return hit('Jan', 3);
         break;
       case 'M':
-        if (at.startsWith('Monday')) return hit('Monday', 6);
-        if (at.startsWith('Mon') && !lower(at.slice(3))) return hit('Mon', 3);
-        if (at.startsWith('MST')) return hit('MST', 3);
+        if (has('Monday')) return hit('Monday', 6);
+        if (has('Mon') && !lowerAt(i + 3)) return hit('Mon', 3);
+        if (has('MST')) return hit('MST', 3);
         break;
-      case '0':
-        if (at.length >= 2 && at[1]! >= '1' && at[1]! <= '6') return hit(at.slice(0, 2), 2);
-        if (at.startsWith('002')) return hit('002', 3);
+      case '0': {
+        const next = layout[i + 1];
+        if (next !== undefined && next >= '1' && next <= '6') return hit(`0${next}`, 2);
+        if (has('002')) return hit('002', 3);
         break;
+      }
       case '1':
-        return at.startsWith('15') ? hit('15', 2) : hit('1', 1);
+        return has('15') ? hit('15', 2) : hit('1', 1);
       case '2':
-        return at.startsWith('2006') ? hit('2006', 4) : hit('2', 1);
+        return has('2006') ? hit('2006', 4) : hit('2', 1);
       case '_':
-        if (at.startsWith('_2')) {
-          if (at.startsWith('_2006')) return { prefix: layout.slice(0, i + 1), std: '2006', rest: layout.slice(i + 5) };
+        if (has('_2')) {
+          if (has('_2006')) return { prefix: layout.slice(0, i + 1), std: '2006', rest: layout.slice(i + 5) };
           return hit('_2', 2);
         }
-        if (at.startsWith('__2')) return hit('__2', 3);
+        if (has('__2')) return hit('__2', 3);
         break;
       case '3':
       case '4':
       case '5':
         return hit(layout[i]!, 1);
       case 'P':
-        if (at.startsWith('PM')) return hit('PM', 2);
+        if (has('PM')) return hit('PM', 2);
         break;
       case 'p':
-        if (at.startsWith('pm')) return hit('pm', 2);
+        if (has('pm')) return hit('pm', 2);
         break;
       case '-':
       case 'Z':
-        for (const tz of ['070000', '07:00:00', '0700', '07:00', '07']) if (at.slice(1).startsWith(tz)) return hit(layout[i] + tz, tz.length + 1);
+        for (const tz of ['070000', '07:00:00', '0700', '07:00', '07']) if (layout.startsWith(tz, i + 1)) return hit(layout[i] + tz, tz.length + 1);
         break;
       case '.':
       case ',': {
