@@ -422,7 +422,9 @@ class CopyContext {
     const from = this.source.actualCompression?.(d) ?? compressionOf(d.mediaType);
     if (this.opts.compression) {
       if (from === undefined) throw new DomainError('OPERATION_NOT_SUPPORTED', `cannot recompress a layer of media type ${d.mediaType}`);
-      return { from, to: this.opts.compression };
+      // As containers/image: only into another algorithm; a layer already compressed with it is
+      // kept as it is (whatever the level), and then the destination's wish applies.
+      if (from !== this.opts.compression.format) return { from, to: this.opts.compression };
     }
     const want = this.dest.layerCompression ?? 'compress';
     if (want === 'compress' && from === 'none') return opts.keepDigests ? undefined : { from, to: { format: 'gzip' } };
