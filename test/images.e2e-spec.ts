@@ -220,7 +220,7 @@ describe('inspect matches skopeo', () => {
     assert.equal(bad.res.status, 400);
     assert.equal((JSON.parse(bad.bytes.toString()) as { code: string }).code, 'INVALID_TEMPLATE');
     // a template is checked before anything is read: an image that does not exist is not even looked up
-    const early = await getRaw('/v1/images/inspect/text', { image: ref(plain, 'team/absent:1'), format: '{{call .X}}', tlsVerify: 'false' });
+    const early = await getRaw('/v1/images/inspect/text', { image: ref(plain, 'team/absent:1'), format: '{{define "x"}}y{{end}}', tlsVerify: 'false' });
     assert.equal(early.res.status, 400);
   });
 });

@@ -126,6 +126,24 @@ describe('copy engine: recompression', () => {
     });
   });
 
+  // containers/image recompresses only into another algorithm (skopeo --dest-compress-format gzip
+  // on gzip layers changes nothing, whatever the level).
+  it('keeps layers already compressed with the requested algorithm, and so the manifest digest', async () => {
+    for (const [compression, format] of [['gzip', 'v2s2'], ['zstd', 'oci']] as const) {
+      const img = buildImage({ format, compression });
+      const dest = new MemoryDestination();
+      const result = await engine().copy(new MemorySource(img), dest, { compression: { format: compression, level: 9 } });
+      assert.equal(result.digest, img.top.digest, compression);
+    }
+  });
+
+  it('compresses plain layers with the requested algorithm', async () => {
+    const img = buildImage({ format: 'oci', compression: 'none' });
+    const dest = new MemoryDestination();
+    await engine().copy(new MemorySource(img), dest, { compression: { format: 'zstd' } });
+    assert.ok(committedImage(dest).layers.every((l) => l.mediaType === MediaType.ociLayerZstd));
+  });
+
   it('decompresses layers for a docker-archive-like destination, as plain tar in a v2s2 manifest', async () => {
     const img = buildImage({ format: 'oci', compression: 'gzip' });
     const dest = new MemoryDestination(DOCKER_ARCHIVE_LIKE);
@@ -185,6 +203,16 @@ describe('copy engine: recompression', () => {
     // the Docker config is rewritten for the OCI manifest, so only the layers are transferred
     assert.equal(last['blobsTotal'], img.layers.length);
     assert.equal(last['blobsDone'], img.layers.length);
+  });
+
+  // skopeo --preserve-digests cannot modify blobs: a plain layer goes to a registry or an OCI layout as it is.
+  it('preserveDigests keeps plain layers plain where the destination would compress them', async () => {
+    const img = buildImage({ format: 'oci', compression: 'none' });
+    const dest = new MemoryDestination();
+    const result = await engine().copy(new MemorySource(img), dest, { preserveDigests: true });
+    assert.equal(result.digest, img.top.digest);
+    const m = committedImage(dest);
+    m.layers.forEach((l, i) => assert.ok(dest.blob(l.digest)!.equals(img.layerContents[i]!)));
   });
 
   it('preserveDigests refuses layers the destination would store with another compression', async () => {

@@ -327,7 +327,7 @@ class CopyContext {
       throw new DomainError('OPERATION_NOT_SUPPORTED', `manifest ${blob.digest} cannot be recompressed: ${refusal}; artifacts are copied unchanged only`);
     }
     // An artifact's layers are moved as they are: no recompression, no decompression attempt.
-    const planOf = (d: Descriptor): LayerTransform | undefined => (refusal ? undefined : this.layerPlan(d));
+    const planOf = (d: Descriptor): LayerTransform | undefined => (refusal ? undefined : this.layerPlan(d, { keepDigests: preserve !== undefined }));
     if (preserve && manifest.layers.some((l) => planOf(l))) {
       throw new DomainError('INVALID_ARGUMENT', `${preserve}: the destination stores layers with another compression, which changes their digests`);
     }
@@ -422,16 +422,20 @@ class CopyContext {
   /**
    * How a layer must change on its way (undefined: copied as is): the caller's compression
    * option, else what the destination wants (compress plain tars for registries and layouts,
-   * decompress for docker-archive and daemons).
+   * decompress for docker-archive and daemons). With `keepDigests` a plain layer stays plain
+   * where the destination would compress it: skopeo's --preserve-digests never modifies a blob,
+   * and registries and OCI layouts store it as it is.
    */
-  private layerPlan(d: Descriptor): LayerTransform | undefined {
+  private layerPlan(d: Descriptor, opts: { keepDigests: boolean }): LayerTransform | undefined {
     const from = this.source.actualCompression?.(d) ?? compressionOf(d.mediaType);
     if (this.opts.compression) {
       if (from === undefined) throw new DomainError('OPERATION_NOT_SUPPORTED', `cannot recompress a layer of media type ${d.mediaType}`);
-      return { from, to: this.opts.compression };
+      // As containers/image: only into another algorithm; a layer already compressed with it is
+      // kept as it is (whatever the level), and then the destination's wish applies.
+      if (from !== this.opts.compression.format) return { from, to: this.opts.compression };
     }
     const want = this.dest.layerCompression ?? 'compress';
-    if (want === 'compress' && from === 'none') return { from, to: { format: 'gzip' } };
+    if (want === 'compress' && from === 'none') return opts.keepDigests ? undefined : { from, to: { format: 'gzip' } };
     if (want === 'decompress' && (from === 'gzip' || from === 'zstd')) return { from };
     return undefined;
   }

@@ -1,7 +1,7 @@
 /** The executor (mirrors text/template/exec.go). */
 
 import { FmtUnsupported, fmtV } from './fmt';
-import { digestMethod, FuncError, FUNCS, indirectInterface, type ParamType, TIME_METHODS } from './functions';
+import { digestMethod, FuncError, FUNCS, indirectInterface, type ParamType, TIME_METHOD_ARITY, TIME_METHODS, timeMethod } from './functions';
 import { bool, float, type GoValue, int, INVALID, NIL, sortedKeys, str, truth, typeName } from './go-value';
 import { type ArgNode, type BranchNode, type ChainNode, type CommandNode, type IdentifierNode, type NumberNode, type PipeNode, type Span, type TreeNode, type VariableNode } from './parse-tree';
 import { OutputLimit, TemplateError, templateError, UNSUPPORTED } from './template-error';
@@ -274,15 +274,30 @@ export class Executor {
         if (receiver.type === 'digest.Digest') {
           const result = digestMethod(receiver.value, name);
           if (result !== undefined) {
-            const got = args.length - 1 + (final === MISSING ? 0 : 1);
+            const got = Math.max(0, args.length - 1) + (final === MISSING ? 0 : 1);
             if (got !== 0) throw this.error(`wrong number of args for ${name}: want 0 got ${got}`);
             return result;
           }
         }
         break;
-      case 'time':
-        if (TIME_METHODS.has(name)) throw this.error(`${UNSUPPORTED}: method ${name} of a time value`);
-        break;
+      case 'time': {
+        if (!TIME_METHODS.has(name)) break;
+        const arity = TIME_METHOD_ARITY.get(name);
+        if (arity === undefined) throw this.error(`${UNSUPPORTED}: method ${name} of a time value`);
+        // args holds the command's own words (the chain first) only for the last field of a chain
+        const got = Math.max(0, args.length - 1) + (final === MISSING ? 0 : 1);
+        if (got !== arity) throw this.error(`wrong number of args for ${name}: want ${arity} got ${got}`);
+        let layout = '';
+        if (arity === 1) {
+          const arg = final !== MISSING ? final : args[1]!.type === 'string' ? str(args[1]!.value) : undefined;
+          if (arg === undefined) throw this.error(`${UNSUPPORTED}: an argument of ${name} that is not a string literal or the pipeline's value`);
+          const checked = this.validateType(arg, 'string');
+          if (checked.kind === 'string') layout = checked.value;
+        }
+        // Go calls the value method through the *time.Time: a nil pointer panics, which the template reports.
+        if (receiver.time === null) throw this.error(`error calling ${name}: value method time.Time.${name} called using nil *Time pointer`);
+        return timeMethod(receiver.time, name, layout);
+      }
     }
     const type = receiver.kind === 'struct' && receiver.viaInterface ? 'interface {}' : typeName(receiver);
     throw this.error(`can't evaluate field ${name} in type ${type}`);

@@ -146,8 +146,18 @@ describe('renderGoTemplate: printf', () => {
     assert.equal(render('{{print}}|{{println}}|'), '|\n|');
   });
 
+  // Expected strings are what skopeo 1.9.3's `inspect --format` prints for the same values.
+  it('prints Go syntax with %#v', () => {
+    assert.equal(render('{{printf "%#v" .Labels}}'), 'map[string]string{"alpha":"<a&b>", "empty":"", "num":"5", "zeta":"z"}');
+    assert.equal(render('{{printf "%#v|%#v|%#v" .Env .Digest (len .Layers)}}'), `[]string{"PATH=/usr/bin", "A=<b>&c"}|"${DIGEST}"|2`);
+    assert.equal(render('{{printf "%#v %#v %#v %#v" true 1.5 1e21 (index .Os 0)}}|{{printf "%#v" nil}}|{{printf "%#v" .Labels.missing}}'), 'true 1.5 1e+21 0x6c|<nil>|<nil>');
+    assert.equal(render('{{printf "%#10v|%#-6v|" .Os .Os}}'), '   "linux"|"linux"|');
+    assert.equal(render('{{printf "%#v" (index .LayersData 0)}}'), 'types.ImageInspectLayer{MIMEType:"application/vnd.oci.image.layer.v1.tar+gzip", Digest:"sha256:aaaa", Size:32, Annotations:map[string]string(nil)}');
+    assert.equal(render('{{printf "%#v|%#v|%#v" .Labels .Env .Created}}', bare), 'map[string]string(nil)|[]string(nil)|<nil>');
+  });
+
   it('rejects fmt features outside the subset', () => {
-    rejects('{{printf "%#v" .Labels}}', /unsupported template syntax: %#v/);
+    rejects('{{printf "%#v" .Created}}', /unsupported template syntax: %#v of a time value/);
     rejects('{{printf "%x" 3.5}}', /unsupported template syntax: %x of a floating-point value/);
     rejects('{{printf "%d" .Created}}', /unsupported template syntax: %d of a time value/);
   });

@@ -1,6 +1,6 @@
 /** Go's fmt: value printing (Sprint, Sprintln, Sprintf). */
 
-import { goTimeString } from './go-time';
+import { goMonthName, goTimeString, goWeekdayName } from './go-time';
 import { bool, float, type GoValue, INVALID, sortedKeys, str, typeName, visibleFields } from './go-value';
 import { canBackquote, formatFloat, goQuote, goQuoteRune, isAsciiDigit, isPrintRune, runes, utf8Encoder } from './strconv';
 import { OutputLimit } from './template-error';
@@ -200,6 +200,50 @@ function badVerb(verb: string, v: GoValue, f: FmtFlags): string {
   return `%!${verb}(${typeName(v)}=${printValue(v, 'v', f, 0)})`;
 }
 
+/** %#v of one operand (fmt's sharpV): a nil operand or nil *time.Time prints <nil>. */
+function goSyntaxArg(v: GoValue, f: FmtFlags): string {
+  if (v.kind === 'invalid' || v.kind === 'nil' || (v.kind === 'time' && v.time === null)) return pad('<nil>', f);
+  return goSyntax(v, f, 0);
+}
+
+/**
+ * %#v: Go-syntax representation (quoted strings, typed composite literals, `T(nil)` for nil
+ * slices and maps). Time values other than a nil *time.Time are refused (FmtUnsupported): their
+ * GoString names the time's Location, which an offset of zero leaves ambiguous here.
+ */
+function goSyntax(v: GoValue, f: FmtFlags, depth: number): string {
+  switch (v.kind) {
+    case 'invalid':
+      return depth === 0 ? '<invalid reflect.Value>' : '<nil>';
+    case 'nil':
+      return 'interface {}(nil)';
+    case 'bool':
+      return pad(v.value ? 'true' : 'false', f);
+    case 'int':
+      if (v.type.startsWith('uint')) return fmtIntegerDigits(v.value, true, 16, 'x', false, { ...f, sharp: true });
+      return fmtIntegerDigits(v.value, false, 10, 'v', false, f);
+    case 'float':
+      return fmtFloat(v.value, 'v', f);
+    case 'string':
+      return pad(goQuote(truncateRunes(v.value, f), f.plus), f);
+    case 'time':
+      // *time.Time is a fmt.GoStringer: fmt catches the nil pointer's panic and prints <nil>.
+      if (v.time === null) return pad('<nil>', f);
+      throw new FmtUnsupported('%#v of a time value');
+    case 'slice':
+      return v.items === null ? `${v.type}(nil)` : `${v.type}{${v.items.map((item) => goSyntax(item, f, depth + 1)).join(', ')}}`;
+    case 'map':
+      if (v.entries === null) return `${v.type}(nil)`;
+      return `${v.type}{${sortedKeys(v.entries)
+        .map((k) => `${goSyntax(str(k), f, depth + 1)}:${goSyntax(v.entries?.get(k) ?? INVALID, f, depth + 1)}`)
+        .join(', ')}}`;
+    case 'struct':
+      return `${v.type}{${visibleFields(v)
+        .map(([name, value]) => `${name}:${goSyntax(value, f, depth + 1)}`)
+        .join(', ')}}`;
+  }
+}
+
 /** fmt's printArg: formats one operand with a verb. */
 function printArg(v: GoValue, verb: string, f: FmtFlags): string {
   if (v.kind === 'invalid' || v.kind === 'nil') return verb === 'T' || verb === 'v' ? pad('<nil>', f) : badVerb(verb, v, f);
@@ -217,6 +261,10 @@ function printValue(v: GoValue, verb: string, f: FmtFlags, depth: number): strin
     case 'bool':
       return fmtBool(v.value, verb, f);
     case 'int':
+      // time.Month and time.Weekday are fmt.Stringers.
+      if ((v.type === 'time.Month' || v.type === 'time.Weekday') && 'vsxXq'.includes(verb)) {
+        return fmtString(v.type === 'time.Month' ? goMonthName(Number(v.value)) : goWeekdayName(Number(v.value)), verb, f, 'string');
+      }
       return fmtInteger(v, verb, f);
     case 'float':
       return fmtFloat(v.value, verb, f);
@@ -391,7 +439,13 @@ export function sprintf(format: string, args: readonly GoValue[], limit: number)
       continue;
     }
     if (verb === 'v') {
-      if (f.sharp) throw new FmtUnsupported('%#v');
+      if (f.sharp) {
+        f.sharp = false;
+        out += goSyntaxArg(args[argNum], f);
+        argNum++;
+        if (out.length > limit) throw new OutputLimit();
+        continue;
+      }
       f.plusV = f.plus;
       f.plus = false;
     }

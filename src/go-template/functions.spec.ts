@@ -120,3 +120,66 @@ describe('renderGoTemplate: skopeo report functions', () => {
     rejects('{{truncate "x" (index .LayersData 0).Size}}', /wrong type for value; expected int; got int64/);
   });
 });
+
+// Expected strings are what skopeo 1.9.3's `inspect --format` prints for the same values.
+describe('renderGoTemplate: the escaping builtins, slice and call', () => {
+  it('html escapes quotes, ampersands and angle brackets', () => {
+    assert.equal(render('{{html .Labels.alpha}}|{{html .Env}}|{{html "it\'s \\"q\\""}}'), '&lt;a&amp;b&gt;|[PATH=/usr/bin A=&lt;b&gt;&amp;c]|it&#39;s &#34;q&#34;');
+  });
+
+  it('js escapes quotes, backslashes, <>&= and control characters', () => {
+    assert.equal(render('{{js .Env}}|{{js "a\'b\\"c\\\\d\\te"}}'), '[PATH\\u003D/usr/bin A\\u003D\\u003Cb\\u003E\\u0026c]|a\\\'b\\"c\\\\d\\u0009e');
+    assert.equal(render('{{js "héllo ✓"}}'), 'héllo ✓');
+  });
+
+  it('urlquery escapes as url.QueryEscape, its arguments joined as fmt.Sprint joins them', () => {
+    assert.equal(render('{{urlquery .Name}}|{{urlquery "a b~" "c"}}|{{urlquery "é" 1 2}}'), 'registry.example.com%2Fteam%2Fapp|a+b~c|%C3%A91+2');
+  });
+
+  it('slices strings by bytes, keeping their type, and slices with two or three indexes', () => {
+    assert.equal(render('{{slice .Digest 0 12}}|{{printf "%T" (slice .Digest 7)}}|{{slice .Layers 1}}|{{slice .RepoTags 0 1 2}}|{{slice .Os}}'), 'sha256:9211f|digest.Digest|[sha256:bbbb]|[1.0]|linux');
+  });
+
+  it('reports Go errors for bad slicing and for call', () => {
+    rejects('{{slice .Os 0 1 2}}', /error calling slice: cannot 3-index slice a string/);
+    rejects('{{slice .Layers 3}}', /error calling slice: index out of range: 3/);
+    rejects('{{slice .Layers 2 1}}', /error calling slice: invalid slice index: 2 > 1/);
+    rejects('{{slice .Labels 0}}', /error calling slice: can't slice item of type map\[string\]string/);
+    rejects('{{slice nil 0}}', /error calling slice: slice of untyped nil/);
+    rejects('{{call .Os}}', /error calling call: non-function of type string/);
+  });
+});
+
+// Expected strings are what skopeo 1.9.3's `inspect --format` prints for the same values.
+describe('renderGoTemplate: methods of time values', () => {
+  const offset = { ...inspect, Created: '2023-05-06T07:08:09.123456789+02:00' };
+
+  it('reads the calendar in the time\'s own offset; Month and Weekday print their names', () => {
+    assert.equal(
+      render('{{.Created.Year}} {{.Created.Month}} {{printf "%d" .Created.Month}} {{.Created.Day}} {{.Created.Hour}}:{{.Created.Minute}}:{{.Created.Second}} {{.Created.Nanosecond}} {{.Created.YearDay}} {{.Created.Weekday}}', offset),
+      '2023 May 5 6 7:8:9 123456789 126 Saturday',
+    );
+    assert.equal(render('{{.Created.Unix}} {{.Created.UnixMilli}} {{.Created.IsZero}} {{.Created.UTC}} {{printf "%T" .Created.UTC}}', offset), '1683349689 1683349689123 false 2023-05-06 05:08:09.123456789 +0000 UTC time.Time');
+  });
+
+  it("wraps UnixNano in int64 as Go does and knows Go's zero time", () => {
+    const zero = { ...inspect, Created: '0001-01-01T00:00:00Z' };
+    assert.equal(render('{{.Created.UnixNano}} {{.Created.IsZero}}', zero), '-6795364578871345152 true');
+  });
+
+  it('formats with Go layouts', () => {
+    assert.equal(
+      render('{{.Created.Format "2006-01-02T15:04:05.000Z07:00 Mon Jan _2 3:4:5 PM pm MST -0700 -07 Z07:00:00 .999999999 ,000 002 __2 06 January Monday"}}', offset),
+      '2023-05-06T07:08:09.123+02:00 Sat May  6 7:8:9 AM am +0200 +0200 +02 +02:00:00 .123456789 ,123 126 126 23 May Saturday',
+    );
+    assert.equal(render('{{.Created.UTC.Format "Mon, 02 Jan 2006 15:04:05 MST"}}|{{"2006" | .Created.Format}}|{{.Created.Format "Janet Monk"}}', offset), 'Sat, 06 May 2023 05:08:09 UTC|2023|Janet Monk');
+  });
+
+  it('reports wrong arguments, a nil time and the methods left out', () => {
+    rejects('{{.Created.Format}}', /wrong number of args for Format: want 1 got 0/);
+    rejects('{{.Created.Year 1}}', /wrong number of args for Year: want 0 got 1/);
+    rejects('{{.Created.Format .Os}}', /unsupported template syntax/);
+    rejects('{{.Created.Year}}', /error calling Year: value method time\.Time\.Year called using nil \*Time pointer/, bare);
+    rejects('{{.Created.Add 1}}', /unsupported template syntax: method Add of a time value/);
+  });
+});

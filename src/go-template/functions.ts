@@ -3,7 +3,8 @@
 import { fmtV, sprint, sprintf, sprintln } from './fmt';
 import { bool, compareStrings, type GoValue, int, INVALID, str, truth, typeName, utf8Length } from './go-value';
 import { jsonEncode, JsonUnsupported } from './json-encode';
-import { lenientUtf8, runes, utf8Encoder } from './strconv';
+import { isPrintRune, lenientUtf8, runes, utf8Encoder } from './strconv';
+import { goCivil, type GoTime, goTimeFormat, goTimeString, goTimeUtc, goUnixSeconds } from './go-time';
 import { OutputLimit } from './template-error';
 
 /** How an argument is converted for a parameter (Go parameter types of the template funcs). */
@@ -238,6 +239,87 @@ const TITLE_CASE: ReadonlyMap<number, number> = new Map([
 const LETTER_OR_DIGIT_RE = /^[\p{L}\p{Nd}]$/u;
 const WHITE_SPACE_RE = /^\p{White_Space}$/u;
 
+/** text/template's evalArgs: the one plain string argument itself, else fmt.Sprint of them all. */
+function escaperInput(args: readonly GoValue[]): string {
+  const only = args[0];
+  if (args.length === 1 && only?.kind === 'string' && only.type === 'string') return only.value;
+  return sprint(args);
+}
+
+const HTML_ESCAPES: Readonly<Record<string, string>> = { '\0': '\uFFFD', '"': '&#34;', "'": '&#39;', '&': '&amp;', '<': '&lt;', '>': '&gt;' };
+
+/** template.HTMLEscapeString */
+function htmlEscape(s: string): string {
+  return s.replace(/[\0"'&<>]/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
+const JS_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', "'": "\\'", '"': '\\"', '<': '\\u003C', '>': '\\u003E', '&': '\\u0026', '=': '\\u003D' };
+
+/** template.JSEscapeString: quotes, backslash, <>&= and control characters escaped; non-printable runes as \uXXXX. */
+function jsEscape(s: string): string {
+  let out = '';
+  for (const cp of runes(s)) {
+    const ch = String.fromCodePoint(cp);
+    if (cp < 0x80) {
+      const named = JS_ESCAPES[ch];
+      if (named !== undefined) out += named;
+      else if (cp < 0x20) out += `\\u00${cp.toString(16).toUpperCase().padStart(2, '0')}`;
+      else out += ch;
+    } else out += isPrintRune(cp) ? ch : `\\u${cp.toString(16).toUpperCase().padStart(4, '0')}`;
+  }
+  return out;
+}
+
+/** url.QueryEscape: unreserved bytes kept, space as '+', every other UTF-8 byte as %XX. */
+function queryEscape(s: string): string {
+  let out = '';
+  for (const b of utf8Encoder.encode(s)) {
+    const c = String.fromCharCode(b);
+    if (/[A-Za-z0-9\-_.~]/.test(c)) out += c;
+    else if (c === ' ') out += '+';
+    else out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** text/template's slice: item[i:j] (strings by bytes) or item[i:j:k] (slices only). */
+function goSlice(item: GoValue, indexes: readonly GoValue[]): GoValue {
+  item = indirectInterface(item);
+  if (item.kind === 'invalid') throw new FuncError('slice of untyped nil');
+  if (indexes.length > 3) throw new FuncError(`too many slice indexes: ${indexes.length}`);
+  let length: number;
+  if (item.kind === 'string') {
+    if (indexes.length === 3) throw new FuncError('cannot 3-index slice a string');
+    length = utf8Length(item.value);
+  } else if (item.kind === 'slice') {
+    length = item.items?.length ?? 0;
+  } else if (item.kind === 'time') {
+    throw new FuncError(item.time === null ? "can't slice item of type *time.Time" : "can't slice item of type time.Time");
+  } else {
+    throw new FuncError(`can't slice item of type ${typeName(item)}`);
+  }
+  const idx = [0, length, length];
+  indexes.forEach((raw, i) => {
+    const index = indirectInterface(raw);
+    if (index.kind === 'invalid') throw new FuncError('cannot index slice/array with nil');
+    if (index.kind !== 'int') throw new FuncError(`cannot index slice/array with type ${typeName(index)}`);
+    if (index.value < 0n || index.value > BigInt(length)) throw new FuncError(`index out of range: ${index.value}`);
+    idx[i] = Number(index.value);
+  });
+  const [i, j, k] = idx as [number, number, number];
+  if (i > j) throw new FuncError(`invalid slice index: ${i} > ${j}`);
+  if (indexes.length === 3 && j > k) throw new FuncError(`invalid slice index: ${j} > ${k}`);
+  if (item.kind === 'string') return str(lenientUtf8.decode(utf8Encoder.encode(item.value).slice(i, j)), item.type);
+  return { kind: 'slice', type: item.type, items: item.items === null ? null : item.items.slice(i, j) };
+}
+
+/** text/template's call: templates here hold no function values, so every call fails as Go's does for a non-function. */
+function goCall(fn: GoValue): never {
+  fn = indirectInterface(fn);
+  if (fn.kind === 'invalid') throw new FuncError('call of nil');
+  throw new FuncError(`non-function of type ${fn.kind === 'time' ? (fn.time === null ? '*time.Time' : 'time.Time') : typeName(fn)}`);
+}
+
 /** strings.Title */
 function goTitle(s: string): string {
   const isSeparator = (cp: number): boolean => {
@@ -266,6 +348,11 @@ export const FUNCS: ReadonlyMap<string, FuncSpec> = new Map<string, FuncSpec>([
   ['print', { params: [], variadic: 'any', call: (args) => str(sprint(args)) }],
   ['println', { params: [], variadic: 'any', call: (args) => str(sprintln(args)) }],
   ['printf', { params: ['string'], variadic: 'any', call: ([format, ...args], limit) => str(sprintf(stringArg(format), args, limit)) }],
+  ['html', { params: [], variadic: 'any', call: (args) => str(htmlEscape(escaperInput(args))) }],
+  ['js', { params: [], variadic: 'any', call: (args) => str(jsEscape(escaperInput(args))) }],
+  ['urlquery', { params: [], variadic: 'any', call: (args) => str(queryEscape(escaperInput(args))) }],
+  ['slice', { params: ['value'], variadic: 'value', call: ([item, ...idx]) => goSlice(item, idx) }],
+  ['call', { params: ['value'], variadic: 'value', call: ([fn]) => goCall(fn) }],
   ['eq', { params: ['value'], variadic: 'value', call: ([a, ...rest]) => bool(goEq(a, rest)) }],
   ['ne', { params: ['value', 'value'], call: ([a, b]) => bool(!goEq(a, [b])) }],
   ['lt', { params: ['value', 'value'], call: ([a, b]) => bool(goLt(a, b)) }],
@@ -350,6 +437,61 @@ export function digestMethod(d: string, name: string): GoValue | undefined {
       return str(colon < 0 ? '' : d.slice(colon + 1));
   }
   return undefined;
+}
+
+/** The methods of time.Time a template may call, by their number of arguments; the others of TIME_METHODS are unsupported. */
+export const TIME_METHOD_ARITY: ReadonlyMap<string, number> = new Map([
+  ...['Year', 'Month', 'Day', 'Hour', 'Minute', 'Second', 'Nanosecond', 'YearDay', 'Weekday', 'Unix', 'UnixMilli', 'UnixMicro', 'UnixNano', 'IsZero', 'String', 'UTC', 'Local'].map(
+    (m) => [m, 0] as const,
+  ),
+  ['Format', 1],
+]);
+
+const GO_ZERO_UNIX = -62135596800;
+
+/** Calls a method of TIME_METHOD_ARITY on a time (`layout`: Format's argument). */
+export function timeMethod(t: GoTime, name: string, layout: string): GoValue {
+  const c = goCivil(t);
+  const sec = BigInt(goUnixSeconds(t));
+  switch (name) {
+    case 'Year':
+      return int(c.year);
+    case 'Month':
+      return int(c.month, 'time.Month');
+    case 'Day':
+      return int(c.day);
+    case 'Hour':
+      return int(c.hour);
+    case 'Minute':
+      return int(c.minute);
+    case 'Second':
+      return int(c.second);
+    case 'Nanosecond':
+      return int(t.nanos);
+    case 'YearDay':
+      return int(c.yearDay);
+    case 'Weekday':
+      return int(c.weekday, 'time.Weekday');
+    case 'Unix':
+      return int(sec, 'int64');
+    case 'UnixMilli':
+      return int(BigInt.asIntN(64, sec * 1000n + BigInt(Math.floor(t.nanos / 1e6))), 'int64');
+    case 'UnixMicro':
+      return int(BigInt.asIntN(64, sec * 1_000_000n + BigInt(Math.floor(t.nanos / 1e3))), 'int64');
+    case 'UnixNano':
+      // int64 arithmetic, as Go's: wraps for times outside 1678–2262.
+      return int(BigInt.asIntN(64, sec * 1_000_000_000n + BigInt(t.nanos)), 'int64');
+    case 'IsZero':
+      return bool(goUnixSeconds(t) === GO_ZERO_UNIX && t.nanos === 0);
+    case 'String':
+      return str(goTimeString(t));
+    case 'UTC':
+    case 'Local':
+      return { kind: 'time', type: 'time.Time', time: goTimeUtc(t) };
+    case 'Format':
+      return str(goTimeFormat(t, layout));
+  }
+  throw new FuncError(`method ${name} of time.Time is not implemented`);
 }
 
 export const TIME_METHODS: ReadonlySet<string> = new Set([

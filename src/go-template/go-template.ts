@@ -8,19 +8,24 @@
  * template and any execution error is reported as a {@link TemplateError} rather than being
  * rendered differently from Go. Known approximations: case mapping uses the JavaScript
  * engine's Unicode tables (one-to-one mappings only, like Go's unicode.ToUpper/ToLower), and
- * `truncate` cutting a multi-byte character yields U+FFFD where Go emits the partial bytes.
+ * `truncate` or `slice` cutting a multi-byte character yields U+FFFD where Go emits the partial bytes.
  *
  * Supported: text and `{{ }}` actions with `{{-` / `-}}` trim markers, `{{/* comments *\/}}`,
  * `.`, `$`, `$var`, field chains (`.A.B`, `$v.A`, `(pipeline).A`), `$x := pipeline`,
  * `$x = pipeline`, pipelines with `|`, parenthesised pipelines, `if`/`else if`/`else`,
  * `with`/`else with`/`else`, `range` (slices, maps in sorted key order, integers; one or two
  * variables; `else`; `break`/`continue`), string/raw-string/char/number/bool/nil literals, and
- * the functions `and or not len index print printf println eq ne lt le gt ge` (Go builtins)
- * plus `json join lower upper title split pad truncate` (containers/common report funcs).
+ * the functions `and or not len index slice print printf println html js urlquery eq ne lt le
+ * gt ge call` (Go builtins; `call` always fails, as no value here is a function) plus `json join
+ * lower upper title split pad truncate` (containers/common report funcs).
+ *
+ * Methods of digest.Digest (String, Algorithm, Encoded, Hex) and of time values: Year, Month,
+ * Day, Hour, Minute, Second, Nanosecond, YearDay, Weekday, Unix, UnixMilli, UnixMicro, UnixNano,
+ * IsZero, String, UTC, Local and Format (its layout a string literal or the pipeline's value).
  *
  * Not supported (TemplateError "unsupported template syntax"): `define`, `template`, `block`,
- * the builtins `html js urlquery slice call`, complex numbers, `%#v`/`%p`/hex-float verbs,
- * methods on time values, and string literals that are not valid UTF-8.
+ * complex numbers, `%#v` of a time value, `%p` and hex-float verbs, the other methods of time
+ * values, and string literals that are not valid UTF-8.
  *
  * Data model: `data` is plain JSON-like values, typed by the caller's Go struct types
  * ({@link GoStructTypes}, e.g. images/ supplies skopeo's inspect structs). A plain object is

@@ -6,8 +6,6 @@ import { type ArgNode, type BranchNode, type CommandNode, type Delimiter, isDeli
 import { goQuote, INT64_MAX, INT64_MIN, parseGoFloat, parseGoInteger, SyntaxErr, UINT64_MAX, unquoteChar, unquoteInterpreted } from './strconv';
 import { MAX_NESTING, TemplateError, templateError, UNSUPPORTED } from './template-error';
 
-const GO_BUILTINS_UNSUPPORTED: ReadonlySet<string> = new Set(['html', 'js', 'urlquery', 'slice', 'call']);
-
 export class Parser {
   private readonly lexer: Lexer;
   private readonly tokens: Token[] = [];
@@ -279,7 +277,6 @@ export class Parser {
     const span = { pos: t.pos, end: t.pos + t.val.length };
     switch (t.kind) {
       case 'identifier':
-        if (GO_BUILTINS_UNSUPPORTED.has(t.val)) throw this.fail(t.pos, `${UNSUPPORTED}: function ${goQuote(t.val)}`);
         if (!FUNCS.has(t.val)) throw this.fail(t.pos, `function ${goQuote(t.val)} not defined`);
         return { type: 'identifier', name: t.val, ...span };
       case 'dot':

@@ -1,6 +1,5 @@
 import { ManifestInvalidError } from './manifest';
-import { formatGoJsonTime } from '../go-template/go-time';
-import { goKeyMatches } from './go-json';
+import { decodeStruct, type Fields, goBool, goKeySet, goString, goStringList, goStringMap, goTime, invalid } from './go-json-decode';
 
 /**
  * The image config as an OCI image config (what containers/image's OCIConfig() returns and
@@ -16,10 +15,6 @@ function isRecord(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function invalid(message: string): ManifestInvalidError {
-  return new ManifestInvalidError(`image config: ${message}`);
-}
-
 /** Go's map key order: byte order of the UTF-8 encodings (not JavaScript's UTF-16 order). */
 function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -31,78 +26,6 @@ function compareUtf8(a: string, b: string): number {
  */
 export function sortedMap<T>(m: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.keys(m).sort(compareUtf8).map((k) => [k, m[k]!]));
-}
-
-// ---------------------------------------------------------------------------------------------
-// A small model of Go's json.Unmarshal into imgspecv1.Image (image-spec 1.1.0-rc2, Go 1.19):
-// - every key of an object is applied in document order to the field it matches (goKeyMatches:
-//   exactly or under Go's case folding), so the last matching key wins;
-// - null sets a pointer, slice or map to nil and leaves a string, bool or struct unchanged;
-// - a struct met twice is merged, a map met twice gets the new keys added, a slice is decoded
-//   element by element over the previous one (a null element keeps the previous element);
-// - a value of the wrong JSON type is an error (json.Unmarshal fails, so does skopeo).
-// Exact duplicate keys cannot be seen here: JSON.parse keeps only the last one.
-
-/** The decoded form of one struct field: applies a JSON value onto the target. */
-type FieldDecoder<T> = (target: T, value: unknown, where: string) => void;
-type Fields<T> = ReadonlyArray<readonly [jsonName: string, decode: FieldDecoder<T>]>;
-
-function decodeStruct<T>(target: T, value: unknown, where: string, fields: Fields<T>): T {
-  if (value === null) return target;
-  if (!isRecord(value)) throw invalid(`${where} must be an object`);
-  const prefix = where === '' ? '' : `${where}.`;
-  for (const [key, v] of Object.entries(value)) {
-    const field = fields.find(([name]) => goKeyMatches(key, name));
-    if (field) field[1](target, v, `${prefix}${field[0]}`);
-  }
-  return target;
-}
-
-function goString(prev: string, v: unknown, where: string): string {
-  if (v === null) return prev;
-  if (typeof v !== 'string') throw invalid(`${where} must be a string`);
-  return v;
-}
-
-function goBool(prev: boolean, v: unknown, where: string): boolean {
-  if (v === null) return prev;
-  if (typeof v !== 'boolean') throw invalid(`${where} must be a boolean`);
-  return v;
-}
-
-/** `*time.Time`: null is nil; a string must be an RFC 3339 time; printed as Go prints it. */
-function goTime(v: unknown, where: string): string | undefined {
-  if (v === null) return undefined;
-  if (typeof v !== 'string') throw invalid(`${where} must be a string`);
-  const t = formatGoJsonTime(v);
-  if (t === undefined) throw invalid(`${where} is not an RFC 3339 time: ${JSON.stringify(v)}`);
-  return t;
-}
-
-/** `[]string`: undefined is nil. */
-function goStringList(prev: string[] | undefined, v: unknown, where: string): string[] | undefined {
-  if (v === null) return undefined;
-  if (!Array.isArray(v) || v.some((x) => x !== null && typeof x !== 'string')) throw invalid(`${where} must be a list of strings`);
-  return v.map((x: string | null, i) => (x === null ? (prev?.[i] ?? '') : x));
-}
-
-/** `map[string]string`: undefined is nil; a null value is "". */
-function goStringMap(prev: Map<string, string> | undefined, v: unknown, where: string): Map<string, string> | undefined {
-  if (v === null) return undefined;
-  if (!isRecord(v) || Object.values(v).some((x) => x !== null && typeof x !== 'string')) throw invalid(`${where} must be a map of strings`);
-  const out = prev ?? new Map<string, string>();
-  for (const [k, x] of Object.entries(v)) out.set(k, x === null ? '' : (x as string));
-  return out;
-}
-
-/** `map[string]struct{}`: undefined is nil; each value must be an object (its content is ignored) or null. */
-function goKeySet(prev: Set<string> | undefined, v: unknown, where: string): Set<string> | undefined {
-  if (v === null) return undefined;
-  if (!isRecord(v)) throw invalid(`${where} must be an object`);
-  if (Object.values(v).some((x) => x !== null && !isRecord(x))) throw invalid(`${where} values must be objects`);
-  const out = prev ?? new Set<string>();
-  for (const k of Object.keys(v)) out.add(k);
-  return out;
 }
 
 interface DecodedImageConfig {
@@ -255,16 +178,7 @@ export function parseConfigJson(bytes: Uint8Array): Json {
  * Throws ManifestInvalidError where json.Unmarshal fails.
  */
 export function toOciImageConfig(raw: Json): OciImageConfig {
-  const image: DecodedImage = {
-    author: '',
-    architecture: '',
-    variant: '',
-    os: '',
-    osVersion: '',
-    config: { User: '', WorkingDir: '', StopSignal: '', ArgsEscaped: false },
-    rootfs: { type: '' },
-  };
-  decodeStruct(image, raw, '', IMAGE_FIELDS);
+  const image = decodeImage(raw);
   const out: Json = {};
   put(out, 'created', image.created);
   put(out, 'author', image.author);
@@ -278,4 +192,41 @@ export function toOciImageConfig(raw: Json): OciImageConfig {
   out['rootfs'] = { type: image.rootfs.type, diff_ids: image.rootfs.diffIds ?? null };
   if (image.history && image.history.length > 0) out['history'] = image.history.map(historyJson);
   return out;
+}
+
+function decodeImage(raw: Json): DecodedImage {
+  const image: DecodedImage = {
+    author: '',
+    architecture: '',
+    variant: '',
+    os: '',
+    osVersion: '',
+    config: { User: '', WorkingDir: '', StopSignal: '', ArgsEscaped: false },
+    rootfs: { type: '' },
+  };
+  return decodeStruct(image, raw, '', IMAGE_FIELDS);
+}
+
+/** The fields of imgspecv1.Image that containers/image's OCI1.Inspect shows. */
+export interface OciInspectFields {
+  /** Go's JSON text of the *time.Time; undefined for nil. */
+  created?: string;
+  architecture: string;
+  variant: string;
+  os: string;
+  labels?: Map<string, string>;
+  env?: string[];
+}
+
+/** Decodes a parsed config as json.Unmarshal into imgspecv1.Image does (the failures of toOciImageConfig). */
+export function ociInspectFields(raw: Json): OciInspectFields {
+  const image = decodeImage(raw);
+  return {
+    ...(image.created !== undefined ? { created: image.created } : {}),
+    architecture: image.architecture,
+    variant: image.variant,
+    os: image.os,
+    ...(image.config.Labels ? { labels: image.config.Labels } : {}),
+    ...(image.config.Env ? { env: image.config.Env } : {}),
+  };
 }

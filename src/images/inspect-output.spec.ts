@@ -125,6 +125,34 @@ describe('inspectImage', () => {
     assert.equal(inspectImage({ digest: TOP, repoTags: [] }, v2s2Manifest, { architecture: 'amd64' }).Created, GO_ZERO_TIME);
   });
 
+  // json.Unmarshal matches keys case-insensitively; skopeo shows these fields.
+  it('reads keys as Go does, under case folding, for both config types', () => {
+    const config = { Architecture: 'arm', OS: 'plan9', CONFIG: { labels: { a: 'b' }, ENV: ['X=1'] }, Docker_Version: '1.2' };
+    for (const m of [ociManifest, v2s2Manifest]) {
+      const out = inspectImage({ digest: TOP, repoTags: [] }, m, config);
+      assert.deepEqual([out.Architecture, out.Os, out.Labels, out.Env, out.DockerVersion], ['arm', 'plan9', { a: 'b' }, ['X=1'], '1.2']);
+    }
+  });
+
+  // skopeo 1.9.3 fails these inspects ("parsing time …", "cannot unmarshal …").
+  it('fails where containers/image cannot decode the config', () => {
+    const bad: Array<Record<string, unknown>> = [
+      { created: '2024-01-01t00:00:00z' },
+      { created: '' },
+      { architecture: 5 },
+      { config: { Healthcheck: { Interval: 2 ** 64 } } },
+      { config: { Labels: { a: 1 } } },
+    ];
+    for (const config of bad) {
+      for (const m of [ociManifest, v2s2Manifest]) {
+        assert.throws(() => inspectImage({ digest: TOP, repoTags: [] }, m, config), { code: 'MANIFEST_INVALID' }, JSON.stringify(config));
+      }
+    }
+    // Schema2Image only (a v2s2 image): its history's `created` is a time value, Cmd a string or a list.
+    assert.throws(() => inspectImage({ digest: TOP, repoTags: [] }, v2s2Manifest, { history: [{ created: 'yesterday' }] }), { code: 'MANIFEST_INVALID' });
+    assert.equal(inspectImage({ digest: TOP, repoTags: [] }, v2s2Manifest, { config: { Cmd: 'sh -c x', Entrypoint: null } }).Os, '');
+  });
+
   it('lists layers from the manifest in order, with their media types, sizes and annotations', () => {
     const out = inspectImage({ digest: TOP, repoTags: [] }, v2s2Manifest, fullConfig);
     assert.deepEqual(out.Layers, [d('v2-layer')]);

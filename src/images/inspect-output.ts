@@ -3,7 +3,8 @@ import { GoStructTypes } from '../go-template/go-struct-types';
 import { formatGoJsonTime, GO_ZERO_TIME } from '../go-template/go-time';
 import type { ImageManifest, Schema1Manifest } from '../image-spec/manifest';
 import { MediaType } from '../image-spec/media-types';
-import { sortedMap } from '../image-spec/oci-config';
+import { dockerInspectFields } from '../image-spec/docker-config';
+import { ociInspectFields, sortedMap } from '../image-spec/oci-config';
 
 /** One layer as skopeo's inspect prints it in LayersData. */
 export interface InspectLayer {
@@ -97,21 +98,28 @@ export function inspectImage(inputs: InspectInputs, manifest: ImageManifest, con
   return assemble(inputs, inspectImageParts(manifest, config));
 }
 
-/** inspectImage without the request's identity: a pure function of the manifest and config. */
+/**
+ * inspectImage without the request's identity: a pure function of the manifest and config.
+ * The config is decoded as containers/image decodes it (keys matched under Go's case folding,
+ * the last one winning; a field of the wrong type or a `created` that is not RFC 3339 fails
+ * the inspect with MANIFEST_INVALID, as skopeo fails): into Schema2Image for a v2s2 image;
+ * into imgspecv1.Image and, for DockerVersion, Schema2V1Image for an OCI image.
+ */
 export function inspectImageParts(manifest: ImageManifest, config: Json): InspectParts {
-  const cfg = isRecord(config['config']) ? config['config'] : {};
-  const absentCreated = manifest.mediaType === MediaType.dockerV2S2 ? GO_ZERO_TIME : null;
-  const created = typeof config['created'] === 'string' ? formatGoJsonTime(config['created']) ?? absentCreated : absentCreated;
+  const fields =
+    manifest.mediaType === MediaType.dockerV2S2
+      ? dockerInspectFields(config, { schema2Image: true })
+      : { ...ociInspectFields(config), dockerVersion: dockerInspectFields(config, { schema2Image: false }).dockerVersion };
   return {
-    Created: created,
-    DockerVersion: s(config['docker_version']),
-    Labels: stringMap(cfg['Labels']),
-    Architecture: s(config['architecture']),
-    Os: s(config['os']),
-    Variant: s(config['variant']) || undefined,
+    Created: fields.created ?? null,
+    DockerVersion: fields.dockerVersion,
+    Labels: fields.labels ? sortedMap(Object.fromEntries(fields.labels)) : null,
+    Architecture: fields.architecture,
+    Os: fields.os,
+    Variant: fields.variant || undefined,
     Layers: manifest.layers.map((l) => l.digest),
     LayersData: manifest.layers.map((l) => ({ MIMEType: l.mediaType, Digest: l.digest, Size: l.size, Annotations: l.annotations ?? null })),
-    Env: stringList(cfg['Env']),
+    Env: fields.env ?? null,
   };
 }
 
