@@ -288,6 +288,20 @@ describe('authenticated registries', () => {
     assert.equal((none.error as { code: string }).code, 'REGISTRY_DENIED');
   });
 
+  it("a token registry's refusals carry what skopeo's message says: the challenge's DENIED and the body's errors", async () => {
+    const image = ref(token, 'tok/app:v1');
+    // anonymous: the token server grants nothing, the registry answers 401 error="insufficient_scope"
+    const theirsAnon = await skopeo(['inspect', '--cert-dir', token.certDir!, image]);
+    assert.notEqual(theirsAnon.code, 0);
+    assert.match(theirsAnon.stderr, /denied: requested access to the resource is denied\\nunauthorized: authentication required/);
+    const anon = await svc.api.GET('/v1/images/inspect', { params: { query: { image } } });
+    assert.equal(anon.response.status, 403);
+    const a = anon.error as { code: string; detail: string; upstreamCode: string };
+    assert.equal(a.code, 'REGISTRY_DENIED');
+    assert.equal(a.upstreamCode, 'DENIED');
+    assert.match(a.detail, /tok\/app: registry .* answered DENIED: requested access to the resource is denied; UNAUTHORIZED: authentication required$/);
+  });
+
   it('credentials never travel over unverified TLS (tlsVerify=false) unless the registry is marked insecure', async () => {
     const basicAuth = registryAuthHeader({ username: basic.username!, password: basic.password! });
     const refused = await svc.api.GET('/v1/images/inspect', { params: { query: { image: ref(basic, 'secure/app:v1'), tlsVerify: false } }, headers: { 'X-Registry-Auth': basicAuth } });
