@@ -288,7 +288,7 @@ describe('authenticated registries', () => {
     assert.equal((none.error as { code: string }).code, 'REGISTRY_DENIED');
   });
 
-  it("a token registry's refusals carry what skopeo's message says: the challenge's DENIED and the body's errors", async () => {
+  it("a token registry's refusals carry what skopeo's message says: the challenge's DENIED, the body's errors, the token server's own error", async () => {
     const image = ref(token, 'tok/app:v1');
     // anonymous: the token server grants nothing, the registry answers 401 error="insufficient_scope"
     const theirsAnon = await skopeo(['inspect', '--cert-dir', token.certDir!, image]);
@@ -300,6 +300,14 @@ describe('authenticated registries', () => {
     assert.equal(a.code, 'REGISTRY_DENIED');
     assert.equal(a.upstreamCode, 'DENIED');
     assert.match(a.detail, /tok\/app: registry .* answered DENIED: requested access to the resource is denied; UNAUTHORIZED: authentication required$/);
+    // wrong password: the token server refuses it with its own error
+    const theirsWrong = await skopeo(['inspect', '--cert-dir', token.certDir!, '--creds', `${token.username}:nope`, image]);
+    assert.match(theirsWrong.stderr, /invalid username\/password: unauthorized: invalid username or password/);
+    const wrong = await svc.api.GET('/v1/images/inspect', { params: { query: { image } }, headers: { 'X-Registry-Auth': registryAuthHeader({ username: token.username!, password: 'nope' }) } });
+    assert.equal(wrong.response.status, 403);
+    const w = wrong.error as { code: string; detail: string };
+    assert.equal(w.code, 'INVALID_CREDENTIALS');
+    assert.match(w.detail, /rejected by its auth server \(HTTP 401: UNAUTHORIZED: invalid username or password\)/);
   });
 
   it('credentials never travel over unverified TLS (tlsVerify=false) unless the registry is marked insecure', async () => {
