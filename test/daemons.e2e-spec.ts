@@ -174,6 +174,14 @@ describe('docker-daemon:', () => {
     const r = await inspect('docker-daemon:nothing/here:v1');
     assert.equal(r.status, 404, JSON.stringify(r.body));
     assert.equal(r.body.code, 'IMAGE_NOT_FOUND');
+    // an unknown image ID: the engine's export answers 500 ("failed to get digest …"); skopeo fails, and so is it a 404 here, with the daemon's words
+    const unknownId = `sha256:${'a'.repeat(64)}`;
+    const theirs = await skopeo(['inspect', '--daemon-host', dockerd!.host, `docker-daemon:${unknownId}`]);
+    assert.notEqual(theirs.code, 0);
+    const byId = await inspect(`docker-daemon:${unknownId}`);
+    assert.equal(byId.status, 404, JSON.stringify(byId.body));
+    assert.equal(byId.body.code, 'IMAGE_NOT_FOUND');
+    assert.match(String(byId.body.detail), new RegExp(`docker-daemon:${unknownId}: .*${'a'.repeat(64)}`));
     const { status, op } = await submit({ source: `docker://${reg.host}/team/app:1.0`, destination: `docker-daemon:${app.configDigest}` });
     assert.ok(status === 400 || op.error?.status === 400, JSON.stringify(op));
   });
