@@ -29,6 +29,19 @@ describe('networkError', () => {
     assert.match(required.message, /configure clientCert and clientKey/);
   });
 
+  it('a server answering plain HTTP to TLS (skopeo: server gave HTTP response to HTTPS client): said so, with the advice for a plain-HTTP registry, not a CA', () => {
+    const e = networkError(
+      'pinging container registry r:5000',
+      'r:5000',
+      tlsFailure('ERR_SSL_WRONG_VERSION_NUMBER', '40B8E2F5CA7F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:354:\n'),
+    );
+    assert.equal(e.code, 'UPSTREAM_TLS_ERROR');
+    assert.equal(
+      e.message,
+      'pinging container registry r:5000: TLS connection to r:5000 failed: wrong version number (the server does not speak TLS: it answered plain HTTP to an HTTPS client? for a plain-HTTP registry use tlsVerify=false, or mark it insecure in SKIFF_REGISTRIES_CONFIG)',
+    );
+  });
+
   it('other socket failures are unavailability, retryable', () => {
     const e = networkError('x', 'r:5000', tlsFailure('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5000'));
     assert.equal(e.code, 'UPSTREAM_UNAVAILABLE');

@@ -140,9 +140,13 @@ export function networkError(what: string, registry: string, e: unknown): Domain
   const c = sanitizeUpstreamText(errorCode(e) ?? '', 64);
   const message = sanitizeUpstreamText(redactUserinfo(e instanceof Error ? e.message : String(e)), 512);
   if (TLS_CODES.test(c) || /certificate|SSL|TLS|wrong version number/i.test(message)) {
-    const hint = CLIENT_CERT_ALERT.test(`${c} ${message}`)
-      ? 'the registry asks for a client certificate or refuses the one given: configure clientCert and clientKey for it in SKIFF_REGISTRIES_CONFIG'
-      : 'configure its CA in SKIFF_REGISTRIES_CONFIG, or use tlsVerify=false for a registry you trust';
+    // OpenSSL's "wrong version number": the first bytes were no TLS record, typically an HTTP
+    // answer (Go's message, which skopeo prints: "server gave HTTP response to HTTPS client").
+    const hint = /WRONG_VERSION_NUMBER|wrong version number/i.test(`${c} ${message}`)
+      ? 'the server does not speak TLS: it answered plain HTTP to an HTTPS client? for a plain-HTTP registry use tlsVerify=false, or mark it insecure in SKIFF_REGISTRIES_CONFIG'
+      : CLIENT_CERT_ALERT.test(`${c} ${message}`)
+        ? 'the registry asks for a client certificate or refuses the one given: configure clientCert and clientKey for it in SKIFF_REGISTRIES_CONFIG'
+        : 'configure its CA in SKIFF_REGISTRIES_CONFIG, or use tlsVerify=false for a registry you trust';
     return new DomainError(
       'UPSTREAM_TLS_ERROR',
       `${what}: TLS connection to ${registry} failed: ${tlsReason(message)} (${hint})`,
