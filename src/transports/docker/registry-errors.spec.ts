@@ -83,7 +83,14 @@ describe('registryResponseError', () => {
   });
 
   it('a Basic challenge or a Bearer one without error adds nothing; no JSON body: the status', () => {
-    assert.equal(registryResponseError('x', 'r', 401, Buffer.from('nope'), { wwwAuthenticate: 'Basic realm="r"' }).message, 'x: registry r answered HTTP 401');
-    assert.equal(registryResponseError('x', 'r', 401, Buffer.alloc(0), { wwwAuthenticate: 'Bearer realm="https://a/t"' }).message, 'x: registry r answered HTTP 401');
+    assert.equal(registryResponseError('x', 'r', 403, Buffer.from('nope'), { wwwAuthenticate: 'Basic realm="r"' }).message, 'x: registry r answered HTTP 403');
+    assert.equal(registryResponseError('x', 'r', 400, Buffer.alloc(0), { wwwAuthenticate: 'Bearer realm="https://a/t"' }).message, 'x: registry r answered HTTP 400');
+  });
+
+  it('a 401 without errors (a HEAD has no body) is UNAUTHORIZED: authentication required, as docker/distribution reads it (skopeo: unauthorized: …)', () => {
+    const e = registryResponseError('checking blob', 'r', 401, Buffer.alloc(0), { wwwAuthenticate: 'Basic realm="r"' });
+    assert.equal(e.message, 'checking blob: registry r answered UNAUTHORIZED: authentication required');
+    assert.equal(e.upstream.upstreamCode, 'UNAUTHORIZED');
+    assert.equal(e.code, 'REGISTRY_DENIED');
   });
 });

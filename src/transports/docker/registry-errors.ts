@@ -58,7 +58,8 @@ function challengeError(header: string | string[] | undefined): RegistryErrorEnt
  * Maps an unexpected registry answer to a domain error. `what` names the request in the
  * caller's terms ("reading manifest latest in foo/bar"). The detail names the registry's
  * errors as skopeo prints them: the Bearer challenge's error first (`wwwAuthenticate`), then
- * every error of the body (a few, then how many more); `upstreamCode` is the first of them.
+ * every error of the body (a few, then how many more), or for a 401 naming none UNAUTHORIZED;
+ * `upstreamCode` is the first of them.
  */
 export function registryResponseError(
   what: string,
@@ -69,6 +70,8 @@ export function registryResponseError(
 ): DomainError {
   const fromChallenge = status >= 400 && status < 500 ? challengeError(extra.wwwAuthenticate) : undefined;
   const errors = [...(fromChallenge ? [fromChallenge] : []), ...parseRegistryErrors(body)];
+  // a 401 that names no error (a HEAD has no body): UNAUTHORIZED, as HandleErrorResponse makes it
+  if (errors.length === 0 && status === 401) errors.push({ code: 'UNAUTHORIZED', message: 'authentication required' });
   const first = errors[0];
   const upstreamCode = first?.code || undefined;
   const detail = errors.length > 0 ? namedErrors(errors) : `HTTP ${status}`;
