@@ -14,6 +14,7 @@ import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { registryAuthHeader, startSkiff, type SkiffService } from './support/skiff-service';
 import { skopeo, skopeoInspect, skopeoListTags, comparableInspect } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
+import { submit, waitForOperation } from './support/operations';
 
 let plain: TestRegistry;
 let basic: TestRegistry;
@@ -233,6 +234,29 @@ describe('list-tags', () => {
     const expected = await skopeoListTags(repository, { tlsVerify: false });
     assert.equal(expected.Tags.length, 131);
     assert.deepEqual(data, expected);
+  });
+
+  it('names a registry lists that are not valid tags are listed and in RepoTags, as skopeo shows them; a sync of that repository fails, as skopeo\'s', async () => {
+    const odd = await pushImage(plain, 'team/oddtags', 'v1', { layers: [makeLayer({ f: 'odd' })], os: 'linux', architecture: 'amd64', format: 'v2s2' });
+    // written into the registry's storage: its API refuses such tags on push, but lists what it stores
+    await pushTags(plain, 'team/oddtags', odd, ['odd:tag', '-dash', 'x'.repeat(130)], { via: 'storage' });
+    const repository = `docker://${plain.host}/team/oddtags`;
+    const tags = await svc.api.GET('/v1/images/tags', { params: { query: { repository, tlsVerify: false } } });
+    assert.equal(tags.response.status, 200, JSON.stringify(tags.error));
+    assert.deepEqual(tags.data, await skopeoListTags(repository, { tlsVerify: false }));
+    const image = `${repository}:v1`;
+    const mine = await svc.api.GET('/v1/images/inspect', { params: { query: { image, tlsVerify: false } } });
+    assert.equal(mine.response.status, 200, JSON.stringify(mine.error));
+    assert.deepEqual(comparableInspect(mine.data as Record<string, unknown>), await skopeoInspect(image, { tlsVerify: false }));
+    const theirs = await skopeo(['sync', '--src-tls-verify=false', '--src', 'docker', '--dest', 'dir', `${plain.host}/team/oddtags`, makeTmpDirSync('skiff-oddsync-')]);
+    assert.notEqual(theirs.code, 0);
+    assert.match(theirs.stderr, /odd:tag\\?": invalid tag format/);
+    const { res, op } = await submit(svc, 'syncs', { source: `${plain.host}/team/oddtags`, sourceType: 'docker', destination: 'oddsync', destinationType: 'dir', sourceTlsVerify: false });
+    assert.ok(res.status === 200 || res.status === 202, JSON.stringify(op));
+    const done = op.state === 'failed' || op.state === 'succeeded' ? op : await waitForOperation(svc, op.id);
+    assert.equal(done.state, 'failed', JSON.stringify(done));
+    assert.equal(done.error?.code, 'UPSTREAM_PROTOCOL_ERROR');
+    assert.match(String(done.error?.detail), /"odd:tag", which is not a valid tag/);
   });
 
   it('refuses a tag in the repository reference', async () => {
