@@ -11,6 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { DAEMONS_REQUIRED, DockerdUnavailableError, startDockerd, type TestDockerd } from './support/dockerd';
@@ -112,6 +113,25 @@ describe('docker-daemon:', () => {
     assert.deepEqual(cfg.Labels, { 'org.example.team': 'skiff' });
   });
 
+  it('a copy into the daemon sends the layers as they are and reports the manifest digest skopeo reports (the source\'s)', async (t) => {
+    if (!needDocker(t)) return;
+    const tmp = await makeTmpDir('skiff-dd-digest-');
+    try {
+      const digestFile = join(tmp, 'digest');
+      const r = await skopeo(['copy', '--src-tls-verify=false', '--dest-daemon-host', dockerd!.host, '--digestfile', digestFile, `docker://${reg.host}/team/app:1.0`, 'docker-daemon:example.com/team/app:by-skopeo']);
+      assert.equal(r.code, 0, r.stderr);
+      const theirs = (await readFile(digestFile, 'utf8')).trim();
+      assert.equal(theirs, app.digest);
+      const op = await ok({ source: `docker://${reg.host}/team/app:1.0`, destination: 'docker-daemon:example.com/team/app:by-skiff' });
+      assert.equal(op.result?.digest, theirs);
+      for (const tag of ['by-skopeo', 'by-skiff']) {
+        assert.equal((await dockerd!.dockerOk(['image', 'inspect', '--format', '{{.Id}}', `example.com/team/app:${tag}`])).trim(), app.configDigest);
+      }
+    } finally {
+      await removeTmpDir(tmp);
+    }
+  });
+
   it('inspect docker-daemon: equals skopeo inspect docker-daemon:', async (t) => {
     if (!needDocker(t)) return;
     await ok({ source: `docker://${reg.host}/team/app:1.0`, destination: 'docker-daemon:example.com/team/app:inspected' });
@@ -154,6 +174,14 @@ describe('docker-daemon:', () => {
     const r = await inspect('docker-daemon:nothing/here:v1');
     assert.equal(r.status, 404, JSON.stringify(r.body));
     assert.equal(r.body.code, 'IMAGE_NOT_FOUND');
+    // an unknown image ID: the engine's export answers 500 ("failed to get digest …"); skopeo fails, and so is it a 404 here, with the daemon's words
+    const unknownId = `sha256:${'a'.repeat(64)}`;
+    const theirs = await skopeo(['inspect', '--daemon-host', dockerd!.host, `docker-daemon:${unknownId}`]);
+    assert.notEqual(theirs.code, 0);
+    const byId = await inspect(`docker-daemon:${unknownId}`);
+    assert.equal(byId.status, 404, JSON.stringify(byId.body));
+    assert.equal(byId.body.code, 'IMAGE_NOT_FOUND');
+    assert.match(String(byId.body.detail), new RegExp(`docker-daemon:${unknownId}: .*${'a'.repeat(64)}`));
     const { status, op } = await submit({ source: `docker://${reg.host}/team/app:1.0`, destination: `docker-daemon:${app.configDigest}` });
     assert.ok(status === 400 || op.error?.status === 400, JSON.stringify(op));
   });
@@ -192,6 +220,25 @@ describe('containers-storage:', () => {
     const r = await podman!.run(['images', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`example.com/team/app:pod ${app.configDigest}`));
+  });
+
+  it('a copy into the store reports the manifest digest skopeo reports (the source\'s, layers kept as they are)', async (t) => {
+    if (!needPodman(t)) return;
+    const tmp = await makeTmpDir('skiff-cs-digest-');
+    try {
+      const digestFile = join(tmp, 'digest');
+      const store = `[vfs@${join(podman!.tmpDir, 'root')}+${join(podman!.tmpDir, 'run')}]`;
+      const r = await skopeo(['copy', '--src-tls-verify=false', '--digestfile', digestFile, `docker://${reg.host}/team/app:1.0`, `containers-storage:${store}example.com/team/app:pod-skopeo`]);
+      assert.equal(r.code, 0, r.stderr);
+      const theirs = (await readFile(digestFile, 'utf8')).trim();
+      assert.equal(theirs, app.digest);
+      const op = await ok({ source: `docker://${reg.host}/team/app:1.0`, destination: 'containers-storage:example.com/team/app:pod-skiff' });
+      assert.equal(op.result?.digest, theirs);
+      const listed = await podman!.run(['images', '--no-trunc', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+      assert.match(listed.stdout, new RegExp(`example.com/team/app:pod-skiff ${app.configDigest}`));
+    } finally {
+      await removeTmpDir(tmp);
+    }
   });
 
   it('a podman-loaded image is copied out to a registry with the same config digest; a store specifier must match', async (t) => {

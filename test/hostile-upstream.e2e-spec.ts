@@ -337,12 +337,22 @@ describe('against a fault-injecting proxy', { concurrency: true }, () => {
       assert.equal(proxy.requests.slice(mark).filter((q) => tagsPath(repo).test(q.path)).length, 2);
     });
 
-    it('an invalid tag in the tag list → 502 UPSTREAM_PROTOCOL_ERROR naming it', T, async () => {
+    it('an invalid tag in the tag list is listed as the registry wrote it (as skopeo), never made a reference: a sync of the repository → 502 UPSTREAM_PROTOCOL_ERROR naming it', T, async () => {
       const repo = 'bad/tag';
-      fault({ method: 'GET', path: tagsPath(repo), times: Infinity, action: { kind: 'replace', body: JSON.stringify({ name: repo, tags: ['v1', '../../admin'] }), contentType: 'application/json' } });
-      const { response, error } = await svc.api.GET('/v1/images/tags', { params: { query: { repository: `docker://${proxy.host}/${repo}`, tlsVerify: false } } });
-      const p = await assertProblem(response, error, { status: 502, code: 'UPSTREAM_PROTOCOL_ERROR' });
-      assert.match(String(p['detail']), /invalid tag "\.\.\/\.\.\/admin"/);
+      const mark = fault({ method: 'GET', path: tagsPath(repo), times: Infinity, action: { kind: 'replace', body: JSON.stringify({ name: repo, tags: ['v1', '../../admin'] }), contentType: 'application/json' } });
+      const { response, data } = await svc.api.GET('/v1/images/tags', { params: { query: { repository: `docker://${proxy.host}/${repo}`, tlsVerify: false } } });
+      assert.equal(response.status, 200);
+      assert.deepEqual(data?.Tags, ['v1', '../../admin']);
+      const sync = await svc.api.POST('/v1/syncs', {
+        body: { source: `${proxy.host}/${repo}`, sourceType: 'docker', destination: 'hostile-tags', destinationType: 'dir', sourceTlsVerify: false },
+        headers: { prefer: 'wait=20' },
+      });
+      const op = sync.data as unknown as { state: string; error?: { code: string; detail: string } };
+      assert.equal(op.state, 'failed', JSON.stringify(op));
+      assert.equal(op.error?.code, 'UPSTREAM_PROTOCOL_ERROR');
+      assert.match(String(op.error?.detail), /lists "\.\.\/\.\.\/admin", which is not a valid tag/);
+      // nothing was asked for with it: no manifest request left the tag list
+      assert.ok(!proxy.requests.slice(mark).some((q) => q.path.includes('admin') && !tagsPath(repo).test(q.path)));
     });
 
     it('a tag list that is not {tags: [...]} → 502 UPSTREAM_PROTOCOL_ERROR', T, async () => {

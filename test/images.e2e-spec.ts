@@ -14,6 +14,7 @@ import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { registryAuthHeader, startSkiff, type SkiffService } from './support/skiff-service';
 import { skopeo, skopeoInspect, skopeoListTags, comparableInspect } from './support/skopeo';
 import { makeTmpDirSync } from './support/tmp';
+import { submit, waitForOperation } from './support/operations';
 
 let plain: TestRegistry;
 let basic: TestRegistry;
@@ -235,6 +236,29 @@ describe('list-tags', () => {
     assert.deepEqual(data, expected);
   });
 
+  it('names a registry lists that are not valid tags are listed and in RepoTags, as skopeo shows them; a sync of that repository fails, as skopeo\'s', async () => {
+    const odd = await pushImage(plain, 'team/oddtags', 'v1', { layers: [makeLayer({ f: 'odd' })], os: 'linux', architecture: 'amd64', format: 'v2s2' });
+    // written into the registry's storage: its API refuses such tags on push, but lists what it stores
+    await pushTags(plain, 'team/oddtags', odd, ['odd:tag', '-dash', 'x'.repeat(130)], { via: 'storage' });
+    const repository = `docker://${plain.host}/team/oddtags`;
+    const tags = await svc.api.GET('/v1/images/tags', { params: { query: { repository, tlsVerify: false } } });
+    assert.equal(tags.response.status, 200, JSON.stringify(tags.error));
+    assert.deepEqual(tags.data, await skopeoListTags(repository, { tlsVerify: false }));
+    const image = `${repository}:v1`;
+    const mine = await svc.api.GET('/v1/images/inspect', { params: { query: { image, tlsVerify: false } } });
+    assert.equal(mine.response.status, 200, JSON.stringify(mine.error));
+    assert.deepEqual(comparableInspect(mine.data as Record<string, unknown>), await skopeoInspect(image, { tlsVerify: false }));
+    const theirs = await skopeo(['sync', '--src-tls-verify=false', '--src', 'docker', '--dest', 'dir', `${plain.host}/team/oddtags`, makeTmpDirSync('skiff-oddsync-')]);
+    assert.notEqual(theirs.code, 0);
+    assert.match(theirs.stderr, /odd:tag\\?": invalid tag format/);
+    const { res, op } = await submit(svc, 'syncs', { source: `${plain.host}/team/oddtags`, sourceType: 'docker', destination: 'oddsync', destinationType: 'dir', sourceTlsVerify: false });
+    assert.ok(res.status === 200 || res.status === 202, JSON.stringify(op));
+    const done = op.state === 'failed' || op.state === 'succeeded' ? op : await waitForOperation(svc, op.id);
+    assert.equal(done.state, 'failed', JSON.stringify(done));
+    assert.equal(done.error?.code, 'UPSTREAM_PROTOCOL_ERROR');
+    assert.match(String(done.error?.detail), /"odd:tag", which is not a valid tag/);
+  });
+
   it('refuses a tag in the repository reference', async () => {
     const { error, response } = await svc.api.GET('/v1/images/tags', { params: { query: { repository: ref(plain, 'team/many:t001'), tlsVerify: false } } });
     assert.equal(response.status, 400);
@@ -286,6 +310,28 @@ describe('authenticated registries', () => {
     const none = await svc.api.GET('/v1/images/inspect', { params: { query: { image } } });
     assert.equal(none.response.status, 403);
     assert.equal((none.error as { code: string }).code, 'REGISTRY_DENIED');
+  });
+
+  it("a token registry's refusals carry what skopeo's message says: the challenge's DENIED, the body's errors, the token server's own error", async () => {
+    const image = ref(token, 'tok/app:v1');
+    // anonymous: the token server grants nothing, the registry answers 401 error="insufficient_scope"
+    const theirsAnon = await skopeo(['inspect', '--cert-dir', token.certDir!, image]);
+    assert.notEqual(theirsAnon.code, 0);
+    assert.match(theirsAnon.stderr, /denied: requested access to the resource is denied\\nunauthorized: authentication required/);
+    const anon = await svc.api.GET('/v1/images/inspect', { params: { query: { image } } });
+    assert.equal(anon.response.status, 403);
+    const a = anon.error as { code: string; detail: string; upstreamCode: string };
+    assert.equal(a.code, 'REGISTRY_DENIED');
+    assert.equal(a.upstreamCode, 'DENIED');
+    assert.match(a.detail, /tok\/app: registry .* answered DENIED: requested access to the resource is denied; UNAUTHORIZED: authentication required$/);
+    // wrong password: the token server refuses it with its own error
+    const theirsWrong = await skopeo(['inspect', '--cert-dir', token.certDir!, '--creds', `${token.username}:nope`, image]);
+    assert.match(theirsWrong.stderr, /invalid username\/password: unauthorized: invalid username or password/);
+    const wrong = await svc.api.GET('/v1/images/inspect', { params: { query: { image } }, headers: { 'X-Registry-Auth': registryAuthHeader({ username: token.username!, password: 'nope' }) } });
+    assert.equal(wrong.response.status, 403);
+    const w = wrong.error as { code: string; detail: string };
+    assert.equal(w.code, 'INVALID_CREDENTIALS');
+    assert.match(w.detail, /rejected by its auth server \(HTTP 401: UNAUTHORIZED: invalid username or password\)/);
   });
 
   it('credentials never travel over unverified TLS (tlsVerify=false) unless the registry is marked insecure', async () => {

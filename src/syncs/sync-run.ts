@@ -11,13 +11,14 @@ import type { SyncImageCounters } from '../operations/sync-image';
 import type { RateLimitFloor } from '../rate-limits/rate-limit-floor';
 import { AbortedError, DomainError } from '../errors/domain-error';
 import { digestOf, isDigest } from '../image-spec/digest';
-import { type DockerReference, formatDockerReference, isNameOnly, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
+import { type DockerReference, formatDockerReference, isNameOnly, isValidTag, parseDockerReference, withDigest, withTag } from '../image-spec/docker-reference';
 import { type DirImageReference, type DockerImageReference, type ImageReference, formatImageReference, parseImageReference, registryImageOf } from '../image-spec/image-reference';
 import type { Descriptor, PlatformChoice } from '../image-spec/manifest';
 import { fsErrorCode } from '../storage/storage-errors';
 import { resolveInStorageRoot } from '../storage/storage-root';
 import type { TransportRegistry } from '../transports/transport-registry';
 import type { CredentialResolver, ImageSource, ImageTransport, TransportContext } from '../transports/transport';
+import { sanitizeUpstreamText } from '../transports/docker/upstream-text';
 import type { SyncImageResult, SyncImageState, SyncResult } from '../transfers/sync-request';
 import { semverMatches } from './semver-constraint';
 import { type DestinationNaming, destinationFor, dirSuffix, dockerSuffix } from './sync-naming';
@@ -378,7 +379,18 @@ export class SyncRun {
     }
     let tags: string[];
     try {
-      tags = await select(await list);
+      const listed = await list;
+      // as skopeo's sync, which makes a reference of every listed tag before any selection and
+      // stops on one that is not a tag: the repository fails, naming it
+      const invalid = listed.find((t) => !isValidTag(t));
+      if (invalid !== undefined) {
+        throw new DomainError(
+          'UPSTREAM_PROTOCOL_ERROR',
+          `listing ${formatDockerReference(repository)}: the registry lists ${sanitizeUpstreamText(JSON.stringify(invalid), 300)}, which is not a valid tag`,
+          { registry: repository.domain },
+        );
+      }
+      tags = await select(listed);
     } catch (error) {
       if (this.deps.signal.aborted) this.checkAborted();
       return [{ sourceText: `docker://${formatDockerReference(repository)}`, destinationText: this.repositoryDestinationText(repository), error }];

@@ -97,7 +97,7 @@ export interface ImageDestination {
   /**
    * What the destination wants layers to be (containers/image's DesiredLayerCompression):
    * `compress` (registries, OCI layouts: uncompressed layers are gzipped), `decompress`
-   * (docker-archive, daemons: layers stored as plain tar), `preserve` (dir:). Default compress.
+   * (docker-archive: layers stored as plain tar), `preserve` (dir:, daemons). Default compress.
    */
   readonly layerCompression?: 'compress' | 'decompress' | 'preserve';
   /** Whether multi-image indexes can be stored (multiArch=all / index-only). Default true. */

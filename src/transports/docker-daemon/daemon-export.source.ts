@@ -67,7 +67,7 @@ export class DaemonExportSource implements ImageSource {
     const entries = new Map<string, EntryInfo>();
     const small = new Map<string, Buffer>();
     let budget = SMALL_JSON_BUDGET;
-    await walkExport(await client.stream(exportPath, displayName, signal), signal, async (header, body) => {
+    await walkExport(await client.exportImage(opts.imageName, displayName, signal), signal, async (header, body) => {
       const name = posix.normalize(header.name.replace(/^\.\//, ''));
       if (header.type === 'symlink' && header.linkname) {
         entries.set(name, { size: 0, link: posix.normalize(posix.join(posix.dirname(name), header.linkname)), compressed: false });

@@ -16,14 +16,19 @@ import type { EngineClient } from './engine-client';
  * docker-archive's destination stages them (private staging directory, a blob recorded only
  * after its verified stream ended; out of space is INSUFFICIENT_STORAGE); putManifest() is the
  * commit: the `docker save` tar docker-archive
- * would write (same entries, same headers) is generated on the fly as the request body — never a
+ * would write (same entries, same headers; the layers as they came) is generated on the fly as the request body — never a
  * file of the whole archive — and the daemon's answer is checked for an error message. The daemon
  * tags the image with `repoTags` when (and only when) the load succeeds. The archive producer and
  * the request are awaited together: whichever fails first fails the commit, and the other is
  * stopped and observed (no rejection is left unhandled). close() removes the staging directory.
  */
 export class DaemonLoadDestination implements ImageDestination {
-  readonly layerCompression = 'decompress' as const;
+  /**
+   * Layers go to the daemon as they come (gzip stays gzip; the daemon's load decompresses), as
+   * containers/image's daemon destination (PreserveOriginal): the manifest is then the source's
+   * and so is the digest a copy reports, as skopeo's --digestfile. docker-archive decompresses.
+   */
+  readonly layerCompression = 'preserve' as const;
   readonly acceptsIndexes = false;
   readonly blobScope = `daemon-load:${randomUUID()}`;
   private readonly staged: StagedBlobs;

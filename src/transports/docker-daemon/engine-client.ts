@@ -106,6 +106,27 @@ export class EngineClient {
     return body;
   }
 
+  /**
+   * The `docker save` export of one image (`/images/{name}/get`). An engine answers an export
+   * of an unknown image ID with a 500 ("failed to get digest …"), not a 404: after a 5xx the
+   * image is looked up (`/images/{name}/json`), and when the engine does not know it that 404
+   * (IMAGE_NOT_FOUND, not retried) is the answer, as skopeo fails; otherwise the export's error.
+   */
+  async exportImage(name: string, what: string, signal?: AbortSignal): Promise<Readable> {
+    const encoded = encodeURIComponent(name);
+    try {
+      return await this.stream(`/images/${encoded}/get`, what, signal);
+    } catch (e) {
+      if (!(e instanceof DomainError) || e.code !== 'DAEMON_ERROR' || (e.upstream.upstreamStatus ?? 0) < 500) throw e;
+      try {
+        await this.json<unknown>(`/images/${encoded}/json`, what, signal);
+      } catch (lookup) {
+        if (lookup instanceof DomainError && lookup.code === 'IMAGE_NOT_FOUND') throw lookup;
+      }
+      throw e;
+    }
+  }
+
   /** GET a small JSON document (capped at 4 MiB). */
   async json<T>(path: string, what: string, signal?: AbortSignal): Promise<T> {
     const body = await this.stream(path, what, signal);

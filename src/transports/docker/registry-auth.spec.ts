@@ -115,6 +115,24 @@ describe('RegistryAuthenticator', () => {
 });
 
 describe('RegistryAuthenticator messages', () => {
+  it("the auth server's refusal names its own errors (skopeo: invalid username/password: unauthorized: …)", async () => {
+    answer = () => ({ status: 401, body: JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }) });
+    await assert.rejects(
+      Promise.resolve(authenticator(['creds.example']).authorization(bearer('creds.example'), { auth: { kind: 'basic', username: 'u', password: 'bad' } }, undefined, false)),
+      (e: unknown) =>
+        e instanceof DomainError &&
+        e.code === 'INVALID_CREDENTIALS' &&
+        e.upstream.upstreamCode === 'UNAUTHORIZED' &&
+        e.message === 'the credentials for creds.example were rejected by its auth server (HTTP 401: UNAUTHORIZED: invalid username or password)',
+    );
+    answer = () => ({ status: 403, body: 'no' });
+    await assert.rejects(
+      Promise.resolve(authenticator().authorization(bearer('anon.example'), {}, undefined, false)),
+      (e: unknown) => e instanceof DomainError && e.code === 'REGISTRY_DENIED' && e.message === "anon.example's auth server refused anonymous access (HTTP 403)",
+    );
+    answer = () => ({ status: 200, body: JSON.stringify({ token: 'tok-1', expires_in: 300 }) });
+  });
+
   it('an invalid realm is quoted without its userinfo or control characters', async () => {
     const a = authenticator();
     const target: AuthTarget = { host: 'r.example', origin: 'https://r.example', challenges: [{ scheme: 'bearer', params: { realm: 'https://user:secret@[bad\r\n' } }] };

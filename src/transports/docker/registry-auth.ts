@@ -3,7 +3,7 @@ import { DomainError } from '../../errors/domain-error';
 import type { RegistryAuth } from '../transport';
 import type { AuthChallenge } from './auth-challenge';
 import { LIMIT_SMALL, dispatchBuffered } from './registry-exchange';
-import { registryResponseError } from './registry-errors';
+import { namedErrors, parseRegistryErrors, registryResponseError } from './registry-errors';
 import type { RegistryRetry } from './registry-retry';
 import type { ThroughputFloor } from './throughput-watch';
 import { ExpiringLru } from './content-cache';
@@ -166,9 +166,12 @@ export class RegistryAuthenticator {
     if (res.status !== 200) {
       const err = registryResponseError(what, ep.host, res.status, text, { hadCredentials: auth !== undefined });
       if (res.status === 401 || res.status === 403) {
+        // the auth server's own errors, as skopeo prints them ("invalid username/password: unauthorized: …")
+        const errors = parseRegistryErrors(text);
+        const answered = `HTTP ${res.status}${errors.length > 0 ? ': ' + namedErrors(errors) : ''}`;
         throw new DomainError(
           auth ? 'INVALID_CREDENTIALS' : 'REGISTRY_DENIED',
-          auth ? `the credentials for ${ep.host} were rejected by its auth server (HTTP ${res.status})` : `${ep.host}'s auth server refused anonymous access (HTTP ${res.status})`,
+          auth ? `the credentials for ${ep.host} were rejected by its auth server (${answered})` : `${ep.host}'s auth server refused anonymous access (${answered})`,
           err.upstream,
         );
       }

@@ -3,7 +3,7 @@ import { digestOf, isDigest, digestAlgorithm } from '../../image-spec/digest';
 import { MANIFEST_MEDIA_TYPES } from '../../image-spec/media-types';
 import { normalizeManifestMediaType, MANIFEST_SIZE_LIMIT } from '../../image-spec/manifest';
 import type { BlobStream, ManifestBlob } from '../transport';
-import { TAG, assertBlobDigest, assertManifestReference, assertRepository } from './registry-names';
+import { assertBlobDigest, assertManifestReference, assertRepository } from './registry-names';
 import { ContentCache } from './content-cache';
 import { nextPagePath } from './link-header';
 import { sanitizeUpstreamText } from './upstream-text';
@@ -163,7 +163,8 @@ export class RegistryClient {
 
   /**
    * Lists every tag, following `Link: <…>; rel="next"` on the same host only, with a guard
-   * against loops. The registry's order is kept.
+   * against loops. The registry's order is kept; names are listed as the registry gives them,
+   * valid tags or not (as skopeo), so a caller building references must check them.
    */
   async listTags(repository: string): Promise<string[]> {
     const tags: string[] = [];
@@ -191,8 +192,10 @@ export class RegistryClient {
       if (page !== null && page !== undefined && !Array.isArray(page)) {
         throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: "tags" is not a list`, { registry: this.registry });
       }
+      // Every string is listed, as skopeo lists it (a name that is not a valid tag included: it is
+      // the registry's answer); users that build references from tags check them (a sync).
       for (const t of page ?? []) {
-        if (typeof t !== 'string' || !TAG.test(t)) {
+        if (typeof t !== 'string') {
           throw new DomainError('UPSTREAM_PROTOCOL_ERROR', `${what}: the registry listed an invalid tag ${sanitizeUpstreamText(JSON.stringify(t) ?? String(t), 300)}`, { registry: this.registry });
         }
         tags.push(t);

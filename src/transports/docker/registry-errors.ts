@@ -1,4 +1,5 @@
 import { DomainError, type DomainErrorCode, type UpstreamDetails } from '../../errors/domain-error';
+import { parseWwwAuthenticate } from './auth-challenge';
 import { redactUserinfo, sanitizeUpstreamText } from './upstream-text';
 
 /** One entry of a registry's `{"errors":[…]}` body (distribution spec). */
@@ -26,21 +27,54 @@ export function parseRegistryErrors(body: Buffer): RegistryErrorEntry[] {
   return [];
 }
 
+/** At most this many of an answer's errors are named in a detail; the rest are counted. */
+const NAMED_ERRORS = 4;
+
+/** `CODE: message; CODE: message (and N more errors)`: the first few of a registry's errors, for a detail. */
+export function namedErrors(errors: readonly RegistryErrorEntry[]): string {
+  const named = errors.slice(0, NAMED_ERRORS).map((e) => `${e.code}${e.message ? ': ' + e.message : ''}`);
+  return named.join('; ') + (errors.length > NAMED_ERRORS ? ` (and ${errors.length - NAMED_ERRORS} more errors)` : '');
+}
+
+/**
+ * The error a Bearer challenge of a 4xx answer carries (RFC 6750 §3.1), as docker/distribution's
+ * HandleErrorResponse reads it: `invalid_token` is UNAUTHORIZED, `insufficient_scope` DENIED
+ * (a token that does not grant the access), with `error_description` or the code's own message.
+ */
+function challengeError(header: string | string[] | undefined): RegistryErrorEntry | undefined {
+  for (const c of parseWwwAuthenticate(header)) {
+    if (c.scheme.toLowerCase() !== 'bearer') continue;
+    const kind = c.params['error'];
+    const code = kind === 'invalid_token' ? 'UNAUTHORIZED' : kind === 'insufficient_scope' ? 'DENIED' : undefined;
+    if (code === undefined) continue;
+    const description = c.params['error_description'];
+    const message = description ? sanitizeUpstreamText(description, 512) : code === 'DENIED' ? 'requested access to the resource is denied' : 'authentication required';
+    return { code, message };
+  }
+  return undefined;
+}
+
 /**
  * Maps an unexpected registry answer to a domain error. `what` names the request in the
- * caller's terms ("reading manifest latest in foo/bar").
+ * caller's terms ("reading manifest latest in foo/bar"). The detail names the registry's
+ * errors as skopeo prints them: the Bearer challenge's error first (`wwwAuthenticate`), then
+ * every error of the body (a few, then how many more), or for a 401 naming none UNAUTHORIZED;
+ * `upstreamCode` is the first of them.
  */
 export function registryResponseError(
   what: string,
   registry: string,
   status: number,
   body: Buffer,
-  extra: UpstreamDetails & { hadCredentials?: boolean } = {},
+  extra: UpstreamDetails & { hadCredentials?: boolean; wwwAuthenticate?: string | string[] } = {},
 ): DomainError {
-  const errors = parseRegistryErrors(body);
+  const fromChallenge = status >= 400 && status < 500 ? challengeError(extra.wwwAuthenticate) : undefined;
+  const errors = [...(fromChallenge ? [fromChallenge] : []), ...parseRegistryErrors(body)];
+  // a 401 that names no error (a HEAD has no body): UNAUTHORIZED, as HandleErrorResponse makes it
+  if (errors.length === 0 && status === 401) errors.push({ code: 'UNAUTHORIZED', message: 'authentication required' });
   const first = errors[0];
   const upstreamCode = first?.code || undefined;
-  const detail = first ? `${first.code}${first.message ? ': ' + first.message : ''}` : `HTTP ${status}`;
+  const detail = errors.length > 0 ? namedErrors(errors) : `HTTP ${status}`;
   const upstream: UpstreamDetails = { registry, upstreamStatus: status, upstreamCode, retryAfterSeconds: extra.retryAfterSeconds };
   let code: DomainErrorCode;
   if (status === 404) code = 'IMAGE_NOT_FOUND';
@@ -109,9 +143,13 @@ export function networkError(what: string, registry: string, e: unknown): Domain
   const c = sanitizeUpstreamText(errorCode(e) ?? '', 64);
   const message = sanitizeUpstreamText(redactUserinfo(e instanceof Error ? e.message : String(e)), 512);
   if (TLS_CODES.test(c) || /certificate|SSL|TLS|wrong version number/i.test(message)) {
-    const hint = CLIENT_CERT_ALERT.test(`${c} ${message}`)
-      ? 'the registry asks for a client certificate or refuses the one given: configure clientCert and clientKey for it in SKIFF_REGISTRIES_CONFIG'
-      : 'configure its CA in SKIFF_REGISTRIES_CONFIG, or use tlsVerify=false for a registry you trust';
+    // OpenSSL's "wrong version number": the first bytes were no TLS record, typically an HTTP
+    // answer (Go's message, which skopeo prints: "server gave HTTP response to HTTPS client").
+    const hint = /WRONG_VERSION_NUMBER|wrong version number/i.test(`${c} ${message}`)
+      ? 'the server does not speak TLS: it answered plain HTTP to an HTTPS client? for a plain-HTTP registry use tlsVerify=false, or mark it insecure in SKIFF_REGISTRIES_CONFIG'
+      : CLIENT_CERT_ALERT.test(`${c} ${message}`)
+        ? 'the registry asks for a client certificate or refuses the one given: configure clientCert and clientKey for it in SKIFF_REGISTRIES_CONFIG'
+        : 'configure its CA in SKIFF_REGISTRIES_CONFIG, or use tlsVerify=false for a registry you trust';
     return new DomainError(
       'UPSTREAM_TLS_ERROR',
       `${what}: TLS connection to ${registry} failed: ${tlsReason(message)} (${hint})`,

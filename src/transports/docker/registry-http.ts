@@ -274,7 +274,11 @@ export class RegistryHttp {
     }
     if (req.accept.includes(res.status)) return res;
     const body = req.method === 'HEAD' ? Buffer.alloc(0) : await errorBody(res, LIMIT_SMALL, req.what);
-    throw registryResponseError(req.what, host, res.status, body, { hadCredentials: ctx.auth !== undefined, retryAfterSeconds: retryAfterSeconds(res) });
+    throw registryResponseError(req.what, host, res.status, body, {
+      hadCredentials: ctx.auth !== undefined,
+      retryAfterSeconds: retryAfterSeconds(res),
+      wwwAuthenticate: res.headers['www-authenticate'],
+    });
   }
 
   /**
