@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
-import { makeLayer, pseudoRandomBytes, pushImage, pushMultiArch, sha256Digest, type PushedImage } from './support/images';
+import { makeLayer, MediaTypes, pseudoRandomBytes, pushImage, pushMultiArch, putManifest, sha256Digest, type PushedImage } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
 import { skopeo, skopeoManifestDigest } from './support/skopeo';
@@ -154,6 +154,18 @@ describe('copy between registries', () => {
       const cfg = await skopeo(['inspect', '--config', '--tls-verify=false', D(`conv/${format}:x`)]);
       assert.equal(cfg.code, 0, cfg.stderr);
     }
+  });
+
+  it('format v2s2 converts an OCI image that declares an artifactType beside its image config, as skopeo does (the type is dropped)', async () => {
+    const img = await pushImage(src, 'typed/app', 'v1', { layers: [makeLayer({ typed: 'x' })], os: 'linux', architecture: 'amd64', format: 'oci', annotations: { 'org.example': 'a' } });
+    const declared = { ...(JSON.parse(img.manifestBytes.toString('utf8')) as Record<string, unknown>), artifactType: 'application/vnd.example+type' };
+    await putManifest(src, 'typed/app', 'v1', Buffer.from(JSON.stringify(declared)), MediaTypes.ociManifest);
+    const op = await copy({ source: S('typed/app:v1'), destination: D('typed/app:v2s2'), format: 'v2s2', ...plainTls });
+    assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+    const r = await skopeo(['copy', '--format', 'v2s2', '--src-tls-verify=false', '--dest-tls-verify=false', S('typed/app:v1'), D('typed/skopeo:v2s2')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(op.result!.digest, await skopeoManifestDigest(D('typed/skopeo:v2s2')));
+    assert.equal(op.result!.mediaType, MediaTypes.dockerManifest);
   });
 
   it('recompresses layers with zstd; skopeo reads the result', async () => {

@@ -75,6 +75,7 @@ export function convertImageManifest(m: ImageManifest, format: ManifestFormat): 
     config: { ...m.config, mediaType: configType },
     layers: m.layers.map((l) => ({ ...l, mediaType: layerTypeFor(format, l.mediaType) })),
     ...(format === 'oci' && m.annotations ? { annotations: m.annotations } : {}),
+    ...(format === 'oci' && m.artifactType ? { artifactType: m.artifactType } : {}),
   };
 }
 
@@ -110,6 +111,7 @@ export function serializeImageManifest(m: ImageManifest): Buffer {
       goJson({
         schemaVersion: 2,
         mediaType: m.mediaType,
+        ...(m.artifactType ? { artifactType: m.artifactType } : {}),
         config: ociDescriptor(m.config),
         layers: m.layers.map(ociDescriptor),
         ...(m.annotations && Object.keys(m.annotations).length ? { annotations: sortedMap(m.annotations) } : {}),
