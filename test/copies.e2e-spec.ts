@@ -168,6 +168,17 @@ describe('copy between registries', () => {
     assert.equal(op.result!.mediaType, MediaTypes.dockerManifest);
   });
 
+  it('multiArch=all with format v2s2: an OCI index instance without platform gets the host platform in the list, as skopeo writes it', async () => {
+    const img = await pushImage(src, 'noplat/app', 'v1', { layers: [makeLayer({ noplat: 'x' })], os: 'linux', architecture: 'amd64', format: 'oci' });
+    const index = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [{ mediaType: img.mediaType, digest: img.digest, size: img.size }] };
+    await putManifest(src, 'noplat/app', 'idx', Buffer.from(JSON.stringify(index)), MediaTypes.ociIndex);
+    const op = await copy({ source: S('noplat/app:idx'), destination: D('noplat/app:v2s2'), format: 'v2s2', multiArch: 'all', ...plainTls });
+    assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+    const r = await skopeo(['copy', '--all', '--format', 'v2s2', '--src-tls-verify=false', '--dest-tls-verify=false', S('noplat/app:idx'), D('noplat/skopeo:v2s2')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(op.result!.digest, await skopeoManifestDigest(D('noplat/skopeo:v2s2')));
+  });
+
   it('recompresses layers with zstd; skopeo reads the result', async () => {
     const op = await copy({ source: S('team/app:1.0'), destination: D('zstd/app:1.0'), compression: { format: 'zstd', level: 3 }, ...plainTls });
     assert.equal(op.state, 'succeeded', JSON.stringify(op.error));

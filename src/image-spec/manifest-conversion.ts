@@ -1,5 +1,5 @@
 import { DomainError } from '../errors/domain-error';
-import type { Descriptor, ImageManifest, IndexManifest, Platform } from './manifest';
+import { type Descriptor, type ImageManifest, type IndexManifest, type Platform, systemPlatform } from './manifest';
 import { MediaType } from './media-types';
 import { goJson } from './go-json';
 import { sortedMap } from './oci-config';
@@ -148,11 +148,17 @@ export function serializeIndex(format: ManifestFormat, manifests: Descriptor[], 
   );
 }
 
-/** The index converted to a format, with instance descriptors replaced where instances changed. */
+/**
+ * The index converted to a format, with instance descriptors replaced where instances changed.
+ * An OCI index made a Docker list gives an instance without `platform` the host's (as
+ * containers/image's ToSchema2List fills in runtime.GOOS/GOARCH, so skopeo writes the same list).
+ */
 export function convertIndex(index: IndexManifest, format: ManifestFormat, replaced: Map<string, { digest: string; size: number; mediaType: string }>): Buffer {
+  const fill = format === 'v2s2' && index.mediaType === MediaType.ociIndex ? systemPlatform() : undefined;
   const manifests = index.manifests.map((d) => {
     const r = replaced.get(d.digest);
-    return r ? { ...d, ...r } : d;
+    const withPlatform = fill && !d.platform ? { ...d, platform: fill } : d;
+    return r ? { ...withPlatform, ...r } : withPlatform;
   });
   return serializeIndex(format, manifests, format === 'oci' ? index.annotations : undefined);
 }
