@@ -179,6 +179,23 @@ describe('copy between registries', () => {
     assert.equal(op.result!.digest, await skopeoManifestDigest(D('noplat/skopeo:v2s2')));
   });
 
+  it('an index whose platform lacks architecture is read as skopeo reads it: copied with multiArch=all and as a v2s2 list, no instance chosen for the system', async () => {
+    const img = await pushImage(src, 'osonly/app', 'v1', { layers: [makeLayer({ osonly: 'x' })], os: 'linux', architecture: 'amd64', format: 'oci' });
+    const index = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [{ mediaType: img.mediaType, digest: img.digest, size: img.size, platform: { os: 'linux' } }] };
+    const indexDigest = await putManifest(src, 'osonly/app', 'idx', Buffer.from(JSON.stringify(index)), MediaTypes.ociIndex);
+    const all = await copy({ source: S('osonly/app:idx'), destination: D('osonly/app:all'), multiArch: 'all', ...plainTls });
+    assert.equal(all.state, 'succeeded', JSON.stringify(all.error));
+    assert.equal(all.result!.digest, indexDigest);
+    const list = await copy({ source: S('osonly/app:idx'), destination: D('osonly/app:v2s2'), multiArch: 'all', format: 'v2s2', ...plainTls });
+    assert.equal(list.state, 'succeeded', JSON.stringify(list.error));
+    const r = await skopeo(['copy', '--all', '--format', 'v2s2', '--src-tls-verify=false', '--dest-tls-verify=false', S('osonly/app:idx'), D('osonly/skopeo:v2s2')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(list.result!.digest, await skopeoManifestDigest(D('osonly/skopeo:v2s2')));
+    const system = await copy({ source: S('osonly/app:idx'), destination: D('osonly/app:one'), ...plainTls });
+    assert.equal(system.state, 'failed');
+    assert.equal(system.error?.code, 'PLATFORM_NOT_FOUND', JSON.stringify(system.error));
+  });
+
   it('recompresses layers with zstd; skopeo reads the result', async () => {
     const op = await copy({ source: S('team/app:1.0'), destination: D('zstd/app:1.0'), compression: { format: 'zstd', level: 3 }, ...plainTls });
     assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
