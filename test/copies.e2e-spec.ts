@@ -196,6 +196,25 @@ describe('copy between registries', () => {
     assert.equal(system.error?.code, 'PLATFORM_NOT_FOUND', JSON.stringify(system.error));
   });
 
+  it('an OCI manifest with a Docker config is an artifact, as skopeo takes it: inspect and format v2s2 are refused, a plain copy keeps it unchanged', async () => {
+    const img = await pushImage(src, 'dockercfg/app', 'v1', { layers: [makeLayer({ dockercfg: 'x' })], os: 'linux', architecture: 'amd64', format: 'oci' });
+    const doc = JSON.parse(img.manifestBytes.toString('utf8')) as { config: Record<string, unknown> };
+    doc.config['mediaType'] = MediaTypes.dockerConfig;
+    const digest = await putManifest(src, 'dockercfg/app', 'v1', Buffer.from(JSON.stringify(doc)), MediaTypes.ociManifest);
+    const theirs = await skopeo(['inspect', '--tls-verify=false', S('dockercfg/app:v1')]);
+    assert.match(theirs.stderr, /unsupported image-specific operation on artifact/);
+    const ours = await svc.api.GET('/v1/images/inspect', { params: { query: { image: S('dockercfg/app:v1'), tlsVerify: false } } });
+    assert.equal(ours.response.status, 400, JSON.stringify(ours.error));
+    assert.match(String((ours.error as { detail?: string }).detail), /unsupported image-specific operation on artifact/);
+    const refused = await copy({ source: S('dockercfg/app:v1'), destination: D('dockercfg/app:v2s2'), format: 'v2s2', ...plainTls });
+    assert.equal(refused.error?.code, 'OPERATION_NOT_SUPPORTED', JSON.stringify(refused.error));
+    const r = await skopeo(['copy', '--format', 'v2s2', '--src-tls-verify=false', '--dest-tls-verify=false', S('dockercfg/app:v1'), D('dockercfg/skopeo:v2s2')]);
+    assert.notEqual(r.code, 0);
+    const kept = await copy({ source: S('dockercfg/app:v1'), destination: D('dockercfg/app:v1'), ...plainTls });
+    assert.equal(kept.state, 'succeeded', JSON.stringify(kept.error));
+    assert.equal(kept.result!.digest, digest);
+  });
+
   it('recompresses layers with zstd; skopeo reads the result', async () => {
     const op = await copy({ source: S('team/app:1.0'), destination: D('zstd/app:1.0'), compression: { format: 'zstd', level: 3 }, ...plainTls });
     assert.equal(op.state, 'succeeded', JSON.stringify(op.error));

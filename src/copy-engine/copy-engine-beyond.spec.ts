@@ -130,6 +130,18 @@ describe('copy engine: artifacts', () => {
     assert.deepEqual(Object.keys(written).slice(0, 4), ['schemaVersion', 'mediaType', 'artifactType', 'config']);
   });
 
+  it('takes an OCI manifest with a Docker config for an artifact, as containers/image does: copied unchanged, never converted to v2s2', async () => {
+    const img = buildImage({ format: 'oci' });
+    const doc = JSON.parse(img.top.bytes.toString('utf8')) as { config: Record<string, unknown> };
+    doc.config['mediaType'] = MediaType.dockerConfig;
+    const bytes = Buffer.from(JSON.stringify(doc));
+    const top = { bytes, mediaType: MediaType.ociManifest, digest: digestOf(bytes) };
+    const source = () => new MemorySource({ top, manifests: new Map([[top.digest, top]]), blobs: img.blobs });
+    await assert.rejects(engine().copy(source(), new MemoryDestination(), { format: 'v2s2' }), code('OPERATION_NOT_SUPPORTED'));
+    const result = await engine().copy(source(), new MemoryDestination(OCI_LAYOUT_LIKE), {});
+    assert.equal(result.digest, top.digest);
+  });
+
   it('never converts a manifest with a subject (its referrer link would be lost)', async () => {
     const img = buildImage({ format: 'oci' });
     const withSubject = JSON.parse(img.top.bytes.toString('utf8')) as Record<string, unknown>;

@@ -6,7 +6,7 @@ import { registryImageOf } from '../image-spec/image-reference';
 import { type Descriptor, type ImageManifest, type IndexManifest, type Platform, parseManifest } from '../image-spec/manifest';
 import { convertImageManifest, convertIndex, formatOfManifestType, indexMediaType, manifestMediaType, serializeImageManifest } from '../image-spec/manifest-conversion';
 import { goJson } from '../image-spec/go-json';
-import { MediaType, isImageConfigMediaType, isIndexMediaType } from '../image-spec/media-types';
+import { MediaType, isImageManifestConfig, isIndexMediaType } from '../image-spec/media-types';
 import { parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
 import type { BlobInfo, DestinationProbe, ImageDestination, ImageSource, ManifestBlob, MountSource } from '../transports/transport';
 import type { HostLimiter, InFlightBlobs } from './host-limiter';
@@ -103,7 +103,7 @@ function writtenOf(d: Descriptor): WrittenManifest {
  */
 function conversionRefusal(manifest: ImageManifest): string | undefined {
   if (manifest.subject) return `it refers to ${manifest.subject.digest} (OCI subject), which a conversion would drop`;
-  if (!isImageConfigMediaType(manifest.config.mediaType)) return `it is an artifact (config ${manifest.config.mediaType}), not an image`;
+  if (!isImageManifestConfig(manifest)) return `it is an artifact (config ${manifest.config.mediaType}), not an image`;
   return undefined;
 }
 
