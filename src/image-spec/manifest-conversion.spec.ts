@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { convertIndex } from './manifest-conversion';
+import { convertImageManifest, convertIndex } from './manifest-conversion';
+import type { ImageManifest } from './manifest';
 import { type IndexManifest, systemPlatform } from './manifest';
 import { MediaType } from './media-types';
 
@@ -19,5 +20,18 @@ describe('convertIndex', () => {
     const index: IndexManifest = { kind: 'index', mediaType: MediaType.dockerManifestList, manifests: [{ ...instance, mediaType: MediaType.dockerV2S2 }] };
     const list = JSON.parse(convertIndex(index, 'v2s2', new Map()).toString('utf8')) as { manifests: { platform: unknown }[] };
     assert.deepEqual(list.manifests[0]!.platform, { architecture: '', os: '' });
+  });
+});
+
+describe('convertImageManifest', () => {
+  const config = { mediaType: MediaType.ociConfig, digest: `sha256:${'c'.repeat(64)}`, size: 2 };
+  const layer = (mediaType: string) => ({ mediaType, digest: `sha256:${'d'.repeat(64)}`, size: 3 });
+  it('refuses, as containers/image does, a layer of the other format (or unknown) in the manifest it converts', () => {
+    const oci: ImageManifest = { kind: 'image', mediaType: MediaType.ociManifest, config, layers: [layer(MediaType.dockerLayerGzip)] };
+    assert.throws(() => convertImageManifest(oci, 'v2s2'), /Unknown media type during manifest conversion/);
+    const docker: ImageManifest = { kind: 'image', mediaType: MediaType.dockerV2S2, config: { ...config, mediaType: MediaType.dockerConfig }, layers: [layer(MediaType.ociLayerGzip)] };
+    assert.throws(() => convertImageManifest(docker, 'oci'), /Unknown media type during manifest conversion/);
+    assert.equal(convertImageManifest({ ...oci, layers: [layer(MediaType.ociLayerGzip)] }, 'v2s2').layers[0]!.mediaType, MediaType.dockerLayerGzip);
+    assert.equal(convertImageManifest({ ...docker, layers: [layer(MediaType.dockerLayerGzip)] }, 'oci').layers[0]!.mediaType, MediaType.ociLayerGzip);
   });
 });

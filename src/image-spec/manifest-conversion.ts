@@ -63,11 +63,26 @@ export function formatOfManifestType(mediaType: string): ManifestFormat | undefi
   return undefined;
 }
 
+/**
+ * The layer types containers/image converts from each manifest format to the other; any other
+ * layer type (another format's, or unknown) fails its conversion ("Unknown media type during
+ * manifest conversion"), so skopeo writes no such manifest.
+ */
+const CONVERTIBLE_LAYER_TYPES: Record<ManifestFormat, readonly string[]> = {
+  oci: [MediaType.ociLayer, MediaType.ociLayerGzip, OCI_NONDISTRIBUTABLE_GZIP, MediaType.ociLayerZstd],
+  v2s2: [DOCKER_LAYER_UNCOMPRESSED, MediaType.dockerLayerGzip, MediaType.dockerForeignLayerGzip],
+};
+
 /** Rewrites an image manifest's media types (manifest, config, layers) for the target format. */
 export function convertImageManifest(m: ImageManifest, format: ManifestFormat): ImageManifest {
   const configType = format === 'oci' ? MediaType.ociConfig : MediaType.dockerConfig;
   if (m.config.mediaType !== MediaType.ociConfig && m.config.mediaType !== MediaType.dockerConfig) {
     throw new ConversionError(`a config of media type ${m.config.mediaType} (not an image) cannot be converted`);
+  }
+  const from = formatOfManifestType(m.mediaType);
+  if (from && from !== format) {
+    const odd = m.layers.find((l) => !CONVERTIBLE_LAYER_TYPES[from].includes(l.mediaType));
+    if (odd) throw new ConversionError(`a layer of media type ${odd.mediaType} in a ${m.mediaType} manifest cannot be converted (skopeo: Unknown media type during manifest conversion)`);
   }
   return {
     kind: 'image',
