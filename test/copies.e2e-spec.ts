@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
-import { makeLayer, pseudoRandomBytes, pushImage, pushMultiArch, sha256Digest, type PushedImage } from './support/images';
+import { makeLayer, MediaTypes, pseudoRandomBytes, pushImage, pushMultiArch, putManifest, sha256Digest, type PushedImage } from './support/images';
 import { startRegistry, stopAll, type TestRegistry } from './support/registry';
 import { startSkiff, type SkiffService } from './support/skiff-service';
 import { skopeo, skopeoManifestDigest } from './support/skopeo';
@@ -154,6 +154,65 @@ describe('copy between registries', () => {
       const cfg = await skopeo(['inspect', '--config', '--tls-verify=false', D(`conv/${format}:x`)]);
       assert.equal(cfg.code, 0, cfg.stderr);
     }
+  });
+
+  it('format v2s2 converts an OCI image that declares an artifactType beside its image config, as skopeo does (the type is dropped)', async () => {
+    const img = await pushImage(src, 'typed/app', 'v1', { layers: [makeLayer({ typed: 'x' })], os: 'linux', architecture: 'amd64', format: 'oci', annotations: { 'org.example': 'a' } });
+    const declared = { ...(JSON.parse(img.manifestBytes.toString('utf8')) as Record<string, unknown>), artifactType: 'application/vnd.example+type' };
+    await putManifest(src, 'typed/app', 'v1', Buffer.from(JSON.stringify(declared)), MediaTypes.ociManifest);
+    const op = await copy({ source: S('typed/app:v1'), destination: D('typed/app:v2s2'), format: 'v2s2', ...plainTls });
+    assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+    const r = await skopeo(['copy', '--format', 'v2s2', '--src-tls-verify=false', '--dest-tls-verify=false', S('typed/app:v1'), D('typed/skopeo:v2s2')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(op.result!.digest, await skopeoManifestDigest(D('typed/skopeo:v2s2')));
+    assert.equal(op.result!.mediaType, MediaTypes.dockerManifest);
+  });
+
+  it('multiArch=all with format v2s2: an OCI index instance without platform gets the host platform in the list, as skopeo writes it', async () => {
+    const img = await pushImage(src, 'noplat/app', 'v1', { layers: [makeLayer({ noplat: 'x' })], os: 'linux', architecture: 'amd64', format: 'oci' });
+    const index = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [{ mediaType: img.mediaType, digest: img.digest, size: img.size }] };
+    await putManifest(src, 'noplat/app', 'idx', Buffer.from(JSON.stringify(index)), MediaTypes.ociIndex);
+    const op = await copy({ source: S('noplat/app:idx'), destination: D('noplat/app:v2s2'), format: 'v2s2', multiArch: 'all', ...plainTls });
+    assert.equal(op.state, 'succeeded', JSON.stringify(op.error));
+    const r = await skopeo(['copy', '--all', '--format', 'v2s2', '--src-tls-verify=false', '--dest-tls-verify=false', S('noplat/app:idx'), D('noplat/skopeo:v2s2')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(op.result!.digest, await skopeoManifestDigest(D('noplat/skopeo:v2s2')));
+  });
+
+  it('an index whose platform lacks architecture is read as skopeo reads it: copied with multiArch=all and as a v2s2 list, no instance chosen for the system', async () => {
+    const img = await pushImage(src, 'osonly/app', 'v1', { layers: [makeLayer({ osonly: 'x' })], os: 'linux', architecture: 'amd64', format: 'oci' });
+    const index = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [{ mediaType: img.mediaType, digest: img.digest, size: img.size, platform: { os: 'linux' } }] };
+    const indexDigest = await putManifest(src, 'osonly/app', 'idx', Buffer.from(JSON.stringify(index)), MediaTypes.ociIndex);
+    const all = await copy({ source: S('osonly/app:idx'), destination: D('osonly/app:all'), multiArch: 'all', ...plainTls });
+    assert.equal(all.state, 'succeeded', JSON.stringify(all.error));
+    assert.equal(all.result!.digest, indexDigest);
+    const list = await copy({ source: S('osonly/app:idx'), destination: D('osonly/app:v2s2'), multiArch: 'all', format: 'v2s2', ...plainTls });
+    assert.equal(list.state, 'succeeded', JSON.stringify(list.error));
+    const r = await skopeo(['copy', '--all', '--format', 'v2s2', '--src-tls-verify=false', '--dest-tls-verify=false', S('osonly/app:idx'), D('osonly/skopeo:v2s2')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(list.result!.digest, await skopeoManifestDigest(D('osonly/skopeo:v2s2')));
+    const system = await copy({ source: S('osonly/app:idx'), destination: D('osonly/app:one'), ...plainTls });
+    assert.equal(system.state, 'failed');
+    assert.equal(system.error?.code, 'PLATFORM_NOT_FOUND', JSON.stringify(system.error));
+  });
+
+  it('an OCI manifest with a Docker config is an artifact, as skopeo takes it: inspect and format v2s2 are refused, a plain copy keeps it unchanged', async () => {
+    const img = await pushImage(src, 'dockercfg/app', 'v1', { layers: [makeLayer({ dockercfg: 'x' })], os: 'linux', architecture: 'amd64', format: 'oci' });
+    const doc = JSON.parse(img.manifestBytes.toString('utf8')) as { config: Record<string, unknown> };
+    doc.config['mediaType'] = MediaTypes.dockerConfig;
+    const digest = await putManifest(src, 'dockercfg/app', 'v1', Buffer.from(JSON.stringify(doc)), MediaTypes.ociManifest);
+    const theirs = await skopeo(['inspect', '--tls-verify=false', S('dockercfg/app:v1')]);
+    assert.match(theirs.stderr, /unsupported image-specific operation on artifact/);
+    const ours = await svc.api.GET('/v1/images/inspect', { params: { query: { image: S('dockercfg/app:v1'), tlsVerify: false } } });
+    assert.equal(ours.response.status, 400, JSON.stringify(ours.error));
+    assert.match(String((ours.error as { detail?: string }).detail), /unsupported image-specific operation on artifact/);
+    const refused = await copy({ source: S('dockercfg/app:v1'), destination: D('dockercfg/app:v2s2'), format: 'v2s2', ...plainTls });
+    assert.equal(refused.error?.code, 'OPERATION_NOT_SUPPORTED', JSON.stringify(refused.error));
+    const r = await skopeo(['copy', '--format', 'v2s2', '--src-tls-verify=false', '--dest-tls-verify=false', S('dockercfg/app:v1'), D('dockercfg/skopeo:v2s2')]);
+    assert.notEqual(r.code, 0);
+    const kept = await copy({ source: S('dockercfg/app:v1'), destination: D('dockercfg/app:v1'), ...plainTls });
+    assert.equal(kept.state, 'succeeded', JSON.stringify(kept.error));
+    assert.equal(kept.result!.digest, digest);
   });
 
   it('recompresses layers with zstd; skopeo reads the result', async () => {

@@ -110,6 +110,38 @@ describe('copy engine: artifacts', () => {
     await assert.rejects(engine().copy(new MemorySource(chart), new MemoryDestination(DOCKER_ARCHIVE_LIKE), {}), code('OPERATION_NOT_SUPPORTED'));
   });
 
+  it('converts an image that only declares an artifactType (an image config) as skopeo does: v2s2 drops it, OCI keeps it', async () => {
+    const img = buildImage({ format: 'oci' });
+    const declared = JSON.parse(img.top.bytes.toString('utf8')) as Record<string, unknown>;
+    declared['artifactType'] = 'application/vnd.example+type';
+    const bytes = Buffer.from(JSON.stringify(declared));
+    const top = { bytes, mediaType: MediaType.ociManifest, digest: digestOf(bytes) };
+    const source = () => new MemorySource({ top, manifests: new Map([[top.digest, top]]), blobs: img.blobs });
+    const plain = new MemoryDestination();
+    await engine().copy(new MemorySource(img), plain, { format: 'v2s2' });
+    const dest = new MemoryDestination();
+    const result = await engine().copy(source(), dest, { format: 'v2s2' });
+    assert.equal(result.mediaType, MediaType.dockerV2S2);
+    assert.deepEqual(dest.committed!.bytes, plain.committed!.bytes);
+    const recompressed = new MemoryDestination(OCI_LAYOUT_LIKE);
+    await engine().copy(source(), recompressed, { compression: { format: 'zstd' } });
+    const written = JSON.parse(recompressed.committed!.bytes.toString('utf8')) as Record<string, unknown>;
+    assert.equal(written['artifactType'], 'application/vnd.example+type');
+    assert.deepEqual(Object.keys(written).slice(0, 4), ['schemaVersion', 'mediaType', 'artifactType', 'config']);
+  });
+
+  it('takes an OCI manifest with a Docker config for an artifact, as containers/image does: copied unchanged, never converted to v2s2', async () => {
+    const img = buildImage({ format: 'oci' });
+    const doc = JSON.parse(img.top.bytes.toString('utf8')) as { config: Record<string, unknown> };
+    doc.config['mediaType'] = MediaType.dockerConfig;
+    const bytes = Buffer.from(JSON.stringify(doc));
+    const top = { bytes, mediaType: MediaType.ociManifest, digest: digestOf(bytes) };
+    const source = () => new MemorySource({ top, manifests: new Map([[top.digest, top]]), blobs: img.blobs });
+    await assert.rejects(engine().copy(source(), new MemoryDestination(), { format: 'v2s2' }), code('OPERATION_NOT_SUPPORTED'));
+    const result = await engine().copy(source(), new MemoryDestination(OCI_LAYOUT_LIKE), {});
+    assert.equal(result.digest, top.digest);
+  });
+
   it('never converts a manifest with a subject (its referrer link would be lost)', async () => {
     const img = buildImage({ format: 'oci' });
     const withSubject = JSON.parse(img.top.bytes.toString('utf8')) as Record<string, unknown>;

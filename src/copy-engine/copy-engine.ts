@@ -6,7 +6,7 @@ import { registryImageOf } from '../image-spec/image-reference';
 import { type Descriptor, type ImageManifest, type IndexManifest, type Platform, parseManifest } from '../image-spec/manifest';
 import { convertImageManifest, convertIndex, formatOfManifestType, indexMediaType, manifestMediaType, serializeImageManifest } from '../image-spec/manifest-conversion';
 import { goJson } from '../image-spec/go-json';
-import { MediaType, isImageConfigMediaType, isIndexMediaType } from '../image-spec/media-types';
+import { MediaType, isImageManifestConfig, isIndexMediaType } from '../image-spec/media-types';
 import { parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
 import type { BlobInfo, DestinationProbe, ImageDestination, ImageSource, ManifestBlob, MountSource } from '../transports/transport';
 import type { HostLimiter, InFlightBlobs } from './host-limiter';
@@ -95,11 +95,15 @@ function writtenOf(d: Descriptor): WrittenManifest {
   return { digest: d.digest, mediaType: d.mediaType, size: d.size, ...(d.platform ? { platform: d.platform } : {}) };
 }
 
-/** Manifests that must not be converted: artifacts (non-image configs) and referrers (their `subject` would be lost). */
+/**
+ * Manifests that must not be converted: artifacts and referrers (their `subject` would be lost).
+ * An artifact is what containers/image takes for one: a manifest whose config is not an image
+ * config. An `artifactType` beside an image config does not make one (skopeo converts such an
+ * image to v2s2, which has no `artifactType`, and keeps it in OCI manifests).
+ */
 function conversionRefusal(manifest: ImageManifest): string | undefined {
   if (manifest.subject) return `it refers to ${manifest.subject.digest} (OCI subject), which a conversion would drop`;
-  if (!isImageConfigMediaType(manifest.config.mediaType)) return `it is an artifact (config ${manifest.config.mediaType}), not an image`;
-  if (manifest.artifactType) return `it is an artifact (${manifest.artifactType}), not an image`;
+  if (!isImageManifestConfig(manifest)) return `it is an artifact (config ${manifest.config.mediaType}), not an image`;
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 import { DomainError } from '../errors/domain-error';
-import type { Descriptor, ImageManifest, IndexManifest, Platform } from './manifest';
+import { type Descriptor, type ImageManifest, type IndexManifest, type Platform, systemPlatform } from './manifest';
 import { MediaType } from './media-types';
 import { goJson } from './go-json';
 import { sortedMap } from './oci-config';
@@ -63,11 +63,26 @@ export function formatOfManifestType(mediaType: string): ManifestFormat | undefi
   return undefined;
 }
 
+/**
+ * The layer types containers/image converts from each manifest format to the other; any other
+ * layer type (another format's, or unknown) fails its conversion ("Unknown media type during
+ * manifest conversion"), so skopeo writes no such manifest.
+ */
+const CONVERTIBLE_LAYER_TYPES: Record<ManifestFormat, readonly string[]> = {
+  oci: [MediaType.ociLayer, MediaType.ociLayerGzip, OCI_NONDISTRIBUTABLE_GZIP, MediaType.ociLayerZstd],
+  v2s2: [DOCKER_LAYER_UNCOMPRESSED, MediaType.dockerLayerGzip, MediaType.dockerForeignLayerGzip],
+};
+
 /** Rewrites an image manifest's media types (manifest, config, layers) for the target format. */
 export function convertImageManifest(m: ImageManifest, format: ManifestFormat): ImageManifest {
   const configType = format === 'oci' ? MediaType.ociConfig : MediaType.dockerConfig;
   if (m.config.mediaType !== MediaType.ociConfig && m.config.mediaType !== MediaType.dockerConfig) {
     throw new ConversionError(`a config of media type ${m.config.mediaType} (not an image) cannot be converted`);
+  }
+  const from = formatOfManifestType(m.mediaType);
+  if (from && from !== format) {
+    const odd = m.layers.find((l) => !CONVERTIBLE_LAYER_TYPES[from].includes(l.mediaType));
+    if (odd) throw new ConversionError(`a layer of media type ${odd.mediaType} in a ${m.mediaType} manifest cannot be converted (skopeo: Unknown media type during manifest conversion)`);
   }
   return {
     kind: 'image',
@@ -75,6 +90,7 @@ export function convertImageManifest(m: ImageManifest, format: ManifestFormat): 
     config: { ...m.config, mediaType: configType },
     layers: m.layers.map((l) => ({ ...l, mediaType: layerTypeFor(format, l.mediaType) })),
     ...(format === 'oci' && m.annotations ? { annotations: m.annotations } : {}),
+    ...(format === 'oci' && m.artifactType ? { artifactType: m.artifactType } : {}),
   };
 }
 
@@ -110,6 +126,7 @@ export function serializeImageManifest(m: ImageManifest): Buffer {
       goJson({
         schemaVersion: 2,
         mediaType: m.mediaType,
+        ...(m.artifactType ? { artifactType: m.artifactType } : {}),
         config: ociDescriptor(m.config),
         layers: m.layers.map(ociDescriptor),
         ...(m.annotations && Object.keys(m.annotations).length ? { annotations: sortedMap(m.annotations) } : {}),
@@ -146,11 +163,17 @@ export function serializeIndex(format: ManifestFormat, manifests: Descriptor[], 
   );
 }
 
-/** The index converted to a format, with instance descriptors replaced where instances changed. */
+/**
+ * The index converted to a format, with instance descriptors replaced where instances changed.
+ * An OCI index made a Docker list gives an instance without `platform` the host's (as
+ * containers/image's ToSchema2List fills in runtime.GOOS/GOARCH, so skopeo writes the same list).
+ */
 export function convertIndex(index: IndexManifest, format: ManifestFormat, replaced: Map<string, { digest: string; size: number; mediaType: string }>): Buffer {
+  const fill = format === 'v2s2' && index.mediaType === MediaType.ociIndex ? systemPlatform() : undefined;
   const manifests = index.manifests.map((d) => {
     const r = replaced.get(d.digest);
-    return r ? { ...d, ...r } : d;
+    const withPlatform = fill && !d.platform ? { ...d, platform: fill } : d;
+    return r ? { ...withPlatform, ...r } : withPlatform;
   });
   return serializeIndex(format, manifests, format === 'oci' ? index.annotations : undefined);
 }

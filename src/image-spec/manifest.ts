@@ -100,8 +100,9 @@ function stringMap(v: unknown, where: string): Record<string, string> | undefine
 function parsePlatform(v: unknown, where: string): Platform | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isRecord(v)) throw new ManifestInvalidError(`${where} must be an object`);
-  const os = v['os'];
-  const architecture = v['architecture'];
+  // As Go's json.Unmarshal into containers/image's struct: an absent (or null) field is "".
+  const os = v['os'] ?? '';
+  const architecture = v['architecture'] ?? '';
   if (typeof os !== 'string' || typeof architecture !== 'string') {
     throw new ManifestInvalidError(`${where} must have string "os" and "architecture"`);
   }

@@ -22,6 +22,16 @@ export function isImageConfigMediaType(mediaType: string): boolean {
   return mediaType === MediaType.ociConfig || mediaType === MediaType.dockerConfig;
 }
 
+/**
+ * Whether an image manifest is an image as containers/image takes it (else an artifact): an OCI
+ * manifest's config must be the OCI image config (its Inspect and its conversion to v2s2 refuse
+ * any other, a Docker config included, as an artifact); a Docker manifest's either image config.
+ */
+export function isImageManifestConfig(manifest: { mediaType: string; config: { mediaType: string } }): boolean {
+  if (manifest.mediaType === MediaType.ociManifest) return manifest.config.mediaType === MediaType.ociConfig;
+  return isImageConfigMediaType(manifest.config.mediaType);
+}
+
 /** Every manifest type we can read, in the order we prefer them in an `Accept` header. */
 export const MANIFEST_MEDIA_TYPES: readonly string[] = [
   MediaType.ociIndex,

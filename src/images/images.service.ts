@@ -15,7 +15,7 @@ import { isNameOnly, parseDockerReference, repositoryName, trimNamed } from '../
 import { InvalidReferenceError } from '../image-spec/invalid-reference-error';
 import { parseImageReference, registryImageOf, type ImageReference } from '../image-spec/image-reference';
 import { chooseInstance, type ImageManifest, type Manifest, type PlatformChoice, type Schema1Manifest, parseManifest } from '../image-spec/manifest';
-import { isImageConfigMediaType } from '../image-spec/media-types';
+import { isImageManifestConfig } from '../image-spec/media-types';
 import { type OciImageConfig, parseConfigJson, toOciImageConfig } from '../image-spec/oci-config';
 import { TransportRegistry } from '../transports/transport-registry';
 import { type TagFilter, checkTagFilter, filterTags } from '../tags/tag-filter';
@@ -24,7 +24,7 @@ import { assemble, checkInspectTemplate, type InspectOutput, type InspectParts, 
 
 /** As skopeo: an artifact's config is not an image config (GET /v1/images/descriptor describes it). */
 function refuseArtifact(manifest: ImageManifest): void {
-  if (!isImageConfigMediaType(manifest.config.mediaType)) {
+  if (!isImageManifestConfig(manifest)) {
     throw new OperationNotSupportedError(`unsupported image-specific operation on artifact with type ${JSON.stringify(manifest.config.mediaType)}; GET /v1/images/descriptor describes any artifact`);
   }
 }
