@@ -115,6 +115,20 @@ describe('RegistryAuthenticator', () => {
 });
 
 describe('RegistryAuthenticator messages', () => {
+  it("an auth server's error that echoes the caller's password or identity token never carries it into the problem", async () => {
+    answer = () => ({ status: 401, body: JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'password s3cret-pw is wrong' }] }) });
+    await assert.rejects(
+      Promise.resolve(authenticator(['creds.example']).authorization(bearer('creds.example'), { auth: { kind: 'basic', username: 'u', password: 's3cret-pw' } }, undefined, false)),
+      (e: unknown) => e instanceof DomainError && e.code === 'INVALID_CREDENTIALS' && !e.message.includes('s3cret-pw') && e.message.includes('password [redacted] is wrong'),
+    );
+    answer = () => ({ status: 500, body: JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'bad refresh token tok-XYZ-123' }] }) });
+    await assert.rejects(
+      Promise.resolve(authenticator(['creds.example']).authorization(bearer('creds.example'), { auth: { kind: 'identityToken', identityToken: 'tok-XYZ-123' } }, undefined, false)),
+      (e: unknown) => e instanceof DomainError && !e.message.includes('tok-XYZ-123') && e.message.includes('bad refresh token [redacted]'),
+    );
+    answer = () => ({ status: 200, body: JSON.stringify({ token: 'tok-1', expires_in: 300 }) });
+  });
+
   it("the auth server's refusal names its own errors (skopeo: invalid username/password: unauthorized: …)", async () => {
     answer = () => ({ status: 401, body: JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }) });
     await assert.rejects(

@@ -8,7 +8,7 @@ import type { RegistryRetry } from './registry-retry';
 import type { ThroughputFloor } from './throughput-watch';
 import { ExpiringLru } from './content-cache';
 import { credentialIdentity } from './credential-identity';
-import { sanitizeUpstreamText } from './upstream-text';
+import { sanitizeUpstreamText, withoutSecrets } from './upstream-text';
 
 /**
  * Authentication against a registry: the Authorization header for a request from the
@@ -165,17 +165,19 @@ export class RegistryAuthenticator {
     if (!text) throw new DomainError('BODY_TOO_LARGE', `${what}: body exceeds the ${LIMIT_SMALL}-byte limit`, { registry: ep.host });
     if (res.status !== 200) {
       const err = registryResponseError(what, ep.host, res.status, text, { hadCredentials: auth !== undefined });
+      const secrets = auth?.kind === 'basic' ? [auth.password] : auth?.kind === 'identityToken' ? [auth.identityToken] : [];
       if (res.status === 401 || res.status === 403) {
         // the auth server's own errors, as skopeo prints them ("invalid username/password: unauthorized: …")
         const errors = parseRegistryErrors(text);
-        const answered = `HTTP ${res.status}${errors.length > 0 ? ': ' + namedErrors(errors) : ''}`;
+        const answered = withoutSecrets(`HTTP ${res.status}${errors.length > 0 ? ': ' + namedErrors(errors) : ''}`, secrets);
         throw new DomainError(
           auth ? 'INVALID_CREDENTIALS' : 'REGISTRY_DENIED',
           auth ? `the credentials for ${ep.host} were rejected by its auth server (${answered})` : `${ep.host}'s auth server refused anonymous access (${answered})`,
           err.upstream,
         );
       }
-      throw err;
+      const told = withoutSecrets(err.message, secrets);
+      throw told === err.message ? err : new DomainError(err.code, told, err.upstream);
     }
     let doc: Record<string, unknown>;
     try {

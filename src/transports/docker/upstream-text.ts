@@ -77,3 +77,14 @@ export function sanitizeUpstreamText(text: string, max = 512): string {
   const cleaned = redactUserinfo(out.trim());
   return cleaned.length > max || text.length > max ? `${cleaned.slice(0, max)}…` : cleaned;
 }
+
+/**
+ * `text` with every occurrence of the caller's secrets (a password, an identity token) replaced:
+ * an auth server's error message is untrusted and may echo what it was sent, and the detail it
+ * ends up in reaches callers who may use stored credentials they must never read.
+ */
+export function withoutSecrets(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = text;
+  for (const s of secrets) if (s) out = out.split(s).join('[redacted]');
+  return out;
+}
