@@ -29,3 +29,11 @@ export function credentialIdentity(auth: RegistryAuth | undefined): string {
   for (const f of fields(auth)) mac.update(`${Buffer.byteLength(f)}:${f}`);
   return `cred:${mac.digest('base64url').slice(0, 22)}`;
 }
+
+/** The secret parts of credentials (never the username), for redacting what an upstream echoes back. */
+export function credentialSecrets(auth: RegistryAuth | undefined): string[] {
+  if (!auth) return [];
+  if (auth.kind === 'basic') return [auth.password];
+  if (auth.kind === 'identityToken') return [auth.identityToken];
+  return [auth.registryToken];
+}

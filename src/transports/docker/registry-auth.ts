@@ -7,7 +7,7 @@ import { namedErrors, parseRegistryErrors, registryResponseError } from './regis
 import type { RegistryRetry } from './registry-retry';
 import type { ThroughputFloor } from './throughput-watch';
 import { ExpiringLru } from './content-cache';
-import { credentialIdentity } from './credential-identity';
+import { credentialIdentity, credentialSecrets } from './credential-identity';
 import { sanitizeUpstreamText, withoutSecrets } from './upstream-text';
 
 /**
@@ -164,8 +164,8 @@ export class RegistryAuthenticator {
     const text = res.buffered?.bytes;
     if (!text) throw new DomainError('BODY_TOO_LARGE', `${what}: body exceeds the ${LIMIT_SMALL}-byte limit`, { registry: ep.host });
     if (res.status !== 200) {
-      const err = registryResponseError(what, ep.host, res.status, text, { hadCredentials: auth !== undefined });
-      const secrets = auth?.kind === 'basic' ? [auth.password] : auth?.kind === 'identityToken' ? [auth.identityToken] : [];
+      const secrets = credentialSecrets(auth);
+      const err = registryResponseError(what, ep.host, res.status, text, { hadCredentials: auth !== undefined, secrets });
       if (res.status === 401 || res.status === 403) {
         // the auth server's own errors, as skopeo prints them ("invalid username/password: unauthorized: …")
         const errors = parseRegistryErrors(text);
@@ -176,8 +176,7 @@ export class RegistryAuthenticator {
           err.upstream,
         );
       }
-      const told = withoutSecrets(err.message, secrets);
-      throw told === err.message ? err : new DomainError(err.code, told, err.upstream);
+      throw err;
     }
     let doc: Record<string, unknown>;
     try {

@@ -93,4 +93,11 @@ describe('registryResponseError', () => {
     assert.equal(e.upstream.upstreamCode, 'UNAUTHORIZED');
     assert.equal(e.code, 'REGISTRY_DENIED');
   });
+
+  it("never carries the caller's secrets into a detail when a registry echoes them", () => {
+    const body = Buffer.from(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'user u with password hunter2-pw denied' }] }));
+    const err = registryResponseError('reading manifest 1 in a/b', 'r.example', 401, body, { hadCredentials: true, secrets: ['hunter2-pw'] });
+    assert.ok(!err.message.includes('hunter2-pw'), err.message);
+    assert.match(err.message, /password \[redacted\] denied/);
+  });
 });

@@ -1,6 +1,6 @@
 import { DomainError, type DomainErrorCode, type UpstreamDetails } from '../../errors/domain-error';
 import { parseWwwAuthenticate } from './auth-challenge';
-import { redactUserinfo, sanitizeUpstreamText } from './upstream-text';
+import { redactUserinfo, sanitizeUpstreamText, withoutSecrets } from './upstream-text';
 
 /** One entry of a registry's `{"errors":[…]}` body (distribution spec). */
 export interface RegistryErrorEntry {
@@ -66,7 +66,7 @@ export function registryResponseError(
   registry: string,
   status: number,
   body: Buffer,
-  extra: UpstreamDetails & { hadCredentials?: boolean; wwwAuthenticate?: string | string[] } = {},
+  extra: UpstreamDetails & { hadCredentials?: boolean; wwwAuthenticate?: string | string[]; secrets?: readonly string[] } = {},
 ): DomainError {
   const fromChallenge = status >= 400 && status < 500 ? challengeError(extra.wwwAuthenticate) : undefined;
   const errors = [...(fromChallenge ? [fromChallenge] : []), ...parseRegistryErrors(body)];
@@ -74,7 +74,8 @@ export function registryResponseError(
   if (errors.length === 0 && status === 401) errors.push({ code: 'UNAUTHORIZED', message: 'authentication required' });
   const first = errors[0];
   const upstreamCode = first?.code || undefined;
-  const detail = errors.length > 0 ? namedErrors(errors) : `HTTP ${status}`;
+  // an upstream's message may echo what it was sent: the caller's secrets never reach a detail
+  const detail = withoutSecrets(errors.length > 0 ? namedErrors(errors) : `HTTP ${status}`, extra.secrets ?? []);
   const upstream: UpstreamDetails = { registry, upstreamStatus: status, upstreamCode, retryAfterSeconds: extra.retryAfterSeconds };
   let code: DomainErrorCode;
   if (status === 404) code = 'IMAGE_NOT_FOUND';

@@ -6,7 +6,7 @@ import type { RegistryAuth } from '../transport';
 import { DomainError } from '../../errors/domain-error';
 import { parseWwwAuthenticate } from './auth-challenge';
 import { BoundedMap, ContentCache } from './content-cache';
-import { ANONYMOUS_IDENTITY, credentialIdentity } from './credential-identity';
+import { ANONYMOUS_IDENTITY, credentialIdentity, credentialSecrets } from './credential-identity';
 import type { LookupAll } from './egress-connector';
 import { RegistryAuthenticator, type RegistryCallContext } from './registry-auth';
 import { RegistryDispatchers } from './registry-dispatchers';
@@ -276,6 +276,7 @@ export class RegistryHttp {
     const body = req.method === 'HEAD' ? Buffer.alloc(0) : await errorBody(res, LIMIT_SMALL, req.what);
     throw registryResponseError(req.what, host, res.status, body, {
       hadCredentials: ctx.auth !== undefined,
+      secrets: credentialSecrets(ctx.auth),
       retryAfterSeconds: retryAfterSeconds(res),
       wwwAuthenticate: res.headers['www-authenticate'],
     });
