@@ -179,10 +179,27 @@ export interface IndexInstance {
   annotations?: Record<string, string>;
 }
 
+/**
+ * Blob pushes in flight, by registry, repository and digest. The CNCF registry re-links a
+ * blob each time an upload of it finishes, and a manifest PUT that stats the blob while
+ * a second upload rewrites its link fails with DIGEST_INVALID / MANIFEST_BLOB_UNKNOWN;
+ * so concurrent pushes of the same blob to the same repository share one upload.
+ */
+const blobPushes = new Map<string, Promise<string>>();
+
 /** Pushes `bytes` as a blob of `repo` unless present; returns its digest. */
-export async function pushBlob(reg: RegistryEndpoint, repo: string, bytes: Buffer): Promise<string> {
-  const client = clientFor(reg);
+export function pushBlob(reg: RegistryEndpoint, repo: string, bytes: Buffer): Promise<string> {
   const digest = sha256Digest(bytes);
+  const key = `${reg.url} ${repo} ${digest}`;
+  const running = blobPushes.get(key);
+  if (running !== undefined) return running;
+  const push = uploadBlob(reg, repo, bytes, digest).finally(() => blobPushes.delete(key));
+  blobPushes.set(key, push);
+  return push;
+}
+
+async function uploadBlob(reg: RegistryEndpoint, repo: string, bytes: Buffer, digest: string): Promise<string> {
+  const client = clientFor(reg);
   const head = await client.request('HEAD', `/v2/${repo}/blobs/${digest}`);
   if (head.status === 200) return digest;
   const start = expectStatus(await client.request('POST', `/v2/${repo}/blobs/uploads/`), [202], `start upload to ${repo}`);
