@@ -215,23 +215,8 @@ async function uploadBlob(reg: RegistryEndpoint, repo: string, bytes: Buffer, di
   return digest;
 }
 
-/**
- * The last PUT of each manifest, by registry, repository and digest: the registry rewrites
- * a manifest's blob and revision link on every PUT (truncate, then write), so PUTs of the
- * same manifest to one repository (under several tags, say) go one after another.
- */
-const manifestPuts = new Map<string, Promise<unknown>>();
-
 /** PUTs a manifest under `reference` (tag or digest); checks the registry's digest. */
-export function putManifest(reg: RegistryEndpoint, repo: string, reference: string, manifestBytes: Buffer, mediaType: string): Promise<string> {
-  const key = `${reg.url} ${repo} ${sha256Digest(manifestBytes)}`;
-  const put = (manifestPuts.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => sendManifest(reg, repo, reference, manifestBytes, mediaType));
-  manifestPuts.set(key, put);
-  void put.finally(() => manifestPuts.get(key) === put && manifestPuts.delete(key)).catch(() => undefined);
-  return put;
-}
-
-async function sendManifest(reg: RegistryEndpoint, repo: string, reference: string, manifestBytes: Buffer, mediaType: string): Promise<string> {
+export async function putManifest(reg: RegistryEndpoint, repo: string, reference: string, manifestBytes: Buffer, mediaType: string): Promise<string> {
   const digest = sha256Digest(manifestBytes);
   const res = expectStatus(
     await clientFor(reg).request('PUT', `/v2/${repo}/manifests/${reference}`, { body: manifestBytes, headers: { 'content-type': mediaType } }),
